@@ -1,0 +1,82 @@
+using InferenceServer.Engine.KvCache;
+using InferenceServer.Engine.Runner;
+using static TorchSharp.torch;
+
+namespace InferenceServer.Engine.Attention;
+
+/// <summary>
+/// Exact paged attention by gathering each sequence's cached keys/values through its slot list and calling SDPA.
+/// Correct on any device; the CPU path and the reference for the CUDA kernels.
+/// </summary>
+public sealed class GatherAttention(int numHeads, int numKvHeads, int headDim, int? slidingWindow) : IAttentionBackend
+{
+    public Tensor Forward(int layer, Tensor q, Tensor k, Tensor v, ForwardBatch batch, KvCachePool cache)
+    {
+        using var scope = NewDisposeScope();
+        var kCache = cache.Keys(layer);
+        var vCache = cache.Values(layer);
+        kCache.index_copy_(0, batch.SlotMapping, k);
+        vCache.index_copy_(0, batch.SlotMapping, v);
+
+        var outputs = new List<Tensor>(batch.Sequences.Count);
+        foreach (var s in batch.Sequences)
+        {
+            var qs = q.narrow(0, s.QueryStart, s.QueryLength);                      // [n, H, D]
+            Tensor ks, vs;                                                          // [ctx, KV, D]
+            if (s.ContextSlots is null)
+            {
+                ks = k.narrow(0, s.QueryStart, s.QueryLength);
+                vs = v.narrow(0, s.QueryStart, s.QueryLength);
+            }
+            else
+            {
+                ks = kCache.index_select(0, s.ContextSlots);
+                vs = vCache.index_select(0, s.ContextSlots);
+            }
+            outputs.Add(Attend(qs, ks, vs, s.ContextLength));
+        }
+        var result = outputs.Count == 1 ? outputs[0] : cat(outputs, 0);
+        return result.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Causal (optionally windowed) attention of n queries, the last n of ctx positions.</summary>
+    private Tensor Attend(Tensor qs, Tensor ks, Tensor vs, int ctx)
+    {
+        int n = (int)qs.shape[0];
+        int firstKey = 0;
+        if (slidingWindow is int w && ctx > w && n == 1)
+            firstKey = ctx - w; // a decode step only sees the last w keys
+        if (firstKey > 0)
+        {
+            ks = ks.narrow(0, firstKey, ctx - firstKey);
+            vs = vs.narrow(0, firstKey, ctx - firstKey);
+        }
+        if (numKvHeads != numHeads)
+        {
+            ks = ks.repeat_interleave(numHeads / numKvHeads, 1);
+            vs = vs.repeat_interleave(numHeads / numKvHeads, 1);
+        }
+        var qh = qs.transpose(0, 1);   // [H, n, D]
+        var kh = ks.transpose(0, 1);   // [H, ctx', D]
+        var vh = vs.transpose(0, 1);
+        Tensor o;
+        if (n == 1)
+            o = nn.functional.scaled_dot_product_attention(qh, kh, vh);
+        else if (n == ctx && (slidingWindow is null || ctx <= slidingWindow))
+            o = nn.functional.scaled_dot_product_attention(qh, kh, vh, is_casual: true);
+        else
+            o = nn.functional.scaled_dot_product_attention(qh, kh, vh, CausalMask(n, ctx, qs.device));
+        return o.transpose(0, 1).reshape(n, numHeads * headDim); // [n, H·D]
+    }
+
+    /// <summary>[n, ctx] bool: query j sits at position ctx-n+j and sees keys p ≤ it (within the window).</summary>
+    private Tensor CausalMask(int n, int ctx, Device device)
+    {
+        var qPos = arange(ctx - n, ctx, ScalarType.Int64, device).unsqueeze(1);
+        var kPos = arange(0, ctx, ScalarType.Int64, device).unsqueeze(0);
+        var mask = kPos <= qPos;
+        if (slidingWindow is int w)
+            mask = mask.logical_and(qPos - kPos < w);
+        return mask;
+    }
+}

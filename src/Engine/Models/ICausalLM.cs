@@ -1,0 +1,20 @@
+using InferenceServer.Engine.KvCache;
+using InferenceServer.Engine.Loading;
+using InferenceServer.Engine.Runner;
+using static TorchSharp.torch;
+
+namespace InferenceServer.Engine.Models;
+
+/// <summary>A decoder-only language model over a paged KV cache. It owns its weights.</summary>
+public interface ICausalLM : IDisposable
+{
+    ModelConfig Config { get; }
+    ScalarType Dtype { get; }
+    Device Device { get; }
+
+    /// <summary>Bytes of all linear-layer weights (quantized or not), lm_head excluded.</summary>
+    long LinearWeightBytes { get; }
+
+    /// <summary>Runs the batch and returns float32 logits [N, V] for the rows in <see cref="ForwardBatch.LogitsRows"/>.</summary>
+    Tensor Forward(ForwardBatch batch, KvCachePool cache);
+}

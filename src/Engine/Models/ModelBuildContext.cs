@@ -1,0 +1,50 @@
+using InferenceServer.Engine.Loading;
+using InferenceServer.Engine.Models.Quantization;
+using static TorchSharp.torch;
+
+namespace InferenceServer.Engine.Models;
+
+/// <summary>
+/// Everything a model needs while it builds its layers: the config, where weights come from, the serving dtype and
+/// device, and the quant method for linear layers. Fused projections (qkv, gate_up) are declared here once.
+/// </summary>
+public sealed class ModelBuildContext(ModelConfig config, IWeightSource weights, ScalarType dtype, Device device, IQuantMethod quant)
+{
+    public ModelConfig Config { get; } = config;
+    public IWeightSource Weights { get; } = weights;
+    public ScalarType Dtype { get; } = dtype;
+    public Device Device { get; } = device;
+    public IQuantMethod Quant { get; } = quant;
+
+    /// <summary>Called after each layer is built, for progress reporting: (layers done, layers total).</summary>
+    public Action<int, int>? Progress { get; init; }
+
+    public Tensor Load(string name, long[] shape, WeightInit init = WeightInit.Normal) =>
+        Weights.Get(name, shape, Dtype, Device, init);
+
+    /// <summary>
+    /// Builds one linear layer from one or more checkpoint projections stacked along the output dimension
+    /// (q,k,v → qkv; gate,up → gate_up). <paramref name="parts"/> are checkpoint prefixes without ".weight".
+    /// </summary>
+    public ILinearKernel Linear(string name, IReadOnlyList<string> parts, IReadOnlyList<int> outSizes, int inFeatures, bool bias)
+    {
+        var spec = new LinearSpec(name, inFeatures, outSizes.Sum(), bias, Dtype, Device);
+        var method = Quant.AppliesTo(spec) ? Quant : UnquantizedMethod.Instance;
+        if (Weights is DummyWeightSource)
+            return method.CreateDummy(spec);
+        var weight = Stack(parts.Select((p, i) => Load(p + ".weight", [outSizes[i], inFeatures])).ToList());
+        var b = bias ? Stack(parts.Select((p, i) => Load(p + ".bias", [outSizes[i]], WeightInit.Zeros)).ToList()) : null;
+        return method.Create(spec, weight, b);
+    }
+
+    public ILinearKernel Linear(string name, int outFeatures, int inFeatures, bool bias) =>
+        Linear(name, [name], [outFeatures], inFeatures, bias);
+
+    private static Tensor Stack(List<Tensor> parts)
+    {
+        if (parts.Count == 1) return parts[0];
+        var result = cat(parts, 0);
+        foreach (var p in parts) p.Dispose();
+        return result;
+    }
+}

@@ -1,0 +1,47 @@
+using InferenceServer.Engine.Attention;
+using InferenceServer.Engine.Loading;
+using InferenceServer.Engine.Models.Llama;
+using InferenceServer.Engine.Models.Opt;
+
+namespace InferenceServer.Engine.Models;
+
+/// <summary>Builds the model class registered for a config's architecture, from a checkpoint or dummy weights.</summary>
+public static class ModelFactory
+{
+    public static ICausalLM Load(ModelOptions options, Action<int, int>? progress = null) =>
+        Load(ModelConfig.Load(options.ModelDir), options, progress);
+
+    public static ICausalLM Load(ModelConfig config, ModelOptions options, Action<int, int>? progress = null)
+    {
+        if (options.MaxModelLen is int len)
+            config = config with { MaxPositionEmbeddings = Math.Max(len, config.IsOpt ? config.MaxPositionEmbeddings : len) };
+        IWeightSource weights;
+        Checkpoint? checkpoint = null;
+        switch (options.LoadFormat)
+        {
+            case "dummy":
+                weights = new DummyWeightSource(options.Seed);
+                break;
+            case "auto" or "safetensors":
+                checkpoint = new Checkpoint(options.ModelDir);
+                weights = new CheckpointWeightSource(checkpoint);
+                break;
+            default:
+                throw new ModelLoadException($"--load-format {options.LoadFormat} is not supported; use auto, safetensors or dummy.");
+        }
+        try
+        {
+            var ctx = new ModelBuildContext(config, weights, options.Dtype, options.Device, options.Quantization) { Progress = progress };
+            var attention = new GatherAttention(config.NumHeads, config.NumKvHeads, config.HeadDim, config.SlidingWindow);
+            return config.Architecture switch
+            {
+                "OPTForCausalLM" => new OptModel(ctx, attention),
+                _ => new LlamaModel(ctx, attention),
+            };
+        }
+        finally
+        {
+            checkpoint?.Dispose();
+        }
+    }
+}

@@ -1,0 +1,18 @@
+using InferenceServer.Engine.Models.Quantization;
+using static TorchSharp.torch;
+
+namespace InferenceServer.Engine.Models;
+
+/// <summary>How to load a model: where from, in which dtype, on which device, with which linear-layer format.</summary>
+public sealed record ModelOptions
+{
+    public required string ModelDir { get; init; }
+    public required Device Device { get; init; }
+    public required ScalarType Dtype { get; init; }
+    /// <summary>"auto" (safetensors) or "dummy" (random weights, config.json only).</summary>
+    public string LoadFormat { get; init; } = "auto";
+    public IQuantMethod Quantization { get; init; } = UnquantizedMethod.Instance;
+    /// <summary>Overrides the config's max_position_embeddings when set (--max-model-len).</summary>
+    public int? MaxModelLen { get; init; }
+    public long Seed { get; init; }
+}

@@ -1,0 +1,39 @@
+using static TorchSharp.torch;
+
+namespace InferenceServer.Engine.Runner;
+
+/// <summary>
+/// One sequence's part of a flattened batch: its query tokens are rows [QueryStart, QueryStart + QueryLength) of the
+/// batch, and after this step its cache holds ContextLength tokens (the query tokens being the last ones).
+/// </summary>
+/// <param name="ContextSlots">Cache slots of all ContextLength tokens in order, [ContextLength] int64; null when
+/// the query is the whole context (a fresh prefill), so attention can use the new keys directly.</param>
+public sealed record SequenceSpan(int QueryStart, int QueryLength, int ContextLength, Tensor? ContextSlots);
+
+/// <summary>
+/// The inputs of one forward pass over T tokens from any number of sequences (prefill chunks and decodes mixed),
+/// vLLM-style: tokens are concatenated, never padded.
+/// </summary>
+public sealed class ForwardBatch : IDisposable
+{
+    /// <summary>[T] int64 token ids.</summary>
+    public required Tensor TokenIds { get; init; }
+    /// <summary>[T] int64 absolute positions.</summary>
+    public required Tensor Positions { get; init; }
+    /// <summary>[T] int64 cache slots the new keys/values are written to.</summary>
+    public required Tensor SlotMapping { get; init; }
+    public required IReadOnlyList<SequenceSpan> Sequences { get; init; }
+    /// <summary>[N] int64 rows whose logits are wanted (usually each sequence's last token).</summary>
+    public required Tensor LogitsRows { get; init; }
+
+    public int NumTokens => (int)TokenIds.shape[0];
+
+    public void Dispose()
+    {
+        TokenIds.Dispose();
+        Positions.Dispose();
+        SlotMapping.Dispose();
+        LogitsRows.Dispose();
+        foreach (var s in Sequences) s.ContextSlots?.Dispose();
+    }
+}
