@@ -1,0 +1,8 @@
+namespace InferenceServer.Engine.Scheduling;
+
+public enum SequenceStatus
+{
+    Waiting,
+    Running,
+    Finished,
+}

@@ -1,0 +1,24 @@
+using InferenceServer.Engine.Scheduling;
+
+namespace InferenceServer.Engine.Serving;
+
+/// <summary>Engine settings, named after vLLM's flags where one exists.</summary>
+public sealed record EngineOptions
+{
+    /// <summary>--max-model-len: prompt + output tokens per request. Null = the model's max_position_embeddings.</summary>
+    public int? MaxModelLen { get; init; }
+
+    /// <summary>--block-size: tokens per KV-cache block.</summary>
+    public int BlockSize { get; init; } = 16;
+
+    /// <summary>--num-kv-blocks: an explicit pool size; otherwise it follows from the memory settings below.</summary>
+    public int? NumKvBlocks { get; init; }
+
+    /// <summary>--kv-cache-space (GiB), the CPU pool size (vLLM's VLLM_CPU_KVCACHE_SPACE).</summary>
+    public double CpuKvCacheSpaceGiB { get; init; } = 1.0;
+
+    /// <summary>--gpu-memory-utilization: fraction of GPU memory the engine may use, KV pool included.</summary>
+    public double GpuMemoryUtilization { get; init; } = 0.9;
+
+    public SchedulerOptions Scheduler { get; init; } = new();
+}

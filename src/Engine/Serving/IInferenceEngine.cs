@@ -1,0 +1,37 @@
+using InferenceServer.Engine.Loading;
+using InferenceServer.Engine.Tokenization;
+
+namespace InferenceServer.Engine.Serving;
+
+/// <summary>Raised by <see cref="IInferenceEngine.Submit"/> when the waiting queue is full (HTTP 429, gRPC RESOURCE_EXHAUSTED).</summary>
+public sealed class QueueFullException(string message) : Exception(message);
+
+/// <summary>A snapshot of the engine's load, for /metrics, GetLoad and admission.</summary>
+public sealed record EngineLoad(int Running, int Waiting, int KvBlocksTotal, int KvBlocksFree, int BlockSize)
+{
+    public double KvUsage => KvBlocksTotal == 0 ? 0 : 1.0 - (double)KvBlocksFree / KvBlocksTotal;
+}
+
+/// <summary>
+/// The serving engine: one thread owns the device and steps the scheduler. Requests enter through
+/// <see cref="Submit"/>; each gets its own output stream. Cancelling the token aborts the request and frees its
+/// KV blocks at the next step.
+/// </summary>
+public interface IInferenceEngine
+{
+    ModelConfig Config { get; }
+    ITokenizer Tokenizer { get; }
+    TokenizerConfig TokenizerConfig { get; }
+
+    /// <summary>Longest prompt + output the engine accepts, in tokens.</summary>
+    int MaxModelLen { get; }
+
+    /// <summary>True once the model is loaded and a warm-up step has run.</summary>
+    bool IsReady { get; }
+
+    /// <summary>Queues a request. Throws <see cref="QueueFullException"/> when the queue is full and
+    /// <see cref="ArgumentException"/> (with ParamName) when the request cannot be served (too long, bad ids).</summary>
+    IAsyncEnumerable<GenerationOutput> Submit(GenerationRequest request, CancellationToken cancellationToken);
+
+    EngineLoad GetLoad();
+}

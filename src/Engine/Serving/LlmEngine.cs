@@ -1,0 +1,297 @@
+using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
+using InferenceServer.Engine.KvCache;
+using InferenceServer.Engine.Loading;
+using InferenceServer.Engine.Models;
+using InferenceServer.Engine.Runner;
+using InferenceServer.Engine.Sampling;
+using InferenceServer.Engine.Scheduling;
+using InferenceServer.Engine.Tokenization;
+using static TorchSharp.torch;
+
+namespace InferenceServer.Engine.Serving;
+
+/// <summary>
+/// The continuous-batching engine. One dedicated thread owns the model and the KV pool and loops:
+/// take new requests and aborts → schedule → forward → sample → detokenize and stream out.
+/// </summary>
+public sealed class LlmEngine : IInferenceEngine, IDisposable
+{
+    private readonly ICausalLM _model;
+    private readonly KvCachePool _cache;
+    private readonly Scheduler _scheduler;
+    private readonly Sampler _sampler;
+    private readonly EngineOptions _options;
+    private readonly Action<string> _log;
+    private readonly ConcurrentQueue<RequestState> _incoming = new();
+    private readonly ConcurrentQueue<RequestState> _aborts = new();
+    private readonly Dictionary<string, RequestState> _active = new();
+    private readonly SemaphoreSlim _wake = new(0);
+    private readonly Thread _thread;
+    private volatile bool _stopping;
+    private volatile bool _ready;
+    private long _arrivals;
+    private int _pendingCount;
+    private volatile EngineLoad _load;
+
+    public ModelConfig Config => _model.Config;
+    public ITokenizer Tokenizer { get; }
+    public TokenizerConfig TokenizerConfig { get; }
+    public int MaxModelLen { get; }
+    public bool IsReady => _ready;
+    public EngineStats Stats { get; } = new();
+    public ICausalLM Model => _model;
+
+    public LlmEngine(ICausalLM model, ITokenizer tokenizer, TokenizerConfig tokenizerConfig, EngineOptions options, Action<string>? log = null)
+    {
+        _model = model;
+        Tokenizer = tokenizer;
+        TokenizerConfig = tokenizerConfig;
+        _options = options;
+        _log = log ?? (_ => { });
+        MaxModelLen = Math.Min(options.MaxModelLen ?? model.Config.MaxPositionEmbeddings, model.Config.MaxPositionEmbeddings);
+        var c = model.Config;
+        int blocks = options.NumKvBlocks ?? KvPoolSizing.Blocks(c, model.Dtype, model.Device, options);
+        int minBlocks = (MaxModelLen + options.BlockSize - 1) / options.BlockSize;
+        if (blocks < minBlocks)
+            _log($"warning: the KV pool of {blocks} blocks holds {blocks * options.BlockSize} tokens, less than --max-model-len {MaxModelLen}; long requests will be refused. Raise --kv-cache-space / --gpu-memory-utilization or lower --max-model-len.");
+        _cache = new KvCachePool(c.NumLayers, blocks, options.BlockSize, c.NumKvHeads, c.HeadDim, model.Dtype, model.Device);
+        _scheduler = new Scheduler(options.Scheduler, new BlockAllocator(blocks, options.BlockSize));
+        _load = new EngineLoad(0, 0, blocks, blocks, options.BlockSize);
+        _log($"KV cache: {blocks} blocks of {options.BlockSize} tokens ({(long)blocks * options.BlockSize} tokens, " +
+             $"{KvCachePool.BytesPerBlock(c.NumLayers, options.BlockSize, c.NumKvHeads, c.HeadDim, model.Dtype) * blocks / (1 << 20)} MiB)");
+        _sampler = new Sampler(c.EosTokenIds.Concat(tokenizer.EosTokenId is int e ? [e] : Array.Empty<int>()).Distinct().ToArray());
+        _thread = new Thread(Run) { Name = "engine", IsBackground = true };
+    }
+
+    public void Start() => _thread.Start();
+
+    public EngineLoad GetLoad() => _load;
+
+    public IAsyncEnumerable<GenerationOutput> Submit(GenerationRequest request, CancellationToken cancellationToken)
+    {
+        Validate(request);
+        if (Interlocked.Increment(ref _pendingCount) > _options.Scheduler.MaxWaiting + _options.Scheduler.MaxNumSeqs)
+        {
+            Interlocked.Decrement(ref _pendingCount);
+            throw new QueueFullException($"The server is at capacity ({_options.Scheduler.MaxWaiting} requests waiting); retry later.");
+        }
+        int maxTokens = Math.Min(request.Sampling.MaxTokens ?? int.MaxValue, MaxModelLen - request.PromptTokenIds.Count);
+        var state = new RequestState(new Sequence(request, Interlocked.Increment(ref _arrivals)), Tokenizer, maxTokens);
+        _incoming.Enqueue(state);
+        _wake.Release();
+        return Read(state, cancellationToken);
+    }
+
+    private void Validate(GenerationRequest r)
+    {
+        int n = r.PromptTokenIds.Count;
+        if (n == 0)
+            throw new ArgumentException("The prompt is empty.", "prompt");
+        if (n >= MaxModelLen)
+            throw new ArgumentException($"This model's maximum context length is {MaxModelLen} tokens. However, your prompt has {n} tokens, leaving no room for output.", "prompt");
+        int vocab = Config.VocabSize;
+        foreach (var id in r.PromptTokenIds)
+            if (id < 0 || id >= vocab)
+                throw new ArgumentException($"Token id {id} is out of vocabulary range [0, {vocab}).", "prompt");
+        if (r.Sampling.MaxTokens is int m && n + m > MaxModelLen)
+            throw new ArgumentException($"This model's maximum context length is {MaxModelLen} tokens. However, you requested {n + m} tokens ({n} in the prompt, {m} for the completion). Please reduce the length of the prompt or max_tokens.", "max_tokens");
+        if (_scheduler.Blocks.BlocksFor(n + 1) > _scheduler.Blocks.NumBlocks)
+            throw new ArgumentException($"The prompt of {n} tokens does not fit the KV cache ({_scheduler.Blocks.NumBlocks * _scheduler.Blocks.BlockSize} tokens).", "prompt");
+        r.Sampling.Validate(vocab);
+    }
+
+    private async IAsyncEnumerable<GenerationOutput> Read(RequestState state, [EnumeratorCancellation] CancellationToken ct)
+    {
+        bool finished = false;
+        using var reg = ct.Register(() => Abort(state));
+        try
+        {
+            await foreach (var output in state.Output.Reader.ReadAllAsync(ct).ConfigureAwait(false))
+            {
+                if (output.Finish is not null) finished = true;
+                yield return output;
+            }
+        }
+        finally
+        {
+            if (!finished) Abort(state);
+        }
+    }
+
+    private void Abort(RequestState state)
+    {
+        if (state.Aborted) return;
+        state.Aborted = true;
+        _aborts.Enqueue(state);
+        _wake.Release();
+    }
+
+    private void Run()
+    {
+        try
+        {
+            WarmUp();
+            _ready = true;
+            while (!_stopping)
+            {
+                TakeIncoming();
+                if (_active.Count == 0)
+                {
+                    PublishLoad();
+                    _wake.Wait(TimeSpan.FromMilliseconds(200));
+                    continue;
+                }
+                Step();
+                PublishLoad();
+            }
+        }
+        catch (Exception e)
+        {
+            _log($"engine thread failed: {e}");
+            foreach (var s in _active.Values) s.Output.Writer.TryComplete(e);
+            _ready = false;
+        }
+    }
+
+    /// <summary>One forward pass of a one-token request, so the first client does not pay for lazy initialisation.</summary>
+    private void WarmUp()
+    {
+        using var scope = NewDisposeScope();
+        var blocks = new List<int>();
+        if (!_scheduler.Blocks.TryAllocate(1, blocks)) return;
+        using var batch = ForwardBatchBuilder.Build([new SequenceChunk([Config.BosTokenId ?? 0], 0, blocks)], _cache.BlockSize, _model.Device);
+        _model.Forward(batch, _cache).cpu();
+        _scheduler.Blocks.Free(blocks);
+    }
+
+    private void TakeIncoming()
+    {
+        while (_aborts.TryDequeue(out var a))
+        {
+            if (_active.Remove(a.Sequence.Id))
+                Finish(a, FinishReason.Abort);
+        }
+        while (_incoming.TryDequeue(out var s))
+        {
+            if (s.Aborted) { Finish(s, FinishReason.Abort, remove: false); continue; }
+            _active[s.Sequence.Id] = s;
+            _scheduler.Add(s.Sequence);
+        }
+    }
+
+    private void Step()
+    {
+        var plan = _scheduler.Schedule();
+        Stats.Preemptions += plan.Preempted.Count;
+        if (plan.Sequences.Count == 0) return;
+        using var scope = NewDisposeScope();
+        var chunks = new List<SequenceChunk>(plan.Sequences.Count);
+        foreach (var s in plan.Sequences)
+        {
+            var seq = s.Sequence;
+            var state = _active[seq.Id];
+            bool promptLogprobs = seq.Request.PromptLogprobs is not null && !state.PromptLogprobsSent && seq.NumComputed < seq.PromptLength;
+            chunks.Add(new SequenceChunk(seq.Tokens.GetRange(seq.NumComputed, s.NumTokens), seq.NumComputed, seq.BlockTable, promptLogprobs));
+        }
+        using var batch = ForwardBatchBuilder.Build(chunks, _cache.BlockSize, _model.Device);
+        var logits = _model.Forward(batch, _cache);                                    // [rows, V] float32
+        Stats.StepTokens(batch.NumTokens);
+
+        var sampleRows = new List<long>();
+        var sampleStates = new List<RequestState>();
+        int row = 0;
+        for (int i = 0; i < plan.Sequences.Count; i++)
+        {
+            var s = plan.Sequences[i];
+            var state = _active[s.Sequence.Id];
+            int rows = chunks[i].AllLogits ? s.NumTokens : 1;
+            if (chunks[i].AllLogits)
+                state.PendingPromptLogprobs.AddRange(PromptLogprobs.Compute(logits.narrow(0, row, rows), s.Sequence, s.Sequence.NumComputed, state.Sequence.Request.PromptLogprobs!.Value));
+            s.Sequence.NumComputed += s.NumTokens;
+            if (s.Samples)
+            {
+                sampleRows.Add(row + rows - 1);
+                sampleStates.Add(state);
+            }
+            row += rows;
+        }
+        if (sampleStates.Count == 0) return;
+        var rowsToSample = logits.index_select(0, tensor(sampleRows.ToArray(), device: logits.device));
+        var inputs = sampleStates.Select(st => new SequenceSamplingInput(st.Sampling, st.Sequence.Request.PromptTokenIds,
+            st.Sequence.Tokens.GetRange(st.Sequence.PromptLength, st.Sequence.OutputLength), st.Random)).ToList();
+        var samples = _sampler.Sample(rowsToSample, inputs);
+        for (int i = 0; i < sampleStates.Count; i++)
+            Append(sampleStates[i], samples[i]);
+    }
+
+    private void Append(RequestState state, SampleOutput sample)
+    {
+        var seq = state.Sequence;
+        seq.Tokens.Add(sample.TokenId);
+        var p = state.Sampling;
+        FinishReason? finish = null;
+        object? stopReason = null;
+        bool isEos = Config.EosTokenIds.Contains(sample.TokenId) || sample.TokenId == Tokenizer.EosTokenId;
+        bool stopToken = p.StopTokenIds.Contains(sample.TokenId);
+        string text = "";
+        if ((isEos && !p.IgnoreEos) || stopToken)
+        {
+            finish = FinishReason.Stop;
+            stopReason = stopToken ? sample.TokenId : null;
+        }
+        else
+        {
+            text = state.Stops.Append(state.Detokenizer.Append(sample.TokenId));
+            if (state.Stops.Matched is not null) { finish = FinishReason.Stop; stopReason = state.Stops.Matched; }
+            else if (seq.OutputLength >= state.MaxTokens || seq.Tokens.Count >= MaxModelLen) finish = FinishReason.Length;
+        }
+        if (finish is not null && state.Stops.Matched is null)
+            text += state.Stops.Append(state.Detokenizer.Flush()) + state.Stops.Flush();
+        var logprobs = sample.Logprob is float lp
+            ? new[] { new OutputLogprob(sample.TokenId, lp, sample.Rank ?? 0, sample.TopLogprobs) }
+            : null;
+        var output = new GenerationOutput([sample.TokenId], text, logprobs, finish,
+            finish is null ? null : new GenerationUsage(seq.PromptLength, seq.OutputLength, seq.CachedPromptTokens))
+        {
+            StopReason = stopReason,
+            PromptLogprobs = TakePromptLogprobs(state),
+        };
+        state.Output.Writer.TryWrite(output);
+        if (finish is not null)
+        {
+            _active.Remove(seq.Id);
+            Finish(state, finish.Value, alreadyWritten: true);
+        }
+    }
+
+    private static IReadOnlyList<OutputLogprob?>? TakePromptLogprobs(RequestState state)
+    {
+        if (state.PromptLogprobsSent || state.Sequence.Request.PromptLogprobs is null) return null;
+        state.PromptLogprobsSent = true;
+        return [null, .. state.PendingPromptLogprobs];
+    }
+
+    private void Finish(RequestState state, FinishReason reason, bool remove = true, bool alreadyWritten = false)
+    {
+        if (remove && state.Sequence.Status != SequenceStatus.Finished) _scheduler.Remove(state.Sequence);
+        if (!alreadyWritten && reason != FinishReason.Abort)
+            state.Output.Writer.TryWrite(new GenerationOutput([], "", null, reason));
+        state.Output.Writer.TryComplete();
+        Stats.Finished(reason);
+        state.Dispose();
+        Interlocked.Decrement(ref _pendingCount);
+    }
+
+    private void PublishLoad() => _load = new EngineLoad(_scheduler.NumRunning, _scheduler.NumWaiting + _incoming.Count,
+        _scheduler.Blocks.NumBlocks, _scheduler.Blocks.NumFree, _cache.BlockSize);
+
+    public void Dispose()
+    {
+        _stopping = true;
+        _wake.Release();
+        if (_thread.IsAlive) _thread.Join(TimeSpan.FromSeconds(10));
+        _cache.Dispose();
+        _sampler.Dispose();
+    }
+}
