@@ -1,0 +1,132 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace InferenceServer.Engine.Sampling;
+
+/// <summary>
+/// Turns one decode step's logits [B, V] into next-token ids (and logprobs), one row per sequence, each with its own
+/// <see cref="SamplingParams"/>, following the vLLM v1 sampler:
+/// <list type="number">
+/// <item>raw logprobs = log_softmax(logits) when any row asked for logprobs (vLLM's default raw_logprobs mode:
+/// reported logprobs ignore penalties, bias, temperature and truncation);</item>
+/// <item>min_tokens masking (EOS and stop ids → −inf) and logit_bias;</item>
+/// <item>repetition, frequency and presence penalties;</item>
+/// <item>greedy rows: argmax of the processed logits;</item>
+/// <item>sampled rows: temperature → min-p → top-k/top-p → exponential race (seeded rows use their own generator).</item>
+/// </list>
+/// All work stays on the logits' device as batched ops; stages no row uses are skipped (an all-greedy batch
+/// without penalties/bias/min_tokens is a single argmax); the only device→host transfer is the final readback.
+/// Not thread-safe: one sampler per engine loop.
+/// </summary>
+public sealed class Sampler : IDisposable
+{
+    private readonly IReadOnlyCollection<int> _eosTokenIds;
+    private readonly long? _sharedSeed;
+    private torch.Generator? _sharedGenerator;
+
+    /// <param name="eosTokenIds">The model's EOS id(s) (generation_config may list several); masked by min_tokens.</param>
+    /// <param name="sharedSeed">Seed for the stream shared by unseeded rows (tests); null = libtorch's default generator.</param>
+    public Sampler(IReadOnlyCollection<int> eosTokenIds, long? sharedSeed = null)
+    {
+        _eosTokenIds = eosTokenIds.ToArray();
+        _sharedSeed = sharedSeed;
+    }
+
+    /// <summary>Samples the next token of every row.</summary>
+    /// <param name="logits">[B, V] logits (float32; other float types are converted), on CPU or CUDA.</param>
+    /// <param name="rows">B inputs, row i describing logits row i.</param>
+    public SampleOutput[] Sample(Tensor logits, IReadOnlyList<SequenceSamplingInput> rows)
+    {
+        CheckShape(logits, rows);
+        using var scope = torch.NewDisposeScope();
+        var plan = SamplingBatchPlan.Build(rows, (int)logits.shape[1], _eosTokenIds);
+
+        var rawLogprobs = plan.AnyLogprobs ? logits.to_type(ScalarType.Float32).log_softmax(-1) : null;   // [B, V]
+
+        Tensor tokenIds;                                                                              // [B] int64
+        if (plan.AllGreedy && !plan.NeedsLogitProcessing)
+        {
+            tokenIds = logits.argmax(-1);
+        }
+        else
+        {
+            var rowTable = RowParameterColumns.ToDevice(plan.RowTable, plan.BatchSize, logits.device);   // [B, 8]
+            var processed = Process(logits, plan, rows, rowTable);
+            tokenIds = plan.AllGreedy ? processed.argmax(-1) : SampleMixed(processed, plan, rows, rowTable);
+        }
+        return SampleReadback.Read(tokenIds, rawLogprobs, plan, rows);
+    }
+
+    /// <summary>
+    /// min_tokens masking, logit_bias and penalties: the stages before the greedy/sampled split.
+    /// Returns a new float32 [B, V] tensor (the input is untouched). Public so the stage can be checked directly.
+    /// </summary>
+    public Tensor ProcessLogits(Tensor logits, IReadOnlyList<SequenceSamplingInput> rows)
+    {
+        CheckShape(logits, rows);
+        using var scope = torch.NewDisposeScope();
+        var plan = SamplingBatchPlan.Build(rows, (int)logits.shape[1], _eosTokenIds);
+        var rowTable = RowParameterColumns.ToDevice(plan.RowTable, plan.BatchSize, logits.device);
+        return Process(logits, plan, rows, rowTable).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The logits a sampled row draws from: processed, divided by temperature, with min-p/top-k/top-p
+    /// exclusions at −inf. Greedy rows come back processed but untruncated. For tests.
+    /// </summary>
+    internal Tensor SamplingLogits(Tensor logits, IReadOnlyList<SequenceSamplingInput> rows)
+    {
+        CheckShape(logits, rows);
+        using var scope = torch.NewDisposeScope();
+        var plan = SamplingBatchPlan.Build(rows, (int)logits.shape[1], _eosTokenIds);
+        var rowTable = RowParameterColumns.ToDevice(plan.RowTable, plan.BatchSize, logits.device);
+        var processed = Process(logits, plan, rows, rowTable);
+        return TemperatureAndTruncation.Apply(processed, plan, rowTable).MoveToOuterDisposeScope();
+    }
+
+    public void Dispose()
+    {
+        _sharedGenerator?.Dispose();
+        _sharedGenerator = null;
+    }
+
+    private static Tensor Process(Tensor logits, SamplingBatchPlan plan, IReadOnlyList<SequenceSamplingInput> rows, Tensor rowTable)
+    {
+        // A private contiguous float32 copy: the stages below work in place and view it flat.
+        var work = logits.to_type(ScalarType.Float32, copy: true).contiguous();                   // [B, V]
+        MinTokensAndLogitBias.Apply(work, plan);
+        return Penalties.Apply(work, plan, rows, rowTable);
+    }
+
+    private Tensor SampleMixed(Tensor processed, SamplingBatchPlan plan, IReadOnlyList<SequenceSamplingInput> rows, Tensor rowTable)
+    {
+        // Greedy argmax first: the stages below modify `processed` in place.
+        var greedy = plan.AnyGreedy ? processed.argmax(-1) : null;                                    // [B]
+        var samplingLogits = TemperatureAndTruncation.Apply(processed, plan, rowTable);
+        var sampled = ExponentialRace.Sample(samplingLogits, rows, SharedGenerator(processed.device)); // [B]
+        if (greedy is null)
+            return sampled;
+        var isGreedy = RowParameterColumns.Column(rowTable, RowParameterColumns.IsGreedy).squeeze(1).gt(0.5f);
+        return torch.where(isGreedy, greedy, sampled);
+    }
+
+    private torch.Generator? SharedGenerator(Device device)
+    {
+        if (_sharedSeed is not long seed)
+            return null;
+        if (_sharedGenerator != null && (_sharedGenerator.device.type != device.type || _sharedGenerator.device.index != device.index))
+        {
+            _sharedGenerator.Dispose();
+            _sharedGenerator = null;
+        }
+        return _sharedGenerator ??= new torch.Generator(unchecked((ulong)seed), device);
+    }
+
+    private static void CheckShape(Tensor logits, IReadOnlyList<SequenceSamplingInput> rows)
+    {
+        if (logits.dim() != 2)
+            throw new ArgumentException($"logits must be [B, V], got [{string.Join(", ", logits.shape)}].", nameof(logits));
+        if (logits.shape[0] != rows.Count)
+            throw new ArgumentException($"logits have {logits.shape[0]} rows but {rows.Count} inputs were given.", nameof(rows));
+    }
+}

@@ -1,0 +1,111 @@
+namespace InferenceServer.Engine.Sampling;
+
+/// <summary>
+/// Host-side digest of one step's rows: which processing stages any row needs (so stages nobody uses cost
+/// no tensor ops), the per-row numeric table, and the flat [B·V] indices for min_tokens masking and logit bias.
+/// </summary>
+internal sealed class SamplingBatchPlan
+{
+    private SamplingBatchPlan(int batchSize, int vocabSize)
+    {
+        BatchSize = batchSize;
+        VocabSize = vocabSize;
+        RowTable = new float[batchSize * RowParameterColumns.Count];
+    }
+
+    public int BatchSize { get; }
+
+    public int VocabSize { get; }
+
+    /// <summary>[B × RowParameterColumns.Count] row-major, see <see cref="RowParameterColumns"/>.</summary>
+    public float[] RowTable { get; }
+
+    public bool AllGreedy { get; private set; } = true;
+
+    public bool AnyGreedy { get; private set; }
+
+    public bool AnyRepetitionPenalty { get; private set; }
+
+    public bool AnyFrequencyOrPresencePenalty { get; private set; }
+
+    public bool AnyMinP { get; private set; }
+
+    public bool AnyTopK { get; private set; }
+
+    public bool AnyTopP { get; private set; }
+
+    /// <summary>The temperature shared by every sampled row, or null when they differ (then the [B,1] column is used).</summary>
+    public float? UniformSampledTemperature { get; private set; }
+
+    /// <summary>Rows that asked for logprobs; and the largest N among them (0 = only chosen tokens).</summary>
+    public bool AnyLogprobs { get; private set; }
+
+    public int MaxTopLogprobs { get; private set; }
+
+    /// <summary>row·V + token for every token forced to −inf by min_tokens.</summary>
+    public List<long> MinTokensMaskedFlatIndices { get; } = [];
+
+    /// <summary>row·V + token for every logit_bias entry, with its (clamped) bias in <see cref="LogitBiasValues"/>.</summary>
+    public List<long> LogitBiasFlatIndices { get; } = [];
+
+    public List<float> LogitBiasValues { get; } = [];
+
+    /// <summary>Any stage that changes the logits before the greedy/sampled split.</summary>
+    public bool NeedsLogitProcessing =>
+        AnyRepetitionPenalty || AnyFrequencyOrPresencePenalty || MinTokensMaskedFlatIndices.Count > 0 || LogitBiasFlatIndices.Count > 0;
+
+    public static SamplingBatchPlan Build(IReadOnlyList<SequenceSamplingInput> rows, int vocabSize, IReadOnlyCollection<int> eosTokenIds)
+    {
+        var plan = new SamplingBatchPlan(rows.Count, vocabSize);
+        var sampledTemperatures = new HashSet<float>();
+        for (var row = 0; row < rows.Count; row++)
+        {
+            var input = rows[row];
+            var p = input.Parameters;
+            RowParameterColumns.Write(plan.RowTable, row, p, vocabSize);
+
+            if (p.IsGreedy)
+            {
+                plan.AnyGreedy = true;
+            }
+            else
+            {
+                plan.AllGreedy = false;
+                sampledTemperatures.Add(p.EffectiveTemperature);
+                plan.AnyMinP |= p.MinP > 0;
+                plan.AnyTopK |= p.TopK > 0 && p.TopK < vocabSize;
+                plan.AnyTopP |= p.TopP < 1f;
+                if (p.Seed != null && input.RandomState == null)
+                    throw new ArgumentException($"Row {row} has a seed but no {nameof(SequenceRandomState)}.", nameof(rows));
+            }
+
+            plan.AnyRepetitionPenalty |= p.RepetitionPenalty != 1f;
+            plan.AnyFrequencyOrPresencePenalty |= p.FrequencyPenalty != 0f || p.PresencePenalty != 0f;
+            if (p.Logprobs is int n)
+            {
+                plan.AnyLogprobs = true;
+                plan.MaxTopLogprobs = Math.Max(plan.MaxTopLogprobs, Math.Min(n, vocabSize));
+            }
+
+            long rowOffset = (long)row * vocabSize;
+            if (input.OutputTokenIds.Count < p.MinTokens)
+            {
+                foreach (var id in eosTokenIds.Concat(p.StopTokenIds).Distinct())
+                {
+                    if (id >= 0 && id < vocabSize)
+                        plan.MinTokensMaskedFlatIndices.Add(rowOffset + id);
+                }
+            }
+            if (p.LogitBias != null)
+            {
+                foreach (var (id, bias) in p.LogitBias)
+                {
+                    plan.LogitBiasFlatIndices.Add(rowOffset + id);
+                    plan.LogitBiasValues.Add(Math.Clamp(bias, -SamplingParams.MaxAbsLogitBias, SamplingParams.MaxAbsLogitBias));
+                }
+            }
+        }
+        plan.UniformSampledTemperature = sampledTemperatures.Count == 1 ? sampledTemperatures.First() : null;
+        return plan;
+    }
+}
