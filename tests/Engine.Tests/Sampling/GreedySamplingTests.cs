@@ -19,6 +19,22 @@ public class GreedySamplingTests
     }
 
     [Fact]
+    public void EmptyBatchGivesNoOutputs()
+    {
+        using var logits = torch.zeros(0, 32);
+        using var sampler = new Sampler([0]);
+        Assert.Empty(sampler.Sample(logits, []));
+    }
+
+    [Fact]
+    public void RowCountMustMatchLogits()
+    {
+        using var logits = torch.zeros(2, 32);
+        using var sampler = new Sampler([0]);
+        Assert.Throws<ArgumentException>(() => sampler.Sample(logits, [Row(SamplingParams.Greedy)]));
+    }
+
+    [Fact]
     public void InputLogitsAreLeftUntouched()
     {
         using var logits = RandomLogits(3, 64, seed: 5);
