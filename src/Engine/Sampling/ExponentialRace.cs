@@ -5,14 +5,14 @@ namespace InferenceServer.Engine.Sampling;
 
 /// <summary>
 /// Draws one token per row from softmax(logits) as argmax(p / q) with q ~ Exp(1) i.i.d. — equivalent to a
-/// categorical draw, batched, and with no host sync (unlike multinomial's CPU-side checks).
-/// Seeded rows draw their q row from their own generator, so their stream depends on nothing else in the batch.
+/// categorical draw, batched, and with no host sync (unlike multinomial's checks).
+/// Seeded rows take their q row from their own generator, so their stream depends on nothing else in the batch.
 /// </summary>
 internal static class ExponentialRace
 {
     /// <summary>
     /// exponential_ can return exactly 0 (−log(1 − u) at u = 0); p / 0 would be inf (or NaN for p = 0),
-    /// so q is floored. 1/1e-30 times p ≤ 1 still fits float32.
+    /// so q is floored. p ≤ 1 divided by 1e-30 still fits float32.
     /// </summary>
     private const double MinNoise = 1e-30;
 
@@ -27,20 +27,35 @@ internal static class ExponentialRace
 
     private static Tensor Noise(Tensor probs, IReadOnlyList<SequenceSamplingInput> rows, torch.Generator? shared)
     {
-        var anyUnseededSampled = rows.Any(r => !r.Parameters.IsGreedy && r.Parameters.Seed == null);
-        // One draw over the whole batch for unseeded rows; greedy and seeded rows overwrite or ignore their part.
-        var noise = anyUnseededSampled
-            ? torch.empty_like(probs).exponential_(1.0, shared)
-            : torch.ones_like(probs);
+        var seededRows = new List<long>();
+        var anyUnseededSampled = false;
         for (var row = 0; row < rows.Count; row++)
         {
             var p = rows[row].Parameters;
-            if (p.IsGreedy || p.Seed == null)
+            if (p.IsGreedy)
                 continue;
-            // Exactly V draws per sampled step from this sequence's generator.
-            var generator = rows[row].RandomState!.GeneratorOn(probs.device);
-            noise[row].exponential_(1.0, generator);
+            if (p.Seed == null)
+                anyUnseededSampled = true;
+            else
+                seededRows.Add(row);
         }
+
+        // One draw over the whole batch for unseeded rows; greedy rows' values are ignored, seeded rows' replaced.
+        var noise = anyUnseededSampled
+            ? torch.empty_like(probs).exponential_(1.0, shared)
+            : torch.ones_like(probs);
+        if (seededRows.Count > 0)
+            noise.index_copy_(0, torch.tensor(seededRows.ToArray(), ScalarType.Int64, probs.device), SeededNoise(probs, rows, seededRows));
         return noise.clamp_min_(MinNoise);
+    }
+
+    /// <summary>[S, V] noise for the S seeded rows, drawn on the CPU (see <see cref="SequenceRandomState"/>) and moved in one copy.</summary>
+    private static Tensor SeededNoise(Tensor probs, IReadOnlyList<SequenceSamplingInput> rows, List<long> seededRows)
+    {
+        var vocab = probs.shape[1];
+        var cpuNoise = torch.empty(seededRows.Count, vocab, ScalarType.Float32, torch.CPU);         // [S, V]
+        for (var i = 0; i < seededRows.Count; i++)
+            cpuNoise[i].exponential_(1.0, rows[(int)seededRows[i]].RandomState!.CpuGenerator);
+        return cpuNoise.to(probs.device);
     }
 }

@@ -23,6 +23,7 @@ public sealed class Sampler : IDisposable
     private readonly IReadOnlyCollection<int> _eosTokenIds;
     private readonly long? _sharedSeed;
     private torch.Generator? _sharedGenerator;
+    private bool _seededDeviceDefault;
 
     /// <param name="eosTokenIds">The model's EOS id(s) (generation_config may list several); masked by min_tokens.</param>
     /// <param name="sharedSeed">Seed for the stream shared by unseeded rows (tests); null = libtorch's default generator.</param>
@@ -38,6 +39,8 @@ public sealed class Sampler : IDisposable
     public SampleOutput[] Sample(Tensor logits, IReadOnlyList<SequenceSamplingInput> rows)
     {
         CheckShape(logits, rows);
+        if (rows.Count == 0)
+            return [];
         using var scope = torch.NewDisposeScope();
         var plan = SamplingBatchPlan.Build(rows, (int)logits.shape[1], _eosTokenIds);
 
@@ -110,16 +113,22 @@ public sealed class Sampler : IDisposable
         return torch.where(isGreedy, greedy, sampled);
     }
 
+    /// <summary>
+    /// The stream for unseeded rows. With a shared seed: a seeded CPU generator on CPU; on CUDA the device's default
+    /// generator is seeded once instead (TorchSharp cannot create CUDA generators, see <see cref="SequenceRandomState"/>).
+    /// </summary>
     private torch.Generator? SharedGenerator(Device device)
     {
         if (_sharedSeed is not long seed)
             return null;
-        if (_sharedGenerator != null && (_sharedGenerator.device.type != device.type || _sharedGenerator.device.index != device.index))
+        if (device.type == DeviceType.CPU)
+            return _sharedGenerator ??= new torch.Generator(unchecked((ulong)seed), torch.CPU);
+        if (!_seededDeviceDefault)
         {
-            _sharedGenerator.Dispose();
-            _sharedGenerator = null;
+            torch.cuda.manual_seed_all(seed);
+            _seededDeviceDefault = true;
         }
-        return _sharedGenerator ??= new torch.Generator(unchecked((ulong)seed), device);
+        return null;
     }
 
     private static void CheckShape(Tensor logits, IReadOnlyList<SequenceSamplingInput> rows)
