@@ -1,0 +1,18 @@
+using System.CommandLine;
+
+namespace InferenceServer.Server.Cli;
+
+/// <summary>The model and engine flags shared by every verb (vLLM's names).</summary>
+public sealed class EngineArguments
+{
+    public Option<string?> Model { get; } = new("--model") { Description = "Hugging Face checkpoint folder (config.json, safetensors, tokenizer files). Default: the embedded tiny-llama." };
+    public Option<string> Device { get; } = new("--device") { Description = "auto, cpu, cuda or cuda:N. auto uses CUDA when a CUDA libtorch is usable.", DefaultValueFactory = _ => "auto" };
+    public Option<string?> Dtype { get; } = new("--dtype") { Description = "auto, float32, bfloat16 or float16. auto: float32 on CPU, bfloat16 on CUDA." };
+    public Option<string?> LibTorch { get; } = new("--libtorch") { Description = "Folder of a CUDA build of libtorch (e.g. PyTorch's torch/lib); also INFERENCE_LIBTORCH." };
+    public Option<string> LoadFormat { get; } = new("--load-format") { Description = "auto (safetensors) or dummy (random weights from config.json alone).", DefaultValueFactory = _ => "auto" };
+    public Option<string?> Quantization { get; } = new("--quantization", "-q") { Description = "Linear-layer quantization: none (default)." };
+    public Option<int?> MaxModelLen { get; } = new("--max-model-len") { Description = "Maximum prompt + output tokens per request. Default: the model's max_position_embeddings." };
+    public Option<long> Seed { get; } = new("--seed") { Description = "Seed for dummy weights and unseeded sampling.", DefaultValueFactory = _ => 0 };
+
+    public IEnumerable<Option> All => [Model, Device, Dtype, LibTorch, LoadFormat, Quantization, MaxModelLen, Seed];
+}

@@ -1,0 +1,66 @@
+using System.CommandLine;
+using InferenceServer.Engine.Loading;
+using InferenceServer.Engine.Models;
+using InferenceServer.Engine.Models.Quantization;
+using InferenceServer.Engine.Runtime;
+using InferenceServer.Engine.Tokenization;
+using Spectre.Console;
+using static TorchSharp.torch;
+
+namespace InferenceServer.Server.Cli;
+
+/// <summary>A loaded model with its tokenizer, ready to be served or evaluated.</summary>
+public sealed record LoadedModel(ICausalLM Model, ITokenizer Tokenizer, TokenizerConfig TokenizerConfig, string ModelDir) : IDisposable
+{
+    public void Dispose() => Model.Dispose();
+}
+
+/// <summary>Turns the shared engine flags into a device, a dtype and a loaded model, with a progress bar.</summary>
+public static class ModelLoading
+{
+    public static LoadedModel Load(ParseResult p, EngineArguments a, Action<string> log, bool showProgress)
+    {
+        var dir = p.GetValue(a.Model) ?? DefaultModel.TinyLlamaDir();
+        if (!Directory.Exists(dir))
+            throw new ModelLoadException($"--model {dir}: no such directory.");
+        var device = TorchRuntime.Initialize(p.GetValue(a.Device)!, p.GetValue(a.LibTorch), log);
+        var dtypeName = p.GetValue(a.Dtype);
+        var dtype = dtypeName is null or "auto" ? TorchRuntime.DefaultDtype(device) : ModelConfig.ParseDtype(dtypeName)!.Value;
+        var quant = QuantMethodRegistry.Resolve(p.GetValue(a.Quantization));
+        var options = new ModelOptions
+        {
+            ModelDir = dir,
+            Device = device,
+            Dtype = dtype,
+            LoadFormat = p.GetValue(a.LoadFormat)!,
+            Quantization = quant,
+            MaxModelLen = p.GetValue(a.MaxModelLen),
+            Seed = p.GetValue(a.Seed),
+        };
+        var config = ModelConfig.Load(dir);
+        log($"model: {dir} ({config.Architecture}, {config.NumLayers} layers, hidden {config.HiddenSize}, vocab {config.VocabSize}), dtype {dtype}, quantization {quant.Name}, weights {options.LoadFormat}");
+        var (tokenizer, tokenizerConfig) = TokenizerLoader.Load(dir);
+        var started = DateTime.UtcNow;
+        ICausalLM model;
+        if (showProgress && !Console.IsOutputRedirected)
+        {
+            model = null!;
+            AnsiConsole.Progress()
+                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new ElapsedTimeColumn())
+                .Start(ctx =>
+                {
+                    var task = ctx.AddTask("loading layers", maxValue: config.NumLayers);
+                    model = ModelFactory.Load(config, options, (done, _) => task.Value = done);
+                });
+        }
+        else
+        {
+            model = ModelFactory.Load(config, options, (done, total) =>
+            {
+                if (done == total || done % Math.Max(1, total / 4) == 0) log($"loaded {done}/{total} layers");
+            });
+        }
+        log($"model loaded in {(DateTime.UtcNow - started).TotalSeconds:F1} s; linear-layer weights {model.LinearWeightBytes / (1024.0 * 1024):F1} MiB");
+        return new LoadedModel(model, tokenizer, tokenizerConfig, dir);
+    }
+}

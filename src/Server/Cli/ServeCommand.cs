@@ -1,0 +1,60 @@
+using System.CommandLine;
+using InferenceServer.Engine.Scheduling;
+using InferenceServer.Engine.Serving;
+using InferenceServer.Server.Hosting;
+
+namespace InferenceServer.Server.Cli;
+
+/// <summary><c>serve</c>: load the model and serve the OpenAI-compatible REST API (and gRPC).</summary>
+public static class ServeCommand
+{
+    public static Command Create()
+    {
+        var a = new EngineArguments();
+        var host = new Option<string>("--host") { Description = "Address to listen on.", DefaultValueFactory = _ => "0.0.0.0" };
+        var port = new Option<int>("--port") { Description = "REST port.", DefaultValueFactory = _ => 8000 };
+        var grpcPort = new Option<int>("--grpc-port") { Description = "gRPC port (HTTP/2).", DefaultValueFactory = _ => 8001 };
+        var served = new Option<string[]>("--served-model-name") { Description = "Model name(s) clients use; the first is reported. Default: --model.", AllowMultipleArgumentsPerToken = true };
+        var apiKey = new Option<string?>("--api-key") { Description = "Require this key as 'Authorization: Bearer KEY' (also VLLM_API_KEY / INFERENCE_API_KEY)." };
+        var maxSeqs = new Option<int>("--max-num-seqs") { Description = "Sequences per engine step.", DefaultValueFactory = _ => 64 };
+        var maxTokens = new Option<int>("--max-num-batched-tokens") { Description = "Tokens per engine step (prefill chunks plus decodes).", DefaultValueFactory = _ => 2048 };
+        var maxWaiting = new Option<int>("--max-waiting") { Description = "Requests allowed to queue before new ones get HTTP 429.", DefaultValueFactory = _ => 256 };
+        var blockSize = new Option<int>("--block-size") { Description = "Tokens per KV-cache block.", DefaultValueFactory = _ => 16 };
+        var kvBlocks = new Option<int?>("--num-kv-blocks") { Description = "KV-cache blocks (overrides the memory-based size)." };
+        var kvSpace = new Option<double>("--kv-cache-space") { Description = "KV-cache size in GiB on CPU.", DefaultValueFactory = _ => 1.0 };
+        var gpuUtil = new Option<double>("--gpu-memory-utilization") { Description = "Fraction of GPU memory to use, KV cache included.", DefaultValueFactory = _ => 0.9 };
+        var cmd = new Command("serve", "Serve a model over the OpenAI-compatible REST API (default verb).");
+        foreach (var o in a.All) cmd.Options.Add(o);
+        foreach (var o in new Option[] { host, port, grpcPort, served, apiKey, maxSeqs, maxTokens, maxWaiting, blockSize, kvBlocks, kvSpace, gpuUtil })
+            cmd.Options.Add(o);
+        cmd.SetAction(p =>
+        {
+            var loaded = ModelLoading.Load(p, a, Console.WriteLine, showProgress: true);
+            var engineOptions = new EngineOptions
+            {
+                MaxModelLen = p.GetValue(a.MaxModelLen),
+                BlockSize = p.GetValue(blockSize),
+                NumKvBlocks = p.GetValue(kvBlocks),
+                CpuKvCacheSpaceGiB = p.GetValue(kvSpace),
+                GpuMemoryUtilization = p.GetValue(gpuUtil),
+                Scheduler = new SchedulerOptions
+                {
+                    MaxNumSeqs = p.GetValue(maxSeqs),
+                    MaxNumBatchedTokens = p.GetValue(maxTokens),
+                    MaxWaiting = p.GetValue(maxWaiting),
+                },
+            };
+            var names = p.GetValue(served) is { Length: > 0 } n ? n : [p.GetValue(a.Model) is null ? "tiny-llama" : loaded.ModelDir];
+            var settings = new ServerSettings
+            {
+                Host = p.GetValue(host)!,
+                Port = p.GetValue(port),
+                GrpcPort = p.GetValue(grpcPort),
+                ServedModelNames = names,
+                ApiKey = p.GetValue(apiKey) ?? Environment.GetEnvironmentVariable("INFERENCE_API_KEY") ?? Environment.GetEnvironmentVariable("VLLM_API_KEY"),
+            };
+            return ServerHost.Run(loaded, engineOptions, settings);
+        });
+        return cmd;
+    }
+}

@@ -1,0 +1,41 @@
+using System.Net;
+using InferenceServer.Engine.Serving;
+using InferenceServer.Server.Cli;
+using InferenceServer.Server.OpenAi;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+
+namespace InferenceServer.Server.Hosting;
+
+/// <summary>Builds and runs the web host: Kestrel on the REST port (HTTP/1.1 + HTTP/2) and the gRPC port (HTTP/2).</summary>
+public static class ServerHost
+{
+    public static int Run(LoadedModel loaded, EngineOptions engineOptions, ServerSettings settings)
+    {
+        using var engine = new LlmEngine(loaded.Model, loaded.Tokenizer, loaded.TokenizerConfig, engineOptions, Console.WriteLine);
+        engine.Start();
+        var app = Build(engine, settings);
+        Console.WriteLine($"serving {settings.ModelName} on http://{settings.Host}:{settings.Port} (OpenAI API at /v1, docs at /docs)");
+        app.Run();
+        return 0;
+    }
+
+    public static WebApplication Build(IInferenceEngine engine, ServerSettings settings, string[]? args = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder(args ?? []);
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            var address = settings.Host is "0.0.0.0" or "*" ? IPAddress.Any : IPAddress.Parse(settings.Host == "localhost" ? "127.0.0.1" : settings.Host);
+            k.Listen(address, settings.Port, o => o.Protocols = HttpProtocols.Http1AndHttp2);
+            k.Limits.MaxRequestBodySize = settings.MaxRequestBodyBytes;
+        });
+        builder.Services.AddSingleton(engine);
+        builder.Services.AddSingleton(settings);
+        builder.Services.AddOpenApi();
+        var app = builder.Build();
+        app.MapOpenApi();
+        app.MapGet("/health", () => Results.Ok());
+        app.MapGet("/ready", (IInferenceEngine e) => e.IsReady ? Results.Ok() : Results.StatusCode(503));
+        app.MapOpenAiApi();
+        return app;
+    }
+}

@@ -1,0 +1,16 @@
+namespace InferenceServer.Server.Hosting;
+
+/// <summary>Front-end settings of <c>serve</c>.</summary>
+public sealed record ServerSettings
+{
+    public string Host { get; init; } = "0.0.0.0";
+    public int Port { get; init; } = 8000;
+    public int GrpcPort { get; init; } = 8001;
+    public IReadOnlyList<string> ServedModelNames { get; init; } = ["tiny-llama"];
+    public string? ApiKey { get; init; }
+
+    /// <summary>Largest request body accepted (HTTP 413 beyond).</summary>
+    public long MaxRequestBodyBytes { get; init; } = 4 << 20;
+
+    public string ModelName => ServedModelNames[0];
+}

@@ -1,0 +1,3 @@
+using InferenceServer.Server.Cli;
+
+return CommandLine.Run(args);

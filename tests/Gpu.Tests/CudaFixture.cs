@@ -1,0 +1,46 @@
+using InferenceServer.Engine.Runtime;
+using static TorchSharp.torch;
+
+namespace InferenceServer.Gpu.Tests;
+
+/// <summary>Initialises CUDA once; tests skip cleanly on machines without a usable CUDA libtorch.</summary>
+public sealed class CudaFixture
+{
+    public Device? Device { get; }
+    public string Why { get; } = "";
+
+    public CudaFixture()
+    {
+        try
+        {
+            Device = TorchRuntime.Initialize("cuda", null, Console.WriteLine);
+        }
+        catch (Exception e)
+        {
+            Why = e.Message;
+        }
+    }
+
+    public Device Require()
+    {
+        if (Device is null) Assert.Skip($"no CUDA: {Why}");
+        return Device;
+    }
+}
+
+/// <summary>Measurements the GPU tests record, written to $OUT/gpu-results.json by whoever runs them.</summary>
+public static class GpuReport
+{
+    private static readonly Dictionary<string, object> Values = new();
+
+    public static void Record(string key, object value)
+    {
+        lock (Values)
+        {
+            Values[key] = value;
+            var dir = Environment.GetEnvironmentVariable("OUT");
+            if (string.IsNullOrEmpty(dir)) return;
+            File.WriteAllText(Path.Combine(dir, "gpu-results.json"), System.Text.Json.JsonSerializer.Serialize(Values, new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+        }
+    }
+}
