@@ -15,7 +15,7 @@ internal static partial class Filters
     {
         ["abs"] = (_, v, _) => v switch
         {
-            long l => Math.Abs(l),
+            long l => (object)Math.Abs(l),
             double d => Math.Abs(d),
             bool b => b ? 1L : 0L,
             _ => throw new TemplateRuntimeException($"bad operand type for abs(): '{PyRepr.TypeName(v)}'"),

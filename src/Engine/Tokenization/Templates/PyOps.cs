@@ -111,7 +111,7 @@ internal static class PyOps
 
     public static object? Negate(object? v) => v switch
     {
-        long l => checked(-l),
+        long l => (object)checked(-l),
         double d => -d,
         bool b => b ? -1L : 0L,
         Undefined u => throw u.Fail(),
@@ -190,7 +190,7 @@ internal static class PyOps
     private static object Arith(string op, object? a, object? b, Func<long, long, long> onLong, Func<double, double, double> onDouble)
     {
         if (!IsNumber(a) || !IsNumber(b)) throw Unsupported(op, a, b);
-        return a is double || b is double ? onDouble(AsDouble(a), AsDouble(b)) : onLong(AsLong(a), AsLong(b));
+        return a is double || b is double ? (object)onDouble(AsDouble(a), AsDouble(b)) : onLong(AsLong(a), AsLong(b));
     }
 
     private static double Divide(double x, double y) =>
@@ -221,6 +221,7 @@ internal static class PyOps
     {
         if (!IsNumber(a) || !IsNumber(b)) throw Unsupported("** or pow()", a, b);
         if (a is double || b is double || AsLong(b) < 0) return Math.Pow(AsDouble(a), AsDouble(b));
+
         long result = 1, x = AsLong(a);
         for (var e = AsLong(b); e > 0; e--) result = checked(result * x);
         return result;
