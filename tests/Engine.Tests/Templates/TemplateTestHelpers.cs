@@ -26,7 +26,7 @@ internal static class TemplateTestHelpers
                 TemplateErrorKind.Raised => "TemplateError",
                 TemplateErrorKind.Undefined => "UndefinedError",
                 TemplateErrorKind.Security => "SecurityError",
-                _ => "TypeError",
+                _ => "Error",
             };
             return $"{type}: {ex.Message}";
         }

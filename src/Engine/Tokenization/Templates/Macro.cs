@@ -24,7 +24,7 @@ internal sealed class Macro(string name, IReadOnlyList<(string Name, Expr? Defau
             else scope.Set(param, Undefined.WithHint($"parameter {PyRepr.Repr(param)} was not provided"));
         }
 
-        scope.Set("varargs", args.Positional.Skip(parameters.Count).ToList());
+        scope.Set("varargs", new PyTuple([.. args.Positional.Skip(parameters.Count)]));
         if (named.Remove("caller", out var caller)) scope.Set("caller", caller);
         scope.Set("kwargs", named.ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal));
 
