@@ -160,7 +160,8 @@ internal sealed class Lexer
     /// <summary>Reads the tokens of a <c>{{ }}</c> or <c>{% %}</c> tag up to its end delimiter (outside brackets).</summary>
     private After LexInsideTag(bool isBlock)
     {
-        var depth = 0;
+        // Open brackets: a "}}" or "%}" inside a dict or call is not the end of the tag (as in jinja2's lexer).
+        var brackets = new Stack<char>();
         var close = isBlock ? '%' : '}';
         while (true)
         {
@@ -168,7 +169,7 @@ internal sealed class Lexer
             if (_pos >= _src.Length)
                 throw new TemplateSyntaxException($"unexpected end of template, expected '{(isBlock ? "end of statement block" : "end of print statement")}'.", _line);
 
-            if (depth == 0)
+            if (brackets.Count == 0)
             {
                 var after = TryTagEnd(close, isBlock);
                 if (after is { } a) return a;
@@ -195,8 +196,17 @@ internal sealed class Lexer
             {
                 var op = Operators.FirstOrDefault(o => string.CompareOrdinal(_src, _pos, o, 0, o.Length) == 0)
                     ?? throw new TemplateSyntaxException($"unexpected char '{c}' at {_pos}", line);
-                if (op is "(" or "[" or "{") depth++;
-                else if (op is ")" or "]" or "}") depth = Math.Max(0, depth - 1);
+                if (op is "(" or "[" or "{")
+                {
+                    brackets.Push(op is "(" ? ')' : op is "[" ? ']' : '}');
+                }
+                else if (op is ")" or "]" or "}")
+                {
+                    if (brackets.Count == 0) throw new TemplateSyntaxException($"unexpected '{op}'", line);
+                    var expected = brackets.Pop();
+                    if (expected != op[0]) throw new TemplateSyntaxException($"unexpected '{op}', expected '{expected}'", line);
+                }
+
                 _pos += op.Length;
                 _tokens.Add(new Token(TokenKind.Operator, op, line));
             }
