@@ -32,6 +32,11 @@ internal sealed partial class Interpreter(TimeProvider clock)
         {
             throw;
         }
+        catch (InvalidOperationException ex) when (ex.InnerException is TemplateRuntimeException inner)
+        {
+            // LINQ's sort wraps exceptions thrown by a comparer (e.g. comparing str with int).
+            throw new TemplateRuntimeException(inner.Message, inner.Kind, inner.Line);
+        }
         catch (Exception ex) when (ex is InvalidCastException or IndexOutOfRangeException or ArgumentException or FormatException or OverflowException or KeyNotFoundException)
         {
             throw new TemplateRuntimeException(ex.Message);
