@@ -59,6 +59,8 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
     /// <summary>Loads tokenizer.json; <paramref name="config"/> supplies BOS/EOS names and added-token extras.</summary>
     public static ByteLevelBpeTokenizer FromFile(string tokenizerJsonPath, TokenizerConfig? config = null)
     {
+        if (!File.Exists(tokenizerJsonPath))
+            throw new TokenizerLoadException(tokenizerJsonPath, "file not found");
         try
         {
             using var json = JsonDocument.Parse(File.ReadAllBytes(tokenizerJsonPath));

@@ -12,6 +12,7 @@ internal sealed class RankedBpe
     private const int MaxCacheEntries = 100_000;
 
     private readonly Dictionary<string, int> _vocab;
+    private readonly Dictionary<char, int> _charIds;
     private readonly Dictionary<long, (int Rank, int Id)> _merges;
     private readonly bool _ignoreMerges;
     private readonly int? _unkId;
@@ -20,6 +21,8 @@ internal sealed class RankedBpe
     public RankedBpe(Dictionary<string, int> vocab, IReadOnlyList<(string Left, string Right)> merges, bool ignoreMerges, int? unkId)
     {
         _vocab = vocab;
+        _charIds = vocab.Where(e => e.Key.Length == 1).ToDictionary(e => e.Key[0], e => e.Value);
+        var bySpan = vocab.GetAlternateLookup<ReadOnlySpan<char>>();
         _ignoreMerges = ignoreMerges;
         _unkId = unkId;
         _merges = new Dictionary<long, (int, int)>(merges.Count);
@@ -27,7 +30,7 @@ internal sealed class RankedBpe
         {
             var (left, right) = merges[rank];
             if (vocab.TryGetValue(left, out var l) && vocab.TryGetValue(right, out var r) &&
-                vocab.TryGetValue(left + right, out var merged))
+                bySpan.TryGetValue(string.Concat(left.AsSpan(), right.AsSpan()), out var merged))
                 _merges.TryAdd(Key(l, r), (rank, merged));
             else
                 throw new InvalidDataException($"merge #{rank} \"{left} {right}\" uses a token missing from the vocabulary");
@@ -67,7 +70,7 @@ internal sealed class RankedBpe
         var symbols = new List<Symbol>(word.Length);
         foreach (var c in word)
         {
-            if (_vocab.TryGetValue(c.ToString(), out var id))
+            if (_charIds.TryGetValue(c, out var id))
                 symbols.Add(new Symbol { Id = id, Prev = symbols.Count - 1, Next = symbols.Count + 1 });
             else if (_unkId is { } unk)
                 symbols.Add(new Symbol { Id = unk, Prev = symbols.Count - 1, Next = symbols.Count + 1 });
