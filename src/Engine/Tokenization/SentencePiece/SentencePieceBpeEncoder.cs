@@ -9,7 +9,7 @@ namespace InferenceServer.Engine.Tokenization;
 /// </summary>
 internal sealed class SentencePieceBpeEncoder
 {
-    private readonly Dictionary<string, int> _mergeable;
+    private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _mergeableBySpan;
     private readonly float[] _scores;
     private readonly int[] _byteIds;
     private readonly bool _byteFallback;
@@ -18,7 +18,7 @@ internal sealed class SentencePieceBpeEncoder
 
     public SentencePieceBpeEncoder(SentencePieceModel model, Dictionary<string, int> mergeable, int[] byteIds)
     {
-        _mergeable = mergeable;
+        _mergeableBySpan = mergeable.GetAlternateLookup<ReadOnlySpan<char>>();
         _scores = model.Pieces.Select(p => p.Score).ToArray();
         _byteIds = byteIds;
         _byteFallback = model.ByteFallback;
@@ -54,8 +54,8 @@ internal sealed class SentencePieceBpeEncoder
             if (left < 0 || right < 0 || symbols[left].Frozen || symbols[right].Frozen)
                 return;
             var length = symbols[left].Length + symbols[right].Length;
-            var merged = normalized.Substring(symbols[left].Start, length);
-            if (_mergeable.TryGetValue(merged, out var id))
+            // Span lookup: no string is allocated for the many candidate pairs that are not pieces.
+            if (_mergeableBySpan.TryGetValue(normalized.AsSpan(symbols[left].Start, length), out var id))
                 agenda.Enqueue((left, right, length), (-_scores[id], left));
         }
 
@@ -79,7 +79,7 @@ internal sealed class SentencePieceBpeEncoder
         }
 
         for (var i = 0; i >= 0 && i < symbols.Length; i = symbols[i].Next)
-            EmitPiece(normalized.Substring(symbols[i].Start, symbols[i].Length), output);
+            EmitPiece(normalized.AsSpan(symbols[i].Start, symbols[i].Length), output);
     }
 
     private Symbol[] SplitIntoCharacters(string text)
@@ -128,9 +128,9 @@ internal sealed class SentencePieceBpeEncoder
         }
     }
 
-    private void EmitPiece(string piece, List<int> output)
+    private void EmitPiece(ReadOnlySpan<char> piece, List<int> output)
     {
-        if (_mergeable.TryGetValue(piece, out var id))
+        if (_mergeableBySpan.TryGetValue(piece, out var id))
         {
             output.Add(id);
             return;

@@ -95,8 +95,18 @@ public sealed class SentencePieceBpeTokenizer : ITokenizer
     }
 
     public static SentencePieceBpeTokenizer FromFile(string path, IEnumerable<AddedToken>? addedTokens = null,
-        bool addBos = true, bool addEos = false, bool legacy = false) =>
-        new(SentencePieceModel.Load(path), addedTokens, addBos, addEos, legacy);
+        bool addBos = true, bool addEos = false, bool legacy = false)
+    {
+        var model = SentencePieceModel.Load(path);
+        try
+        {
+            return new SentencePieceBpeTokenizer(model, addedTokens, addBos, addEos, legacy);
+        }
+        catch (NotSupportedException e)
+        {
+            throw new TokenizerLoadException(path, e.Message, e);
+        }
+    }
 
     public SentencePieceModel Model => _model;
 

@@ -51,6 +51,8 @@ public sealed class SentencePieceModel
 
     public static SentencePieceModel Load(string path)
     {
+        if (!File.Exists(path))
+            throw new TokenizerLoadException(path, "file not found");
         try
         {
             return Parse(File.ReadAllBytes(path));
