@@ -1,5 +1,6 @@
 using InferenceServer.Engine.KvCache;
 using InferenceServer.Engine.Loading;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace InferenceServer.Engine.Serving;

@@ -208,8 +208,9 @@ public sealed class LlmEngine : IInferenceEngine, IDisposable
             int rows = chunks[i].AllLogits ? s.NumTokens : 1;
             if (chunks[i].AllLogits)
                 state.PendingPromptLogprobs.AddRange(PromptLogprobs.Compute(logits.narrow(0, row, rows), s.Sequence, s.Sequence.NumComputed, state.Sequence.Request.PromptLogprobs!.Value));
+            bool samplesNow = s.Samples; // read before NumComputed moves
             s.Sequence.NumComputed += s.NumTokens;
-            if (s.Samples)
+            if (samplesNow)
             {
                 sampleRows.Add(row + rows - 1);
                 sampleStates.Add(state);

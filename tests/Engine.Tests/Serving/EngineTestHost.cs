@@ -1,0 +1,47 @@
+using InferenceServer.Engine.Models;
+using InferenceServer.Engine.Sampling;
+using InferenceServer.Engine.Serving;
+using InferenceServer.Engine.Tokenization;
+using InferenceServer.TestSupport;
+using static TorchSharp.torch;
+
+namespace InferenceServer.Engine.Tests.Serving;
+
+/// <summary>Starts a real engine on tiny-llama (fp32, CPU) and collects requests' outputs.</summary>
+public static class EngineTestHost
+{
+    public static LlmEngine Start(EngineOptions options)
+    {
+        var model = ModelFactory.Load(new ModelOptions { ModelDir = RepoPaths.TinyLlama, Device = CPU, Dtype = ScalarType.Float32 });
+        var (tokenizer, config) = TokenizerLoader.Load(RepoPaths.TinyLlama);
+        var engine = new LlmEngine(model, tokenizer, config, options);
+        engine.Start();
+        return engine;
+    }
+
+    public static SamplingParams Greedy(int maxTokens) => new() { Temperature = 0, MaxTokens = maxTokens, IgnoreEos = true };
+
+    public static async Task<(List<int> Ids, string Text, FinishReason? Finish)> Collect(IAsyncEnumerable<GenerationOutput> stream)
+    {
+        var ids = new List<int>();
+        var text = new System.Text.StringBuilder();
+        FinishReason? finish = null;
+        await foreach (var o in stream)
+        {
+            ids.AddRange(o.TokenIds);
+            text.Append(o.TextDelta);
+            finish ??= o.Finish;
+        }
+        return (ids, text.ToString(), finish);
+    }
+
+    public static async Task WaitUntil(Func<bool> condition, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException("condition not reached in time");
+            await Task.Delay(20, TestContext.Current.CancellationToken);
+        }
+    }
+}
