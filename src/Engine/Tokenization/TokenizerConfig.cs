@@ -41,6 +41,8 @@ public sealed class TokenizerConfig
 
     public static TokenizerConfig Load(string path)
     {
+        if (!File.Exists(path))
+            throw new TokenizerLoadException(path, "file not found");
         try
         {
             using var json = JsonDocument.Parse(File.ReadAllBytes(path), new JsonDocumentOptions { AllowTrailingCommas = true });

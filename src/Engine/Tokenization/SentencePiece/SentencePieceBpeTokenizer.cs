@@ -8,6 +8,8 @@ namespace InferenceServer.Engine.Tokenization;
 /// transformers' <c>LlamaTokenizerFast</c>: special-token strings in the text become their ids; with
 /// <c>legacy=false</c> only text at the very start gets the dummy-prefix ▁ (text after a special token does
 /// not), with <c>legacy=true</c> every text chunk gets one, as encoding each chunk with sentencepiece would.
+/// Text that starts with a space keeps sentencepiece's ids ("▁▁x", as the slow LlamaTokenizer also gives); the fast
+/// tokenizer's Metaspace would add no dummy prefix there ("▁x"). We follow sentencepiece, which the eval ids come from.
 /// </summary>
 public sealed class SentencePieceBpeTokenizer : ITokenizer
 {
