@@ -4,6 +4,7 @@ using InferenceServer.Engine.KvCache;
 using InferenceServer.Engine.Loading;
 using InferenceServer.Engine.Models;
 using InferenceServer.Engine.Runner;
+using InferenceServer.Engine.Runtime;
 using InferenceServer.Engine.Sampling;
 using InferenceServer.Engine.Scheduling;
 using InferenceServer.Engine.Tokenization;
@@ -21,6 +22,7 @@ public sealed class LlmEngine : IInferenceEngine, IDisposable
     private readonly KvCachePool _cache;
     private readonly Scheduler _scheduler;
     private readonly Sampler _sampler;
+    private readonly CpuThreadPolicy? _cpuThreads;
     private readonly EngineOptions _options;
     private readonly Action<string> _log;
     private readonly ConcurrentQueue<RequestState> _incoming = new();
@@ -61,6 +63,8 @@ public sealed class LlmEngine : IInferenceEngine, IDisposable
         _log($"KV cache: {blocks} blocks of {options.BlockSize} tokens ({(long)blocks * options.BlockSize} tokens, " +
              $"{KvCachePool.BytesPerBlock(c.NumLayers, options.BlockSize, c.NumKvHeads, c.HeadDim, model.Dtype) * blocks / (1 << 20)} MiB)");
         _sampler = new Sampler(c.EosTokenIds.Concat(tokenizer.EosTokenId is int e ? [e] : Array.Empty<int>()).Distinct().ToArray());
+        if (model.Device.type == TorchSharp.DeviceType.CPU)
+            _cpuThreads = new CpuThreadPolicy(model.LinearWeightBytes / TorchSharp.torch.empty(0, model.Dtype).element_size());
         _thread = new Thread(Run) { Name = "engine", IsBackground = true };
     }
 
@@ -195,6 +199,7 @@ public sealed class LlmEngine : IInferenceEngine, IDisposable
             chunks.Add(new SequenceChunk(seq.Tokens.GetRange(seq.NumComputed, s.NumTokens), seq.NumComputed, seq.BlockTable, promptLogprobs));
         }
         using var batch = ForwardBatchBuilder.Build(chunks, _cache.BlockSize, _model.Device);
+        _cpuThreads?.BeforeStep(batch.NumTokens);
         var logits = _model.Forward(batch, _cache);                                    // [rows, V] float32
         Stats.StepTokens(batch.NumTokens);
 
