@@ -12,7 +12,9 @@ public sealed class EngineArguments
     public Option<string> LoadFormat { get; } = new("--load-format") { Description = "auto (safetensors) or dummy (random weights from config.json alone).", DefaultValueFactory = _ => "auto" };
     public Option<string?> Quantization { get; } = new("--quantization", "-q") { Description = "Linear-layer quantization: none (default)." };
     public Option<int?> MaxModelLen { get; } = new("--max-model-len") { Description = "Maximum prompt + output tokens per request. Default: the model's max_position_embeddings." };
+    public Option<string?> Tokenizer { get; } = new("--tokenizer") { Description = "Folder with the tokenizer files. Default: --model." };
+    public Option<bool> SkipTokenizerInit { get; } = new("--skip-tokenizer-init") { Description = "Serve on token ids only (no tokenizer files needed; text prompts are refused)." };
     public Option<long> Seed { get; } = new("--seed") { Description = "Seed for dummy weights and unseeded sampling.", DefaultValueFactory = _ => 0 };
 
-    public IEnumerable<Option> All => [Model, Device, Dtype, LibTorch, LoadFormat, Quantization, MaxModelLen, Seed];
+    public IEnumerable<Option> All => [Model, Device, Dtype, LibTorch, LoadFormat, Quantization, MaxModelLen, Tokenizer, SkipTokenizerInit, Seed];
 }

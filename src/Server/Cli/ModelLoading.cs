@@ -39,7 +39,9 @@ public static class ModelLoading
         };
         var config = ModelConfig.Load(dir);
         log($"model: {dir} ({config.Architecture}, {config.NumLayers} layers, hidden {config.HiddenSize}, vocab {config.VocabSize}), dtype {dtype}, quantization {quant.Name}, weights {options.LoadFormat}");
-        var (tokenizer, tokenizerConfig) = TokenizerLoader.Load(dir);
+        var (tokenizer, tokenizerConfig) = p.GetValue(a.SkipTokenizerInit)
+            ? new LoadedTokenizer(new TokenIdOnlyTokenizer(config.VocabSize, config.BosTokenId, config.EosTokenIds.FirstOrDefault()), TokenizerConfig.Empty)
+            : TokenizerLoader.Load(p.GetValue(a.Tokenizer) ?? dir);
         var started = DateTime.UtcNow;
         ICausalLM model;
         if (showProgress && !Console.IsOutputRedirected)
