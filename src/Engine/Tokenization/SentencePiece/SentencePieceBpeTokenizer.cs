@@ -8,8 +8,8 @@ namespace InferenceServer.Engine.Tokenization;
 /// transformers' <c>LlamaTokenizerFast</c>: special-token strings in the text become their ids; with
 /// <c>legacy=false</c> only text at the very start gets the dummy-prefix ▁ (text after a special token does
 /// not), with <c>legacy=true</c> every text chunk gets one, as encoding each chunk with sentencepiece would.
-/// Text that starts with a space keeps sentencepiece's ids ("▁▁x", as the slow LlamaTokenizer also gives); the fast
-/// tokenizer's Metaspace would add no dummy prefix there ("▁x"). We follow sentencepiece, which the eval ids come from.
+/// With <c>legacy=false</c> text that already starts with a space gets no second ▁ ("▁x", as the fast tokenizer's
+/// Metaspace with prepend_scheme "first" does); with <c>legacy=true</c> it keeps sentencepiece's "▁▁x".
 /// </summary>
 public sealed class SentencePieceBpeTokenizer : ITokenizer
 {
@@ -136,7 +136,7 @@ public sealed class SentencePieceBpeTokenizer : ITokenizer
                 ids.Add(segment.Token!.Id);
                 continue;
             }
-            var dummyPrefix = _model.AddDummyPrefix && (_legacy || i == 0);
+            var dummyPrefix = _model.AddDummyPrefix && (_legacy || (i == 0 && !segment.Text!.StartsWith(' ')));
             _encoder.Encode(Normalize(segment.Text!, dummyPrefix), ids);
         }
         if (addSpecialTokens && _addEos)
