@@ -14,6 +14,7 @@ public static class OpenAiEndpoints
             @object = "list",
             data = s.ServedModelNames.Select(n => new { id = n, @object = "model", created = 0, owned_by = "inference-server", max_model_len = engine.MaxModelLen }),
         }));
+        v1.MapPost("/completions", CompletionsEndpoint.Handle);
         return app;
     }
 }

@@ -1,0 +1,44 @@
+using InferenceServer.Engine.Serving;
+using InferenceServer.Server.Hosting;
+
+namespace InferenceServer.Server.OpenAi;
+
+/// <summary>What every JSON route shares: readiness, the body, the model name, and turning failures into error objects.</summary>
+public static class EndpointSupport
+{
+    public static async Task Handle(HttpContext ctx, Func<RequestJson, Task> body)
+    {
+        try
+        {
+            var engine = ctx.RequestServices.GetRequiredService<IInferenceEngine>();
+            if (!engine.IsReady)
+                throw new ApiException(503, "The model is still loading; retry shortly.", type: "server_error", code: "service_unavailable");
+            var (doc, json) = await RequestJson.ReadAsync(ctx.Request, ctx.RequestAborted);
+            using (doc) await body(json);
+        }
+        catch (OperationCanceledException) when (ctx.RequestAborted.IsCancellationRequested)
+        {
+            // The client went away; the engine requests were aborted through the token. Nothing to answer.
+        }
+        catch (Exception e) when (GenerationRunner.Map(e) is ApiException api)
+        {
+            if (ctx.Response.HasStarted) return; // mid-stream: the headers are gone, the stream just ends
+            if (api.Status == 429) ctx.Response.Headers.RetryAfter = "1";
+            await ErrorResponses.Write(ctx, api);
+        }
+    }
+
+    /// <summary>The served name to echo back; an unknown name is a 404 like OpenAI's model_not_found.</summary>
+    public static string CheckModel(RequestJson j, ServerSettings settings)
+    {
+        var model = j.String("model");
+        if (model is null) return settings.ModelName;
+        if (!settings.ServedModelNames.Contains(model))
+            throw new ApiException(404, $"The model '{model}' does not exist.", "model", code: "model_not_found");
+        return model;
+    }
+
+    public static long Now() => DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+
+    public static string NewId(string prefix) => prefix + Guid.NewGuid().ToString("N");
+}
