@@ -17,7 +17,7 @@ public sealed class CompletionLogprobs(ITokenizer tokenizer, int textOffset = 0)
     {
         string token = tokenizer.Decode([tokenId], skipSpecialTokens: false);
         slice.Tokens.Add(token);
-        slice.TokenLogprobs.Add(lp?.Logprob);
+        slice.TokenLogprobs.Add(lp is null ? null : ChatCompletionsEndpoint.Finite(lp.Logprob));
         slice.TextOffset.Add(_offset);
         _offset += token.Length;
         if (lp is null)
@@ -26,9 +26,9 @@ public sealed class CompletionLogprobs(ITokenizer tokenizer, int textOffset = 0)
             return;
         }
         var top = new Dictionary<string, float>(StringComparer.Ordinal);
-        foreach (var t in lp.Top) top.TryAdd(tokenizer.Decode([t.TokenId], skipSpecialTokens: false), t.Logprob);
+        foreach (var t in lp.Top) top.TryAdd(tokenizer.Decode([t.TokenId], skipSpecialTokens: false), ChatCompletionsEndpoint.Finite(t.Logprob));
         // vLLM always lists the chosen token among the alternatives.
-        top.TryAdd(token, lp.Logprob);
+        top.TryAdd(token, ChatCompletionsEndpoint.Finite(lp.Logprob));
         slice.TopLogprobs.Add(top);
     }
 
