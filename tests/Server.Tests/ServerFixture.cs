@@ -40,7 +40,7 @@ public sealed class ServerFixture : IAsyncLifetime
     public async Task<(WebApplication App, Uri BaseUri)> StartServer(ServerSettings settings)
     {
         int port = FreePort();
-        var app = ServerHost.Build(Engine, settings with { Host = "127.0.0.1", Port = port });
+        var app = ServerHost.Build(Engine, settings with { Host = "127.0.0.1", Port = port }, ["--Logging:LogLevel:Default=Warning"]);
         await app.StartAsync();
         return (app, new Uri($"http://127.0.0.1:{port}/"));
     }
