@@ -131,4 +131,27 @@ public sealed class CompletionsTests(ServerFixture server)
         var (_, full, _) = await Http.Post(server.Http, "v1/completions", new { prompt = "The film was", max_tokens = 10, temperature = 0, ignore_eos = true });
         Assert.Equal((string)full!["choices"]![0]!["text"]!, streamed);
     }
+
+    [Fact]
+    public async Task Client_disconnect_aborts_the_engine_request()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        using (var req = new HttpRequestMessage(HttpMethod.Post, "v1/completions")
+        {
+            Content = new StringContent("{\"prompt\": \"The film was\", \"max_tokens\": 200, \"ignore_eos\": true, \"stream\": true}",
+                System.Text.Encoding.UTF8, "application/json"),
+        })
+        using (var response = await server.Http.SendAsync(req, HttpCompletionOption.ResponseHeadersRead, ct))
+        {
+            await using var body = await response.Content.ReadAsStreamAsync(ct);
+            var buffer = new byte[64];
+            Assert.True(await body.ReadAsync(buffer, ct) > 0); // generation is under way
+        } // disposing the response closes the connection
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (server.Engine.GetLoad() is { Running: > 0 } or { Waiting: > 0 })
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the engine request was not aborted");
+            await Task.Delay(20, ct);
+        }
+    }
 }
