@@ -136,12 +136,15 @@ public sealed class CompletionsTests(ServerFixture server)
     public async Task Client_disconnect_aborts_the_engine_request()
     {
         var ct = TestContext.Current.CancellationToken;
+        long abortedBefore = Interlocked.Read(ref server.Engine.Stats.Aborted);
+        // No draining on dispose: the client must really hang up mid-stream.
+        using var http = new HttpClient(new SocketsHttpHandler { MaxResponseDrainSize = 0 }) { BaseAddress = server.BaseUri };
         using (var req = new HttpRequestMessage(HttpMethod.Post, "v1/completions")
         {
-            Content = new StringContent("{\"prompt\": \"The film was\", \"max_tokens\": 200, \"ignore_eos\": true, \"stream\": true}",
+            Content = new StringContent("{\"prompt\": \"The film was\", \"max_tokens\": 250, \"ignore_eos\": true, \"stream\": true}",
                 System.Text.Encoding.UTF8, "application/json"),
         })
-        using (var response = await server.Http.SendAsync(req, HttpCompletionOption.ResponseHeadersRead, ct))
+        using (var response = await http.SendAsync(req, HttpCompletionOption.ResponseHeadersRead, ct))
         {
             await using var body = await response.Content.ReadAsStreamAsync(ct);
             var buffer = new byte[64];
@@ -153,5 +156,6 @@ public sealed class CompletionsTests(ServerFixture server)
             Assert.True(DateTime.UtcNow < deadline, "the engine request was not aborted");
             await Task.Delay(20, ct);
         }
+        Assert.True(Interlocked.Read(ref server.Engine.Stats.Aborted) > abortedBefore, "the request finished instead of being aborted");
     }
 }
