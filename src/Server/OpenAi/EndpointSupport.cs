@@ -26,6 +26,12 @@ public static class EndpointSupport
             if (api.Status == 429) ctx.Response.Headers.RetryAfter = "1";
             await ErrorResponses.Write(ctx, api);
         }
+        catch (Exception e) when (!ctx.Response.HasStarted)
+        {
+            // A bug, not a bad request: still answer with the error object so SDKs show a message, not a parse failure.
+            ctx.RequestServices.GetRequiredService<ILogger<ApiException>>().LogError(e, "request failed");
+            await ErrorResponses.Write(ctx, new ApiException(500, "Internal server error.", type: "server_error", code: "internal_error"));
+        }
     }
 
     /// <summary>The served name to echo back; an unknown name is a 404 like OpenAI's model_not_found.</summary>
