@@ -22,7 +22,13 @@ public static class EndpointSupport
         }
         catch (Exception e) when (GenerationRunner.Map(e) is ApiException api)
         {
-            if (ctx.Response.HasStarted) return; // mid-stream: the headers are gone, the stream just ends
+            if (ctx.Response.HasStarted)
+            {
+                // Mid-stream the status line is gone; like vLLM, send the error object as a last event so clients see why.
+                if (ctx.Response.ContentType?.StartsWith("text/event-stream", StringComparison.Ordinal) == true)
+                    await new SseWriter(ctx.Response).ErrorAsync(api, ctx.RequestAborted);
+                return;
+            }
             if (api.Status == 429) ctx.Response.Headers.RetryAfter = "1";
             await ErrorResponses.Write(ctx, api);
         }

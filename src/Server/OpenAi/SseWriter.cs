@@ -26,6 +26,19 @@ public sealed class SseWriter(HttpResponse response)
         await response.Body.FlushAsync(ct);
     }
 
+    public async Task ErrorAsync(ApiException e, CancellationToken ct)
+    {
+        try
+        {
+            await WriteAsync(new ErrorEnvelope(new ErrorBody(e.Message, e.Type, e.Param, e.Code)), OpenAiJsonContext.Default.ErrorEnvelope, ct);
+            await DoneAsync(ct);
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException)
+        {
+            // The client is gone too; nothing more to do.
+        }
+    }
+
     public async Task DoneAsync(CancellationToken ct)
     {
         await response.Body.WriteAsync("data: [DONE]\n\n"u8.ToArray(), ct);
