@@ -103,4 +103,32 @@ public sealed class ChatTests(ServerFixture server)
         Assert.Equal(1, (int)chat!["tokens"]![0]!); // BOS from the template, once
         Assert.NotEqual(1, (int)chat["tokens"]![1]!);
     }
+
+    [Fact]
+    public async Task Content_parts_equal_a_plain_string_and_stream_n2_carries_both_indexes()
+    {
+        var parts = new { role = "user", content = new[] { new { type = "text", text = "Hello" } } };
+        var (s1, a, _) = await Http.Post(server.Http, "v1/chat/completions", new { messages = new object[] { parts }, max_tokens = 5, temperature = 0, ignore_eos = true });
+        var (s2, b, _) = await Http.Post(server.Http, "v1/chat/completions", new { messages = new[] { new { role = "user", content = "Hello" } }, max_tokens = 5, temperature = 0, ignore_eos = true });
+        Assert.Equal(200, s1);
+        Assert.Equal(200, s2);
+        Assert.Equal((string)b!["choices"]![0]!["message"]!["content"]!, (string)a!["choices"]![0]!["message"]!["content"]!);
+
+        var events = await Http.PostSse(server.Http, "v1/chat/completions", new
+        {
+            messages = new[] { new { role = "user", content = "Hello" } },
+            n = 2, max_tokens = 4, temperature = 0, ignore_eos = true, stream = true, logprobs = true,
+            stream_options = new { include_usage = true },
+        });
+        var chunks = events[..^1].Select(e => JsonNode.Parse(e)!).ToList();
+        Assert.Equal(8, (int)chunks[^1]["usage"]!["completion_tokens"]!);
+        var byIndex = chunks[..^1].GroupBy(c => (int)c["choices"]![0]!["index"]!).ToDictionary(g => g.Key, g => g.ToList());
+        Assert.Equal([0, 1], byIndex.Keys.Order());
+        foreach (var list in byIndex.Values)
+        {
+            Assert.Equal("assistant", (string)list[0]["choices"]![0]!["delta"]!["role"]!);
+            Assert.Equal(1, list.Count(c => c["choices"]![0]!["finish_reason"] is not null));
+            Assert.Equal(4, list.Sum(c => c["choices"]![0]!["logprobs"]?["content"]?.AsArray().Count ?? 0));
+        }
+    }
 }
