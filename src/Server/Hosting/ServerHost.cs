@@ -32,6 +32,7 @@ public static class ServerHost
         builder.Services.AddSingleton(settings);
         builder.Services.AddOpenApi();
         var app = builder.Build();
+        app.UseOpenAiApiKey(settings);
         app.MapOpenApi();
         app.MapGet("/health", () => Results.Ok());
         app.MapGet("/ready", (IInferenceEngine e) => e.IsReady ? Results.Ok() : Results.StatusCode(503));

@@ -14,6 +14,10 @@ public static class OpenAiEndpoints
             @object = "list",
             data = s.ServedModelNames.Select(n => new { id = n, @object = "model", created = 0, owned_by = "inference-server", max_model_len = engine.MaxModelLen }),
         }));
+        v1.MapPost("/completions", CompletionsEndpoint.Handle);
+        v1.MapPost("/chat/completions", ChatCompletionsEndpoint.Handle);
+        app.MapPost("/tokenize", TokenizeEndpoints.Tokenize);
+        app.MapPost("/detokenize", TokenizeEndpoints.Detokenize);
         return app;
     }
 }

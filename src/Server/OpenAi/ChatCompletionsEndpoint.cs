@@ -1,0 +1,133 @@
+using System.Text;
+using System.Text.Json;
+using InferenceServer.Engine.Serving;
+using InferenceServer.Engine.Tokenization;
+using InferenceServer.Server.Hosting;
+
+namespace InferenceServer.Server.OpenAi;
+
+/// <summary>POST /v1/chat/completions.</summary>
+public static class ChatCompletionsEndpoint
+{
+    /// <summary>vLLM's default max_logprobs.</summary>
+    private const int MaxTopLogprobs = 20;
+
+    public static Task Handle(HttpContext ctx) => EndpointSupport.Handle(ctx, json => Run(ctx, json));
+
+    private sealed class Choice
+    {
+        public StringBuilder Text { get; } = new();
+        public List<ChatTokenLogprobDto>? Logprobs { get; set; }
+        public int CompletionTokens { get; set; }
+        public string? Finish { get; set; }
+        public bool Started { get; set; }
+    }
+
+    private static async Task Run(HttpContext ctx, RequestJson j)
+    {
+        var engine = ctx.RequestServices.GetRequiredService<IInferenceEngine>();
+        var settings = ctx.RequestServices.GetRequiredService<ServerSettings>();
+        string model = EndpointSupport.CheckModel(j, settings);
+        CheckUnsupported(j);
+        int n = SamplingParsing.ReadN(j);
+        bool logprobs = j.Bool("logprobs") ?? false;
+        int? top = j.Int("top_logprobs");
+        if (top is int t && (t < 0 || t > MaxTopLogprobs))
+            throw ApiException.BadRequest($"top_logprobs must be between 0 and {MaxTopLogprobs}, got {t}.", "top_logprobs");
+        if (top is not null && !logprobs) throw ApiException.BadRequest("top_logprobs requires logprobs to be true.", "top_logprobs");
+        bool stream = j.Bool("stream") ?? false;
+        bool includeUsage = StreamOptions.IncludeUsage(j, stream);
+        _ = j.String("user");
+        var sampling = SamplingParsing.Read(j, logprobs ? top ?? 0 : null, chat: true);
+        var prompt = ChatPrompt.Encode(engine, j);
+
+        string id = EndpointSupport.NewId("chatcmpl-");
+        var requests = Enumerable.Range(0, n).Select(i => new GenerationRequest($"{id}-{i}", prompt,
+            sampling.Seed is long seed && i > 0 ? sampling with { Seed = seed + i } : sampling)).ToList();
+        var streams = GenerationRunner.SubmitAll(engine, requests, ctx.RequestAborted);
+        var choices = Enumerable.Range(0, n).Select(_ => new Choice()).ToList();
+        long created = EndpointSupport.Now();
+        SseWriter? sse = null;
+        if (stream)
+        {
+            sse = new SseWriter(ctx.Response);
+            sse.Start();
+        }
+        await foreach (var (index, output) in GenerationRunner.Merge(streams, ctx.RequestAborted))
+        {
+            var c = choices[index];
+            c.CompletionTokens += output.TokenIds.Count;
+            List<ChatTokenLogprobDto>? slice = logprobs ? Logprobs(engine.Tokenizer, output) : null;
+            if (output.Finish is { } f) c.Finish = GenerationRunner.FinishReasonText(f);
+            if (sse is null)
+            {
+                c.Text.Append(output.TextDelta);
+                if (slice != null) (c.Logprobs ??= []).AddRange(slice);
+                continue;
+            }
+            if (!c.Started)
+            {
+                // OpenAI's first chunk of each choice announces the role with empty content.
+                c.Started = true;
+                await sse.WriteAsync(Chunk(id, created, model, index, new ChatDeltaDto("assistant", ""), null, null), OpenAiJsonContext.Default.ChatCompletionChunk, ctx.RequestAborted);
+            }
+            if (output.TextDelta.Length == 0 && output.Finish is null && slice is not { Count: > 0 }) continue;
+            var delta = new ChatDeltaDto(null, output.TextDelta.Length > 0 || output.Finish is null ? output.TextDelta : null);
+            await sse.WriteAsync(Chunk(id, created, model, index, delta, slice is null ? null : new ChatLogprobsDto(slice), output.Finish is null ? null : c.Finish),
+                OpenAiJsonContext.Default.ChatCompletionChunk, ctx.RequestAborted);
+        }
+        int completion = choices.Sum(c => c.CompletionTokens);
+        var usage = new UsageDto(prompt.Count, completion, prompt.Count + completion);
+        if (sse != null)
+        {
+            if (includeUsage)
+                await sse.WriteAsync(new ChatCompletionChunk(id, "chat.completion.chunk", created, model, [], usage), OpenAiJsonContext.Default.ChatCompletionChunk, ctx.RequestAborted);
+            await sse.DoneAsync(ctx.RequestAborted);
+            return;
+        }
+        var response = new ChatCompletionResponse(id, "chat.completion", created, model,
+            choices.Select((c, i) => new ChatChoiceDto(i, new ChatMessageDto("assistant", c.Text.ToString()),
+                logprobs ? new ChatLogprobsDto(c.Logprobs ?? []) : null, c.Finish ?? "stop")).ToList(),
+            usage);
+        await ctx.Response.WriteAsJsonAsync(response, OpenAiJsonContext.Default.ChatCompletionResponse, cancellationToken: ctx.RequestAborted);
+    }
+
+    private static ChatCompletionChunk Chunk(string id, long created, string model, int index, ChatDeltaDto delta, ChatLogprobsDto? logprobs, string? finish) =>
+        new(id, "chat.completion.chunk", created, model, [new ChatChunkChoiceDto(index, delta, logprobs, finish)], null);
+
+    /// <summary>Structured output and tools are not implemented; refusing beats silently ignoring them.</summary>
+    private static void CheckUnsupported(RequestJson j)
+    {
+        if (j.Get("response_format") is { } rf)
+        {
+            if (rf.ValueKind != JsonValueKind.Object || !rf.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String)
+                throw RequestJson.TypeError("response_format", "an object with a string 'type'");
+            if (type.GetString() != "text")
+                throw ApiException.BadRequest($"response_format type '{type.GetString()}' is not supported by this server; only 'text' is.", "response_format");
+        }
+        if (j.Get("tools") is { ValueKind: JsonValueKind.Array } tools && tools.GetArrayLength() > 0)
+            throw ApiException.BadRequest("Tool calling is not supported by this server.", "tools");
+    }
+
+    private static List<ChatTokenLogprobDto> Logprobs(ITokenizer tokenizer, GenerationOutput output)
+    {
+        var list = new List<ChatTokenLogprobDto>();
+        for (int i = 0; i < output.TokenIds.Count; i++)
+        {
+            var lp = output.Logprobs is { } l && i < l.Count ? l[i] : null;
+            string token = tokenizer.Decode([output.TokenIds[i]], skipSpecialTokens: false);
+            var top = lp?.Top.Select(a =>
+            {
+                string s = tokenizer.Decode([a.TokenId], skipSpecialTokens: false);
+                return new TopLogprobDto(s, Finite(a.Logprob), Bytes(s));
+            }).ToList() ?? [];
+            list.Add(new ChatTokenLogprobDto(token, Finite(lp?.Logprob ?? 0f), Bytes(token), top));
+        }
+        return list;
+    }
+
+    /// <summary>JSON has no -inf; vLLM writes -9999 for impossible tokens, so do we.</summary>
+    public static float Finite(float x) => float.IsFinite(x) ? x : -9999f;
+
+    private static List<int> Bytes(string s) => Encoding.UTF8.GetBytes(s).Select(b => (int)b).ToList();
+}

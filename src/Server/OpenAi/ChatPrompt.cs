@@ -1,0 +1,81 @@
+using System.Text;
+using System.Text.Json;
+using InferenceServer.Engine.Serving;
+using InferenceServer.Engine.Tokenization.Templates;
+
+namespace InferenceServer.Server.OpenAi;
+
+/// <summary>Chat messages → the model's chat template → prompt token ids.</summary>
+public static class ChatPrompt
+{
+    private static readonly Lock CacheLock = new();
+    private static (string Source, ChatTemplate Template)? _cache;
+
+    public static IReadOnlyList<int> Encode(IInferenceEngine engine, RequestJson j, bool addGenerationPrompt = true)
+    {
+        var messages = ReadMessages(j);
+        var config = engine.TokenizerConfig;
+        var source = config.ChatTemplate
+            ?? throw ApiException.BadRequest("This model has no chat template; use /v1/completions.", "messages");
+        string text;
+        try
+        {
+            text = Template(source).RenderChat(messages, addGenerationPrompt, config.BosToken, config.EosToken);
+        }
+        catch (TemplateRuntimeException e)
+        {
+            // Templates raise for conversations they do not accept (e.g. roles not alternating).
+            throw ApiException.BadRequest($"The chat template rejected the messages: {e.Message}", "messages");
+        }
+        // The template writes BOS itself; special-token strings in the text become their ids, no second BOS.
+        return engine.Tokenizer.Encode(text, addSpecialTokens: false);
+    }
+
+    private static ChatTemplate Template(string source)
+    {
+        lock (CacheLock)
+        {
+            if (_cache is { } c && ReferenceEquals(c.Source, source)) return c.Template;
+            var t = ChatTemplate.Parse(source);
+            _cache = (source, t);
+            return t;
+        }
+    }
+
+    /// <summary>Messages as the template sees them; content given as a list of text parts is joined into one string.</summary>
+    private static List<IReadOnlyDictionary<string, object?>> ReadMessages(RequestJson j)
+    {
+        if (j.Get("messages") is not { } m) throw ApiException.BadRequest("messages is required.", "messages");
+        if (m.ValueKind != JsonValueKind.Array) throw RequestJson.TypeError("messages", "a list of message objects");
+        var list = new List<IReadOnlyDictionary<string, object?>>();
+        foreach (var msg in m.EnumerateArray())
+        {
+            if (msg.ValueKind != JsonValueKind.Object) throw RequestJson.TypeError("messages", "a list of message objects");
+            var dict = new Dictionary<string, object?>(StringComparer.Ordinal);
+            foreach (var p in msg.EnumerateObject()) dict[p.Name] = TemplateValues.FromJson(p.Value);
+            if (!msg.TryGetProperty("role", out var role) || role.ValueKind != JsonValueKind.String)
+                throw ApiException.BadRequest("Each message needs a string 'role'.", "messages");
+            dict["content"] = Content(msg);
+            list.Add(dict);
+        }
+        if (list.Count == 0) throw ApiException.BadRequest("messages cannot be empty.", "messages");
+        return list;
+    }
+
+    private static string Content(JsonElement msg)
+    {
+        if (!msg.TryGetProperty("content", out var c) || c.ValueKind == JsonValueKind.Null) return "";
+        if (c.ValueKind == JsonValueKind.String) return c.GetString()!;
+        if (c.ValueKind != JsonValueKind.Array) throw RequestJson.TypeError("messages", "messages whose content is a string or a list of parts");
+        var sb = new StringBuilder();
+        foreach (var part in c.EnumerateArray())
+        {
+            if (part.ValueKind != JsonValueKind.Object || !part.TryGetProperty("type", out var type) || type.GetString() != "text"
+                || !part.TryGetProperty("text", out var text) || text.ValueKind != JsonValueKind.String)
+                throw ApiException.BadRequest("Only text content parts ({\"type\": \"text\", \"text\": ...}) are supported.", "messages");
+            if (sb.Length > 0) sb.Append('\n');
+            sb.Append(text.GetString());
+        }
+        return sb.ToString();
+    }
+}

@@ -1,0 +1,59 @@
+using System.Text.Json.Serialization;
+
+namespace InferenceServer.Server.OpenAi;
+
+// Response shapes of the OpenAI API. Nulls are written (OpenAI sends "logprobs": null, "finish_reason": null).
+
+public sealed record UsageDto(int PromptTokens, int CompletionTokens, int TotalTokens);
+
+/// <summary>The legacy completions logprobs: parallel lists, one entry per token.</summary>
+public sealed record CompletionLogprobsDto(
+    List<string> Tokens,
+    List<float?> TokenLogprobs,
+    List<Dictionary<string, float>?> TopLogprobs,
+    List<int> TextOffset);
+
+public sealed record CompletionChoiceDto(int Index, string Text, CompletionLogprobsDto? Logprobs, string? FinishReason);
+
+public sealed record CompletionResponse(string Id, string Object, long Created, string Model, List<CompletionChoiceDto> Choices, UsageDto? Usage);
+
+public sealed record TopLogprobDto(string Token, float Logprob, List<int>? Bytes);
+
+public sealed record ChatTokenLogprobDto(string Token, float Logprob, List<int>? Bytes, List<TopLogprobDto> TopLogprobs);
+
+public sealed record ChatLogprobsDto(List<ChatTokenLogprobDto> Content);
+
+public sealed record ChatMessageDto(string Role, string? Content);
+
+public sealed record ChatChoiceDto(int Index, ChatMessageDto Message, ChatLogprobsDto? Logprobs, string? FinishReason);
+
+public sealed record ChatCompletionResponse(string Id, string Object, long Created, string Model, List<ChatChoiceDto> Choices, UsageDto Usage);
+
+/// <summary>A streamed delta; unset fields are omitted (OpenAI sends only what changed).</summary>
+public sealed record ChatDeltaDto(
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Role,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Content);
+
+public sealed record ChatChunkChoiceDto(int Index, ChatDeltaDto Delta, ChatLogprobsDto? Logprobs, string? FinishReason);
+
+public sealed record ChatCompletionChunk(
+    string Id, string Object, long Created, string Model, List<ChatChunkChoiceDto> Choices,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] UsageDto? Usage);
+
+public sealed record CompletionChunk(
+    string Id, string Object, long Created, string Model, List<CompletionChoiceDto> Choices,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] UsageDto? Usage);
+
+public sealed record TokenizeResponse(List<int> Tokens, int Count, int MaxModelLen);
+
+public sealed record DetokenizeResponse(string Prompt);
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
+[JsonSerializable(typeof(ErrorEnvelope))]
+[JsonSerializable(typeof(CompletionResponse))]
+[JsonSerializable(typeof(CompletionChunk))]
+[JsonSerializable(typeof(ChatCompletionResponse))]
+[JsonSerializable(typeof(ChatCompletionChunk))]
+[JsonSerializable(typeof(TokenizeResponse))]
+[JsonSerializable(typeof(DetokenizeResponse))]
+public sealed partial class OpenAiJsonContext : JsonSerializerContext;
