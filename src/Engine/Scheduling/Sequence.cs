@@ -25,6 +25,12 @@ public sealed class Sequence(GenerationRequest request, long arrivalOrder)
     /// <summary>Tokens still to be fed to the model before the next token can be sampled.</summary>
     public int NumUncomputed => Tokens.Count - NumComputed;
 
+    /// <summary>Prefix hashes of the sequence's full blocks, computed as blocks fill (index = block number).</summary>
+    public List<KvCache.BlockHash> BlockHashes { get; } = [];
+
+    /// <summary>Blocks already registered in the prefix cache.</summary>
+    public int RegisteredBlocks { get; set; }
+
     public int Preemptions { get; set; }
     public int CachedPromptTokens { get; set; }
 }

@@ -20,5 +20,8 @@ public sealed record EngineOptions
     /// <summary>--gpu-memory-utilization: fraction of GPU memory the engine may use, KV pool included.</summary>
     public double GpuMemoryUtilization { get; init; } = 0.9;
 
+    /// <summary>--enable-prefix-caching / --no-enable-prefix-caching: share full KV blocks between requests with the same prefix.</summary>
+    public bool EnablePrefixCaching { get; init; } = true;
+
     public SchedulerOptions Scheduler { get; init; } = new();
 }

@@ -58,7 +58,7 @@ public sealed class LlmEngine : IInferenceEngine, IDisposable
         if (blocks < minBlocks)
             _log($"warning: the KV pool of {blocks} blocks holds {blocks * options.BlockSize} tokens, less than --max-model-len {MaxModelLen}; long requests will be refused. Raise --kv-cache-space / --gpu-memory-utilization or lower --max-model-len.");
         _cache = new KvCachePool(c.NumLayers, blocks, options.BlockSize, c.NumKvHeads, c.HeadDim, model.Dtype, model.Device);
-        _scheduler = new Scheduler(options.Scheduler, new BlockAllocator(blocks, options.BlockSize));
+        _scheduler = new Scheduler(options.Scheduler, new BlockAllocator(blocks, options.BlockSize, options.EnablePrefixCaching));
         _load = new EngineLoad(0, 0, blocks, blocks, options.BlockSize);
         _log($"KV cache: {blocks} blocks of {options.BlockSize} tokens ({(long)blocks * options.BlockSize} tokens, " +
              $"{KvCachePool.BytesPerBlock(c.NumLayers, options.BlockSize, c.NumKvHeads, c.HeadDim, model.Dtype) * blocks / (1 << 20)} MiB)");
@@ -215,6 +215,7 @@ public sealed class LlmEngine : IInferenceEngine, IDisposable
                 state.PendingPromptLogprobs.AddRange(PromptLogprobs.Compute(logits.narrow(0, row, rows), s.Sequence, s.Sequence.NumComputed, state.Sequence.Request.PromptLogprobs!.Value));
             bool samplesNow = s.Samples; // read before NumComputed moves
             s.Sequence.NumComputed += s.NumTokens;
+            _scheduler.OnComputed(s.Sequence);
             if (samplesNow)
             {
                 sampleRows.Add(row + rows - 1);
@@ -288,6 +289,9 @@ public sealed class LlmEngine : IInferenceEngine, IDisposable
         state.Dispose();
         Interlocked.Decrement(ref _pendingCount);
     }
+
+    /// <summary>Prompt tokens looked up in / served from the prefix cache so far.</summary>
+    public (long Queries, long Hits) PrefixCacheCounters => (_scheduler.PrefixCacheQueries, _scheduler.PrefixCacheHits);
 
     private void PublishLoad() => _load = new EngineLoad(_scheduler.NumRunning, _scheduler.NumWaiting + _incoming.Count,
         _scheduler.Blocks.NumBlocks, _scheduler.Blocks.NumFree, _cache.BlockSize);
