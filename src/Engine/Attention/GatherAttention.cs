@@ -12,11 +12,17 @@ public sealed class GatherAttention(int numHeads, int numKvHeads, int headDim, i
 {
     public Tensor Forward(int layer, Tensor q, Tensor k, Tensor v, ForwardBatch batch, KvCachePool cache)
     {
+        cache.Keys(layer).index_copy_(0, batch.SlotMapping, k);
+        cache.Values(layer).index_copy_(0, batch.SlotMapping, v);
+        return AttendWritten(layer, q, k, v, batch, cache);
+    }
+
+    /// <summary>Attention once the step's keys/values are already in the cache.</summary>
+    public Tensor AttendWritten(int layer, Tensor q, Tensor k, Tensor v, ForwardBatch batch, KvCachePool cache)
+    {
         using var scope = NewDisposeScope();
         var kCache = cache.Keys(layer);
         var vCache = cache.Values(layer);
-        kCache.index_copy_(0, batch.SlotMapping, k);
-        vCache.index_copy_(0, batch.SlotMapping, v);
 
         var outputs = new List<Tensor>(batch.Sequences.Count);
         foreach (var s in batch.Sequences)

@@ -8,6 +8,14 @@ namespace InferenceServer.Engine.Models;
 /// <summary>Builds the model class registered for a config's architecture, from a checkpoint or dummy weights.</summary>
 public static class ModelFactory
 {
+    /// <summary>The native paged kernel on CUDA when the library is present, else the portable gather path.</summary>
+    public static IAttentionBackend AttentionFor(ModelConfig c, ModelOptions options)
+    {
+        if (options.Device.type == TorchSharp.DeviceType.CUDA && options.UseNativeKernels && Kernels.NativeKernels.TryGet(out _) is { } k)
+            return new PagedCudaAttention(k, c.NumHeads, c.NumKvHeads, c.HeadDim, c.SlidingWindow);
+        return new GatherAttention(c.NumHeads, c.NumKvHeads, c.HeadDim, c.SlidingWindow);
+    }
+
     public static ICausalLM Load(ModelOptions options, Action<int, int>? progress = null) =>
         Load(ModelConfig.Load(options.ModelDir), options, progress);
 
@@ -32,7 +40,7 @@ public static class ModelFactory
         try
         {
             var ctx = new ModelBuildContext(config, weights, options.Dtype, options.Device, options.Quantization) { Progress = progress };
-            var attention = new GatherAttention(config.NumHeads, config.NumKvHeads, config.HeadDim, config.SlidingWindow);
+            var attention = AttentionFor(config, options);
             return config.Architecture switch
             {
                 "OPTForCausalLM" => new OptModel(ctx, attention),

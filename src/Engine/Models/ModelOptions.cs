@@ -15,4 +15,7 @@ public sealed record ModelOptions
     /// <summary>Overrides the config's max_position_embeddings when set (--max-model-len).</summary>
     public int? MaxModelLen { get; init; }
     public long Seed { get; init; }
+
+    /// <summary>Use the native CUDA kernels (paged attention, CUDA graphs) when the library is found.</summary>
+    public bool UseNativeKernels { get; init; } = true;
 }

@@ -26,6 +26,9 @@ public sealed class ForwardBatch : IDisposable
     /// <summary>[N] int64 rows whose logits are wanted (usually each sequence's last token).</summary>
     public required Tensor LogitsRows { get; init; }
 
+    /// <summary>Set when every sequence feeds exactly one token (a decode step): what the paged kernel reads.</summary>
+    public DecodeMetadata? Decode { get; init; }
+
     public int NumTokens => (int)TokenIds.shape[0];
 
     public void Dispose()
@@ -34,6 +37,11 @@ public sealed class ForwardBatch : IDisposable
         Positions.Dispose();
         SlotMapping.Dispose();
         LogitsRows.Dispose();
+        Decode?.BlockTables.Dispose();
+        Decode?.ContextLengths.Dispose();
         foreach (var s in Sequences) s.ContextSlots?.Dispose();
     }
 }
+
+/// <summary>Per-sequence block tables [B, M] int32 (padded with block 0) and context lengths [B] int32.</summary>
+public sealed record DecodeMetadata(Tensor BlockTables, Tensor ContextLengths);

@@ -9,7 +9,8 @@ public sealed record SequenceChunk(IReadOnlyList<int> Tokens, int StartPosition,
 /// <summary>Flattens sequence chunks into the index tensors of a <see cref="ForwardBatch"/> on the model's device.</summary>
 public static class ForwardBatchBuilder
 {
-    public static ForwardBatch Build(IReadOnlyList<SequenceChunk> chunks, int blockSize, Device device)
+    /// <param name="decodeMetadata">Also build the paged-kernel inputs when every chunk is one token.</param>
+    public static ForwardBatch Build(IReadOnlyList<SequenceChunk> chunks, int blockSize, Device device, bool decodeMetadata = false)
     {
         int total = chunks.Sum(c => c.Tokens.Count);
         var ids = new long[total];
@@ -51,7 +52,22 @@ public static class ForwardBatchBuilder
             SlotMapping = tensor(slots, device: device),
             Sequences = spans,
             LogitsRows = tensor(logitRows.ToArray(), device: device),
+            Decode = decodeMetadata && chunks.All(c => c.Tokens.Count == 1) ? BuildDecode(chunks, device, chunks.Max(c => c.BlockTable.Count)) : null,
         };
+    }
+
+    /// <summary>Block tables [B, width] int32 (unused entries 0) and context lengths [B] int32.</summary>
+    public static DecodeMetadata BuildDecode(IReadOnlyList<SequenceChunk> chunks, Device device, int width)
+    {
+        var tables = new int[chunks.Count * width];
+        var lens = new int[chunks.Count];
+        for (int i = 0; i < chunks.Count; i++)
+        {
+            var c = chunks[i];
+            for (int j = 0; j < c.BlockTable.Count && j < width; j++) tables[i * width + j] = c.BlockTable[j];
+            lens[i] = c.StartPosition + c.Tokens.Count;
+        }
+        return new DecodeMetadata(tensor(tables, [chunks.Count, width], device: device), tensor(lens, device: device));
     }
 
     public static long Slot(IReadOnlyList<int> blockTable, int blockSize, int position) =>

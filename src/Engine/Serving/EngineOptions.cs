@@ -23,5 +23,8 @@ public sealed record EngineOptions
     /// <summary>--enable-prefix-caching / --no-enable-prefix-caching: share full KV blocks between requests with the same prefix.</summary>
     public bool EnablePrefixCaching { get; init; } = true;
 
+    /// <summary>--enforce-eager: never replay decode steps from CUDA graphs.</summary>
+    public bool EnforceEager { get; init; }
+
     public SchedulerOptions Scheduler { get; init; } = new();
 }

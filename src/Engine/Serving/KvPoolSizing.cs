@@ -17,10 +17,17 @@ internal static class KvPoolSizing
         return (int)Math.Max(1, Math.Min(int.MaxValue, bytes / perBlock));
     }
 
-    // TorchSharp exposes no cudaMemGetInfo; until the native library does, size from the total memory the
-    // device reports minus what the caching allocator already holds.
+    /// <summary>Headroom kept for activations, logits and CUDA graph pools (vLLM measures a profiling run; this is
+    /// a fixed reserve until the engine does too).</summary>
+    private const double ActivationReserveBytes = 2.0 * (1L << 30);
+
+    // With the weights loaded: the pool may take what is free, minus the share of the device the user keeps back
+    // (1 - utilization) and the activation reserve.
     private static double CudaFreeBytesAfterReserve(double utilization)
     {
-        throw new NotSupportedException("CUDA KV pool sizing needs --num-kv-blocks until the native library reports free memory.");
+        var kernels = Kernels.NativeKernels.TryGet(out var why)
+            ?? throw new NotSupportedException($"sizing the KV pool on CUDA needs the native library ({why}); or pass --num-kv-blocks.");
+        var (free, total) = kernels.MemGetInfo();
+        return free - total * (1 - utilization) - ActivationReserveBytes;
     }
 }

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
+using InferenceServer.Engine.Kernels;
 using InferenceServer.Engine.KvCache;
 using InferenceServer.Engine.Loading;
 using InferenceServer.Engine.Models;
@@ -23,6 +24,9 @@ public sealed class LlmEngine : IInferenceEngine, IDisposable
     private readonly Scheduler _scheduler;
     private readonly Sampler _sampler;
     private readonly CpuThreadPolicy? _cpuThreads;
+    private readonly NativeKernels? _kernels;          // CUDA only
+    private readonly int _scratchBlock = -1;           // padding rows of graph-replayed batches write here
+    private DecodeGraphRunner? _graphs;
     private readonly EngineOptions _options;
     private readonly Action<string> _log;
     private readonly ConcurrentQueue<RequestState> _incoming = new();
@@ -65,6 +69,14 @@ public sealed class LlmEngine : IInferenceEngine, IDisposable
         _sampler = new Sampler(c.EosTokenIds.Concat(tokenizer.EosTokenId is int e ? [e] : Array.Empty<int>()).Distinct().ToArray());
         if (model.Device.type == TorchSharp.DeviceType.CPU)
             _cpuThreads = new CpuThreadPolicy(model.LinearWeightBytes / TorchSharp.torch.empty(0, model.Dtype).element_size());
+        if (model.Device.type == TorchSharp.DeviceType.CUDA && (_kernels = NativeKernels.TryGet(out var why)) is null)
+            _log($"CUDA without the native library ({why}): eager gather attention, no CUDA graphs");
+        if (_kernels is not null)
+        {
+            var scratch = new List<int>();
+            _scheduler.Blocks.TryAllocate(1, scratch);
+            _scratchBlock = scratch[0];
+        }
         _thread = new Thread(Run) { Name = "engine", IsBackground = true };
     }
 
@@ -161,12 +173,22 @@ public sealed class LlmEngine : IInferenceEngine, IDisposable
     /// <summary>One forward pass of a one-token request, so the first client does not pay for lazy initialisation.</summary>
     private void WarmUp()
     {
-        using var scope = NewDisposeScope();
-        var blocks = new List<int>();
-        if (!_scheduler.Blocks.TryAllocate(1, blocks)) return;
-        using var batch = ForwardBatchBuilder.Build([new SequenceChunk([Config.BosTokenId ?? 0], 0, blocks)], _cache.BlockSize, _model.Device);
-        _model.Forward(batch, _cache).cpu();
-        _scheduler.Blocks.Free(blocks);
+        using (NewDisposeScope())
+        {
+            var blocks = new List<int>();
+            if (!_scheduler.Blocks.TryAllocate(1, blocks)) return;
+            using var batch = ForwardBatchBuilder.Build([new SequenceChunk([Config.BosTokenId ?? 0], 0, blocks)], _cache.BlockSize, _model.Device);
+            _model.Forward(batch, _cache).cpu();
+            _scheduler.Blocks.Free(blocks);
+        }
+        // Outside any dispose scope: the graphs' static inputs and outputs live as long as the engine.
+        if (_kernels is not null && !_options.EnforceEager)
+        {
+            var sizes = new[] { 1, 2, 4, 8, 16, 24, 32, 48, 64, 96, 128, 192, 256 }.Where(s => s <= _options.Scheduler.MaxNumSeqs).ToArray();
+            var started = DateTime.UtcNow;
+            _graphs = new DecodeGraphRunner(_kernels, _model, _cache, sizes, MaxModelLen, _scratchBlock);
+            _log($"captured CUDA graphs for decode batch sizes {string.Join(",", sizes)} in {(DateTime.UtcNow - started).TotalSeconds:F1} s");
+        }
     }
 
     private void TakeIncoming()
@@ -198,10 +220,14 @@ public sealed class LlmEngine : IInferenceEngine, IDisposable
             bool promptLogprobs = seq.Request.PromptLogprobs is not null && !state.PromptLogprobsSent && seq.NumComputed < seq.PromptLength;
             chunks.Add(new SequenceChunk(seq.Tokens.GetRange(seq.NumComputed, s.NumTokens), seq.NumComputed, seq.BlockTable, promptLogprobs));
         }
-        using var batch = ForwardBatchBuilder.Build(chunks, _cache.BlockSize, _model.Device);
-        _cpuThreads?.BeforeStep(batch.NumTokens);
-        var logits = _model.Forward(batch, _cache);                                    // [rows, V] float32
-        Stats.StepTokens(batch.NumTokens);
+        var logits = _graphs?.TryRun(chunks);                                          // [rows, V] float32
+        if (logits is null)
+        {
+            using var batch = ForwardBatchBuilder.Build(chunks, _cache.BlockSize, _model.Device, decodeMetadata: _kernels is not null);
+            _cpuThreads?.BeforeStep(batch.NumTokens);
+            logits = _model.Forward(batch, _cache);
+        }
+        Stats.StepTokens(chunks.Sum(c => c.Tokens.Count));
 
         var sampleRows = new List<long>();
         var sampleStates = new List<RequestState>();
@@ -301,6 +327,7 @@ public sealed class LlmEngine : IInferenceEngine, IDisposable
         _stopping = true;
         _wake.Release();
         if (_thread.IsAlive) _thread.Join(TimeSpan.FromSeconds(10));
+        _graphs?.Dispose();
         _cache.Dispose();
         _sampler.Dispose();
     }

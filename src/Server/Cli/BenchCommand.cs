@@ -21,9 +21,10 @@ public static class BenchCommand
         var outputLen = new Option<int>("--output-len") { Description = "Generated tokens per request.", DefaultValueFactory = _ => 128 };
         var kvBlocks = new Option<int?>("--num-kv-blocks") { Description = "KV-cache blocks (default: enough for the run)." };
         var output = new Option<string?>("--output-json") { Description = "Also write the result to this file." };
+        var eager = new Option<bool>("--enforce-eager") { Description = "Never replay decode steps from CUDA graphs." };
         var cmd = new Command("bench", "Measure decode speed, throughput, TTFT and TPOT through the engine.");
         foreach (var o in a.All) cmd.Options.Add(o);
-        foreach (var o in new Option[] { concurrency, promptLen, outputLen, kvBlocks, output }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { concurrency, promptLen, outputLen, kvBlocks, output, eager }) cmd.Options.Add(o);
         cmd.SetAction(p =>
         {
             int n = p.GetValue(concurrency), inLen = p.GetValue(promptLen), outLen = p.GetValue(outputLen);
@@ -34,6 +35,7 @@ public static class BenchCommand
             {
                 NumKvBlocks = blocks,
                 BlockSize = blockSize,
+                EnforceEager = p.GetValue(eager),
                 Scheduler = new SchedulerOptions { MaxNumSeqs = Math.Max(n, 1), MaxNumBatchedTokens = Math.Max(2048, inLen) },
             }, Console.Error.WriteLine);
             engine.Start();
@@ -56,6 +58,7 @@ public static class BenchCommand
                 ["device"] = loaded.Model.Device.ToString(),
                 ["dtype"] = loaded.Model.Dtype.ToString(),
                 ["quantization"] = p.GetValue(a.Quantization) ?? "none",
+                ["cuda_graphs"] = loaded.Model.Device.type == TorchSharp.DeviceType.CUDA && !p.GetValue(eager),
                 ["concurrency"] = n,
                 ["input_len"] = inLen,
                 ["output_len"] = outLen,

@@ -1,0 +1,94 @@
+using System.Runtime.InteropServices;
+using static TorchSharp.torch;
+
+namespace InferenceServer.Engine.Kernels;
+
+/// <summary>
+/// The one binding to the project's native CUDA library (src/Kernels, libinference_kernels.so). Model code never
+/// calls native functions directly. The library is found through INFERENCE_KERNELS (a file path), beside the app,
+/// or in build/kernels/ above the working directory; without it the engine keeps its portable TorchSharp paths.
+/// </summary>
+public sealed unsafe class NativeKernels
+{
+    public const string EnvVar = "INFERENCE_KERNELS";
+    public const string FileName = "libinference_kernels.so";
+
+    private static readonly Lazy<(NativeKernels? Kernels, string Why)> Shared = new(Load);
+
+    private readonly delegate* unmanaged<IntPtr> _lastError;
+    private readonly delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, double, int, int, int> _pagedDecode;
+    private readonly delegate* unmanaged<long*, long*, int> _memGetInfo;
+    private readonly delegate* unmanaged<IntPtr> _graphNew;
+    private readonly delegate* unmanaged<IntPtr, IntPtr, int> _graphBegin;
+    private readonly delegate* unmanaged<IntPtr, int> _graphEnd;
+    private readonly delegate* unmanaged<IntPtr, int> _graphReplay;
+    private readonly delegate* unmanaged<IntPtr, void> _graphDelete;
+
+    public string Path { get; }
+
+    private NativeKernels(string path)
+    {
+        Path = path;
+        var lib = NativeLibrary.Load(path);
+        IntPtr F(string name) => NativeLibrary.GetExport(lib, name);
+        _lastError = (delegate* unmanaged<IntPtr>)F("ik_last_error");
+        _pagedDecode = (delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, double, int, int, int>)F("ik_paged_decode_attention");
+        _memGetInfo = (delegate* unmanaged<long*, long*, int>)F("ik_mem_get_info");
+        _graphNew = (delegate* unmanaged<IntPtr>)F("ik_graph_new");
+        _graphBegin = (delegate* unmanaged<IntPtr, IntPtr, int>)F("ik_graph_capture_begin");
+        _graphEnd = (delegate* unmanaged<IntPtr, int>)F("ik_graph_capture_end");
+        _graphReplay = (delegate* unmanaged<IntPtr, int>)F("ik_graph_replay");
+        _graphDelete = (delegate* unmanaged<IntPtr, void>)F("ik_graph_delete");
+    }
+
+    /// <summary>The loaded library, or null with the reason (for one clear log line).</summary>
+    public static NativeKernels? TryGet(out string why)
+    {
+        var (k, w) = Shared.Value;
+        why = w;
+        return k;
+    }
+
+    private static (NativeKernels?, string) Load()
+    {
+        var candidates = new List<string>();
+        if (Environment.GetEnvironmentVariable(EnvVar) is { Length: > 0 } env) candidates.Add(env);
+        candidates.Add(System.IO.Path.Combine(AppContext.BaseDirectory, FileName));
+        for (var dir = new DirectoryInfo(Directory.GetCurrentDirectory()); dir != null; dir = dir.Parent)
+            candidates.Add(System.IO.Path.Combine(dir.FullName, "build", "kernels", FileName));
+        foreach (var c in candidates.Where(File.Exists))
+        {
+            try
+            {
+                return (new NativeKernels(c), $"native kernels from {c}");
+            }
+            catch (Exception e)
+            {
+                return (null, $"{c} failed to load: {e.Message}");
+            }
+        }
+        return (null, $"{FileName} not found (set {EnvVar} or build src/Kernels with CMake)");
+    }
+
+    private void Check(int rc, string what)
+    {
+        if (rc != 0) throw new InvalidOperationException($"{what}: {Marshal.PtrToStringUTF8(_lastError())}");
+    }
+
+    /// <summary>out [B,H,D] ← attention of q [B,H,D] over each row's paged context (tables [B,M] int32, lens [B] int32).</summary>
+    public void PagedDecodeAttention(Tensor output, Tensor q, Tensor kCache, Tensor vCache, Tensor tables, Tensor lens, double scale, int blockSize, int window) =>
+        Check(_pagedDecode(output.Handle, q.Handle, kCache.Handle, vCache.Handle, tables.Handle, lens.Handle, scale, blockSize, window), "paged decode attention");
+
+    public (long Free, long Total) MemGetInfo()
+    {
+        long f, t;
+        Check(_memGetInfo(&f, &t), "cudaMemGetInfo");
+        return (f, t);
+    }
+
+    public IntPtr GraphNew() => _graphNew();
+    public void GraphCaptureBegin(IntPtr graph, IntPtr poolSource) => Check(_graphBegin(graph, poolSource), "CUDA graph capture_begin");
+    public void GraphCaptureEnd(IntPtr graph) => Check(_graphEnd(graph), "CUDA graph capture_end");
+    public void GraphReplay(IntPtr graph) => Check(_graphReplay(graph), "CUDA graph replay");
+    public void GraphDelete(IntPtr graph) => _graphDelete(graph);
+}

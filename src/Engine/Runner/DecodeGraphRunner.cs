@@ -1,0 +1,117 @@
+using InferenceServer.Engine.Kernels;
+using InferenceServer.Engine.KvCache;
+using InferenceServer.Engine.Models;
+using static TorchSharp.torch;
+
+namespace InferenceServer.Engine.Runner;
+
+/// <summary>
+/// Decode steps replayed from CUDA graphs. An eager decode step of an 8B model launches hundreds of small ops at
+/// ~13 µs each, more than the step's memory-bandwidth time; a graph replays them in one launch. One graph per
+/// batch size in <see cref="Sizes"/>, all reading the same static inputs; a batch is padded up to the next size
+/// with rows that write into a reserved scratch block and whose logits are dropped.
+/// </summary>
+public sealed class DecodeGraphRunner : IDisposable
+{
+    private readonly NativeKernels _kernels;
+    private readonly ICausalLM _model;
+    private readonly int _blockSize, _tableWidth, _scratchBlock;
+    private readonly Tensor _tokens, _positions, _slots, _tables, _lens, _rows;   // static inputs, max batch
+    private readonly SortedDictionary<int, (IntPtr Graph, ForwardBatch Batch, Tensor Logits)> _graphs = new();
+
+    public IReadOnlyCollection<int> Sizes => _graphs.Keys;
+    public int MaxBatch => _graphs.Count == 0 ? 0 : _graphs.Keys.Max();
+
+    /// <param name="maxContext">Longest context a sequence may have (fixes the block-table width).</param>
+    /// <param name="scratchBlock">A KV block reserved for padding rows.</param>
+    public DecodeGraphRunner(NativeKernels kernels, ICausalLM model, KvCachePool cache, IReadOnlyList<int> sizes, int maxContext, int scratchBlock)
+    {
+        _kernels = kernels;
+        _model = model;
+        _blockSize = cache.BlockSize;
+        _tableWidth = (maxContext + _blockSize - 1) / _blockSize;
+        _scratchBlock = scratchBlock;
+        int max = sizes.Max();
+        var dev = model.Device;
+        _tokens = zeros(max, ScalarType.Int64, dev);
+        _positions = zeros(max, ScalarType.Int64, dev);
+        _slots = full(max, (long)scratchBlock * _blockSize, ScalarType.Int64, dev);
+        _tables = full([max, _tableWidth], scratchBlock, ScalarType.Int32, dev);
+        _lens = ones(max, ScalarType.Int32, dev);
+        _rows = arange(max, ScalarType.Int64, dev);
+        IntPtr pool = IntPtr.Zero;
+        foreach (var b in sizes.OrderDescending())   // largest first: later graphs reuse its memory pool
+        {
+            var batch = new ForwardBatch
+            {
+                TokenIds = _tokens.narrow(0, 0, b),
+                Positions = _positions.narrow(0, 0, b),
+                SlotMapping = _slots.narrow(0, 0, b),
+                Sequences = Enumerable.Range(0, b).Select(i => new SequenceSpan(i, 1, 1, null)).ToArray(),
+                LogitsRows = _rows.narrow(0, 0, b),
+                Decode = new DecodeMetadata(_tables.narrow(0, 0, b), _lens.narrow(0, 0, b)),
+            };
+            model.Forward(batch, cache).Dispose();     // warm-up: lazy initialisation must not happen during capture
+            var graph = kernels.GraphNew();
+            kernels.GraphCaptureBegin(graph, pool);
+            Tensor logits;
+            try
+            {
+                logits = model.Forward(batch, cache);
+            }
+            finally
+            {
+                kernels.GraphCaptureEnd(graph);
+            }
+            if (pool == IntPtr.Zero) pool = graph;
+            _graphs[b] = (graph, batch, logits);
+        }
+    }
+
+    /// <summary>Runs a decode step through a graph; null when the batch does not fit one (the caller runs eagerly).</summary>
+    /// <returns>Logits [chunks.Count, V] float32 (a view into the graph's output; read before the next replay).</returns>
+    public Tensor? TryRun(IReadOnlyList<SequenceChunk> chunks)
+    {
+        int n = chunks.Count;
+        if (n == 0 || n > MaxBatch || chunks.Any(c => c.Tokens.Count != 1 || c.BlockTable.Count > _tableWidth)) return null;
+        int size = _graphs.Keys.First(k => k >= n);
+        var tokens = new long[size];
+        var positions = new long[size];
+        var slots = new long[size];
+        var tables = new int[size * _tableWidth];
+        var lens = new int[size];
+        Array.Fill(tables, _scratchBlock);
+        for (int i = 0; i < size; i++)
+        {
+            if (i >= n) { slots[i] = (long)_scratchBlock * _blockSize; lens[i] = 1; continue; }
+            var c = chunks[i];
+            tokens[i] = c.Tokens[0];
+            positions[i] = c.StartPosition;
+            slots[i] = ForwardBatchBuilder.Slot(c.BlockTable, _blockSize, c.StartPosition);
+            for (int j = 0; j < c.BlockTable.Count; j++) tables[i * _tableWidth + j] = c.BlockTable[j];
+            lens[i] = c.StartPosition + 1;
+        }
+        using (var scope = NewDisposeScope())
+        {
+            _tokens.narrow(0, 0, size).copy_(tensor(tokens));
+            _positions.narrow(0, 0, size).copy_(tensor(positions));
+            _slots.narrow(0, 0, size).copy_(tensor(slots));
+            _tables.narrow(0, 0, size).copy_(tensor(tables, [size, _tableWidth]));
+            _lens.narrow(0, 0, size).copy_(tensor(lens));
+        }
+        var (graph, _, logits) = _graphs[size];
+        _kernels.GraphReplay(graph);
+        return logits.narrow(0, 0, n);
+    }
+
+    public void Dispose()
+    {
+        foreach (var (graph, batch, logits) in _graphs.Values)
+        {
+            _kernels.GraphDelete(graph);
+            logits.Dispose();
+        }
+        _graphs.Clear();
+        foreach (var t in new[] { _tokens, _positions, _slots, _tables, _lens, _rows }) t.Dispose();
+    }
+}
