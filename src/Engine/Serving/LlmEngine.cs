@@ -39,6 +39,7 @@ public sealed class LlmEngine : IInferenceEngine, IDisposable
     private long _arrivals;
     private int _pendingCount;
     private volatile EngineLoad _load;
+    private volatile Exception? _failure;
 
     public ModelConfig Config => _model.Config;
     public ITokenizer Tokenizer { get; }
@@ -86,6 +87,8 @@ public sealed class LlmEngine : IInferenceEngine, IDisposable
 
     public IAsyncEnumerable<GenerationOutput> Submit(GenerationRequest request, CancellationToken cancellationToken)
     {
+        if (_failure is not null)
+            throw new InvalidOperationException($"The engine stopped after an internal error: {_failure.Message}");
         Validate(request);
         if (Interlocked.Increment(ref _pendingCount) > _options.Scheduler.MaxWaiting + _options.Scheduler.MaxNumSeqs)
         {
@@ -165,8 +168,10 @@ public sealed class LlmEngine : IInferenceEngine, IDisposable
         catch (Exception e)
         {
             _log($"engine thread failed: {e}");
-            foreach (var s in _active.Values) s.Output.Writer.TryComplete(e);
+            _failure = e;
             _ready = false;
+            foreach (var s in _active.Values) s.Output.Writer.TryComplete(e);
+            while (_incoming.TryDequeue(out var s)) s.Output.Writer.TryComplete(e);
         }
     }
 

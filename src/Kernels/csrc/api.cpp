@@ -93,8 +93,10 @@ int ik_graph_capture_begin(void* graph, void* pool_source) {
   if (!g_capture_stream) g_capture_stream = c10::cuda::getStreamFromPool(false);
   c10::cuda::setCurrentCUDAStream(*g_capture_stream);
   auto* g = static_cast<at::cuda::CUDAGraph*>(graph);
-  if (pool_source) g->capture_begin(static_cast<at::cuda::CUDAGraph*>(pool_source)->pool());
-  else g->capture_begin();
+  // Thread-local capture mode: other threads' CUDA calls (tokenization never makes any, but tests and tools may)
+  // neither break the capture nor get recorded into it.
+  at::cuda::MempoolId_t pool = pool_source ? static_cast<at::cuda::CUDAGraph*>(pool_source)->pool() : at::cuda::MempoolId_t{0, 0};
+  g->capture_begin(pool, cudaStreamCaptureModeThreadLocal);
   return 0;
   IK_CATCH((c10::cuda::setCurrentCUDAStream(c10::cuda::getDefaultCUDAStream()), -1))
 }
