@@ -110,6 +110,9 @@ public sealed class GrpcApiTests(ServerFixture server)
         var names = call.ResponseStream.Current.ListServicesResponse.Service.Select(s => s.Name).ToList();
         Assert.Contains("inference.v1.InferenceService", names);
         Assert.Contains("grpc.health.v1.Health", names);
+        // v1 for current grpcurl and grpcui, v1alpha for older tools.
+        Assert.Contains("grpc.reflection.v1.ServerReflection", names);
+        Assert.Contains("grpc.reflection.v1alpha.ServerReflection", names);
 
         // Reflection also serves the schema, so grpcurl can build requests without the .proto file.
         using var file = new ServerReflection.ServerReflectionClient(channel).ServerReflectionInfo(Options());
