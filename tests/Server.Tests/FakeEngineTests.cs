@@ -34,7 +34,7 @@ public sealed class FakeEngineTests
             port = ((System.Net.IPEndPoint)l.LocalEndpoint).Port;
             l.Stop();
         }
-        await using var app = ServerHost.Build(engine, new ServerSettings { Host = "127.0.0.1", Port = port }, ["--Logging:LogLevel:Default=Warning"]);
+        await using var app = ServerHost.Build(engine, new ServerSettings { Host = "127.0.0.1", Port = port, GrpcPort = 0 }, ["--Logging:LogLevel:Default=Warning"]);
         await app.StartAsync(TestContext.Current.CancellationToken);
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/") };
         const string req = "{\"prompt\": \"hi\", \"max_tokens\": 2}";

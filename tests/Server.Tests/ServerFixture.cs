@@ -23,6 +23,9 @@ public sealed class ServerFixture : IAsyncLifetime
     public Uri BaseUri { get; private set; } = null!;
     public HttpClient Http { get; private set; } = null!;
 
+    /// <summary>The gRPC (HTTP/2-only) port of the main server, as http://127.0.0.1:PORT.</summary>
+    public Uri GrpcUri { get; private set; } = null!;
+
     public async ValueTask InitializeAsync()
     {
         var model = ModelFactory.Load(new ModelOptions { ModelDir = RepoPaths.TinyLlama, Device = CPU, Dtype = ScalarType.Float32 });
@@ -30,7 +33,7 @@ public sealed class ServerFixture : IAsyncLifetime
         // A short context keeps the "prompt longer than the context" case cheap.
         Engine = new LlmEngine(model, tokenizer, config, new EngineOptions { MaxModelLen = 256, NumKvBlocks = 256 });
         Engine.Start();
-        (App, BaseUri) = await StartServer(new ServerSettings { ServedModelNames = [Model], MaxRequestBodyBytes = BodyLimit });
+        (App, BaseUri, GrpcUri) = await StartServerWithGrpc(new ServerSettings { ServedModelNames = [Model], MaxRequestBodyBytes = BodyLimit });
         Http = new HttpClient { BaseAddress = BaseUri, Timeout = TimeSpan.FromMinutes(2) };
         var deadline = DateTime.UtcNow.AddMinutes(2);
         while (!Engine.IsReady && DateTime.UtcNow < deadline) await Task.Delay(50);
@@ -39,13 +42,20 @@ public sealed class ServerFixture : IAsyncLifetime
     /// <summary>Starts another server on the shared engine (e.g. with an API key).</summary>
     public async Task<(WebApplication App, Uri BaseUri)> StartServer(ServerSettings settings)
     {
-        int port = FreePort();
-        var app = ServerHost.Build(Engine, settings with { Host = "127.0.0.1", Port = port }, ["--Logging:LogLevel:Default=Warning"]);
-        await app.StartAsync();
-        return (app, new Uri($"http://127.0.0.1:{port}/"));
+        var (app, uri, _) = await StartServerWithGrpc(settings);
+        return (app, uri);
     }
 
-    private static int FreePort()
+    /// <summary>Like <see cref="StartServer"/>, also returning the gRPC port's address.</summary>
+    public async Task<(WebApplication App, Uri BaseUri, Uri GrpcUri)> StartServerWithGrpc(ServerSettings settings)
+    {
+        int port = FreePort(), grpcPort = FreePort();
+        var app = ServerHost.Build(Engine, settings with { Host = "127.0.0.1", Port = port, GrpcPort = grpcPort }, ["--Logging:LogLevel:Default=Warning"]);
+        await app.StartAsync();
+        return (app, new Uri($"http://127.0.0.1:{port}/"), new Uri($"http://127.0.0.1:{grpcPort}"));
+    }
+
+    public static int FreePort()
     {
         var l = new TcpListener(IPAddress.Loopback, 0);
         l.Start();

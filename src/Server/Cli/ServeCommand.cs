@@ -1,4 +1,5 @@
 using System.CommandLine;
+using InferenceServer.Engine.Models.Quantization;
 using InferenceServer.Engine.Scheduling;
 using InferenceServer.Engine.Serving;
 using InferenceServer.Server.Hosting;
@@ -54,6 +55,7 @@ public static class ServeCommand
                 Host = p.GetValue(host)!,
                 Port = p.GetValue(port),
                 GrpcPort = p.GetValue(grpcPort),
+                Quantization = QuantMethodRegistry.Resolve(p.GetValue(a.Quantization)).Name,
                 ServedModelNames = names,
                 ApiKey = p.GetValue(apiKey) ?? Environment.GetEnvironmentVariable("INFERENCE_API_KEY") ?? Environment.GetEnvironmentVariable("VLLM_API_KEY"),
             };

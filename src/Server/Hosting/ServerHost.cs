@@ -1,6 +1,7 @@
 using System.Net;
 using InferenceServer.Engine.Serving;
 using InferenceServer.Server.Cli;
+using InferenceServer.Server.Grpc;
 using InferenceServer.Server.OpenAi;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
@@ -14,7 +15,7 @@ public static class ServerHost
         using var engine = new LlmEngine(loaded.Model, loaded.Tokenizer, loaded.TokenizerConfig, engineOptions, Console.WriteLine);
         engine.Start();
         var app = Build(engine, settings);
-        Console.WriteLine($"serving {settings.ModelName} on http://{settings.Host}:{settings.Port} (OpenAI API at /v1, docs at /docs)");
+        Console.WriteLine($"serving {settings.ModelName} on http://{settings.Host}:{settings.Port} (OpenAI API at /v1, docs at /docs), gRPC on {settings.Host}:{settings.GrpcPort}");
         app.Run();
         return 0;
     }
@@ -26,17 +27,21 @@ public static class ServerHost
         {
             var address = settings.Host is "0.0.0.0" or "*" ? IPAddress.Any : IPAddress.Parse(settings.Host == "localhost" ? "127.0.0.1" : settings.Host);
             k.Listen(address, settings.Port, o => o.Protocols = HttpProtocols.Http1AndHttp2);
+            // gRPC gets its own cleartext port: h2c needs HTTP/2 without ALPN, so that port speaks HTTP/2 only.
+            k.Listen(address, settings.GrpcPort, o => o.Protocols = HttpProtocols.Http2);
             k.Limits.MaxRequestBodySize = settings.MaxRequestBodyBytes;
         });
         builder.Services.AddSingleton(engine);
         builder.Services.AddSingleton(settings);
         builder.Services.AddOpenApi();
+        builder.Services.AddInferenceGrpc(engine);
         var app = builder.Build();
         app.UseOpenAiApiKey(settings);
         app.MapOpenApi();
         app.MapGet("/health", () => Results.Ok());
         app.MapGet("/ready", (IInferenceEngine e) => e.IsReady ? Results.Ok() : Results.StatusCode(503));
         app.MapOpenAiApi();
+        app.MapInferenceGrpc();
         return app;
     }
 }

@@ -9,6 +9,9 @@ public sealed record ServerSettings
     public IReadOnlyList<string> ServedModelNames { get; init; } = ["tiny-llama"];
     public string? ApiKey { get; init; }
 
+    /// <summary>Weight quantization method the model was loaded with, as reported by gRPC ModelInfo.</summary>
+    public string Quantization { get; init; } = "none";
+
     /// <summary>Largest request body accepted (HTTP 413 beyond).</summary>
     public long MaxRequestBodyBytes { get; init; } = 4 << 20;
 

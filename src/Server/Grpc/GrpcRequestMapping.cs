@@ -1,0 +1,81 @@
+using InferenceServer.Engine.Sampling;
+using InferenceServer.Engine.Serving;
+using InferenceServer.Engine.Tokenization;
+using InferenceServer.GrpcApi.V1;
+
+namespace InferenceServer.Server.Grpc;
+
+/// <summary>Maps protobuf messages to engine types and back. Range checks stay in the engine (SamplingParams.Validate).</summary>
+public static class GrpcRequestMapping
+{
+    public static GenerationRequest ToEngine(GenerateRequest r, ITokenizer tokenizer)
+    {
+        IReadOnlyList<int> prompt = r.PromptCase switch
+        {
+            GenerateRequest.PromptOneofCase.Text => tokenizer.Encode(r.Text, addSpecialTokens: !r.HasAddSpecialTokens || r.AddSpecialTokens),
+            GenerateRequest.PromptOneofCase.TokenIds => [.. r.TokenIds.Ids],
+            _ => throw GrpcErrors.InvalidArgument("prompt is required: set text or token_ids.", "prompt"),
+        };
+        string id = string.IsNullOrEmpty(r.RequestId) ? "grpc-" + Guid.NewGuid().ToString("N") : r.RequestId;
+        return new GenerationRequest(id, prompt, ToEngine(r.Sampling ?? new SamplingParameters()));
+    }
+
+    /// <summary>Unset fields take <see cref="SamplingParams"/>'s defaults, so the documented defaults live in one place.</summary>
+    public static SamplingParams ToEngine(SamplingParameters s)
+    {
+        var d = new SamplingParams();
+        return new SamplingParams
+        {
+            Temperature = s.HasTemperature ? s.Temperature : d.Temperature,
+            TopP = s.HasTopP ? s.TopP : d.TopP,
+            TopK = s.HasTopK ? s.TopK : d.TopK,
+            MinP = s.HasMinP ? s.MinP : d.MinP,
+            PresencePenalty = s.HasPresencePenalty ? s.PresencePenalty : d.PresencePenalty,
+            FrequencyPenalty = s.HasFrequencyPenalty ? s.FrequencyPenalty : d.FrequencyPenalty,
+            RepetitionPenalty = s.HasRepetitionPenalty ? s.RepetitionPenalty : d.RepetitionPenalty,
+            LogitBias = s.LogitBias.Count == 0 ? null : s.LogitBias.ToDictionary(kv => kv.Key, kv => kv.Value),
+            Seed = s.HasSeed ? s.Seed : null,
+            MaxTokens = s.HasMaxTokens ? s.MaxTokens : null,
+            MinTokens = s.HasMinTokens ? s.MinTokens : d.MinTokens,
+            Stop = [.. s.Stop],
+            StopTokenIds = [.. s.StopTokenIds],
+            IgnoreEos = s.HasIgnoreEos ? s.IgnoreEos : d.IgnoreEos,
+            SkipSpecialTokens = s.HasSkipSpecialTokens ? s.SkipSpecialTokens : d.SkipSpecialTokens,
+            Logprobs = s.HasLogprobs ? s.Logprobs : null,
+        };
+    }
+
+    public static GenerateResponse ToResponse(GenerationOutput o, ITokenizer tokenizer)
+    {
+        var r = new GenerateResponse { Text = o.TextDelta };
+        r.TokenIds.AddRange(o.TokenIds);
+        if (o.Logprobs != null) r.Logprobs.AddRange(o.Logprobs.Select(l => ToProto(l, tokenizer)));
+        if (o.Finish is not null) r.Finish = ToFinish(o);
+        return r;
+    }
+
+    public static Finish ToFinish(GenerationOutput o)
+    {
+        var f = new Finish { Reason = o.Finish == Engine.Serving.FinishReason.Length ? GrpcApi.V1.FinishReason.Length : GrpcApi.V1.FinishReason.Stop };
+        if (o.Usage is { } u)
+            f.Usage = new Usage
+            {
+                PromptTokens = u.PromptTokens,
+                CompletionTokens = u.CompletionTokens,
+                TotalTokens = u.PromptTokens + u.CompletionTokens,
+                CachedPromptTokens = u.CachedPromptTokens,
+            };
+        if (o.StopReason is string s) f.StopString = s;
+        else if (o.StopReason is int id) f.StopTokenId = id;
+        return f;
+    }
+
+    private static GrpcApi.V1.TokenLogprob ToProto(OutputLogprob l, ITokenizer tokenizer)
+    {
+        var p = new GrpcApi.V1.TokenLogprob { TokenId = l.TokenId, Logprob = l.Logprob, Rank = l.Rank, Token = TokenText(l.TokenId, tokenizer) };
+        p.Top.AddRange(l.Top.Select(t => new TopLogprob { TokenId = t.TokenId, Logprob = t.Logprob, Token = TokenText(t.TokenId, tokenizer) }));
+        return p;
+    }
+
+    private static string TokenText(int id, ITokenizer tokenizer) => tokenizer.Decode([id], skipSpecialTokens: false);
+}

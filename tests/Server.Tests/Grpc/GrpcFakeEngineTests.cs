@@ -1,0 +1,64 @@
+using Grpc.Core;
+using Grpc.Health.V1;
+using InferenceServer.Engine.Loading;
+using InferenceServer.Engine.Serving;
+using InferenceServer.Engine.Tokenization;
+using InferenceServer.GrpcApi.V1;
+using InferenceServer.Server.Hosting;
+using InferenceServer.TestSupport;
+using static InferenceServer.Server.Tests.Grpc.GrpcTestSupport;
+
+namespace InferenceServer.Server.Tests.Grpc;
+
+/// <summary>Loading (UNAVAILABLE, health NOT_SERVING) and a full queue (RESOURCE_EXHAUSTED), through a stand-in engine.</summary>
+public sealed class GrpcFakeEngineTests
+{
+    private sealed class FakeEngine(ITokenizer tokenizer, TokenizerConfig config) : IInferenceEngine
+    {
+        public bool Ready { get; set; }
+        public ModelConfig Config => throw new NotSupportedException();
+        public ITokenizer Tokenizer => tokenizer;
+        public TokenizerConfig TokenizerConfig => config;
+        public int MaxModelLen => 256;
+        public bool IsReady => Ready;
+        public IAsyncEnumerable<GenerationOutput> Submit(GenerationRequest request, CancellationToken cancellationToken) =>
+            throw new QueueFullException("The server is at capacity; retry later.");
+        public EngineLoad GetLoad() => new(0, 3, 1, 1, 16);
+    }
+
+    [Fact]
+    public async Task Loading_is_unavailable_and_a_full_queue_is_resource_exhausted()
+    {
+        var (tokenizer, config) = TokenizerLoader.Load(RepoPaths.TinyLlama);
+        var engine = new FakeEngine(tokenizer, config);
+        int grpcPort = ServerFixture.FreePort();
+        var settings = new ServerSettings { Host = "127.0.0.1", Port = ServerFixture.FreePort(), GrpcPort = grpcPort };
+        await using var app = ServerHost.Build(engine, settings, ["--Logging:LogLevel:Default=Warning"]);
+        await app.StartAsync(TestContext.Current.CancellationToken);
+        var channel = Channel(new Uri($"http://127.0.0.1:{grpcPort}"));
+        var client = new InferenceService.InferenceServiceClient(channel);
+        var health = new Health.HealthClient(channel);
+
+        Assert.Equal(HealthCheckResponse.Types.ServingStatus.NotServing, (await health.CheckAsync(new HealthCheckRequest(), Options())).Status);
+        var e = await Fails(() => client.CompleteAsync(Greedy("hi", 2), Options()).ResponseAsync);
+        Assert.Equal(StatusCode.Unavailable, e.StatusCode);
+        Assert.Contains("loading", e.Status.Detail);
+        // GetLoad answers while loading, so a router can watch the server come up.
+        var load = await client.GetLoadAsync(new GetLoadRequest(), Options());
+        Assert.False(load.Ready);
+        Assert.Equal(3, load.Waiting);
+
+        engine.Ready = true;
+        Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, (await health.CheckAsync(new HealthCheckRequest(), Options())).Status);
+        e = await Fails(() => client.CompleteAsync(Greedy("hi", 2), Options()).ResponseAsync);
+        Assert.Equal(StatusCode.ResourceExhausted, e.StatusCode);
+        Assert.Contains("capacity", e.Status.Detail);
+        using (var call = client.Generate(Greedy("hi", 2), Options()))
+        {
+            e = await Fails(() => call.ResponseStream.MoveNext(TestContext.Current.CancellationToken));
+        }
+        Assert.Equal(StatusCode.ResourceExhausted, e.StatusCode);
+        Assert.NotEmpty((await client.TokenizeAsync(new TokenizeRequest { Text = "hi" }, Options())).TokenIds);
+        await app.StopAsync(TestContext.Current.CancellationToken);
+    }
+}
