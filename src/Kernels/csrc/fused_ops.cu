@@ -1,0 +1,109 @@
+#include "fused_ops.h"
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+namespace {
+
+__device__ inline float to_f(float x) { return x; }
+__device__ inline float to_f(__half x) { return __half2float(x); }
+__device__ inline float to_f(__nv_bfloat16 x) { return __bfloat162float(x); }
+template <typename T> __device__ inline T from_f(float x);
+template <> __device__ inline float from_f<float>(float x) { return x; }
+template <> __device__ inline __half from_f<__half>(float x) { return __float2half(x); }
+template <> __device__ inline __nv_bfloat16 from_f<__nv_bfloat16>(float x) { return __float2bfloat16(x); }
+
+// One block per row; the normalised value is rounded to T before the weight multiply, as HF does.
+template <typename T>
+__global__ void rms_norm_kernel(T* out, const T* x, const T* w, int hidden, int64_t xs, int64_t os, float eps) {
+  const T* xr = x + blockIdx.x * xs;
+  T* orow = out + blockIdx.x * os;
+  float ss = 0.f;
+  for (int i = threadIdx.x; i < hidden; i += blockDim.x) { float v = to_f(xr[i]); ss += v * v; }
+  __shared__ float warp_sums[32];
+  for (int o = 16; o > 0; o >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, o);
+  if (threadIdx.x % 32 == 0) warp_sums[threadIdx.x / 32] = ss;
+  __syncthreads();
+  float total = 0.f;
+  for (int wi = 0; wi < (int)(blockDim.x / 32); wi++) total += warp_sums[wi];
+  const float inv = rsqrtf(total / hidden + eps);
+  for (int i = threadIdx.x; i < hidden; i += blockDim.x) {
+    const float n = to_f(from_f<T>(to_f(xr[i]) * inv));
+    orow[i] = from_f<T>(n * to_f(w[i]));
+  }
+}
+
+// One block per token; thread pairs (i, i + D/2) of every rotated head.
+template <typename T>
+__global__ void rotary_kernel(T* qkv, const int64_t* pos, const float* cos, const float* sin, int heads, int d, int64_t stride) {
+  const int t = blockIdx.x;
+  const int half = d / 2;
+  const float* c = cos + pos[t] * d;
+  const float* s = sin + pos[t] * d;
+  T* row = qkv + t * stride;
+  for (int j = threadIdx.x; j < heads * half; j += blockDim.x) {
+    const int h = j / half, i = j % half;
+    T* head = row + (int64_t)h * d;
+    const float x1 = to_f(head[i]), x2 = to_f(head[i + half]);
+    // x·cos + rotate_half(x)·sin with rotate_half(x) = (-x2, x1)
+    head[i] = from_f<T>(x1 * c[i] - x2 * s[i]);
+    head[i + half] = from_f<T>(x2 * c[i + half] + x1 * s[i + half]);
+  }
+}
+
+template <typename T>
+__global__ void silu_mul_kernel(T* out, const T* gu, int inter, int64_t n) {
+  for (int64_t k = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; k < n; k += (int64_t)gridDim.x * blockDim.x) {
+    const int64_t t = k / inter, i = k % inter;
+    const float g = to_f(gu[t * 2 * inter + i]);
+    const float u = to_f(gu[t * 2 * inter + inter + i]);
+    // HF rounds silu(g) to T before the multiply.
+    out[k] = from_f<T>(to_f(from_f<T>(g / (1.f + __expf(-g)))) * u);
+  }
+}
+
+template <template <typename> class F, typename... A>
+cudaError_t dispatch(int dtype, A... args) {
+  switch (dtype) {
+    case 0: return F<float>::run(args...);
+    case 1: return F<__half>::run(args...);
+    case 2: return F<__nv_bfloat16>::run(args...);
+    default: return cudaErrorInvalidValue;
+  }
+}
+
+template <typename T> struct RmsNorm {
+  static cudaError_t run(void* out, const void* x, const void* w, int rows, int hidden, int64_t xs, int64_t os, float eps, cudaStream_t st) {
+    rms_norm_kernel<T><<<rows, 256, 0, st>>>((T*)out, (const T*)x, (const T*)w, hidden, xs, os, eps);
+    return cudaGetLastError();
+  }
+};
+template <typename T> struct Rotary {
+  static cudaError_t run(void* qkv, const int64_t* pos, const float* c, const float* s, int tokens, int heads, int d, int64_t stride, cudaStream_t st) {
+    rotary_kernel<T><<<tokens, 256, 0, st>>>((T*)qkv, pos, c, s, heads, d, stride);
+    return cudaGetLastError();
+  }
+};
+template <typename T> struct SiluMul {
+  static cudaError_t run(void* out, const void* gu, int tokens, int inter, cudaStream_t st) {
+    const int64_t n = (int64_t)tokens * inter;
+    const int blocks = (int)((n + 255) / 256 < 65535 ? (n + 255) / 256 : 65535);
+    silu_mul_kernel<T><<<blocks, 256, 0, st>>>((T*)out, (const T*)gu, inter, n);
+    return cudaGetLastError();
+  }
+};
+
+}  // namespace
+
+cudaError_t launch_rms_norm(int dtype, void* out, const void* x, const void* weight, int rows, int hidden,
+                            int64_t x_stride, int64_t out_stride, float eps, cudaStream_t stream) {
+  return dispatch<RmsNorm>(dtype, out, x, weight, rows, hidden, x_stride, out_stride, eps, stream);
+}
+
+cudaError_t launch_rotary_qk(int dtype, void* qkv, const int64_t* positions, const float* cos, const float* sin,
+                             int tokens, int rotated_heads, int head_dim, int64_t qkv_stride, cudaStream_t stream) {
+  return dispatch<Rotary>(dtype, qkv, positions, cos, sin, tokens, rotated_heads, head_dim, qkv_stride, stream);
+}
+
+cudaError_t launch_silu_mul(int dtype, void* out, const void* gate_up, int tokens, int inter, cudaStream_t stream) {
+  return dispatch<SiluMul>(dtype, out, gate_up, tokens, inter, stream);
+}
