@@ -44,6 +44,9 @@ public sealed class LlmEngine : IInferenceEngine, IDisposable
     public EngineStats Stats { get; } = new();
     public ICausalLM Model => _model;
 
+    /// <summary>Receives per-request timings and per-step counts (metrics, traces); set before <see cref="Start"/>.</summary>
+    public IEngineObserver? Observer { get; set; }
+
     public LlmEngine(ICausalLM model, ITokenizer tokenizer, TokenizerConfig tokenizerConfig, EngineOptions options, Action<string>? log = null)
     {
         _model = model;
@@ -195,6 +198,7 @@ public sealed class LlmEngine : IInferenceEngine, IDisposable
         {
             var seq = s.Sequence;
             var state = _active[seq.Id];
+            state.Times.Scheduled();
             bool promptLogprobs = seq.Request.PromptLogprobs is not null && !state.PromptLogprobsSent && seq.NumComputed < seq.PromptLength;
             chunks.Add(new SequenceChunk(seq.Tokens.GetRange(seq.NumComputed, s.NumTokens), seq.NumComputed, seq.BlockTable, promptLogprobs));
         }
@@ -202,6 +206,7 @@ public sealed class LlmEngine : IInferenceEngine, IDisposable
         _cpuThreads?.BeforeStep(batch.NumTokens);
         var logits = _model.Forward(batch, _cache);                                    // [rows, V] float32
         Stats.StepTokens(batch.NumTokens);
+        EngineObserverCalls.Step(Observer, new StepMetrics(batch.NumTokens, plan.Sequences.Count, plan.Preempted.Count), _log);
 
         var sampleRows = new List<long>();
         var sampleStates = new List<RequestState>();
@@ -235,6 +240,7 @@ public sealed class LlmEngine : IInferenceEngine, IDisposable
     {
         var seq = state.Sequence;
         seq.Tokens.Add(sample.TokenId);
+        state.Times.Token();
         var p = state.Sampling;
         FinishReason? finish = null;
         object? stopReason = null;
@@ -285,6 +291,7 @@ public sealed class LlmEngine : IInferenceEngine, IDisposable
             state.Output.Writer.TryWrite(new GenerationOutput([], "", null, reason));
         state.Output.Writer.TryComplete();
         Stats.Finished(reason);
+        EngineObserverCalls.Finished(Observer, state, reason, _log);
         state.Dispose();
         Interlocked.Decrement(ref _pendingCount);
     }

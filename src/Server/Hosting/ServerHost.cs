@@ -1,6 +1,7 @@
 using System.Net;
 using InferenceServer.Engine.Serving;
 using InferenceServer.Server.Cli;
+using InferenceServer.Server.Observability;
 using InferenceServer.Server.OpenAi;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
@@ -31,7 +32,9 @@ public static class ServerHost
         builder.Services.AddSingleton(engine);
         builder.Services.AddSingleton(settings);
         builder.Services.AddOpenApi();
+        builder.AddInferenceObservability();
         var app = builder.Build();
+        app.UseInferenceObservability(engine);
         app.UseOpenAiApiKey(settings);
         app.MapOpenApi();
         app.MapGet("/health", () => Results.Ok());
