@@ -289,9 +289,10 @@ public sealed class LlmEngine : IInferenceEngine, IDisposable
         if (remove && state.Sequence.Status != SequenceStatus.Finished) _scheduler.Remove(state.Sequence);
         if (!alreadyWritten && reason != FinishReason.Abort)
             state.Output.Writer.TryWrite(new GenerationOutput([], "", null, reason));
+        // Observed before the stream completes, so a client that saw the end also sees the request in /metrics.
+        EngineObserverCalls.Finished(Observer, state, reason, _log);
         state.Output.Writer.TryComplete();
         Stats.Finished(reason);
-        EngineObserverCalls.Finished(Observer, state, reason, _log);
         state.Dispose();
         Interlocked.Decrement(ref _pendingCount);
     }

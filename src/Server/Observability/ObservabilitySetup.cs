@@ -1,5 +1,6 @@
 using InferenceServer.Engine.Serving;
 using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
 
 namespace InferenceServer.Server.Observability;
@@ -12,7 +13,10 @@ public static class ObservabilitySetup
     public static void AddInferenceObservability(this WebApplicationBuilder builder)
     {
         var otel = builder.Services.AddOpenTelemetry()
-            .WithMetrics(m => m.AddMeter(MetricNames.Meter).AddPrometheusExporter());
+            .ConfigureResource(r => r.AddService(Environment.GetEnvironmentVariable("OTEL_SERVICE_NAME") ?? "inference-server"))
+            .WithMetrics(m => m.AddMeter(MetricNames.Meter)
+                // No response cache: a scrape right after a request must see it (tests, and dashboards are not hurt).
+                .AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0));
         // Traces only leave the process when an OTLP endpoint is configured (the standard variable); without it
         // no tracer provider listens and the engine skips building spans.
         if (!string.IsNullOrEmpty(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"] ?? Environment.GetEnvironmentVariable("OTEL_EXPORTER_OTLP_ENDPOINT")))
