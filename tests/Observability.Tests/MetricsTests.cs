@@ -6,6 +6,14 @@ namespace InferenceServer.Observability.Tests;
 /// <summary>What /metrics exposes agrees with what clients measured and with the documented names.</summary>
 public sealed class MetricsTests(ObservabilityFixture fx)
 {
+    /// <summary>
+    /// How much later than the server's TTFT a client may see its first chunk: 50 ms for the HTTP path (Kestrel,
+    /// JSON, tokenization before the engine's clock starts; the SSE write and flush after it stops), plus 150 ms of
+    /// scheduling noise because CI runs the other test projects in parallel and the engine keeps cores busy.
+    /// Measured on an idle 16-core machine: about 25 ms per request.
+    /// </summary>
+    private static readonly TimeSpan TtftTolerance = TimeSpan.FromMilliseconds(200);
+
     [Fact]
     public void Ttft_histogram_matches_client_measured_ttft()
     {
@@ -13,12 +21,11 @@ public sealed class MetricsTests(ObservabilityFixture fx)
         double serverSum = fx.TtftAfter.Sum - fx.TtftBefore.Sum;
         long serverCount = fx.TtftAfter.Count - fx.TtftBefore.Count;
         Assert.Equal(ObservabilityFixture.Streamed, serverCount);
+        TestContext.Current.TestOutputHelper?.WriteLine($"TTFT sum over {serverCount} requests: client {clientSum * 1000:F1} ms, server {serverSum * 1000:F1} ms");
         // The server's clock starts when the engine accepts the request and stops when the first token is sampled;
         // the client's starts before sending and stops when the first SSE chunk arrives, so client >= server.
-        // Tolerance: 100 ms per request: ~50 ms for HTTP, JSON, tokenization and the SSE write on a loaded CI
-        // machine, plus 50 ms of thread-scheduling noise (the engine thread keeps CPU cores busy).
         Assert.True(clientSum >= serverSum, $"client {clientSum:F4} s < server {serverSum:F4} s");
-        Assert.True(clientSum - serverSum <= 0.100 * serverCount, $"client {clientSum:F4} s vs server {serverSum:F4} s");
+        Assert.True(clientSum - serverSum <= TtftTolerance.TotalSeconds * serverCount, $"client {clientSum:F4} s vs server {serverSum:F4} s");
     }
 
     [Fact]
@@ -35,7 +42,7 @@ public sealed class MetricsTests(ObservabilityFixture fx)
             Assert.All(phases, p => Assert.True(p.StartTimeUtc >= span.StartTimeUtc && p.StartTimeUtc + p.Duration <= span.StartTimeUtc + span.Duration + TimeSpan.FromMilliseconds(1)));
             // Per request, the same bound as the histogram test: the server's TTFT (queued + prefill) is inside the client's.
             var serverTtft = phases[0].Duration + phases[1].Duration;
-            Assert.InRange((r.ClientTtft - serverTtft).TotalMilliseconds, 0, 100);
+            Assert.InRange((r.ClientTtft - serverTtft).TotalMilliseconds, 0, TtftTolerance.TotalMilliseconds);
         }
     }
 
