@@ -31,6 +31,7 @@ public sealed partial class ObservabilityFixture : IAsyncLifetime
     public const int Streamed = 4, NonStreamed = 4;
 
     private LlmEngine _engine = null!;
+    public LlmEngine Engine => _engine;
     private WebApplication _app = null!;
     private ActivityListener _listener = null!;
     public PrometheusProcess Prometheus { get; private set; } = null!;
