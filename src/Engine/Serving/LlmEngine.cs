@@ -44,7 +44,7 @@ public sealed class LlmEngine : IInferenceEngine, IDisposable
     public EngineStats Stats { get; } = new();
     public ICausalLM Model => _model;
 
-    /// <summary>Receives per-request timings and per-step counts (metrics, traces); set before <see cref="Start"/>.</summary>
+    /// <summary>Receives per-request timings and per-step counts (metrics, traces); may be set after Start (read per call).</summary>
     public IEngineObserver? Observer { get; set; }
 
     public LlmEngine(ICausalLM model, ITokenizer tokenizer, TokenizerConfig tokenizerConfig, EngineOptions options, Action<string>? log = null)
