@@ -8,5 +8,6 @@ if [ -x tests/scripts/fetch-tokenizers.sh ]; then
 fi
 # Node clients (openai, @grpc/grpc-js) that the xunit tests drive against the real server.
 (cd tests/node && npm ci --no-audit --no-fund --loglevel=error)
+tests/scripts/install-prometheus.sh  # observability tests: a real Prometheus + promtool from Debian's package
 dotnet build InferenceServer.sln -c Release --nologo -v q
 dotnet test --solution InferenceServer.sln -c Release --no-build "$@"

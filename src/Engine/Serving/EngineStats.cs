@@ -10,6 +10,11 @@ public sealed class EngineStats
     public long FinishedLength;
     public long Aborted;
 
+    /// <summary>Prompt tokens looked up in the prefix cache, and those found (vLLM's prefix_cache_queries/hits).
+    /// Stay 0 until the prefix cache is wired; /metrics exports them as counters.</summary>
+    public long PrefixCacheQueries;
+    public long PrefixCacheHits;
+
     internal void StepTokens(int n)
     {
         Interlocked.Increment(ref Steps);

@@ -49,6 +49,9 @@ public sealed class LlmEngine : IInferenceEngine, IDisposable
     public EngineStats Stats { get; } = new();
     public ICausalLM Model => _model;
 
+    /// <summary>Receives per-request timings and per-step counts (metrics, traces); may be set after Start (read per call).</summary>
+    public IEngineObserver? Observer { get; set; }
+
     public LlmEngine(ICausalLM model, ITokenizer tokenizer, TokenizerConfig tokenizerConfig, EngineOptions options, Action<string>? log = null)
     {
         _model = model;
@@ -215,6 +218,8 @@ public sealed class LlmEngine : IInferenceEngine, IDisposable
     {
         var plan = _scheduler.Schedule();
         Stats.Preemptions += plan.Preempted.Count;
+        Interlocked.Exchange(ref Stats.PrefixCacheQueries, _scheduler.PrefixCacheQueries);
+        Interlocked.Exchange(ref Stats.PrefixCacheHits, _scheduler.PrefixCacheHits);
         if (plan.Sequences.Count == 0) return;
         using var scope = NewDisposeScope();
         var chunks = new List<SequenceChunk>(plan.Sequences.Count);
@@ -222,6 +227,7 @@ public sealed class LlmEngine : IInferenceEngine, IDisposable
         {
             var seq = s.Sequence;
             var state = _active[seq.Id];
+            state.Times.Scheduled();
             bool promptLogprobs = seq.Request.PromptLogprobs is not null && !state.PromptLogprobsSent && seq.NumComputed < seq.PromptLength;
             chunks.Add(new SequenceChunk(seq.Tokens.GetRange(seq.NumComputed, s.NumTokens), seq.NumComputed, seq.BlockTable, promptLogprobs));
         }
@@ -232,7 +238,9 @@ public sealed class LlmEngine : IInferenceEngine, IDisposable
             _cpuThreads?.BeforeStep(batch.NumTokens);
             logits = _model.Forward(batch, _cache);
         }
-        Stats.StepTokens(chunks.Sum(c => c.Tokens.Count));
+        int stepTokens = chunks.Sum(c => c.Tokens.Count);
+        Stats.StepTokens(stepTokens);
+        EngineObserverCalls.Step(Observer, new StepMetrics(stepTokens, plan.Sequences.Count, plan.Preempted.Count), _log);
 
         var sampleRows = new List<long>();
         var sampleStates = new List<RequestState>();
@@ -267,6 +275,7 @@ public sealed class LlmEngine : IInferenceEngine, IDisposable
     {
         var seq = state.Sequence;
         seq.Tokens.Add(sample.TokenId);
+        state.Times.Token();
         var p = state.Sampling;
         FinishReason? finish = null;
         object? stopReason = null;
@@ -315,6 +324,8 @@ public sealed class LlmEngine : IInferenceEngine, IDisposable
         if (remove && state.Sequence.Status != SequenceStatus.Finished) _scheduler.Remove(state.Sequence);
         if (!alreadyWritten && reason != FinishReason.Abort)
             state.Output.Writer.TryWrite(new GenerationOutput([], "", null, reason));
+        // Observed before the stream completes, so a client that saw the end also sees the request in /metrics.
+        EngineObserverCalls.Finished(Observer, state, reason, _log);
         state.Output.Writer.TryComplete();
         Stats.Finished(reason);
         state.Dispose();

@@ -20,6 +20,9 @@ internal sealed class RequestState : IDisposable
     public List<OutputLogprob?> PendingPromptLogprobs { get; } = [];
     public volatile bool Aborted;
 
+    /// <summary>Phase timestamps for metrics and traces (<see cref="IEngineObserver"/>); arrival is construction time.</summary>
+    public RequestTimestamps Times { get; } = new();
+
     public RequestState(Sequence sequence, ITokenizer tokenizer, int maxTokens)
     {
         Sequence = sequence;

@@ -2,6 +2,7 @@ using System.Net;
 using InferenceServer.Engine.Serving;
 using InferenceServer.Server.Cli;
 using InferenceServer.Server.Grpc;
+using InferenceServer.Server.Observability;
 using InferenceServer.Server.OpenAi;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
@@ -35,7 +36,9 @@ public static class ServerHost
         builder.Services.AddSingleton(settings);
         builder.Services.AddOpenApi();
         builder.Services.AddInferenceGrpc(engine);
+        builder.AddInferenceObservability();
         var app = builder.Build();
+        app.UseInferenceObservability(engine);
         app.UseOpenAiApiKey(settings);
         app.MapOpenApi();
         app.MapGet("/health", () => Results.Ok());

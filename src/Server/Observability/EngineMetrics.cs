@@ -1,0 +1,79 @@
+using System.Diagnostics.Metrics;
+using InferenceServer.Engine.Serving;
+
+namespace InferenceServer.Server.Observability;
+
+/// <summary>
+/// The engine's instruments (System.Diagnostics.Metrics), fed by <see cref="IEngineObserver"/> callbacks from the
+/// engine thread and by callbacks that read <see cref="IInferenceEngine.GetLoad"/> and <see cref="EngineStats"/>
+/// at scrape time. One instance per engine.
+/// </summary>
+public sealed class EngineMetrics : IDisposable
+{
+    // Bucket bounds sized for this server: sub-millisecond steps on a GPU up to minutes for long CPU generations.
+    private static readonly double[] LatencyBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 0.75, 1, 1.5, 2.5, 5, 7.5, 10, 20, 40, 80, 160, 320, 640];
+    private static readonly long[] TokenBuckets = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072];
+
+    private readonly Meter _meter = new(MetricNames.Meter);
+    private readonly Histogram<double> _ttft, _tpot, _e2e, _queue, _prefill, _decode;
+    private readonly Histogram<long> _promptHist, _genHist, _iteration;
+    private readonly Counter<long> _promptTokens, _genTokens, _success;
+
+    public EngineMetrics(IInferenceEngine engine, EngineStats? stats)
+    {
+        Histogram<double> Seconds(string name, string description) => _meter.CreateHistogram(name, "s", description,
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = LatencyBuckets });
+        Histogram<long> Tokens(string name, string description) => _meter.CreateHistogram<long>(name, null, description,
+            advice: new InstrumentAdvice<long> { HistogramBucketBoundaries = TokenBuckets });
+        _ttft = Seconds(MetricNames.TimeToFirstToken, "Arrival at the engine to the first output token.");
+        _tpot = Seconds(MetricNames.TimePerOutputToken, "Mean time between output tokens after the first, per request.");
+        _e2e = Seconds(MetricNames.E2eLatency, "Arrival at the engine to finish.");
+        _queue = Seconds(MetricNames.QueueTime, "Arrival to first scheduled.");
+        _prefill = Seconds(MetricNames.PrefillTime, "First scheduled to first output token.");
+        _decode = Seconds(MetricNames.DecodeTime, "First to last output token.");
+        _promptHist = Tokens(MetricNames.RequestPromptTokens, "Prompt tokens per finished request.");
+        _genHist = Tokens(MetricNames.RequestGenerationTokens, "Generated tokens per finished request.");
+        _iteration = Tokens(MetricNames.IterationTokens, "Tokens fed to the model per engine step.");
+        _promptTokens = _meter.CreateCounter<long>(MetricNames.PromptTokens, null, "Prompt tokens of finished requests.");
+        _genTokens = _meter.CreateCounter<long>(MetricNames.GenerationTokens, null, "Generated tokens of finished requests.");
+        _success = _meter.CreateCounter<long>(MetricNames.RequestSuccess, null, "Finished requests by finished_reason (stop, length, abort).");
+
+        // Gauges are read at scrape time, so they cost nothing on the engine thread.
+        _meter.CreateObservableGauge(MetricNames.Running, () => engine.GetLoad().Running, null, "Requests in the running batch.");
+        _meter.CreateObservableGauge(MetricNames.Waiting, () => engine.GetLoad().Waiting, null, "Requests waiting to be scheduled.");
+        _meter.CreateObservableGauge(MetricNames.KvCacheUsage, () => engine.GetLoad().KvUsage, null, "Fraction of KV-cache blocks in use (0 to 1).");
+        _meter.CreateObservableGauge(MetricNames.KvBlocksTotal, () => engine.GetLoad().KvBlocksTotal, null, "KV-cache blocks in the pool.");
+        _meter.CreateObservableGauge(MetricNames.KvBlocksFree, () => engine.GetLoad().KvBlocksFree, null, "Free KV-cache blocks.");
+        _meter.CreateObservableGauge(MetricNames.KvBlockSize, () => engine.GetLoad().BlockSize, null, "Tokens per KV-cache block.");
+        _meter.CreateObservableGauge(MetricNames.CacheConfigInfo, () =>
+        {
+            var l = engine.GetLoad();
+            // vLLM's cache_config_info shape: value 1, configuration in labels (the inference gateway reads block_size/num_gpu_blocks).
+            return new Measurement<int>(1, new("block_size", l.BlockSize.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+                new("num_gpu_blocks", l.KvBlocksTotal.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        }, null, "KV-cache configuration as labels.");
+        _meter.CreateObservableCounter(MetricNames.Preemptions, () => stats is null ? 0 : Interlocked.Read(ref stats.Preemptions), null, "Sequences preempted to free KV-cache blocks.");
+        _meter.CreateObservableCounter(MetricNames.PrefixCacheQueries, () => stats is null ? 0 : Interlocked.Read(ref stats.PrefixCacheQueries), null, "Prompt tokens looked up in the prefix cache.");
+        _meter.CreateObservableCounter(MetricNames.PrefixCacheHits, () => stats is null ? 0 : Interlocked.Read(ref stats.PrefixCacheHits), null, "Prompt tokens found in the prefix cache.");
+    }
+
+    public void RequestFinished(RequestMetrics m)
+    {
+        var reason = new KeyValuePair<string, object?>("finished_reason", m.Reason.ToString().ToLowerInvariant());
+        _success.Add(1, reason);
+        _promptTokens.Add(m.PromptTokens);
+        _genTokens.Add(m.GenerationTokens);
+        _promptHist.Record(m.PromptTokens);
+        _genHist.Record(m.GenerationTokens);
+        _e2e.Record(m.E2e.TotalSeconds);
+        if (m.Queue is { } q) _queue.Record(q.TotalSeconds);
+        if (m.Prefill is { } p) _prefill.Record(p.TotalSeconds);
+        if (m.Decode is { } d && m.GenerationTokens > 1) _decode.Record(d.TotalSeconds);
+        if (m.TimeToFirstToken is { } t) _ttft.Record(t.TotalSeconds);
+        if (m.TimePerOutputToken is { } tp) _tpot.Record(tp.TotalSeconds);
+    }
+
+    public void Step(StepMetrics m) => _iteration.Record(m.BatchTokens);
+
+    public void Dispose() => _meter.Dispose();
+}
