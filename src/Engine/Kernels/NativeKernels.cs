@@ -18,6 +18,9 @@ public sealed unsafe class NativeKernels
     private readonly delegate* unmanaged<IntPtr> _lastError;
     private readonly delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, double, int, int, int> _pagedDecode;
     private readonly delegate* unmanaged<long*, long*, int> _memGetInfo;
+    private readonly delegate* unmanaged<IntPtr, IntPtr, IntPtr, double, int> _rmsNorm;
+    private readonly delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, int, int, int> _rotaryQk;
+    private readonly delegate* unmanaged<IntPtr, IntPtr, int> _siluMul;
     private readonly delegate* unmanaged<IntPtr> _graphNew;
     private readonly delegate* unmanaged<IntPtr, IntPtr, int> _graphBegin;
     private readonly delegate* unmanaged<IntPtr, int> _graphEnd;
@@ -34,6 +37,9 @@ public sealed unsafe class NativeKernels
         _lastError = (delegate* unmanaged<IntPtr>)F("ik_last_error");
         _pagedDecode = (delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, double, int, int, int>)F("ik_paged_decode_attention");
         _memGetInfo = (delegate* unmanaged<long*, long*, int>)F("ik_mem_get_info");
+        _rmsNorm = (delegate* unmanaged<IntPtr, IntPtr, IntPtr, double, int>)F("ik_rms_norm");
+        _rotaryQk = (delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, int, int, int>)F("ik_rotary_qk");
+        _siluMul = (delegate* unmanaged<IntPtr, IntPtr, int>)F("ik_silu_mul");
         _graphNew = (delegate* unmanaged<IntPtr>)F("ik_graph_new");
         _graphBegin = (delegate* unmanaged<IntPtr, IntPtr, int>)F("ik_graph_capture_begin");
         _graphEnd = (delegate* unmanaged<IntPtr, int>)F("ik_graph_capture_end");
@@ -78,6 +84,26 @@ public sealed unsafe class NativeKernels
     /// <summary>out [B,H,D] ← attention of q [B,H,D] over each row's paged context (tables [B,M] int32, lens [B] int32).</summary>
     public void PagedDecodeAttention(Tensor output, Tensor q, Tensor kCache, Tensor vCache, Tensor tables, Tensor lens, double scale, int blockSize, int window) =>
         Check(_pagedDecode(output.Handle, q.Handle, kCache.Handle, vCache.Handle, tables.Handle, lens.Handle, scale, blockSize, window), "paged decode attention");
+
+    /// <summary>RMSNorm of x [T,H] scaled by w [H], into a new tensor (one launch instead of ~6).</summary>
+    public Tensor RmsNorm(Tensor x, Tensor weight, double eps)
+    {
+        var output = empty_like(x);
+        Check(_rmsNorm(output.Handle, x.Handle, weight.Handle, eps), "rms_norm");
+        return output;
+    }
+
+    /// <summary>Rotates q and k heads of qkv [T, W] in place (the first <paramref name="rotatedHeads"/> heads).</summary>
+    public void RotaryQk(Tensor qkv, Tensor positions, Tensor cos, Tensor sin, int rotatedHeads, int headDim) =>
+        Check(_rotaryQk(qkv.Handle, positions.Handle, cos.Handle, sin.Handle, rotatedHeads, headDim), "rotary");
+
+    /// <summary>silu(gate) · up for gate_up [T, 2I] → [T, I].</summary>
+    public Tensor SiluMul(Tensor gateUp)
+    {
+        var output = empty([gateUp.shape[0], gateUp.shape[1] / 2], gateUp.dtype, gateUp.device);
+        Check(_siluMul(output.Handle, gateUp.Handle), "silu_mul");
+        return output;
+    }
 
     public (long Free, long Total) MemGetInfo()
     {

@@ -16,6 +16,9 @@ public sealed class ModelBuildContext(ModelConfig config, IWeightSource weights,
     public Device Device { get; } = device;
     public IQuantMethod Quant { get; } = quant;
 
+    /// <summary>Fused native kernels (CUDA with the library present); null keeps the portable TorchSharp ops.</summary>
+    public Kernels.NativeKernels? Kernels { get; init; }
+
     /// <summary>Called after each layer is built, for progress reporting: (layers done, layers total).</summary>
     public Action<int, int>? Progress { get; init; }
 

@@ -39,7 +39,11 @@ public static class ModelFactory
         }
         try
         {
-            var ctx = new ModelBuildContext(config, weights, options.Dtype, options.Device, options.Quantization) { Progress = progress };
+            var ctx = new ModelBuildContext(config, weights, options.Dtype, options.Device, options.Quantization)
+            {
+                Progress = progress,
+                Kernels = options.Device.type == TorchSharp.DeviceType.CUDA && options.UseNativeKernels ? Kernels.NativeKernels.TryGet(out _) : null,
+            };
             var attention = AttentionFor(config, options);
             return config.Architecture switch
             {

@@ -9,6 +9,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include "fused_ops.h"
 #include "paged_attention.h"
 
 namespace {
@@ -65,6 +66,51 @@ int ik_paged_decode_attention(at::Tensor* out, at::Tensor* q, at::Tensor* k_cach
                                            (int)B, (int)H, (int)KV, (int)D, block_size, (int)tables->size(1), window,
                                            (float)scale, q->stride(0), out->stride(0), at::cuda::getCurrentCUDAStream());
   check(err == cudaSuccess, std::string("paged attention launch failed: ") + cudaGetErrorString(err));
+  return 0;
+  IK_CATCH(-1)
+}
+
+// out [T,H] = RMSNorm(x [T,H]) * w [H]; rows of x and out need unit stride along H.
+int ik_rms_norm(at::Tensor* out, at::Tensor* x, at::Tensor* w, double eps) {
+  IK_TRY
+  check(x->is_cuda() && out->is_cuda() && w->is_cuda(), "rms_norm: tensors must be on CUDA");
+  check(x->dim() == 2 && out->sizes() == x->sizes() && x->stride(1) == 1 && out->stride(1) == 1, "rms_norm: x and out must be [T,H] with contiguous rows");
+  check(w->is_contiguous() && w->numel() == x->size(1), "rms_norm: weight must be [H] contiguous");
+  check(x->scalar_type() == out->scalar_type() && x->scalar_type() == w->scalar_type(), "rms_norm: dtypes must match");
+  c10::cuda::CUDAGuard guard(x->device());
+  auto err = launch_rms_norm(dtype_code(x->scalar_type()), out->data_ptr(), x->data_ptr(), w->data_ptr(), (int)x->size(0), (int)x->size(1),
+                             x->stride(0), out->stride(0), (float)eps, at::cuda::getCurrentCUDAStream());
+  check(err == cudaSuccess, std::string("rms_norm launch failed: ") + cudaGetErrorString(err));
+  return 0;
+  IK_CATCH(-1)
+}
+
+// Rotates, in place, the first rotated_heads heads of each row of qkv [T, W] (unit stride along W) at positions [T].
+int ik_rotary_qk(at::Tensor* qkv, at::Tensor* positions, at::Tensor* cos, at::Tensor* sin, int rotated_heads, int head_dim) {
+  IK_TRY
+  check(qkv->is_cuda() && positions->is_cuda() && cos->is_cuda() && sin->is_cuda(), "rotary: tensors must be on CUDA");
+  check(qkv->dim() == 2 && qkv->stride(1) == 1 && qkv->size(1) >= (int64_t)rotated_heads * head_dim, "rotary: qkv must be [T,W] with contiguous rows");
+  check(positions->scalar_type() == at::kLong && positions->is_contiguous() && positions->numel() == qkv->size(0), "rotary: positions must be [T] int64");
+  check(cos->scalar_type() == at::kFloat && sin->scalar_type() == at::kFloat && cos->is_contiguous() && sin->is_contiguous() && cos->size(1) == head_dim,
+        "rotary: cos/sin must be [maxPos, D] float32 contiguous");
+  c10::cuda::CUDAGuard guard(qkv->device());
+  auto err = launch_rotary_qk(dtype_code(qkv->scalar_type()), qkv->data_ptr(), positions->data_ptr<int64_t>(), cos->data_ptr<float>(),
+                              sin->data_ptr<float>(), (int)qkv->size(0), rotated_heads, head_dim, qkv->stride(0), at::cuda::getCurrentCUDAStream());
+  check(err == cudaSuccess, std::string("rotary launch failed: ") + cudaGetErrorString(err));
+  return 0;
+  IK_CATCH(-1)
+}
+
+// out [T,I] = silu(gate_up[:, :I]) * gate_up[:, I:], both contiguous.
+int ik_silu_mul(at::Tensor* out, at::Tensor* gate_up) {
+  IK_TRY
+  check(out->is_cuda() && gate_up->is_cuda() && out->is_contiguous() && gate_up->is_contiguous(), "silu_mul: contiguous CUDA tensors expected");
+  check(gate_up->dim() == 2 && out->dim() == 2 && gate_up->size(0) == out->size(0) && gate_up->size(1) == 2 * out->size(1), "silu_mul: gate_up must be [T,2I] and out [T,I]");
+  check(out->scalar_type() == gate_up->scalar_type(), "silu_mul: dtypes must match");
+  c10::cuda::CUDAGuard guard(out->device());
+  auto err = launch_silu_mul(dtype_code(out->scalar_type()), out->data_ptr(), gate_up->data_ptr(), (int)out->size(0), (int)out->size(1),
+                             at::cuda::getCurrentCUDAStream());
+  check(err == cudaSuccess, std::string("silu_mul launch failed: ") + cudaGetErrorString(err));
   return 0;
   IK_CATCH(-1)
 }

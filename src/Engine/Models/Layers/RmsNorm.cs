@@ -5,7 +5,7 @@ namespace InferenceServer.Engine.Models.Layers;
 /// <summary>
 /// RMSNorm as transformers computes it: normalise in float32, cast back to the input dtype, then scale.
 /// </summary>
-public sealed class RmsNorm(Tensor weight, double eps) : IDisposable
+public sealed class RmsNorm(Tensor weight, double eps, Kernels.NativeKernels? kernels = null) : IDisposable
 {
     public Tensor Weight { get; } = weight;
     public double Eps { get; } = eps;
@@ -13,6 +13,7 @@ public sealed class RmsNorm(Tensor weight, double eps) : IDisposable
     /// <param name="x">[T, H] in the serving dtype.</param>
     public Tensor Forward(Tensor x)
     {
+        if (kernels is not null) return kernels.RmsNorm(x, Weight, Eps);
         using var scope = NewDisposeScope();
         var xf = x.dtype == ScalarType.Float32 ? x : x.to(ScalarType.Float32);
         var normed = xf * (xf.square().mean([-1L], keepdim: true) + Eps).rsqrt();

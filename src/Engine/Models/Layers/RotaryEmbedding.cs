@@ -12,8 +12,11 @@ public sealed class RotaryEmbedding : IDisposable
     private readonly Tensor _cos; // [maxPos, D] float32
     private readonly Tensor _sin; // [maxPos, D] float32
 
-    public RotaryEmbedding(int headDim, int maxPositions, RopeScaling rope, Device device)
+    private readonly Kernels.NativeKernels? _kernels;
+
+    public RotaryEmbedding(int headDim, int maxPositions, RopeScaling rope, Device device, Kernels.NativeKernels? kernels = null)
     {
+        _kernels = kernels;
         var invFreq = InverseFrequencies(headDim, rope);
         using var scope = NewDisposeScope();
         var t = arange(maxPositions, ScalarType.Float32);
@@ -52,6 +55,34 @@ public sealed class RotaryEmbedding : IDisposable
         if (wavelen > lowFreqWavelen) return invFreq / (float)r.Factor;
         double smooth = (r.OriginalMaxPositionEmbeddings / wavelen - r.LowFreqFactor) / (r.HighFreqFactor - r.LowFreqFactor);
         return (float)((1 - smooth) * invFreq / r.Factor + smooth * invFreq);
+    }
+
+    /// <summary>What a step's layers need: positions [T], and for the portable path cos/sin [T, 1, D] gathered once.</summary>
+    public sealed record StepInputs(Tensor Positions, Tensor? Cos, Tensor? Sin);
+
+    public StepInputs Prepare(Tensor positions, ScalarType dtype)
+    {
+        if (_kernels is not null) return new StepInputs(positions, null, null);
+        var (cos, sin) = ForPositions(positions, dtype);
+        return new StepInputs(positions, cos, sin);
+    }
+
+    /// <summary>
+    /// Splits qkv [T, (H + 2KV)·D] into rotated q [T, H, D], rotated k [T, KV, D] and v [T, KV, D]. The fused kernel
+    /// rotates q and k in place (one launch); the portable path builds rotated copies.
+    /// </summary>
+    public (Tensor Q, Tensor K, Tensor V) SplitAndRotate(Tensor qkv, StepInputs step, int heads, int kvHeads, int headDim)
+    {
+        long t = qkv.shape[0];
+        int q = heads * headDim, kv = kvHeads * headDim;
+        if (_kernels is not null)
+        {
+            _kernels.RotaryQk(qkv, step.Positions, _cos, _sin, heads + kvHeads, headDim);
+            return (qkv.narrow(1, 0, q).view(t, heads, headDim), qkv.narrow(1, q, kv).view(t, kvHeads, headDim), qkv.narrow(1, q + kv, kv).view(t, kvHeads, headDim));
+        }
+        return (Apply(qkv.narrow(1, 0, q).view(t, heads, headDim), step.Cos!, step.Sin!),
+                Apply(qkv.narrow(1, q, kv).view(t, kvHeads, headDim), step.Cos!, step.Sin!),
+                qkv.narrow(1, q + kv, kv).reshape(t, kvHeads, headDim));
     }
 
     /// <summary>Gathers (cos, sin) [T, 1, D] in <paramref name="dtype"/> for the given positions [T].</summary>

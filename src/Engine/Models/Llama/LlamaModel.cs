@@ -35,20 +35,20 @@ public sealed class LlamaModel : ICausalLM
             _layers[i] = new LlamaDecoderLayer(ctx, i);
             ctx.Progress?.Invoke(i + 1, c.NumLayers);
         }
-        _norm = new RmsNorm(ctx.Load("model.norm.weight", [c.HiddenSize], WeightInit.Ones), c.RmsNormEps);
+        _norm = new RmsNorm(ctx.Load("model.norm.weight", [c.HiddenSize], WeightInit.Ones), c.RmsNormEps, ctx.Kernels);
         _lmHead = c.TieWordEmbeddings || !ctx.Weights.Has("lm_head.weight")
             ? _embedTokens
             : ctx.Load("lm_head.weight", [c.VocabSize, c.HiddenSize]);
-        _rope = new RotaryEmbedding(c.HeadDim, c.MaxPositionEmbeddings, c.Rope, ctx.Device);
+        _rope = new RotaryEmbedding(c.HeadDim, c.MaxPositionEmbeddings, c.Rope, ctx.Device, ctx.Kernels);
     }
 
     public Tensor Forward(ForwardBatch batch, KvCachePool cache)
     {
         using var scope = NewDisposeScope();
         var x = _embedTokens.index_select(0, batch.TokenIds);                        // [T, H]
-        var (cos, sin) = _rope.ForPositions(batch.Positions, Dtype);
+        var ropeStep = _rope.Prepare(batch.Positions, Dtype);
         foreach (var layer in _layers)
-            x = layer.Forward(x, cos, sin, batch, cache, _attention);
+            x = layer.Forward(x, _rope, ropeStep, batch, cache, _attention);
         var last = x.index_select(0, batch.LogitsRows);                              // [N, H]
         var logits = nn.functional.linear(_norm.Forward(last), _lmHead).to(ScalarType.Float32);
         return logits.MoveToOuterDisposeScope();
