@@ -46,7 +46,16 @@ public static class ChatCompletionsEndpoint
         string id = EndpointSupport.NewId("chatcmpl-");
         var requests = Enumerable.Range(0, n).Select(i => new GenerationRequest($"{id}-{i}", prompt,
             sampling.Seed is long seed && i > 0 ? sampling with { Seed = seed + i } : sampling)).ToList();
-        var streams = GenerationRunner.SubmitAll(engine, requests, ctx.RequestAborted);
+        List<IAsyncEnumerable<GenerationOutput>> streams;
+        try
+        {
+            streams = GenerationRunner.SubmitAll(engine, requests, ctx.RequestAborted);
+        }
+        catch (ApiException e) when (e.Param == "prompt")
+        {
+            // The engine speaks of the prompt; in a chat request that prompt is the messages.
+            throw new ApiException(e.Status, e.Message, "messages", e.Type, e.Code);
+        }
         var choices = Enumerable.Range(0, n).Select(_ => new Choice()).ToList();
         long created = EndpointSupport.Now();
         SseWriter? sse = null;
