@@ -41,7 +41,7 @@ public sealed class OpenApiTests(ServerFixture server)
         Assert.NotNull(completion["responses"]!["400"]!["content"]!["application/json"]);
         var chatRequest = (string)paths["/v1/chat/completions"]!["post"]!["requestBody"]!["content"]!["application/json"]!["schema"]!["$ref"]!;
         Assert.True(schemas[chatRequest.Split('/')[^1]]!["properties"]!.AsObject().ContainsKey("messages"));
-        var usage = schemas["UsageDto"]!["properties"]!.AsObject();
+        var usage = schemas["Usage"]!["properties"]!.AsObject();
         Assert.True(usage.ContainsKey("prompt_tokens_details"));
         Assert.True(schemas["ErrorBody"]!["properties"]!.AsObject().ContainsKey("param"));
     }

@@ -4,6 +4,7 @@ using System.Text.Json.Serialization;
 using InferenceServer.Engine.Serving;
 using InferenceServer.Server.Cli;
 using InferenceServer.Server.OpenAi;
+using Microsoft.AspNetCore.OpenApi;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
 namespace InferenceServer.Server.Hosting;
@@ -39,12 +40,18 @@ public static class ServerHost
             o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
             o.SerializerOptions.NumberHandling = JsonNumberHandling.Strict;
         });
-        builder.Services.AddOpenApi(o => o.AddDocumentTransformer((doc, _, _) =>
+        builder.Services.AddOpenApi(o =>
         {
-            doc.Info.Title = "InferenceServer OpenAI-compatible API";
-            doc.Info.Description = $"Serving {settings.ModelName}. Errors are OpenAI error objects: {{\"error\": {{\"message\", \"type\", \"param\", \"code\"}}}}.";
-            return Task.CompletedTask;
-        }));
+            // Schema names without the C# suffixes that only say "documentation type" or "wire type".
+            o.CreateSchemaReferenceId = t => OpenApiOptions.CreateDefaultSchemaReferenceId(t) is { } id
+                && (id.EndsWith("Doc", StringComparison.Ordinal) || id.EndsWith("Dto", StringComparison.Ordinal)) ? id[..^3] : OpenApiOptions.CreateDefaultSchemaReferenceId(t);
+            o.AddDocumentTransformer((doc, _, _) =>
+            {
+                doc.Info.Title = "InferenceServer OpenAI-compatible API";
+                doc.Info.Description = $"Serving {settings.ModelName}. Errors are OpenAI error objects: {{\"error\": {{\"message\", \"type\", \"param\", \"code\"}}}}.";
+                return Task.CompletedTask;
+            });
+        });
         var app = builder.Build();
         app.UseOpenAiApiKey(settings);
         app.MapOpenApi(); // GET /openapi/v1.json

@@ -63,7 +63,7 @@ public sealed class CompletionRequestDoc : SamplingFieldsDoc
     public int? BestOf { get; init; }
 }
 
-public sealed class ChatMessageDoc
+public sealed class ChatRequestMessageDoc
 {
     [Description("system, developer, user, assistant, tool or function.")]
     public required string Role { get; init; }
@@ -74,7 +74,7 @@ public sealed class ChatMessageDoc
 
 public sealed class ChatCompletionRequestDoc : SamplingFieldsDoc
 {
-    public required List<ChatMessageDoc> Messages { get; init; }
+    public required List<ChatRequestMessageDoc> Messages { get; init; }
     public int? MaxCompletionTokens { get; init; }
     public bool? Logprobs { get; init; }
     [Description("0 to 20; needs logprobs.")]
@@ -90,7 +90,7 @@ public sealed class TokenizeRequestDoc
     public string? Model { get; init; }
     [Description("Text to tokenize; or give messages to tokenize a chat through the template.")]
     public string? Prompt { get; init; }
-    public List<ChatMessageDoc>? Messages { get; init; }
+    public List<ChatRequestMessageDoc>? Messages { get; init; }
     public bool? AddSpecialTokens { get; init; }
     public bool? AddGenerationPrompt { get; init; }
 }
