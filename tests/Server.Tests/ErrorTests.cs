@@ -115,6 +115,46 @@ public sealed class ErrorTests(ServerFixture server)
         await AssertStillServes();
     }
 
+    [Fact]
+    public async Task Ten_megabyte_body_without_expect_continue_is_413_over_a_raw_socket()
+    {
+        // A client that just keeps writing: the 413 must still come back, read while the body is being sent.
+        var ct = TestContext.Current.CancellationToken;
+        using var tcp = new System.Net.Sockets.TcpClient();
+        await tcp.ConnectAsync(server.BaseUri.Host, server.BaseUri.Port, ct);
+        var stream = tcp.GetStream();
+        const int size = 10 << 20;
+        var writer = Task.Run(async () =>
+        {
+            try
+            {
+                await stream.WriteAsync(Encoding.ASCII.GetBytes(
+                    $"POST /v1/completions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {size}\r\n\r\n"), ct);
+                var chunk = Encoding.ASCII.GetBytes("{\"prompt\": \"" + new string('a', 64 * 1024 - 12));
+                for (int sent = 0; sent < size; sent += chunk.Length) await stream.WriteAsync(chunk, ct);
+            }
+            catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or ObjectDisposedException) { } // the server hung up (or the test closed the socket): expected
+        }, ct);
+        var received = new MemoryStream();
+        var buffer = new byte[8192];
+        try
+        {
+            int n;
+            while ((n = await stream.ReadAsync(buffer, ct)) > 0)
+            {
+                received.Write(buffer, 0, n);
+                if (Encoding.ASCII.GetString(received.ToArray()).Contains("}}", StringComparison.Ordinal)) break;
+            }
+        }
+        catch (IOException) { } // reset after the response: what was read is what counts
+        string text = Encoding.UTF8.GetString(received.ToArray());
+        Assert.StartsWith("HTTP/1.1 413", text);
+        AssertError(JsonNode.Parse(text[text.IndexOf('{')..(text.LastIndexOf('}') + 1)]), null);
+        tcp.Close();
+        await writer;
+        await AssertStillServes();
+    }
+
     [Theory]
     [InlineData("[", "]")]
     [InlineData("{\"\":", "}")]
