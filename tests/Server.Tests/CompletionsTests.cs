@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using InferenceServer.Engine.Tokenization;
 using InferenceServer.TestSupport;
 
 namespace InferenceServer.Server.Tests;
@@ -30,22 +31,23 @@ public sealed class CompletionsTests(ServerFixture server)
         // decodes them after the prompt (as vLLM does), so its text may start with that space.
         string text = (string)choice["text"]!;
         Assert.Equal(greedy, text.TrimStart(' '));
-        Assert.Equal(ExpectedInContext(prompt), text);
+        Assert.Equal(ExpectedInContext(server.Engine.Tokenizer, prompt), text);
         Assert.Equal("length", (string)choice["finish_reason"]!);
         Assert.Null(choice["logprobs"]);
         Assert.Equal(24, (int)body["usage"]!["completion_tokens"]!);
         int promptTokens = server.Engine.Tokenizer.Encode(prompt).Count;
         Assert.Equal(promptTokens, (int)body["usage"]!["prompt_tokens"]!);
         Assert.Equal(promptTokens + 24, (int)body["usage"]!["total_tokens"]!);
+        Assert.InRange((int)body["usage"]!["prompt_tokens_details"]!["cached_tokens"]!, 0, promptTokens);
     }
 
-    private string ExpectedInContext(string prompt)
+    /// <summary>The reference output decoded after its prompt, as the server (and vLLM) decode it.</summary>
+    internal static string ExpectedInContext(ITokenizer tok, string prompt)
     {
         using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(RepoPaths.TinyLlama, "reference.json")));
         var p = doc.RootElement.GetProperty("prompts").EnumerateArray().First(e => e.GetProperty("text").GetString() == prompt);
         var ids = p.GetProperty("ids").EnumerateArray().Select(e => e.GetInt32()).ToList();
         var outIds = p.GetProperty("greedy_ids").EnumerateArray().Select(e => e.GetInt32()).ToList();
-        var tok = server.Engine.Tokenizer;
         return tok.Decode([.. ids, .. outIds])[tok.Decode(ids).Length..];
     }
 

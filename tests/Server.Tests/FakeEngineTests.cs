@@ -17,8 +17,10 @@ public sealed class FakeEngineTests
         public TokenizerConfig TokenizerConfig => config;
         public int MaxModelLen => 256;
         public bool IsReady => Ready;
+        /// <summary>Null: every submission finds the queue full.</summary>
+        public Func<GenerationRequest, IAsyncEnumerable<GenerationOutput>>? Generate { get; set; }
         public IAsyncEnumerable<GenerationOutput> Submit(GenerationRequest request, CancellationToken cancellationToken) =>
-            throw new QueueFullException("The server is at capacity; retry later.");
+            Generate?.Invoke(request) ?? throw new QueueFullException("The server is at capacity; retry later.");
         public EngineLoad GetLoad() => new(0, 0, 1, 1, 16);
     }
 
@@ -49,5 +51,41 @@ public sealed class FakeEngineTests
         Assert.NotNull(body2!["error"]!["message"]);
         Assert.True(response.Headers.Contains("Retry-After"));
         await app.StopAsync(TestContext.Current.CancellationToken);
+    }
+
+    /// <summary>
+    /// The engine here has no prefix cache yet, so the real one always reports 0 cached tokens; a stand-in that reports
+    /// some shows they reach usage.prompt_tokens_details, counted once per prompt like prompt_tokens.
+    /// </summary>
+    [Fact]
+    public async Task Cached_prompt_tokens_reach_usage_once_per_prompt()
+    {
+        var (tokenizer, config) = TokenizerLoader.Load(RepoPaths.TinyLlama);
+        var engine = new FakeEngine(tokenizer, config) { Ready = true, Generate = r => One(r) };
+        int port;
+        using (var l = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0))
+        {
+            l.Start();
+            port = ((System.Net.IPEndPoint)l.LocalEndpoint).Port;
+            l.Stop();
+        }
+        await using var app = ServerHost.Build(engine, new ServerSettings { Host = "127.0.0.1", Port = port }, ["--Logging:LogLevel:Default=Warning"]);
+        await app.StartAsync(TestContext.Current.CancellationToken);
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/") };
+
+        var (s1, completion, _) = await Http.Post(http, "v1/completions", "{\"prompt\": [\"The film was\", \"Hi\"], \"n\": 2}");
+        Assert.Equal(200, s1);
+        Assert.Equal(4, completion!["choices"]!.AsArray().Count);
+        Assert.Equal(2 * 3, (int)completion["usage"]!["prompt_tokens_details"]!["cached_tokens"]!);
+        var (s2, chat, _) = await Http.Post(http, "v1/chat/completions", "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], \"n\": 2}");
+        Assert.Equal(200, s2);
+        Assert.Equal(3, (int)chat!["usage"]!["prompt_tokens_details"]!["cached_tokens"]!);
+        await app.StopAsync(TestContext.Current.CancellationToken);
+    }
+
+    private static async IAsyncEnumerable<GenerationOutput> One(GenerationRequest r)
+    {
+        await Task.Yield();
+        yield return new GenerationOutput([5], "x", null, FinishReason.Length, new GenerationUsage(r.PromptTokenIds.Count, 1, 3));
     }
 }

@@ -1,9 +1,12 @@
 using System.Net;
+using System.Text.Json;
+using System.Text.Json.Serialization;
 using InferenceServer.Engine.Serving;
 using InferenceServer.Server.Cli;
 using InferenceServer.Server.Grpc;
 using InferenceServer.Server.Observability;
 using InferenceServer.Server.OpenAi;
+using Microsoft.AspNetCore.OpenApi;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
 namespace InferenceServer.Server.Hosting;
@@ -34,15 +37,37 @@ public static class ServerHost
         });
         builder.Services.AddSingleton(engine);
         builder.Services.AddSingleton(settings);
-        builder.Services.AddOpenApi();
+        // The OpenAPI document takes its schemas from these options: the API speaks snake_case, and numbers given as
+        // strings are refused (RequestJson), so the web default of reading numbers from strings would misdocument it.
+        builder.Services.ConfigureHttpJsonOptions(o =>
+        {
+            o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
+            o.SerializerOptions.NumberHandling = JsonNumberHandling.Strict;
+        });
+        builder.Services.AddOpenApi(o =>
+        {
+            // Schema names without the C# suffixes that only say "documentation type" or "wire type".
+            o.CreateSchemaReferenceId = t => OpenApiOptions.CreateDefaultSchemaReferenceId(t) is { } id
+                && (id.EndsWith("Doc", StringComparison.Ordinal) || id.EndsWith("Dto", StringComparison.Ordinal)) ? id[..^3] : OpenApiOptions.CreateDefaultSchemaReferenceId(t);
+            o.AddDocumentTransformer((doc, _, _) =>
+            {
+                doc.Info.Title = "InferenceServer OpenAI-compatible API";
+                doc.Info.Description = $"Serving {settings.ModelName}. Errors are OpenAI error objects: {{\"error\": {{\"message\", \"type\", \"param\", \"code\"}}}}.";
+                return Task.CompletedTask;
+            });
+        });
         builder.Services.AddInferenceGrpc(engine);
         builder.AddInferenceObservability();
         var app = builder.Build();
         app.UseInferenceObservability(engine);
         app.UseOpenAiApiKey(settings);
-        app.MapOpenApi();
-        app.MapGet("/health", () => Results.Ok());
-        app.MapGet("/ready", (IInferenceEngine e) => e.IsReady ? Results.Ok() : Results.StatusCode(503));
+        app.MapOpenApi(); // GET /openapi/v1.json
+        app.MapApiDocsPage(); // GET /docs
+        app.MapGet("/health", () => Results.Ok())
+            .WithName("health").WithSummary("200 while the process is up (liveness).").WithTags("Probes").Produces(200);
+        app.MapGet("/ready", (IInferenceEngine e) => e.IsReady ? Results.Ok() : Results.StatusCode(503))
+            .WithName("ready").WithSummary("200 once the model is loaded and warmed up, 503 before (readiness).").WithTags("Probes")
+            .Produces(200).Produces(503);
         app.MapOpenAiApi();
         app.MapInferenceGrpc();
         return app;

@@ -19,6 +19,7 @@ public static class ChatCompletionsEndpoint
         public StringBuilder Text { get; } = new();
         public List<ChatTokenLogprobDto>? Logprobs { get; set; }
         public int CompletionTokens { get; set; }
+        public int CachedTokens { get; set; }
         public string? Finish { get; set; }
         public bool Started { get; set; }
     }
@@ -28,6 +29,7 @@ public static class ChatCompletionsEndpoint
         var engine = ctx.RequestServices.GetRequiredService<IInferenceEngine>();
         var settings = ctx.RequestServices.GetRequiredService<ServerSettings>();
         string model = EndpointSupport.CheckModel(j, settings);
+        EndpointSupport.WarnUnknown(ctx, j, KnownFields.Chat);
         CheckUnsupported(j);
         int n = SamplingParsing.ReadN(j);
         bool logprobs = j.Bool("logprobs") ?? false;
@@ -44,7 +46,16 @@ public static class ChatCompletionsEndpoint
         string id = EndpointSupport.NewId("chatcmpl-");
         var requests = Enumerable.Range(0, n).Select(i => new GenerationRequest($"{id}-{i}", prompt,
             sampling.Seed is long seed && i > 0 ? sampling with { Seed = seed + i } : sampling)).ToList();
-        var streams = GenerationRunner.SubmitAll(engine, requests, ctx.RequestAborted);
+        List<IAsyncEnumerable<GenerationOutput>> streams;
+        try
+        {
+            streams = GenerationRunner.SubmitAll(engine, requests, ctx.RequestAborted);
+        }
+        catch (ApiException e) when (e.Param == "prompt")
+        {
+            // The engine speaks of the prompt; in a chat request that prompt is the messages.
+            throw new ApiException(e.Status, e.Message, "messages", e.Type, e.Code);
+        }
         var choices = Enumerable.Range(0, n).Select(_ => new Choice()).ToList();
         long created = EndpointSupport.Now();
         SseWriter? sse = null;
@@ -59,6 +70,7 @@ public static class ChatCompletionsEndpoint
             c.CompletionTokens += output.TokenIds.Count;
             List<ChatTokenLogprobDto>? slice = logprobs ? Logprobs(engine.Tokenizer, output) : null;
             if (output.Finish is { } f) c.Finish = GenerationRunner.FinishReasonText(f);
+            if (output.Usage is { } u) c.CachedTokens = u.CachedPromptTokens;
             if (sse is null)
             {
                 c.Text.Append(output.TextDelta);
@@ -77,7 +89,8 @@ public static class ChatCompletionsEndpoint
                 OpenAiJsonContext.Default.ChatCompletionChunk, ctx.RequestAborted);
         }
         int completion = choices.Sum(c => c.CompletionTokens);
-        var usage = new UsageDto(prompt.Count, completion, prompt.Count + completion);
+        // The n choices share one prompt, counted once; its cached part is the first choice's.
+        var usage = new UsageDto(prompt.Count, completion, choices[0].CachedTokens);
         if (sse != null)
         {
             if (includeUsage)

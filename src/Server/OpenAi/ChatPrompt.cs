@@ -11,6 +11,12 @@ public static class ChatPrompt
     private static readonly Lock CacheLock = new();
     private static (string Source, ChatTemplate Template)? _cache;
 
+    /// <summary>
+    /// OpenAI's roles. vLLM passes any role string to the template, but a template meets an unknown role with
+    /// undefined behaviour (often silently dropping the message), so an unknown role is a 400 here, as at OpenAI.
+    /// </summary>
+    private static readonly HashSet<string> Roles = new(StringComparer.Ordinal) { "system", "developer", "user", "assistant", "tool", "function" };
+
     public static IReadOnlyList<int> Encode(IInferenceEngine engine, RequestJson j, bool addGenerationPrompt = true)
     {
         var messages = ReadMessages(j);
@@ -55,6 +61,8 @@ public static class ChatPrompt
             foreach (var p in msg.EnumerateObject()) dict[p.Name] = TemplateValues.FromJson(p.Value);
             if (!msg.TryGetProperty("role", out var role) || role.ValueKind != JsonValueKind.String)
                 throw ApiException.BadRequest("Each message needs a string 'role'.", "messages");
+            if (!Roles.Contains(role.GetString()!))
+                throw ApiException.BadRequest($"Unknown message role '{role.GetString()}'; expected one of {string.Join(", ", Roles)}.", "messages");
             dict["content"] = Content(msg);
             list.Add(dict);
         }

@@ -19,6 +19,7 @@ public static class CompletionsEndpoint
         public StringBuilder Text { get; } = new();
         public CompletionLogprobsDto? AllLogprobs { get; set; }
         public int CompletionTokens { get; set; }
+        public int CachedTokens { get; set; }
         public string? Finish { get; set; }
         public bool Started { get; set; }
     }
@@ -28,6 +29,7 @@ public static class CompletionsEndpoint
         var engine = ctx.RequestServices.GetRequiredService<IInferenceEngine>();
         var settings = ctx.RequestServices.GetRequiredService<ServerSettings>();
         string model = EndpointSupport.CheckModel(j, settings);
+        EndpointSupport.WarnUnknown(ctx, j, KnownFields.Completion);
         if (j.Has("suffix")) throw ApiException.BadRequest("suffix is not supported.", "suffix");
         int n = SamplingParsing.ReadN(j);
         if (j.Int("best_of") is int bestOf && bestOf != n)
@@ -79,6 +81,7 @@ public static class CompletionsEndpoint
             if (slice != null)
                 for (int t = 0; t < output.TokenIds.Count; t++) c.Logprobs!.Add(slice, output.TokenIds[t], output.Logprobs is { } l && t < l.Count ? l[t] : null);
             if (output.Finish is { } f) c.Finish = GenerationRunner.FinishReasonText(f);
+            if (output.Usage is { } u) c.CachedTokens = u.CachedPromptTokens;
             if (sse != null)
             {
                 if (sb.Length == 0 && output.Finish is null && slice is not { Tokens.Count: > 0 }) continue;
@@ -110,11 +113,13 @@ public static class CompletionsEndpoint
         await ctx.Response.WriteAsJsonAsync(response, OpenAiJsonContext.Default.CompletionResponse, cancellationToken: ctx.RequestAborted);
     }
 
-    // Prompt tokens count once per prompt (not per choice), as OpenAI and vLLM report them.
+    // Prompt tokens count once per prompt (not per choice), as OpenAI and vLLM report them; so do cached prompt
+    // tokens, taken from each prompt's first choice (the later copies find the first one's blocks cached anyway).
     private static UsageDto Usage(List<IReadOnlyList<int>> prompts, List<Choice> choices)
     {
         int p = prompts.Sum(x => x.Count), c = choices.Sum(x => x.CompletionTokens);
-        return new UsageDto(p, c, p + c);
+        int cached = choices.DistinctBy(x => x.Prompt, ReferenceEqualityComparer.Instance).Sum(x => x.CachedTokens);
+        return new UsageDto(p, c, cached);
     }
 
     /// <summary>prompt: a string, a list of strings, a list of token ids, or a list of token-id lists.</summary>

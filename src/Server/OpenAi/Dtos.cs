@@ -4,7 +4,14 @@ namespace InferenceServer.Server.OpenAi;
 
 // Response shapes of the OpenAI API. Nulls are written (OpenAI sends "logprobs": null, "finish_reason": null).
 
-public sealed record UsageDto(int PromptTokens, int CompletionTokens, int TotalTokens);
+/// <summary>Usage with vLLM's prompt_tokens_details.cached_tokens: prompt tokens whose KV came from the prefix cache.</summary>
+public sealed record UsageDto(int PromptTokens, int CompletionTokens, int TotalTokens, PromptTokensDetailsDto PromptTokensDetails)
+{
+    public UsageDto(int promptTokens, int completionTokens, int cachedTokens)
+        : this(promptTokens, completionTokens, promptTokens + completionTokens, new PromptTokensDetailsDto(cachedTokens)) { }
+}
+
+public sealed record PromptTokensDetailsDto(int CachedTokens);
 
 /// <summary>The legacy completions logprobs: parallel lists, one entry per token.</summary>
 public sealed record CompletionLogprobsDto(
@@ -48,6 +55,10 @@ public sealed record TokenizeResponse(List<int> Tokens, int Count, int MaxModelL
 
 public sealed record DetokenizeResponse(string Prompt);
 
+public sealed record ModelDto(string Id, string Object, long Created, string OwnedBy, int MaxModelLen);
+
+public sealed record ModelListDto(string Object, List<ModelDto> Data);
+
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
 [JsonSerializable(typeof(ErrorEnvelope))]
 [JsonSerializable(typeof(CompletionResponse))]
@@ -56,4 +67,5 @@ public sealed record DetokenizeResponse(string Prompt);
 [JsonSerializable(typeof(ChatCompletionChunk))]
 [JsonSerializable(typeof(TokenizeResponse))]
 [JsonSerializable(typeof(DetokenizeResponse))]
+[JsonSerializable(typeof(ModelListDto))]
 public sealed partial class OpenAiJsonContext : JsonSerializerContext;

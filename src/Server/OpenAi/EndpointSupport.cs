@@ -50,6 +50,9 @@ public static class EndpointSupport
         return model;
     }
 
+    public static void WarnUnknown(HttpContext ctx, RequestJson j, IReadOnlySet<string> known) =>
+        j.WarnUnknown(known, ctx.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("InferenceServer.OpenAi"), ctx.Request.Path);
+
     public static long Now() => DateTimeOffset.UtcNow.ToUnixTimeSeconds();
 
     public static string NewId(string prefix) => prefix + Guid.NewGuid().ToString("N");

@@ -40,7 +40,7 @@ public static class GenerationRunner
     {
         ApiException => e,
         QueueFullException q => new ApiException(429, q.Message, type: "rate_limit_error", code: "rate_limit_exceeded"),
-        SamplingParamsException s => ApiException.BadRequest(s.Message, s.Param),
+        SamplingParamsException s => ApiException.BadRequest(StripParam(s), s.Param),
         ArgumentException a => ApiException.BadRequest(StripParam(a), a.ParamName),
         _ => e,
     };

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Unicode;
 using Microsoft.AspNetCore.Http;
 
 namespace InferenceServer.Server.OpenAi;
@@ -11,21 +12,37 @@ public sealed class RequestJson(JsonElement root)
 {
     public JsonElement Root { get; } = root;
 
-    /// <summary>Reads and parses the body; malformed JSON → 400, body over Kestrel's limit → 413.</summary>
+    /// <summary>
+    /// System.Text.Json's default nesting limit, stated here because it is what stops a body of 10,000 nested arrays
+    /// with a 400 instead of deep recursion; no request field legitimately nests deeper than a few levels.
+    /// </summary>
+    public const int MaxDepth = 64;
+
+    /// <summary>Reads and parses the body; malformed JSON or invalid UTF-8 → 400, body over Kestrel's limit → 413.</summary>
     public static async Task<(JsonDocument Doc, RequestJson Json)> ReadAsync(HttpRequest request, CancellationToken ct)
     {
-        JsonDocument doc;
+        // Buffer first (Kestrel's MaxRequestBodySize bounds it) so the bytes can be checked as UTF-8 up front:
+        // JsonDocument only notices bad UTF-8 inside a string when that string is read, which would be a 500 later.
+        var buffer = new MemoryStream();
         try
         {
-            doc = await JsonDocument.ParseAsync(request.Body, default, ct);
-        }
-        catch (JsonException e)
-        {
-            throw ApiException.BadRequest($"The request body is not valid JSON: {e.Message}");
+            await request.Body.CopyToAsync(buffer, ct);
         }
         catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
             throw new ApiException(413, "The request body is too large.", code: "request_too_large");
+        }
+        var bytes = new ReadOnlyMemory<byte>(buffer.GetBuffer(), 0, (int)buffer.Length);
+        if (bytes.Span.StartsWith("\uFEFF"u8)) bytes = bytes[3..];
+        if (!Utf8.IsValid(bytes.Span)) throw ApiException.BadRequest("The request body is not valid UTF-8.");
+        JsonDocument doc;
+        try
+        {
+            doc = JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = MaxDepth });
+        }
+        catch (JsonException e)
+        {
+            throw ApiException.BadRequest($"The request body is not valid JSON: {e.Message}");
         }
         if (doc.RootElement.ValueKind != JsonValueKind.Object)
         {
@@ -33,6 +50,21 @@ public sealed class RequestJson(JsonElement root)
             throw ApiException.BadRequest("The request body must be a JSON object.");
         }
         return (doc, new RequestJson(doc.RootElement));
+    }
+
+    /// <summary>
+    /// Top-level fields outside <paramref name="known"/> are ignored with a logged warning. This is vLLM's choice, not
+    /// OpenAI's (OpenAI answers 400 "Unrecognized request argument"): clients written for vLLM or newer OpenAI
+    /// versions send fields this server does not know (tool_choice, store, metadata...), and failing them all would
+    /// break drop-in use. Type errors in fields that are known are still 400s.
+    /// </summary>
+    public void WarnUnknown(IReadOnlySet<string> known, ILogger logger, string route)
+    {
+        List<string>? unknown = null;
+        foreach (var p in Root.EnumerateObject())
+            if (!known.Contains(p.Name)) (unknown ??= []).Add(p.Name);
+        if (unknown != null && logger.IsEnabled(LogLevel.Warning))
+            logger.LogWarning("{Route}: ignoring unknown request fields {Fields}", route, string.Join(", ", unknown));
     }
 
     /// <summary>The property, or null when absent or JSON null (OpenAI clients send explicit nulls for unset fields).</summary>

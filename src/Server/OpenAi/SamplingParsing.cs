@@ -10,6 +10,12 @@ public static class SamplingParsing
     /// <summary>Upper bound on n: each choice is a separate engine request, so an unbounded n is a cheap denial of service.</summary>
     public const int MaxN = 16;
 
+    /// <summary>
+    /// Upper bound on stop strings. OpenAI allows 4, vLLM has no limit; every string is matched against the text after
+    /// each token, so an unbounded list costs every step. 32 leaves room for vLLM clients that send several.
+    /// </summary>
+    public const int MaxStop = 32;
+
     public static int ReadN(RequestJson j)
     {
         int n = j.Int("n") ?? 1;
@@ -49,7 +55,11 @@ public static class SamplingParsing
         if (j.Get("stop") is not { } v) return [];
         if (v.ValueKind == JsonValueKind.String) return [v.GetString()!];
         if (v.ValueKind == JsonValueKind.Array && v.EnumerateArray().All(e => e.ValueKind == JsonValueKind.String))
+        {
+            if (v.GetArrayLength() > MaxStop)
+                throw ApiException.BadRequest($"stop may hold at most {MaxStop} strings, got {v.GetArrayLength()}.", "stop");
             return v.EnumerateArray().Select(e => e.GetString()!).ToList();
+        }
         throw RequestJson.TypeError("stop", "a string or a list of strings");
     }
 
