@@ -1,6 +1,6 @@
 // Paged decode attention with an online softmax (flash-decoding inside one thread block): no per-token scratch,
 // so any context length works and the launch shape does not depend on it (a requirement for CUDA graphs).
-// Grid: (B, H). Block: 4 warps. Warp w takes tokens w, w+4, ...; lane l owns dims l, l+32, ... (D <= 256).
+// Grid: (B, H). Block: kWarps warps. Warp w takes tokens w, w+kWarps, ...; lane l owns dims l, l+32, ... (D <= 256).
 #include "paged_attention.h"
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -8,7 +8,7 @@
 
 namespace {
 
-constexpr int kWarps = 4;
+constexpr int kWarps = 16;  // 512 threads: at batch 1 only H blocks run, so each needs many warps in flight
 constexpr int kMaxPerLane = 8;  // head_dim <= 256
 
 __device__ inline float to_f(float x) { return x; }

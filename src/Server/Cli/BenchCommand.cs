@@ -44,6 +44,7 @@ public static class BenchCommand
             int vocab = loaded.Model.Config.VocabSize;
             // One warm-up request, then the measured run.
             RunOne(engine, "warmup", Enumerable.Range(0, inLen).Select(_ => rng.Next(3, vocab)).ToArray(), 4).GetAwaiter().GetResult();
+            long stepsBefore = engine.Stats.Steps;
             var sw = Stopwatch.StartNew();
             var runs = Enumerable.Range(0, n).Select(i => RunOne(engine, $"bench{i}",
                 Enumerable.Range(0, inLen).Select(_ => rng.Next(3, vocab)).ToArray(), outLen)).ToArray();
@@ -63,6 +64,8 @@ public static class BenchCommand
                 ["input_len"] = inLen,
                 ["output_len"] = outLen,
                 ["wall_s"] = wall,
+                ["engine_steps"] = engine.Stats.Steps - stepsBefore,
+                ["mean_step_ms"] = wall * 1000 / Math.Max(1, engine.Stats.Steps - stepsBefore),
                 ["output_tokens_per_s"] = n * outLen / wall,
                 ["single_stream_decode_tokens_per_s"] = 1.0 / Percentile(tpot, 0.5),
                 ["ttft_ms"] = Percentiles(ttft),
