@@ -63,6 +63,7 @@ public sealed class MetricsTests(ObservabilityFixture fx)
             Assert.True(ObservabilityFixture.Sample(fx.FinalScrape, n) is not null, $"{n} missing from /metrics");
         Assert.Equal(256, ObservabilityFixture.Sample(fx.FinalScrape, "inference_kv_blocks_total"));
         Assert.Contains("inference_http_errors_total{otel_scope_name=\"InferenceServer\",code=\"400\"} 1", fx.FinalScrape);
+        Assert.Contains("inference_grpc_errors_total{otel_scope_name=\"InferenceServer\",code=\"InvalidArgument\"} 1", fx.FinalScrape);
         Assert.Contains("finished_reason=\"length\"", fx.FinalScrape);
         // Counters agree with the requests sent: 1 warm-up + 4 streamed (6 tokens each) + 4 plain (4..7 tokens).
         Assert.Equal(6 + 4 * 6 + (4 + 5 + 6 + 7), ObservabilityFixture.Sample(fx.FinalScrape, "inference_generation_tokens_total"));

@@ -61,8 +61,9 @@ public sealed partial class ObservabilityFixture : IAsyncLifetime
         var model = ModelFactory.Load(new ModelOptions { ModelDir = RepoPaths.TinyLlama, Device = CPU, Dtype = ScalarType.Float32 });
         var (tokenizer, config) = TokenizerLoader.Load(RepoPaths.TinyLlama);
         _engine = new LlmEngine(model, tokenizer, config, new EngineOptions { MaxModelLen = 256, NumKvBlocks = 256 });
-        int port = PrometheusProcess.FreePort();
-        _app = ServerHost.Build(_engine, new ServerSettings { Host = "127.0.0.1", Port = port, ServedModelNames = ["tiny-llama"] }, ["--Logging:LogLevel:Default=Warning"]);
+        int port = PrometheusProcess.FreePort(), grpcPort = PrometheusProcess.FreePort();
+        _app = ServerHost.Build(_engine, new ServerSettings { Host = "127.0.0.1", Port = port, GrpcPort = grpcPort, ServedModelNames = ["tiny-llama"] }, ["--Logging:LogLevel:Default=Warning"]);
+        _grpcUri = new Uri($"http://127.0.0.1:{grpcPort}");
         _engine.Start();
         await _app.StartAsync();
         Http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/"), Timeout = TimeSpan.FromMinutes(2) };
@@ -86,14 +87,26 @@ public sealed partial class ObservabilityFixture : IAsyncLifetime
         foreach (var r in responses.Skip(1)) r.Dispose();
         // A 400 so the error series exist; it never reaches the engine.
         (await PostAsync(new { prompt = "bad", max_tokens = -5 }, null)).Dispose();
-        // There is no gRPC front end in this build yet; record through the API it will call so the dashboard's gRPC
-        // error query has a series to evaluate (the REST 400 above is a real one).
-        ErrorMetrics.Record("grpc", "INVALID_ARGUMENT");
+        // And a real gRPC INVALID_ARGUMENT (a request without a prompt), so the gRPC error series exists too.
+        using (var channel = Grpc.Net.Client.GrpcChannel.ForAddress(_grpcUri))
+        {
+            var client = new InferenceServer.GrpcApi.V1.InferenceService.InferenceServiceClient(channel);
+            try
+            {
+                await client.CompleteAsync(new InferenceServer.GrpcApi.V1.GenerateRequest());
+                throw new InvalidOperationException("a gRPC request without a prompt was accepted");
+            }
+            catch (Grpc.Core.RpcException e) when (e.StatusCode == Grpc.Core.StatusCode.InvalidArgument)
+            {
+            }
+        }
 
         int engineRequests = 1 + Streamed + NonStreamed;
         await WaitForPrometheusAsync(engineRequests);
         FinalScrape = await ScrapeAsync();
     }
+
+    private Uri _grpcUri = null!;
 
     private async Task<StreamedRequest> StreamAsync(string prompt, ActivityTraceId traceId)
     {

@@ -82,7 +82,7 @@ public sealed class GatherAttention(int numHeads, int numKvHeads, int headDim, i
         var kPos = arange(0, ctx, ScalarType.Int64, device).unsqueeze(0);
         var mask = kPos <= qPos;
         if (slidingWindow is int w)
-            mask = mask.logical_and(qPos - kPos < w);
+            mask = mask.logical_and((qPos - kPos) < full(1, (long)w, ScalarType.Int64, device)); // a tensor, not a temporary Scalar
         return mask;
     }
 }

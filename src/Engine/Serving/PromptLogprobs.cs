@@ -1,3 +1,4 @@
+using InferenceServer.Engine.Runtime;
 using InferenceServer.Engine.Sampling;
 using InferenceServer.Engine.Scheduling;
 using static TorchSharp.torch;
@@ -20,7 +21,7 @@ internal static class PromptLogprobs
         var lp = logits.narrow(0, 0, scored).log_softmax(-1);                           // [scored, V]
         var targets = tensor(Enumerable.Range(start + 1, scored).Select(p => (long)seq.Tokens[p]).ToArray(), device: lp.device);
         var chosen = lp.gather(1, targets.unsqueeze(1)).squeeze(1);                      // [scored]
-        var rank = (lp > chosen.unsqueeze(1)).sum(1) + 1;                                // [scored]
+        var rank = Scalars.Add((lp > chosen.unsqueeze(1)).sum(1), ones_like(chosen, ScalarType.Int64));                                // [scored]
         var chosenHost = chosen.cpu().data<float>().ToArray();
         var rankHost = rank.cpu().data<long>().ToArray();
         float[] topVals = [];

@@ -12,7 +12,8 @@ public static class GrpcHosting
 
     public static IServiceCollection AddInferenceGrpc(this IServiceCollection services, IInferenceEngine engine)
     {
-        services.AddGrpc().AddServiceOptions<InferenceGrpcService>(o => o.Interceptors.Add<ApiKeyInterceptor>());
+        services.AddGrpc(o => o.Interceptors.Add<GrpcErrorMetricsInterceptor>())
+            .AddServiceOptions<InferenceGrpcService>(o => o.Interceptors.Add<ApiKeyInterceptor>());
         services.AddGrpcReflection();
         // Health follows readiness: NOT_SERVING while the model loads and warms up, SERVING after.
         services.AddGrpcHealthChecks(o =>

@@ -4,8 +4,8 @@ namespace InferenceServer.Server.Observability;
 
 /// <summary>
 /// Error responses by protocol and code: <c>inference_http_errors_total{code="400"}</c> and
-/// <c>inference_grpc_errors_total{code="INVALID_ARGUMENT"}</c>. Static so any front end (REST middleware, gRPC
-/// service or interceptor) can record without plumbing; the meter provider of each host picks it up by name.
+/// <c>inference_grpc_errors_total{code="InvalidArgument"}</c> (Grpc.Core.StatusCode names). Static so any front end
+/// (REST middleware, the gRPC interceptor) can record without plumbing; the meter provider of each host picks it up by name.
 /// </summary>
 public static class ErrorMetrics
 {

@@ -1,3 +1,5 @@
+using InferenceServer.Engine.Runtime;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace InferenceServer.Engine.Models.Layers;
@@ -8,6 +10,7 @@ namespace InferenceServer.Engine.Models.Layers;
 public sealed class RmsNorm(Tensor weight, double eps, Kernels.NativeKernels? kernels = null) : IDisposable
 {
     public Tensor Weight { get; } = weight;
+    private readonly TorchSharp.Scalar _eps = eps.ToScalar(); // a field, so it outlives every op that reads it
     public double Eps { get; } = eps;
 
     /// <param name="x">[T, H] in the serving dtype.</param>
@@ -16,7 +19,7 @@ public sealed class RmsNorm(Tensor weight, double eps, Kernels.NativeKernels? ke
         if (kernels is not null) return kernels.RmsNorm(x, Weight, Eps);
         using var scope = NewDisposeScope();
         var xf = x.dtype == ScalarType.Float32 ? x : x.to(ScalarType.Float32);
-        var normed = xf * (xf.square().mean([-1L], keepdim: true) + Eps).rsqrt();
+        var normed = xf * xf.square().mean([-1L], keepdim: true).add(_eps).rsqrt();
         return (Weight * normed.to(x.dtype)).MoveToOuterDisposeScope();
     }
 

@@ -1,3 +1,4 @@
+using InferenceServer.Engine.Runtime;
 using InferenceServer.Engine.Loading;
 using static TorchSharp.torch;
 
@@ -97,7 +98,7 @@ public sealed class RotaryEmbedding : IDisposable
         var x1 = x.narrow(-1, 0, half);
         var x2 = x.narrow(-1, half, half);
         var rotated = cat([x2.neg(), x1], -1);
-        return (x * cos + rotated * sin).MoveToOuterDisposeScope();
+        return Scalars.Add(x * cos, rotated * sin).MoveToOuterDisposeScope();
     }
 
     public void Dispose()

@@ -1,3 +1,4 @@
+using InferenceServer.Engine.Runtime;
 using InferenceServer.Engine.Attention;
 using InferenceServer.Engine.KvCache;
 using InferenceServer.Engine.Loading;
@@ -48,12 +49,12 @@ public sealed class LlamaDecoderLayer : IDisposable
         var qkv = QkvProj.Forward(InputNorm.Forward(x));                               // [T, q + 2kv]
         var (qh, kh, vh) = rope.SplitAndRotate(qkv, ropeStep, _c.NumHeads, _c.NumKvHeads, _c.HeadDim);
         var attn = attention.Forward(_index, qh, kh, vh, batch, cache);               // [T, q]
-        var h1 = x + OProj.Forward(attn);
+        var h1 = Scalars.Add(x, OProj.Forward(attn));
         var gateUp = GateUpProj.Forward(PostAttentionNorm.Forward(h1));               // [T, 2I]
         var act = _kernels is not null
             ? _kernels.SiluMul(gateUp)
             : nn.functional.silu(gateUp.narrow(1, 0, _c.IntermediateSize)) * gateUp.narrow(1, _c.IntermediateSize, _c.IntermediateSize);
-        var h2 = h1 + DownProj.Forward(act);
+        var h2 = Scalars.Add(h1, DownProj.Forward(act));
         return h2.MoveToOuterDisposeScope();
     }
 

@@ -1,3 +1,4 @@
+using InferenceServer.Engine.Runtime;
 using InferenceServer.Engine.Attention;
 using InferenceServer.Engine.KvCache;
 using InferenceServer.Engine.Loading;
@@ -54,10 +55,10 @@ public sealed class OptDecoderLayer : IDisposable
         var qh = qkv.narrow(1, 0, h).view(t, _c.NumHeads, d);
         var kh = qkv.narrow(1, h, h).view(t, _c.NumHeads, d);
         var vh = qkv.narrow(1, 2 * h, h).reshape(t, _c.NumHeads, d);
-        var h1 = x + OutProj.Forward(attention.Forward(_index, qh, kh, vh, batch, cache));
+        var h1 = Scalars.Add(x, OutProj.Forward(attention.Forward(_index, qh, kh, vh, batch, cache)));
         if (!pre) h1 = SelfAttnNorm.Forward(h1);
         var mlp = Fc2.Forward(nn.functional.relu(Fc1.Forward(pre ? FinalNorm.Forward(h1) : h1)));
-        var h2 = h1 + mlp;
+        var h2 = Scalars.Add(h1, mlp);
         if (!pre) h2 = FinalNorm.Forward(h2);
         return h2.MoveToOuterDisposeScope();
     }

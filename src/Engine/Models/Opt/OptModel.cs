@@ -1,3 +1,5 @@
+using InferenceServer.Engine.Runtime;
+using TorchSharp;
 using InferenceServer.Engine.Attention;
 using InferenceServer.Engine.KvCache;
 using InferenceServer.Engine.Loading;
@@ -16,6 +18,7 @@ public sealed class OptModel : ICausalLM
 {
     /// <summary>OPT's position table starts with two unused rows (a fairseq padding convention).</summary>
     private const int PositionOffset = 2;
+    private static readonly TorchSharp.Scalar PositionOffsetScalar = ((long)PositionOffset).ToScalar();
 
     private readonly Tensor _embedTokens;     // [V, P], P = word_embed_proj_dim
     private readonly Tensor _embedPositions;  // [maxPos + 2, H]
@@ -68,7 +71,7 @@ public sealed class OptModel : ICausalLM
         using var scope = NewDisposeScope();
         var x = _embedTokens.index_select(0, batch.TokenIds);                       // [T, P]
         if (_projectIn is not null) x = _projectIn.Forward(x);                      // [T, H]
-        x = x + _embedPositions.index_select(0, batch.Positions + PositionOffset);
+        x = Scalars.Add(x, _embedPositions.index_select(0, batch.Positions.add(PositionOffsetScalar)));
         foreach (var layer in _layers)
             x = layer.Forward(x, batch, cache, _attention);
         var last = x.index_select(0, batch.LogitsRows);                             // [N, H]
