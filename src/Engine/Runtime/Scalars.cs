@@ -13,6 +13,8 @@ public static class Scalars
 {
     public static readonly Scalar OneF = 1.0.ToScalar();
     public static readonly Scalar OneL = 1L.ToScalar();
+    public static readonly Scalar ZeroF = 0.0.ToScalar();
+    public static readonly Scalar NegInfF = float.NegativeInfinity.ToScalar();
 
     /// <summary>a + b for floating tensors, with a kept-alive alpha.</summary>
     public static Tensor Add(Tensor a, Tensor b) => a.add(b, is_integral(a.dtype) ? OneL : OneF);

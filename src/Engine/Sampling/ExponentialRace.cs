@@ -1,3 +1,4 @@
+using InferenceServer.Engine.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -15,6 +16,7 @@ internal static class ExponentialRace
     /// so q is floored. p ≤ 1 divided by 1e-30 still fits float32.
     /// </summary>
     private const double MinNoise = 1e-30;
+    private static readonly TorchSharp.Scalar MinNoiseScalar = MinNoise.ToScalar();
 
     /// <summary>Token ids [B] int64 drawn from <paramref name="logits"/> ([B, V] float32, −inf = excluded).</summary>
     /// <param name="shared">Generator for unseeded rows; null = libtorch's default generator of the device.</param>
@@ -46,7 +48,7 @@ internal static class ExponentialRace
             : torch.ones_like(probs);
         if (seededRows.Count > 0)
             noise.index_copy_(0, torch.tensor(seededRows.ToArray(), ScalarType.Int64, probs.device), SeededNoise(probs, rows, seededRows));
-        return noise.clamp_min_(MinNoise);
+        return noise.clamp_min_(MinNoiseScalar);
     }
 
     /// <summary>[S, V] noise for the S seeded rows, drawn on the CPU (see <see cref="SequenceRandomState"/>) and moved in one copy.</summary>

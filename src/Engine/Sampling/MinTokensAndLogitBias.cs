@@ -1,3 +1,4 @@
+using InferenceServer.Engine.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -18,13 +19,13 @@ internal static class MinTokensAndLogitBias
         if (plan.MinTokensMaskedFlatIndices.Count > 0)
         {
             var index = torch.tensor(plan.MinTokensMaskedFlatIndices.ToArray(), ScalarType.Int64, device);
-            flat.index_fill_(0, index, float.NegativeInfinity);
+            flat.index_fill_(0, index, Scalars.NegInfF);
         }
         if (plan.LogitBiasFlatIndices.Count > 0)
         {
             var index = torch.tensor(plan.LogitBiasFlatIndices.ToArray(), ScalarType.Int64, device);
             var values = torch.tensor(plan.LogitBiasValues.ToArray(), ScalarType.Float32, device);
-            flat.index_add_(0, index, values, 1);
+            flat.index_add_(0, index, values, Scalars.OneF);
         }
     }
 }

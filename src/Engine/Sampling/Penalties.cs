@@ -1,3 +1,4 @@
+using InferenceServer.Engine.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -21,8 +22,8 @@ internal static class Penalties
             var seen = TokenCounts.Build(seenIds, vocab, device).gt(0);                               // [B, V] bool
             var factor = seen.to_type(ScalarType.Float32)
                 .mul_(RowParameterColumns.Column(rowTable, RowParameterColumns.RepetitionMinusOne))
-                .add_(1f);                                                                           // [B, V]
-            logits = torch.where(logits.gt(0), logits / factor, logits * factor);
+                .add_(Scalars.OneF);                                                                           // [B, V]
+            logits = torch.where(logits.gt(Scalars.ZeroF), logits / factor, logits * factor);
         }
         if (plan.AnyFrequencyOrPresencePenalty)
         {
@@ -31,7 +32,7 @@ internal static class Penalties
             var counts = TokenCounts.Build(outputIds, vocab, device);                                  // [B, V]
             var frequency = RowParameterColumns.Column(rowTable, RowParameterColumns.Frequency);        // [B, 1]
             var presence = RowParameterColumns.Column(rowTable, RowParameterColumns.Presence);          // [B, 1]
-            logits.sub_(counts * frequency).sub_(counts.gt(0).to_type(ScalarType.Float32).mul_(presence));
+            logits.sub_(counts * frequency).sub_(counts.gt(Scalars.ZeroF).to_type(ScalarType.Float32).mul_(presence));
         }
         return logits;
     }

@@ -1,3 +1,4 @@
+using InferenceServer.Engine.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -19,7 +20,11 @@ internal static class TemperatureAndTruncation
         {
             // One scalar op when all sampled rows agree (greedy rows' values are discarded later).
             if (t != 1f)
-                logits.div_(t);
+            {
+                var divisor = t.ToScalar(); // disposed (not finalized) only after the op has read it
+                logits.div_(divisor);
+                divisor.Dispose();
+            }
         }
         else
         {
@@ -31,7 +36,7 @@ internal static class TemperatureAndTruncation
             // p_i < min_p · p_max  ⇔  logit_i < logit_max + log(min_p): no softmax needed.
             var threshold = logits.amax([-1], keepdim: true)
                 .add_(RowParameterColumns.Column(rowTable, RowParameterColumns.LogMinP));             // [B, 1]
-            logits.masked_fill_(logits.lt(threshold), float.NegativeInfinity);
+            logits.masked_fill_(logits.lt(threshold), Scalars.NegInfF);
         }
 
         if (plan.AnyTopK || plan.AnyTopP)
@@ -46,9 +51,9 @@ internal static class TemperatureAndTruncation
         {
             // Keep everything ≥ the k-th largest logit (ties at the boundary are kept, as in vLLM).
             var kthIndex = RowParameterColumns.Column(rowTable, RowParameterColumns.TopK)
-                .to_type(ScalarType.Int64).sub_(1);                                                  // [B, 1]
+                .to_type(ScalarType.Int64).sub_(Scalars.OneL);                                                  // [B, 1]
             var kth = sorted.gather(1, kthIndex);                                                    // [B, 1]
-            sorted.masked_fill_(sorted.lt(kth), float.NegativeInfinity);
+            sorted.masked_fill_(sorted.lt(kth), Scalars.NegInfF);
         }
         if (plan.AnyTopP)
         {
@@ -58,7 +63,7 @@ internal static class TemperatureAndTruncation
             var massAbove = probs.cumsum(-1).sub_(probs);                                             // [B, V]
             sorted.masked_fill_(
                 massAbove.ge(RowParameterColumns.Column(rowTable, RowParameterColumns.TopPThreshold)),
-                float.NegativeInfinity);
+                Scalars.NegInfF);
         }
         // Undo the sort: out[b, order[b, j]] = sorted[b, j].
         return sorted.scatter(1, order, sorted);
