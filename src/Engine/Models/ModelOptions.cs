@@ -1,3 +1,4 @@
+using InferenceServer.Engine.Loading;
 using InferenceServer.Engine.Models.Quantization;
 using static TorchSharp.torch;
 
@@ -15,4 +16,9 @@ public sealed record ModelOptions
     /// <summary>Overrides the config's max_position_embeddings when set (--max-model-len).</summary>
     public int? MaxModelLen { get; init; }
     public long Seed { get; init; }
+    /// <summary>
+    /// Wraps the checkpoint's weight source before any layer is built (SmoothQuant folds its smoothing scales into
+    /// norms and projections this way; tests build transformed models from committed ones). Not applied to dummy weights.
+    /// </summary>
+    public Func<IWeightSource, IWeightSource>? WeightTransform { get; init; }
 }
