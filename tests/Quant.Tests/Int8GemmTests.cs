@@ -3,7 +3,7 @@ using InferenceServer.Quant.Kernels;
 namespace InferenceServer.Quant.Tests;
 
 /// <summary>Every INT8 GEMM path this CPU has must equal a plain int32 reference exactly, odd shapes included.</summary>
-public sealed class Int8GemmTests
+public sealed class Int8GemmTests(ITestOutputHelper output)
 {
     public static TheoryData<Int8GemmPath> Paths => new(Int8Gemm.AvailablePaths);
 
@@ -58,6 +58,26 @@ public sealed class Int8GemmTests
         try { Int8Gemm.Multiply(a, b, c, 1, 1, 3); }
         finally { Int8Gemm.ForcedPath = null; }
         Assert.Equal(32, c[0]);
+    }
+
+    /// <summary>Throughput of each path on a prefill-sized shape (tiny-llama's gate_up: T=1024, K=256, N=1536); reported, not asserted.</summary>
+    [Fact]
+    public void ReportsThroughput()
+    {
+        const int m = 1024, k = 256, n = 1536;
+        var rng = new Random(7);
+        var a = RandomBytes(rng, m * k, -128);
+        var b = RandomBytes(rng, n * k, -127);
+        var c = new int[m * n];
+        foreach (var path in Int8Gemm.AvailablePaths)
+        {
+            Int8Gemm.Multiply(a, b, c, m, n, k, path);
+            var sw = System.Diagnostics.Stopwatch.StartNew();
+            int reps = path == Int8GemmPath.Scalar ? 1 : 5;
+            for (int r = 0; r < reps; r++) Int8Gemm.Multiply(a, b, c, m, n, k, path);
+            double gmacs = (double)m * n * k * reps / sw.Elapsed.TotalSeconds / 1e9;
+            output.WriteLine($"{path}: {gmacs:F1} GMAC/s on {Environment.ProcessorCount} cores");
+        }
     }
 
     private static sbyte[] RandomBytes(Random rng, int count, int min)

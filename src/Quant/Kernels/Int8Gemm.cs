@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -54,6 +55,7 @@ public static unsafe class Int8Gemm
         Parallel.For(0, tilesM * tilesN, t => Tile(a, b, c, m, n, k, t / tilesN, t % tilesN, p));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot from the first call: tier-0 intrinsics code is ~10× slower
     private static void Tile(sbyte[] a, sbyte[] b, int[] c, int m, int n, int k, int tm, int tn, Int8GemmPath p)
     {
         int m0 = tm * TileM, m1 = Math.Min(m, m0 + TileM), n0 = tn * TileN, n1 = Math.Min(n, n0 + TileN);
@@ -83,6 +85,7 @@ public static unsafe class Int8Gemm
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot from the first call: tier-0 intrinsics code is ~10× slower
     private static int DotScalar(sbyte* a, sbyte* b, int from, int k)
     {
         int s = 0;
@@ -91,6 +94,7 @@ public static unsafe class Int8Gemm
     }
 
     /// <summary>Four dot products of one activation row with weight rows w, w+k, w+2k, w+3k.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot from the first call: tier-0 intrinsics code is ~10× slower
     private static void Dot4Avx2(sbyte* a, sbyte* w, int k, int* result)
     {
         var ones = Vector256.Create((short)1);
@@ -111,6 +115,7 @@ public static unsafe class Int8Gemm
         result[3] = Vector256.Sum(c3) + DotScalar(a, w + 3 * k, i, k);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot from the first call: tier-0 intrinsics code is ~10× slower
     private static void Dot4Vnni(sbyte* a, sbyte* w, int k, int* result)
     {
         Vector256<int> c0 = default, c1 = default, c2 = default, c3 = default;
@@ -131,6 +136,7 @@ public static unsafe class Int8Gemm
     }
 
     /// <summary>The leftover columns (N mod 4) on the SIMD paths.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot from the first call: tier-0 intrinsics code is ~10× slower
     private static int Dot1Avx2(sbyte* a, sbyte* w, int k)
     {
         var ones = Vector256.Create((short)1);
