@@ -33,6 +33,7 @@ public static class ModelFactory
             case "auto" or "safetensors":
                 checkpoint = new Checkpoint(options.ModelDir);
                 weights = new CheckpointWeightSource(checkpoint);
+                if (options.WeightTransform is { } transform) weights = transform(weights);
                 break;
             default:
                 throw new ModelLoadException($"--load-format {options.LoadFormat} is not supported; use auto, safetensors or dummy.");

@@ -1,3 +1,4 @@
+using InferenceServer.Engine.Loading;
 using InferenceServer.Engine.Models.Quantization;
 using static TorchSharp.torch;
 
@@ -18,4 +19,10 @@ public sealed record ModelOptions
 
     /// <summary>Use the native CUDA kernels (paged attention, CUDA graphs) when the library is found.</summary>
     public bool UseNativeKernels { get; init; } = true;
+
+    /// <summary>
+    /// Wraps the checkpoint's weight source before any layer is built (SmoothQuant folds its smoothing scales into
+    /// norms and projections this way; tests build transformed models from committed ones). Not applied to dummy weights.
+    /// </summary>
+    public Func<IWeightSource, IWeightSource>? WeightTransform { get; init; }
 }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using InferenceServer.Engine.Loading;
 using InferenceServer.Engine.Tokenization;
+using InferenceServer.Quant;
 
 namespace InferenceServer.Server.Cli;
 
@@ -9,6 +10,7 @@ public static class CommandLine
 {
     public static int Run(string[] args)
     {
+        QuantMethods.RegisterAll();
         var root = new RootCommand("LLM inference server: OpenAI-compatible REST and gRPC APIs over quantized models.")
         {
             ServeCommand.Create(),

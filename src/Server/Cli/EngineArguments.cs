@@ -10,11 +10,16 @@ public sealed class EngineArguments
     public Option<string?> Dtype { get; } = new("--dtype") { Description = "auto, float32, bfloat16 or float16. auto: float32 on CPU, bfloat16 on CUDA." };
     public Option<string?> LibTorch { get; } = new("--libtorch") { Description = "Folder of a CUDA build of libtorch (e.g. PyTorch's torch/lib); also INFERENCE_LIBTORCH." };
     public Option<string> LoadFormat { get; } = new("--load-format") { Description = "auto (safetensors) or dummy (random weights from config.json alone).", DefaultValueFactory = _ => "auto" };
-    public Option<string?> Quantization { get; } = new("--quantization", "-q") { Description = "Linear-layer quantization: none (default)." };
+    public Option<string?> Quantization { get; } = new("--quantization", "-q") { Description = "Linear-layer quantization: none (default), smoothquant (smoothing + W8A8) or w8a8 (INT8 weights and activations, no smoothing)." };
+    public Option<double?> SmoothQuantAlpha { get; } = new("--smoothquant-alpha") { Description = "SmoothQuant migration strength α in [0, 1]. Default: 0.5 for OPT, 0.85 for Llama/Mistral/Qwen2." };
+    public Option<string?> ActScales { get; } = new("--act-scales") { Description = "W8A8 activation scales: dynamic (per token, default) or static (per tensor, from calibration)." };
+    public Option<string?> CalibrationData { get; } = new("--calibration-data") { Description = "Text file for calibration, one sample per line. Default: the embedded calibration.txt." };
+    public Option<int?> CalibrationSamples { get; } = new("--calibration-samples") { Description = "Calibration windows (default 512), capped by what the text holds." };
+    public Option<int?> CalibrationSeqLen { get; } = new("--calibration-seq-len") { Description = "Tokens per calibration window (default 512)." };
     public Option<int?> MaxModelLen { get; } = new("--max-model-len") { Description = "Maximum prompt + output tokens per request. Default: the model's max_position_embeddings." };
     public Option<string?> Tokenizer { get; } = new("--tokenizer") { Description = "Folder with the tokenizer files. Default: --model." };
     public Option<bool> SkipTokenizerInit { get; } = new("--skip-tokenizer-init") { Description = "Serve on token ids only (no tokenizer files needed; text prompts are refused)." };
     public Option<long> Seed { get; } = new("--seed") { Description = "Seed for dummy weights and unseeded sampling.", DefaultValueFactory = _ => 0 };
 
-    public IEnumerable<Option> All => [Model, Device, Dtype, LibTorch, LoadFormat, Quantization, MaxModelLen, Tokenizer, SkipTokenizerInit, Seed];
+    public IEnumerable<Option> All => [Model, Device, Dtype, LibTorch, LoadFormat, Quantization, SmoothQuantAlpha, ActScales, CalibrationData, CalibrationSamples, CalibrationSeqLen, MaxModelLen, Tokenizer, SkipTokenizerInit, Seed];
 }

@@ -26,7 +26,7 @@ public static class ModelLoading
         var device = TorchRuntime.Initialize(p.GetValue(a.Device)!, p.GetValue(a.LibTorch), log);
         var dtypeName = p.GetValue(a.Dtype);
         var dtype = dtypeName is null or "auto" ? TorchRuntime.DefaultDtype(device) : ModelConfig.ParseDtype(dtypeName)!.Value;
-        var quant = QuantMethodRegistry.Resolve(p.GetValue(a.Quantization));
+        var quant = QuantMethodRegistry.Resolve(p.GetValue(a.Quantization), Calibration.QuantOptions(p, a));
         var options = new ModelOptions
         {
             ModelDir = dir,
@@ -42,6 +42,8 @@ public static class ModelLoading
         var (tokenizer, tokenizerConfig) = p.GetValue(a.SkipTokenizerInit)
             ? new LoadedTokenizer(new TokenIdOnlyTokenizer(config.VocabSize, config.BosTokenId, config.EosTokenIds.FirstOrDefault()), TokenizerConfig.Empty)
             : TokenizerLoader.Load(p.GetValue(a.Tokenizer) ?? dir);
+        if (quant is ICalibratedQuantMethod { NeedsCalibration: true } calibrated && options.LoadFormat != "dummy")
+            options = Calibration.Run(p, a, calibrated, config, options, tokenizer, log, showProgress);
         var started = DateTime.UtcNow;
         ICausalLM model;
         if (showProgress && !Console.IsOutputRedirected)

@@ -1,0 +1,95 @@
+using InferenceServer.Engine.Models.Quantization;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace InferenceServer.Quant.Kernels;
+
+/// <summary>
+/// A W8A8 linear layer: weights INT8 symmetric per output channel, activations quantized to INT8 on the way in
+/// (per token from their own abs-max, or with one calibrated per-tensor scale), an exact int32 GEMM, then
+/// y[t, n] = acc[t, n] · sx[t] · sw[n] + b[n] in the serving dtype.
+/// </summary>
+public sealed class W8A8LinearKernel : ILinearKernel
+{
+    private readonly sbyte[]? _hostWeight;  // [N, K] row-major, on CPU devices (what Int8Gemm reads)
+    private readonly Tensor? _deviceWeight; // [N, K] int8, on other devices
+    private readonly Tensor _weightScale;   // [N] float32
+    private readonly Tensor? _bias;         // [N] serving dtype
+    private readonly float? _staticActScale;
+
+    public int InFeatures { get; }
+    public int OutFeatures { get; }
+    /// <summary>INT8 values plus one float32 scale per output channel.</summary>
+    public long WeightBytes => (long)OutFeatures * InFeatures + 4L * OutFeatures;
+    /// <summary>The calibrated per-tensor activation scale, or null for per-token dynamic scales.</summary>
+    public float? StaticActScale => _staticActScale;
+
+    private W8A8LinearKernel(Tensor qweight, Tensor weightScale, Tensor? bias, float? staticActScale)
+    {
+        OutFeatures = (int)qweight.shape[0];
+        InFeatures = (int)qweight.shape[1];
+        _weightScale = weightScale;
+        _bias = bias;
+        _staticActScale = staticActScale;
+        if (qweight.device.type == DeviceType.CPU)
+        {
+            _hostWeight = new sbyte[qweight.numel()];
+            qweight.data<sbyte>().CopyTo(_hostWeight);
+            qweight.Dispose();
+        }
+        else
+        {
+            _deviceWeight = qweight;
+        }
+    }
+
+    /// <summary>Quantizes W [N, K] per output channel; takes ownership of <paramref name="weight"/> and <paramref name="bias"/>.</summary>
+    /// <param name="staticActScale">Per-tensor activation scale (abs-max / 127), or null for dynamic per-token scales.</param>
+    public static W8A8LinearKernel Quantize(Tensor weight, Tensor? bias, float? staticActScale = null)
+    {
+        using var scope = NewDisposeScope();
+        var w = weight.to(ScalarType.Float32);
+        var scale = w.abs().amax([1L], keepdim: true).clamp_min(1e-5) / 127;       // [N, 1]
+        var q = (w / scale).round_().clamp_(-127, 127).to(ScalarType.Int8);         // [N, K]
+        var kernel = new W8A8LinearKernel(q.DetachFromDisposeScope(), scale.squeeze(1).DetachFromDisposeScope(), bias, staticActScale);
+        if (!ReferenceEquals(w, weight)) weight.Dispose();
+        return kernel;
+    }
+
+    /// <param name="x">[T, K] in the serving dtype.</param>
+    /// <returns>[T, N] in the serving dtype.</returns>
+    public Tensor Forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        long t = x.shape[0];
+        var xf = x.to(ScalarType.Float32).contiguous();
+        var sx = _staticActScale is float s
+            ? full([1, 1], s, ScalarType.Float32, x.device)                             // [1, 1]
+            : xf.abs().amax([1L], keepdim: true).clamp_min(1e-8) / 127;                 // [T, 1]
+        var qx = (xf / sx).round_().clamp_(-127, 127).to(ScalarType.Int8);               // [T, K]
+        Tensor acc;                                                                      // [T, N] float32
+        if (_hostWeight is not null)
+        {
+            var a = new sbyte[t * InFeatures];
+            qx.data<sbyte>().CopyTo(a);
+            var c = new int[t * OutFeatures];
+            Int8Gemm.Multiply(a, _hostWeight, c, (int)t, OutFeatures, InFeatures);
+            acc = tensor(c, [t, OutFeatures]).to(ScalarType.Float32);
+        }
+        else
+        {
+            // Off-CPU fallback until a device INT8 GEMM lands: the same integers through a float matmul.
+            acc = nn.functional.linear(qx.to(ScalarType.Float32), _deviceWeight!.to(ScalarType.Float32));
+        }
+        var y = acc * sx * _weightScale;
+        if (_bias is not null) y = y + _bias.to(ScalarType.Float32);
+        return y.to(x.dtype).MoveToOuterDisposeScope();
+    }
+
+    public void Dispose()
+    {
+        _deviceWeight?.Dispose();
+        _weightScale.Dispose();
+        _bias?.Dispose();
+    }
+}

@@ -1,0 +1,68 @@
+using System.CommandLine;
+using System.Globalization;
+using InferenceServer.Engine.Loading;
+using InferenceServer.Engine.Models;
+using InferenceServer.Engine.Models.Quantization;
+using InferenceServer.Engine.Tokenization;
+using Spectre.Console;
+
+namespace InferenceServer.Server.Cli;
+
+/// <summary>The calibration step of quant methods that need one (smoothquant, w8a8 --act-scales static), with a progress bar.</summary>
+public static class Calibration
+{
+    /// <summary>The method-specific flags, under their names without dashes (what the methods read).</summary>
+    public static QuantMethodOptions QuantOptions(ParseResult p, EngineArguments a)
+    {
+        var values = new Dictionary<string, string>();
+        if (p.GetValue(a.SmoothQuantAlpha) is double alpha) values["smoothquant-alpha"] = alpha.ToString(CultureInfo.InvariantCulture);
+        if (p.GetValue(a.ActScales) is string mode) values["act-scales"] = mode;
+        if (p.GetValue(a.CalibrationSamples) is int n) values["calibration-samples"] = n.ToString(CultureInfo.InvariantCulture);
+        if (p.GetValue(a.CalibrationSeqLen) is int len) values["calibration-seq-len"] = len.ToString(CultureInfo.InvariantCulture);
+        return new QuantMethodOptions { Values = values };
+    }
+
+    public static ModelOptions Run(ParseResult p, EngineArguments a, ICalibratedQuantMethod method, ModelConfig config, ModelOptions options,
+        ITokenizer tokenizer, Action<string> log, bool showProgress)
+    {
+        var path = p.GetValue(a.CalibrationData) ?? Path.Combine(DefaultModel.AssetsDir(), "data", "calibration.txt");
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"--calibration-data {path}: no such file.");
+        if (tokenizer.BosTokenId is not int bos || tokenizer.EosTokenId is not int eos)
+            throw new InvalidOperationException("calibration needs a tokenizer with BOS and EOS tokens (not --skip-tokenizer-init).");
+        var (samples, seqLen) = method.CalibrationShape;
+        // The same layout as the perplexity stream; lines are encoded only until the windows are full.
+        var stream = new List<int>();
+        foreach (var line in File.ReadLines(path))
+        {
+            if (stream.Count >= (long)samples * seqLen) break;
+            stream.Add(bos);
+            stream.AddRange(tokenizer.Encode(line, addSpecialTokens: false));
+            stream.Add(eos);
+        }
+        int windows = Math.Min(samples, stream.Count / seqLen);
+        log($"calibration: {path}, {windows} samples of {seqLen} tokens{(windows < samples ? $" (the text holds no more than {windows})" : "")}");
+        var started = DateTime.UtcNow;
+        ModelOptions result;
+        if (showProgress && !Console.IsOutputRedirected)
+        {
+            result = null!;
+            AnsiConsole.Progress()
+                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new ElapsedTimeColumn())
+                .Start(ctx =>
+                {
+                    var task = ctx.AddTask("calibrating", maxValue: Math.Max(1, windows));
+                    result = method.Calibrate(config, options, stream, (done, total) => { task.MaxValue = total; task.Value = done; });
+                });
+        }
+        else
+        {
+            result = method.Calibrate(config, options, stream, (done, total) =>
+            {
+                if (done == total || done % Math.Max(1, total / 4) == 0) log($"calibrated {done}/{total} samples");
+            });
+        }
+        log($"calibration took {(DateTime.UtcNow - started).TotalSeconds:F1} s");
+        return result;
+    }
+}
