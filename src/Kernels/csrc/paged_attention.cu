@@ -2,8 +2,7 @@
 // so any context length works and the launch shape does not depend on it (a requirement for CUDA graphs).
 // Grid: (B, H). Block: kWarps warps. Warp w takes tokens w, w+kWarps, ...; lane l owns dims l, l+32, ... (D <= 256).
 #include "paged_attention.h"
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
+#include "dtype_convert.cuh"
 #include <cfloat>
 
 namespace {
@@ -11,13 +10,6 @@ namespace {
 constexpr int kWarps = 16;  // 512 threads: at batch 1 only H blocks run, so each needs many warps in flight
 constexpr int kMaxPerLane = 8;  // head_dim <= 256
 
-__device__ inline float to_f(float x) { return x; }
-__device__ inline float to_f(__half x) { return __half2float(x); }
-__device__ inline float to_f(__nv_bfloat16 x) { return __bfloat162float(x); }
-template <typename T> __device__ inline T from_f(float x);
-template <> __device__ inline float from_f<float>(float x) { return x; }
-template <> __device__ inline __half from_f<__half>(float x) { return __float2half(x); }
-template <> __device__ inline __nv_bfloat16 from_f<__nv_bfloat16>(float x) { return __float2bfloat16(x); }
 
 template <typename T>
 __global__ void paged_decode_kernel(T* __restrict__ out, const T* __restrict__ q, const T* __restrict__ k_cache,
