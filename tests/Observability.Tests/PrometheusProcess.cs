@@ -86,14 +86,7 @@ public sealed class PrometheusProcess : IAsyncDisposable
         return double.Parse((string)result[0]!["value"]![1]!, System.Globalization.CultureInfo.InvariantCulture);
     }
 
-    internal static int FreePort()
-    {
-        var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        int port = ((IPEndPoint)l.LocalEndpoint).Port;
-        l.Stop();
-        return port;
-    }
+    internal static int FreePort() => InferenceServer.TestSupport.Ports.FreeLoopback();
 
     public async ValueTask DisposeAsync()
     {

@@ -55,14 +55,7 @@ public sealed class ServerFixture : IAsyncLifetime
         return (app, new Uri($"http://127.0.0.1:{port}/"), new Uri($"http://127.0.0.1:{grpcPort}"));
     }
 
-    public static int FreePort()
-    {
-        var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        int port = ((IPEndPoint)l.LocalEndpoint).Port;
-        l.Stop();
-        return port;
-    }
+    public static int FreePort() => InferenceServer.TestSupport.Ports.FreeLoopback();
 
     public async ValueTask DisposeAsync()
     {
