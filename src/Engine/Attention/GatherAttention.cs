@@ -24,9 +24,15 @@ public sealed class GatherAttention(int numHeads, int numKvHeads, int headDim, i
         var kCache = cache.Keys(layer);
         var vCache = cache.Values(layer);
 
+        Tensor? freshOut = batch.Prefill is { } p ? BatchedPrefill(q, k, v, p) : null;      // [Tf, H·D]
+        if (freshOut is not null && batch.Prefill!.AllRows)
+            return freshOut.MoveToOuterDisposeScope();
+
         var outputs = new List<Tensor>(batch.Sequences.Count);
-        foreach (var s in batch.Sequences)
+        for (int i = 0; i < batch.Sequences.Count; i++)
         {
+            var s = batch.Sequences[i];
+            if (batch.Prefill?.FreshSequenceIndices.Contains(i) == true) continue;
             var qs = q.narrow(0, s.QueryStart, s.QueryLength);                      // [n, H, D]
             Tensor ks, vs;                                                          // [ctx, KV, D]
             if (s.ContextSlots is null)
@@ -41,8 +47,33 @@ public sealed class GatherAttention(int numHeads, int numKvHeads, int headDim, i
             }
             outputs.Add(Attend(qs, ks, vs, s.ContextLength));
         }
-        var result = outputs.Count == 1 ? outputs[0] : cat(outputs, 0);
+        if (freshOut is null)
+            return (outputs.Count == 1 ? outputs[0] : cat(outputs, 0)).MoveToOuterDisposeScope();
+        // Mixed step: fresh prefills came out of the batched call; scatter everything back into batch-row order.
+        var result = empty([q.shape[0], numHeads * headDim], q.dtype, q.device);
+        result.index_copy_(0, batch.Prefill!.FreshRows, freshOut);
+        int o = 0;
+        for (int i = 0; i < batch.Sequences.Count; i++)
+        {
+            if (batch.Prefill.FreshSequenceIndices.Contains(i)) continue;
+            var s = batch.Sequences[i];
+            result.narrow(0, s.QueryStart, s.QueryLength).copy_(outputs[o++]);
+        }
         return result.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>All fresh prefills of the step in one SDPA call over a padded [B, H, L, D] block.</summary>
+    private Tensor BatchedPrefill(Tensor q, Tensor k, Tensor v, PrefillLayout p)
+    {
+        int b = p.Sequences, l = p.Length;
+        Tensor Pad(Tensor x, int heads)                                             // [T, h, D] → [B, H, L, D]
+        {
+            var padded = x.index_select(0, p.RowIndex).view(b, l, heads, headDim);
+            if (heads != numHeads) padded = padded.repeat_interleave(numHeads / heads, 2);
+            return padded.transpose(1, 2);
+        }
+        var o = nn.functional.scaled_dot_product_attention(Pad(q, numHeads), Pad(k, numKvHeads), Pad(v, numKvHeads), p.Mask);
+        return o.transpose(1, 2).reshape(b * l, numHeads * headDim).index_select(0, p.ValidSlots);
     }
 
     /// <summary>Causal (optionally windowed) attention of n queries, the last n of ctx positions.</summary>

@@ -63,7 +63,7 @@ public static class Perplexity
                 chunks.Add(new SequenceChunk(input, 0, blocks, AllLogits: true));
             }
             using var scope = NewDisposeScope();
-            using var batch = ForwardBatchBuilder.Build(chunks, blockSize, model.Device);
+            using var batch = ForwardBatchBuilder.Build(chunks, blockSize, model.Device, slidingWindow: model.Config.SlidingWindow);
             var logits = model.Forward(batch, cache);                                  // [n·W, V] float32
             var logProbs = logits.log_softmax(-1);
             var target = tensor(targets, device: model.Device).unsqueeze(1);

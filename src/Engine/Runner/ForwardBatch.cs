@@ -29,6 +29,9 @@ public sealed class ForwardBatch : IDisposable
     /// <summary>Set when every sequence feeds exactly one token (a decode step): what the paged kernel reads.</summary>
     public DecodeMetadata? Decode { get; init; }
 
+    /// <summary>Set when two or more sequences are fresh prefills: their attention runs as one padded batch.</summary>
+    public PrefillLayout? Prefill { get; init; }
+
     public int NumTokens => (int)TokenIds.shape[0];
 
     public void Dispose()
@@ -37,6 +40,7 @@ public sealed class ForwardBatch : IDisposable
         Positions.Dispose();
         SlotMapping.Dispose();
         LogitsRows.Dispose();
+        Prefill?.Dispose();
         Decode?.BlockTables.Dispose();
         Decode?.ContextLengths.Dispose();
         foreach (var s in Sequences) s.ContextSlots?.Dispose();

@@ -10,7 +10,8 @@ public sealed record SequenceChunk(IReadOnlyList<int> Tokens, int StartPosition,
 public static class ForwardBatchBuilder
 {
     /// <param name="decodeMetadata">Also build the paged-kernel inputs when every chunk is one token.</param>
-    public static ForwardBatch Build(IReadOnlyList<SequenceChunk> chunks, int blockSize, Device device, bool decodeMetadata = false)
+    /// <param name="slidingWindow">The model's attention window, folded into the batched-prefill mask.</param>
+    public static ForwardBatch Build(IReadOnlyList<SequenceChunk> chunks, int blockSize, Device device, bool decodeMetadata = false, int? slidingWindow = null)
     {
         int total = chunks.Sum(c => c.Tokens.Count);
         var ids = new long[total];
@@ -52,6 +53,7 @@ public static class ForwardBatchBuilder
             SlotMapping = tensor(slots, device: device),
             Sequences = spans,
             LogitsRows = tensor(logitRows.ToArray(), device: device),
+            Prefill = PrefillLayout.Build(spans, total, slidingWindow, device),
             Decode = decodeMetadata && chunks.All(c => c.Tokens.Count == 1) ? BuildDecode(chunks, device, chunks.Max(c => c.BlockTable.Count)) : null,
         };
     }

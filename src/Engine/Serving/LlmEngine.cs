@@ -234,7 +234,7 @@ public sealed class LlmEngine : IInferenceEngine, IDisposable
         var logits = _graphs?.TryRun(chunks);                                          // [rows, V] float32
         if (logits is null)
         {
-            using var batch = ForwardBatchBuilder.Build(chunks, _cache.BlockSize, _model.Device, decodeMetadata: _kernels is not null);
+            using var batch = ForwardBatchBuilder.Build(chunks, _cache.BlockSize, _model.Device, decodeMetadata: _kernels is not null, slidingWindow: Config.SlidingWindow);
             _cpuThreads?.BeforeStep(batch.NumTokens);
             logits = _model.Forward(batch, _cache);
         }
