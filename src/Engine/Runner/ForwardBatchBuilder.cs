@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace InferenceServer.Engine.Runner;
@@ -53,7 +54,10 @@ public static class ForwardBatchBuilder
             SlotMapping = tensor(slots, device: device),
             Sequences = spans,
             LogitsRows = tensor(logitRows.ToArray(), device: device),
-            Prefill = PrefillLayout.Build(spans, total, slidingWindow, device),
+            // CPU only: on CUDA a masked SDPA over the padded block measured slower than per-sequence flash attention
+            // (Llama-3-8B, 64×128-token prompts: TTFT p50 2.2 s vs 1.5 s on an H100). On 2 CPU cores it helps:
+            // tiny-llama, 16×96-token prompts, TTFT p50 504 ms vs 557 ms.
+            Prefill = device.type == DeviceType.CPU ? PrefillLayout.Build(spans, total, slidingWindow, device) : null,
             Decode = decodeMetadata && chunks.All(c => c.Tokens.Count == 1) ? BuildDecode(chunks, device, chunks.Max(c => c.BlockTable.Count)) : null,
         };
     }

@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 
 namespace InferenceServer.Engine.Tests.Attention;
 
-/// <summary>Fresh prefills padded into one SDPA call give the same attention as one call per sequence.</summary>
+/// <summary>Fresh prefills padded into one SDPA call (the CPU path) give the same attention as one call per sequence.</summary>
 public sealed class BatchedPrefillTests
 {
     [Theory]
