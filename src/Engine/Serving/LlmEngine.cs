@@ -72,7 +72,8 @@ public sealed class LlmEngine : IInferenceEngine, IDisposable
              $"{KvCachePool.BytesPerBlock(c.NumLayers, options.BlockSize, c.NumKvHeads, c.HeadDim, model.Dtype) * blocks / (1 << 20)} MiB)");
         _sampler = new Sampler(c.EosTokenIds.Concat(tokenizer.EosTokenId is int e ? [e] : Array.Empty<int>()).Distinct().ToArray());
         if (model.Device.type == TorchSharp.DeviceType.CPU)
-            _cpuThreads = new CpuThreadPolicy(model.LinearWeightBytes / TorchSharp.torch.empty(0, model.Dtype).element_size());
+            // Multiply-adds per token of the linear layers, about (attention 4·H² + MLP 3·H·I) per layer.
+            _cpuThreads = new CpuThreadPolicy((long)c.NumLayers * (4L * c.HiddenSize * c.HiddenSize + 3L * c.HiddenSize * c.IntermediateSize));
         if (model.Device.type == TorchSharp.DeviceType.CUDA && (_kernels = NativeKernels.TryGet(out var why)) is null)
             _log($"CUDA without the native library ({why}): eager gather attention, no CUDA graphs");
         if (_kernels is not null)
