@@ -44,7 +44,9 @@ public static class ModelTestRunner
         var chunk = new SequenceChunk(prompt, 0, blocks);
         for (int step = 0; step < newTokens; step++)
         {
-            using var batch = ForwardBatchBuilder.Build([chunk], BlockSize, model.Device);
+            // On CUDA, decode steps carry the paged kernel's inputs, so the kernel is what gets checked.
+            using var batch = ForwardBatchBuilder.Build([chunk], BlockSize, model.Device,
+                decodeMetadata: model.Device.type == TorchSharp.DeviceType.CUDA, slidingWindow: model.Config.SlidingWindow);
             using var logits = model.Forward(batch, cache);
             int next = (int)logits[0].argmax().item<long>();
             output.Add(next);
