@@ -11,7 +11,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 
 namespace InferenceServer.Server.Hosting;
 
-/// <summary>Builds and runs the web host: Kestrel on the REST port (HTTP/1.1 + HTTP/2) and the gRPC port (HTTP/2).</summary>
+/// <summary>Builds and runs the web host: Kestrel on the REST port (HTTP/1.1) and the gRPC port (HTTP/2).</summary>
 public static class ServerHost
 {
     public static int Run(LoadedModel loaded, EngineOptions engineOptions, ServerSettings settings)
@@ -30,7 +30,8 @@ public static class ServerHost
         builder.WebHost.ConfigureKestrel(k =>
         {
             var address = settings.Host is "0.0.0.0" or "*" ? IPAddress.Any : IPAddress.Parse(settings.Host == "localhost" ? "127.0.0.1" : settings.Host);
-            k.Listen(address, settings.Port, o => o.Protocols = HttpProtocols.Http1AndHttp2);
+            // Cleartext HTTP/2 needs prior knowledge, which REST clients do not use; HTTP/1.1 only avoids a startup warning.
+            k.Listen(address, settings.Port, o => o.Protocols = HttpProtocols.Http1);
             // gRPC gets its own cleartext port: h2c needs HTTP/2 without ALPN, so that port speaks HTTP/2 only.
             k.Listen(address, settings.GrpcPort, o => o.Protocols = HttpProtocols.Http2);
             k.Limits.MaxRequestBodySize = settings.MaxRequestBodyBytes;
