@@ -22,7 +22,7 @@ internal static class Penalties
             var seen = TokenCounts.Build(seenIds, vocab, device).gt(0);                               // [B, V] bool
             var factor = seen.to_type(ScalarType.Float32)
                 .mul_(RowParameterColumns.Column(rowTable, RowParameterColumns.RepetitionMinusOne))
-                .add_(Scalars.OneF);                                                                           // [B, V]
+                .add_(Scalars.OneF, Scalars.OneF);                                                                           // [B, V]
             logits = torch.where(logits.gt(Scalars.ZeroF), logits / factor, logits * factor);
         }
         if (plan.AnyFrequencyOrPresencePenalty)

@@ -35,7 +35,7 @@ internal static class TemperatureAndTruncation
         {
             // p_i < min_p · p_max  ⇔  logit_i < logit_max + log(min_p): no softmax needed.
             var threshold = logits.amax([-1], keepdim: true)
-                .add_(RowParameterColumns.Column(rowTable, RowParameterColumns.LogMinP));             // [B, 1]
+                .add_(RowParameterColumns.Column(rowTable, RowParameterColumns.LogMinP), Scalars.OneF);             // [B, 1]
             logits.masked_fill_(logits.lt(threshold), Scalars.NegInfF);
         }
 

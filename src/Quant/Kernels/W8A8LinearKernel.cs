@@ -15,6 +15,10 @@ public sealed class W8A8LinearKernel : ILinearKernel
     private readonly Tensor? _deviceWeight; // [N, K] int8, on other devices
     private readonly Tensor _weightScale;   // [N] float32
     private readonly Tensor? _bias;         // [N] serving dtype
+
+    // Static, so no temporary Scalar can be finalized while an op reads it (see Engine.Runtime.Scalars).
+    private static readonly Scalar Levels = 127.0.ToScalar(), MinLevel = (-127.0).ToScalar();
+    private static readonly Scalar MinActAbsMax = 1e-8.ToScalar(), MinWeightAbsMax = 1e-5.ToScalar();
     private readonly float? _staticActScale;
 
     public int InFeatures { get; }
@@ -49,7 +53,7 @@ public sealed class W8A8LinearKernel : ILinearKernel
     {
         using var scope = NewDisposeScope();
         var w = weight.to(ScalarType.Float32);
-        var scale = w.abs().amax([1L], keepdim: true).clamp_min(1e-5) / 127;       // [N, 1]
+        var scale = w.abs().amax([1L], keepdim: true).clamp_min(MinWeightAbsMax).div(Levels);       // [N, 1]
         var q = (w / scale).round_().clamp_(-127, 127).to(ScalarType.Int8);         // [N, K]
         var kernel = new W8A8LinearKernel(q.DetachFromDisposeScope(), scale.squeeze(1).DetachFromDisposeScope(), bias, staticActScale);
         if (!ReferenceEquals(w, weight)) weight.Dispose();
@@ -64,9 +68,9 @@ public sealed class W8A8LinearKernel : ILinearKernel
         long t = x.shape[0];
         var xf = x.to(ScalarType.Float32).contiguous();
         var sx = _staticActScale is float s
-            ? full([1, 1], s, ScalarType.Float32, x.device)                             // [1, 1]
-            : xf.abs().amax([1L], keepdim: true).clamp_min(1e-8) / 127;                 // [T, 1]
-        var qx = (xf / sx).round_().clamp_(-127, 127).to(ScalarType.Int8);               // [T, K]
+            ? tensor(new[] { s }, [1, 1], device: x.device)                              // [1, 1]
+            : xf.abs().amax([1L], keepdim: true).clamp_min(MinActAbsMax).div(Levels);                 // [T, 1]
+        var qx = (xf / sx).round_().clamp_(MinLevel, Levels).to(ScalarType.Int8);               // [T, K]
         Tensor acc;                                                                      // [T, N] float32
         if (_hostWeight is not null)
         {
@@ -82,7 +86,7 @@ public sealed class W8A8LinearKernel : ILinearKernel
             acc = nn.functional.linear(qx.to(ScalarType.Float32), _deviceWeight!.to(ScalarType.Float32));
         }
         var y = acc * sx * _weightScale;
-        if (_bias is not null) y = y + _bias.to(ScalarType.Float32);
+        if (_bias is not null) y = InferenceServer.Engine.Runtime.Scalars.Add(y, _bias.to(ScalarType.Float32));
         return y.to(x.dtype).MoveToOuterDisposeScope();
     }
 

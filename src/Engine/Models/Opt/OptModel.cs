@@ -71,7 +71,7 @@ public sealed class OptModel : ICausalLM
         using var scope = NewDisposeScope();
         var x = _embedTokens.index_select(0, batch.TokenIds);                       // [T, P]
         if (_projectIn is not null) x = _projectIn.Forward(x);                      // [T, H]
-        x = Scalars.Add(x, _embedPositions.index_select(0, batch.Positions.add(PositionOffsetScalar)));
+        x = Scalars.Add(x, _embedPositions.index_select(0, batch.Positions.add(PositionOffsetScalar, Scalars.OneL)));
         foreach (var layer in _layers)
             x = layer.Forward(x, batch, cache, _attention);
         var last = x.index_select(0, batch.LogitsRows);                             // [N, H]
