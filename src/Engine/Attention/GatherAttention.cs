@@ -113,7 +113,7 @@ public sealed class GatherAttention(int numHeads, int numKvHeads, int headDim, i
         var kPos = arange(0, ctx, ScalarType.Int64, device).unsqueeze(0);
         var mask = kPos <= qPos;
         if (slidingWindow is int w)
-            mask = mask.logical_and((qPos - kPos) < full(1, (long)w, ScalarType.Int64, device)); // a tensor, not a temporary Scalar
+            mask = mask.logical_and((qPos - kPos) < tensor(new[] { (long)w }, device: device)); // a tensor, not a temporary Scalar
         return mask;
     }
 }
