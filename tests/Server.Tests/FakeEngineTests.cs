@@ -9,33 +9,12 @@ namespace InferenceServer.Server.Tests;
 /// <summary>States the real engine rarely shows on demand (loading, full queue), through a stand-in engine.</summary>
 public sealed class FakeEngineTests
 {
-    private sealed class FakeEngine(ITokenizer tokenizer, TokenizerConfig config) : IInferenceEngine
-    {
-        public bool Ready { get; set; }
-        public ModelConfig Config => throw new NotSupportedException();
-        public ITokenizer Tokenizer => tokenizer;
-        public TokenizerConfig TokenizerConfig => config;
-        public int MaxModelLen => 256;
-        public bool IsReady => Ready;
-        /// <summary>Null: every submission finds the queue full.</summary>
-        public Func<GenerationRequest, IAsyncEnumerable<GenerationOutput>>? Generate { get; set; }
-        public IAsyncEnumerable<GenerationOutput> Submit(GenerationRequest request, CancellationToken cancellationToken) =>
-            Generate?.Invoke(request) ?? throw new QueueFullException("The server is at capacity; retry later.");
-        public EngineLoad GetLoad() => new(0, 0, 1, 1, 16);
-    }
-
     [Fact]
     public async Task Loading_is_503_and_a_full_queue_is_429_with_retry_after()
     {
         var (tokenizer, config) = TokenizerLoader.Load(RepoPaths.TinyLlama);
-        var engine = new FakeEngine(tokenizer, config);
-        int port;
-        using (var l = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0))
-        {
-            l.Start();
-            port = ((System.Net.IPEndPoint)l.LocalEndpoint).Port;
-            l.Stop();
-        }
+        var engine = new StandInEngine(tokenizer, config);
+        int port = ServerFixture.FreePort();
         await using var app = ServerHost.Build(engine, new ServerSettings { Host = "127.0.0.1", Port = port, GrpcPort = 0 }, ["--Logging:LogLevel:Default=Warning"]);
         await app.StartAsync(TestContext.Current.CancellationToken);
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/") };
@@ -61,14 +40,8 @@ public sealed class FakeEngineTests
     public async Task Cached_prompt_tokens_reach_usage_once_per_prompt()
     {
         var (tokenizer, config) = TokenizerLoader.Load(RepoPaths.TinyLlama);
-        var engine = new FakeEngine(tokenizer, config) { Ready = true, Generate = r => One(r) };
-        int port;
-        using (var l = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0))
-        {
-            l.Start();
-            port = ((System.Net.IPEndPoint)l.LocalEndpoint).Port;
-            l.Stop();
-        }
+        var engine = new StandInEngine(tokenizer, config) { Ready = true, Generate = r => One(r) };
+        int port = ServerFixture.FreePort();
         await using var app = ServerHost.Build(engine, new ServerSettings { Host = "127.0.0.1", Port = port }, ["--Logging:LogLevel:Default=Warning"]);
         await app.StartAsync(TestContext.Current.CancellationToken);
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/") };

@@ -13,24 +13,11 @@ namespace InferenceServer.Server.Tests.Grpc;
 /// <summary>Loading (UNAVAILABLE, health NOT_SERVING) and a full queue (RESOURCE_EXHAUSTED), through a stand-in engine.</summary>
 public sealed class GrpcFakeEngineTests
 {
-    private sealed class FakeEngine(ITokenizer tokenizer, TokenizerConfig config) : IInferenceEngine
-    {
-        public bool Ready { get; set; }
-        public ModelConfig Config => throw new NotSupportedException();
-        public ITokenizer Tokenizer => tokenizer;
-        public TokenizerConfig TokenizerConfig => config;
-        public int MaxModelLen => 256;
-        public bool IsReady => Ready;
-        public IAsyncEnumerable<GenerationOutput> Submit(GenerationRequest request, CancellationToken cancellationToken) =>
-            throw new QueueFullException("The server is at capacity; retry later.");
-        public EngineLoad GetLoad() => new(0, 3, 1, 1, 16);
-    }
-
     [Fact]
     public async Task Loading_is_unavailable_and_a_full_queue_is_resource_exhausted()
     {
         var (tokenizer, config) = TokenizerLoader.Load(RepoPaths.TinyLlama);
-        var engine = new FakeEngine(tokenizer, config);
+        var engine = new StandInEngine(tokenizer, config) { Load = new EngineLoad(0, 3, 1, 1, 16) };
         int grpcPort = ServerFixture.FreePort();
         var settings = new ServerSettings { Host = "127.0.0.1", Port = ServerFixture.FreePort(), GrpcPort = grpcPort };
         await using var app = ServerHost.Build(engine, settings, ["--Logging:LogLevel:Default=Warning"]);
