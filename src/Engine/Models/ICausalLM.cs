@@ -12,6 +12,9 @@ public interface ICausalLM : IDisposable
     ScalarType Dtype { get; }
     Device Device { get; }
 
+    /// <summary>The native CUDA library the model was built with (paged attention, fused ops), or null.</summary>
+    Kernels.NativeKernels? Kernels { get; }
+
     /// <summary>Bytes of all linear-layer weights (quantized or not), lm_head excluded.</summary>
     long LinearWeightBytes { get; }
 

@@ -8,13 +8,10 @@ namespace InferenceServer.Engine.Models;
 /// <summary>Builds the model class registered for a config's architecture, from a checkpoint or dummy weights.</summary>
 public static class ModelFactory
 {
-    /// <summary>The native paged kernel on CUDA when the library is present, else the portable gather path.</summary>
-    public static IAttentionBackend AttentionFor(ModelConfig c, ModelOptions options)
-    {
-        if (options.Device.type == TorchSharp.DeviceType.CUDA && options.UseNativeKernels && Kernels.NativeKernels.TryGet(out _) is { } k)
-            return new PagedCudaAttention(k, c.NumHeads, c.NumKvHeads, c.HeadDim, c.SlidingWindow);
-        return new GatherAttention(c.NumHeads, c.NumKvHeads, c.HeadDim, c.SlidingWindow);
-    }
+    /// <summary>The native paged kernel when the library is in use (CUDA), else the portable gather path.</summary>
+    private static IAttentionBackend AttentionFor(ModelConfig c, Kernels.NativeKernels? kernels) => kernels is not null
+        ? new PagedCudaAttention(kernels, c.NumHeads, c.NumKvHeads, c.HeadDim, c.SlidingWindow)
+        : new GatherAttention(c.NumHeads, c.NumKvHeads, c.HeadDim, c.SlidingWindow);
 
     public static ICausalLM Load(ModelOptions options, Action<int, int>? progress = null) =>
         Load(ModelConfig.Load(options.ModelDir), options, progress);
@@ -40,12 +37,9 @@ public static class ModelFactory
         }
         try
         {
-            var ctx = new ModelBuildContext(config, weights, options.Dtype, options.Device, options.Quantization)
-            {
-                Progress = progress,
-                Kernels = options.Device.type == TorchSharp.DeviceType.CUDA && options.UseNativeKernels ? Kernels.NativeKernels.TryGet(out _) : null,
-            };
-            var attention = AttentionFor(config, options);
+            var kernels = options.Device.type == TorchSharp.DeviceType.CUDA && options.UseNativeKernels ? Kernels.NativeKernels.TryGet(out _) : null;
+            var ctx = new ModelBuildContext(config, weights, options.Dtype, options.Device, options.Quantization) { Progress = progress, Kernels = kernels };
+            var attention = AttentionFor(config, kernels);
             return config.Architecture switch
             {
                 "OPTForCausalLM" => new OptModel(ctx, attention),

@@ -74,8 +74,13 @@ public sealed class LlmEngine : IInferenceEngine, IDisposable
         if (model.Device.type == TorchSharp.DeviceType.CPU)
             // Multiply-adds per token of the linear layers, about (attention 4·H² + MLP 3·H·I) per layer.
             _cpuThreads = new CpuThreadPolicy((long)c.NumLayers * (4L * c.HiddenSize * c.HiddenSize + 3L * c.HiddenSize * c.IntermediateSize));
-        if (model.Device.type == TorchSharp.DeviceType.CUDA && (_kernels = NativeKernels.TryGet(out var why)) is null)
+        // Graphs and the paged kernel's inputs only make sense for a model built on the native kernels.
+        _kernels = model.Kernels;
+        if (model.Device.type == TorchSharp.DeviceType.CUDA && _kernels is null)
+        {
+            NativeKernels.TryGet(out var why);
             _log($"CUDA without the native library ({why}): eager gather attention, no CUDA graphs");
+        }
         if (_kernels is not null)
         {
             var scratch = new List<int>();

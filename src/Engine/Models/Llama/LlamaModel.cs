@@ -20,6 +20,7 @@ public sealed class LlamaModel : ICausalLM
     public ModelConfig Config { get; }
     public ScalarType Dtype { get; }
     public Device Device { get; }
+    public Kernels.NativeKernels? Kernels { get; }
     public long LinearWeightBytes => _layers.SelectMany(l => l.Linears).Sum(l => l.WeightBytes);
 
     public LlamaModel(ModelBuildContext ctx, IAttentionBackend attention)
@@ -27,6 +28,7 @@ public sealed class LlamaModel : ICausalLM
         var c = Config = ctx.Config;
         Dtype = ctx.Dtype;
         Device = ctx.Device;
+        Kernels = ctx.Kernels;
         _attention = attention;
         _embedTokens = ctx.Load("model.embed_tokens.weight", [c.VocabSize, c.HiddenSize]);
         _layers = new LlamaDecoderLayer[c.NumLayers];

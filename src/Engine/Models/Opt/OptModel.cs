@@ -32,6 +32,7 @@ public sealed class OptModel : ICausalLM
     public ModelConfig Config { get; }
     public ScalarType Dtype { get; }
     public Device Device { get; }
+    public Kernels.NativeKernels? Kernels { get; }
     public long LinearWeightBytes => _layers.SelectMany(l => l.Linears).Sum(l => l.WeightBytes);
 
     public OptModel(ModelBuildContext ctx, IAttentionBackend attention)
@@ -39,6 +40,7 @@ public sealed class OptModel : ICausalLM
         var c = Config = ctx.Config;
         Dtype = ctx.Dtype;
         Device = ctx.Device;
+        Kernels = ctx.Kernels;
         _attention = attention;
         // HF OPT checkpoints name weights "model.decoder.*"; some older exports drop the "model." prefix.
         var p = ctx.Weights.Has("decoder.embed_tokens.weight") && !ctx.Weights.Has("model.decoder.embed_tokens.weight")
