@@ -13,13 +13,12 @@ namespace InferenceServer.Quant.Tests;
 
 /// <summary>
 /// The shared perplexity protocol (reference token stream, 48 windows of 256) on tiny-llama and tiny-llama-outliers
-/// under w8a8 and smoothquant. Calibration runs once per model on the first <see cref="CalibrationSamples"/> × 512
+/// under w8a8 and smoothquant. Calibration runs once per model on the first <see cref="QuantTestModels.CalibrationSamples"/> × 512
 /// tokens of calibration.txt (the CLI default is 512 samples) and serves every setting.
 /// </summary>
 public sealed class SmoothQuantPerplexityTests(ITestOutputHelper output)
 {
-    internal const int CalibrationSamples = 16;
-    private static readonly W8A8Options Dynamic = new() { CalibrationSamples = CalibrationSamples };
+    private static readonly W8A8Options Dynamic = new() { CalibrationSamples = QuantTestModels.CalibrationSamples };
     private static readonly W8A8Options Static = Dynamic with { ActScales = ActScaleMode.Static };
 
     [Fact]
@@ -86,48 +85,4 @@ public sealed class SmoothQuantPerplexityTests(ITestOutputHelper output)
         output.WriteLine($"{(outliers ? "tiny-llama-outliers" : "tiny-llama")} {method.Name} {method.Options.ActScales} ({windows} windows): perplexity {result.Perplexity:F4}, linear weights {model.LinearWeightBytes} bytes");
         return result.Perplexity;
     }
-}
-
-/// <summary>tiny-llama (fp32 on CPU), its outlier variant, and their calibration statistics, shared by the tests.</summary>
-internal static class QuantTestModels
-{
-    public static readonly ModelConfig Config = ModelConfig.Load(RepoPaths.TinyLlama);
-    public static readonly Lazy<List<int>> ReferenceStream = new(LoadReferenceStream);
-    private static readonly Lazy<ActivationStats>[] Stats = [new(() => Calibrate(false)), new(() => Calibrate(true))];
-
-    /// <summary>sentencepiece's token ids of eval.txt (the stream PerplexityTests scores): 54.29 in fp32.</summary>
-    private static List<int> LoadReferenceStream()
-    {
-        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(RepoPaths.TinyLlama, "eval_token_ids.json")));
-        return doc.RootElement.GetProperty("lines").EnumerateArray()
-            .SelectMany(l => l.EnumerateArray().Select(x => x.GetInt32())).ToList();
-    }
-
-    public static ModelOptions Options(bool outliers) => new()
-    {
-        ModelDir = RepoPaths.TinyLlama,
-        Device = CPU,
-        Dtype = ScalarType.Float32,
-        WeightTransform = outliers ? w => new OutlierWeightSource(w) : null,
-    };
-
-    public static ActivationStats Calibration(bool outliers) => Stats[outliers ? 1 : 0].Value;
-
-    private static ActivationStats Calibrate(bool outliers) =>
-        CalibrationRunner.Run(Config, Options(outliers), CalibrationStream.Value, SmoothQuantPerplexityTests.CalibrationSamples, 512);
-
-    /// <summary>calibration.txt as BOS + line + EOS per line (the perplexity stream's layout), just enough lines for the samples.</summary>
-    private static readonly Lazy<List<int>> CalibrationStream = new(() =>
-    {
-        var tok = TokenizerLoader.Load(RepoPaths.TinyLlama).Tokenizer;
-        var stream = new List<int>();
-        foreach (var line in File.ReadLines(Path.Combine(RepoPaths.Assets, "data", "calibration.txt")))
-        {
-            if (stream.Count > SmoothQuantPerplexityTests.CalibrationSamples * 512) break;
-            stream.Add(tok.BosTokenId!.Value);
-            stream.AddRange(tok.Encode(line, addSpecialTokens: false));
-            stream.Add(tok.EosTokenId!.Value);
-        }
-        return stream;
-    });
 }

@@ -12,4 +12,7 @@ public interface IAttentionBackend
     /// <param name="v">[T, KV, D] new values.</param>
     /// <returns>[T, H·D] attention output.</returns>
     Tensor Forward(int layer, Tensor q, Tensor k, Tensor v, ForwardBatch batch, KvCachePool cache);
+
+    /// <summary>As <see cref="Forward"/>, when the caller already stored k and v in the cache (fused into rotary).</summary>
+    Tensor AttendWritten(int layer, Tensor q, Tensor k, Tensor v, ForwardBatch batch, KvCachePool cache);
 }

@@ -17,14 +17,17 @@ public sealed class PagedCudaAttention(NativeKernels kernels, int numHeads, int 
 
     public Tensor Forward(int layer, Tensor q, Tensor k, Tensor v, ForwardBatch batch, KvCachePool cache)
     {
-        var kCache = cache.Keys(layer);
-        var vCache = cache.Values(layer);
-        kCache.index_copy_(0, batch.SlotMapping, k);
-        vCache.index_copy_(0, batch.SlotMapping, v);
+        cache.Keys(layer).index_copy_(0, batch.SlotMapping, k);
+        cache.Values(layer).index_copy_(0, batch.SlotMapping, v);
+        return AttendWritten(layer, q, k, v, batch, cache);
+    }
+
+    public Tensor AttendWritten(int layer, Tensor q, Tensor k, Tensor v, ForwardBatch batch, KvCachePool cache)
+    {
         if (batch.Decode is not { } d)
             return _prefill.AttendWritten(layer, q, k, v, batch, cache);
         var output = empty_like(q);                                   // [B, H, D]
-        kernels.PagedDecodeAttention(output, q, kCache, vCache, d.BlockTables, d.ContextLengths, _scale, cache.BlockSize, slidingWindow ?? 0);
+        kernels.PagedDecodeAttention(output, q, cache.Keys(layer), cache.Values(layer), d.BlockTables, d.ContextLengths, _scale, cache.BlockSize, slidingWindow ?? 0);
         return output.view(q.shape[0], numHeads * headDim);
     }
 }

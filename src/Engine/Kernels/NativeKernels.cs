@@ -21,6 +21,14 @@ public sealed unsafe class NativeKernels
     private readonly delegate* unmanaged<IntPtr, IntPtr, IntPtr, double, int> _rmsNorm;
     private readonly delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, int, int, int> _rotaryQk;
     private readonly delegate* unmanaged<IntPtr, IntPtr, int> _siluMul;
+    private readonly delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, double, int> _addRmsNorm;
+    private readonly delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, double, double, int> _addRmsNormQuant;
+    private readonly delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, int, int, int, IntPtr, IntPtr, IntPtr, int> _rotaryQkCache;
+    private readonly delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, int> _int8Gemm;
+    private readonly delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, int> _skinnyLinear;
+    private readonly delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, double, double, int> _rmsNormQuant;
+    private readonly delegate* unmanaged<IntPtr, IntPtr, IntPtr, double, int> _siluMulQuant;
+    private readonly delegate* unmanaged<IntPtr, IntPtr, IntPtr, double, int> _quantizeRows;
     private readonly delegate* unmanaged<IntPtr> _graphNew;
     private readonly delegate* unmanaged<IntPtr, IntPtr, int> _graphBegin;
     private readonly delegate* unmanaged<IntPtr, int> _graphEnd;
@@ -40,6 +48,14 @@ public sealed unsafe class NativeKernels
         _rmsNorm = (delegate* unmanaged<IntPtr, IntPtr, IntPtr, double, int>)F("ik_rms_norm");
         _rotaryQk = (delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, int, int, int>)F("ik_rotary_qk");
         _siluMul = (delegate* unmanaged<IntPtr, IntPtr, int>)F("ik_silu_mul");
+        _addRmsNorm = (delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, double, int>)F("ik_add_rms_norm");
+        _addRmsNormQuant = (delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, double, double, int>)F("ik_add_rms_norm_quant");
+        _rotaryQkCache = (delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, int, int, int, IntPtr, IntPtr, IntPtr, int>)F("ik_rotary_qk_cache");
+        _int8Gemm = (delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, int>)F("ik_int8_gemm");
+        _skinnyLinear = (delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, int>)F("ik_skinny_linear");
+        _rmsNormQuant = (delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, double, double, int>)F("ik_rms_norm_quant");
+        _siluMulQuant = (delegate* unmanaged<IntPtr, IntPtr, IntPtr, double, int>)F("ik_silu_mul_quant");
+        _quantizeRows = (delegate* unmanaged<IntPtr, IntPtr, IntPtr, double, int>)F("ik_quantize_rows");
         _graphNew = (delegate* unmanaged<IntPtr>)F("ik_graph_new");
         _graphBegin = (delegate* unmanaged<IntPtr, IntPtr, int>)F("ik_graph_capture_begin");
         _graphEnd = (delegate* unmanaged<IntPtr, int>)F("ik_graph_capture_end");
@@ -93,6 +109,29 @@ public sealed unsafe class NativeKernels
         return output;
     }
 
+    /// <summary>residual [T,H] += delta in place, then RMSNorm(residual)·w into a new tensor (one launch for the add and the norm).</summary>
+    public Tensor AddRmsNorm(Tensor residual, Tensor delta, Tensor weight, double eps)
+    {
+        var output = empty_like(residual);
+        Check(_addRmsNorm(output.Handle, residual.Handle, delta.Handle, weight.Handle, eps), "add_rms_norm");
+        return output;
+    }
+
+    /// <summary>residual += delta in place, then INT8 [T, H] and per-token scales [T] of RMSNorm(residual)·w, in one pass.</summary>
+    public (Tensor Q, Tensor Scale) AddRmsNormQuant(Tensor residual, Tensor delta, Tensor weight, double eps, float? staticScale)
+    {
+        var (q, s) = QuantizedLike(residual.shape[0], residual.shape[1], residual.device);
+        Check(_addRmsNormQuant(q.Handle, s.Handle, residual.Handle, delta.Handle, weight.Handle, eps, staticScale ?? 0), "add_rms_norm_quant");
+        return (q, s);
+    }
+
+    /// <summary>
+    /// Rotates the q and k heads of qkv [T, (H + 2·KV)·D] in place and stores each token's rotated keys and values at
+    /// slots [T] (int64) of the layer's caches [num_slots, KV, D].
+    /// </summary>
+    public void RotaryQkCache(Tensor qkv, Tensor positions, Tensor cos, Tensor sin, int heads, int kvHeads, int headDim, Tensor kCache, Tensor vCache, Tensor slots) =>
+        Check(_rotaryQkCache(qkv.Handle, positions.Handle, cos.Handle, sin.Handle, heads, kvHeads, headDim, kCache.Handle, vCache.Handle, slots.Handle), "rotary_cache");
+
     /// <summary>Rotates q and k heads of qkv [T, W] in place (the first <paramref name="rotatedHeads"/> heads).</summary>
     public void RotaryQk(Tensor qkv, Tensor positions, Tensor cos, Tensor sin, int rotatedHeads, int headDim) =>
         Check(_rotaryQk(qkv.Handle, positions.Handle, cos.Handle, sin.Handle, rotatedHeads, headDim), "rotary");
@@ -104,6 +143,55 @@ public sealed unsafe class NativeKernels
         Check(_siluMul(output.Handle, gateUp.Handle), "silu_mul");
         return output;
     }
+
+    /// <summary>Most rows the skinny (decode-step) GEMMs take; larger batches go to tiled GEMMs.</summary>
+    public const int SkinnyMaxRows = 64;
+
+    /// <summary>
+    /// y [M, N] = (xq [M, K] · wq [N, K]ᵀ, exact int32) · xScale[m] · wScale[n] + bias[n], in <paramref name="outDtype"/>
+    /// (the serving dtype, which bias shares). Dequantization happens in the GEMM's epilogue.
+    /// </summary>
+    public Tensor Int8Gemm(Tensor xq, Tensor xScale, Tensor wq, Tensor wScale, Tensor? bias, ScalarType outDtype)
+    {
+        var output = empty([xq.shape[0], wq.shape[0]], outDtype, xq.device);
+        Check(_int8Gemm(output.Handle, xq.Handle, xScale.Handle, wq.Handle, wScale.Handle, bias?.Handle ?? IntPtr.Zero), "int8_gemm");
+        return output;
+    }
+
+    /// <summary>x [M, K] · w [N, K]ᵀ + bias for M ≤ <see cref="SkinnyMaxRows"/> in float16/bfloat16, reading w once at full bandwidth.</summary>
+    public Tensor SkinnyLinear(Tensor x, Tensor weight, Tensor? bias)
+    {
+        var output = empty([x.shape[0], weight.shape[0]], x.dtype, x.device);
+        Check(_skinnyLinear(output.Handle, x.Handle, weight.Handle, bias?.Handle ?? IntPtr.Zero), "skinny_linear");
+        return output;
+    }
+
+    /// <summary>INT8 [T, H] and per-token scales [T] of RMSNorm(x)·w, in one pass (staticScale: one calibrated scale, or null).</summary>
+    public (Tensor Q, Tensor Scale) RmsNormQuant(Tensor x, Tensor weight, double eps, float? staticScale)
+    {
+        var (q, s) = QuantizedLike(x.shape[0], x.shape[1], x.device);
+        Check(_rmsNormQuant(q.Handle, s.Handle, x.Handle, weight.Handle, eps, staticScale ?? 0), "rms_norm_quant");
+        return (q, s);
+    }
+
+    /// <summary>INT8 [T, I] and scales [T] of silu(gate)·up for gate_up [T, 2I], in one pass.</summary>
+    public (Tensor Q, Tensor Scale) SiluMulQuant(Tensor gateUp, float? staticScale)
+    {
+        var (q, s) = QuantizedLike(gateUp.shape[0], gateUp.shape[1] / 2, gateUp.device);
+        Check(_siluMulQuant(q.Handle, s.Handle, gateUp.Handle, staticScale ?? 0), "silu_mul_quant");
+        return (q, s);
+    }
+
+    /// <summary>INT8 [T, K] and scales [T] of x [T, K].</summary>
+    public (Tensor Q, Tensor Scale) QuantizeRows(Tensor x, float? staticScale)
+    {
+        var (q, s) = QuantizedLike(x.shape[0], x.shape[1], x.device);
+        Check(_quantizeRows(q.Handle, s.Handle, x.Handle, staticScale ?? 0), "quantize_rows");
+        return (q, s);
+    }
+
+    private static (Tensor, Tensor) QuantizedLike(long rows, long cols, Device device) =>
+        (empty([rows, cols], ScalarType.Int8, device), empty([rows], ScalarType.Float32, device));
 
     public (long Free, long Total) MemGetInfo()
     {

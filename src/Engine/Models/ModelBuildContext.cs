@@ -31,7 +31,7 @@ public sealed class ModelBuildContext(ModelConfig config, IWeightSource weights,
     /// </summary>
     public ILinearKernel Linear(string name, IReadOnlyList<string> parts, IReadOnlyList<int> outSizes, int inFeatures, bool bias)
     {
-        var spec = new LinearSpec(name, inFeatures, outSizes.Sum(), bias, Dtype, Device);
+        var spec = new LinearSpec(name, inFeatures, outSizes.Sum(), bias, Dtype, Device, Kernels);
         var method = Quant.AppliesTo(spec) ? Quant : UnquantizedMethod.Instance;
         if (Weights is DummyWeightSource)
             return method.CreateDummy(spec);

@@ -18,4 +18,7 @@ public static class Scalars
 
     /// <summary>a + b for floating tensors, with a kept-alive alpha.</summary>
     public static Tensor Add(Tensor a, Tensor b) => a.add(b, is_integral(a.dtype) ? OneL : OneF);
+
+    /// <summary>a += b in place with a kept-alive alpha.</summary>
+    public static Tensor AddInPlace(Tensor a, Tensor b) => a.add_(b, is_integral(a.dtype) ? OneL : OneF);
 }

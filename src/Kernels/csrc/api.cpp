@@ -10,7 +10,10 @@
 #include <sstream>
 #include <string>
 #include "fused_ops.h"
+#include "int8_gemm.h"
 #include "paged_attention.h"
+#include "quantize.h"
+#include "skinny_gemm.h"
 
 namespace {
 thread_local std::string g_error;
@@ -37,6 +40,26 @@ int dtype_code(at::ScalarType t) {
 }
 
 std::optional<c10::cuda::CUDAStream> g_capture_stream;
+
+void check_launch(cudaError_t err, const char* what) {
+  check(err == cudaSuccess, std::string(what) + " launch failed: " + cudaGetErrorString(err));
+}
+
+// Checks q [T, K] int8 contiguous and scale [T] float32 contiguous, both on CUDA.
+void check_quantized(const at::Tensor& q, const at::Tensor& scale, const char* what) {
+  check(q.is_cuda() && scale.is_cuda(), std::string(what) + ": tensors must be on CUDA");
+  check(q.scalar_type() == at::kChar && q.dim() == 2 && q.is_contiguous(), std::string(what) + ": q must be [T,K] int8 contiguous");
+  check(scale.scalar_type() == at::kFloat && scale.is_contiguous() && scale.numel() == q.size(0),
+        std::string(what) + ": scale must be [T] float32 contiguous");
+}
+
+bool aligned16(const at::Tensor& t) { return reinterpret_cast<uintptr_t>(t.data_ptr()) % 16 == 0; }
+
+// Zero-pads the last dimension to a multiple of 16 (the GEMMs move 16-byte pieces); real models never need it.
+at::Tensor pad_k16(const at::Tensor& t) {
+  const int64_t k = t.size(1), pad = (16 - k % 16) % 16;
+  return pad == 0 ? t : at::constant_pad_nd(t, {0, pad}, 0);
+}
 }  // namespace
 
 extern "C" {
@@ -101,6 +124,50 @@ int ik_rotary_qk(at::Tensor* qkv, at::Tensor* positions, at::Tensor* cos, at::Te
   IK_CATCH(-1)
 }
 
+// residual [T,H] += delta [T,H] in place, then out [T,H] = RMSNorm(residual) * w (rows with unit stride).
+int ik_add_rms_norm(at::Tensor* out, at::Tensor* residual, at::Tensor* delta, at::Tensor* w, double eps) {
+  IK_TRY
+  check(out->is_cuda() && residual->is_cuda() && delta->is_cuda() && w->is_cuda(), "add_rms_norm: tensors must be on CUDA");
+  check(residual->dim() == 2 && residual->stride(1) == 1 && delta->sizes() == residual->sizes() && delta->stride(1) == 1 &&
+            out->sizes() == residual->sizes() && out->stride(1) == 1,
+        "add_rms_norm: residual, delta and out must be [T,H] with contiguous rows");
+  check(w->is_contiguous() && w->numel() == residual->size(1), "add_rms_norm: weight must be [H] contiguous");
+  check(residual->scalar_type() == delta->scalar_type() && residual->scalar_type() == out->scalar_type() && residual->scalar_type() == w->scalar_type(),
+        "add_rms_norm: dtypes must match");
+  c10::cuda::CUDAGuard guard(residual->device());
+  check_launch(launch_add_rms_norm(dtype_code(residual->scalar_type()), out->data_ptr(), residual->data_ptr(), delta->data_ptr(), w->data_ptr(),
+                                   (int)residual->size(0), (int)residual->size(1), residual->stride(0), delta->stride(0), out->stride(0),
+                                   (float)eps, at::cuda::getCurrentCUDAStream()),
+               "add_rms_norm");
+  return 0;
+  IK_CATCH(-1)
+}
+
+// ik_rotary_qk, and the rotated keys and the values of each token stored at slots [T] (int64) of the layer's caches
+// k_cache/v_cache [num_slots, KV, D] contiguous.
+int ik_rotary_qk_cache(at::Tensor* qkv, at::Tensor* positions, at::Tensor* cos, at::Tensor* sin, int heads, int kv_heads, int head_dim,
+                       at::Tensor* k_cache, at::Tensor* v_cache, at::Tensor* slots) {
+  IK_TRY
+  check(qkv->is_cuda() && positions->is_cuda() && cos->is_cuda() && sin->is_cuda() && k_cache->is_cuda() && v_cache->is_cuda() && slots->is_cuda(),
+        "rotary_cache: tensors must be on CUDA");
+  check(qkv->dim() == 2 && qkv->stride(1) == 1 && qkv->size(1) >= (int64_t)(heads + 2 * kv_heads) * head_dim, "rotary_cache: qkv must be [T,(H+2KV)·D] with contiguous rows");
+  check(positions->scalar_type() == at::kLong && positions->is_contiguous() && positions->numel() == qkv->size(0), "rotary_cache: positions must be [T] int64");
+  check(slots->scalar_type() == at::kLong && slots->is_contiguous() && slots->numel() == qkv->size(0), "rotary_cache: slots must be [T] int64");
+  check(cos->scalar_type() == at::kFloat && sin->scalar_type() == at::kFloat && cos->is_contiguous() && sin->is_contiguous() && cos->size(1) == head_dim,
+        "rotary_cache: cos/sin must be [maxPos, D] float32 contiguous");
+  check(k_cache->is_contiguous() && v_cache->is_contiguous() && k_cache->dim() == 3 && k_cache->size(1) == kv_heads && k_cache->size(2) == head_dim &&
+            v_cache->sizes() == k_cache->sizes(),
+        "rotary_cache: caches must be [slots, KV, D] contiguous");
+  check(k_cache->scalar_type() == qkv->scalar_type() && v_cache->scalar_type() == qkv->scalar_type(), "rotary_cache: caches must share qkv's dtype");
+  c10::cuda::CUDAGuard guard(qkv->device());
+  check_launch(launch_rotary_qk_cache(dtype_code(qkv->scalar_type()), qkv->data_ptr(), positions->data_ptr<int64_t>(), cos->data_ptr<float>(),
+                                      sin->data_ptr<float>(), (int)qkv->size(0), heads, kv_heads, head_dim, qkv->stride(0), k_cache->data_ptr(),
+                                      v_cache->data_ptr(), slots->data_ptr<int64_t>(), at::cuda::getCurrentCUDAStream()),
+               "rotary_cache");
+  return 0;
+  IK_CATCH(-1)
+}
+
 // out [T,I] = silu(gate_up[:, :I]) * gate_up[:, I:], both contiguous.
 int ik_silu_mul(at::Tensor* out, at::Tensor* gate_up) {
   IK_TRY
@@ -111,6 +178,124 @@ int ik_silu_mul(at::Tensor* out, at::Tensor* gate_up) {
   auto err = launch_silu_mul(dtype_code(out->scalar_type()), out->data_ptr(), gate_up->data_ptr(), (int)out->size(0), (int)out->size(1),
                              at::cuda::getCurrentCUDAStream());
   check(err == cudaSuccess, std::string("silu_mul launch failed: ") + cudaGetErrorString(err));
+  return 0;
+  IK_CATCH(-1)
+}
+
+// out [M, N] = (xq [M, K] · wq [N, K]ᵀ in int32) · x_scale[m] · w_scale[n] + bias[n]. out and bias share the
+// serving dtype; the skinny kernel serves M ≤ 64, the tiled tensor-core kernel larger M.
+int ik_int8_gemm(at::Tensor* out, at::Tensor* xq, at::Tensor* x_scale, at::Tensor* wq, at::Tensor* w_scale, at::Tensor* bias) {
+  IK_TRY
+  check_quantized(*xq, *x_scale, "int8_gemm (activations)");
+  check_quantized(*wq, *w_scale, "int8_gemm (weights)");
+  check(out->is_cuda() && out->dim() == 2 && out->is_contiguous(), "int8_gemm: out must be [M,N] contiguous on CUDA");
+  const int64_t M = xq->size(0), K = xq->size(1), N = wq->size(0);
+  check(wq->size(1) == K && out->size(0) == M && out->size(1) == N, "int8_gemm: shapes must be xq [M,K], wq [N,K], out [M,N]");
+  check(bias == nullptr || (bias->is_contiguous() && bias->numel() == N && bias->scalar_type() == out->scalar_type()),
+        "int8_gemm: bias must be [N] contiguous in out's dtype");
+  if (M == 0) return 0;
+  c10::cuda::CUDAGuard guard(xq->device());
+  const at::Tensor x = pad_k16(*xq), w = pad_k16(*wq);
+  check(aligned16(x) && aligned16(w), "int8_gemm: xq and wq must start on 16-byte boundaries");
+  const int kp = (int)x.size(1);
+  const void* b = bias ? bias->data_ptr() : nullptr;
+  auto st = at::cuda::getCurrentCUDAStream();
+  const int code = dtype_code(out->scalar_type());
+  auto err = M <= kSkinnyMaxRows
+      ? launch_skinny_gemm_s8(code, out->data_ptr(), x.data_ptr<int8_t>(), x_scale->data_ptr<float>(), w.data_ptr<int8_t>(),
+                              w_scale->data_ptr<float>(), b, (int)M, (int)N, kp, kp, N, st)
+      : launch_int8_gemm_tiled(code, out->data_ptr(), x.data_ptr<int8_t>(), x_scale->data_ptr<float>(), w.data_ptr<int8_t>(),
+                               w_scale->data_ptr<float>(), b, (int)M, (int)N, kp, kp, N, st);
+  check_launch(err, "int8_gemm");
+  return 0;
+  IK_CATCH(-1)
+}
+
+// out [M, N] = x [M, K] · w [N, K]ᵀ + bias for M ≤ 64 in float16/bfloat16 (decode-step linears at full bandwidth).
+int ik_skinny_linear(at::Tensor* out, at::Tensor* x, at::Tensor* w, at::Tensor* bias) {
+  IK_TRY
+  check(out->is_cuda() && x->is_cuda() && w->is_cuda(), "skinny_linear: tensors must be on CUDA");
+  check(x->dim() == 2 && x->stride(1) == 1 && w->dim() == 2 && w->is_contiguous() && out->dim() == 2 && out->is_contiguous(),
+        "skinny_linear: x [M,K] with contiguous rows, w [N,K] and out [M,N] contiguous");
+  const int64_t M = x->size(0), K = x->size(1), N = w->size(0);
+  check(M <= kSkinnyMaxRows, "skinny_linear: at most 64 rows");
+  check(w->size(1) == K && out->size(0) == M && out->size(1) == N, "skinny_linear: shape mismatch");
+  check(K % 8 == 0 && x->stride(0) % 8 == 0, "skinny_linear: K and x's row stride must be multiples of 8");
+  check(x->scalar_type() == w->scalar_type() && x->scalar_type() == out->scalar_type() &&
+            (x->scalar_type() == at::kHalf || x->scalar_type() == at::kBFloat16),
+        "skinny_linear: x, w and out must share float16 or bfloat16");
+  check(bias == nullptr || (bias->is_contiguous() && bias->numel() == N && bias->scalar_type() == out->scalar_type()),
+        "skinny_linear: bias must be [N] contiguous in out's dtype");
+  if (M == 0) return 0;
+  check(aligned16(*w), "skinny_linear: w must start on a 16-byte boundary");
+  c10::cuda::CUDAGuard guard(x->device());
+  // A view can start mid-row; the kernel moves 16-byte pieces, so such an x is copied once.
+  const at::Tensor xa = aligned16(*x) ? *x : x->contiguous().clone();
+  check_launch(launch_skinny_gemm_f16(dtype_code(x->scalar_type()), out->data_ptr(), xa.data_ptr(), w->data_ptr(),
+                                      bias ? bias->data_ptr() : nullptr, (int)M, (int)N, (int)K, xa.stride(0), N,
+                                      at::cuda::getCurrentCUDAStream()),
+               "skinny_linear");
+  return 0;
+  IK_CATCH(-1)
+}
+
+// q, scale ← per-token INT8 of RMSNorm(x [T,H])·w (static_scale > 0: that one scale for every token).
+int ik_rms_norm_quant(at::Tensor* q, at::Tensor* scale, at::Tensor* x, at::Tensor* w, double eps, double static_scale) {
+  IK_TRY
+  check_quantized(*q, *scale, "rms_norm_quant");
+  check(x->is_cuda() && x->dim() == 2 && x->stride(1) == 1 && q->sizes() == x->sizes(), "rms_norm_quant: x must be [T,H] with contiguous rows, like q");
+  check(w->is_contiguous() && w->numel() == x->size(1) && w->scalar_type() == x->scalar_type(), "rms_norm_quant: weight must be [H] in x's dtype");
+  c10::cuda::CUDAGuard guard(x->device());
+  check_launch(launch_rms_norm_quant(dtype_code(x->scalar_type()), q->data_ptr<int8_t>(), scale->data_ptr<float>(), x->data_ptr(),
+                                     w->data_ptr(), (int)x->size(0), (int)x->size(1), x->stride(0), (float)eps, (float)static_scale,
+                                     at::cuda::getCurrentCUDAStream()),
+               "rms_norm_quant");
+  return 0;
+  IK_CATCH(-1)
+}
+
+// residual [T,H] += delta in place, then q, scale ← INT8 of RMSNorm(residual)·w.
+int ik_add_rms_norm_quant(at::Tensor* q, at::Tensor* scale, at::Tensor* residual, at::Tensor* delta, at::Tensor* w, double eps, double static_scale) {
+  IK_TRY
+  check_quantized(*q, *scale, "add_rms_norm_quant");
+  check(residual->is_cuda() && delta->is_cuda() && residual->dim() == 2 && residual->stride(1) == 1 && delta->sizes() == residual->sizes() &&
+            delta->stride(1) == 1 && q->sizes() == residual->sizes(),
+        "add_rms_norm_quant: residual and delta must be [T,H] with contiguous rows, like q");
+  check(delta->scalar_type() == residual->scalar_type() && w->scalar_type() == residual->scalar_type() && w->is_contiguous() && w->numel() == residual->size(1),
+        "add_rms_norm_quant: delta and weight [H] must share residual's dtype");
+  c10::cuda::CUDAGuard guard(residual->device());
+  check_launch(launch_add_rms_norm_quant(dtype_code(residual->scalar_type()), q->data_ptr<int8_t>(), scale->data_ptr<float>(), residual->data_ptr(),
+                                         delta->data_ptr(), w->data_ptr(), (int)residual->size(0), (int)residual->size(1), residual->stride(0),
+                                         delta->stride(0), (float)eps, (float)static_scale, at::cuda::getCurrentCUDAStream()),
+               "add_rms_norm_quant");
+  return 0;
+  IK_CATCH(-1)
+}
+
+// q [T, I], scale ← INT8 of silu(gate_up[:, :I])·gate_up[:, I:] for gate_up [T, 2I] contiguous.
+int ik_silu_mul_quant(at::Tensor* q, at::Tensor* scale, at::Tensor* gate_up, double static_scale) {
+  IK_TRY
+  check_quantized(*q, *scale, "silu_mul_quant");
+  check(gate_up->is_cuda() && gate_up->is_contiguous() && gate_up->dim() == 2 && gate_up->size(0) == q->size(0) &&
+            gate_up->size(1) == 2 * q->size(1),
+        "silu_mul_quant: gate_up must be [T,2I] contiguous for q [T,I]");
+  c10::cuda::CUDAGuard guard(gate_up->device());
+  check_launch(launch_silu_mul_quant(dtype_code(gate_up->scalar_type()), q->data_ptr<int8_t>(), scale->data_ptr<float>(), gate_up->data_ptr(),
+                                     (int)q->size(0), (int)q->size(1), (float)static_scale, at::cuda::getCurrentCUDAStream()),
+               "silu_mul_quant");
+  return 0;
+  IK_CATCH(-1)
+}
+
+// q [T, K], scale ← INT8 of x [T, K] (rows with unit stride).
+int ik_quantize_rows(at::Tensor* q, at::Tensor* scale, at::Tensor* x, double static_scale) {
+  IK_TRY
+  check_quantized(*q, *scale, "quantize_rows");
+  check(x->is_cuda() && x->dim() == 2 && x->stride(1) == 1 && x->sizes() == q->sizes(), "quantize_rows: x must be [T,K] with contiguous rows, like q");
+  c10::cuda::CUDAGuard guard(x->device());
+  check_launch(launch_quantize_rows(dtype_code(x->scalar_type()), q->data_ptr<int8_t>(), scale->data_ptr<float>(), x->data_ptr(),
+                                    (int)x->size(0), (int)x->size(1), x->stride(0), (float)static_scale, at::cuda::getCurrentCUDAStream()),
+               "quantize_rows");
   return 0;
   IK_CATCH(-1)
 }

@@ -7,10 +7,13 @@ namespace InferenceServer.Quant.Kernels;
 /// <summary>
 /// A W8A8 linear layer: weights INT8 symmetric per output channel, activations quantized to INT8 on the way in
 /// (per token from their own abs-max, or with one calibrated per-tensor scale), an exact int32 GEMM, then
-/// y[t, n] = acc[t, n] · sx[t] · sw[n] + b[n] in the serving dtype.
+/// y[t, n] = acc[t, n] · sx[t] · sw[n] + b[n] in the serving dtype. On CUDA with the native library the GEMM is the
+/// project's tensor-core kernel with that dequantization in its epilogue, and the producer of x may hand over INT8
+/// directly (<see cref="IQuantizedInputLinear"/>).
 /// </summary>
-public sealed class W8A8LinearKernel : ILinearKernel
+public sealed class W8A8LinearKernel : IQuantizedInputLinear
 {
+    private readonly InferenceServer.Engine.Kernels.NativeKernels? _kernels;
     private readonly sbyte[]? _hostWeight;  // [N, K] row-major, on CPU devices (what Int8Gemm reads)
     private readonly Tensor? _deviceWeight; // [N, K] int8, on other devices
     private readonly Tensor _weightScale;   // [N] float32
@@ -28,8 +31,9 @@ public sealed class W8A8LinearKernel : ILinearKernel
     /// <summary>The calibrated per-tensor activation scale, or null for per-token dynamic scales.</summary>
     public float? StaticActScale => _staticActScale;
 
-    private W8A8LinearKernel(Tensor qweight, Tensor weightScale, Tensor? bias, float? staticActScale)
+    private W8A8LinearKernel(Tensor qweight, Tensor weightScale, Tensor? bias, float? staticActScale, InferenceServer.Engine.Kernels.NativeKernels? kernels)
     {
+        _kernels = qweight.device.type == DeviceType.CUDA ? kernels : null;
         OutFeatures = (int)qweight.shape[0];
         InFeatures = (int)qweight.shape[1];
         _weightScale = weightScale;
@@ -49,21 +53,46 @@ public sealed class W8A8LinearKernel : ILinearKernel
 
     /// <summary>Quantizes W [N, K] per output channel; takes ownership of <paramref name="weight"/> and <paramref name="bias"/>.</summary>
     /// <param name="staticActScale">Per-tensor activation scale (abs-max / 127), or null for dynamic per-token scales.</param>
-    public static W8A8LinearKernel Quantize(Tensor weight, Tensor? bias, float? staticActScale = null)
+    /// <param name="kernels">The native CUDA kernels, or null for the portable path.</param>
+    public static W8A8LinearKernel Quantize(Tensor weight, Tensor? bias, float? staticActScale = null, InferenceServer.Engine.Kernels.NativeKernels? kernels = null)
     {
         using var scope = NewDisposeScope();
         var w = weight.to(ScalarType.Float32);
         var scale = w.abs().amax([1L], keepdim: true).clamp_min(MinWeightAbsMax).div(Levels);       // [N, 1]
         var q = (w / scale).round_().clamp_(-127, 127).to(ScalarType.Int8);         // [N, K]
-        var kernel = new W8A8LinearKernel(q.DetachFromDisposeScope(), scale.squeeze(1).DetachFromDisposeScope(), bias, staticActScale);
+        var kernel = new W8A8LinearKernel(q.DetachFromDisposeScope(), scale.squeeze(1).DetachFromDisposeScope(), bias, staticActScale, kernels);
         if (!ReferenceEquals(w, weight)) weight.Dispose();
         return kernel;
     }
+
+    /// <summary>
+    /// Random INT8 weights made directly in INT8 (for <c>--load-format dummy</c>): never materialises a float copy, so a
+    /// 70B-shape model fits where its bf16 weights would not. Values uniform in [-64, 64] with scales giving w ≈ N(0, 0.02).
+    /// </summary>
+    public static W8A8LinearKernel Random(int outFeatures, int inFeatures, Tensor? bias, float? staticActScale, Device device, InferenceServer.Engine.Kernels.NativeKernels? kernels)
+    {
+        var q = randint(-64, 65, [outFeatures, inFeatures], ScalarType.Int8, device);
+        var scale = full([outFeatures], 0.02 / 37.0, ScalarType.Float32, device);
+        return new W8A8LinearKernel(q, scale, bias, staticActScale, kernels);
+    }
+
+    public bool AcceptsQuantizedInput => _kernels is not null;
+
+    /// <inheritdoc/>
+    public Tensor ForwardQuantized(Tensor xq, Tensor xScale, ScalarType outDtype) =>
+        _kernels!.Int8Gemm(xq, xScale, _deviceWeight!, _weightScale, _bias, outDtype);
 
     /// <param name="x">[T, K] in the serving dtype.</param>
     /// <returns>[T, N] in the serving dtype.</returns>
     public Tensor Forward(Tensor x)
     {
+        if (_kernels is not null)
+        {
+            var (xq, rowScale) = _kernels.QuantizeRows(x.stride(1) == 1 ? x : x.contiguous(), _staticActScale);
+            using (xq)
+            using (rowScale)
+                return ForwardQuantized(xq, rowScale, x.dtype);
+        }
         using var scope = NewDisposeScope();
         long t = x.shape[0];
         var xf = x.to(ScalarType.Float32).contiguous();
@@ -82,7 +111,7 @@ public sealed class W8A8LinearKernel : ILinearKernel
         }
         else
         {
-            // Off-CPU fallback until a device INT8 GEMM lands: the same integers through a float matmul.
+            // Off-CPU without the native library: the same integers through a float matmul (exact up to 2^24).
             acc = nn.functional.linear(qx.to(ScalarType.Float32), _deviceWeight!.to(ScalarType.Float32));
         }
         var y = acc * sx * _weightScale;

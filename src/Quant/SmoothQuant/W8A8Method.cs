@@ -35,12 +35,11 @@ public sealed class W8A8Method : ICalibratedQuantMethod
     public bool AppliesTo(LinearSpec spec) => true;
 
     public ILinearKernel Create(LinearSpec spec, Tensor weight, Tensor? bias) =>
-        W8A8LinearKernel.Quantize(weight, bias, StaticScale(spec.Name));
+        W8A8LinearKernel.Quantize(weight, bias, StaticScale(spec.Name), spec.Kernels);
 
-    public ILinearKernel CreateDummy(LinearSpec spec) => W8A8LinearKernel.Quantize(
-        randn([spec.OutFeatures, spec.InFeatures], ScalarType.Float32, spec.Device).mul_(0.02),
+    public ILinearKernel CreateDummy(LinearSpec spec) => W8A8LinearKernel.Random(spec.OutFeatures, spec.InFeatures,
         spec.HasBias ? zeros([spec.OutFeatures], spec.Dtype, spec.Device) : null,
-        Options.ActScales == ActScaleMode.Static ? 0.05f : null);
+        Options.ActScales == ActScaleMode.Static ? 0.05f : null, spec.Device, spec.Kernels);
 
     public ModelOptions Calibrate(ModelConfig config, ModelOptions options, IReadOnlyList<int> calibrationStream, Action<int, int>? progress = null)
     {

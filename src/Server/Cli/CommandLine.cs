@@ -16,6 +16,7 @@ public static class CommandLine
             ServeCommand.Create(),
             PerplexityCommand.Create(),
             BenchCommand.Create(),
+            KernelBenchCommand.Create(),
         };
         // "serve" is the default verb: `InferenceServer --model X` means `InferenceServer serve --model X`.
         if (args.Length == 0 || (args[0].StartsWith('-') && args[0] is not ("--help" or "-h" or "-?" or "--version")))

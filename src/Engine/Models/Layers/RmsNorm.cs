@@ -1,3 +1,4 @@
+using InferenceServer.Engine.Models.Quantization;
 using InferenceServer.Engine.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -21,6 +22,44 @@ public sealed class RmsNorm(Tensor weight, double eps, Kernels.NativeKernels? ke
         var xf = x.dtype == ScalarType.Float32 ? x : x.to(ScalarType.Float32);
         var normed = xf * xf.square().mean([-1L], keepdim: true).add(_eps, Scalars.OneF).rsqrt();
         return (Weight * normed.to(x.dtype)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// linear(RMSNorm(x)). A W8A8 consumer on CUDA gets INT8 straight from the norm kernel (per-token scales), so
+    /// the normalised activations are never written in the serving dtype.
+    /// </summary>
+    public Tensor ForwardInto(ILinearKernel linear, Tensor x)
+    {
+        if (kernels is null || linear is not IQuantizedInputLinear { AcceptsQuantizedInput: true } q) return linear.Forward(Forward(x));
+        var (xq, scale) = kernels.RmsNormQuant(x, Weight, Eps, q.StaticActScale);
+        using (xq)
+        using (scale)
+            return q.ForwardQuantized(xq, scale, x.dtype);
+    }
+
+    /// <summary>
+    /// residual += delta (in place), then linear(RMSNorm(residual)): the previous sublayer's residual add folded into
+    /// this norm, one launch on CUDA. A null delta is a plain <see cref="ForwardInto"/>.
+    /// </summary>
+    /// <param name="residual">[T, H] residual stream, updated in place.</param>
+    /// <param name="delta">[T, H] output of the previous sublayer, or null.</param>
+    public Tensor AddForwardInto(ILinearKernel linear, Tensor residual, Tensor? delta)
+    {
+        if (delta is null) return ForwardInto(linear, residual);
+        if (kernels is null)
+        {
+            Scalars.AddInPlace(residual, delta);
+            return linear.Forward(Forward(residual));
+        }
+        if (linear is not IQuantizedInputLinear { AcceptsQuantizedInput: true } q)
+        {
+            using var normed = kernels.AddRmsNorm(residual, delta, Weight, Eps);
+            return linear.Forward(normed);
+        }
+        var (xq, scale) = kernels.AddRmsNormQuant(residual, delta, Weight, Eps, q.StaticActScale);
+        using (xq)
+        using (scale)
+            return q.ForwardQuantized(xq, scale, residual.dtype);
     }
 
     public void Dispose() => Weight.Dispose();

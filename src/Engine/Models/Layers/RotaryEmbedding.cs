@@ -86,6 +86,21 @@ public sealed class RotaryEmbedding : IDisposable
                 qkv.narrow(1, q + kv, kv).reshape(t, kvHeads, headDim));
     }
 
+    /// <summary>True when <see cref="SplitRotateAndCache"/> can store keys and values while it rotates (native kernels).</summary>
+    public bool FusesCacheWrite => _kernels is not null;
+
+    /// <summary>
+    /// <see cref="SplitAndRotate"/>, and each token's rotated keys and values stored at its slot of the layer's caches
+    /// [num_slots, KV, D] in the same launch. Needs <see cref="FusesCacheWrite"/>.
+    /// </summary>
+    public (Tensor Q, Tensor K, Tensor V) SplitRotateAndCache(Tensor qkv, StepInputs step, int heads, int kvHeads, int headDim, Tensor kCache, Tensor vCache, Tensor slots)
+    {
+        long t = qkv.shape[0];
+        int q = heads * headDim, kv = kvHeads * headDim;
+        _kernels!.RotaryQkCache(qkv, step.Positions, _cos, _sin, heads, kvHeads, headDim, kCache, vCache, slots);
+        return (qkv.narrow(1, 0, q).view(t, heads, headDim), qkv.narrow(1, q, kv).view(t, kvHeads, headDim), qkv.narrow(1, q + kv, kv).view(t, kvHeads, headDim));
+    }
+
     /// <summary>Gathers (cos, sin) [T, 1, D] in <paramref name="dtype"/> for the given positions [T].</summary>
     public (Tensor Cos, Tensor Sin) ForPositions(Tensor positions, ScalarType dtype) =>
         (_cos.index_select(0, positions).unsqueeze(1).to(dtype), _sin.index_select(0, positions).unsqueeze(1).to(dtype));

@@ -1,4 +1,3 @@
-using InferenceServer.Engine.Runtime;
 using InferenceServer.Engine.Attention;
 using InferenceServer.Engine.KvCache;
 using InferenceServer.Engine.Loading;
@@ -42,20 +41,30 @@ public sealed class LlamaDecoderLayer : IDisposable
         DownProj = ctx.Linear($"{p}.mlp.down_proj", h, _c.IntermediateSize, _c.MlpBias);
     }
 
-    /// <param name="x">[T, H] residual stream.</param>
-    public Tensor Forward(Tensor x, RotaryEmbedding rope, RotaryEmbedding.StepInputs ropeStep, ForwardBatch batch, KvCachePool cache, IAttentionBackend attention)
+    /// <summary>
+    /// One block in the residual-stream form of vLLM: the caller keeps the residual stream and the pending output of
+    /// the previous block, and each norm first adds that output in (fused into one launch on CUDA).
+    /// </summary>
+    /// <param name="residual">[T, H] residual stream, updated in place.</param>
+    /// <param name="delta">[T, H] the previous block's MLP output not yet added to <paramref name="residual"/>, or null.</param>
+    /// <returns>[T, H] this block's MLP output, to be added to <paramref name="residual"/> by the next norm.</returns>
+    public Tensor Forward(Tensor residual, Tensor? delta, RotaryEmbedding rope, RotaryEmbedding.StepInputs ropeStep, ForwardBatch batch, KvCachePool cache, IAttentionBackend attention)
     {
         using var scope = NewDisposeScope();
-        var qkv = QkvProj.Forward(InputNorm.Forward(x));                               // [T, q + 2kv]
-        var (qh, kh, vh) = rope.SplitAndRotate(qkv, ropeStep, _c.NumHeads, _c.NumKvHeads, _c.HeadDim);
-        var attn = attention.Forward(_index, qh, kh, vh, batch, cache);               // [T, q]
-        var h1 = Scalars.Add(x, OProj.Forward(attn));
-        var gateUp = GateUpProj.Forward(PostAttentionNorm.Forward(h1));               // [T, 2I]
-        var act = _kernels is not null
-            ? _kernels.SiluMul(gateUp)
-            : nn.functional.silu(gateUp.narrow(1, 0, _c.IntermediateSize)) * gateUp.narrow(1, _c.IntermediateSize, _c.IntermediateSize);
-        var h2 = Scalars.Add(h1, DownProj.Forward(act));
-        return h2.MoveToOuterDisposeScope();
+        var qkv = InputNorm.AddForwardInto(QkvProj, residual, delta);                 // [T, q + 2kv]
+        Tensor attn;                                                                  // [T, q]
+        if (rope.FusesCacheWrite)
+        {
+            var (qh, kh, vh) = rope.SplitRotateAndCache(qkv, ropeStep, _c.NumHeads, _c.NumKvHeads, _c.HeadDim, cache.Keys(_index), cache.Values(_index), batch.SlotMapping);
+            attn = attention.AttendWritten(_index, qh, kh, vh, batch, cache);
+        }
+        else
+        {
+            var (qh, kh, vh) = rope.SplitAndRotate(qkv, ropeStep, _c.NumHeads, _c.NumKvHeads, _c.HeadDim);
+            attn = attention.Forward(_index, qh, kh, vh, batch, cache);
+        }
+        var gateUp = PostAttentionNorm.AddForwardInto(GateUpProj, residual, OProj.Forward(attn)); // [T, 2I]
+        return SiluAndMul.ForwardInto(DownProj, gateUp, _kernels).MoveToOuterDisposeScope();
     }
 
     public IEnumerable<ILinearKernel> Linears => [QkvProj, OProj, GateUpProj, DownProj];

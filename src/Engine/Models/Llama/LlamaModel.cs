@@ -2,7 +2,9 @@ using InferenceServer.Engine.Attention;
 using InferenceServer.Engine.KvCache;
 using InferenceServer.Engine.Loading;
 using InferenceServer.Engine.Models.Layers;
+using InferenceServer.Engine.Models.Quantization;
 using InferenceServer.Engine.Runner;
+using InferenceServer.Engine.Runtime;
 using static TorchSharp.torch;
 
 namespace InferenceServer.Engine.Models.Llama;
@@ -14,6 +16,7 @@ public sealed class LlamaModel : ICausalLM
     private readonly LlamaDecoderLayer[] _layers;
     private readonly RmsNorm _norm;
     private readonly Tensor _lmHead;        // [V, H]; the same tensor as _embedTokens when tied
+    private readonly DenseLinearKernel _lmHeadLinear; // reads _lmHead (never quantized); not disposed itself
     private readonly RotaryEmbedding _rope;
     private readonly IAttentionBackend _attention;
 
@@ -41,18 +44,24 @@ public sealed class LlamaModel : ICausalLM
         _lmHead = c.TieWordEmbeddings || !ctx.Weights.Has("lm_head.weight")
             ? _embedTokens
             : ctx.Load("lm_head.weight", [c.VocabSize, c.HiddenSize]);
+        _lmHeadLinear = new DenseLinearKernel(_lmHead, null, ctx.Kernels);
         _rope = new RotaryEmbedding(c.HeadDim, c.MaxPositionEmbeddings, c.Rope, ctx.Device, ctx.Kernels);
     }
 
     public Tensor Forward(ForwardBatch batch, KvCachePool cache)
     {
         using var scope = NewDisposeScope();
-        var x = _embedTokens.index_select(0, batch.TokenIds);                        // [T, H]
+        var residual = _embedTokens.index_select(0, batch.TokenIds);                 // [T, H], updated in place by the layers
         var ropeStep = _rope.Prepare(batch.Positions, Dtype);
+        Tensor? delta = null;                                                        // [T, H] last block's output, not yet added
         foreach (var layer in _layers)
-            x = layer.Forward(x, _rope, ropeStep, batch, cache, _attention);
-        var last = x.index_select(0, batch.LogitsRows);                              // [N, H]
-        var logits = nn.functional.linear(_norm.Forward(last), _lmHead).to(ScalarType.Float32);
+        {
+            var next = layer.Forward(residual, delta, _rope, ropeStep, batch, cache, _attention);
+            delta?.Dispose();
+            delta = next;
+        }
+        var last = Scalars.Add(residual.index_select(0, batch.LogitsRows), delta!.index_select(0, batch.LogitsRows)); // [N, H]
+        var logits = _lmHeadLinear.Forward(_norm.Forward(last)).to(ScalarType.Float32);
         return logits.MoveToOuterDisposeScope();
     }
 

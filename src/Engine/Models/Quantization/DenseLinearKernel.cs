@@ -2,16 +2,26 @@ using static TorchSharp.torch;
 
 namespace InferenceServer.Engine.Models.Quantization;
 
-/// <summary>An unquantized linear layer: W [out, in] and optional b [out] in the serving dtype.</summary>
-public sealed class DenseLinearKernel(Tensor weight, Tensor? bias) : ILinearKernel
+/// <summary>
+/// An unquantized linear layer: W [out, in] and optional b [out] in the serving dtype. Decode-sized batches
+/// (≤ 64 rows) in float16/bfloat16 use the native skinny GEMM, which streams W at close to full bandwidth where
+/// cuBLAS reaches about half of it; everything else is cuBLAS / MKL.
+/// </summary>
+public sealed class DenseLinearKernel(Tensor weight, Tensor? bias, Kernels.NativeKernels? kernels = null) : ILinearKernel
 {
+    private readonly bool _skinny = kernels is not null && (weight.dtype is ScalarType.BFloat16 or ScalarType.Float16) && weight.shape[1] % 8 == 0;
+
     public Tensor Weight { get; } = weight;
     public Tensor? Bias { get; } = bias;
     public int InFeatures => (int)Weight.shape[1];
     public int OutFeatures => (int)Weight.shape[0];
     public long WeightBytes => Weight.numel() * Weight.element_size();
 
-    public Tensor Forward(Tensor x) => nn.functional.linear(x, Weight, Bias);
+    /// <param name="x">[T, in]; rows need unit stride for the skinny path.</param>
+    public Tensor Forward(Tensor x) =>
+        _skinny && x.shape[0] <= Kernels.NativeKernels.SkinnyMaxRows && x.stride(1) == 1 && x.stride(0) % 8 == 0
+            ? kernels!.SkinnyLinear(x, Weight, Bias)
+            : nn.functional.linear(x, Weight, Bias);
 
     public void Dispose()
     {

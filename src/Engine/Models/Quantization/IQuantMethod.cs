@@ -6,7 +6,9 @@ namespace InferenceServer.Engine.Models.Quantization;
 /// <param name="Name">Checkpoint prefix of the layer, e.g. <c>model.layers.0.self_attn.qkv_proj</c>.</param>
 /// <param name="InFeatures">Input width (after any tensor-parallel split).</param>
 /// <param name="OutFeatures">Output width (after any tensor-parallel split).</param>
-public sealed record LinearSpec(string Name, int InFeatures, int OutFeatures, bool HasBias, ScalarType Dtype, Device Device);
+/// <param name="Kernels">The model's native CUDA kernels, or null for the portable TorchSharp paths.</param>
+public sealed record LinearSpec(string Name, int InFeatures, int OutFeatures, bool HasBias, ScalarType Dtype, Device Device,
+    Kernels.NativeKernels? Kernels = null);
 
 /// <summary>
 /// A weight format for linear layers (unquantized, SmoothQuant W8A8, ZeroQuant, LUT-GEMM BCQ, ...), chosen from a

@@ -2,7 +2,7 @@ using static TorchSharp.torch;
 
 namespace InferenceServer.Engine.Models.Quantization;
 
-/// <summary>No quantization: weights stay in the serving dtype and the matmul is cuBLAS / MKL's.</summary>
+/// <summary>No quantization: weights stay in the serving dtype (<see cref="DenseLinearKernel"/>).</summary>
 public sealed class UnquantizedMethod : IQuantMethod
 {
     public static readonly UnquantizedMethod Instance = new();
@@ -11,9 +11,9 @@ public sealed class UnquantizedMethod : IQuantMethod
 
     public bool AppliesTo(LinearSpec spec) => true;
 
-    public ILinearKernel Create(LinearSpec spec, Tensor weight, Tensor? bias) => new DenseLinearKernel(weight, bias);
+    public ILinearKernel Create(LinearSpec spec, Tensor weight, Tensor? bias) => new DenseLinearKernel(weight, bias, spec.Kernels);
 
     public ILinearKernel CreateDummy(LinearSpec spec) => new DenseLinearKernel(
         randn([spec.OutFeatures, spec.InFeatures], spec.Dtype, spec.Device).mul_(0.02),
-        spec.HasBias ? zeros([spec.OutFeatures], spec.Dtype, spec.Device) : null);
+        spec.HasBias ? zeros([spec.OutFeatures], spec.Dtype, spec.Device) : null, spec.Kernels);
 }

@@ -1,0 +1,26 @@
+using InferenceServer.Engine.Models.Quantization;
+using static TorchSharp.torch;
+
+namespace InferenceServer.Engine.Models.Layers;
+
+/// <summary>The gated MLP's activation, silu(gate)·up, feeding the down projection.</summary>
+public static class SiluAndMul
+{
+    /// <summary>down(silu(gate_up[:, :I])·gate_up[:, I:]) for gate_up [T, 2I]; a W8A8 down projection on CUDA gets INT8 from the same pass.</summary>
+    public static Tensor ForwardInto(ILinearKernel down, Tensor gateUp, Kernels.NativeKernels? kernels)
+    {
+        if (kernels is null) return down.Forward(Portable(gateUp));
+        if (down is not IQuantizedInputLinear { AcceptsQuantizedInput: true } q) return down.Forward(kernels.SiluMul(gateUp));
+        var (xq, scale) = kernels.SiluMulQuant(gateUp, q.StaticActScale);
+        using (xq)
+        using (scale)
+            return q.ForwardQuantized(xq, scale, gateUp.dtype);
+    }
+
+    private static Tensor Portable(Tensor gateUp)
+    {
+        using var scope = NewDisposeScope();
+        long i = gateUp.shape[1] / 2;
+        return (nn.functional.silu(gateUp.narrow(1, 0, i)) * gateUp.narrow(1, i, i)).MoveToOuterDisposeScope();
+    }
+}

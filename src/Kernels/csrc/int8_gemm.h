@@ -1,0 +1,10 @@
+// INT8 × INT8 → INT32 GEMM on tensor cores with the dequantization fused into the epilogue:
+// y[m, n] = (Σ_k xq[m,k]·wq[n,k]) · x_scale[m] · w_scale[n] + bias[n], written as float32/float16/bfloat16.
+// xq [M, K] and wq [N, K] row-major int8 with K a multiple of 16. For M above the skinny kernel's range.
+#pragma once
+#include <cuda_runtime.h>
+#include <cstdint>
+
+cudaError_t launch_int8_gemm_tiled(int out_dtype, void* y, const int8_t* xq, const float* x_scale, const int8_t* wq,
+                                   const float* w_scale, const void* bias, int m, int n, int k, int64_t x_stride,
+                                   int64_t y_stride, cudaStream_t stream);

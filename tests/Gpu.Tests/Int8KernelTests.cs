@@ -1,0 +1,123 @@
+using InferenceServer.Engine.Kernels;
+using InferenceServer.Quant.Kernels;
+using static TorchSharp.torch;
+
+namespace InferenceServer.Gpu.Tests;
+
+/// <summary>
+/// The native INT8 GEMMs (skinny for M ≤ 64, tiled tensor-core above) against the exact integer reference, the
+/// fused activation quantizers against the unfused formula, and the bf16 skinny GEMM against cuBLAS.
+/// </summary>
+public sealed class Int8KernelTests(CudaFixture cuda) : IClassFixture<CudaFixture>
+{
+    private static NativeKernels Kernels() => NativeKernels.TryGet(out var why) ?? throw new InvalidOperationException(why);
+
+    [Theory]
+    [InlineData(1, 16, 64)]
+    [InlineData(3, 40, 100)]      // K not a multiple of 16: padded
+    [InlineData(17, 100, 4144)]   // K a multiple of 16, not of 64: the tail chunk
+    [InlineData(8, 256, 4096)]
+    [InlineData(33, 48, 192)]
+    [InlineData(64, 130, 320)]
+    [InlineData(65, 130, 320)]    // first size on the tiled kernel
+    [InlineData(200, 300, 1040)]
+    [InlineData(1024, 512, 2048)]
+    public void Int8GemmEqualsIntegerReference(int m, int n, int k)
+    {
+        var device = cuda.Require();
+        var rng = new Random(m * 7919 + n * 31 + k);
+        var a = new sbyte[m * k];
+        var b = new sbyte[n * k];
+        for (int i = 0; i < a.Length; i++) a[i] = (sbyte)rng.Next(-128, 128);
+        for (int i = 0; i < b.Length; i++) b[i] = (sbyte)rng.Next(-127, 128);
+        var expected = new int[m * n];
+        Int8Gemm.Multiply(a, b, expected, m, n, k);
+
+        using var xq = tensor(a, [m, k]).to(device);
+        using var wq = tensor(b, [n, k]).to(device);
+        // Unit scales and float32 output: the epilogue must reproduce the int32 sums exactly (all |sum| < 2^24).
+        using var ones_m = ones([m], ScalarType.Float32, device);
+        using var ones_n = ones([n], ScalarType.Float32, device);
+        using var exact = Kernels().Int8Gemm(xq, ones_m, wq, ones_n, null, ScalarType.Float32);
+        var got = exact.cpu().data<float>().ToArray();
+        int mismatches = 0;
+        for (int i = 0; i < got.Length; i++) if (got[i] != expected[i]) mismatches++;
+        Assert.Equal(0, mismatches);
+
+        // Real scales, bias and bf16 output: y = acc · sx[m] · sw[n] + b[n], rounded once to bf16.
+        using var sx = rand([m], ScalarType.Float32, device).add_(0.01);
+        using var sw = rand([n], ScalarType.Float32, device).mul_(0.001);
+        using var bias = randn([n], ScalarType.BFloat16, device);
+        using var y = Kernels().Int8Gemm(xq, sx, wq, sw, bias, ScalarType.BFloat16);
+        using var reference = tensor(expected, [m, n]).to(ScalarType.Float32).to(device) * sx.unsqueeze(1) * sw + bias.to(ScalarType.Float32);
+        var rel = ((y.to(ScalarType.Float32) - reference).abs() / (reference.abs() + 1e-3)).max().item<float>();
+        GpuReport.Record($"int8_gemm_{m}x{n}x{k}_bf16_max_rel_error", rel);
+        Assert.True(rel < 8e-3, $"max relative error {rel} (bf16 rounding is 3.9e-3)");
+    }
+
+    [Theory]
+    [InlineData(1, 4096, 4096)]
+    [InlineData(5, 40, 200)]
+    [InlineData(17, 6144, 4096)]
+    [InlineData(64, 136, 4104)]
+    public void SkinnyLinearMatchesCublas(int m, int n, int k)
+    {
+        var device = cuda.Require();
+        manual_seed(m + n + k);
+        using var x = randn([m, k], ScalarType.BFloat16, device);
+        using var w = randn([n, k], ScalarType.BFloat16, device).mul_(0.05);
+        using var bias = randn([n], ScalarType.BFloat16, device);
+        using var ours = Kernels().SkinnyLinear(x, w, bias).to(ScalarType.Float32);
+        using var exact = nn.functional.linear(x.to(ScalarType.Float64), w.to(ScalarType.Float64), bias.to(ScalarType.Float64)).to(ScalarType.Float32);
+        using var cublas = nn.functional.linear(x, w, bias).to(ScalarType.Float32);
+        float ourErr = (ours - exact).abs().max().item<float>(), cublasErr = (cublas - exact).abs().max().item<float>();
+        GpuReport.Record($"skinny_linear_{m}x{n}x{k}_max_abs_error", new { ours = ourErr, cublas = cublasErr });
+        // Both round the float32 sum once to bf16; allow twice cuBLAS's error or one bf16 step at this magnitude.
+        Assert.True(ourErr <= Math.Max(2 * cublasErr, 0.02f), $"ours {ourErr}, cuBLAS {cublasErr}");
+    }
+
+    public static TheoryData<bool> StaticModes => [false, true];
+
+    [Theory]
+    [MemberData(nameof(StaticModes))]
+    public void FusedQuantizersMatchTheUnfusedFormula(bool staticScale)
+    {
+        var device = cuda.Require();
+        var kernels = Kernels();
+        manual_seed(3);
+        float? s = staticScale ? 0.03f : null;
+        // RMSNorm → INT8: the reference is the native RMSNorm (bf16) quantized by the same formula on the CPU.
+        using var x = randn([19, 4096], ScalarType.BFloat16, device).mul_(3);
+        using var w = rand([4096], ScalarType.BFloat16, device).add_(0.5);
+        var (q1, s1) = kernels.RmsNormQuant(x, w, 1e-5, s);
+        AssertQuantized(kernels.RmsNorm(x, w, 1e-5), q1, s1, s, "rms_norm_quant");
+        // SiLU·mul → INT8.
+        using var gu = randn([7, 2 * 1000], ScalarType.BFloat16, device).mul_(2);
+        var (q2, s2) = kernels.SiluMulQuant(gu, s);
+        AssertQuantized(kernels.SiluMul(gu), q2, s2, s, "silu_mul_quant");
+        // Plain rows, from a strided view (the attention output of a fused qkv can be one).
+        using var wide = randn([5, 300], ScalarType.BFloat16, device);
+        var view = wide.narrow(1, 20, 256);
+        var (q3, s3) = kernels.QuantizeRows(view, s);
+        AssertQuantized(view, q3, s3, s, "quantize_rows");
+    }
+
+    /// <summary>q and scale against (v / scale).round().clamp(±127) with scale = abs-max/127 (or the static scale), on the CPU.</summary>
+    private static void AssertQuantized(Tensor v, Tensor q, Tensor scale, float? staticScale, string what)
+    {
+        using var vf = v.to(ScalarType.Float32).cpu();
+        using var expectedScale = staticScale is float st
+            ? full([v.shape[0], 1], st, ScalarType.Float32)
+            : vf.abs().amax([1L], keepdim: true).clamp_min(1e-8).div(127.0);
+        using var expectedQ = (vf / expectedScale).round().clamp(-127, 127).to(ScalarType.Int32);
+        var scaleErr = ((scale.cpu().unsqueeze(1) - expectedScale).abs() / expectedScale).max().item<float>();
+        Assert.True(scaleErr < 1e-6, $"{what}: scale relative error {scaleErr}");
+        using var diff = (q.cpu().to(ScalarType.Int32) - expectedQ).abs();
+        long off = diff.gt(0).sum().item<long>();
+        int maxDiff = diff.max().item<int>();
+        GpuReport.Record($"{what}_{(staticScale is null ? "dynamic" : "static")}_levels_off", off);
+        // The norm's float32 reduction order may differ from the reference kernel's by an ulp, which can move a value
+        // across a rounding boundary: at most one level, on a handful of elements.
+        Assert.True(maxDiff <= 1 && off <= diff.numel() / 1000, $"{what}: {off} of {diff.numel()} levels off, max {maxDiff}");
+    }
+}
