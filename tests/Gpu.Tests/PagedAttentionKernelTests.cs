@@ -33,11 +33,12 @@ public sealed class PagedAttentionKernelTests(CudaFixture cuda) : IClassFixture<
             chunks.Add(new SequenceChunk([1], ctx - 1, table));
         }
         using var batch = ForwardBatchBuilder.Build(chunks, blockSize, device, decodeMetadata: true);
+        using var gatherBatch = ForwardBatchBuilder.Build(chunks, blockSize, device); // with the context slots the gather path reads
         int b = chunks.Count;
         var q = randn([b, heads, headDim], dtype, device);
         var k = randn([b, kvHeads, headDim], dtype, device);
         var v = randn([b, kvHeads, headDim], dtype, device);
-        var expected = new GatherAttention(heads, kvHeads, headDim, window).Forward(0, q, k, v, batch, cache).to(ScalarType.Float32);
+        var expected = new GatherAttention(heads, kvHeads, headDim, window).Forward(0, q, k, v, gatherBatch, cache).to(ScalarType.Float32);
         var actual = new PagedCudaAttention(kernels, heads, kvHeads, headDim, window).Forward(0, q, k, v, batch, cache).to(ScalarType.Float32);
         var err = (expected - actual).abs().max().item<float>();
         double tol = dtype == ScalarType.Float32 ? 1e-4 : 2e-2;

@@ -30,23 +30,8 @@ public sealed class GatherAttention(int numHeads, int numKvHeads, int headDim, i
 
         var outputs = new List<Tensor>(batch.Sequences.Count);
         for (int i = 0; i < batch.Sequences.Count; i++)
-        {
-            var s = batch.Sequences[i];
-            if (batch.Prefill?.FreshSequenceIndices.Contains(i) == true) continue;
-            var qs = q.narrow(0, s.QueryStart, s.QueryLength);                      // [n, H, D]
-            Tensor ks, vs;                                                          // [ctx, KV, D]
-            if (s.ContextSlots is null)
-            {
-                ks = k.narrow(0, s.QueryStart, s.QueryLength);
-                vs = v.narrow(0, s.QueryStart, s.QueryLength);
-            }
-            else
-            {
-                ks = kCache.index_select(0, s.ContextSlots);
-                vs = vCache.index_select(0, s.ContextSlots);
-            }
-            outputs.Add(Attend(qs, ks, vs, s.ContextLength));
-        }
+            if (batch.Prefill?.FreshSequenceIndices.Contains(i) != true)
+                outputs.Add(AttendSequence(batch.Sequences[i], q, k, v, kCache, vCache));
         if (freshOut is null)
             return (outputs.Count == 1 ? outputs[0] : cat(outputs, 0)).MoveToOuterDisposeScope();
         // Mixed step: fresh prefills came out of the batched call; scatter everything back into batch-row order.
@@ -60,6 +45,31 @@ public sealed class GatherAttention(int numHeads, int numKvHeads, int headDim, i
             result.narrow(0, s.QueryStart, s.QueryLength).copy_(outputs[o++]);
         }
         return result.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Writes the attention of every sequence not in <paramref name="skip"/> into its rows of
+    /// <paramref name="result"/> [T, H·D] (keys/values already in the cache); the skipped rows are left alone.
+    /// </summary>
+    public void AttendInto(Tensor result, int layer, Tensor q, Tensor k, Tensor v, ForwardBatch batch, KvCachePool cache, IReadOnlySet<int> skip)
+    {
+        using var scope = NewDisposeScope();
+        for (int i = 0; i < batch.Sequences.Count; i++)
+        {
+            if (skip.Contains(i)) continue;
+            var s = batch.Sequences[i];
+            result.narrow(0, s.QueryStart, s.QueryLength).copy_(AttendSequence(s, q, k, v, cache.Keys(layer), cache.Values(layer)));
+        }
+    }
+
+    /// <summary>One sequence's queries against its context: the step's own keys for a fresh prefill, else the cache.</summary>
+    private Tensor AttendSequence(SequenceSpan s, Tensor q, Tensor k, Tensor v, Tensor kCache, Tensor vCache)
+    {
+        var qs = q.narrow(0, s.QueryStart, s.QueryLength);                          // [n, H, D]
+        var (ks, vs) = s.ContextSlots is null                                       // [ctx, KV, D]
+            ? (k.narrow(0, s.QueryStart, s.QueryLength), v.narrow(0, s.QueryStart, s.QueryLength))
+            : (kCache.index_select(0, s.ContextSlots), vCache.index_select(0, s.ContextSlots));
+        return Attend(qs, ks, vs, s.ContextLength);
     }
 
     /// <summary>All fresh prefills of the step in one SDPA call over a padded [B, H, L, D] block.</summary>

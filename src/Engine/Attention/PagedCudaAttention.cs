@@ -8,7 +8,8 @@ namespace InferenceServer.Engine.Attention;
 /// <summary>
 /// CUDA attention: decode steps (one token per sequence) run the native paged kernel, one launch per layer for
 /// the whole batch, reading each sequence's block table; prefill chunks use SDPA per sequence (flash attention in
-/// ATen) through <see cref="GatherAttention"/>.
+/// ATen) through <see cref="GatherAttention"/>. In a step that mixes the two, the decodes still take the paged
+/// kernel (one launch instead of a gather and an SDPA call per sequence per layer).
 /// </summary>
 public sealed class PagedCudaAttention(NativeKernels kernels, int numHeads, int numKvHeads, int headDim, int? slidingWindow) : IAttentionBackend
 {
@@ -24,10 +25,24 @@ public sealed class PagedCudaAttention(NativeKernels kernels, int numHeads, int 
 
     public Tensor AttendWritten(int layer, Tensor q, Tensor k, Tensor v, ForwardBatch batch, KvCachePool cache)
     {
-        if (batch.Decode is not { } d)
+        if (batch.Decode is { } d)
+            return Paged(layer, q, d, cache).view(q.shape[0], numHeads * headDim);
+        if (batch.MixedDecode is not { } mixed)
             return _prefill.AttendWritten(layer, q, k, v, batch, cache);
-        var output = empty_like(q);                                   // [B, H, D]
+        // A mixed step: the one-token rows in one paged launch, the prefill chunks per sequence.
+        using var scope = NewDisposeScope();
+        var result = empty([q.shape[0], numHeads * headDim], q.dtype, q.device);  // [T, H·D]
+        var decoded = Paged(layer, q.index_select(0, mixed.Rows), mixed.Metadata, cache);
+        result.index_copy_(0, mixed.Rows, decoded.view(decoded.shape[0], numHeads * headDim));
+        _prefill.AttendInto(result, layer, q, k, v, batch, cache, mixed.SequenceIndices);
+        return result.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>q [B, H, D] (heads contiguous) against each row's paged context → [B, H, D].</summary>
+    private Tensor Paged(int layer, Tensor q, DecodeMetadata d, KvCachePool cache)
+    {
+        var output = empty_like(q);
         kernels.PagedDecodeAttention(output, q, cache.Keys(layer), cache.Values(layer), d.BlockTables, d.ContextLengths, _scale, cache.BlockSize, slidingWindow ?? 0);
-        return output.view(q.shape[0], numHeads * headDim);
+        return output;
     }
 }

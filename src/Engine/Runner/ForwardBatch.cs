@@ -29,6 +29,9 @@ public sealed class ForwardBatch : IDisposable
     /// <summary>Set when every sequence feeds exactly one token (a decode step): what the paged kernel reads.</summary>
     public DecodeMetadata? Decode { get; init; }
 
+    /// <summary>In a step that mixes prefill chunks with decodes: the one-token rows, which the paged kernel serves.</summary>
+    public MixedDecode? MixedDecode { get; init; }
+
     /// <summary>Set when two or more sequences are fresh prefills: their attention runs as one padded batch.</summary>
     public PrefillLayout? Prefill { get; init; }
 
@@ -43,9 +46,15 @@ public sealed class ForwardBatch : IDisposable
         Prefill?.Dispose();
         Decode?.BlockTables.Dispose();
         Decode?.ContextLengths.Dispose();
+        MixedDecode?.Rows.Dispose();
+        MixedDecode?.Metadata.BlockTables.Dispose();
+        MixedDecode?.Metadata.ContextLengths.Dispose();
         foreach (var s in Sequences) s.ContextSlots?.Dispose();
     }
 }
 
 /// <summary>Per-sequence block tables [B, M] int32 (padded with block 0) and context lengths [B] int32.</summary>
 public sealed record DecodeMetadata(Tensor BlockTables, Tensor ContextLengths);
+
+/// <summary>The one-token sequences of a mixed step: their rows [Bd] int64, paged-kernel inputs, and indices in the batch.</summary>
+public sealed record MixedDecode(Tensor Rows, DecodeMetadata Metadata, IReadOnlySet<int> SequenceIndices);

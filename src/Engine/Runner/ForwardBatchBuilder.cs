@@ -10,7 +10,7 @@ public sealed record SequenceChunk(IReadOnlyList<int> Tokens, int StartPosition,
 /// <summary>Flattens sequence chunks into the index tensors of a <see cref="ForwardBatch"/> on the model's device.</summary>
 public static class ForwardBatchBuilder
 {
-    /// <param name="decodeMetadata">Also build the paged-kernel inputs when every chunk is one token.</param>
+    /// <param name="decodeMetadata">Also build the paged-kernel inputs for one-token chunks (all of them, or those of a mixed step).</param>
     /// <param name="slidingWindow">The model's attention window, folded into the batched-prefill mask.</param>
     public static ForwardBatch Build(IReadOnlyList<SequenceChunk> chunks, int blockSize, Device device, bool decodeMetadata = false, int? slidingWindow = null)
     {
@@ -34,7 +34,7 @@ public static class ForwardBatchBuilder
                 slots[row + i] = Slot(c.BlockTable, blockSize, c.StartPosition + i);
             }
             Tensor? contextSlots = null;
-            if (c.StartPosition > 0)
+            if (c.StartPosition > 0 && !(decodeMetadata && n == 1)) // one-token rows read the cache through the paged kernel
             {
                 var all = new long[ctx];
                 for (int p = 0; p < ctx; p++) all[p] = Slot(c.BlockTable, blockSize, p);
@@ -59,7 +59,17 @@ public static class ForwardBatchBuilder
             // tiny-llama, 16×96-token prompts, TTFT p50 504 ms vs 557 ms.
             Prefill = device.type == DeviceType.CPU ? PrefillLayout.Build(spans, total, slidingWindow, device) : null,
             Decode = decodeMetadata && chunks.All(c => c.Tokens.Count == 1) ? BuildDecode(chunks, device, chunks.Max(c => c.BlockTable.Count)) : null,
+            MixedDecode = decodeMetadata && chunks.Any(c => c.Tokens.Count > 1) ? BuildMixedDecode(chunks, spans, device) : null,
         };
+    }
+
+    private static MixedDecode? BuildMixedDecode(IReadOnlyList<SequenceChunk> chunks, List<SequenceSpan> spans, Device device)
+    {
+        var single = Enumerable.Range(0, chunks.Count).Where(i => chunks[i].Tokens.Count == 1).ToArray();
+        if (single.Length == 0) return null;
+        var picked = single.Select(i => chunks[i]).ToList();
+        return new MixedDecode(tensor(single.Select(i => (long)spans[i].QueryStart).ToArray(), device: device),
+            BuildDecode(picked, device, picked.Max(c => c.BlockTable.Count)), single.ToHashSet());
     }
 
     /// <summary>Block tables [B, width] int32 (unused entries 0) and context lengths [B] int32.</summary>

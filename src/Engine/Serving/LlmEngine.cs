@@ -29,6 +29,7 @@ public sealed class LlmEngine : IInferenceEngine, IDisposable
     private DecodeGraphRunner? _graphs;
     private readonly EngineOptions _options;
     private readonly Action<string> _log;
+    private readonly StepProfiler? _profiler = StepProfiler.FromEnvironment();
     private readonly ConcurrentQueue<RequestState> _incoming = new();
     private readonly ConcurrentQueue<RequestState> _aborts = new();
     private readonly Dictionary<string, RequestState> _active = new();
@@ -227,6 +228,7 @@ public sealed class LlmEngine : IInferenceEngine, IDisposable
         Interlocked.Exchange(ref Stats.PrefixCacheQueries, _scheduler.PrefixCacheQueries);
         Interlocked.Exchange(ref Stats.PrefixCacheHits, _scheduler.PrefixCacheHits);
         if (plan.Sequences.Count == 0) return;
+        _profiler?.Start();
         using var scope = NewDisposeScope();
         var chunks = new List<SequenceChunk>(plan.Sequences.Count);
         foreach (var s in plan.Sequences)
@@ -237,12 +239,20 @@ public sealed class LlmEngine : IInferenceEngine, IDisposable
             bool promptLogprobs = seq.Request.PromptLogprobs is not null && !state.PromptLogprobsSent && seq.NumComputed < seq.PromptLength;
             chunks.Add(new SequenceChunk(seq.Tokens.GetRange(seq.NumComputed, s.NumTokens), seq.NumComputed, seq.BlockTable, promptLogprobs));
         }
+        string kind = chunks.All(c => c.Tokens.Count == 1) ? "decode" : "mixed";
+        _profiler?.Lap($"{kind}/host-before");
         var logits = _graphs?.TryRun(chunks);                                          // [rows, V] float32
-        if (logits is null)
+        if (logits is not null) kind += "-graph";
+        else
         {
             using var batch = ForwardBatchBuilder.Build(chunks, _cache.BlockSize, _model.Device, decodeMetadata: _kernels is not null, slidingWindow: Config.SlidingWindow);
             _cpuThreads?.BeforeStep(batch.NumTokens);
             logits = _model.Forward(batch, _cache);
+        }
+        if (_profiler is not null)
+        {
+            if (logits.device.type == TorchSharp.DeviceType.CUDA) cuda.synchronize();
+            _profiler.Lap($"{kind}/forward");
         }
         int stepTokens = chunks.Sum(c => c.Tokens.Count);
         Stats.StepTokens(stepTokens);
@@ -269,12 +279,15 @@ public sealed class LlmEngine : IInferenceEngine, IDisposable
             row += rows;
         }
         if (sampleStates.Count == 0) return;
-        var rowsToSample = logits.index_select(0, tensor(sampleRows.ToArray(), device: logits.device));
+        // A decode step samples every row in order: no gather (and no host→device copy of the row list) needed.
+        bool identity = sampleRows.Count == logits.shape[0] && sampleRows.Select((r, i) => r == i).All(x => x);
+        var rowsToSample = identity ? logits : logits.index_select(0, tensor(sampleRows.ToArray(), device: logits.device));
         var inputs = sampleStates.Select(st => new SequenceSamplingInput(st.Sampling, st.Sequence.Request.PromptTokenIds,
             st.Sequence.Tokens.GetRange(st.Sequence.PromptLength, st.Sequence.OutputLength), st.Random)).ToList();
         var samples = _sampler.Sample(rowsToSample, inputs);
         for (int i = 0; i < sampleStates.Count; i++)
             Append(sampleStates[i], samples[i]);
+        _profiler?.Lap($"{kind}/sample-and-output");
     }
 
     private void Append(RequestState state, SampleOutput sample)
@@ -349,6 +362,7 @@ public sealed class LlmEngine : IInferenceEngine, IDisposable
         _stopping = true;
         _wake.Release();
         if (_thread.IsAlive) _thread.Join(TimeSpan.FromSeconds(10));
+        if (_profiler is not null) _log(_profiler.Summary());
         _graphs?.Dispose();
         _cache.Dispose();
         _sampler.Dispose();

@@ -7,8 +7,10 @@
 // so one m16n8 MMA covers 16 channels × 8 tokens. Each lane reads 16 contiguous bytes of a weight row per 64-byte
 // chunk and the same 16 bytes of each token row; the MMA's fragment positions only need A and B to agree on which
 // byte is which k, and that holds because lane (g, t) supplies the same byte offsets for both. So no shuffles or
-// shared memory sit between the global loads and the tensor cores. The 8 warps of a block split K (interleaved
-// 64-byte chunks, so the block streams contiguous kilobytes of each row), then reduce through shared memory.
+// shared memory sit between the global loads and the tensor cores. The 8 warps of a block form RG row groups of 16
+// channels; the warps of a group split K (interleaved 64-byte chunks, so they stream contiguous kilobytes of each
+// row), then reduce through shared memory. Every block reads all of x, so with more tokens a block covers more rows
+// (RG > 1) to keep x's L2 traffic below the weights'.
 namespace {
 
 constexpr int kWarps = 8;
@@ -23,16 +25,18 @@ struct Mma {
   }
 };
 
-// y [M, N] of OutT; x rows of x_stride_bytes; w [N, kb bytes]; kb a multiple of 16. Grid: ceil(N/16) blocks.
-template <typename OutT, int MT, bool Int8, bool Bf16>
+// y [M, N] of OutT; x rows of x_stride_bytes; w [N, kb bytes]; kb a multiple of 16. Grid: ceil(N/(16·RG)) blocks.
+template <typename OutT, int MT, int RG, bool Int8, bool Bf16>
 __global__ void __launch_bounds__(kWarps * 32) skinny_gemm_kernel(OutT* __restrict__ y, const uint8_t* __restrict__ x,
                                                                   const uint8_t* __restrict__ w, const float* __restrict__ x_scale,
                                                                   const float* __restrict__ w_scale, const OutT* __restrict__ bias,
                                                                   int M, int N, int64_t kb, int64_t x_stride_bytes, int64_t y_stride) {
   using M_ = Mma<Int8, Bf16>;
   using Acc = typename M_::Acc;
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
-  const int n0 = blockIdx.x * 16;
+  constexpr int kSplit = kWarps / RG;  // warps sharing one row group's K
+  const int lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
+  const int group = threadIdx.x / 32 / kSplit, warp = threadIdx.x / 32 % kSplit;
+  const int n0 = (blockIdx.x * RG + group) * 16;
   // Rows past N are clamped to the last row: computed, never stored.
   const uint8_t* w_lo = w + (int64_t)min(n0 + g, N - 1) * kb + t * 16;
   const uint8_t* w_hi = w + (int64_t)min(n0 + g + 8, N - 1) * kb + t * 16;
@@ -49,13 +53,13 @@ __global__ void __launch_bounds__(kWarps * 32) skinny_gemm_kernel(OutT* __restri
   for (int j = 0; j < MT; j++) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0;
 
   const int64_t chunks = (kb + 63) / 64;
-  constexpr int kStep = kWarps * kUnroll;  // chunks one pass of the block covers
+  constexpr int kStep = kSplit * kUnroll;  // chunks one pass of a row group covers
   // Double-buffered: the loads of the next kUnroll chunks are in flight while the current ones feed the MMAs.
   uint4 buf[2][kUnroll][2];
   auto load = [&](uint4 (&a)[kUnroll][2], int64_t c0) {
 #pragma unroll
     for (int u = 0; u < kUnroll; u++) {
-      const int64_t off = (c0 + u * kWarps) * 64;
+      const int64_t off = (c0 + u * kSplit) * 64;
       const bool ok = off + t * 16 < kb;  // kb is a multiple of 16, so a 16-byte piece is wholly in or out
       a[u][0] = ok ? ld_stream(w_lo + off) : make_uint4(0, 0, 0, 0);
       a[u][1] = ok ? ld_stream(w_hi + off) : make_uint4(0, 0, 0, 0);
@@ -64,7 +68,7 @@ __global__ void __launch_bounds__(kWarps * 32) skinny_gemm_kernel(OutT* __restri
   auto compute = [&](const uint4 (&a)[kUnroll][2], int64_t c0) {
 #pragma unroll
     for (int u = 0; u < kUnroll; u++) {
-      const int64_t off = (c0 + u * kWarps) * 64;
+      const int64_t off = (c0 + u * kSplit) * 64;
       const bool ok = off + t * 16 < kb;
       uint4 b[MT];
 #pragma unroll
@@ -84,22 +88,24 @@ __global__ void __launch_bounds__(kWarps * 32) skinny_gemm_kernel(OutT* __restri
     compute(buf[1], c0 + kStep);
   }
 
-  // Cross-warp reduction: red[warp][channel 0..15][token].
-  __shared__ Acc red[kWarps][16][MT * 8 + 1];
+  // Cross-warp reduction within each row group: red[split warp][channel 0..16·RG-1][token].
+  __shared__ Acc red[kSplit][16 * RG][MT * 8 + 1];
+  const int r = group * 16 + g;
 #pragma unroll
   for (int j = 0; j < MT; j++) {
-    red[warp][g][j * 8 + 2 * t] = acc[j][0];
-    red[warp][g][j * 8 + 2 * t + 1] = acc[j][1];
-    red[warp][g + 8][j * 8 + 2 * t] = acc[j][2];
-    red[warp][g + 8][j * 8 + 2 * t + 1] = acc[j][3];
+    red[warp][r][j * 8 + 2 * t] = acc[j][0];
+    red[warp][r][j * 8 + 2 * t + 1] = acc[j][1];
+    red[warp][r + 8][j * 8 + 2 * t] = acc[j][2];
+    red[warp][r + 8][j * 8 + 2 * t + 1] = acc[j][3];
   }
   __syncthreads();
-  for (int i = threadIdx.x; i < 16 * MT * 8; i += blockDim.x) {
-    const int c = i % 16, m = i / 16, n = n0 + c;  // consecutive threads write consecutive channels
+  const int nb = blockIdx.x * RG * 16;
+  for (int i = threadIdx.x; i < 16 * RG * MT * 8; i += blockDim.x) {
+    const int c = i % (16 * RG), m = i / (16 * RG), n = nb + c;  // consecutive threads write consecutive channels
     if (n >= N || m >= M) continue;
     Acc s = 0;
 #pragma unroll
-    for (int wv = 0; wv < kWarps; wv++) s += red[wv][c][m];
+    for (int wv = 0; wv < kSplit; wv++) s += red[wv][c][m];
     float v = Int8 ? (float)s * x_scale[m] * w_scale[n] : (float)s;
     if (bias) v += to_f(bias[n]);
     y[(int64_t)m * y_stride + n] = from_f<OutT>(v);
@@ -110,16 +116,16 @@ template <typename OutT, bool Int8, bool Bf16>
 cudaError_t launch(OutT* y, const void* x, const void* w, const float* xs, const float* ws, const OutT* bias, int m, int n,
                    int64_t kb, int64_t x_stride_bytes, int64_t y_stride, cudaStream_t st) {
   if (m < 1 || m > kSkinnyMaxRows || n < 1 || kb % 16 != 0) return cudaErrorInvalidValue;
-  const dim3 grid((n + 15) / 16), block(kWarps * 32);
+  const dim3 block(kWarps * 32);
   auto xp = static_cast<const uint8_t*>(x);
   auto wp = static_cast<const uint8_t*>(w);
-#define SKINNY_CASE(MT)                                                                                          \
-  skinny_gemm_kernel<OutT, MT, Int8, Bf16><<<grid, block, 0, st>>>(y, xp, wp, xs, ws, bias, m, n, kb, x_stride_bytes, \
-                                                                   y_stride)
-  if (m <= 8) SKINNY_CASE(1);
-  else if (m <= 16) SKINNY_CASE(2);
-  else if (m <= 32) SKINNY_CASE(4);
-  else SKINNY_CASE(8);
+#define SKINNY_CASE(MT, RG)                                                                                            \
+  skinny_gemm_kernel<OutT, MT, RG, Int8, Bf16><<<(n + 16 * RG - 1) / (16 * RG), block, 0, st>>>(y, xp, wp, xs, ws, bias, m, n, kb, \
+                                                                                              x_stride_bytes, y_stride)
+  if (m <= 8) SKINNY_CASE(1, 1);
+  else if (m <= 16) SKINNY_CASE(2, 1);
+  else if (m <= 32) SKINNY_CASE(4, 2);
+  else SKINNY_CASE(8, 2);
 #undef SKINNY_CASE
   return cudaGetLastError();
 }

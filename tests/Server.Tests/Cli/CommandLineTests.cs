@@ -41,7 +41,20 @@ public sealed class CommandLineTests
     {
         var (code, output, _) = Run("--help");
         Assert.Equal(0, code);
-        foreach (var verb in new[] { "serve", "perplexity", "bench" }) Assert.Contains(verb, output);
+        foreach (var verb in new[] { "serve", "perplexity", "bench", "bench-kernels" }) Assert.Contains(verb, output);
+    }
+
+    [Fact]
+    public void KernelBenchHasHelpAndNeedsCuda()
+    {
+        var (code, output, _) = Run("bench-kernels", "--help");
+        Assert.Equal(0, code);
+        Assert.Contains("--shapes", output);
+        Assert.Contains("--libtorch", output);
+        if (TorchSharp.torch.cuda.is_available()) return; // the refusal below is for machines without CUDA
+        var (refused, _, err) = Run("bench-kernels", "--m", "1");
+        Assert.Equal(2, refused);
+        Assert.Contains("CUDA", err);
     }
 
     [Fact]

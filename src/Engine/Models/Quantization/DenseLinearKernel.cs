@@ -3,12 +3,14 @@ using static TorchSharp.torch;
 namespace InferenceServer.Engine.Models.Quantization;
 
 /// <summary>
-/// An unquantized linear layer: W [out, in] and optional b [out] in the serving dtype. Decode-sized batches
-/// (≤ 64 rows) in float16/bfloat16 use the native skinny GEMM, which streams W at close to full bandwidth where
-/// cuBLAS reaches about half of it; everything else is cuBLAS / MKL.
+/// An unquantized linear layer: W [out, in] and optional b [out] in the serving dtype. Single-stream decode steps
+/// (≤ <see cref="SkinnyMaxRows"/> rows) in float16/bfloat16 use the native skinny GEMM; everything else is cuBLAS /
+/// MKL. On the H100 the two tie at one row except for 4096×4096 (14.0 vs 15.8 µs), and cuBLAS wins from 16 rows on
+/// (docs/benchmarks/h100-gemm.json), hence the small cut-off.
 /// </summary>
 public sealed class DenseLinearKernel(Tensor weight, Tensor? bias, Kernels.NativeKernels? kernels = null) : ILinearKernel
 {
+    public const int SkinnyMaxRows = 8;
     private readonly bool _skinny = kernels is not null && (weight.dtype is ScalarType.BFloat16 or ScalarType.Float16) && weight.shape[1] % 8 == 0;
 
     public Tensor Weight { get; } = weight;
@@ -19,7 +21,7 @@ public sealed class DenseLinearKernel(Tensor weight, Tensor? bias, Kernels.Nativ
 
     /// <param name="x">[T, in]; rows need unit stride for the skinny path.</param>
     public Tensor Forward(Tensor x) =>
-        _skinny && x.shape[0] <= Kernels.NativeKernels.SkinnyMaxRows && x.stride(1) == 1 && x.stride(0) % 8 == 0
+        _skinny && x.shape[0] <= SkinnyMaxRows && x.stride(1) == 1 && x.stride(0) % 8 == 0
             ? kernels!.SkinnyLinear(x, Weight, Bias)
             : nn.functional.linear(x, Weight, Bias);
 
