@@ -22,6 +22,7 @@ public sealed class Int8KernelTests(CudaFixture cuda) : IClassFixture<CudaFixtur
     [InlineData(65, 130, 320)]    // first size on the tiled kernel
     [InlineData(200, 300, 1040)]
     [InlineData(1024, 512, 2048)]
+    [InlineData(300, 4096, 4160)]     // K with a partial 128-byte slice, N and M not tile multiples
     public void Int8GemmEqualsIntegerReference(int m, int n, int k)
     {
         var device = cuda.Require();
@@ -38,11 +39,23 @@ public sealed class Int8KernelTests(CudaFixture cuda) : IClassFixture<CudaFixtur
         // Unit scales and float32 output: the epilogue must reproduce the int32 sums exactly (all |sum| < 2^24).
         using var ones_m = ones([m], ScalarType.Float32, device);
         using var ones_n = ones([n], ScalarType.Float32, device);
-        using var exact = Kernels().Int8Gemm(xq, ones_m, wq, ones_n, null, ScalarType.Float32);
-        var got = exact.cpu().data<float>().ToArray();
-        int mismatches = 0;
-        for (int i = 0; i < got.Length; i++) if (got[i] != expected[i]) mismatches++;
-        Assert.Equal(0, mismatches);
+        // Above 64 rows both large-M kernels (wgmma on Hopper, mma.sync elsewhere) are checked.
+        foreach (var wgmma in m > NativeKernels.SkinnyMaxRows ? new[] { true, false } : [true])
+        {
+            bool before = Kernels().UseWgmma(wgmma);
+            try
+            {
+                using var exact = Kernels().Int8Gemm(xq, ones_m, wq, ones_n, null, ScalarType.Float32);
+                var got = exact.cpu().data<float>().ToArray();
+                int mismatches = 0;
+                for (int i = 0; i < got.Length; i++) if (got[i] != expected[i]) mismatches++;
+                Assert.True(mismatches == 0, $"{mismatches} of {got.Length} sums differ (wgmma requested: {wgmma})");
+            }
+            finally
+            {
+                Kernels().UseWgmma(before);
+            }
+        }
 
         // Real scales, bias and bf16 output: y = acc · sx[m] · sw[n] + b[n], rounded once to bf16.
         using var sx = rand([m], ScalarType.Float32, device).add_(0.01);

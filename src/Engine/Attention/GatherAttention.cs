@@ -103,9 +103,11 @@ public sealed class GatherAttention(int numHeads, int numKvHeads, int headDim, i
             ks = ks.repeat_interleave(numHeads / numKvHeads, 1);
             vs = vs.repeat_interleave(numHeads / numKvHeads, 1);
         }
-        var qh = qs.transpose(0, 1);   // [H, n, D]
-        var kh = ks.transpose(0, 1);   // [H, ctx', D]
-        var vh = vs.transpose(0, 1);
+        // 4-D [1, H, len, D]: ATen's flash and memory-efficient kernels take only 4-D inputs; 3-D ones fall back to
+        // the math path (float32 matmuls, a materialised mask), which made CUDA prefill several times slower.
+        var qh = qs.transpose(0, 1).unsqueeze(0);   // [1, H, n, D]
+        var kh = ks.transpose(0, 1).unsqueeze(0);   // [1, H, ctx', D]
+        var vh = vs.transpose(0, 1).unsqueeze(0);
         Tensor o;
         if (n == 1)
             o = nn.functional.scaled_dot_product_attention(qh, kh, vh);
@@ -113,7 +115,7 @@ public sealed class GatherAttention(int numHeads, int numKvHeads, int headDim, i
             o = nn.functional.scaled_dot_product_attention(qh, kh, vh, is_casual: true);
         else
             o = nn.functional.scaled_dot_product_attention(qh, kh, vh, CausalMask(n, ctx, qs.device));
-        return o.transpose(0, 1).reshape(n, numHeads * headDim); // [n, H·D]
+        return o.squeeze(0).transpose(0, 1).reshape(n, numHeads * headDim); // [n, H·D]
     }
 
     /// <summary>[n, ctx] bool: query j sits at position ctx-n+j and sees keys p ≤ it (within the window).</summary>

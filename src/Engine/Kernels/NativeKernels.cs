@@ -19,13 +19,13 @@ public sealed unsafe class NativeKernels
     private readonly delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, double, int, int, int> _pagedDecode;
     private readonly delegate* unmanaged<long*, long*, int> _memGetInfo;
     private readonly delegate* unmanaged<IntPtr, IntPtr, IntPtr, double, int> _rmsNorm;
-    private readonly delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, int, int, int> _rotaryQk;
     private readonly delegate* unmanaged<IntPtr, IntPtr, int> _siluMul;
     private readonly delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, double, int> _addRmsNorm;
     private readonly delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, double, double, int> _addRmsNormQuant;
     private readonly delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, int, int, int, IntPtr, IntPtr, IntPtr, int> _rotaryQkCache;
     private readonly delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, int> _int8Gemm;
     private readonly delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, int> _skinnyLinear;
+    private readonly delegate* unmanaged<int, int> _useWgmma;
     private readonly delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, double, double, int> _rmsNormQuant;
     private readonly delegate* unmanaged<IntPtr, IntPtr, IntPtr, double, int> _siluMulQuant;
     private readonly delegate* unmanaged<IntPtr, IntPtr, IntPtr, double, int> _quantizeRows;
@@ -46,13 +46,13 @@ public sealed unsafe class NativeKernels
         _pagedDecode = (delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, double, int, int, int>)F("ik_paged_decode_attention");
         _memGetInfo = (delegate* unmanaged<long*, long*, int>)F("ik_mem_get_info");
         _rmsNorm = (delegate* unmanaged<IntPtr, IntPtr, IntPtr, double, int>)F("ik_rms_norm");
-        _rotaryQk = (delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, int, int, int>)F("ik_rotary_qk");
         _siluMul = (delegate* unmanaged<IntPtr, IntPtr, int>)F("ik_silu_mul");
         _addRmsNorm = (delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, double, int>)F("ik_add_rms_norm");
         _addRmsNormQuant = (delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, double, double, int>)F("ik_add_rms_norm_quant");
         _rotaryQkCache = (delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, int, int, int, IntPtr, IntPtr, IntPtr, int>)F("ik_rotary_qk_cache");
         _int8Gemm = (delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, int>)F("ik_int8_gemm");
         _skinnyLinear = (delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, int>)F("ik_skinny_linear");
+        _useWgmma = (delegate* unmanaged<int, int>)F("ik_int8_gemm_use_wgmma");
         _rmsNormQuant = (delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, double, double, int>)F("ik_rms_norm_quant");
         _siluMulQuant = (delegate* unmanaged<IntPtr, IntPtr, IntPtr, double, int>)F("ik_silu_mul_quant");
         _quantizeRows = (delegate* unmanaged<IntPtr, IntPtr, IntPtr, double, int>)F("ik_quantize_rows");
@@ -132,10 +132,6 @@ public sealed unsafe class NativeKernels
     public void RotaryQkCache(Tensor qkv, Tensor positions, Tensor cos, Tensor sin, int heads, int kvHeads, int headDim, Tensor kCache, Tensor vCache, Tensor slots) =>
         Check(_rotaryQkCache(qkv.Handle, positions.Handle, cos.Handle, sin.Handle, heads, kvHeads, headDim, kCache.Handle, vCache.Handle, slots.Handle), "rotary_cache");
 
-    /// <summary>Rotates q and k heads of qkv [T, W] in place (the first <paramref name="rotatedHeads"/> heads).</summary>
-    public void RotaryQk(Tensor qkv, Tensor positions, Tensor cos, Tensor sin, int rotatedHeads, int headDim) =>
-        Check(_rotaryQk(qkv.Handle, positions.Handle, cos.Handle, sin.Handle, rotatedHeads, headDim), "rotary");
-
     /// <summary>silu(gate) · up for gate_up [T, 2I] → [T, I].</summary>
     public Tensor SiluMul(Tensor gateUp)
     {
@@ -157,6 +153,12 @@ public sealed unsafe class NativeKernels
         Check(_int8Gemm(output.Handle, xq.Handle, xScale.Handle, wq.Handle, wScale.Handle, bias?.Handle ?? IntPtr.Zero), "int8_gemm");
         return output;
     }
+
+    /// <summary>
+    /// Chooses the kernel for INT8 GEMMs above the skinny range: Hopper wgmma (the default where the device and the
+    /// build allow it) or mma.sync. Returns whether wgmma was in use before; for tests and benchmarks comparing the two.
+    /// </summary>
+    public bool UseWgmma(bool on) => _useWgmma(on ? 1 : 0) != 0;
 
     /// <summary>x [M, K] · w [N, K]ᵀ + bias for M ≤ <see cref="SkinnyMaxRows"/> in float16/bfloat16, reading w once at full bandwidth.</summary>
     public Tensor SkinnyLinear(Tensor x, Tensor weight, Tensor? bias)

@@ -6,6 +6,7 @@
 #include <ATen/cuda/CUDAGraph.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDACachingAllocator.h>
+#include <atomic>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -40,6 +41,7 @@ int dtype_code(at::ScalarType t) {
 }
 
 std::optional<c10::cuda::CUDAStream> g_capture_stream;
+std::atomic<bool> g_force_mma_sync{false};  // tests and benchmarks compare the two large-M INT8 kernels
 
 void check_launch(cudaError_t err, const char* what) {
   check(err == cudaSuccess, std::string(what) + " launch failed: " + cudaGetErrorString(err));
@@ -108,22 +110,6 @@ int ik_rms_norm(at::Tensor* out, at::Tensor* x, at::Tensor* w, double eps) {
   IK_CATCH(-1)
 }
 
-// Rotates, in place, the first rotated_heads heads of each row of qkv [T, W] (unit stride along W) at positions [T].
-int ik_rotary_qk(at::Tensor* qkv, at::Tensor* positions, at::Tensor* cos, at::Tensor* sin, int rotated_heads, int head_dim) {
-  IK_TRY
-  check(qkv->is_cuda() && positions->is_cuda() && cos->is_cuda() && sin->is_cuda(), "rotary: tensors must be on CUDA");
-  check(qkv->dim() == 2 && qkv->stride(1) == 1 && qkv->size(1) >= (int64_t)rotated_heads * head_dim, "rotary: qkv must be [T,W] with contiguous rows");
-  check(positions->scalar_type() == at::kLong && positions->is_contiguous() && positions->numel() == qkv->size(0), "rotary: positions must be [T] int64");
-  check(cos->scalar_type() == at::kFloat && sin->scalar_type() == at::kFloat && cos->is_contiguous() && sin->is_contiguous() && cos->size(1) == head_dim,
-        "rotary: cos/sin must be [maxPos, D] float32 contiguous");
-  c10::cuda::CUDAGuard guard(qkv->device());
-  auto err = launch_rotary_qk(dtype_code(qkv->scalar_type()), qkv->data_ptr(), positions->data_ptr<int64_t>(), cos->data_ptr<float>(),
-                              sin->data_ptr<float>(), (int)qkv->size(0), rotated_heads, head_dim, qkv->stride(0), at::cuda::getCurrentCUDAStream());
-  check(err == cudaSuccess, std::string("rotary launch failed: ") + cudaGetErrorString(err));
-  return 0;
-  IK_CATCH(-1)
-}
-
 // residual [T,H] += delta [T,H] in place, then out [T,H] = RMSNorm(residual) * w (rows with unit stride).
 int ik_add_rms_norm(at::Tensor* out, at::Tensor* residual, at::Tensor* delta, at::Tensor* w, double eps) {
   IK_TRY
@@ -143,8 +129,9 @@ int ik_add_rms_norm(at::Tensor* out, at::Tensor* residual, at::Tensor* delta, at
   IK_CATCH(-1)
 }
 
-// ik_rotary_qk, and the rotated keys and the values of each token stored at slots [T] (int64) of the layer's caches
-// k_cache/v_cache [num_slots, KV, D] contiguous.
+// Rotates, in place, the q and k heads of each row of qkv [T, (H+2KV)·D] (unit stride along the row) at positions [T],
+// and stores each token's rotated keys and its values at slots [T] (int64) of the layer's caches k_cache/v_cache
+// [num_slots, KV, D] contiguous.
 int ik_rotary_qk_cache(at::Tensor* qkv, at::Tensor* positions, at::Tensor* cos, at::Tensor* sin, int heads, int kv_heads, int head_dim,
                        at::Tensor* k_cache, at::Tensor* v_cache, at::Tensor* slots) {
   IK_TRY
@@ -201,14 +188,21 @@ int ik_int8_gemm(at::Tensor* out, at::Tensor* xq, at::Tensor* x_scale, at::Tenso
   const void* b = bias ? bias->data_ptr() : nullptr;
   auto st = at::cuda::getCurrentCUDAStream();
   const int code = dtype_code(out->scalar_type());
+  auto large = !g_force_mma_sync && int8_gemm_sm90_available(st) ? launch_int8_gemm_sm90 : launch_int8_gemm_tiled;
   auto err = M <= kSkinnyMaxRows
       ? launch_skinny_gemm_s8(code, out->data_ptr(), x.data_ptr<int8_t>(), x_scale->data_ptr<float>(), w.data_ptr<int8_t>(),
                               w_scale->data_ptr<float>(), b, (int)M, (int)N, kp, kp, N, st)
-      : launch_int8_gemm_tiled(code, out->data_ptr(), x.data_ptr<int8_t>(), x_scale->data_ptr<float>(), w.data_ptr<int8_t>(),
-                               w_scale->data_ptr<float>(), b, (int)M, (int)N, kp, kp, N, st);
+      : large(code, out->data_ptr(), x.data_ptr<int8_t>(), x_scale->data_ptr<float>(), w.data_ptr<int8_t>(),
+              w_scale->data_ptr<float>(), b, (int)M, (int)N, kp, kp, N, st);
   check_launch(err, "int8_gemm");
   return 0;
   IK_CATCH(-1)
+}
+
+// Which kernel serves INT8 GEMMs above the skinny range: 1 = wgmma (when available), 0 = mma.sync. Returns the
+// previous setting; for tests and benchmarks that compare the two.
+int ik_int8_gemm_use_wgmma(int on) {
+  return g_force_mma_sync.exchange(!on) ? 0 : (int8_gemm_sm90_available(at::cuda::getCurrentCUDAStream()) ? 1 : 0);
 }
 
 // out [M, N] = x [M, K] · w [N, K]ᵀ + bias for M ≤ 64 in float16/bfloat16 (decode-step linears at full bandwidth).

@@ -1,4 +1,4 @@
-// float ⇄ storage-type conversions shared by the kernels (float32, float16, bfloat16).
+// float ⇄ storage-type conversions and the dtype dispatch shared by the kernels (float32, float16, bfloat16).
 #pragma once
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -10,3 +10,27 @@ template <typename T> __device__ inline T from_f(float x);
 template <> __device__ inline float from_f<float>(float x) { return x; }
 template <> __device__ inline __half from_f<__half>(float x) { return __float2half(x); }
 template <> __device__ inline __nv_bfloat16 from_f<__nv_bfloat16>(float x) { return __float2bfloat16(x); }
+
+// Runs F<T>::run(args...) for dtype code 0 = float32, 1 = float16, 2 = bfloat16.
+template <template <typename> class F, typename... A>
+cudaError_t dispatch_dtype(int dtype, A... args) {
+  switch (dtype) {
+    case 0: return F<float>::run(args...);
+    case 1: return F<__half>::run(args...);
+    case 2: return F<__nv_bfloat16>::run(args...);
+    default: return cudaErrorInvalidValue;
+  }
+}
+
+// Raises Kernel's dynamic shared-memory limit to `bytes`, once per device (idempotent, so a race only repeats it).
+// A template on the kernel itself: kernels of one signature must not share the flag.
+template <auto Kernel>
+cudaError_t allow_dynamic_smem(int bytes) {
+  static unsigned configured = 0;  // one bit per device
+  int dev = 0;
+  cudaGetDevice(&dev);
+  if (configured & (1u << dev)) return cudaSuccess;
+  auto err = cudaFuncSetAttribute(Kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
+  if (err == cudaSuccess) configured |= 1u << dev;
+  return err;
+}

@@ -4,13 +4,10 @@
 namespace {
 
 
-// One block per row; the normalised value is rounded to T before the weight multiply, as HF does.
+// Finishes RMSNorm of one row once each thread holds its share ss of the sum of squares: out = T(T(x·rsqrt)·w).
+// The normalised value is rounded to T before the weight multiply, as HF does.
 template <typename T>
-__global__ void rms_norm_kernel(T* out, const T* x, const T* w, int hidden, int64_t xs, int64_t os, float eps) {
-  const T* xr = x + blockIdx.x * xs;
-  T* orow = out + blockIdx.x * os;
-  float ss = 0.f;
-  for (int i = threadIdx.x; i < hidden; i += blockDim.x) { float v = to_f(xr[i]); ss += v * v; }
+__device__ void normalize_row(T* orow, const T* xr, const T* w, int hidden, float ss, float eps) {
   __shared__ float warp_sums[32];
   for (int o = 16; o > 0; o >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, o);
   if (threadIdx.x % 32 == 0) warp_sums[threadIdx.x / 32] = ss;
@@ -24,6 +21,15 @@ __global__ void rms_norm_kernel(T* out, const T* x, const T* w, int hidden, int6
   }
 }
 
+// One block per row.
+template <typename T>
+__global__ void rms_norm_kernel(T* out, const T* x, const T* w, int hidden, int64_t xs, int64_t os, float eps) {
+  const T* xr = x + blockIdx.x * xs;
+  float ss = 0.f;
+  for (int i = threadIdx.x; i < hidden; i += blockDim.x) { float v = to_f(xr[i]); ss += v * v; }
+  normalize_row(out + blockIdx.x * os, xr, w, hidden, ss, eps);
+}
+
 // residual[t,:] ← T(residual + delta); out[t,:] = RMSNorm(residual[t,:])·w. Each thread revisits the same indices
 // in both passes, so it reads back exactly what it wrote.
 template <typename T>
@@ -31,7 +37,6 @@ __global__ void add_rms_norm_kernel(T* out, T* residual, const T* delta, const T
                                     int64_t os, float eps) {
   T* rr = residual + blockIdx.x * rs;
   const T* dr = delta + blockIdx.x * ds;
-  T* orow = out + blockIdx.x * os;
   float ss = 0.f;
   for (int i = threadIdx.x; i < hidden; i += blockDim.x) {
     const T r = from_f<T>(to_f(rr[i]) + to_f(dr[i]));
@@ -39,20 +44,11 @@ __global__ void add_rms_norm_kernel(T* out, T* residual, const T* delta, const T
     const float v = to_f(r);
     ss += v * v;
   }
-  __shared__ float warp_sums[32];
-  for (int o = 16; o > 0; o >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, o);
-  if (threadIdx.x % 32 == 0) warp_sums[threadIdx.x / 32] = ss;
-  __syncthreads();
-  float total = 0.f;
-  for (int wi = 0; wi < (int)(blockDim.x / 32); wi++) total += warp_sums[wi];
-  const float inv = rsqrtf(total / hidden + eps);
-  for (int i = threadIdx.x; i < hidden; i += blockDim.x) {
-    const float n = to_f(from_f<T>(to_f(rr[i]) * inv));
-    orow[i] = from_f<T>(n * to_f(w[i]));
-  }
+  normalize_row(out + blockIdx.x * os, rr, w, hidden, ss, eps);
 }
 
-// rotary_kernel, plus the step's keys (rotated) and values written to their cache slots: k/v cache [slots, KV, D].
+// One block per token; thread pairs (i, i + D/2) of every q and k head rotate in place, and the step's keys (rotated)
+// and values are written to their cache slots: k/v cache [slots, KV, D].
 template <typename T>
 __global__ void rotary_cache_kernel(T* qkv, const int64_t* pos, const float* cos, const float* sin, int heads, int kv_heads,
                                     int d, int64_t stride, T* k_cache, T* v_cache, const int64_t* slots) {
@@ -80,24 +76,6 @@ __global__ void rotary_cache_kernel(T* qkv, const int64_t* pos, const float* cos
   for (int j = threadIdx.x; j < kv_heads * d; j += blockDim.x) v_cache[slot_base + j] = v[j];
 }
 
-// One block per token; thread pairs (i, i + D/2) of every rotated head.
-template <typename T>
-__global__ void rotary_kernel(T* qkv, const int64_t* pos, const float* cos, const float* sin, int heads, int d, int64_t stride) {
-  const int t = blockIdx.x;
-  const int half = d / 2;
-  const float* c = cos + pos[t] * d;
-  const float* s = sin + pos[t] * d;
-  T* row = qkv + t * stride;
-  for (int j = threadIdx.x; j < heads * half; j += blockDim.x) {
-    const int h = j / half, i = j % half;
-    T* head = row + (int64_t)h * d;
-    const float x1 = to_f(head[i]), x2 = to_f(head[i + half]);
-    // x·cos + rotate_half(x)·sin with rotate_half(x) = (-x2, x1)
-    head[i] = from_f<T>(x1 * c[i] - x2 * s[i]);
-    head[i + half] = from_f<T>(x2 * c[i + half] + x1 * s[i + half]);
-  }
-}
-
 template <typename T>
 __global__ void silu_mul_kernel(T* out, const T* gu, int inter, int64_t n) {
   for (int64_t k = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; k < n; k += (int64_t)gridDim.x * blockDim.x) {
@@ -106,16 +84,6 @@ __global__ void silu_mul_kernel(T* out, const T* gu, int inter, int64_t n) {
     const float u = to_f(gu[t * 2 * inter + inter + i]);
     // HF rounds silu(g) to T before the multiply.
     out[k] = from_f<T>(to_f(from_f<T>(g / (1.f + __expf(-g)))) * u);
-  }
-}
-
-template <template <typename> class F, typename... A>
-cudaError_t dispatch(int dtype, A... args) {
-  switch (dtype) {
-    case 0: return F<float>::run(args...);
-    case 1: return F<__half>::run(args...);
-    case 2: return F<__nv_bfloat16>::run(args...);
-    default: return cudaErrorInvalidValue;
   }
 }
 
@@ -138,12 +106,6 @@ template <typename T> struct RotaryCache {
     return cudaGetLastError();
   }
 };
-template <typename T> struct Rotary {
-  static cudaError_t run(void* qkv, const int64_t* pos, const float* c, const float* s, int tokens, int heads, int d, int64_t stride, cudaStream_t st) {
-    rotary_kernel<T><<<tokens, 256, 0, st>>>((T*)qkv, pos, c, s, heads, d, stride);
-    return cudaGetLastError();
-  }
-};
 template <typename T> struct SiluMul {
   static cudaError_t run(void* out, const void* gu, int tokens, int inter, cudaStream_t st) {
     const int64_t n = (int64_t)tokens * inter;
@@ -157,27 +119,22 @@ template <typename T> struct SiluMul {
 
 cudaError_t launch_rms_norm(int dtype, void* out, const void* x, const void* weight, int rows, int hidden,
                             int64_t x_stride, int64_t out_stride, float eps, cudaStream_t stream) {
-  return dispatch<RmsNorm>(dtype, out, x, weight, rows, hidden, x_stride, out_stride, eps, stream);
+  return dispatch_dtype<RmsNorm>(dtype, out, x, weight, rows, hidden, x_stride, out_stride, eps, stream);
 }
 
 cudaError_t launch_add_rms_norm(int dtype, void* out, void* residual, const void* delta, const void* weight, int rows, int hidden,
                                 int64_t residual_stride, int64_t delta_stride, int64_t out_stride, float eps, cudaStream_t stream) {
   if (rows == 0) return cudaSuccess;
-  return dispatch<AddRmsNorm>(dtype, out, residual, delta, weight, rows, hidden, residual_stride, delta_stride, out_stride, eps, stream);
+  return dispatch_dtype<AddRmsNorm>(dtype, out, residual, delta, weight, rows, hidden, residual_stride, delta_stride, out_stride, eps, stream);
 }
 
 cudaError_t launch_rotary_qk_cache(int dtype, void* qkv, const int64_t* positions, const float* cos, const float* sin, int tokens,
                                    int heads, int kv_heads, int head_dim, int64_t qkv_stride, void* k_cache, void* v_cache,
                                    const int64_t* slots, cudaStream_t stream) {
   if (tokens == 0) return cudaSuccess;
-  return dispatch<RotaryCache>(dtype, qkv, positions, cos, sin, tokens, heads, kv_heads, head_dim, qkv_stride, k_cache, v_cache, slots, stream);
-}
-
-cudaError_t launch_rotary_qk(int dtype, void* qkv, const int64_t* positions, const float* cos, const float* sin,
-                             int tokens, int rotated_heads, int head_dim, int64_t qkv_stride, cudaStream_t stream) {
-  return dispatch<Rotary>(dtype, qkv, positions, cos, sin, tokens, rotated_heads, head_dim, qkv_stride, stream);
+  return dispatch_dtype<RotaryCache>(dtype, qkv, positions, cos, sin, tokens, heads, kv_heads, head_dim, qkv_stride, k_cache, v_cache, slots, stream);
 }
 
 cudaError_t launch_silu_mul(int dtype, void* out, const void* gate_up, int tokens, int inter, cudaStream_t stream) {
-  return dispatch<SiluMul>(dtype, out, gate_up, tokens, inter, stream);
+  return dispatch_dtype<SiluMul>(dtype, out, gate_up, tokens, inter, stream);
 }

@@ -10,11 +10,6 @@
 cudaError_t launch_rms_norm(int dtype, void* out, const void* x, const void* weight, int rows, int hidden,
                             int64_t x_stride, int64_t out_stride, float eps, cudaStream_t stream);
 
-// In place on qkv [T, (Hq + Hkv + Hkv) * D] (row stride qkv_stride): rotates the first Hq + Hkv heads (q and k)
-// by the "rotate half" rotary embedding at positions[t], with cos/sin tables [max_pos, D] float32.
-cudaError_t launch_rotary_qk(int dtype, void* qkv, const int64_t* positions, const float* cos, const float* sin,
-                             int tokens, int rotated_heads, int head_dim, int64_t qkv_stride, cudaStream_t stream);
-
 // out[t, i] = silu(gate_up[t, i]) * gate_up[t, I + i], gate_up [T, 2I] contiguous, out [T, I] contiguous.
 cudaError_t launch_silu_mul(int dtype, void* out, const void* gate_up, int tokens, int inter, cudaStream_t stream);
 
@@ -23,8 +18,9 @@ cudaError_t launch_silu_mul(int dtype, void* out, const void* gate_up, int token
 cudaError_t launch_add_rms_norm(int dtype, void* out, void* residual, const void* delta, const void* weight, int rows, int hidden,
                                 int64_t residual_stride, int64_t delta_stride, int64_t out_stride, float eps, cudaStream_t stream);
 
-// launch_rotary_qk for qkv [T, (H + 2·KV)·D], and the step's rotated keys and its values stored at slots[t] of the
-// paged caches k_cache/v_cache [num_slots, KV, D] (the cache write that would otherwise be two more launches).
+// In place on qkv [T, (H + 2·KV)·D] (row stride qkv_stride): rotates the q and k heads by the "rotate half" rotary
+// embedding at positions[t], with cos/sin tables [max_pos, D] float32; and stores the step's rotated keys and its values
+// at slots[t] of the paged caches k_cache/v_cache [num_slots, KV, D] (the cache write, otherwise two more launches).
 cudaError_t launch_rotary_qk_cache(int dtype, void* qkv, const int64_t* positions, const float* cos, const float* sin, int tokens,
                                    int heads, int kv_heads, int head_dim, int64_t qkv_stride, void* k_cache, void* v_cache,
                                    const int64_t* slots, cudaStream_t stream);

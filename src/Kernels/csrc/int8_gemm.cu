@@ -1,4 +1,4 @@
-#include "dtype_convert.cuh"
+#include "int8_epilogue.cuh"
 #include "int8_gemm.h"
 #include "mma.cuh"
 
@@ -89,10 +89,7 @@ __global__ void __launch_bounds__(THREADS) int8_gemm_kernel(OutT* __restrict__ y
 #pragma unroll
         for (int e = 0; e < 2; e++) {
           const int n = bn + wn + nt * 8 + 2 * t + e;
-          if (n >= N) continue;
-          float v = (float)acc[mt][nt][half * 2 + e] * sx * ws[n];
-          if (bias) v += to_f(bias[n]);
-          y[(int64_t)m * ldy + n] = from_f<OutT>(v);
+          if (n < N) store_dequantized(y, ldy, m, n, acc[mt][nt][half * 2 + e], sx, ws, bias);
         }
       }
     }
@@ -100,32 +97,22 @@ __global__ void __launch_bounds__(THREADS) int8_gemm_kernel(OutT* __restrict__ y
 }
 
 template <typename OutT>
-cudaError_t launch(OutT* y, const int8_t* x, const float* xs, const int8_t* w, const float* ws, const OutT* bias, int m,
-                   int n, int k, int64_t ldx, int64_t ldy, cudaStream_t st) {
-  if (m < 1 || n < 1 || k < 16 || k % 16 != 0 || ldx % 16 != 0) return cudaErrorInvalidValue;
-  constexpr int smem = STAGES * kStageBytes;
-  static unsigned configured = 0;  // one bit per device; idempotent, so a race only repeats the call
-  int dev = 0;
-  cudaGetDevice(&dev);
-  if (!(configured & (1u << dev))) {
-    auto err = cudaFuncSetAttribute(int8_gemm_kernel<OutT>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
+struct Launch {
+  static cudaError_t run(OutT* y, const OutT* bias, const int8_t* x, const float* xs, const int8_t* w, const float* ws, int m,
+                         int n, int k, int64_t ldx, int64_t ldy, cudaStream_t st) {
+    if (m < 1 || n < 1 || k < 16 || k % 16 != 0 || ldx % 16 != 0) return cudaErrorInvalidValue;
+    auto err = allow_dynamic_smem<int8_gemm_kernel<OutT>>(STAGES * kStageBytes);
     if (err != cudaSuccess) return err;
-    configured |= 1u << dev;
+    const dim3 grid((n + BN - 1) / BN, (m + BM - 1) / BM);
+    int8_gemm_kernel<OutT><<<grid, THREADS, STAGES * kStageBytes, st>>>(y, x, w, xs, ws, bias, m, n, k, ldx, ldy);
+    return cudaGetLastError();
   }
-  const dim3 grid((n + BN - 1) / BN, (m + BM - 1) / BM);
-  int8_gemm_kernel<OutT><<<grid, THREADS, smem, st>>>(y, x, w, xs, ws, bias, m, n, k, ldx, ldy);
-  return cudaGetLastError();
-}
+};
 
 }  // namespace
 
 cudaError_t launch_int8_gemm_tiled(int out_dtype, void* y, const int8_t* xq, const float* x_scale, const int8_t* wq,
                                    const float* w_scale, const void* bias, int m, int n, int k, int64_t x_stride,
                                    int64_t y_stride, cudaStream_t stream) {
-  switch (out_dtype) {
-    case 0: return launch<float>((float*)y, xq, x_scale, wq, w_scale, (const float*)bias, m, n, k, x_stride, y_stride, stream);
-    case 1: return launch<__half>((__half*)y, xq, x_scale, wq, w_scale, (const __half*)bias, m, n, k, x_stride, y_stride, stream);
-    case 2: return launch<__nv_bfloat16>((__nv_bfloat16*)y, xq, x_scale, wq, w_scale, (const __nv_bfloat16*)bias, m, n, k, x_stride, y_stride, stream);
-    default: return cudaErrorInvalidValue;
-  }
+  return dispatch_out<Launch>(out_dtype, y, bias, xq, x_scale, wq, w_scale, m, n, k, x_stride, y_stride, stream);
 }

@@ -82,16 +82,6 @@ __global__ void __launch_bounds__(kThreads) quantize_rows_kernel(int8_t* q, floa
   quantize_row(q + (int64_t)blockIdx.x * cols, scale + blockIdx.x, cols, static_scale, [&](int i) { return to_f(row[i]); });
 }
 
-template <template <typename> class F, typename... A>
-cudaError_t dispatch(int dtype, A... args) {
-  switch (dtype) {
-    case 0: return F<float>::run(args...);
-    case 1: return F<__half>::run(args...);
-    case 2: return F<__nv_bfloat16>::run(args...);
-    default: return cudaErrorInvalidValue;
-  }
-}
-
 template <typename T> struct RmsNormQuant {
   static cudaError_t run(int8_t* q, float* s, const void* x, const void* w, int rows, int h, int64_t xs, float eps, float ss, cudaStream_t st) {
     rms_norm_quant_kernel<T><<<rows, kThreads, 0, st>>>(q, s, (const T*)x, (const T*)w, h, xs, eps, ss);
@@ -122,24 +112,24 @@ template <typename T> struct QuantizeRows {
 cudaError_t launch_rms_norm_quant(int dtype, int8_t* q, float* scale, const void* x, const void* weight, int rows,
                                   int hidden, int64_t x_stride, float eps, float static_scale, cudaStream_t stream) {
   if (rows == 0) return cudaSuccess;
-  return dispatch<RmsNormQuant>(dtype, q, scale, x, weight, rows, hidden, x_stride, eps, static_scale, stream);
+  return dispatch_dtype<RmsNormQuant>(dtype, q, scale, x, weight, rows, hidden, x_stride, eps, static_scale, stream);
 }
 
 cudaError_t launch_add_rms_norm_quant(int dtype, int8_t* q, float* scale, void* residual, const void* delta, const void* weight,
                                       int rows, int hidden, int64_t residual_stride, int64_t delta_stride, float eps,
                                       float static_scale, cudaStream_t stream) {
   if (rows == 0) return cudaSuccess;
-  return dispatch<AddRmsNormQuant>(dtype, q, scale, residual, delta, weight, rows, hidden, residual_stride, delta_stride, eps, static_scale, stream);
+  return dispatch_dtype<AddRmsNormQuant>(dtype, q, scale, residual, delta, weight, rows, hidden, residual_stride, delta_stride, eps, static_scale, stream);
 }
 
 cudaError_t launch_silu_mul_quant(int dtype, int8_t* q, float* scale, const void* gate_up, int rows, int inter,
                                   float static_scale, cudaStream_t stream) {
   if (rows == 0) return cudaSuccess;
-  return dispatch<SiluMulQuant>(dtype, q, scale, gate_up, rows, inter, static_scale, stream);
+  return dispatch_dtype<SiluMulQuant>(dtype, q, scale, gate_up, rows, inter, static_scale, stream);
 }
 
 cudaError_t launch_quantize_rows(int dtype, int8_t* q, float* scale, const void* x, int rows, int cols, int64_t x_stride,
                                  float static_scale, cudaStream_t stream) {
   if (rows == 0) return cudaSuccess;
-  return dispatch<QuantizeRows>(dtype, q, scale, x, rows, cols, x_stride, static_scale, stream);
+  return dispatch_dtype<QuantizeRows>(dtype, q, scale, x, rows, cols, x_stride, static_scale, stream);
 }

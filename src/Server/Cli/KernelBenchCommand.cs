@@ -34,6 +34,7 @@ public static class KernelBenchCommand
             if (device.type != TorchSharp.DeviceType.CUDA) throw new InvalidOperationException("bench-kernels needs CUDA (pass --libtorch with a CUDA libtorch).");
             var kernels = NativeKernels.TryGet(out var why) ?? throw new InvalidOperationException($"bench-kernels needs the native library: {why}");
             var timer = new GraphTimer(kernels, p.GetValue(iters));
+            bool wgmma = kernels.UseWgmma(true); // default on: the answer says whether it is available here
             var results = new List<Dictionary<string, object>>();
             foreach (var (n, k) in ParseShapes(p.GetValue(shapes)!))
                 foreach (var m in p.GetValue(rows)!.Split(',').Select(int.Parse))
@@ -45,6 +46,7 @@ public static class KernelBenchCommand
             var report = new Dictionary<string, object>
             {
                 ["gpu"] = GpuName(),
+                ["large_m_int8_kernel"] = wgmma ? "wgmma (sm_90a)" : "mma.sync",
                 ["results"] = results,
                 ["geomean_int8_speedup_vs_cublas_bf16"] = GeoMeans(results, "int8_speedup"),
                 ["geomean_fused_int8_speedup_vs_rmsnorm_cublas_bf16"] = GeoMeans(results, "fused_int8_speedup"),
@@ -67,6 +69,7 @@ public static class KernelBenchCommand
         var ws = rand([n], ScalarType.Float32, device).mul_(1e-3);
         var (xq, xs) = kernels.QuantizeRows(x, null);
         double flops = 2.0 * m * n * k;
+        var extra = new Dictionary<string, object>();
         int i = 0, j = 0, l = 0, o = 0, r2 = 0;
         double cublas = timer.Microseconds(() => nn.functional.linear(x, w[i++ % w.Length]));
         double int8Gemm = timer.Microseconds(() => kernels.Int8Gemm(xq, xs, wq[j++ % wq.Length], ws, null, ScalarType.BFloat16));
@@ -76,6 +79,14 @@ public static class KernelBenchCommand
             var (q, s) = kernels.QuantizeRows(x, null);
             return kernels.Int8Gemm(q, s, wq[l++ % wq.Length], ws, null, ScalarType.BFloat16).MoveToOuterDisposeScope();
         });
+        if (m > NativeKernels.SkinnyMaxRows)
+        {
+            // The mma.sync kernel beside the default (wgmma on Hopper), for the record.
+            bool before = kernels.UseWgmma(false);
+            int mm = 0;
+            extra["int8_gemm_mma_sync_us"] = timer.Microseconds(() => kernels.Int8Gemm(xq, xs, wq[mm++ % wq.Length], ws, null, ScalarType.BFloat16));
+            kernels.UseWgmma(before);
+        }
         // As in the model: the producer (RMSNorm) writes INT8 directly, against RMSNorm + cuBLAS bf16.
         double normCublas = timer.Microseconds(() =>
         {
@@ -103,6 +114,7 @@ public static class KernelBenchCommand
             ["cublas_bf16_weight_tb_per_s"] = 2.0 * n * k / cublas / 1e6,
             ["int8_weight_tb_per_s"] = 1.0 * n * k / int8Gemm / 1e6,
         };
+        foreach (var (key, value) in extra) r[key] = value;
         if (m <= NativeKernels.SkinnyMaxRows)
         {
             int sk = 0;

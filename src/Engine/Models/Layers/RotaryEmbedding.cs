@@ -76,11 +76,6 @@ public sealed class RotaryEmbedding : IDisposable
     {
         long t = qkv.shape[0];
         int q = heads * headDim, kv = kvHeads * headDim;
-        if (_kernels is not null)
-        {
-            _kernels.RotaryQk(qkv, step.Positions, _cos, _sin, heads + kvHeads, headDim);
-            return (qkv.narrow(1, 0, q).view(t, heads, headDim), qkv.narrow(1, q, kv).view(t, kvHeads, headDim), qkv.narrow(1, q + kv, kv).view(t, kvHeads, headDim));
-        }
         return (Apply(qkv.narrow(1, 0, q).view(t, heads, headDim), step.Cos!, step.Sin!),
                 Apply(qkv.narrow(1, q, kv).view(t, kvHeads, headDim), step.Cos!, step.Sin!),
                 qkv.narrow(1, q + kv, kv).reshape(t, kvHeads, headDim));

@@ -6,7 +6,7 @@ namespace InferenceServer.Engine.Models.Quantization;
 /// An unquantized linear layer: W [out, in] and optional b [out] in the serving dtype. Single-stream decode steps
 /// (≤ <see cref="SkinnyMaxRows"/> rows) in float16/bfloat16 use the native skinny GEMM; everything else is cuBLAS /
 /// MKL. On the H100 the two tie at one row except for 4096×4096 (14.0 vs 15.8 µs), and cuBLAS wins from 16 rows on
-/// (docs/benchmarks/h100-gemm.json), hence the small cut-off.
+/// (docs/benchmarks/h100-w8a8.json), hence the small cut-off.
 /// </summary>
 public sealed class DenseLinearKernel(Tensor weight, Tensor? bias, Kernels.NativeKernels? kernels = null) : ILinearKernel
 {
