@@ -45,4 +45,31 @@ public sealed class CudaEngineTests(CudaFixture cuda) : IClassFixture<CudaFixtur
         foreach (var (p, ids) in results) Assert.Equal(p.GreedyIds, ids);
         GpuReport.Record($"cuda_engine_graph_log_{maxBatchedTokens}", string.Join(" | ", log));
     }
+
+    /// <summary>Without --num-kv-blocks the pool is sized from a profiling forward pass and the memory the utilisation allows.</summary>
+    [Fact]
+    public async Task KvPoolIsSizedFromAProfilingPass()
+    {
+        var device = cuda.Require();
+        var reference = ReferenceFile.Load(Path.Combine(RepoPaths.TinyLlama, "reference.json"));
+        using var model = ModelFactory.Load(new ModelOptions { ModelDir = RepoPaths.TinyLlama, Device = device, Dtype = ScalarType.Float32 });
+        var (tokenizer, config) = TokenizerLoader.Load(RepoPaths.TinyLlama);
+        model.Kernels!.EmptyCache(); // earlier tests' cached blocks would otherwise count as in use here but not there
+        var (free, total) = model.Kernels.MemGetInfo();
+        // A utilisation that leaves room for the other tests: what is in use now plus 2 GiB.
+        double utilization = Math.Min(0.95, (total - free + (2L << 30)) / (double)total);
+        var log = new List<string>();
+        using var engine = new LlmEngine(model, tokenizer, config, new EngineOptions { GpuMemoryUtilization = utilization }, s => { lock (log) log.Add(s); });
+        Assert.Contains(log, l => l.StartsWith("memory profile:"));
+        long blocks = engine.GetLoad().KvBlocksTotal;
+        long perBlock = InferenceServer.Engine.KvCache.KvCachePool.BytesPerBlock(model.Config.NumLayers, 16, model.Config.NumKvHeads, model.Config.HeadDim, ScalarType.Float32);
+        Assert.InRange(blocks * perBlock, 1L << 29, 2L << 30); // the 2 GiB allowed, less activations and the 0.5 GiB graph margin
+        engine.Start();
+        var p = reference.Prompts[0];
+        var ids = new List<int>();
+        await foreach (var o in engine.Submit(new GenerationRequest("sized", p.Ids, new SamplingParams { Temperature = 0, MaxTokens = 8, IgnoreEos = true }), TestContext.Current.CancellationToken))
+            ids.AddRange(o.TokenIds);
+        Assert.Equal(p.GreedyIds.Take(8), ids);
+        GpuReport.Record("kv_pool_profile_log", string.Join(" | ", log.Where(l => l.StartsWith("memory profile") || l.StartsWith("KV cache"))));
+    }
 }

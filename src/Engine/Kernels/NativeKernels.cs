@@ -18,6 +18,8 @@ public sealed unsafe class NativeKernels
     private readonly delegate* unmanaged<IntPtr> _lastError;
     private readonly delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, double, int, int, int> _pagedDecode;
     private readonly delegate* unmanaged<long*, long*, int> _memGetInfo;
+    private readonly delegate* unmanaged<long*, long*, int, int> _memoryAllocated;
+    private readonly delegate* unmanaged<int> _emptyCache;
     private readonly delegate* unmanaged<IntPtr, IntPtr, IntPtr, double, int> _rmsNorm;
     private readonly delegate* unmanaged<IntPtr, IntPtr, int> _siluMul;
     private readonly delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, double, int> _addRmsNorm;
@@ -45,6 +47,8 @@ public sealed unsafe class NativeKernels
         _lastError = (delegate* unmanaged<IntPtr>)F("ik_last_error");
         _pagedDecode = (delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, double, int, int, int>)F("ik_paged_decode_attention");
         _memGetInfo = (delegate* unmanaged<long*, long*, int>)F("ik_mem_get_info");
+        _memoryAllocated = (delegate* unmanaged<long*, long*, int, int>)F("ik_memory_allocated");
+        _emptyCache = (delegate* unmanaged<int>)F("ik_empty_cache");
         _rmsNorm = (delegate* unmanaged<IntPtr, IntPtr, IntPtr, double, int>)F("ik_rms_norm");
         _siluMul = (delegate* unmanaged<IntPtr, IntPtr, int>)F("ik_silu_mul");
         _addRmsNorm = (delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, double, int>)F("ik_add_rms_norm");
@@ -201,6 +205,17 @@ public sealed unsafe class NativeKernels
         Check(_memGetInfo(&f, &t), "cudaMemGetInfo");
         return (f, t);
     }
+
+    /// <summary>Bytes the caching allocator has handed out now, and the peak since the last reset (resetPeak starts a new window).</summary>
+    public (long Current, long Peak) MemoryAllocated(bool resetPeak = false)
+    {
+        long c, p;
+        Check(_memoryAllocated(&c, &p, resetPeak ? 1 : 0), "memory stats");
+        return (c, p);
+    }
+
+    /// <summary>Returns the allocator's cached, unused memory to the driver (so <see cref="MemGetInfo"/> counts it as free).</summary>
+    public void EmptyCache() => Check(_emptyCache(), "empty_cache");
 
     public IntPtr GraphNew() => _graphNew();
     public void GraphCaptureBegin(IntPtr graph, IntPtr poolSource) => Check(_graphBegin(graph, poolSource), "CUDA graph capture_begin");

@@ -1,5 +1,6 @@
 using InferenceServer.Engine.KvCache;
-using InferenceServer.Engine.Loading;
+using InferenceServer.Engine.Models;
+using InferenceServer.Engine.Runner;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -8,26 +9,62 @@ namespace InferenceServer.Engine.Serving;
 /// <summary>How many KV blocks fit the memory the options allow.</summary>
 internal static class KvPoolSizing
 {
-    public static int Blocks(ModelConfig c, ScalarType dtype, Device device, EngineOptions o)
+    /// <summary>
+    /// CPU: --kv-cache-space. CUDA (vLLM's profiling run): one forward pass at the largest step the scheduler can form
+    /// measures the activation peak; the pool then takes total × --gpu-memory-utilization, less what is in use (weights,
+    /// CUDA context, cuBLAS workspaces), that peak, and a margin for the decode graphs' memory pools.
+    /// </summary>
+    public static int Blocks(ICausalLM model, EngineOptions o, int maxModelLen, Action<string> log)
     {
-        long perBlock = KvCachePool.BytesPerBlock(c.NumLayers, o.BlockSize, c.NumKvHeads, c.HeadDim, dtype);
-        double bytes = device.type == DeviceType.CUDA
-            ? CudaFreeBytesAfterReserve(o.GpuMemoryUtilization)
+        var c = model.Config;
+        long perBlock = KvCachePool.BytesPerBlock(c.NumLayers, o.BlockSize, c.NumKvHeads, c.HeadDim, model.Dtype);
+        double bytes = model.Device.type == DeviceType.CUDA
+            ? CudaKvBytes(model, o, maxModelLen, log)
             : o.CpuKvCacheSpaceGiB * (1L << 30);
         return (int)Math.Max(1, Math.Min(int.MaxValue, bytes / perBlock));
     }
 
-    /// <summary>Headroom kept for activations, logits and CUDA graph pools (vLLM measures a profiling run; this is
-    /// a fixed reserve until the engine does too).</summary>
-    private const double ActivationReserveBytes = 2.0 * (1L << 30);
+    /// <summary>Graph pools (decode batches ≤ max_num_seqs rows, far below a prefill step's activations) and fragmentation.</summary>
+    private const double GraphPoolMarginBytes = 0.5 * (1L << 30);
 
-    // With the weights loaded: the pool may take what is free, minus the share of the device the user keeps back
-    // (1 - utilization) and the activation reserve.
-    private static double CudaFreeBytesAfterReserve(double utilization)
+    private static double CudaKvBytes(ICausalLM model, EngineOptions o, int maxModelLen, Action<string> log)
     {
-        var kernels = Kernels.NativeKernels.TryGet(out var why)
+        var kernels = model.Kernels ?? Kernels.NativeKernels.TryGet(out var why)
             ?? throw new NotSupportedException($"sizing the KV pool on CUDA needs the native library ({why}); or pass --num-kv-blocks.");
+        long activations = ProfileActivationPeak(model, kernels, o, maxModelLen);
+        kernels.EmptyCache();
         var (free, total) = kernels.MemGetInfo();
-        return free - total * (1 - utilization) - ActivationReserveBytes;
+        double kv = total * o.GpuMemoryUtilization - (total - free) - activations - GraphPoolMarginBytes;
+        log($"memory profile: {(total - free) / (double)(1L << 30):F2} GiB in use after loading, {activations / (double)(1L << 30):F2} GiB " +
+            $"activation peak at {StepTokens(o)} tokens; KV cache may take {Math.Max(0, kv) / (1L << 30):F2} GiB of {total / (double)(1L << 30):F1} GiB " +
+            $"at --gpu-memory-utilization {o.GpuMemoryUtilization}");
+        return kv;
+    }
+
+    private static int StepTokens(EngineOptions o) => Math.Max(o.Scheduler.MaxNumBatchedTokens, o.Scheduler.MaxNumSeqs);
+
+    /// <summary>
+    /// Peak bytes allocated above the loaded model during one forward pass of the largest step: max_num_batched_tokens
+    /// prompt tokens in sequences of at most max_model_len, on a throwaway pool just big enough for them.
+    /// </summary>
+    private static long ProfileActivationPeak(ICausalLM model, Kernels.NativeKernels kernels, EngineOptions o, int maxModelLen)
+    {
+        var c = model.Config;
+        int remaining = StepTokens(o), nextBlock = 0;
+        var chunks = new List<SequenceChunk>();
+        while (remaining > 0)
+        {
+            int n = Math.Min(remaining, maxModelLen);
+            int blocks = (n + o.BlockSize - 1) / o.BlockSize;
+            chunks.Add(new SequenceChunk(new int[n], 0, Enumerable.Range(nextBlock, blocks).ToArray()));
+            nextBlock += blocks;
+            remaining -= n;
+        }
+        using var scratch = new KvCachePool(c.NumLayers, nextBlock, o.BlockSize, c.NumKvHeads, c.HeadDim, model.Dtype, model.Device);
+        var (before, _) = kernels.MemoryAllocated(resetPeak: true);
+        using (var batch = ForwardBatchBuilder.Build(chunks, o.BlockSize, model.Device, decodeMetadata: true, slidingWindow: c.SlidingWindow))
+        using (model.Forward(batch, scratch))
+            cuda.synchronize();
+        return Math.Max(0, kernels.MemoryAllocated().Peak - before);
     }
 }

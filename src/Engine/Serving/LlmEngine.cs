@@ -62,7 +62,7 @@ public sealed class LlmEngine : IInferenceEngine, IDisposable
         _log = log ?? (_ => { });
         MaxModelLen = Math.Min(options.MaxModelLen ?? model.Config.MaxPositionEmbeddings, model.Config.MaxPositionEmbeddings);
         var c = model.Config;
-        int blocks = options.NumKvBlocks ?? KvPoolSizing.Blocks(c, model.Dtype, model.Device, options);
+        int blocks = options.NumKvBlocks ?? KvPoolSizing.Blocks(model, options, MaxModelLen, _log);
         int minBlocks = (MaxModelLen + options.BlockSize - 1) / options.BlockSize;
         if (blocks < minBlocks)
             _log($"warning: the KV pool of {blocks} blocks holds {blocks * options.BlockSize} tokens, less than --max-model-len {MaxModelLen}; long requests will be refused. Raise --kv-cache-space / --gpu-memory-utilization or lower --max-model-len.");

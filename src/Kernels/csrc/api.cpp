@@ -306,8 +306,26 @@ int ik_mem_get_info(int64_t* free_bytes, int64_t* total_bytes) {
   IK_CATCH(-1)
 }
 
-// Bytes the caching allocator holds (reserved) on the current device.
-int64_t ik_memory_reserved() { return (int64_t)c10::cuda::CUDACachingAllocator::getDeviceStats(c10::cuda::current_device()).reserved_bytes[0].current; }
+// Bytes the caching allocator has handed out on the current device: now, and the peak since the last reset; reset = 1
+// starts a new peak window. For measuring the activation memory of a warm-up pass.
+int ik_memory_allocated(int64_t* current, int64_t* peak, int reset) {
+  IK_TRY
+  const auto dev = c10::cuda::current_device();
+  const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(dev);
+  *current = stats.allocated_bytes[0].current;  // [0]: the aggregate over pool kinds
+  *peak = stats.allocated_bytes[0].peak;
+  if (reset) c10::cuda::CUDACachingAllocator::resetPeakStats(dev);
+  return 0;
+  IK_CATCH(-1)
+}
+
+// Returns the allocator's cached, unused blocks to the driver, so that cudaMemGetInfo counts them as free.
+int ik_empty_cache() {
+  IK_TRY
+  c10::cuda::CUDACachingAllocator::emptyCache();
+  return 0;
+  IK_CATCH(-1)
+}
 
 // CUDA graphs over TorchSharp ops: capture on a side stream made current for this thread, so the same C# code
 // that runs eagerly is recorded; replay() reruns it. Graphs share one memory pool (they never run concurrently).
