@@ -19,7 +19,14 @@ public static class ModelFactory
     public static ICausalLM Load(ModelConfig config, ModelOptions options, Action<int, int>? progress = null)
     {
         if (options.MaxModelLen is int len)
-            config = config with { MaxPositionEmbeddings = Math.Max(len, config.IsOpt ? config.MaxPositionEmbeddings : len) };
+        {
+            // Rotary models compute positions, so a longer window only lengthens the tables; OPT learns one embedding
+            // per position, and its checkpoint holds exactly max_position_embeddings of them.
+            if (config.IsOpt && len > config.MaxPositionEmbeddings)
+                throw new ModelLoadException($"{options.ModelDir}: --max-model-len {len} exceeds the model's max_position_embeddings " +
+                    $"({config.MaxPositionEmbeddings}); OPT's learned position table cannot be extended. Use --max-model-len {config.MaxPositionEmbeddings} or less.");
+            config = config with { MaxPositionEmbeddings = Math.Max(len, config.MaxPositionEmbeddings) };
+        }
         IWeightSource weights;
         Checkpoint? checkpoint = null;
         switch (options.LoadFormat)

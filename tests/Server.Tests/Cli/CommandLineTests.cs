@@ -1,3 +1,4 @@
+using InferenceServer.TestSupport;
 using InferenceServer.Server.Cli;
 
 namespace InferenceServer.Server.Tests.Cli;
@@ -63,6 +64,16 @@ public sealed class CommandLineTests
         var (code, _, err) = Run("perplexity", "--model", "/nonexistent/model-dir", "--device", "cpu", "--json");
         Assert.Equal(2, code);
         Assert.Contains("/nonexistent/model-dir", err);
+    }
+
+    [Fact]
+    public void MaxModelLenBeyondOptPositionTableIsRefusedClearly()
+    {
+        var opt = RepoPaths.Fixture("hf", "opt"); // max_position_embeddings 128
+        var (code, _, err) = Run("perplexity", "--model", opt, "--device", "cpu", "--max-model-len", "4096", "--json");
+        Assert.Equal(2, code);
+        Assert.Contains(opt, err);
+        Assert.Contains("--max-model-len 4096 exceeds the model's max_position_embeddings (128)", err);
     }
 
     [Fact]
