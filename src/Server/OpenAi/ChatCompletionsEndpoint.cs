@@ -26,10 +26,7 @@ public static class ChatCompletionsEndpoint
 
     private static async Task Run(HttpContext ctx, RequestJson j)
     {
-        var engine = ctx.RequestServices.GetRequiredService<IInferenceEngine>();
-        var settings = ctx.RequestServices.GetRequiredService<ServerSettings>();
-        string model = EndpointSupport.CheckModel(j, settings);
-        EndpointSupport.WarnUnknown(ctx, j, KnownFields.Chat);
+        var (engine, model, stream, includeUsage) = EndpointSupport.Begin(ctx, j, KnownFields.Chat);
         CheckUnsupported(j);
         int n = SamplingParsing.ReadN(j);
         bool logprobs = j.Bool("logprobs") ?? false;
@@ -37,15 +34,11 @@ public static class ChatCompletionsEndpoint
         if (top is int t && (t < 0 || t > MaxTopLogprobs))
             throw ApiException.BadRequest($"top_logprobs must be between 0 and {MaxTopLogprobs}, got {t}.", "top_logprobs");
         if (top is not null && !logprobs) throw ApiException.BadRequest("top_logprobs requires logprobs to be true.", "top_logprobs");
-        bool stream = j.Bool("stream") ?? false;
-        bool includeUsage = StreamOptions.IncludeUsage(j, stream);
-        _ = j.String("user");
         var sampling = SamplingParsing.Read(j, logprobs ? top ?? 0 : null, chat: true);
         var prompt = ChatPrompt.Encode(engine, j);
 
         string id = EndpointSupport.NewId("chatcmpl-");
-        var requests = Enumerable.Range(0, n).Select(i => new GenerationRequest($"{id}-{i}", prompt,
-            sampling.Seed is long seed && i > 0 ? sampling with { Seed = seed + i } : sampling)).ToList();
+        var requests = Enumerable.Range(0, n).Select(i => new GenerationRequest($"{id}-{i}", prompt, SamplingParsing.ForChoice(sampling, i))).ToList();
         List<IAsyncEnumerable<GenerationOutput>> streams;
         try
         {

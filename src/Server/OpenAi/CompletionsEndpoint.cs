@@ -26,19 +26,13 @@ public static class CompletionsEndpoint
 
     private static async Task Run(HttpContext ctx, RequestJson j)
     {
-        var engine = ctx.RequestServices.GetRequiredService<IInferenceEngine>();
-        var settings = ctx.RequestServices.GetRequiredService<ServerSettings>();
-        string model = EndpointSupport.CheckModel(j, settings);
-        EndpointSupport.WarnUnknown(ctx, j, KnownFields.Completion);
+        var (engine, model, stream, includeUsage) = EndpointSupport.Begin(ctx, j, KnownFields.Completion);
         if (j.Has("suffix")) throw ApiException.BadRequest("suffix is not supported.", "suffix");
         int n = SamplingParsing.ReadN(j);
         if (j.Int("best_of") is int bestOf && bestOf != n)
             throw ApiException.BadRequest($"best_of must equal n ({n}) when given; best_of > n is not supported.", "best_of");
         int? logprobs = j.Int("logprobs");
         bool echo = j.Bool("echo") ?? false;
-        bool stream = j.Bool("stream") ?? false;
-        bool includeUsage = StreamOptions.IncludeUsage(j, stream);
-        _ = j.String("user");
         var prompts = ReadPrompts(j, engine);
         var sampling = SamplingParsing.Read(j, logprobs, chat: false);
 
@@ -50,9 +44,7 @@ public static class CompletionsEndpoint
             string echoText = echo ? engine.Tokenizer.Decode(prompt, skipSpecialTokens: true) : "";
             for (int i = 0; i < n; i++)
             {
-                // vLLM gives the i-th copy of a seeded request seed + i, so the n choices differ but stay reproducible.
-                var sp = sampling.Seed is long seed && i > 0 ? sampling with { Seed = seed + i } : sampling;
-                requests.Add(new GenerationRequest($"{id}-{choices.Count}", prompt, sp, echo && logprobs is int k ? k : null));
+                requests.Add(new GenerationRequest($"{id}-{choices.Count}", prompt, SamplingParsing.ForChoice(sampling, i), echo && logprobs is int k ? k : null));
                 choices.Add(new Choice(choices.Count, prompt, echoText, logprobs is null ? null : new CompletionLogprobs(engine.Tokenizer)));
             }
         }

@@ -50,6 +50,21 @@ public static class EndpointSupport
         return model;
     }
 
+    /// <summary>
+    /// What the generation endpoints read first, in this order: the engine, the model name (404 when unknown), a
+    /// warning for unknown fields, then stream / stream_options and the ignored user field.
+    /// </summary>
+    public static GenerationBasics Begin(HttpContext ctx, RequestJson j, IReadOnlySet<string> known)
+    {
+        var engine = ctx.RequestServices.GetRequiredService<IInferenceEngine>();
+        string model = CheckModel(j, ctx.RequestServices.GetRequiredService<ServerSettings>());
+        WarnUnknown(ctx, j, known);
+        bool stream = j.Bool("stream") ?? false;
+        bool includeUsage = StreamOptions.IncludeUsage(j, stream);
+        _ = j.String("user");
+        return new GenerationBasics(engine, model, stream, includeUsage);
+    }
+
     public static void WarnUnknown(HttpContext ctx, RequestJson j, IReadOnlySet<string> known) =>
         j.WarnUnknown(known, ctx.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("InferenceServer.OpenAi"), ctx.Request.Path);
 
@@ -57,3 +72,6 @@ public static class EndpointSupport
 
     public static string NewId(string prefix) => prefix + Guid.NewGuid().ToString("N");
 }
+
+/// <summary>The engine, the model name to echo, and the streaming choices of a generation request.</summary>
+public sealed record GenerationBasics(IInferenceEngine Engine, string Model, bool Stream, bool IncludeUsage);

@@ -23,6 +23,10 @@ public static class SamplingParsing
         return n;
     }
 
+    /// <summary>Choice i of n: vLLM gives the i-th copy of a seeded request seed + i, so the choices differ but stay reproducible.</summary>
+    public static SamplingParams ForChoice(SamplingParams sampling, int i) =>
+        sampling.Seed is long seed && i > 0 ? sampling with { Seed = seed + i } : sampling;
+
     /// <param name="maxTokensField">"max_tokens" for completions; chat also reads "max_completion_tokens" first.</param>
     public static SamplingParams Read(RequestJson j, int? logprobs, bool chat)
     {
