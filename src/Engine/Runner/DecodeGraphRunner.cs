@@ -1,3 +1,4 @@
+using TorchSharp;
 using InferenceServer.Engine.Kernels;
 using InferenceServer.Engine.KvCache;
 using InferenceServer.Engine.Models;
@@ -35,8 +36,13 @@ public sealed class DecodeGraphRunner : IDisposable
         var dev = model.Device;
         _tokens = zeros(max, ScalarType.Int64, dev);
         _positions = zeros(max, ScalarType.Int64, dev);
-        _slots = full(max, (long)scratchBlock * _blockSize, ScalarType.Int64, dev);
-        _tables = full([max, _tableWidth], scratchBlock, ScalarType.Int32, dev);
+        // Fill values as kept-alive Scalars, not implicit temporaries (see Runtime.Scalars).
+        using (var scratchSlot = ((long)scratchBlock * _blockSize).ToScalar())
+        using (var scratchId = scratchBlock.ToScalar())
+        {
+            _slots = full(max, scratchSlot, ScalarType.Int64, dev);
+            _tables = full([max, _tableWidth], scratchId, ScalarType.Int32, dev);
+        }
         _lens = ones(max, ScalarType.Int32, dev);
         _rows = arange(max, ScalarType.Int64, dev);
         IntPtr pool = IntPtr.Zero;
