@@ -21,29 +21,18 @@ public sealed class GatherAttention(int numHeads, int numKvHeads, int headDim, i
     public Tensor AttendWritten(int layer, Tensor q, Tensor k, Tensor v, ForwardBatch batch, KvCachePool cache)
     {
         using var scope = NewDisposeScope();
-        var kCache = cache.Keys(layer);
-        var vCache = cache.Values(layer);
-
         Tensor? freshOut = batch.Prefill is { } p ? BatchedPrefill(q, k, v, p) : null;      // [Tf, H·D]
         if (freshOut is not null && batch.Prefill!.AllRows)
             return freshOut.MoveToOuterDisposeScope();
-
-        var outputs = new List<Tensor>(batch.Sequences.Count);
-        for (int i = 0; i < batch.Sequences.Count; i++)
-            if (batch.Prefill?.FreshSequenceIndices.Contains(i) != true)
-                outputs.Add(AttendSequence(batch.Sequences[i], q, k, v, kCache, vCache));
         if (freshOut is null)
+        {
+            var outputs = batch.Sequences.Select(s => AttendSequence(s, q, k, v, cache.Keys(layer), cache.Values(layer))).ToList();
             return (outputs.Count == 1 ? outputs[0] : cat(outputs, 0)).MoveToOuterDisposeScope();
-        // Mixed step: fresh prefills came out of the batched call; scatter everything back into batch-row order.
+        }
+        // Mixed step: fresh prefills came out of the batched call; the rest attend one by one into their rows.
         var result = empty([q.shape[0], numHeads * headDim], q.dtype, q.device);
         result.index_copy_(0, batch.Prefill!.FreshRows, freshOut);
-        int o = 0;
-        for (int i = 0; i < batch.Sequences.Count; i++)
-        {
-            if (batch.Prefill.FreshSequenceIndices.Contains(i)) continue;
-            var s = batch.Sequences[i];
-            result.narrow(0, s.QueryStart, s.QueryLength).copy_(outputs[o++]);
-        }
+        AttendInto(result, layer, q, k, v, batch, cache, batch.Prefill.FreshSequenceIndices);
         return result.MoveToOuterDisposeScope();
     }
 
