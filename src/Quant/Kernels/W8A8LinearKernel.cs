@@ -87,12 +87,7 @@ public sealed class W8A8LinearKernel : IQuantizedInputLinear
     public Tensor Forward(Tensor x)
     {
         if (_kernels is not null)
-        {
-            var (xq, rowScale) = _kernels.QuantizeRows(x.stride(1) == 1 ? x : x.contiguous(), _staticActScale);
-            using (xq)
-            using (rowScale)
-                return ForwardQuantized(xq, rowScale, x.dtype);
-        }
+            return this.ForwardQuantized(_kernels.QuantizeRows(x.stride(1) == 1 ? x : x.contiguous(), _staticActScale), x.dtype);
         using var scope = NewDisposeScope();
         long t = x.shape[0];
         var xf = x.to(ScalarType.Float32).contiguous();

@@ -31,10 +31,7 @@ public sealed class RmsNorm(Tensor weight, double eps, Kernels.NativeKernels? ke
     public Tensor ForwardInto(ILinearKernel linear, Tensor x)
     {
         if (kernels is null || linear is not IQuantizedInputLinear { AcceptsQuantizedInput: true } q) return linear.Forward(Forward(x));
-        var (xq, scale) = kernels.RmsNormQuant(x, Weight, Eps, q.StaticActScale);
-        using (xq)
-        using (scale)
-            return q.ForwardQuantized(xq, scale, x.dtype);
+        return q.ForwardQuantized(kernels.RmsNormQuant(x, Weight, Eps, q.StaticActScale), x.dtype);
     }
 
     /// <summary>
@@ -56,10 +53,7 @@ public sealed class RmsNorm(Tensor weight, double eps, Kernels.NativeKernels? ke
             using var normed = kernels.AddRmsNorm(residual, delta, Weight, Eps);
             return linear.Forward(normed);
         }
-        var (xq, scale) = kernels.AddRmsNormQuant(residual, delta, Weight, Eps, q.StaticActScale);
-        using (xq)
-        using (scale)
-            return q.ForwardQuantized(xq, scale, residual.dtype);
+        return q.ForwardQuantized(kernels.AddRmsNormQuant(residual, delta, Weight, Eps, q.StaticActScale), residual.dtype);
     }
 
     public void Dispose() => Weight.Dispose();

@@ -10,11 +10,9 @@ public static class SiluAndMul
     public static Tensor ForwardInto(ILinearKernel down, Tensor gateUp, Kernels.NativeKernels? kernels)
     {
         if (kernels is null) return down.Forward(Portable(gateUp));
-        if (down is not IQuantizedInputLinear { AcceptsQuantizedInput: true } q) return down.Forward(kernels.SiluMul(gateUp));
-        var (xq, scale) = kernels.SiluMulQuant(gateUp, q.StaticActScale);
-        using (xq)
-        using (scale)
-            return q.ForwardQuantized(xq, scale, gateUp.dtype);
+        return down is IQuantizedInputLinear { AcceptsQuantizedInput: true } q
+            ? q.ForwardQuantized(kernels.SiluMulQuant(gateUp, q.StaticActScale), gateUp.dtype)
+            : down.Forward(kernels.SiluMul(gateUp));
     }
 
     private static Tensor Portable(Tensor gateUp)

@@ -19,3 +19,15 @@ public interface IQuantizedInputLinear : ILinearKernel
     /// <returns>[T, out] in <paramref name="outDtype"/>.</returns>
     Tensor ForwardQuantized(Tensor xq, Tensor xScale, ScalarType outDtype);
 }
+
+public static class QuantizedInputLinearExtensions
+{
+    /// <summary><see cref="IQuantizedInputLinear.ForwardQuantized"/> on a freshly quantized input, which it then frees.</summary>
+    /// <param name="input">INT8 [T, in] and its scales [T], as a fused producer returns them.</param>
+    public static Tensor ForwardQuantized(this IQuantizedInputLinear linear, (Tensor Q, Tensor Scale) input, ScalarType outDtype)
+    {
+        using (input.Q)
+        using (input.Scale)
+            return linear.ForwardQuantized(input.Q, input.Scale, outDtype);
+    }
+}
