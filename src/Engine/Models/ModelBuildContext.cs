@@ -25,6 +25,23 @@ public sealed class ModelBuildContext(ModelConfig config, IWeightSource weights,
     public Tensor Load(string name, long[] shape, WeightInit init = WeightInit.Normal) =>
         Weights.Get(name, shape, Dtype, Device, init);
 
+    /// <summary>The config's NumLayers decoder layers, reporting progress after each.</summary>
+    public T[] Layers<T>(Func<int, T> build)
+    {
+        var layers = new T[Config.NumLayers];
+        for (int i = 0; i < layers.Length; i++)
+        {
+            layers[i] = build(i);
+            Progress?.Invoke(i + 1, layers.Length);
+        }
+        return layers;
+    }
+
+    /// <summary>lm_head [V, width]: the token embeddings themselves when tied (or when the checkpoint has no lm_head).</summary>
+    public Tensor LmHead(Tensor embedTokens, int width) => Config.TieWordEmbeddings || !Weights.Has("lm_head.weight")
+        ? embedTokens
+        : Load("lm_head.weight", [Config.VocabSize, width]);
+
     /// <summary>
     /// Builds one linear layer from one or more checkpoint projections stacked along the output dimension
     /// (q,k,v → qkv; gate,up → gate_up). <paramref name="parts"/> are checkpoint prefixes without ".weight".

@@ -34,16 +34,9 @@ public sealed class LlamaModel : ICausalLM
         Kernels = ctx.Kernels;
         _attention = attention;
         _embedTokens = ctx.Load("model.embed_tokens.weight", [c.VocabSize, c.HiddenSize]);
-        _layers = new LlamaDecoderLayer[c.NumLayers];
-        for (int i = 0; i < c.NumLayers; i++)
-        {
-            _layers[i] = new LlamaDecoderLayer(ctx, i);
-            ctx.Progress?.Invoke(i + 1, c.NumLayers);
-        }
+        _layers = ctx.Layers(i => new LlamaDecoderLayer(ctx, i));
         _norm = new RmsNorm(ctx.Load("model.norm.weight", [c.HiddenSize], WeightInit.Ones), c.RmsNormEps, ctx.Kernels);
-        _lmHead = c.TieWordEmbeddings || !ctx.Weights.Has("lm_head.weight")
-            ? _embedTokens
-            : ctx.Load("lm_head.weight", [c.VocabSize, c.HiddenSize]);
+        _lmHead = ctx.LmHead(_embedTokens, c.HiddenSize);
         _lmHeadLinear = new DenseLinearKernel(_lmHead, null, ctx.Kernels);
         _rope = new RotaryEmbedding(c.HeadDim, c.MaxPositionEmbeddings, c.Rope, ctx.Device, ctx.Kernels);
     }

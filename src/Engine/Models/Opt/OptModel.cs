@@ -55,17 +55,10 @@ public sealed class OptModel : ICausalLM
             _projectIn = plain.Linear($"{p}.project_in", h, proj, false);
             _projectOut = plain.Linear($"{p}.project_out", proj, h, false);
         }
-        _layers = new OptDecoderLayer[c.NumLayers];
-        for (int i = 0; i < c.NumLayers; i++)
-        {
-            _layers[i] = new OptDecoderLayer(ctx, p, i);
-            ctx.Progress?.Invoke(i + 1, c.NumLayers);
-        }
+        _layers = ctx.Layers(i => new OptDecoderLayer(ctx, p, i));
         if (c.DoLayerNormBefore && !c.RemoveFinalLayerNorm)
             _finalNorm = OptDecoderLayer.Norm(ctx, $"{p}.final_layer_norm", h);
-        _lmHead = c.TieWordEmbeddings || !ctx.Weights.Has("lm_head.weight")
-            ? _embedTokens
-            : ctx.Load("lm_head.weight", [c.VocabSize, proj]);
+        _lmHead = ctx.LmHead(_embedTokens, proj);
     }
 
     public Tensor Forward(ForwardBatch batch, KvCachePool cache)
