@@ -51,12 +51,7 @@ public static class ChatCompletionsEndpoint
         }
         var choices = Enumerable.Range(0, n).Select(_ => new Choice()).ToList();
         long created = EndpointSupport.Now();
-        SseWriter? sse = null;
-        if (stream)
-        {
-            sse = new SseWriter(ctx.Response);
-            sse.Start();
-        }
+        var sse = SseWriter.StartIf(stream, ctx.Response);
         await foreach (var (index, output) in GenerationRunner.Merge(streams, ctx.RequestAborted))
         {
             var c = choices[index];
@@ -86,9 +81,7 @@ public static class ChatCompletionsEndpoint
         var usage = new UsageDto(prompt.Count, completion, choices[0].CachedTokens);
         if (sse != null)
         {
-            if (includeUsage)
-                await sse.WriteAsync(new ChatCompletionChunk(id, "chat.completion.chunk", created, model, [], usage), OpenAiJsonContext.Default.ChatCompletionChunk, ctx.RequestAborted);
-            await sse.DoneAsync(ctx.RequestAborted);
+            await sse.FinishAsync(includeUsage ? new ChatCompletionChunk(id, "chat.completion.chunk", created, model, [], usage) : null, OpenAiJsonContext.Default.ChatCompletionChunk, ctx.RequestAborted);
             return;
         }
         var response = new ChatCompletionResponse(id, "chat.completion", created, model,

@@ -50,12 +50,7 @@ public static class CompletionsEndpoint
         }
         var streams = GenerationRunner.SubmitAll(engine, requests, ctx.RequestAborted);
         long created = EndpointSupport.Now();
-        SseWriter? sse = null;
-        if (stream)
-        {
-            sse = new SseWriter(ctx.Response);
-            sse.Start();
-        }
+        var sse = SseWriter.StartIf(stream, ctx.Response);
         await foreach (var (index, output) in GenerationRunner.Merge(streams, ctx.RequestAborted))
         {
             var c = choices[index];
@@ -94,9 +89,7 @@ public static class CompletionsEndpoint
         var usage = Usage(prompts, choices);
         if (sse != null)
         {
-            if (includeUsage)
-                await sse.WriteAsync(new CompletionChunk(id, "text_completion", created, model, [], usage), OpenAiJsonContext.Default.CompletionChunk, ctx.RequestAborted);
-            await sse.DoneAsync(ctx.RequestAborted);
+            await sse.FinishAsync(includeUsage ? new CompletionChunk(id, "text_completion", created, model, [], usage) : null, OpenAiJsonContext.Default.CompletionChunk, ctx.RequestAborted);
             return;
         }
         var response = new CompletionResponse(id, "text_completion", created, model,

@@ -9,6 +9,15 @@ public sealed class SseWriter(HttpResponse response)
     private static readonly byte[] Prefix = "data: "u8.ToArray();
     private static readonly byte[] Suffix = "\n\n"u8.ToArray();
 
+    /// <summary>A started writer when the client asked for a stream, else null (one JSON response follows instead).</summary>
+    public static SseWriter? StartIf(bool stream, HttpResponse response)
+    {
+        if (!stream) return null;
+        var sse = new SseWriter(response);
+        sse.Start();
+        return sse;
+    }
+
     public void Start()
     {
         response.StatusCode = 200;
@@ -37,6 +46,13 @@ public sealed class SseWriter(HttpResponse response)
         {
             // The client is gone too; nothing more to do.
         }
+    }
+
+    /// <summary>Ends a generation stream: the usage chunk when stream_options asked for it, then [DONE].</summary>
+    public async Task FinishAsync<T>(T? usageChunk, JsonTypeInfo<T> type, CancellationToken ct) where T : class
+    {
+        if (usageChunk is not null) await WriteAsync(usageChunk, type, ct);
+        await DoneAsync(ct);
     }
 
     public async Task DoneAsync(CancellationToken ct)
