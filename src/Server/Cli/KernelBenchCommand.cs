@@ -64,40 +64,30 @@ public static class KernelBenchCommand
         using var scope = NewDisposeScope();
         var x = randn([m, k], ScalarType.BFloat16, device);
         var norm = rand([k], ScalarType.BFloat16, device);
-        var w = Copies(2L * n * k, () => randn([n, k], ScalarType.BFloat16, device).mul_(0.02));
-        var wq = Copies(1L * n * k, () => randint(-127, 128, [n, k], ScalarType.Int8, device));
+        var w = Cycle(2L * n * k, () => randn([n, k], ScalarType.BFloat16, device).mul_(0.02));
+        var wq = Cycle(1L * n * k, () => randint(-127, 128, [n, k], ScalarType.Int8, device));
         var ws = rand([n], ScalarType.Float32, device).mul_(1e-3);
         var (xq, xs) = kernels.QuantizeRows(x, null);
         double flops = 2.0 * m * n * k;
-        var extra = new Dictionary<string, object>();
-        int i = 0, j = 0, l = 0, o = 0, r2 = 0;
-        double cublas = timer.Microseconds(() => nn.functional.linear(x, w[i++ % w.Length]));
-        double int8Gemm = timer.Microseconds(() => kernels.Int8Gemm(xq, xs, wq[j++ % wq.Length], ws, null, ScalarType.BFloat16));
+        double cublas = timer.Microseconds(() => nn.functional.linear(x, w()));
+        double int8Gemm = timer.Microseconds(() => kernels.Int8Gemm(xq, xs, wq(), ws, null, ScalarType.BFloat16));
         double int8Total = timer.Microseconds(() =>
         {
             using var inner = NewDisposeScope();
             var (q, s) = kernels.QuantizeRows(x, null);
-            return kernels.Int8Gemm(q, s, wq[l++ % wq.Length], ws, null, ScalarType.BFloat16).MoveToOuterDisposeScope();
+            return kernels.Int8Gemm(q, s, wq(), ws, null, ScalarType.BFloat16).MoveToOuterDisposeScope();
         });
-        if (m > NativeKernels.SkinnyMaxRows)
-        {
-            // The mma.sync kernel beside the default (wgmma on Hopper), for the record.
-            bool before = kernels.UseWgmma(false);
-            int mm = 0;
-            extra["int8_gemm_mma_sync_us"] = timer.Microseconds(() => kernels.Int8Gemm(xq, xs, wq[mm++ % wq.Length], ws, null, ScalarType.BFloat16));
-            kernels.UseWgmma(before);
-        }
         // As in the model: the producer (RMSNorm) writes INT8 directly, against RMSNorm + cuBLAS bf16.
         double normCublas = timer.Microseconds(() =>
         {
             using var inner = NewDisposeScope();
-            return nn.functional.linear(kernels.RmsNorm(x, norm, 1e-5), w[o++ % w.Length]).MoveToOuterDisposeScope();
+            return nn.functional.linear(kernels.RmsNorm(x, norm, 1e-5), w()).MoveToOuterDisposeScope();
         });
         double normInt8 = timer.Microseconds(() =>
         {
             using var inner = NewDisposeScope();
             var (q, s) = kernels.RmsNormQuant(x, norm, 1e-5, null);
-            return kernels.Int8Gemm(q, s, wq[r2++ % wq.Length], ws, null, ScalarType.BFloat16).MoveToOuterDisposeScope();
+            return kernels.Int8Gemm(q, s, wq(), ws, null, ScalarType.BFloat16).MoveToOuterDisposeScope();
         });
         var r = new Dictionary<string, object>
         {
@@ -114,11 +104,16 @@ public static class KernelBenchCommand
             ["cublas_bf16_weight_tb_per_s"] = 2.0 * n * k / cublas / 1e6,
             ["int8_weight_tb_per_s"] = 1.0 * n * k / int8Gemm / 1e6,
         };
-        foreach (var (key, value) in extra) r[key] = value;
-        if (m <= NativeKernels.SkinnyMaxRows)
+        if (m > NativeKernels.SkinnyMaxRows)
         {
-            int sk = 0;
-            double skinny = timer.Microseconds(() => kernels.SkinnyLinear(x, w[sk++ % w.Length], null));
+            // The mma.sync kernel beside the default (wgmma on Hopper), for the record.
+            bool before = kernels.UseWgmma(false);
+            r["int8_gemm_mma_sync_us"] = timer.Microseconds(() => kernels.Int8Gemm(xq, xs, wq(), ws, null, ScalarType.BFloat16));
+            kernels.UseWgmma(before);
+        }
+        else
+        {
+            double skinny = timer.Microseconds(() => kernels.SkinnyLinear(x, w(), null));
             r["skinny_bf16_us"] = skinny;
             r["skinny_bf16_speedup"] = cublas / skinny;
             r["skinny_bf16_weight_tb_per_s"] = 2.0 * n * k / skinny / 1e6;
@@ -129,9 +124,16 @@ public static class KernelBenchCommand
     private static Dictionary<string, double> GeoMeans(List<Dictionary<string, object>> results, string key) => results
         .GroupBy(r => (int)r["m"]).ToDictionary(g => g.Key.ToString(), g => Math.Exp(g.Average(r => Math.Log((double)r[key]))));
 
-    /// <summary>Enough copies of a weight to fill 256 MiB, so cycling through them defeats the L2 cache.</summary>
-    private static Tensor[] Copies(long bytes, Func<Tensor> make) =>
-        Enumerable.Range(0, (int)Math.Max(1, (256L << 20) / bytes + 1)).Select(_ => make()).ToArray();
+    /// <summary>
+    /// Enough copies of a weight to fill 256 MiB, handed out in turn: each call gets the next, so by the time one
+    /// comes round again it has left the L2 cache.
+    /// </summary>
+    private static Func<Tensor> Cycle(long bytes, Func<Tensor> make)
+    {
+        var copies = Enumerable.Range(0, (int)Math.Max(1, (256L << 20) / bytes + 1)).Select(_ => make()).ToArray();
+        int next = 0;
+        return () => copies[next++ % copies.Length];
+    }
 
     private static IEnumerable<(int N, int K)> ParseShapes(string s) => s.Split(',').Select(x =>
     {
