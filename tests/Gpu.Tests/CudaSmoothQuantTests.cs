@@ -40,11 +40,7 @@ public sealed class CudaSmoothQuantTests(CudaFixture cuda) : IClassFixture<CudaF
 
     private static double Measure(Device device, ScalarType dtype, bool outliers, W8A8Method method)
     {
-        var options = QuantTestModels.Options(outliers);
-        var final = method.NeedsCalibration
-            ? method.WithStats(QuantTestModels.Config, options, QuantTestModels.Calibration(outliers))
-            : options with { Quantization = method };
-        using var model = ModelFactory.Load(QuantTestModels.Config, final with { Device = device, Dtype = dtype });
+        using var model = ModelFactory.Load(QuantTestModels.Config, QuantTestModels.Quantized(outliers, method) with { Device = device, Dtype = dtype });
         Assert.NotNull(model.Kernels); // the native INT8 path, not the float fallback
         var ppl = Perplexity.Evaluate(model, QuantTestModels.ReferenceStream.Value, windowsPerBatch: 8).Perplexity;
         GpuReport.Record($"perplexity_cuda_{dtype}_{(outliers ? "outliers" : "tiny_llama")}_{method.Name}_{method.Options.ActScales}", ppl);

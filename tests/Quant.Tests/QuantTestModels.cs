@@ -3,6 +3,7 @@ using InferenceServer.Engine.Loading;
 using InferenceServer.Engine.Models;
 using InferenceServer.Engine.Tokenization;
 using InferenceServer.Quant.Calibration;
+using InferenceServer.Quant.SmoothQuant;
 using InferenceServer.TestSupport;
 using static TorchSharp.torch;
 
@@ -34,6 +35,11 @@ internal static class QuantTestModels
     };
 
     public static ActivationStats Calibration(bool outliers) => Stats[outliers ? 1 : 0].Value;
+
+    /// <summary>The load options of tiny-llama (or its outlier variant) under a W8A8 method, calibrated when it needs it.</summary>
+    public static ModelOptions Quantized(bool outliers, W8A8Method method) => method.NeedsCalibration
+        ? method.WithStats(Config, Options(outliers), Calibration(outliers))
+        : Options(outliers) with { Quantization = method };
 
     private static ActivationStats Calibrate(bool outliers) =>
         CalibrationRunner.Run(Config, Options(outliers), CalibrationStream.Value, CalibrationSamples, 512);

@@ -77,10 +77,7 @@ public sealed class SmoothQuantPerplexityTests(ITestOutputHelper output)
 
     private double Measure(bool outliers, W8A8Method method, int windows = Perplexity.DefaultMaxWindows)
     {
-        var options = QuantTestModels.Options(outliers);
-        var stats = method.NeedsCalibration ? QuantTestModels.Calibration(outliers) : null;
-        var final = stats is null ? options with { Quantization = method } : method.WithStats(QuantTestModels.Config, options, stats);
-        using var model = ModelFactory.Load(QuantTestModels.Config, final);
+        using var model = ModelFactory.Load(QuantTestModels.Config, QuantTestModels.Quantized(outliers, method));
         var result = Perplexity.Evaluate(model, QuantTestModels.ReferenceStream.Value, maxWindows: windows, windowsPerBatch: 8);
         output.WriteLine($"{(outliers ? "tiny-llama-outliers" : "tiny-llama")} {method.Name} {method.Options.ActScales} ({windows} windows): perplexity {result.Perplexity:F4}, linear weights {model.LinearWeightBytes} bytes");
         return result.Perplexity;
