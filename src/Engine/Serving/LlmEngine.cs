@@ -239,10 +239,9 @@ public sealed class LlmEngine : IInferenceEngine, IDisposable
             bool promptLogprobs = seq.Request.PromptLogprobs is not null && !state.PromptLogprobsSent && seq.NumComputed < seq.PromptLength;
             chunks.Add(new SequenceChunk(seq.Tokens.GetRange(seq.NumComputed, s.NumTokens), seq.NumComputed, seq.BlockTable, promptLogprobs));
         }
-        string kind = chunks.All(c => c.Tokens.Count == 1) ? "decode" : "mixed";
-        _profiler?.Lap($"{kind}/host-before");
+        _profiler?.Lap(chunks.All(c => c.Tokens.Count == 1) ? "decode" : "mixed", "host-before");
         var logits = _graphs?.TryRun(chunks);                                          // [rows, V] float32
-        if (logits is not null) kind += "-graph";
+        if (logits is not null) _profiler?.FromGraph();
         else
         {
             using var batch = ForwardBatchBuilder.Build(chunks, _cache.BlockSize, _model.Device, decodeMetadata: _kernels is not null, slidingWindow: Config.SlidingWindow);
@@ -252,7 +251,7 @@ public sealed class LlmEngine : IInferenceEngine, IDisposable
         if (_profiler is not null)
         {
             if (logits.device.type == TorchSharp.DeviceType.CUDA) cuda.synchronize();
-            _profiler.Lap($"{kind}/forward");
+            _profiler.Lap("forward");
         }
         int stepTokens = chunks.Sum(c => c.Tokens.Count);
         Stats.StepTokens(stepTokens);
@@ -287,7 +286,7 @@ public sealed class LlmEngine : IInferenceEngine, IDisposable
         var samples = _sampler.Sample(rowsToSample, inputs);
         for (int i = 0; i < sampleStates.Count; i++)
             Append(sampleStates[i], samples[i]);
-        _profiler?.Lap($"{kind}/sample-and-output");
+        _profiler?.Lap("sample-and-output");
     }
 
     private void Append(RequestState state, SampleOutput sample)

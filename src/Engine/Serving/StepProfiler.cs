@@ -13,17 +13,29 @@ internal sealed class StepProfiler
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly Dictionary<string, (double Ms, long Count)> _phases = new();
     private double _mark;
+    private string _kind = "";
 
     public static StepProfiler? FromEnvironment() => Environment.GetEnvironmentVariable(EnvVar) == "1" ? new StepProfiler() : null;
 
     public void Start() => _mark = _clock.Elapsed.TotalMilliseconds;
 
-    /// <summary>Charges the time since the last mark to <paramref name="phase"/> (grouped by step kind, e.g. "decode/forward").</summary>
+    /// <summary>Names the step's kind ("decode", "mixed") and charges the time since Start to its <paramref name="phase"/>.</summary>
+    public void Lap(string kind, string phase)
+    {
+        _kind = kind;
+        Lap(phase);
+    }
+
+    /// <summary>The step's forward pass was a CUDA-graph replay: its phases are counted apart.</summary>
+    public void FromGraph() => _kind += "-graph";
+
+    /// <summary>Charges the time since the last mark to <paramref name="phase"/> of the current step's kind.</summary>
     public void Lap(string phase)
     {
         double now = _clock.Elapsed.TotalMilliseconds;
-        var (ms, count) = _phases.GetValueOrDefault(phase);
-        _phases[phase] = (ms + now - _mark, count + 1);
+        var key = $"{_kind}/{phase}";
+        var (ms, count) = _phases.GetValueOrDefault(key);
+        _phases[key] = (ms + now - _mark, count + 1);
         _mark = now;
     }
 
