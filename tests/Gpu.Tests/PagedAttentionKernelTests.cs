@@ -6,43 +6,91 @@ using static TorchSharp.torch;
 
 namespace InferenceServer.Gpu.Tests;
 
-/// <summary>The native paged decode kernel against the exact gather + SDPA path on random caches and block tables.</summary>
+/// <summary>
+/// The CUDA attention paths against the exact gather + SDPA path on random caches and block tables: the native paged
+/// decode kernel (GQA groups of 1 to 12 heads, context splits or none) and the varlen flash-attention prefill.
+/// </summary>
 public sealed class PagedAttentionKernelTests(CudaFixture cuda) : IClassFixture<CudaFixture>
 {
+    private const int BlockSize = 16, NumBlocks = 512;
+
     [Theory]
-    [InlineData(ScalarType.Float32, 4, 2, 64, null)]
-    [InlineData(ScalarType.BFloat16, 32, 8, 128, null)]
-    [InlineData(ScalarType.Float16, 4, 4, 16, null)]
-    [InlineData(ScalarType.BFloat16, 8, 2, 128, 40)]
-    public void MatchesGatherAttention(ScalarType dtype, int heads, int kvHeads, int headDim, int? window)
+    [InlineData(ScalarType.Float32, 4, 2, 64, null, 6)]
+    [InlineData(ScalarType.BFloat16, 32, 8, 128, null, 6)]      // Llama-3: groups of 4, context split over blocks
+    [InlineData(ScalarType.BFloat16, 32, 8, 128, null, 70)]     // enough sequences for no split
+    [InlineData(ScalarType.BFloat16, 28, 4, 128, null, 6)]      // Qwen2.5-7B: groups of 7
+    [InlineData(ScalarType.Float32, 24, 2, 64, null, 6)]        // groups of 12: two blocks per KV head
+    [InlineData(ScalarType.Float16, 4, 4, 16, null, 6)]
+    [InlineData(ScalarType.BFloat16, 8, 8, 96, null, 6)]        // head_dim not a power of two
+    [InlineData(ScalarType.BFloat16, 8, 2, 128, 40, 6)]
+    public void DecodeKernelMatchesGatherAttention(ScalarType dtype, int heads, int kvHeads, int headDim, int? window, int sequences)
     {
         var device = cuda.Require();
         var kernels = NativeKernels.TryGet(out var why) ?? throw new InvalidOperationException(why);
-        const int blockSize = 16, numBlocks = 64;
-        using var cache = new KvCachePool(1, numBlocks, blockSize, kvHeads, headDim, dtype, device);
-        manual_seed(1);
-        cache.Keys(0).copy_(randn(cache.Keys(0).shape));
-        cache.Values(0).copy_(randn(cache.Values(0).shape));
+        using var cache = RandomCache(kvHeads, headDim, dtype, device);
         var rng = new Random(5);
-        var freeBlocks = Enumerable.Range(0, numBlocks).OrderBy(_ => rng.Next()).ToList();
-        var chunks = new List<SequenceChunk>();
-        foreach (var ctx in new[] { 1, 7, 16, 17, 100, 250 })
-        {
-            var table = freeBlocks.Take((ctx + blockSize - 1) / blockSize).ToList();
-            freeBlocks.RemoveRange(0, table.Count);
-            chunks.Add(new SequenceChunk([1], ctx - 1, table));
-        }
-        using var batch = ForwardBatchBuilder.Build(chunks, blockSize, device, decodeMetadata: true);
-        using var gatherBatch = ForwardBatchBuilder.Build(chunks, blockSize, device); // with the context slots the gather path reads
+        var contexts = sequences == 6 ? new[] { 1, 7, 16, 17, 100, 250 } : Enumerable.Range(0, sequences).Select(_ => rng.Next(1, 80)).ToArray();
+        var free = Shuffled(rng);
+        var chunks = contexts.Select(ctx => new SequenceChunk([1], ctx - 1, Take(free, ctx))).ToList();
         int b = chunks.Count;
         var q = randn([b, heads, headDim], dtype, device);
         var k = randn([b, kvHeads, headDim], dtype, device);
         var v = randn([b, kvHeads, headDim], dtype, device);
+        AssertSame(kernels, chunks, q, k, v, cache, heads, kvHeads, headDim, window, $"paged_attention_max_abs_error_{dtype}_{heads}x{kvHeads}x{headDim}_w{window}_b{b}");
+    }
+
+    /// <summary>Fresh prefills, a chunk continuing a cached context, and decodes, in one step (and prefills alone).</summary>
+    [Theory]
+    [InlineData(ScalarType.BFloat16, 32, 8, 128, null, true)]
+    [InlineData(ScalarType.BFloat16, 32, 8, 128, null, false)]
+    [InlineData(ScalarType.Float16, 8, 2, 64, 16, true)]
+    public void VarlenPrefillMatchesGatherAttention(ScalarType dtype, int heads, int kvHeads, int headDim, int? window, bool mixed)
+    {
+        var device = cuda.Require();
+        var kernels = NativeKernels.TryGet(out var why) ?? throw new InvalidOperationException(why);
+        using var cache = RandomCache(kvHeads, headDim, dtype, device);
+        var free = Shuffled(new Random(7));
+        // (start position, new tokens): cached tokens before `start` are already in the cache.
+        (int Start, int New)[] layout = mixed
+            ? [(0, 37), (20, 13), (50, 1), (0, 5), (90, 40), (3, 1)]
+            : [(0, 37), (0, 5), (0, 128), (0, 2)];
+        var chunks = layout.Select(l => new SequenceChunk(Enumerable.Repeat(1, l.New).ToList(), l.Start, Take(free, l.Start + l.New))).ToList();
+        int t = layout.Sum(l => l.New);
+        var q = randn([t, heads, headDim], dtype, device);
+        var k = randn([t, kvHeads, headDim], dtype, device);
+        var v = randn([t, kvHeads, headDim], dtype, device);
+        AssertSame(kernels, chunks, q, k, v, cache, heads, kvHeads, headDim, window, $"varlen_attention_max_abs_error_{dtype}_{heads}x{kvHeads}x{headDim}_w{window}_mixed{mixed}");
+    }
+
+    private static void AssertSame(NativeKernels kernels, List<SequenceChunk> chunks, Tensor q, Tensor k, Tensor v, KvCachePool cache,
+        int heads, int kvHeads, int headDim, int? window, string metric)
+    {
+        using var batch = ForwardBatchBuilder.Build(chunks, BlockSize, q.device, kernelMetadata: true);
+        using var gatherBatch = ForwardBatchBuilder.Build(chunks, BlockSize, q.device); // with the context slots the gather path reads
         var expected = new GatherAttention(heads, kvHeads, headDim, window).Forward(0, q, k, v, gatherBatch, cache).to(ScalarType.Float32);
         var actual = new PagedCudaAttention(kernels, heads, kvHeads, headDim, window).Forward(0, q, k, v, batch, cache).to(ScalarType.Float32);
         var err = (expected - actual).abs().max().item<float>();
-        double tol = dtype == ScalarType.Float32 ? 1e-4 : 2e-2;
-        GpuReport.Record($"paged_attention_max_abs_error_{dtype}_{heads}x{kvHeads}x{headDim}_w{window}", err);
+        double tol = q.dtype == ScalarType.Float32 ? 1e-4 : 2e-2;
+        GpuReport.Record(metric, err);
         Assert.True(err < tol, $"max |Δ| {err} (tolerance {tol})");
+    }
+
+    private static KvCachePool RandomCache(int kvHeads, int headDim, ScalarType dtype, Device device)
+    {
+        var cache = new KvCachePool(1, NumBlocks, BlockSize, kvHeads, headDim, dtype, device);
+        manual_seed(1);
+        cache.Keys(0).copy_(randn(cache.Keys(0).shape));
+        cache.Values(0).copy_(randn(cache.Values(0).shape));
+        return cache;
+    }
+
+    private static List<int> Shuffled(Random rng) => Enumerable.Range(0, NumBlocks).OrderBy(_ => rng.Next()).ToList();
+
+    /// <summary>A block table for <paramref name="tokens"/> tokens, taken from the free list.</summary>
+    private static List<int> Take(List<int> free, int tokens)
+    {
+        var table = free.Take((tokens + BlockSize - 1) / BlockSize).ToList();
+        free.RemoveRange(0, table.Count);
+        return table;
     }
 }

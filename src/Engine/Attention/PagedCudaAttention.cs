@@ -6,14 +6,14 @@ using static TorchSharp.torch;
 namespace InferenceServer.Engine.Attention;
 
 /// <summary>
-/// CUDA attention: decode steps (one token per sequence) run the native paged kernel, one launch per layer for
-/// the whole batch, reading each sequence's block table; prefill chunks use SDPA per sequence (flash attention in
-/// ATen) through <see cref="GatherAttention"/>. In a step that mixes the two, the decodes still take the paged
-/// kernel (one launch instead of a gather and an SDPA call per sequence per layer).
+/// CUDA attention. One-token rows (decode steps, and the decodes of a mixed step) run the native paged kernel, one
+/// launch per layer for all of them, reading each sequence's block table. In float16/bfloat16 the multi-token rows
+/// (prefill chunks) run as one varlen flash-attention call per layer; float32, which flash attention lacks, takes
+/// SDPA per sequence through <see cref="GatherAttention"/>.
 /// </summary>
 public sealed class PagedCudaAttention(NativeKernels kernels, int numHeads, int numKvHeads, int headDim, int? slidingWindow) : IAttentionBackend
 {
-    private readonly GatherAttention _prefill = new(numHeads, numKvHeads, headDim, slidingWindow);
+    private readonly GatherAttention _gather = new(numHeads, numKvHeads, headDim, slidingWindow);
     private readonly double _scale = 1.0 / Math.Sqrt(headDim);
 
     public Tensor Forward(int layer, Tensor q, Tensor k, Tensor v, ForwardBatch batch, KvCachePool cache)
@@ -23,18 +23,31 @@ public sealed class PagedCudaAttention(NativeKernels kernels, int numHeads, int 
         return AttendWritten(layer, q, k, v, batch, cache);
     }
 
+    /// <summary>q [T, H, D], k/v [T, KV, D] (already in the cache) → [T, H·D].</summary>
     public Tensor AttendWritten(int layer, Tensor q, Tensor k, Tensor v, ForwardBatch batch, KvCachePool cache)
     {
         if (batch.Decode is { } d)
             return Paged(layer, q, d, cache).view(q.shape[0], numHeads * headDim);
-        if (batch.MixedDecode is not { } mixed)
-            return _prefill.AttendWritten(layer, q, k, v, batch, cache);
-        // A mixed step: the one-token rows in one paged launch, the prefill chunks per sequence.
+        bool flash = batch.Varlen is not null && q.dtype is ScalarType.BFloat16 or ScalarType.Float16;
+        if (flash && batch.Varlen!.Rows is null)
+            return Varlen(layer, q, k, v, batch.Varlen, cache).view(q.shape[0], numHeads * headDim);
+        if (!flash && batch.MixedDecode is null)
+            return _gather.AttendWritten(layer, q, k, v, batch, cache);
+        // Rows of two kinds: the one-token rows in one paged launch, the prefill chunks by flash or per sequence.
         using var scope = NewDisposeScope();
         var result = empty([q.shape[0], numHeads * headDim], q.dtype, q.device);  // [T, H·D]
-        var decoded = Paged(layer, q.index_select(0, mixed.Rows), mixed.Metadata, cache);
-        result.index_copy_(0, mixed.Rows, decoded.view(decoded.shape[0], numHeads * headDim));
-        _prefill.AttendInto(result, layer, q, k, v, batch, cache, mixed.SequenceIndices);
+        if (batch.MixedDecode is { } mixed)
+        {
+            var decoded = Paged(layer, q.index_select(0, mixed.Rows), mixed.Metadata, cache);
+            result.index_copy_(0, mixed.Rows, decoded.view(decoded.shape[0], numHeads * headDim));
+        }
+        if (flash)
+        {
+            var prefill = Varlen(layer, q, k, v, batch.Varlen!, cache);
+            result.index_copy_(0, batch.Varlen!.Rows!, prefill.view(prefill.shape[0], numHeads * headDim));
+        }
+        else
+            _gather.AttendInto(result, layer, q, k, v, batch, cache, batch.MixedDecode!.SequenceIndices);
         return result.MoveToOuterDisposeScope();
     }
 
@@ -44,5 +57,19 @@ public sealed class PagedCudaAttention(NativeKernels kernels, int numHeads, int 
         var output = empty_like(q);
         kernels.PagedDecodeAttention(output, q, cache.Keys(layer), cache.Values(layer), d.BlockTables, d.ContextLengths, _scale, cache.BlockSize, slidingWindow ?? 0);
         return output;
+    }
+
+    /// <summary>The varlen sequences' queries against their contexts → [Tq, H, D] in packed order.</summary>
+    private Tensor Varlen(int layer, Tensor q, Tensor k, Tensor v, VarlenPrefill p, KvCachePool cache)
+    {
+        using var scope = NewDisposeScope();
+        Tensor Rows(Tensor x) => p.Rows is null ? x : x.index_select(0, p.Rows);
+        var qs = Rows(q);                                                                    // [Tq, H, D]
+        var (ks, vs) = p.KeySlots is null                                                     // [Tk, KV, D]
+            ? (Rows(k), Rows(v))
+            : (cache.Keys(layer).index_select(0, p.KeySlots), cache.Values(layer).index_select(0, p.KeySlots));
+        var output = empty_like(qs);
+        kernels.VarlenAttention(output, qs, ks, vs, p.CuQ, p.CuK, p.MaxQ, p.MaxK, _scale, slidingWindow ?? 0);
+        return output.MoveToOuterDisposeScope();
     }
 }

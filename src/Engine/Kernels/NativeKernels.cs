@@ -17,9 +17,11 @@ public sealed unsafe class NativeKernels
 
     private readonly delegate* unmanaged<IntPtr> _lastError;
     private readonly delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, double, int, int, int> _pagedDecode;
+    private readonly delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, int, int, double, int, int> _varlenAttention;
     private readonly delegate* unmanaged<long*, long*, int> _memGetInfo;
     private readonly delegate* unmanaged<long*, long*, int, int> _memoryAllocated;
     private readonly delegate* unmanaged<int> _emptyCache;
+    private readonly delegate* unmanaged<int, int> _profilerRange;
     private readonly delegate* unmanaged<IntPtr, IntPtr, IntPtr, double, int> _rmsNorm;
     private readonly delegate* unmanaged<IntPtr, IntPtr, int> _siluMul;
     private readonly delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, double, int> _addRmsNorm;
@@ -46,9 +48,11 @@ public sealed unsafe class NativeKernels
         IntPtr F(string name) => NativeLibrary.GetExport(lib, name);
         _lastError = (delegate* unmanaged<IntPtr>)F("ik_last_error");
         _pagedDecode = (delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, double, int, int, int>)F("ik_paged_decode_attention");
+        _varlenAttention = (delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, int, int, double, int, int>)F("ik_varlen_attention");
         _memGetInfo = (delegate* unmanaged<long*, long*, int>)F("ik_mem_get_info");
         _memoryAllocated = (delegate* unmanaged<long*, long*, int, int>)F("ik_memory_allocated");
         _emptyCache = (delegate* unmanaged<int>)F("ik_empty_cache");
+        _profilerRange = (delegate* unmanaged<int, int>)F("ik_profiler_range");
         _rmsNorm = (delegate* unmanaged<IntPtr, IntPtr, IntPtr, double, int>)F("ik_rms_norm");
         _siluMul = (delegate* unmanaged<IntPtr, IntPtr, int>)F("ik_silu_mul");
         _addRmsNorm = (delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, double, int>)F("ik_add_rms_norm");
@@ -104,6 +108,13 @@ public sealed unsafe class NativeKernels
     /// <summary>out [B,H,D] ← attention of q [B,H,D] over each row's paged context (tables [B,M] int32, lens [B] int32).</summary>
     public void PagedDecodeAttention(Tensor output, Tensor q, Tensor kCache, Tensor vCache, Tensor tables, Tensor lens, double scale, int blockSize, int window) =>
         Check(_pagedDecode(output.Handle, q.Handle, kCache.Handle, vCache.Handle, tables.Handle, lens.Handle, scale, blockSize, window), "paged decode attention");
+
+    /// <summary>
+    /// output [Tq,H,D] ← causal attention of each sequence's queries (rows cuQ[i]..cuQ[i+1] of q [Tq,H,D]) against its
+    /// keys/values (rows cuK[i]..cuK[i+1] of k/v [Tk,KV,D]), all sequences in one flash-attention call; float16/bfloat16.
+    /// </summary>
+    public void VarlenAttention(Tensor output, Tensor q, Tensor k, Tensor v, Tensor cuQ, Tensor cuK, int maxQ, int maxK, double scale, int window) =>
+        Check(_varlenAttention(output.Handle, q.Handle, k.Handle, v.Handle, cuQ.Handle, cuK.Handle, maxQ, maxK, scale, window), "varlen attention");
 
     /// <summary>RMSNorm of x [T,H] scaled by w [H], into a new tensor (one launch instead of ~6).</summary>
     public Tensor RmsNorm(Tensor x, Tensor weight, double eps)
@@ -216,6 +227,9 @@ public sealed unsafe class NativeKernels
 
     /// <summary>Returns the allocator's cached, unused memory to the driver (so <see cref="MemGetInfo"/> counts it as free).</summary>
     public void EmptyCache() => Check(_emptyCache(), "empty_cache");
+
+    /// <summary>Starts (or stops) the part of the run an attached profiler records (cudaProfilerStart/Stop).</summary>
+    public void ProfilerRange(bool start) => Check(_profilerRange(start ? 1 : 0), "cudaProfilerStart/Stop");
 
     public IntPtr GraphNew() => _graphNew();
     public void GraphCaptureBegin(IntPtr graph, IntPtr poolSource) => Check(_graphBegin(graph, poolSource), "CUDA graph capture_begin");

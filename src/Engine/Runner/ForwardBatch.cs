@@ -32,7 +32,10 @@ public sealed class ForwardBatch : IDisposable
     /// <summary>In a step that mixes prefill chunks with decodes: the one-token rows, which the paged kernel serves.</summary>
     public MixedDecode? MixedDecode { get; init; }
 
-    /// <summary>Set when two or more sequences are fresh prefills: their attention runs as one padded batch.</summary>
+    /// <summary>CUDA: the multi-token sequences (prefill chunks) in one varlen flash-attention call.</summary>
+    public VarlenPrefill? Varlen { get; init; }
+
+    /// <summary>CPU: set when two or more sequences are fresh prefills; their attention runs as one padded batch.</summary>
     public PrefillLayout? Prefill { get; init; }
 
     public int NumTokens => (int)TokenIds.shape[0];
@@ -44,6 +47,7 @@ public sealed class ForwardBatch : IDisposable
         SlotMapping.Dispose();
         LogitsRows.Dispose();
         Prefill?.Dispose();
+        Varlen?.Dispose();
         Decode?.BlockTables.Dispose();
         Decode?.ContextLengths.Dispose();
         MixedDecode?.Rows.Dispose();

@@ -10,9 +10,9 @@ public sealed record SequenceChunk(IReadOnlyList<int> Tokens, int StartPosition,
 /// <summary>Flattens sequence chunks into the index tensors of a <see cref="ForwardBatch"/> on the model's device.</summary>
 public static class ForwardBatchBuilder
 {
-    /// <param name="decodeMetadata">Also build the paged-kernel inputs for one-token chunks (all of them, or those of a mixed step).</param>
+    /// <param name="kernelMetadata">Also build the native kernels' inputs: the paged-kernel metadata of one-token chunks (all of them, or those of a mixed step) and the varlen flash-attention layout of the others.</param>
     /// <param name="slidingWindow">The model's attention window, folded into the batched-prefill mask.</param>
-    public static ForwardBatch Build(IReadOnlyList<SequenceChunk> chunks, int blockSize, Device device, bool decodeMetadata = false, int? slidingWindow = null)
+    public static ForwardBatch Build(IReadOnlyList<SequenceChunk> chunks, int blockSize, Device device, bool kernelMetadata = false, int? slidingWindow = null)
     {
         int total = chunks.Sum(c => c.Tokens.Count);
         var ids = new long[total];
@@ -34,7 +34,7 @@ public static class ForwardBatchBuilder
                 slots[row + i] = Slot(c.BlockTable, blockSize, c.StartPosition + i);
             }
             Tensor? contextSlots = null;
-            if (c.StartPosition > 0 && !(decodeMetadata && n == 1)) // one-token rows read the cache through the paged kernel
+            if (c.StartPosition > 0 && !(kernelMetadata && n == 1)) // one-token rows read the cache through the paged kernel
             {
                 var all = new long[ctx];
                 for (int p = 0; p < ctx; p++) all[p] = Slot(c.BlockTable, blockSize, p);
@@ -58,8 +58,9 @@ public static class ForwardBatchBuilder
             // (Llama-3-8B, 64×128-token prompts: TTFT p50 2.2 s vs 1.5 s on an H100). On 2 CPU cores it helps:
             // tiny-llama, 16×96-token prompts, TTFT p50 504 ms vs 557 ms.
             Prefill = device.type == DeviceType.CPU ? PrefillLayout.Build(spans, total, slidingWindow, device) : null,
-            Decode = decodeMetadata && chunks.All(c => c.Tokens.Count == 1) ? BuildDecode(chunks, device, chunks.Max(c => c.BlockTable.Count)) : null,
-            MixedDecode = decodeMetadata && chunks.Any(c => c.Tokens.Count > 1) ? BuildMixedDecode(chunks, spans, device) : null,
+            Decode = kernelMetadata && chunks.All(c => c.Tokens.Count == 1) ? BuildDecode(chunks, device, chunks.Max(c => c.BlockTable.Count)) : null,
+            MixedDecode = kernelMetadata && chunks.Any(c => c.Tokens.Count > 1) ? BuildMixedDecode(chunks, spans, device) : null,
+            Varlen = kernelMetadata ? VarlenPrefill.Build(chunks, spans, total, blockSize, device) : null,
         };
     }
 

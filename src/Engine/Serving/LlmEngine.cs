@@ -30,6 +30,8 @@ public sealed class LlmEngine : IInferenceEngine, IDisposable
     private readonly EngineOptions _options;
     private readonly Action<string> _log;
     private readonly StepProfiler? _profiler = StepProfiler.FromEnvironment();
+    private readonly long _profiledStep = StepProfiler.CudaProfiledStep();
+    private long _stepIndex;
     private readonly ConcurrentQueue<RequestState> _incoming = new();
     private readonly ConcurrentQueue<RequestState> _aborts = new();
     private readonly Dictionary<string, RequestState> _active = new();
@@ -240,13 +242,20 @@ public sealed class LlmEngine : IInferenceEngine, IDisposable
             chunks.Add(new SequenceChunk(seq.Tokens.GetRange(seq.NumComputed, s.NumTokens), seq.NumComputed, seq.BlockTable, promptLogprobs));
         }
         _profiler?.Lap(chunks.All(c => c.Tokens.Count == 1) ? "decode" : "mixed", "host-before");
+        bool bracket = _kernels is not null && _stepIndex++ == _profiledStep;
+        if (bracket) _kernels!.ProfilerRange(start: true);
         var logits = _graphs?.TryRun(chunks);                                          // [rows, V] float32
         if (logits is not null) _profiler?.FromGraph();
         else
         {
-            using var batch = ForwardBatchBuilder.Build(chunks, _cache.BlockSize, _model.Device, decodeMetadata: _kernels is not null, slidingWindow: Config.SlidingWindow);
+            using var batch = ForwardBatchBuilder.Build(chunks, _cache.BlockSize, _model.Device, kernelMetadata: _kernels is not null, slidingWindow: Config.SlidingWindow);
             _cpuThreads?.BeforeStep(batch.NumTokens);
             logits = _model.Forward(batch, _cache);
+        }
+        if (bracket)
+        {
+            cuda.synchronize();
+            _kernels!.ProfilerRange(start: false);
         }
         if (_profiler is not null)
         {

@@ -17,6 +17,12 @@ internal sealed class StepProfiler
 
     public static StepProfiler? FromEnvironment() => Environment.GetEnvironmentVariable(EnvVar) == "1" ? new StepProfiler() : null;
 
+    /// <summary>
+    /// The engine step (counted from 0) whose forward pass an attached CUDA profiler records, from
+    /// INFERENCE_PROFILE_STEP (e.g. <c>ncu --profile-from-start off</c>); -1 when unset.
+    /// </summary>
+    public static long CudaProfiledStep() => long.TryParse(Environment.GetEnvironmentVariable("INFERENCE_PROFILE_STEP"), out var s) ? s : -1;
+
     public void Start() => _mark = _clock.Elapsed.TotalMilliseconds;
 
     /// <summary>Names the step's kind ("decode", "mixed") and charges the time since Start to its <paramref name="phase"/>.</summary>

@@ -4,6 +4,8 @@
 #include <ATen/ATen.h>
 #include <ATen/cuda/CUDAContext.h>
 #include <ATen/cuda/CUDAGraph.h>
+#include <ATen/core/dispatch/Dispatcher.h>
+#include <cuda_profiler_api.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDACachingAllocator.h>
 #include <atomic>
@@ -85,12 +87,45 @@ int ik_paged_decode_attention(at::Tensor* out, at::Tensor* q, at::Tensor* k_cach
   check(q->stride(2) == 1 && q->stride(1) == D && out->stride(2) == 1 && out->stride(1) == D, "paged attention: heads must be contiguous in q and out");
   check(out->size(0) == B && out->size(1) == H && out->size(2) == D && k_cache->size(2) == D, "paged attention: shape mismatch");
   check(tables->dim() == 2 && tables->size(0) == B && lens->numel() == B, "paged attention: tables must be [B,M] and lens [B]");
+  check(D % 8 == 0 && D <= 256, "paged attention: head_dim must be a multiple of 8, at most 256");
+  check(aligned16(*q) && aligned16(*out) && aligned16(*k_cache) && aligned16(*v_cache) && q->stride(0) % 8 == 0 && out->stride(0) % 8 == 0,
+        "paged attention: q, out and the caches must be 16-byte aligned with row strides a multiple of 8");
   c10::cuda::CUDAGuard guard(q->device());
-  auto err = launch_paged_decode_attention(dtype_code(q->scalar_type()), out->data_ptr(), q->data_ptr(), k_cache->data_ptr(),
+  const int splits = paged_decode_splits((int)B, (int)KV, (int)H, (int)tables->size(1) * block_size,
+                                         at::cuda::getCurrentDeviceProperties()->multiProcessorCount);
+  // Allocated from the caching allocator, so inside a graph capture it comes from the graph's private pool.
+  at::Tensor workspace = splits > 1 ? at::empty({B, H, splits, D + 2}, q->options().dtype(at::kFloat)) : at::Tensor();
+  auto err = launch_paged_decode_attention(dtype_code(q->scalar_type()), out->data_ptr(),
+                                           splits > 1 ? workspace.data_ptr<float>() : nullptr, q->data_ptr(), k_cache->data_ptr(),
                                            v_cache->data_ptr(), tables->data_ptr<int32_t>(), lens->data_ptr<int32_t>(),
                                            (int)B, (int)H, (int)KV, (int)D, block_size, (int)tables->size(1), window,
-                                           (float)scale, q->stride(0), out->stride(0), at::cuda::getCurrentCUDAStream());
+                                           (float)scale, q->stride(0), out->stride(0), splits, at::cuda::getCurrentCUDAStream());
   check(err == cudaSuccess, std::string("paged attention launch failed: ") + cudaGetErrorString(err));
+  return 0;
+  IK_CATCH(-1)
+}
+
+// out [Tq,H,D] = causal attention of every sequence's queries against its keys, all sequences in one flash-attention
+// call (ATen's varlen kernel): q [Tq,H,D], k/v [Tk,KV,D] (last dim contiguous), cu_q/cu_k [n+1] int32 row offsets.
+// A sequence's queries are the last of its keys (bottom-right causal); window > 0 keeps the last `window` keys.
+// Called through the dispatcher by schema, so the optional arguments newer PyTorch versions append stay None.
+int ik_varlen_attention(at::Tensor* out, at::Tensor* q, at::Tensor* k, at::Tensor* v, at::Tensor* cu_q, at::Tensor* cu_k,
+                        int max_q, int max_k, double scale, int window) {
+  IK_TRY
+  check(q->is_cuda() && k->is_cuda() && v->is_cuda() && out->is_cuda() && cu_q->is_cuda() && cu_k->is_cuda(), "varlen attention: tensors must be on CUDA");
+  check(q->dim() == 3 && k->dim() == 3 && v->dim() == 3 && out->sizes() == q->sizes(), "varlen attention: q/out must be [Tq,H,D], k/v [Tk,KV,D]");
+  check(q->scalar_type() == at::kHalf || q->scalar_type() == at::kBFloat16, "varlen attention: flash attention needs float16 or bfloat16");
+  check(cu_q->scalar_type() == at::kInt && cu_k->scalar_type() == at::kInt && cu_q->numel() == cu_k->numel(), "varlen attention: cu_q/cu_k must be int32 [n+1]");
+  static const auto op = c10::Dispatcher::singleton().findSchemaOrThrow("aten::_flash_attention_forward", "");
+  const auto& args = op.schema().arguments();
+  check(args.size() >= 13 && args[10].name() == "scale" && args[11].name() == "window_size_left",
+        "varlen attention: this PyTorch's aten::_flash_attention_forward has an unexpected schema");
+  c10::cuda::CUDAGuard guard(q->device());
+  std::vector<c10::IValue> stack{*q, *k, *v, *cu_q, *cu_k, (int64_t)max_q, (int64_t)max_k, 0.0, true, false, scale};
+  if (window > 0) { stack.emplace_back((int64_t)window - 1); stack.emplace_back((int64_t)0); }
+  while (stack.size() < args.size()) stack.emplace_back();  // None for every later optional argument
+  op.callBoxed(&stack);
+  out->copy_(stack[0].toTensor());
   return 0;
   IK_CATCH(-1)
 }
@@ -325,6 +360,14 @@ int ik_empty_cache() {
   c10::cuda::CUDACachingAllocator::emptyCache();
   return 0;
   IK_CATCH(-1)
+}
+
+// Brackets the region a profiler started with collection off (ncu --profile-from-start off, nsys
+// --capture-range=cudaProfilerApi) records: one engine step chosen by INFERENCE_PROFILE_STEP.
+int ik_profiler_range(int start) {
+  const auto err = start ? cudaProfilerStart() : cudaProfilerStop();
+  if (err != cudaSuccess) { g_error = cudaGetErrorString(err); return -1; }
+  return 0;
 }
 
 // CUDA graphs over TorchSharp ops: capture on a side stream made current for this thread, so the same C# code

@@ -1,106 +1,249 @@
-// Paged decode attention with an online softmax (flash-decoding inside one thread block): no per-token scratch,
-// so any context length works and the launch shape does not depend on it (a requirement for CUDA graphs).
-// Grid: (B, H). Block: kWarps warps. Warp w takes tokens w, w+kWarps, ...; lane l owns dims l, l+32, ... (D <= 256).
+// Paged decode attention with an online softmax (flash-decoding). No per-token scratch, and the launch shape depends
+// only on the batch and the block-table width, never on the context lengths (a requirement for CUDA graphs).
+//
+// Grid (B, KV·sub_groups, splits); block kWarps warps. One block serves up to kMaxGroup query heads that share a KV
+// head (GQA), so each key/value row is read once for all of them. Lanes work in teams of L = pow2 ≥ D/8: a team
+// holds one token, each lane 8 dims as one 16-byte load, and the team's dot products reduce over log2(L) shuffles.
+// A warp holds 32/L tokens at once and each step loads two per team, so a block keeps 2·kWarps·32/L rows in flight.
+// With few sequences (B·KV well under the SM count) the context is cut into `splits` ranges, each block writes
+// its partial (Σ e^{s-m}·v, m, Σ e^{s-m}) to the workspace and a second kernel combines them.
 #include "paged_attention.h"
-#include "dtype_convert.cuh"
+#include "row_ops.cuh"
 #include <cfloat>
 
 namespace {
 
-constexpr int kWarps = 16;  // 512 threads: at batch 1 only H blocks run, so each needs many warps in flight
-constexpr int kMaxPerLane = 8;  // head_dim <= 256
+constexpr int kWarps = 4;
+constexpr int kMaxGroup = 8;    // query heads per block (NH, a template argument, is the smallest power of 2 ≥ min(group, 8))
+constexpr int kMaxSplits = 16;
+constexpr int kTableChunk = 256;  // block-table entries staged in shared memory at a time
 
+// Merges another partial softmax (m2, l2, acc2) into (m, l, acc); m starts at -FLT_MAX, so empty partials add 0.
+__device__ inline void merge(float& m, float& l, float (&acc)[8], float m2, float l2, const float (&acc2)[8]) {
+  const float mn = fmaxf(m, m2), a = __expf(m - mn), b = __expf(m2 - mn);
+  l = l * a + l2 * b;
+#pragma unroll
+  for (int e = 0; e < 8; e++) acc[e] = acc[e] * a + acc2[e] * b;
+  m = mn;
+}
 
-template <typename T>
-__global__ void paged_decode_kernel(T* __restrict__ out, const T* __restrict__ q, const T* __restrict__ k_cache,
-                                    const T* __restrict__ v_cache, const int32_t* __restrict__ tables,
-                                    const int32_t* __restrict__ lens, int heads, int kv_heads, int head_dim,
-                                    int block_size, int max_blocks, int window, float scale, int64_t q_stride_b,
-                                    int64_t out_stride_b) {
-  const int b = blockIdx.x, h = blockIdx.y;
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+template <typename T, int NH>
+__global__ void __launch_bounds__(kWarps * 32)
+paged_decode_kernel(T* __restrict__ out, float* __restrict__ partial, const T* __restrict__ q, const T* __restrict__ k_cache,
+                    const T* __restrict__ v_cache, const int32_t* __restrict__ tables, const int32_t* __restrict__ lens,
+                    int heads, int kv_heads, int head_dim, int lanes_log2, int block_size, int max_blocks, int window,
+                    float scale, int64_t q_stride_b, int64_t out_stride_b) {
+  extern __shared__ float smem[];  // [kWarps][nh][head_dim] accumulators, then [kWarps][NH] m and l
+  const int b = blockIdx.x, split = blockIdx.z, splits = gridDim.z;
+  const int group = heads / kv_heads, sub_groups = (group + kMaxGroup - 1) / kMaxGroup;
+  const int kvh = blockIdx.y / sub_groups, h0 = kvh * group + (blockIdx.y % sub_groups) * kMaxGroup;
+  const int nh = min(kMaxGroup, kvh * group + group - h0);
+  const int L = 1 << lanes_log2, lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  const int d0 = (lane & (L - 1)) * 8;
+  const bool active = d0 < head_dim;
+  const int teams = kWarps * 32 / L;
+  const int team = warp * (32 / L) + lane / L;
+
   const int ctx = lens[b];
   const int first = (window > 0 && ctx > window) ? ctx - window : 0;
-  const int kvh = h / (heads / kv_heads);
-  const int64_t slot_stride = (int64_t)kv_heads * head_dim;
+  const int per_split = (ctx - first + splits - 1) / splits;
+  const int t_begin = first + split * per_split, t_end = min(ctx, t_begin + per_split);
+
+  float qv[NH][8], acc[NH][8], m[NH], l[NH];
+#pragma unroll
+  for (int g = 0; g < NH; g++) {
+    if (g < nh && active) {
+      load8(q + b * q_stride_b + (int64_t)(h0 + g) * head_dim + d0, qv[g]);
+#pragma unroll
+      for (int e = 0; e < 8; e++) qv[g][e] *= scale;
+    } else {
+#pragma unroll
+      for (int e = 0; e < 8; e++) qv[g][e] = 0.f;
+    }
+#pragma unroll
+    for (int e = 0; e < 8; e++) acc[g][e] = 0.f;
+    m[g] = -FLT_MAX;
+    l[g] = 0.f;
+  }
+
+  const int64_t slot_stride = (int64_t)kv_heads * head_dim, head_off = (int64_t)kvh * head_dim + d0;
   const int32_t* table = tables + (int64_t)b * max_blocks;
-  const T* qp = q + b * q_stride_b + (int64_t)h * head_dim;
-
-  float qv[kMaxPerLane], acc[kMaxPerLane];
+  // The range's block-table entries are staged in shared memory, kTableChunk at a time, so a token's K/V loads wait
+  // on no other global load. Every lane of a warp runs the same iterations (the shuffles need them all).
+  __shared__ int32_t sm_table[kTableChunk];
+  for (int chunk = t_begin; chunk < t_end; chunk += kTableChunk * block_size) {
+    const int chunk_end = min(t_end, chunk + kTableChunk * block_size), first_block = chunk / block_size;
+    __syncthreads();
+    for (int i = threadIdx.x; i <= (chunk_end - 1) / block_size - first_block; i += blockDim.x) sm_table[i] = table[first_block + i];
+    __syncthreads();
+    for (int base = chunk; base < chunk_end; base += 2 * teams) {
+      float kf[2][8], vf[2][8];
+      bool valid[2];
 #pragma unroll
-  for (int i = 0; i < kMaxPerLane; i++) {
-    int d = lane + 32 * i;
-    qv[i] = d < head_dim ? to_f(qp[d]) * scale : 0.f;
-    acc[i] = 0.f;
-  }
-  float m = -FLT_MAX, l = 0.f;  // running max and normaliser of this warp's tokens
-  for (int t = first + warp; t < ctx; t += kWarps) {
-    const int64_t slot = (int64_t)table[t / block_size] * block_size + t % block_size;
-    const T* kp = k_cache + slot * slot_stride + (int64_t)kvh * head_dim;
-    const T* vp = v_cache + slot * slot_stride + (int64_t)kvh * head_dim;
-    float s = 0.f;
+      for (int u = 0; u < 2; u++) {
+        const int t = base + u * teams + team;
+        valid[u] = t < chunk_end;
+        if (valid[u] && active) {
+          const int64_t off = ((int64_t)sm_table[t / block_size - first_block] * block_size + t % block_size) * slot_stride + head_off;
+          load8(k_cache + off, kf[u]);
+          load8(v_cache + off, vf[u]);
+        } else {
 #pragma unroll
-    for (int i = 0; i < kMaxPerLane; i++) {
-      int d = lane + 32 * i;
-      if (d < head_dim) s += qv[i] * to_f(kp[d]);
+          for (int e = 0; e < 8; e++) kf[u][e] = vf[u][e] = 0.f;
+        }
+      }
+      // All dot products first (independent shuffle chains), then one softmax update per head for both tokens.
+      float sc[2][NH];
+#pragma unroll
+      for (int u = 0; u < 2; u++)
+#pragma unroll
+        for (int g = 0; g < NH; g++) {
+          float d = 0.f;
+#pragma unroll
+          for (int e = 0; e < 8; e++) d += qv[g][e] * kf[u][e];
+          sc[u][g] = d;
+        }
+      for (int o = L / 2; o > 0; o >>= 1)
+#pragma unroll
+        for (int u = 0; u < 2; u++)
+#pragma unroll
+          for (int g = 0; g < NH; g++) sc[u][g] += __shfl_xor_sync(0xffffffffu, sc[u][g], o);
+#pragma unroll
+      for (int g = 0; g < NH; g++) {
+        if (g >= nh) continue;
+        const float s0 = valid[0] ? sc[0][g] : -FLT_MAX, s1 = valid[1] ? sc[1][g] : -FLT_MAX;
+        const float mn = fmaxf(m[g], fmaxf(s0, s1)), c = __expf(m[g] - mn);
+        const float p0 = valid[0] ? __expf(s0 - mn) : 0.f, p1 = valid[1] ? __expf(s1 - mn) : 0.f;
+        l[g] = l[g] * c + p0 + p1;
+#pragma unroll
+        for (int e = 0; e < 8; e++) acc[g][e] = acc[g][e] * c + p0 * vf[0][e] + p1 * vf[1][e];
+        m[g] = mn;
+      }
     }
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
-    const float m_new = fmaxf(m, s);
-    const float correction = __expf(m - m_new);
-    const float p = __expf(s - m_new);
-    l = l * correction + p;
-#pragma unroll
-    for (int i = 0; i < kMaxPerLane; i++) {
-      int d = lane + 32 * i;
-      if (d < head_dim) acc[i] = acc[i] * correction + p * to_f(vp[d]);
-    }
-    m = m_new;
   }
 
-  // Combine the warps' partial softmaxes.
-  __shared__ float sm_m[kWarps], sm_l[kWarps];
-  __shared__ float sm_acc[kWarps][32 * kMaxPerLane];
-  if (lane == 0) { sm_m[warp] = m; sm_l[warp] = l; }
+  // Merge the warp's teams (lanes L, 2L, ... apart), then the warps through shared memory.
 #pragma unroll
-  for (int i = 0; i < kMaxPerLane; i++) {
-    int d = lane + 32 * i;
-    if (d < head_dim) sm_acc[warp][d] = acc[i];
+  for (int g = 0; g < NH; g++) {
+    if (g >= nh) continue;
+    for (int o = L; o < 32; o <<= 1) {
+      float acc2[8];
+#pragma unroll
+      for (int e = 0; e < 8; e++) acc2[e] = __shfl_xor_sync(0xffffffffu, acc[g][e], o);
+      const float m2 = __shfl_xor_sync(0xffffffffu, m[g], o), l2 = __shfl_xor_sync(0xffffffffu, l[g], o);
+      merge(m[g], l[g], acc[g], m2, l2, acc2);
+    }
+  }
+  float* sm_acc = smem;                                        // [kWarps][nh][head_dim]
+  float* sm_m = smem + kWarps * nh * head_dim;                 // [kWarps][NH]
+  float* sm_l = sm_m + kWarps * NH;
+  if (lane < L) {
+#pragma unroll
+    for (int g = 0; g < NH; g++) {
+      if (g >= nh) continue;
+      if (active)
+#pragma unroll
+        for (int e = 0; e < 8; e++) sm_acc[(warp * nh + g) * head_dim + d0 + e] = acc[g][e];
+      if (lane == 0) { sm_m[warp * NH + g] = m[g]; sm_l[warp * NH + g] = l[g]; }
+    }
   }
   __syncthreads();
+  for (int i = threadIdx.x; i < nh * head_dim; i += blockDim.x) {
+    const int g = i / head_dim, d = i % head_dim;
+    float gm = -FLT_MAX;
+    for (int w = 0; w < kWarps; w++) gm = fmaxf(gm, sm_m[w * NH + g]);
+    float gl = 0.f, o = 0.f;
+    for (int w = 0; w < kWarps; w++) {
+      const float f = __expf(sm_m[w * NH + g] - gm);
+      gl += sm_l[w * NH + g] * f;
+      o += sm_acc[(w * nh + g) * head_dim + d] * f;
+    }
+    const int h = h0 + g;
+    if (splits == 1) {
+      out[b * out_stride_b + (int64_t)h * head_dim + d] = from_f<T>(o / gl);
+    } else {  // partial [B, H, splits, head_dim + 2]: accumulator, then m and l
+      float* p = partial + (((int64_t)b * heads + h) * splits + split) * (head_dim + 2);
+      p[d] = o;
+      if (d == 0) { p[head_dim] = gm; p[head_dim + 1] = gl; }
+    }
+  }
+}
+
+// Grid (B, H); combines the splits' partial softmaxes of one head.
+template <typename T>
+__global__ void combine_splits_kernel(T* __restrict__ out, const float* __restrict__ partial, int heads, int head_dim,
+                                      int splits, int64_t out_stride_b) {
+  const int b = blockIdx.x, h = blockIdx.y;
+  const float* p = partial + ((int64_t)b * heads + h) * splits * (head_dim + 2);
   float gm = -FLT_MAX;
-  for (int w = 0; w < kWarps; w++) gm = fmaxf(gm, sm_m[w]);
-  float gl = 0.f;
-  for (int w = 0; w < kWarps; w++) gl += sm_l[w] * __expf(sm_m[w] - gm);
+  for (int s = 0; s < splits; s++) gm = fmaxf(gm, p[s * (head_dim + 2) + head_dim]);
   for (int d = threadIdx.x; d < head_dim; d += blockDim.x) {
-    float o = 0.f;
-    for (int w = 0; w < kWarps; w++) o += sm_acc[w][d] * __expf(sm_m[w] - gm);
+    float gl = 0.f, o = 0.f;
+    for (int s = 0; s < splits; s++) {
+      const float* ps = p + s * (head_dim + 2);
+      const float f = __expf(ps[head_dim] - gm);
+      gl += ps[head_dim + 1] * f;
+      o += ps[d] * f;
+    }
     out[b * out_stride_b + (int64_t)h * head_dim + d] = from_f<T>(o / gl);
   }
 }
 
-template <typename T>
-cudaError_t launch(void* out, const void* q, const void* k, const void* v, const int32_t* tables, const int32_t* lens,
-                   int batch, int heads, int kv_heads, int head_dim, int block_size, int max_blocks, int window,
-                   float scale, int64_t q_stride_b, int64_t out_stride_b, cudaStream_t stream) {
-  dim3 grid(batch, heads);
-  paged_decode_kernel<T><<<grid, kWarps * 32, 0, stream>>>(
-      static_cast<T*>(out), static_cast<const T*>(q), static_cast<const T*>(k), static_cast<const T*>(v), tables, lens,
-      heads, kv_heads, head_dim, block_size, max_blocks, window, scale, q_stride_b, out_stride_b);
+int lanes_log2_for(int head_dim) {
+  int lg = 0;
+  while ((1 << lg) * 8 < head_dim) lg++;
+  return lg;
+}
+
+template <typename T, int NH>
+cudaError_t launch_group(dim3 grid, int smem, cudaStream_t stream, T* out, float* partial, const T* q, const T* k, const T* v,
+                         const int32_t* tables, const int32_t* lens, int heads, int kv_heads, int head_dim, int block_size,
+                         int max_blocks, int window, float scale, int64_t q_stride_b, int64_t out_stride_b) {
+  if (auto err = allow_dynamic_smem<paged_decode_kernel<T, NH>>(kWarps * (NH * 256 + 2 * NH) * 4); err != cudaSuccess) return err;
+  paged_decode_kernel<T, NH><<<grid, kWarps * 32, smem, stream>>>(out, partial, q, k, v, tables, lens, heads, kv_heads, head_dim,
+                                                                  lanes_log2_for(head_dim), block_size, max_blocks, window, scale,
+                                                                  q_stride_b, out_stride_b);
   return cudaGetLastError();
 }
 
+template <typename T> struct PagedDecode {
+  static cudaError_t run(void* out_, float* partial, const void* q_, const void* k_, const void* v_, const int32_t* tables,
+                         const int32_t* lens, int batch, int heads, int kv_heads, int head_dim, int block_size, int max_blocks,
+                         int window, float scale, int64_t q_stride_b, int64_t out_stride_b, int splits, cudaStream_t stream) {
+    T* out = static_cast<T*>(out_);
+    const T *q = static_cast<const T*>(q_), *k = static_cast<const T*>(k_), *v = static_cast<const T*>(v_);
+    const int group = heads / kv_heads, sub_groups = (group + kMaxGroup - 1) / kMaxGroup;
+    const int nh = group < kMaxGroup ? group : kMaxGroup;
+    const int smem = kWarps * (nh * head_dim + 2 * kMaxGroup) * (int)sizeof(float);
+    const dim3 grid(batch, kv_heads * sub_groups, splits);
+    cudaError_t err;
+    if (nh == 1) err = launch_group<T, 1>(grid, smem, stream, out, partial, q, k, v, tables, lens, heads, kv_heads, head_dim, block_size, max_blocks, window, scale, q_stride_b, out_stride_b);
+    else if (nh == 2) err = launch_group<T, 2>(grid, smem, stream, out, partial, q, k, v, tables, lens, heads, kv_heads, head_dim, block_size, max_blocks, window, scale, q_stride_b, out_stride_b);
+    else if (nh <= 4) err = launch_group<T, 4>(grid, smem, stream, out, partial, q, k, v, tables, lens, heads, kv_heads, head_dim, block_size, max_blocks, window, scale, q_stride_b, out_stride_b);
+    else err = launch_group<T, 8>(grid, smem, stream, out, partial, q, k, v, tables, lens, heads, kv_heads, head_dim, block_size, max_blocks, window, scale, q_stride_b, out_stride_b);
+    if (err != cudaSuccess || splits == 1) return err;
+    combine_splits_kernel<T><<<dim3(batch, heads), head_dim < 128 ? head_dim : 128, 0, stream>>>(out, partial, heads, head_dim, splits, out_stride_b);
+    return cudaGetLastError();
+  }
+};
+
 }  // namespace
 
-cudaError_t launch_paged_decode_attention(int dtype, void* out, const void* q, const void* k_cache, const void* v_cache,
-                                          const int32_t* tables, const int32_t* lens, int batch, int heads, int kv_heads,
-                                          int head_dim, int block_size, int max_blocks, int window, float scale,
-                                          int64_t q_stride_b, int64_t out_stride_b, cudaStream_t stream) {
-  if (head_dim > 32 * kMaxPerLane || heads % kv_heads != 0) return cudaErrorInvalidValue;
-  switch (dtype) {
-    case 0: return launch<float>(out, q, k_cache, v_cache, tables, lens, batch, heads, kv_heads, head_dim, block_size, max_blocks, window, scale, q_stride_b, out_stride_b, stream);
-    case 1: return launch<__half>(out, q, k_cache, v_cache, tables, lens, batch, heads, kv_heads, head_dim, block_size, max_blocks, window, scale, q_stride_b, out_stride_b, stream);
-    case 2: return launch<__nv_bfloat16>(out, q, k_cache, v_cache, tables, lens, batch, heads, kv_heads, head_dim, block_size, max_blocks, window, scale, q_stride_b, out_stride_b, stream);
-    default: return cudaErrorInvalidValue;
-  }
+int paged_decode_splits(int batch, int kv_heads, int heads, int max_context, int num_sms) {
+  const int group = heads / kv_heads, blocks = batch * kv_heads * ((group + kMaxGroup - 1) / kMaxGroup);
+  int splits = (2 * num_sms + blocks - 1) / blocks;             // about two blocks per SM
+  const int by_context = (max_context + 63) / 64;               // each split worth at least 64 tokens
+  if (splits > by_context) splits = by_context;
+  if (splits > kMaxSplits) splits = kMaxSplits;
+  return splits < 1 ? 1 : splits;
+}
+
+cudaError_t launch_paged_decode_attention(int dtype, void* out, float* workspace, const void* q, const void* k_cache,
+                                          const void* v_cache, const int32_t* tables, const int32_t* lens, int batch, int heads,
+                                          int kv_heads, int head_dim, int block_size, int max_blocks, int window, float scale,
+                                          int64_t q_stride_b, int64_t out_stride_b, int splits, cudaStream_t stream) {
+  if (head_dim > 256 || head_dim % 8 != 0 || heads % kv_heads != 0 || (splits > 1 && workspace == nullptr))
+    return cudaErrorInvalidValue;
+  return dispatch_dtype<PagedDecode>(dtype, out, workspace, q, k_cache, v_cache, tables, lens, batch, heads, kv_heads, head_dim,
+                                     block_size, max_blocks, window, scale, q_stride_b, out_stride_b, splits, stream);
 }

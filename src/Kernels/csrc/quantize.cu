@@ -1,24 +1,9 @@
-#include "dtype_convert.cuh"
+#include "row_ops.cuh"
 #include "quantize.h"
 
 namespace {
 
 constexpr int kThreads = 256;
-
-template <bool Max>
-__device__ float block_reduce(float v) {
-  __shared__ float part[kThreads / 32];
-  for (int o = 16; o > 0; o >>= 1) {
-    const float other = __shfl_xor_sync(0xffffffffu, v, o);
-    v = Max ? fmaxf(v, other) : v + other;
-  }
-  __syncthreads();  // part[] may still be read by a previous reduction
-  if (threadIdx.x % 32 == 0) part[threadIdx.x / 32] = v;
-  __syncthreads();
-  float r = part[0];
-  for (int i = 1; i < kThreads / 32; i++) r = Max ? fmaxf(r, part[i]) : r + part[i];
-  return r;
-}
 
 // Quantizes one row whose values come from value(i), i in [0, n): abs-max pass, then rounding pass (recomputing
 // value(i) is cheaper than staging up to 28672 floats per row). IEEE division (__fdiv_rn) and round-half-even
@@ -29,11 +14,59 @@ __device__ void quantize_row(int8_t* q, float* scale_out, int n, float static_sc
   if (s <= 0.f) {
     float amax = 0.f;
     for (int i = threadIdx.x; i < n; i += kThreads) amax = fmaxf(amax, fabsf(value(i)));
-    s = __fdiv_rn(fmaxf(block_reduce<true>(amax), 1e-8f), 127.f);
+    s = __fdiv_rn(fmaxf(block_reduce<kThreads, true>(amax), 1e-8f), 127.f);
   }
   for (int i = threadIdx.x; i < n; i += kThreads)
     q[i] = (int8_t)fminf(fmaxf(rintf(__fdiv_rn(value(i), s)), -127.f), 127.f);
   if (threadIdx.x == 0) *scale_out = s;
+}
+
+// quantize_row for a row already in registers (the layout of rms_norm_row): 8 INT8 values per 8-byte store.
+template <int V>
+__device__ void quantize_regs(int8_t* q, float* scale_out, const float (&o)[V][8], int n, float static_scale) {
+  float s = static_scale;
+  if (s <= 0.f) {
+    float amax = 0.f;
+#pragma unroll
+    for (int j = 0; j < V; j++)
+#pragma unroll
+      for (int e = 0; e < 8; e++) amax = fmaxf(amax, fabsf(o[j][e]));  // elements past n are 0
+    s = __fdiv_rn(fmaxf(block_reduce<kThreads, true>(amax), 1e-8f), 127.f);
+  }
+#pragma unroll
+  for (int j = 0; j < V; j++) {
+    const int i = (threadIdx.x + j * kThreads) * 8;
+    if (i >= n) continue;
+    uint2 packed;
+    int8_t* b = reinterpret_cast<int8_t*>(&packed);
+#pragma unroll
+    for (int e = 0; e < 8; e++) b[e] = (int8_t)fminf(fmaxf(rintf(__fdiv_rn(o[j][e], s)), -127.f), 127.f);
+    *reinterpret_cast<uint2*>(q + i) = packed;
+  }
+  if (threadIdx.x == 0) *scale_out = s;
+}
+
+// (residual add and) RMSNorm and quantisation of one row held in registers: x read once, INT8 written once.
+template <typename T, int V, bool Add>
+__global__ void __launch_bounds__(kThreads) rms_norm_quant_vec_kernel(int8_t* q, float* scale, T* x, const T* delta, const T* w,
+                                                                      int h, int64_t xs, int64_t ds, float eps, float static_scale) {
+  float o[V][8];
+  rms_norm_row<T, V, kThreads, Add>(o, x + blockIdx.x * xs, Add ? delta + blockIdx.x * ds : nullptr, w, h, eps);
+  quantize_regs<V>(q + (int64_t)blockIdx.x * h, scale + blockIdx.x, o, h, static_scale);
+}
+
+template <typename T, bool Add>
+bool try_rms_norm_quant_vec(cudaError_t& err, int8_t* q, float* s, T* x, const T* delta, const T* w, int rows, int h, int64_t xs,
+                            int64_t ds, float eps, float ss, cudaStream_t st) {
+  if (!vector_rows_ok(h, kThreads, x, xs) || !vector_rows_ok(h, kThreads, w, 0) || !vector_rows_ok(h, kThreads, q, h) ||
+      (Add && !vector_rows_ok(h, kThreads, delta, ds)))
+    return false;
+  const int v = (h + 8 * kThreads - 1) / (8 * kThreads);
+  if (v == 1) rms_norm_quant_vec_kernel<T, 1, Add><<<rows, kThreads, 0, st>>>(q, s, x, delta, w, h, xs, ds, eps, ss);
+  else if (v == 2) rms_norm_quant_vec_kernel<T, 2, Add><<<rows, kThreads, 0, st>>>(q, s, x, delta, w, h, xs, ds, eps, ss);
+  else rms_norm_quant_vec_kernel<T, 4, Add><<<rows, kThreads, 0, st>>>(q, s, x, delta, w, h, xs, ds, eps, ss);
+  err = cudaGetLastError();
+  return true;
 }
 
 template <typename T>
@@ -42,7 +75,7 @@ __global__ void __launch_bounds__(kThreads) rms_norm_quant_kernel(int8_t* q, flo
   const T* xr = x + blockIdx.x * xs;
   float ss = 0.f;
   for (int i = threadIdx.x; i < h; i += kThreads) { const float v = to_f(xr[i]); ss += v * v; }
-  const float inv = rsqrtf(block_reduce<false>(ss) / h + eps);
+  const float inv = rsqrtf(block_reduce<kThreads, false>(ss) / h + eps);
   quantize_row(q + (int64_t)blockIdx.x * h, scale + blockIdx.x, h, static_scale, [&](int i) {
     return to_f(from_f<T>(to_f(from_f<T>(to_f(xr[i]) * inv)) * to_f(w[i])));
   });
@@ -61,10 +94,32 @@ __global__ void __launch_bounds__(kThreads) add_rms_norm_quant_kernel(int8_t* q,
     const float v = to_f(r);
     ss += v * v;
   }
-  const float inv = rsqrtf(block_reduce<false>(ss) / h + eps);
+  const float inv = rsqrtf(block_reduce<kThreads, false>(ss) / h + eps);
   quantize_row(q + (int64_t)blockIdx.x * h, scale + blockIdx.x, h, static_scale, [&](int i) {
     return to_f(from_f<T>(to_f(from_f<T>(to_f(rr[i]) * inv)) * to_f(w[i])));
   });
+}
+
+// silu_mul_quant with the row in registers: gate and up read once as 16-byte vectors.
+template <typename T, int V>
+__global__ void __launch_bounds__(kThreads) silu_mul_quant_vec_kernel(int8_t* q, float* scale, const T* gu, int inter, float static_scale) {
+  const T* row = gu + (int64_t)blockIdx.x * 2 * inter;
+  float o[V][8];
+#pragma unroll
+  for (int j = 0; j < V; j++) {
+    const int i = (threadIdx.x + j * kThreads) * 8;
+    if (i >= inter) {
+#pragma unroll
+      for (int e = 0; e < 8; e++) o[j][e] = 0.f;
+      continue;
+    }
+    float g[8], u[8];
+    load8(row + i, g);
+    load8(row + inter + i, u);
+#pragma unroll
+    for (int e = 0; e < 8; e++) o[j][e] = to_f(from_f<T>(to_f(from_f<T>(g[e] / (1.f + __expf(-g[e])))) * u[e]));
+  }
+  quantize_regs<V>(q + (int64_t)blockIdx.x * inter, scale + blockIdx.x, o, inter, static_scale);
 }
 
 template <typename T>
@@ -84,18 +139,30 @@ __global__ void __launch_bounds__(kThreads) quantize_rows_kernel(int8_t* q, floa
 
 template <typename T> struct RmsNormQuant {
   static cudaError_t run(int8_t* q, float* s, const void* x, const void* w, int rows, int h, int64_t xs, float eps, float ss, cudaStream_t st) {
+    cudaError_t err;
+    if (try_rms_norm_quant_vec<T, false>(err, q, s, (T*)x, nullptr, (const T*)w, rows, h, xs, 0, eps, ss, st)) return err;
     rms_norm_quant_kernel<T><<<rows, kThreads, 0, st>>>(q, s, (const T*)x, (const T*)w, h, xs, eps, ss);
     return cudaGetLastError();
   }
 };
 template <typename T> struct AddRmsNormQuant {
   static cudaError_t run(int8_t* q, float* s, void* res, const void* delta, const void* w, int rows, int h, int64_t rs, int64_t ds, float eps, float ss, cudaStream_t st) {
+    cudaError_t err;
+    if (try_rms_norm_quant_vec<T, true>(err, q, s, (T*)res, (const T*)delta, (const T*)w, rows, h, rs, ds, eps, ss, st)) return err;
     add_rms_norm_quant_kernel<T><<<rows, kThreads, 0, st>>>(q, s, (T*)res, (const T*)delta, (const T*)w, h, rs, ds, eps, ss);
     return cudaGetLastError();
   }
 };
 template <typename T> struct SiluMulQuant {
   static cudaError_t run(int8_t* q, float* s, const void* gu, int rows, int inter, float ss, cudaStream_t st) {
+    const int v = (inter + 8 * kThreads - 1) / (8 * kThreads);
+    if (inter % 8 == 0 && v <= 16 && reinterpret_cast<uintptr_t>(gu) % 16 == 0 && reinterpret_cast<uintptr_t>(q) % 8 == 0) {
+      if (v <= 2) silu_mul_quant_vec_kernel<T, 2><<<rows, kThreads, 0, st>>>(q, s, (const T*)gu, inter, ss);
+      else if (v <= 4) silu_mul_quant_vec_kernel<T, 4><<<rows, kThreads, 0, st>>>(q, s, (const T*)gu, inter, ss);
+      else if (v <= 8) silu_mul_quant_vec_kernel<T, 8><<<rows, kThreads, 0, st>>>(q, s, (const T*)gu, inter, ss);
+      else silu_mul_quant_vec_kernel<T, 16><<<rows, kThreads, 0, st>>>(q, s, (const T*)gu, inter, ss);
+      return cudaGetLastError();
+    }
     silu_mul_quant_kernel<T><<<rows, kThreads, 0, st>>>(q, s, (const T*)gu, inter, ss);
     return cudaGetLastError();
   }

@@ -46,7 +46,7 @@ public static class ModelTestRunner
         {
             // On CUDA, decode steps carry the paged kernel's inputs, so the kernel is what gets checked.
             using var batch = ForwardBatchBuilder.Build([chunk], BlockSize, model.Device,
-                decodeMetadata: model.Device.type == TorchSharp.DeviceType.CUDA, slidingWindow: model.Config.SlidingWindow);
+                kernelMetadata: model.Device.type == TorchSharp.DeviceType.CUDA, slidingWindow: model.Config.SlidingWindow);
             using var logits = model.Forward(batch, cache);
             int next = (int)logits[0].argmax().item<long>();
             output.Add(next);
