@@ -16,7 +16,9 @@ namespace {
 constexpr int kWarps = 4;
 constexpr int kMaxGroup = 8;    // query heads per block (NH, a template argument, is the smallest power of 2 ≥ min(group, 8))
 constexpr int kMaxSplits = 16;
-constexpr int kTableChunk = 256;  // block-table entries staged in shared memory at a time
+constexpr int kTableChunk = 256;
+constexpr int kUnroll = 4;       // tokens each team loads at once
+constexpr int kMaxHeadDim = 256;  // block-table entries staged in shared memory at a time
 
 // Merges another partial softmax (m2, l2, acc2) into (m, l, acc); m starts at -FLT_MAX, so empty partials add 0.
 __device__ inline void merge(float& m, float& l, float (&acc)[8], float m2, float l2, const float (&acc2)[8]) {
@@ -28,7 +30,9 @@ __device__ inline void merge(float& m, float& l, float (&acc)[8], float m2, floa
 }
 
 template <typename T, int NH>
-__global__ void __launch_bounds__(kWarps * 32)
+// At most 128 registers for groups up to 4 (Llama-3: 64 sequences × 8 KV heads fill one wave of 4 blocks per SM);
+// larger groups need the registers.
+__global__ void __launch_bounds__(kWarps * 32, NH <= 4 ? 4 : 2)
 paged_decode_kernel(T* __restrict__ out, float* __restrict__ partial, const T* __restrict__ q, const T* __restrict__ k_cache,
                     const T* __restrict__ v_cache, const int32_t* __restrict__ tables, const int32_t* __restrict__ lens,
                     int heads, int kv_heads, int head_dim, int lanes_log2, int block_size, int max_blocks, int window,
@@ -49,17 +53,15 @@ paged_decode_kernel(T* __restrict__ out, float* __restrict__ partial, const T* _
   const int per_split = (ctx - first + splits - 1) / splits;
   const int t_begin = first + split * per_split, t_end = min(ctx, t_begin + per_split);
 
-  float qv[NH][8], acc[NH][8], m[NH], l[NH];
+  // The queries (scaled) live in shared memory: registers go to keeping kUnroll tokens' loads in flight per team.
+  __shared__ float sm_q[NH][kMaxHeadDim];
+  for (int i = threadIdx.x; i < NH * head_dim; i += blockDim.x) {
+    const int g = i / head_dim, d = i % head_dim;
+    sm_q[g][d] = g < nh ? to_f(q[b * q_stride_b + (int64_t)(h0 + g) * head_dim + d]) * scale : 0.f;
+  }
+  float acc[NH][8], m[NH], l[NH];
 #pragma unroll
   for (int g = 0; g < NH; g++) {
-    if (g < nh && active) {
-      load8(q + b * q_stride_b + (int64_t)(h0 + g) * head_dim + d0, qv[g]);
-#pragma unroll
-      for (int e = 0; e < 8; e++) qv[g][e] *= scale;
-    } else {
-#pragma unroll
-      for (int e = 0; e < 8; e++) qv[g][e] = 0.f;
-    }
 #pragma unroll
     for (int e = 0; e < 8; e++) acc[g][e] = 0.f;
     m[g] = -FLT_MAX;
@@ -76,11 +78,11 @@ paged_decode_kernel(T* __restrict__ out, float* __restrict__ partial, const T* _
     __syncthreads();
     for (int i = threadIdx.x; i <= (chunk_end - 1) / block_size - first_block; i += blockDim.x) sm_table[i] = table[first_block + i];
     __syncthreads();
-    for (int base = chunk; base < chunk_end; base += 2 * teams) {
-      float kf[2][8], vf[2][8];
-      bool valid[2];
+    for (int base = chunk; base < chunk_end; base += kUnroll * teams) {
+      float kf[kUnroll][8], vf[kUnroll][8];
+      bool valid[kUnroll];
 #pragma unroll
-      for (int u = 0; u < 2; u++) {
+      for (int u = 0; u < kUnroll; u++) {
         const int t = base + u * teams + team;
         valid[u] = t < chunk_end;
         if (valid[u] && active) {
@@ -92,31 +94,44 @@ paged_decode_kernel(T* __restrict__ out, float* __restrict__ partial, const T* _
           for (int e = 0; e < 8; e++) kf[u][e] = vf[u][e] = 0.f;
         }
       }
-      // All dot products first (independent shuffle chains), then one softmax update per head for both tokens.
-      float sc[2][NH];
+      // All dot products first (independent shuffle chains), then one softmax update per head for the kUnroll tokens.
+      float sc[kUnroll][NH];
 #pragma unroll
-      for (int u = 0; u < 2; u++)
+      for (int g = 0; g < NH; g++) {
+        float qg[8];
+        const float4 a = *reinterpret_cast<const float4*>(&sm_q[g][d0]), c = *reinterpret_cast<const float4*>(&sm_q[g][d0 + 4]);
+        qg[0] = a.x; qg[1] = a.y; qg[2] = a.z; qg[3] = a.w; qg[4] = c.x; qg[5] = c.y; qg[6] = c.z; qg[7] = c.w;
 #pragma unroll
-        for (int g = 0; g < NH; g++) {
+        for (int u = 0; u < kUnroll; u++) {
           float d = 0.f;
 #pragma unroll
-          for (int e = 0; e < 8; e++) d += qv[g][e] * kf[u][e];
+          for (int e = 0; e < 8; e++) d += qg[e] * kf[u][e];
           sc[u][g] = d;
         }
+      }
       for (int o = L / 2; o > 0; o >>= 1)
 #pragma unroll
-        for (int u = 0; u < 2; u++)
+        for (int u = 0; u < kUnroll; u++)
 #pragma unroll
           for (int g = 0; g < NH; g++) sc[u][g] += __shfl_xor_sync(0xffffffffu, sc[u][g], o);
 #pragma unroll
       for (int g = 0; g < NH; g++) {
         if (g >= nh) continue;
-        const float s0 = valid[0] ? sc[0][g] : -FLT_MAX, s1 = valid[1] ? sc[1][g] : -FLT_MAX;
-        const float mn = fmaxf(m[g], fmaxf(s0, s1)), c = __expf(m[g] - mn);
-        const float p0 = valid[0] ? __expf(s0 - mn) : 0.f, p1 = valid[1] ? __expf(s1 - mn) : 0.f;
-        l[g] = l[g] * c + p0 + p1;
+        float mn = m[g];
 #pragma unroll
-        for (int e = 0; e < 8; e++) acc[g][e] = acc[g][e] * c + p0 * vf[0][e] + p1 * vf[1][e];
+        for (int u = 0; u < kUnroll; u++) if (valid[u]) mn = fmaxf(mn, sc[u][g]);
+        const float c = __expf(m[g] - mn);
+        float p[kUnroll], ps = 0.f;
+#pragma unroll
+        for (int u = 0; u < kUnroll; u++) { p[u] = valid[u] ? __expf(sc[u][g] - mn) : 0.f; ps += p[u]; }
+        l[g] = l[g] * c + ps;
+#pragma unroll
+        for (int e = 0; e < 8; e++) {
+          float a = acc[g][e] * c;
+#pragma unroll
+          for (int u = 0; u < kUnroll; u++) a += p[u] * vf[u][e];
+          acc[g][e] = a;
+        }
         m[g] = mn;
       }
     }
