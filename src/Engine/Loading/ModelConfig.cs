@@ -41,6 +41,8 @@ public sealed record ModelConfig
     public bool EnableBias { get; init; } = true;
     public bool RemoveFinalLayerNorm { get; init; }
     public string HiddenAct { get; init; } = "silu";
+    /// <summary>config.json's quantization_config: set when the checkpoint was quantized before (e.g. compressed-tensors).</summary>
+    public JsonObject? QuantizationConfig { get; init; }
 
     public bool IsOpt => Architecture == "OPTForCausalLM";
 
@@ -105,6 +107,7 @@ public sealed record ModelConfig
             BosTokenId = Int(c, "bos_token_id"),
             EosTokenIds = eos,
             HiddenAct = Str(c, "hidden_act") ?? Str(c, "activation_function") ?? "silu",
+            QuantizationConfig = c["quantization_config"]?.DeepClone() as JsonObject,
         };
         if (arch == "OPTForCausalLM")
         {

@@ -48,10 +48,15 @@ public sealed class ModelBuildContext(ModelConfig config, IWeightSource weights,
     /// </summary>
     public ILinearKernel Linear(string name, IReadOnlyList<string> parts, IReadOnlyList<int> outSizes, int inFeatures, bool bias)
     {
-        var spec = new LinearSpec(name, inFeatures, outSizes.Sum(), bias, Dtype, Device, Kernels);
+        var spec = new LinearSpec(name, inFeatures, outSizes.Sum(), bias, Dtype, Device, Kernels)
+        {
+            Parts = parts.Select((p, i) => (p, outSizes[i])).ToArray(),
+        };
         var method = Quant.AppliesTo(spec) ? Quant : UnquantizedMethod.Instance;
         if (Weights is DummyWeightSource)
             return method.CreateDummy(spec);
+        if (method.LoadPrequantized(spec, Weights) is { } prequantized)
+            return prequantized;
         var weight = Stack(parts.Select((p, i) => Load(p + ".weight", [outSizes[i], inFeatures])).ToList());
         var b = bias ? Stack(parts.Select((p, i) => Load(p + ".bias", [outSizes[i]], WeightInit.Zeros)).ToList()) : null;
         return method.Create(spec, weight, b);

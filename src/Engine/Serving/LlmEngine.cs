@@ -292,10 +292,12 @@ public sealed class LlmEngine : IInferenceEngine, IDisposable
         var rowsToSample = identity ? logits : logits.index_select(0, tensor(sampleRows.ToArray(), device: logits.device));
         var inputs = sampleStates.Select(st => new SequenceSamplingInput(st.Sampling, st.Sequence.Request.PromptTokenIds,
             st.Sequence.Tokens.GetRange(st.Sequence.PromptLength, st.Sequence.OutputLength), st.Random)).ToList();
+        _profiler?.Lap("sample-prep");
         var samples = _sampler.Sample(rowsToSample, inputs);
+        _profiler?.Lap("sample");
         for (int i = 0; i < sampleStates.Count; i++)
             Append(sampleStates[i], samples[i]);
-        _profiler?.Lap("sample-and-output");
+        _profiler?.Lap("output");
     }
 
     private void Append(RequestState state, SampleOutput sample)

@@ -66,6 +66,24 @@ public sealed class W8A8LinearKernel : IQuantizedInputLinear
     }
 
     /// <summary>
+    /// A layer already quantized elsewhere (a prequantized checkpoint): qweight [N, K] int8, weightScale [N] float32;
+    /// takes ownership of the tensors.
+    /// </summary>
+    public static W8A8LinearKernel FromQuantized(Tensor qweight, Tensor weightScale, Tensor? bias, float? staticActScale, InferenceServer.Engine.Kernels.NativeKernels? kernels) =>
+        new(qweight, weightScale, bias, staticActScale, kernels);
+
+    /// <summary>A copy of the INT8 weights [N, K] on the CPU (for writing a prequantized checkpoint).</summary>
+    public Tensor QuantizedWeight() => _hostWeight is not null
+        ? tensor(_hostWeight, [OutFeatures, InFeatures])
+        : _deviceWeight!.cpu();
+
+    /// <summary>Per-output-channel weight scales [N] float32: W ≈ qweight · scale.</summary>
+    public Tensor WeightScale => _weightScale;
+
+    /// <summary>The bias [N] in the serving dtype, if the layer has one.</summary>
+    public Tensor? Bias => _bias;
+
+    /// <summary>
     /// Random INT8 weights made directly in INT8 (for <c>--load-format dummy</c>): never materialises a float copy, so a
     /// 70B-shape model fits where its bf16 weights would not. Values uniform in [-64, 64] with scales giving w ≈ N(0, 0.02).
     /// </summary>

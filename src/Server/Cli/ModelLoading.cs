@@ -12,13 +12,18 @@ namespace InferenceServer.Server.Cli;
 /// <summary>A loaded model with its tokenizer, ready to be served or evaluated.</summary>
 public sealed record LoadedModel(ICausalLM Model, ITokenizer Tokenizer, TokenizerConfig TokenizerConfig, string ModelDir) : IDisposable
 {
+    /// <summary>What the model was built with (after calibration: the calibrated quant method and weight transform).</summary>
+    public ModelOptions? Options { get; init; }
+
     public void Dispose() => Model.Dispose();
 }
 
 /// <summary>Turns the shared engine flags into a device, a dtype and a loaded model, with a progress bar.</summary>
 public static class ModelLoading
 {
-    public static LoadedModel Load(ParseResult p, EngineArguments a, Action<string> log, bool showProgress)
+    /// <param name="wrapQuant">Wraps the (calibrated) quant method before the layers are built; <c>quantize</c> uses it to
+    /// see every linear layer's kernel.</param>
+    public static LoadedModel Load(ParseResult p, EngineArguments a, Action<string> log, bool showProgress, Func<IQuantMethod, IQuantMethod>? wrapQuant = null)
     {
         var dir = p.GetValue(a.Model) ?? DefaultModel.TinyLlamaDir();
         if (!Directory.Exists(dir))
@@ -26,7 +31,10 @@ public static class ModelLoading
         var device = TorchRuntime.Initialize(p.GetValue(a.Device)!, p.GetValue(a.LibTorch), log);
         var dtypeName = p.GetValue(a.Dtype);
         var dtype = dtypeName is null or "auto" ? TorchRuntime.DefaultDtype(device) : ModelConfig.ParseDtype(dtypeName)!.Value;
-        var quant = QuantMethodRegistry.Resolve(p.GetValue(a.Quantization), Calibration.QuantOptions(p, a));
+        var config = ModelConfig.Load(dir);
+        var quant = QuantMethodRegistry.ForCheckpoint(config, Path.Combine(dir, "config.json")) is { } prequantized
+            ? CheckNoQuantizationFlag(p.GetValue(a.Quantization), prequantized, dir)
+            : QuantMethodRegistry.Resolve(p.GetValue(a.Quantization), Calibration.QuantOptions(p, a));
         var options = new ModelOptions
         {
             ModelDir = dir,
@@ -37,13 +45,14 @@ public static class ModelLoading
             MaxModelLen = p.GetValue(a.MaxModelLen),
             Seed = p.GetValue(a.Seed),
         };
-        var config = ModelConfig.Load(dir);
         log($"model: {dir} ({config.Architecture}, {config.NumLayers} layers, hidden {config.HiddenSize}, vocab {config.VocabSize}), dtype {dtype}, quantization {quant.Name}, weights {options.LoadFormat}");
         var (tokenizer, tokenizerConfig) = p.GetValue(a.SkipTokenizerInit)
             ? new LoadedTokenizer(new TokenIdOnlyTokenizer(config.VocabSize, config.BosTokenId, config.EosTokenIds.FirstOrDefault()), TokenizerConfig.Empty)
             : TokenizerLoader.Load(p.GetValue(a.Tokenizer) ?? dir);
         if (quant is ICalibratedQuantMethod { NeedsCalibration: true } calibrated && options.LoadFormat != "dummy")
             options = Calibration.Run(p, a, calibrated, config, options, tokenizer, log, showProgress);
+        if (wrapQuant is not null)
+            options = options with { Quantization = wrapQuant(options.Quantization) };
         var started = DateTime.UtcNow;
         ICausalLM model;
         if (showProgress && !Console.IsOutputRedirected)
@@ -65,6 +74,14 @@ public static class ModelLoading
             });
         }
         log($"model loaded in {(DateTime.UtcNow - started).TotalSeconds:F1} s; linear-layer weights {model.LinearWeightBytes / (1024.0 * 1024):F1} MiB");
-        return new LoadedModel(model, tokenizer, tokenizerConfig, dir);
+        return new LoadedModel(model, tokenizer, tokenizerConfig, dir) { Options = options };
+    }
+
+    /// <summary>A prequantized checkpoint brings its own method; a different --quantization would quantize twice.</summary>
+    private static IQuantMethod CheckNoQuantizationFlag(string? flag, IQuantMethod prequantized, string dir)
+    {
+        if (flag is not null && flag != "none" && !flag.Equals(prequantized.Name, StringComparison.OrdinalIgnoreCase))
+            throw new ModelLoadException($"{Path.Combine(dir, "config.json")}: the checkpoint is already quantized ({prequantized.Name}); leave out --quantization {flag}.");
+        return prequantized;
     }
 }

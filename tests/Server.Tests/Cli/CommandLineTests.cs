@@ -29,6 +29,7 @@ public sealed class CommandLineTests
     [InlineData("serve")]
     [InlineData("perplexity")]
     [InlineData("bench")]
+    [InlineData("quantize")]
     public void EveryVerbHasHelp(string verb)
     {
         var (code, output, _) = Run(verb, "--help");
@@ -42,7 +43,7 @@ public sealed class CommandLineTests
     {
         var (code, output, _) = Run("--help");
         Assert.Equal(0, code);
-        foreach (var verb in new[] { "serve", "perplexity", "bench", "bench-kernels" }) Assert.Contains(verb, output);
+        foreach (var verb in new[] { "serve", "perplexity", "bench", "bench-kernels", "quantize" }) Assert.Contains(verb, output);
     }
 
     [Fact]
@@ -93,5 +94,43 @@ public sealed class CommandLineTests
         Assert.Equal(2, code);
         Assert.Contains("GPTNeoXForCausalLM is not supported", err);
         Assert.Contains("config.json", err);
+    }
+
+    /// <summary>quantize writes a compressed-tensors folder; perplexity on it equals on-the-fly quantization's.</summary>
+    [Fact]
+    public void QuantizedCheckpointScoresLikeOnTheFlyQuantization()
+    {
+        var dir = Path.Combine(Directory.CreateTempSubdirectory("quantize-").FullName, "out");
+        try
+        {
+            var (code, _, err) = Run("quantize", "--quantization", "w8a8", "--device", "cpu", "--output", dir);
+            Assert.True(code == 0, err);
+            Assert.Contains($"serve --model {dir}", err);
+            var (c1, saved, e1) = Run("perplexity", "--model", dir, "--device", "cpu", "--json", "--windows", "2");
+            var (c2, onTheFly, e2) = Run("perplexity", "--quantization", "w8a8", "--device", "cpu", "--json", "--windows", "2");
+            Assert.True(c1 == 0 && c2 == 0, e1 + e2);
+            Assert.Equal(onTheFly.Trim().Split('\n')[^1], saved.Trim().Split('\n')[^1]);
+            Assert.Contains("quantization compressed-tensors", e1);
+
+            var (again, _, againErr) = Run("quantize", "--quantization", "w8a8", "--device", "cpu", "--output", dir);
+            Assert.Equal(2, again);
+            Assert.Contains($"--output {dir}: the folder exists and is not empty", againErr);
+            var (twice, _, twiceErr) = Run("perplexity", "--model", dir, "--quantization", "smoothquant", "--device", "cpu", "--json");
+            Assert.Equal(2, twice);
+            Assert.Contains("already quantized (compressed-tensors); leave out --quantization smoothquant", twiceErr);
+        }
+        finally
+        {
+            Directory.Delete(Path.GetDirectoryName(dir)!, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void QuantizeNeedsAMethod()
+    {
+        var (code, _, err) = Run("quantize", "--device", "cpu", "--output", "/tmp/never-written");
+        Assert.Equal(2, code);
+        Assert.Contains("--quantization (none): quantize writes smoothquant or w8a8 checkpoints", err);
+        Assert.False(Directory.Exists("/tmp/never-written"));
     }
 }

@@ -8,7 +8,11 @@ namespace InferenceServer.Engine.Models.Quantization;
 /// <param name="OutFeatures">Output width (after any tensor-parallel split).</param>
 /// <param name="Kernels">The model's native CUDA kernels, or null for the portable TorchSharp paths.</param>
 public sealed record LinearSpec(string Name, int InFeatures, int OutFeatures, bool HasBias, ScalarType Dtype, Device Device,
-    Kernels.NativeKernels? Kernels = null);
+    Kernels.NativeKernels? Kernels = null)
+{
+    /// <summary>Checkpoint prefixes stacked into this layer along the output dimension (q, k, v → qkv), with their widths.</summary>
+    public IReadOnlyList<(string Name, int OutFeatures)> Parts { get; init; } = [(Name, OutFeatures)];
+}
 
 /// <summary>
 /// A weight format for linear layers (unquantized, SmoothQuant W8A8, ZeroQuant, LUT-GEMM BCQ, ...), chosen from a
@@ -32,4 +36,10 @@ public interface IQuantMethod
 
     /// <summary>Builds a kernel with random weights directly in its own format (for <c>--load-format dummy</c>).</summary>
     ILinearKernel CreateDummy(LinearSpec spec);
+
+    /// <summary>
+    /// Builds the kernel from a checkpoint that already holds the layer in this method's format (a prequantized
+    /// checkpoint); null for methods that start from full-precision weights.
+    /// </summary>
+    ILinearKernel? LoadPrequantized(LinearSpec spec, Loading.IWeightSource weights) => null;
 }

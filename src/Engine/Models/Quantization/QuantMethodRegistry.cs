@@ -15,6 +15,33 @@ public static class QuantMethodRegistry
 
     public static void Register(string name, Func<QuantMethodOptions, IQuantMethod> factory) => Factories[name] = factory;
 
+    private static readonly Dictionary<string, Func<System.Text.Json.Nodes.JsonObject, IQuantMethod>> CheckpointFormats = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>Registers the reader of prequantized checkpoints whose quantization_config has this quant_method.</summary>
+    public static void RegisterCheckpointFormat(string quantMethod, Func<System.Text.Json.Nodes.JsonObject, IQuantMethod> factory) =>
+        CheckpointFormats[quantMethod] = factory;
+
+    /// <summary>
+    /// The method a prequantized checkpoint (config.json with a quantization_config) needs, or null for a
+    /// full-precision one. Errors name the config file; they are <see cref="Loading.ModelLoadException"/>s.
+    /// </summary>
+    public static IQuantMethod? ForCheckpoint(Loading.ModelConfig config, string configPath)
+    {
+        if (config.QuantizationConfig is not { } qc) return null;
+        var method = qc["quant_method"]?.GetValue<string>()
+            ?? throw new Loading.ModelLoadException($"{configPath}: quantization_config has no quant_method.");
+        if (!CheckpointFormats.TryGetValue(method, out var factory))
+            throw new Loading.ModelLoadException($"{configPath}: quantization_config.quant_method \"{method}\" is not supported; this server reads: {string.Join(", ", CheckpointFormats.Keys.Order())}.");
+        try
+        {
+            return factory(qc);
+        }
+        catch (Loading.ModelLoadException e)
+        {
+            throw new Loading.ModelLoadException($"{configPath}: {e.Message}", e);
+        }
+    }
+
     public static IQuantMethod Resolve(string? name, QuantMethodOptions? options = null)
     {
         name ??= "none";

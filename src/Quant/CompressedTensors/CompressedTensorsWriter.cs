@@ -1,0 +1,75 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using InferenceServer.Engine.Loading;
+using InferenceServer.Engine.Models.Quantization;
+using InferenceServer.Quant.Kernels;
+using static TorchSharp.torch;
+
+namespace InferenceServer.Quant.CompressedTensors;
+
+/// <summary>
+/// Writes a quantized model as a compressed-tensors checkpoint folder: model.safetensors (INT8 linear layers split
+/// back into their checkpoint parts, everything else as the transformed source weights in the serving dtype),
+/// config.json with the quantization_config, and the tokenizer and generation files.
+/// </summary>
+public static class CompressedTensorsWriter
+{
+    private static readonly string[] CopiedFiles =
+    [
+        "tokenizer.json", "tokenizer.model", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
+        "vocab.json", "merges.txt", "generation_config.json", "chat_template.jinja", "chat_template.json",
+    ];
+
+    /// <param name="source">The checkpoint as the model was built from it (SmoothQuant's smoothing already folded in).</param>
+    /// <param name="layers">Every linear layer built, with its kernel; W8A8 kernels are written in INT8.</param>
+    /// <returns>The tensors written and their bytes.</returns>
+    public static (int Tensors, long Bytes) Write(string sourceDir, string outputDir, Checkpoint checkpoint, IWeightSource source,
+        ScalarType dtype, IReadOnlyList<(LinearSpec Spec, ILinearKernel Kernel)> layers, Action<int, int>? progress = null)
+    {
+        var items = new List<SafeTensorsWriter.Item>();
+        var written = new HashSet<string>();
+        bool? staticActs = null;
+        foreach (var (spec, kernel) in layers)
+        {
+            if (kernel is not W8A8LinearKernel k) continue;
+            staticActs ??= k.StaticActScale is not null;
+            int row = 0;
+            foreach (var (part, rows) in spec.Parts)
+            {
+                int start = row;
+                items.Add(new(part + ".weight", ScalarType.Int8, [rows, spec.InFeatures], () => { using var w = k.QuantizedWeight(); return w.narrow(0, start, rows).clone(); }));
+                items.Add(new(part + ".weight_scale", ScalarType.Float32, [rows, 1], () => k.WeightScale.narrow(0, start, rows).reshape(rows, 1).cpu()));
+                if (k.Bias is { } b) items.Add(new(part + ".bias", dtype, [rows], () => b.narrow(0, start, rows).cpu()));
+                if (k.StaticActScale is float s) items.Add(new(part + ".input_scale", ScalarType.Float32, [1], () => tensor(new[] { s })));
+                written.Add(part + ".weight");
+                written.Add(part + ".bias");
+                row += rows;
+            }
+        }
+        if (staticActs is null)
+            throw new InvalidOperationException("no linear layer was quantized to INT8; nothing to write as compressed-tensors.");
+        // Everything else (embeddings, norms, lm_head, layers left in full precision) as the model saw it.
+        var ignored = new List<string> { "lm_head" };
+        foreach (var (spec, kernel) in layers.Where(l => l.Kernel is not W8A8LinearKernel))
+            ignored.AddRange(spec.Parts.Select(p => p.Name));
+        foreach (var name in checkpoint.Names.Where(n => !written.Contains(n)).Order(StringComparer.Ordinal))
+        {
+            var shape = checkpoint.Entry(name).Shape;
+            var stored = checkpoint.Entry(name).Dtype;
+            var type = stored is ScalarType.Float32 or ScalarType.Float16 or ScalarType.BFloat16 ? dtype : stored;
+            items.Add(new(name, type, shape, () => source.Get(name, shape, type, CPU)));
+        }
+        Directory.CreateDirectory(outputDir);
+        SafeTensorsWriter.Write(Path.Combine(outputDir, "model.safetensors"), items, progress: progress);
+
+        var config = JsonNode.Parse(File.ReadAllText(Path.Combine(sourceDir, "config.json")))!.AsObject();
+        config["quantization_config"] = new CompressedTensorsScheme(staticActs.Value, ignored).ToJson();
+        config["torch_dtype"] = dtype switch { ScalarType.BFloat16 => "bfloat16", ScalarType.Float16 => "float16", _ => "float32" };
+        config.Remove("dtype");
+        File.WriteAllText(Path.Combine(outputDir, "config.json"), config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        foreach (var f in CopiedFiles.Where(f => File.Exists(Path.Combine(sourceDir, f))))
+            File.Copy(Path.Combine(sourceDir, f), Path.Combine(outputDir, f), overwrite: true);
+        long bytes = new FileInfo(Path.Combine(outputDir, "model.safetensors")).Length;
+        return (items.Count, bytes);
+    }
+}
