@@ -4,7 +4,8 @@ namespace InferenceServer.Engine.Serving;
 
 /// <summary>
 /// Where an engine step's time goes, for tuning: host work before the forward pass, the forward pass itself (the
-/// device is synchronised after it, which costs a little overlap), and sampling plus output handling. Enabled by
+/// device is synchronised after it, which costs a little overlap), the sampler's inputs, sampling, and the output
+/// handling (detokenizing, stop strings, streaming). Enabled by
 /// INFERENCE_PROFILE_STEPS=1; the summary goes to the engine log when the engine stops.
 /// </summary>
 internal sealed class StepProfiler
