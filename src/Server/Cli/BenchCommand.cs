@@ -22,21 +22,31 @@ public static class BenchCommand
         var kvBlocks = new Option<int?>("--num-kv-blocks") { Description = "KV-cache blocks (default: enough for the run)." };
         var output = new Option<string?>("--output-json") { Description = "Also write the result to this file." };
         var eager = new Option<bool>("--enforce-eager") { Description = "Never replay decode steps from CUDA graphs." };
+        var batchedTokens = new Option<int?>("--max-num-batched-tokens")
+        {
+            Description = "Tokens per engine step (prefill chunks plus decodes), at least --input-len. Default: 2048, as serve.",
+        };
         var cmd = new Command("bench", "Measure decode speed, throughput, TTFT and TPOT through the engine.");
         foreach (var o in a.All) cmd.Options.Add(o);
-        foreach (var o in new Option[] { concurrency, promptLen, outputLen, kvBlocks, output, eager }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { concurrency, promptLen, outputLen, kvBlocks, output, eager, batchedTokens }) cmd.Options.Add(o);
         cmd.SetAction(p =>
         {
             int n = p.GetValue(concurrency), inLen = p.GetValue(promptLen), outLen = p.GetValue(outputLen);
             using var loaded = ModelLoading.Load(p, a, Console.Error.WriteLine, showProgress: false);
             const int blockSize = 16;
+            // 8192 measured no faster on the H100 at 64 × 128/128 (docs/benchmarks/h100-continuous-batching.json) and raised TTFT.
+            int stepTokens = Math.Max(p.GetValue(batchedTokens) ?? new SchedulerOptions().MaxNumBatchedTokens, inLen);
             int blocks = p.GetValue(kvBlocks) ?? n * ((inLen + outLen + blockSize - 1) / blockSize + 1) + 1;
             using var engine = new LlmEngine(loaded.Model, loaded.Tokenizer, loaded.TokenizerConfig, new EngineOptions
             {
                 NumKvBlocks = blocks,
                 BlockSize = blockSize,
                 EnforceEager = p.GetValue(eager),
-                Scheduler = new SchedulerOptions { MaxNumSeqs = Math.Max(n, 1), MaxNumBatchedTokens = Math.Max(2048, inLen) },
+                Scheduler = new SchedulerOptions
+                {
+                    MaxNumSeqs = Math.Max(n, 1),
+                    MaxNumBatchedTokens = stepTokens,
+                },
             }, Console.Error.WriteLine);
             engine.Start();
             while (!engine.IsReady) Thread.Sleep(10);
@@ -63,6 +73,7 @@ public static class BenchCommand
                 ["concurrency"] = n,
                 ["input_len"] = inLen,
                 ["output_len"] = outLen,
+                ["max_num_batched_tokens"] = stepTokens,
                 ["wall_s"] = wall,
                 ["engine_steps"] = engine.Stats.Steps - stepsBefore,
                 ["mean_step_ms"] = wall * 1000 / Math.Max(1, engine.Stats.Steps - stepsBefore),
