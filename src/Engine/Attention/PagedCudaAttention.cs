@@ -9,7 +9,8 @@ namespace InferenceServer.Engine.Attention;
 /// CUDA attention. One-token rows (decode steps, and the decodes of a mixed step) run the native paged kernel, one
 /// launch per layer for all of them, reading each sequence's block table. In float16/bfloat16 the multi-token rows
 /// (prefill chunks) run as one varlen flash-attention call per layer; float32, which flash attention lacks, takes
-/// SDPA per sequence through <see cref="GatherAttention"/>.
+/// SDPA per sequence through <see cref="GatherAttention"/>. Models get this backend only when head_dim is a multiple
+/// of 8 up to <see cref="NativeKernels.MaxHeadDim"/> (ModelFactory), what both kernels take.
 /// </summary>
 public sealed class PagedCudaAttention(NativeKernels kernels, int numHeads, int numKvHeads, int headDim, int? slidingWindow) : IAttentionBackend
 {

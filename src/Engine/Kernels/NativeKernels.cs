@@ -13,6 +13,9 @@ public sealed unsafe class NativeKernels
     public const string EnvVar = "INFERENCE_KERNELS";
     public const string FileName = "libinference_kernels.so";
 
+    /// <summary>Largest head_dim the paged and flash attention kernels take (it must also be a multiple of 8).</summary>
+    public const int MaxHeadDim = 256;
+
     private static readonly Lazy<(NativeKernels? Kernels, string Why)> Shared = new(Load);
 
     private readonly delegate* unmanaged<IntPtr> _lastError;

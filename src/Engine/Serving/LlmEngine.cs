@@ -81,8 +81,10 @@ public sealed class LlmEngine : IInferenceEngine, IDisposable
         _kernels = model.Kernels;
         if (model.Device.type == TorchSharp.DeviceType.CUDA && _kernels is null)
         {
-            NativeKernels.TryGet(out var why);
-            _log($"CUDA without the native library ({why}): eager gather attention, no CUDA graphs");
+            var why = c.HeadDim % 8 != 0 || c.HeadDim > NativeKernels.MaxHeadDim
+                ? $"head_dim {c.HeadDim} is not a multiple of 8 up to {NativeKernels.MaxHeadDim}, which its attention kernels need"
+                : NativeKernels.TryGet(out var reason) is null ? reason : "the model was built without it";
+            _log($"CUDA without the native kernels ({why}): eager gather attention, no CUDA graphs");
         }
         if (_kernels is not null)
         {
