@@ -4,7 +4,8 @@
 // Grid (B, KV·sub_groups, splits); block kWarps warps. One block serves up to kMaxGroup query heads that share a KV
 // head (GQA), so each key/value row is read once for all of them. Lanes work in teams of L = pow2 ≥ D/8: a team
 // holds one token, each lane 8 dims as one 16-byte load, and the team's dot products reduce over log2(L) shuffles.
-// A warp holds 32/L tokens at once and each step loads two per team, so a block keeps 2·kWarps·32/L rows in flight.
+// A warp holds 32/L teams and each step loads kUnroll tokens per team, so a block keeps kUnroll·kWarps·32/L K/V rows
+// in flight (64 for head_dim 128); the queries sit in shared memory to leave the registers to those loads.
 // With few sequences (B·KV well under the SM count) the context is cut into `splits` ranges, each block writes
 // its partial (Σ e^{s-m}·v, m, Σ e^{s-m}) to the workspace and a second kernel combines them.
 #include "paged_attention.h"
