@@ -37,7 +37,7 @@ public sealed class CompressedTensorsTests(ITestOutputHelper output)
                 using var checkpoint = new Checkpoint(RepoPaths.TinyLlama);
                 IWeightSource source = new CheckpointWeightSource(checkpoint);
                 if (options.WeightTransform is { } transform) source = transform(source);
-                CompressedTensorsWriter.Write(RepoPaths.TinyLlama, dir, checkpoint, source, ScalarType.Float32, capture.Layers);
+                CompressedTensorsWriter.Write(dir, checkpoint, source, ScalarType.Float32, capture.Layers);
             }
             var config = ModelConfig.Load(dir);
             var qc = config.QuantizationConfig!;

@@ -20,10 +20,11 @@ public static class CompressedTensorsWriter
         "vocab.json", "merges.txt", "generation_config.json", "chat_template.jinja", "chat_template.json",
     ];
 
+    /// <param name="checkpoint">The full-precision checkpoint (its folder also gives config.json and the tokenizer files).</param>
     /// <param name="source">The checkpoint as the model was built from it (SmoothQuant's smoothing already folded in).</param>
     /// <param name="layers">Every linear layer built, with its kernel; W8A8 kernels are written in INT8.</param>
     /// <returns>The tensors written and their bytes.</returns>
-    public static (int Tensors, long Bytes) Write(string sourceDir, string outputDir, Checkpoint checkpoint, IWeightSource source,
+    public static (int Tensors, long Bytes) Write(string outputDir, Checkpoint checkpoint, IWeightSource source,
         ScalarType dtype, IReadOnlyList<(LinearSpec Spec, ILinearKernel Kernel)> layers, Action<int, int>? progress = null)
     {
         var items = new List<SafeTensorsWriter.Item>();
@@ -62,6 +63,7 @@ public static class CompressedTensorsWriter
         Directory.CreateDirectory(outputDir);
         SafeTensorsWriter.Write(Path.Combine(outputDir, "model.safetensors"), items, progress: progress);
 
+        var sourceDir = checkpoint.Directory;
         var config = JsonNode.Parse(File.ReadAllText(Path.Combine(sourceDir, "config.json")))!.AsObject();
         config["quantization_config"] = new CompressedTensorsScheme(staticActs.Value, ignored).ToJson();
         config["torch_dtype"] = dtype switch { ScalarType.BFloat16 => "bfloat16", ScalarType.Float16 => "float16", _ => "float32" };

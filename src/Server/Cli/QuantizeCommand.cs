@@ -37,7 +37,7 @@ public static class QuantizeCommand
             if (options.WeightTransform is { } transform) source = transform(source);
             var started = DateTime.UtcNow;
             (int Tensors, long Bytes) result = default;
-            void Write(Action<int, int>? progress) => result = CompressedTensorsWriter.Write(loaded.ModelDir, outDir, checkpoint, source,
+            void Write(Action<int, int>? progress) => result = CompressedTensorsWriter.Write(outDir, checkpoint, source,
                 options.Dtype, capture!.Layers, progress);
             if (Console.IsErrorRedirected)
                 Write(null);
