@@ -9,18 +9,29 @@ namespace InferenceServer.Server.Cli;
 
 /// <summary>
 /// <c>bench</c>: offline throughput/latency through the real engine (no HTTP): N concurrent requests of fixed prompt
-/// and output lengths with random prompt ids, greedy, EOS ignored. Prints one JSON object.
+/// and output lengths with random prompt ids, greedy, EOS ignored. Prints one JSON object; with several concurrency
+/// levels, {"runs": [...]} with one object per level, and --plot draws latency against throughput.
 /// </summary>
 public static class BenchCommand
 {
     public static Command Create()
     {
         var a = new EngineArguments();
-        var concurrency = new Option<int>("--concurrency") { Description = "Requests in flight at once.", DefaultValueFactory = _ => 1 };
+        var concurrency = new Option<string>("--concurrency")
+        {
+            Description = "Requests in flight at once; a comma-separated list (1,4,16,64) measures each level in turn on one loaded engine.",
+            DefaultValueFactory = _ => "1",
+        };
         var promptLen = new Option<int>("--input-len") { Description = "Prompt tokens per request.", DefaultValueFactory = _ => 128 };
         var outputLen = new Option<int>("--output-len") { Description = "Generated tokens per request.", DefaultValueFactory = _ => 128 };
         var kvBlocks = new Option<int?>("--num-kv-blocks") { Description = "KV-cache blocks (default: enough for the run)." };
         var output = new Option<string?>("--output-json") { Description = "Also write the result to this file." };
+        var plot = new Option<string?>("--plot") { Description = "Write a PNG of TPOT and TTFT (p50) against output tokens/s, one point per concurrency level." };
+        var compare = new Option<string[]>("--plot-also")
+        {
+            Description = "Earlier --output-json files to draw in the same plot (e.g. a bf16 sweep beside a w8a8 one).",
+            AllowMultipleArgumentsPerToken = true,
+        };
         var eager = new Option<bool>("--enforce-eager") { Description = "Never replay decode steps from CUDA graphs." };
         var batchedTokens = new Option<int?>("--max-num-batched-tokens")
         {
@@ -28,66 +39,89 @@ public static class BenchCommand
         };
         var cmd = new Command("bench", "Measure decode speed, throughput, TTFT and TPOT through the engine.");
         foreach (var o in a.All) cmd.Options.Add(o);
-        foreach (var o in new Option[] { concurrency, promptLen, outputLen, kvBlocks, output, eager, batchedTokens }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { concurrency, promptLen, outputLen, kvBlocks, output, plot, compare, eager, batchedTokens }) cmd.Options.Add(o);
         cmd.SetAction(p =>
         {
-            int n = p.GetValue(concurrency), inLen = p.GetValue(promptLen), outLen = p.GetValue(outputLen);
+            var levels = ParseLevels(p.GetValue(concurrency)!);
+            var earlier = (p.GetValue(compare) ?? []).Select(LatencyThroughputPlot.ReadSeries).ToList();   // read first: a bad file fails fast
+            int inLen = p.GetValue(promptLen), outLen = p.GetValue(outputLen), most = levels.Max();
             using var loaded = ModelLoading.Load(p, a, Console.Error.WriteLine, showProgress: false);
             const int blockSize = 16;
             // 8192 measured no faster on the H100 at 64 × 128/128 (docs/benchmarks/h100-continuous-batching.json) and raised TTFT.
             int stepTokens = Math.Max(p.GetValue(batchedTokens) ?? new SchedulerOptions().MaxNumBatchedTokens, inLen);
-            int blocks = p.GetValue(kvBlocks) ?? n * ((inLen + outLen + blockSize - 1) / blockSize + 1) + 1;
+            int blocks = p.GetValue(kvBlocks) ?? most * ((inLen + outLen + blockSize - 1) / blockSize + 1) + 1;
             using var engine = new LlmEngine(loaded.Model, loaded.Tokenizer, loaded.TokenizerConfig, new EngineOptions
             {
                 NumKvBlocks = blocks,
                 BlockSize = blockSize,
                 EnforceEager = p.GetValue(eager),
-                Scheduler = new SchedulerOptions
-                {
-                    MaxNumSeqs = Math.Max(n, 1),
-                    MaxNumBatchedTokens = stepTokens,
-                },
+                Scheduler = new SchedulerOptions { MaxNumSeqs = most, MaxNumBatchedTokens = stepTokens },
             }, Console.Error.WriteLine);
             engine.Start();
             while (!engine.IsReady) Thread.Sleep(10);
             var rng = new Random(0);
             int vocab = loaded.Model.Config.VocabSize;
-            // One warm-up request, then the measured run.
-            RunOne(engine, "warmup", Enumerable.Range(0, inLen).Select(_ => rng.Next(3, vocab)).ToArray(), 4).GetAwaiter().GetResult();
-            long stepsBefore = engine.Stats.Steps;
-            var sw = Stopwatch.StartNew();
-            var runs = Enumerable.Range(0, n).Select(i => RunOne(engine, $"bench{i}",
-                Enumerable.Range(0, inLen).Select(_ => rng.Next(3, vocab)).ToArray(), outLen)).ToArray();
-            var results = Task.WhenAll(runs).GetAwaiter().GetResult();
-            double wall = sw.Elapsed.TotalSeconds;
-            var ttft = results.Select(r => r.Ttft).Order().ToArray();
-            var tpot = results.Select(r => r.Tpot).Order().ToArray();
-            var report = new Dictionary<string, object>
+            int[] Prompt() => Enumerable.Range(0, inLen).Select(_ => rng.Next(3, vocab)).ToArray();
+            // One warm-up request, then the measured runs.
+            RunOne(engine, "warmup", Prompt(), 4).GetAwaiter().GetResult();
+            var reports = new List<Dictionary<string, object>>();
+            foreach (var n in levels)
             {
-                ["model"] = loaded.Model.Config.Architecture,
-                ["model_dir"] = loaded.ModelDir,
-                ["device"] = loaded.Model.Device.ToString(),
-                ["dtype"] = loaded.Model.Dtype.ToString(),
-                ["quantization"] = p.GetValue(a.Quantization) ?? "none",
-                ["cuda_graphs"] = loaded.Model.Device.type == TorchSharp.DeviceType.CUDA && !p.GetValue(eager),
-                ["concurrency"] = n,
-                ["input_len"] = inLen,
-                ["output_len"] = outLen,
-                ["max_num_batched_tokens"] = stepTokens,
-                ["wall_s"] = wall,
-                ["engine_steps"] = engine.Stats.Steps - stepsBefore,
-                ["mean_step_ms"] = wall * 1000 / Math.Max(1, engine.Stats.Steps - stepsBefore),
-                ["output_tokens_per_s"] = n * outLen / wall,
-                ["single_stream_decode_tokens_per_s"] = 1.0 / Percentile(tpot, 0.5),
-                ["ttft_ms"] = Percentiles(ttft),
-                ["tpot_ms"] = Percentiles(tpot),
-            };
-            var json = JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true });
+                long stepsBefore = engine.Stats.Steps;
+                var sw = Stopwatch.StartNew();
+                var runs = Enumerable.Range(0, n).Select(i => RunOne(engine, $"bench{n}-{i}", Prompt(), outLen)).ToArray();
+                var results = Task.WhenAll(runs).GetAwaiter().GetResult();
+                double wall = sw.Elapsed.TotalSeconds;
+                var ttft = results.Select(r => r.Ttft).Order().ToArray();
+                var tpot = results.Select(r => r.Tpot).Order().ToArray();
+                long steps = engine.Stats.Steps - stepsBefore;
+                reports.Add(new Dictionary<string, object>
+                {
+                    ["model"] = loaded.Model.Config.Architecture,
+                    ["model_dir"] = loaded.ModelDir,
+                    ["device"] = loaded.Model.Device.ToString(),
+                    ["dtype"] = loaded.Model.Dtype.ToString(),
+                    ["quantization"] = loaded.Options?.Quantization.Name ?? "none",
+                    ["cuda_graphs"] = loaded.Model.Device.type == TorchSharp.DeviceType.CUDA && !p.GetValue(eager),
+                    ["concurrency"] = n,
+                    ["input_len"] = inLen,
+                    ["output_len"] = outLen,
+                    ["max_num_batched_tokens"] = stepTokens,
+                    ["wall_s"] = wall,
+                    ["engine_steps"] = steps,
+                    ["mean_step_ms"] = wall * 1000 / Math.Max(1, steps),
+                    ["output_tokens_per_s"] = n * outLen / wall,
+                    ["single_stream_decode_tokens_per_s"] = 1.0 / Percentile(tpot, 0.5),
+                    ["ttft_ms"] = Percentiles(ttft),
+                    ["tpot_ms"] = Percentiles(tpot),
+                });
+                Console.Error.WriteLine($"concurrency {n}: {n * outLen / wall:F1} output tok/s, TTFT p50 {Percentile(ttft, 0.5) * 1000:F1} ms, TPOT p50 {Percentile(tpot, 0.5) * 1000:F2} ms");
+            }
+            object result = reports.Count == 1 ? reports[0] : new Dictionary<string, object> { ["runs"] = reports };
+            var json = JsonSerializer.Serialize(result, new JsonSerializerOptions { WriteIndented = true });
             Console.WriteLine(json);
             if (p.GetValue(output) is { } path) File.WriteAllText(path, json);
+            if (p.GetValue(plot) is { } png)
+            {
+                var label = $"{loaded.Model.Config.Architecture} {Path.GetFileName(Path.TrimEndingDirectorySeparator(loaded.ModelDir))}, {inLen} in / {outLen} out, {loaded.Model.Device}";
+                var ours = (LatencyThroughputPlot.SeriesName(reports[0]), (IReadOnlyList<BenchPoint>)reports.Select(BenchPoint.From).ToList());
+                if (!LatencyThroughputPlot.Save(png, label, [ours, .. earlier]))
+                    Console.Error.WriteLine("warning: no fonts found under /usr/share/fonts, so the plot has no text; install a font package (Debian: fonts-dejavu-core) and rerun.");
+                Console.Error.WriteLine($"wrote {png}");
+            }
             return 0;
         });
         return cmd;
+    }
+
+    private static int[] ParseLevels(string text)
+    {
+        var parts = text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        var levels = new int[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+            if (!int.TryParse(parts[i], out levels[i]) || levels[i] < 1)
+                throw new ArgumentException($"--concurrency {text}: expected positive integers separated by commas.");
+        return levels.Length > 0 ? levels : throw new ArgumentException("--concurrency: no level given.");
     }
 
     private static async Task<(double Ttft, double Tpot)> RunOne(LlmEngine engine, string id, int[] prompt, int outLen)

@@ -133,4 +133,40 @@ public sealed class CommandLineTests
         Assert.Contains("--quantization (none): quantize writes smoothquant or w8a8 checkpoints", err);
         Assert.False(Directory.Exists("/tmp/never-written"));
     }
+
+    /// <summary>A concurrency sweep writes one JSON run per level and a PNG; a later sweep plots beside it.</summary>
+    [Fact]
+    public void BenchSweepWritesRunsAndALatencyThroughputPlot()
+    {
+        var dir = Directory.CreateTempSubdirectory("bench-").FullName;
+        try
+        {
+            string json = Path.Combine(dir, "fp32.json"), png = Path.Combine(dir, "plot.png");
+            var (code, output, err) = Run("bench", "--device", "cpu", "--concurrency", "1,3", "--input-len", "8", "--output-len", "4", "--output-json", json);
+            Assert.True(code == 0, err);
+            using (var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(json)))
+            {
+                var runs = doc.RootElement.GetProperty("runs").EnumerateArray().ToList();
+                Assert.Equal([1, 3], runs.Select(r => r.GetProperty("concurrency").GetInt32()));
+                Assert.All(runs, r => Assert.True(r.GetProperty("output_tokens_per_s").GetDouble() > 0));
+            }
+            Assert.Contains("\"runs\"", output);
+            (code, _, err) = Run("bench", "--device", "cpu", "--concurrency", "2", "--input-len", "8", "--output-len", "4", "--plot", png, "--plot-also", json);
+            Assert.True(code == 0, err);
+            var bytes = File.ReadAllBytes(png);
+            Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, bytes[..4]);
+            Assert.True(bytes.Length > 5000, $"{bytes.Length} bytes");
+
+            var (refused, _, refusal) = Run("bench", "--device", "cpu", "--concurrency", "1,0");
+            Assert.Equal(2, refused);
+            Assert.Contains("--concurrency 1,0: expected positive integers", refusal);
+            (refused, _, refusal) = Run("bench", "--device", "cpu", "--plot", png, "--plot-also", Path.Combine(dir, "missing.json"));
+            Assert.Equal(2, refused);
+            Assert.Contains("missing.json: no such file", refusal);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
 }

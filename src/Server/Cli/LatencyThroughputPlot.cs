@@ -1,0 +1,78 @@
+using System.Text.Json;
+using ScottPlot;
+
+namespace InferenceServer.Server.Cli;
+
+/// <summary>One bench run as a point of the plot: its concurrency, output tokens/s, and p50 TPOT and TTFT in ms.</summary>
+public sealed record BenchPoint(int Concurrency, double TokensPerSecond, double TpotP50Ms, double TtftP50Ms)
+{
+    public static BenchPoint From(IReadOnlyDictionary<string, object> report) => new(
+        (int)report["concurrency"], (double)report["output_tokens_per_s"],
+        ((Dictionary<string, double>)report["tpot_ms"])["p50"], ((Dictionary<string, double>)report["ttft_ms"])["p50"]);
+}
+
+/// <summary>
+/// Latency against throughput as a PNG: per series, TPOT p50 (solid, left axis) and TTFT p50 (dashed, right axis)
+/// against output tokens/s, each point labelled with its concurrency.
+/// </summary>
+public static class LatencyThroughputPlot
+{
+    /// <summary>Writes the PNG; false when no font was found, so the picture has no text.</summary>
+    public static bool Save(string path, string title, IReadOnlyList<(string Name, IReadOnlyList<BenchPoint> Points)> series, int width = 1000, int height = 600)
+    {
+        var plt = new Plot();
+        var palette = new ScottPlot.Palettes.Category10();
+        for (int s = 0; s < series.Count; s++)
+        {
+            var (name, points) = series[s];
+            var color = palette.GetColor(s);
+            double[] x = points.Select(q => q.TokensPerSecond).ToArray();
+            var tpot = plt.Add.Scatter(x, points.Select(q => q.TpotP50Ms).ToArray(), color);
+            tpot.LegendText = $"{name} TPOT p50";
+            var ttft = plt.Add.Scatter(x, points.Select(q => q.TtftP50Ms).ToArray(), color);
+            ttft.LegendText = $"{name} TTFT p50";
+            ttft.LinePattern = LinePattern.Dashed;
+            ttft.Axes.YAxis = plt.Axes.Right;
+            foreach (var q in points)
+            {
+                var label = plt.Add.Text($"c={q.Concurrency}", q.TokensPerSecond, q.TpotP50Ms);
+                label.LabelFontSize = 11;
+                label.LabelFontColor = color;
+            }
+        }
+        plt.Title(title);
+        plt.XLabel("output tokens/s");
+        plt.Axes.Left.Label.Text = "TPOT p50 (ms), solid";
+        plt.Axes.Right.Label.Text = "TTFT p50 (ms), dashed";
+        plt.ShowLegend(Alignment.UpperLeft);
+        var dir = Path.GetDirectoryName(Path.GetFullPath(path));
+        if (dir is not null) Directory.CreateDirectory(dir);
+        plt.SavePng(path, width, height);
+        return SkiaSharp.SKFontManager.Default.FontFamilies.Any();
+    }
+
+    /// <summary>A run's series name: its quantization, or its dtype when unquantized.</summary>
+    public static string SeriesName(IReadOnlyDictionary<string, object> report) =>
+        report["quantization"] is "none" ? report["dtype"].ToString()!.ToLowerInvariant() : report["quantization"].ToString()!;
+
+    /// <summary>The series of a bench JSON file (one run, or {"runs": [...]}); errors name the file.</summary>
+    public static (string Name, IReadOnlyList<BenchPoint> Points) ReadSeries(string path)
+    {
+        if (!File.Exists(path)) throw new ArgumentException($"--plot-also {path}: no such file.");
+        try
+        {
+            using var doc = JsonDocument.Parse(File.ReadAllText(path));
+            var runs = doc.RootElement.TryGetProperty("runs", out var r) ? r.EnumerateArray().ToList() : [doc.RootElement];
+            var points = runs.Select(run => new BenchPoint(run.GetProperty("concurrency").GetInt32(), run.GetProperty("output_tokens_per_s").GetDouble(),
+                run.GetProperty("tpot_ms").GetProperty("p50").GetDouble(), run.GetProperty("ttft_ms").GetProperty("p50").GetDouble())).ToList();
+            var first = runs[0];
+            string quant = first.TryGetProperty("quantization", out var q) ? q.GetString()! : "none";
+            string name = quant == "none" && first.TryGetProperty("dtype", out var d) ? d.GetString()!.ToLowerInvariant() : quant;
+            return ($"{name} ({Path.GetFileName(path)})", points);
+        }
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or IOException)
+        {
+            throw new ArgumentException($"--plot-also {path}: not a bench --output-json file ({e.Message}).", e);
+        }
+    }
+}
