@@ -14,7 +14,9 @@ public static class SafeTensorsWriter
     /// <summary>One tensor to write: its name, dtype and shape, and a function that produces it (on any device).</summary>
     public sealed record Item(string Name, ScalarType Dtype, long[] Shape, Func<Tensor> Produce);
 
-    public static void Write(string path, IReadOnlyList<Item> items, IReadOnlyDictionary<string, string>? metadata = null, Action<int, int>? progress = null)
+    /// <param name="sliceBytes">Largest piece of a tensor written at once (a span holds less than 2 GiB).</param>
+    public static void Write(string path, IReadOnlyList<Item> items, IReadOnlyDictionary<string, string>? metadata = null, Action<int, int>? progress = null,
+        long sliceBytes = 1L << 30)
     {
         var header = new JsonObject();
         var meta = new JsonObject { ["format"] = "pt" };
@@ -45,7 +47,14 @@ public static class SafeTensorsWriter
             using var cpu = produced.to(item.Dtype, CPU).contiguous();
             if (!cpu.shape.SequenceEqual(item.Shape))
                 throw new InvalidOperationException($"{item.Name}: produced shape [{string.Join(", ", cpu.shape)}], declared [{string.Join(", ", item.Shape)}]");
-            stream.Write(cpu.bytes);
+            // In slices: a span cannot hold a tensor of 2 GiB or more (a float32 vocabulary embedding of a large model).
+            using var flat = cpu.view(-1);
+            long step = Math.Max(1, sliceBytes / SafeTensorsFile.ElementSize(item.Dtype));
+            for (long start = 0; start < flat.shape[0]; start += step)
+            {
+                using var slice = flat.narrow(0, start, Math.Min(step, flat.shape[0] - start));
+                stream.Write(slice.bytes);
+            }
             progress?.Invoke(i + 1, items.Count);
         }
     }

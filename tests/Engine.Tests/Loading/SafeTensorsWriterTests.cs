@@ -6,8 +6,11 @@ namespace InferenceServer.Engine.Tests.Loading;
 /// <summary>Files the writer makes read back through the project's safetensors reader, bit for bit, in each dtype.</summary>
 public sealed class SafeTensorsWriterTests
 {
-    [Fact]
-    public void WrittenTensorsReadBackExactly()
+    /// <param name="sliceBytes">Small slices make every tensor go out in several pieces, as a 2 GiB one does.</param>
+    [Theory]
+    [InlineData(1L << 30)]
+    [InlineData(6L)]
+    public void WrittenTensorsReadBackExactly(long sliceBytes)
     {
         var path = Path.Combine(Directory.CreateTempSubdirectory("st-").FullName, "model.safetensors");
         try
@@ -23,7 +26,7 @@ public sealed class SafeTensorsWriterTests
             };
             int reported = 0;
             SafeTensorsWriter.Write(path, tensors.Select(t => new SafeTensorsWriter.Item(t.Name, t.Value.dtype, t.Value.shape, () => t.Value.clone())).ToList(),
-                new Dictionary<string, string> { ["source"] = "test" }, (done, _) => reported = done);
+                new Dictionary<string, string> { ["source"] = "test" }, (done, _) => reported = done, sliceBytes);
             Assert.Equal(tensors.Length, reported);
             using (var header = File.OpenRead(path))
             {
