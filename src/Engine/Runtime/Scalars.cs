@@ -14,6 +14,9 @@ public static class Scalars
     public static readonly Scalar OneF = 1.0.ToScalar();
     public static readonly Scalar OneL = 1L.ToScalar();
     public static readonly Scalar ZeroF = 0.0.ToScalar();
+    public static readonly Scalar ZeroL = 0L.ToScalar();
+    /// <summary>The standard deviation of random (dummy) weights, as HF's initializer_range.</summary>
+    public static readonly Scalar InitStd = 0.02.ToScalar();
     public static readonly Scalar NegInfF = float.NegativeInfinity.ToScalar();
 
     /// <summary>a + b for floating tensors, with a kept-alive alpha.</summary>

@@ -23,7 +23,7 @@ public sealed class RecordingQuantMethod : IQuantMethod
     }
 
     public ILinearKernel CreateDummy(LinearSpec spec) => Create(spec,
-        randn([spec.OutFeatures, spec.InFeatures], spec.Dtype, spec.Device).mul_(0.02),
+        randn([spec.OutFeatures, spec.InFeatures], spec.Dtype, spec.Device).mul_(InferenceServer.Engine.Runtime.Scalars.InitStd),
         spec.HasBias ? zeros([spec.OutFeatures], spec.Dtype, spec.Device) : null);
 
     /// <summary>Copies the running maxima to the host; call after the calibration forwards.</summary>

@@ -15,6 +15,7 @@ public sealed class W8A8LinearKernel : IQuantizedInputLinear
 {
     private readonly InferenceServer.Engine.Kernels.NativeKernels? _kernels;
     private readonly sbyte[]? _hostWeight;  // [N, K] row-major, on CPU devices (what Int8Gemm reads)
+    private readonly int[]? _hostRowSums;   // [N] Σ_k of each weight row, for Int8Gemm's VNNI path
     private readonly Tensor? _deviceWeight; // [N, K] int8, on other devices
     private readonly Tensor _weightScale;   // [N] float32
     private readonly Tensor? _bias;         // [N] serving dtype
@@ -44,6 +45,7 @@ public sealed class W8A8LinearKernel : IQuantizedInputLinear
             _hostWeight = new sbyte[qweight.numel()];
             qweight.data<sbyte>().CopyTo(_hostWeight);
             qweight.Dispose();
+            _hostRowSums = Int8Gemm.RowSums(_hostWeight, OutFeatures, InFeatures);
         }
         else
         {
@@ -59,7 +61,7 @@ public sealed class W8A8LinearKernel : IQuantizedInputLinear
         using var scope = NewDisposeScope();
         var w = weight.to(ScalarType.Float32);
         var scale = w.abs().amax([1L], keepdim: true).clamp_min(MinWeightAbsMax).div(Levels);       // [N, 1]
-        var q = (w / scale).round_().clamp_(-127, 127).to(ScalarType.Int8);         // [N, K]
+        var q = (w / scale).round_().clamp_(MinLevel, Levels).to(ScalarType.Int8);         // [N, K]
         var kernel = new W8A8LinearKernel(q.DetachFromDisposeScope(), scale.squeeze(1).DetachFromDisposeScope(), bias, staticActScale, kernels);
         if (!ReferenceEquals(w, weight)) weight.Dispose();
         return kernel;
@@ -119,7 +121,7 @@ public sealed class W8A8LinearKernel : IQuantizedInputLinear
             var a = new sbyte[t * InFeatures];
             qx.data<sbyte>().CopyTo(a);
             var c = new int[t * OutFeatures];
-            Int8Gemm.Multiply(a, _hostWeight, c, (int)t, OutFeatures, InFeatures);
+            Int8Gemm.Multiply(a, _hostWeight, c, (int)t, OutFeatures, InFeatures, bRowSums: _hostRowSums);
             acc = tensor(c, [t, OutFeatures]).to(ScalarType.Float32);
         }
         else

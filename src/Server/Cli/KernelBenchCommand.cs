@@ -64,7 +64,7 @@ public static class KernelBenchCommand
         using var scope = NewDisposeScope();
         var x = randn([m, k], ScalarType.BFloat16, device);
         var norm = rand([k], ScalarType.BFloat16, device);
-        var w = Cycle(2L * n * k, () => randn([n, k], ScalarType.BFloat16, device).mul_(0.02));
+        var w = Cycle(2L * n * k, () => randn([n, k], ScalarType.BFloat16, device).mul_(InferenceServer.Engine.Runtime.Scalars.InitStd));
         var wq = Cycle(1L * n * k, () => randint(-127, 128, [n, k], ScalarType.Int8, device));
         var ws = rand([n], ScalarType.Float32, device).mul_(1e-3);
         var (xq, xs) = kernels.QuantizeRows(x, null);

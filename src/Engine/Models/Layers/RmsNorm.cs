@@ -20,7 +20,8 @@ public sealed class RmsNorm(Tensor weight, double eps, Kernels.NativeKernels? ke
         if (kernels is not null) return kernels.RmsNorm(x, Weight, Eps);
         using var scope = NewDisposeScope();
         var xf = x.dtype == ScalarType.Float32 ? x : x.to(ScalarType.Float32);
-        var normed = xf * xf.square().mean([-1L], keepdim: true).add(_eps, Scalars.OneF).rsqrt();
+        // xf·xf, not square(): TorchSharp's square() is pow with a temporary Scalar the GC may free mid-op.
+        var normed = xf * (xf * xf).mean([-1L], keepdim: true).add(_eps, Scalars.OneF).rsqrt();
         return (Weight * normed.to(x.dtype)).MoveToOuterDisposeScope();
     }
 

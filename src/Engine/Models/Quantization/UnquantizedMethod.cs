@@ -14,6 +14,6 @@ public sealed class UnquantizedMethod : IQuantMethod
     public ILinearKernel Create(LinearSpec spec, Tensor weight, Tensor? bias) => new DenseLinearKernel(weight, bias, spec.Kernels);
 
     public ILinearKernel CreateDummy(LinearSpec spec) => new DenseLinearKernel(
-        randn([spec.OutFeatures, spec.InFeatures], spec.Dtype, spec.Device).mul_(0.02),
+        randn([spec.OutFeatures, spec.InFeatures], spec.Dtype, spec.Device).mul_(Runtime.Scalars.InitStd),
         spec.HasBias ? zeros([spec.OutFeatures], spec.Dtype, spec.Device) : null, spec.Kernels);
 }
