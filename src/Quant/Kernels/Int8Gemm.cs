@@ -60,7 +60,7 @@ public static unsafe class Int8Gemm
     /// <param name="bRowSums">Σ_k B[n, k] per weight row (<see cref="RowSums"/>); computed here when null.</param>
     public static void Multiply(sbyte[] a, sbyte[] b, int[] c, int m, int n, int k, Int8GemmPath? path = null, int[]? bRowSums = null)
     {
-        if (a.Length < (long)m * k || b.Length < (long)n * k || c.Length < (long)m * n)
+        if (a.Length < (long)m * k || b.Length < (long)n * k || c.Length < (long)m * n || bRowSums?.Length < n)
             throw new ArgumentException($"buffers too small for [{m}, {k}] × [{n}, {k}]ᵀ");
         var p = path ?? ForcedPath ?? BestPath;
         if (!AvailablePaths.Contains(p))
