@@ -104,8 +104,8 @@ public static class BenchCommand
             if (p.GetValue(plot) is { } png)
             {
                 var label = $"{loaded.Model.Config.Architecture} {Path.GetFileName(Path.TrimEndingDirectorySeparator(loaded.ModelDir))}, {inLen} in / {outLen} out, {loaded.Model.Device}";
-                var ours = (LatencyThroughputPlot.SeriesName(reports[0]), (IReadOnlyList<BenchPoint>)reports.Select(BenchPoint.From).ToList());
-                if (!LatencyThroughputPlot.Save(png, label, [ours, .. earlier]))
+                using var doc = JsonDocument.Parse(json);
+                if (!LatencyThroughputPlot.Save(png, label, [LatencyThroughputPlot.SeriesOf(doc.RootElement), .. earlier]))
                     Console.Error.WriteLine("warning: no fonts found under /usr/share/fonts, so the plot has no text; install a font package (Debian: fonts-dejavu-core) and rerun.");
                 Console.Error.WriteLine($"wrote {png}");
             }

@@ -4,12 +4,7 @@ using ScottPlot;
 namespace InferenceServer.Server.Cli;
 
 /// <summary>One bench run as a point of the plot: its concurrency, output tokens/s, and p50 TPOT and TTFT in ms.</summary>
-public sealed record BenchPoint(int Concurrency, double TokensPerSecond, double TpotP50Ms, double TtftP50Ms)
-{
-    public static BenchPoint From(IReadOnlyDictionary<string, object> report) => new(
-        (int)report["concurrency"], (double)report["output_tokens_per_s"],
-        ((Dictionary<string, double>)report["tpot_ms"])["p50"], ((Dictionary<string, double>)report["ttft_ms"])["p50"]);
-}
+public sealed record BenchPoint(int Concurrency, double TokensPerSecond, double TpotP50Ms, double TtftP50Ms);
 
 /// <summary>
 /// Latency against throughput as a PNG: per series, TPOT p50 (solid, left axis) and TTFT p50 (dashed, right axis)
@@ -51,23 +46,28 @@ public static class LatencyThroughputPlot
         return SkiaSharp.SKFontManager.Default.FontFamilies.Any();
     }
 
-    /// <summary>A run's series name: its quantization, or its dtype when unquantized.</summary>
-    public static string SeriesName(IReadOnlyDictionary<string, object> report) =>
-        report["quantization"] is "none" ? report["dtype"].ToString()!.ToLowerInvariant() : report["quantization"].ToString()!;
+    /// <summary>
+    /// The series of a bench JSON document (one run, or {"runs": [...]}), named by its quantization, or its dtype
+    /// when unquantized.
+    /// </summary>
+    public static (string Name, IReadOnlyList<BenchPoint> Points) SeriesOf(JsonElement root)
+    {
+        var runs = root.TryGetProperty("runs", out var r) ? r.EnumerateArray().ToList() : [root];
+        var points = runs.Select(run => new BenchPoint(run.GetProperty("concurrency").GetInt32(), run.GetProperty("output_tokens_per_s").GetDouble(),
+            run.GetProperty("tpot_ms").GetProperty("p50").GetDouble(), run.GetProperty("ttft_ms").GetProperty("p50").GetDouble())).ToList();
+        var first = runs[0];
+        string quant = first.TryGetProperty("quantization", out var q) ? q.GetString()! : "none";
+        return (quant == "none" && first.TryGetProperty("dtype", out var d) ? d.GetString()!.ToLowerInvariant() : quant, points);
+    }
 
-    /// <summary>The series of a bench JSON file (one run, or {"runs": [...]}); errors name the file.</summary>
+    /// <summary>The series of a bench --output-json file, its name followed by the file's; errors name the file.</summary>
     public static (string Name, IReadOnlyList<BenchPoint> Points) ReadSeries(string path)
     {
         if (!File.Exists(path)) throw new ArgumentException($"--plot-also {path}: no such file.");
         try
         {
             using var doc = JsonDocument.Parse(File.ReadAllText(path));
-            var runs = doc.RootElement.TryGetProperty("runs", out var r) ? r.EnumerateArray().ToList() : [doc.RootElement];
-            var points = runs.Select(run => new BenchPoint(run.GetProperty("concurrency").GetInt32(), run.GetProperty("output_tokens_per_s").GetDouble(),
-                run.GetProperty("tpot_ms").GetProperty("p50").GetDouble(), run.GetProperty("ttft_ms").GetProperty("p50").GetDouble())).ToList();
-            var first = runs[0];
-            string quant = first.TryGetProperty("quantization", out var q) ? q.GetString()! : "none";
-            string name = quant == "none" && first.TryGetProperty("dtype", out var d) ? d.GetString()!.ToLowerInvariant() : quant;
+            var (name, points) = SeriesOf(doc.RootElement);
             return ($"{name} ({Path.GetFileName(path)})", points);
         }
         catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or IOException)
