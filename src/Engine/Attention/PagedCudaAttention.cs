@@ -19,8 +19,7 @@ public sealed class PagedCudaAttention(NativeKernels kernels, int numHeads, int 
 
     public Tensor Forward(int layer, Tensor q, Tensor k, Tensor v, ForwardBatch batch, KvCachePool cache)
     {
-        cache.Keys(layer).index_copy_(0, batch.SlotMapping, k);
-        cache.Values(layer).index_copy_(0, batch.SlotMapping, v);
+        cache.Store(layer, batch.SlotMapping, k, v);
         return AttendWritten(layer, q, k, v, batch, cache);
     }
 

@@ -36,6 +36,13 @@ public sealed class KvCachePool : IDisposable
     public Tensor Keys(int layer) => _keys[layer];
     public Tensor Values(int layer) => _values[layer];
 
+    /// <summary>Stores a step's keys and values [T, KV, D] of one layer at their slots [T] (int64).</summary>
+    public void Store(int layer, Tensor slots, Tensor k, Tensor v)
+    {
+        _keys[layer].index_copy_(0, slots, k);
+        _values[layer].index_copy_(0, slots, v);
+    }
+
     public void Dispose()
     {
         foreach (var t in _keys) t.Dispose();
