@@ -16,6 +16,9 @@ public sealed unsafe class NativeKernels
     /// <summary>Largest head_dim the paged and flash attention kernels take (it must also be a multiple of 8).</summary>
     public const int MaxHeadDim = 256;
 
+    /// <summary>Whether the attention kernels take this head_dim: they move 8-element vectors, at most <see cref="MaxHeadDim"/>.</summary>
+    public static bool TakesHeadDim(int headDim) => headDim % 8 == 0 && headDim <= MaxHeadDim;
+
     private static readonly Lazy<(NativeKernels? Kernels, string Why)> Shared = new(Load);
 
     private readonly delegate* unmanaged<IntPtr> _lastError;

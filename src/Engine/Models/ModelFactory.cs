@@ -44,10 +44,11 @@ public static class ModelFactory
         }
         try
         {
-            // The paged kernel moves 8-element vectors of head_dim ≤ 256; other head sizes keep the portable paths
-            // throughout (the engine's decode metadata and graphs assume the paged kernel).
-            bool headFits = config.HeadDim % 8 == 0 && config.HeadDim <= Kernels.NativeKernels.MaxHeadDim;
-            var kernels = options.Device.type == TorchSharp.DeviceType.CUDA && options.UseNativeKernels && headFits ? Kernels.NativeKernels.TryGet(out _) : null;
+            // Head sizes the attention kernels cannot take keep the portable paths throughout (the engine's decode
+            // metadata and graphs assume the paged kernel).
+            var kernels = options.Device.type == TorchSharp.DeviceType.CUDA && options.UseNativeKernels && Kernels.NativeKernels.TakesHeadDim(config.HeadDim)
+                ? Kernels.NativeKernels.TryGet(out _)
+                : null;
             var ctx = new ModelBuildContext(config, weights, options.Dtype, options.Device, options.Quantization) { Progress = progress, Kernels = kernels };
             var attention = AttentionFor(config, kernels);
             return config.Architecture switch

@@ -19,7 +19,7 @@ internal static class Penalties
         {
             // Only rows with a penalty contribute ids: the rest keep factor 1 anyway.
             var seenIds = rows.Select(r => r.Parameters.RepetitionPenalty != 1f ? r.PromptTokenIds.Concat(r.OutputTokenIds) : null).ToArray();
-            var seen = TokenCounts.Build(seenIds, vocab, device).gt(Runtime.Scalars.ZeroL);                               // [B, V] bool
+            var seen = TokenCounts.Build(seenIds, vocab, device).gt(Scalars.ZeroL);                  // [B, V] bool
             var factor = seen.to_type(ScalarType.Float32)
                 .mul_(RowParameterColumns.Column(rowTable, RowParameterColumns.RepetitionMinusOne))
                 .add_(Scalars.OneF, Scalars.OneF);                                                                           // [B, V]

@@ -62,7 +62,7 @@ internal static class KvPoolSizing
         }
         using var scratch = new KvCachePool(c.NumLayers, nextBlock, o.BlockSize, c.NumKvHeads, c.HeadDim, model.Dtype, model.Device);
         var (before, _) = kernels.MemoryAllocated(resetPeak: true);
-        using (var batch = ForwardBatchBuilder.Build(chunks, o.BlockSize, model.Device, kernelMetadata: true, slidingWindow: c.SlidingWindow))
+        using (var batch = ForwardBatchBuilder.Build(chunks, o.BlockSize, model.Device, kernelMetadata: model.Kernels is not null, slidingWindow: c.SlidingWindow))
         using (model.Forward(batch, scratch))
             cuda.synchronize();
         return Math.Max(0, kernels.MemoryAllocated().Peak - before);

@@ -81,7 +81,7 @@ public sealed class LlmEngine : IInferenceEngine, IDisposable
         _kernels = model.Kernels;
         if (model.Device.type == TorchSharp.DeviceType.CUDA && _kernels is null)
         {
-            var why = c.HeadDim % 8 != 0 || c.HeadDim > NativeKernels.MaxHeadDim
+            var why = !NativeKernels.TakesHeadDim(c.HeadDim)
                 ? $"head_dim {c.HeadDim} is not a multiple of 8 up to {NativeKernels.MaxHeadDim}, which its attention kernels need"
                 : NativeKernels.TryGet(out var reason) is null ? reason : "the model was built without it";
             _log($"CUDA without the native kernels ({why}): eager gather attention, no CUDA graphs");
