@@ -176,12 +176,7 @@ public static unsafe class Int8Gemm
             s2 = AvxVnni.MultiplyWideningAndAdd(s2, x, Avx.LoadVector256(w + 2 * k + i));
             s3 = AvxVnni.MultiplyWideningAndAdd(s3, x, Avx.LoadVector256(w + 3 * k + i));
         }
-        c0[0] = Vector256.Sum(s0) - 128 * sums[0];
-        c0[1] = Vector256.Sum(s1) - 128 * sums[1];
-        c0[2] = Vector256.Sum(s2) - 128 * sums[2];
-        c0[3] = Vector256.Sum(s3) - 128 * sums[3];
-        if (i < k)
-            for (int q = 0; q < 4; q++) c0[q] += OffsetTail(a0, w + q * k, i, k);
+        StoreRow(c0, s0, s1, s2, s3, a0, w, i, k, sums);
     }
 
     /// <summary>
@@ -212,18 +207,23 @@ public static unsafe class Int8Gemm
             s03 = AvxVnni.MultiplyWideningAndAdd(s03, x0, w3);
             s13 = AvxVnni.MultiplyWideningAndAdd(s13, x1, w3);
         }
-        c0[0] = Vector256.Sum(s00) - 128 * sums[0];
-        c0[1] = Vector256.Sum(s01) - 128 * sums[1];
-        c0[2] = Vector256.Sum(s02) - 128 * sums[2];
-        c0[3] = Vector256.Sum(s03) - 128 * sums[3];
+        StoreRow(c0, s00, s01, s02, s03, a0, w, i, k, sums);
+        StoreRow(c1, s10, s11, s12, s13, a1, w, i, k, sums);
+    }
+
+    /// <summary>
+    /// c[q] = Σ a·w_q for one activation row from its offset accumulators s_q (Σ over [0, i) of (a + 128)·w_q): the
+    /// vector lanes summed, the leftover [i, k) added, 128·Σ w_q (sums[q]) taken off.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreRow(int* c, Vector256<int> s0, Vector256<int> s1, Vector256<int> s2, Vector256<int> s3, sbyte* a, sbyte* w, int i, int k, int* sums)
+    {
+        c[0] = Vector256.Sum(s0) - 128 * sums[0];
+        c[1] = Vector256.Sum(s1) - 128 * sums[1];
+        c[2] = Vector256.Sum(s2) - 128 * sums[2];
+        c[3] = Vector256.Sum(s3) - 128 * sums[3];
         if (i < k)
-            for (int q = 0; q < 4; q++) c0[q] += OffsetTail(a0, w + q * k, i, k);
-        c1[0] = Vector256.Sum(s10) - 128 * sums[0];
-        c1[1] = Vector256.Sum(s11) - 128 * sums[1];
-        c1[2] = Vector256.Sum(s12) - 128 * sums[2];
-        c1[3] = Vector256.Sum(s13) - 128 * sums[3];
-        if (i < k)
-            for (int q = 0; q < 4; q++) c1[q] += OffsetTail(a1, w + q * k, i, k);
+            for (int q = 0; q < 4; q++) c[q] += OffsetTail(a, w + q * k, i, k);
     }
 
     /// <summary>Σ (a + 128)·b over [from, k): the vector loop's leftover, in its offset form.</summary>
