@@ -9,6 +9,7 @@
 // With few sequences (B·KV well under the SM count) the context is cut into `splits` ranges, each block writes
 // its partial (Σ e^{s-m}·v, m, Σ e^{s-m}) to the workspace and a second kernel combines them.
 #include "paged_attention.h"
+#include "pdl.cuh"  // every kernel here lets a programmatically launched GEMM after it start prefetching
 #include "row_ops.cuh"
 #include <cfloat>
 
@@ -38,6 +39,7 @@ paged_decode_kernel(T* __restrict__ out, float* __restrict__ partial, const T* _
                     const T* __restrict__ v_cache, const int32_t* __restrict__ tables, const int32_t* __restrict__ lens,
                     int heads, int kv_heads, int head_dim, int lanes_log2, int block_size, int max_blocks, int window,
                     float scale, int64_t q_stride_b, int64_t out_stride_b) {
+  pdl_launch_dependents();
   extern __shared__ float smem[];  // [kWarps][nh][head_dim] accumulators, then [kWarps][NH] m and l
   const int b = blockIdx.x, split = blockIdx.z, splits = gridDim.z;
   const int group = heads / kv_heads, sub_groups = (group + kMaxGroup - 1) / kMaxGroup;
@@ -189,6 +191,7 @@ paged_decode_kernel(T* __restrict__ out, float* __restrict__ partial, const T* _
 template <typename T>
 __global__ void combine_splits_kernel(T* __restrict__ out, const float* __restrict__ partial, int heads, int head_dim,
                                       int splits, int64_t out_stride_b) {
+  pdl_launch_dependents();
   const int b = blockIdx.x, h = blockIdx.y;
   const float* p = partial + ((int64_t)b * heads + h) * splits * (head_dim + 2);
   float gm = -FLT_MAX;

@@ -1,6 +1,7 @@
 #include <type_traits>
 #include "dtype_convert.cuh"
 #include "mma.cuh"
+#include "pdl.cuh"
 #include "skinny_gemm.h"
 
 // Design: the weight plays the MMA's "A" (16 output channels per warp) and the few tokens its "B" (8 per tile),
@@ -80,7 +81,10 @@ __global__ void __launch_bounds__(kWarps * 32) skinny_gemm_kernel(OutT* __restri
       }
     }
   };
+  // Launched programmatically: the weights need nothing from the kernel before, x does.
   load(buf[0], warp);
+  pdl_wait();
+  pdl_launch_dependents();
   for (int64_t c0 = warp; c0 < chunks; c0 += 2 * kStep) {
     load(buf[1], c0 + kStep);
     compute(buf[0], c0);
@@ -119,15 +123,14 @@ cudaError_t launch(OutT* y, const void* x, const void* w, const float* xs, const
   const dim3 block(kWarps * 32);
   auto xp = static_cast<const uint8_t*>(x);
   auto wp = static_cast<const uint8_t*>(w);
-#define SKINNY_CASE(MT, RG)                                                                                            \
-  skinny_gemm_kernel<OutT, MT, RG, Int8, Bf16><<<(n + 16 * RG - 1) / (16 * RG), block, 0, st>>>(y, xp, wp, xs, ws, bias, m, n, kb, \
-                                                                                              x_stride_bytes, y_stride)
+#define SKINNY_CASE(MT, RG)                                                                                       \
+  return launch_pdl(skinny_gemm_kernel<OutT, MT, RG, Int8, Bf16>, dim3((n + 16 * RG - 1) / (16 * RG)), block, 0, st, y, xp, wp, \
+                    xs, ws, bias, m, n, kb, x_stride_bytes, y_stride)
   if (m <= 8) SKINNY_CASE(1, 1);
-  else if (m <= 16) SKINNY_CASE(2, 1);
-  else if (m <= 32) SKINNY_CASE(4, 2);
-  else SKINNY_CASE(8, 2);
+  if (m <= 16) SKINNY_CASE(2, 1);
+  if (m <= 32) SKINNY_CASE(4, 2);
+  SKINNY_CASE(8, 2);
 #undef SKINNY_CASE
-  return cudaGetLastError();
 }
 
 }  // namespace

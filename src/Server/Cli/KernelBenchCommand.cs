@@ -23,7 +23,7 @@ public static class KernelBenchCommand
     {
         var libtorch = new Option<string?>("--libtorch") { Description = "Folder of a CUDA build of libtorch; also INFERENCE_LIBTORCH." };
         var shapes = new Option<string>("--shapes") { Description = "Weight shapes N×K, comma-separated (default: Llama-3-8B's four linears).", DefaultValueFactory = _ => DefaultShapes };
-        var rows = new Option<string>("--m") { Description = "Activation rows (tokens) M, comma-separated.", DefaultValueFactory = _ => "1,16,32,64,1024,4096" };
+        var rows = new Option<string>("--m") { Description = "Activation rows (tokens) M, comma-separated.", DefaultValueFactory = _ => "1,16,32,64,128,1024,4096" };
         var iters = new Option<int>("--iters") { Description = "Calls per CUDA graph.", DefaultValueFactory = _ => 32 };
         var output = new Option<string?>("--output-json") { Description = "Also write the result to this file." };
         var cmd = new Command("bench-kernels", "Time the GEMMs of linear layers on CUDA: cuBLAS bf16 against the native bf16 and W8A8 INT8 kernels.");
