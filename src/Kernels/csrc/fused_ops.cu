@@ -1,5 +1,5 @@
 #include "fused_ops.h"
-#include "pdl.cuh"  // every kernel here lets a programmatically launched GEMM after it start prefetching
+#include "pdl.cuh"  // every kernel here is a programmatic dependent launch: it waits first, then lets its successor start
 #include "row_ops.cuh"
 
 namespace {
@@ -28,6 +28,7 @@ constexpr int kRowThreads = 256;
 template <typename T, int V, bool Add>
 __global__ void __launch_bounds__(kRowThreads) rms_norm_vec_kernel(T* out, T* x, const T* delta, const T* w, int hidden,
                                                                   int64_t xs, int64_t ds, int64_t os, float eps) {
+  pdl_wait();
   pdl_launch_dependents();
   float o[V][8];
   rms_norm_row<T, V, kRowThreads, Add>(o, x + blockIdx.x * xs, Add ? delta + blockIdx.x * ds : nullptr, w, hidden, eps);
@@ -47,9 +48,9 @@ bool try_rms_norm_vec(cudaError_t& err, T* out, T* x, const T* delta, const T* w
       !vector_rows_ok(hidden, kRowThreads, w, 0) || (Add && !vector_rows_ok(hidden, kRowThreads, delta, ds)))
     return false;
   const int v = (hidden + 8 * kRowThreads - 1) / (8 * kRowThreads);
-  if (v == 1) rms_norm_vec_kernel<T, 1, Add><<<rows, kRowThreads, 0, st>>>(out, x, delta, w, hidden, xs, ds, os, eps);
-  else if (v == 2) rms_norm_vec_kernel<T, 2, Add><<<rows, kRowThreads, 0, st>>>(out, x, delta, w, hidden, xs, ds, os, eps);
-  else rms_norm_vec_kernel<T, 4, Add><<<rows, kRowThreads, 0, st>>>(out, x, delta, w, hidden, xs, ds, os, eps);
+  if (v == 1) launch_pdl(rms_norm_vec_kernel<T, 1, Add>, dim3(rows), dim3(kRowThreads), 0, st, out, x, delta, w, hidden, xs, ds, os, eps);
+  else if (v == 2) launch_pdl(rms_norm_vec_kernel<T, 2, Add>, dim3(rows), dim3(kRowThreads), 0, st, out, x, delta, w, hidden, xs, ds, os, eps);
+  else launch_pdl(rms_norm_vec_kernel<T, 4, Add>, dim3(rows), dim3(kRowThreads), 0, st, out, x, delta, w, hidden, xs, ds, os, eps);
   err = cudaGetLastError();
   return true;
 }
@@ -57,6 +58,7 @@ bool try_rms_norm_vec(cudaError_t& err, T* out, T* x, const T* delta, const T* w
 // One block per row (rows the vectorised kernel cannot take).
 template <typename T>
 __global__ void rms_norm_kernel(T* out, const T* x, const T* w, int hidden, int64_t xs, int64_t os, float eps) {
+  pdl_wait();
   pdl_launch_dependents();
   const T* xr = x + blockIdx.x * xs;
   float ss = 0.f;
@@ -69,6 +71,7 @@ __global__ void rms_norm_kernel(T* out, const T* x, const T* w, int hidden, int6
 template <typename T>
 __global__ void add_rms_norm_kernel(T* out, T* residual, const T* delta, const T* w, int hidden, int64_t rs, int64_t ds,
                                     int64_t os, float eps) {
+  pdl_wait();
   pdl_launch_dependents();
   T* rr = residual + blockIdx.x * rs;
   const T* dr = delta + blockIdx.x * ds;
@@ -87,6 +90,7 @@ __global__ void add_rms_norm_kernel(T* out, T* residual, const T* delta, const T
 template <typename T>
 __global__ void rotary_cache_kernel(T* qkv, const int64_t* pos, const float* cos, const float* sin, int heads, int kv_heads,
                                     int d, int64_t stride, T* k_cache, T* v_cache, const int64_t* slots) {
+  pdl_wait();
   pdl_launch_dependents();
   const int t = blockIdx.x;
   const int half = d / 2;
@@ -117,6 +121,7 @@ __global__ void rotary_cache_kernel(T* qkv, const int64_t* pos, const float* cos
 template <typename T>
 __global__ void rotary_cache_vec_kernel(T* qkv, const int64_t* pos, const float* cos, const float* sin, int heads, int kv_heads,
                                         int d, int64_t stride, T* k_cache, T* v_cache, const int64_t* slots) {
+  pdl_wait();
   pdl_launch_dependents();
   const int t = blockIdx.x, half = d / 2, per_head = half / 8;
   const float* c = cos + pos[t] * d;
@@ -158,6 +163,7 @@ __global__ void rotary_cache_vec_kernel(T* qkv, const int64_t* pos, const float*
 
 template <typename T>
 __global__ void silu_mul_kernel(T* out, const T* gu, int inter, int64_t n) {
+  pdl_wait();
   pdl_launch_dependents();
   for (int64_t k = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; k < n; k += (int64_t)gridDim.x * blockDim.x) {
     const int64_t t = k / inter, i = k % inter;
@@ -171,6 +177,7 @@ __global__ void silu_mul_kernel(T* out, const T* gu, int inter, int64_t n) {
 // silu_mul_kernel over 8-element vectors (inter % 8 == 0, 16-byte aligned rows).
 template <typename T>
 __global__ void silu_mul_vec_kernel(T* out, const T* gu, int inter, int64_t vectors) {
+  pdl_wait();
   pdl_launch_dependents();
   const int per_row = inter / 8;
   for (int64_t k = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; k < vectors; k += (int64_t)gridDim.x * blockDim.x) {
@@ -188,7 +195,7 @@ template <typename T> struct RmsNorm {
   static cudaError_t run(void* out, const void* x, const void* w, int rows, int hidden, int64_t xs, int64_t os, float eps, cudaStream_t st) {
     cudaError_t err;
     if (try_rms_norm_vec<T, false>(err, (T*)out, (T*)x, nullptr, (const T*)w, rows, hidden, xs, 0, os, eps, st)) return err;
-    rms_norm_kernel<T><<<rows, 256, 0, st>>>((T*)out, (const T*)x, (const T*)w, hidden, xs, os, eps);
+    launch_pdl(rms_norm_kernel<T>, dim3(rows), dim3(256), 0, st, (T*)out, (const T*)x, (const T*)w, hidden, xs, os, eps);
     return cudaGetLastError();
   }
 };
@@ -196,7 +203,7 @@ template <typename T> struct AddRmsNorm {
   static cudaError_t run(void* out, void* res, const void* delta, const void* w, int rows, int hidden, int64_t rs, int64_t ds, int64_t os, float eps, cudaStream_t st) {
     cudaError_t err;
     if (try_rms_norm_vec<T, true>(err, (T*)out, (T*)res, (const T*)delta, (const T*)w, rows, hidden, rs, ds, os, eps, st)) return err;
-    add_rms_norm_kernel<T><<<rows, 256, 0, st>>>((T*)out, (T*)res, (const T*)delta, (const T*)w, hidden, rs, ds, os, eps);
+    launch_pdl(add_rms_norm_kernel<T>, dim3(rows), dim3(256), 0, st, (T*)out, (T*)res, (const T*)delta, (const T*)w, hidden, rs, ds, os, eps);
     return cudaGetLastError();
   }
 };
@@ -205,10 +212,10 @@ template <typename T> struct RotaryCache {
                          void* kc, void* vc, const int64_t* slots, cudaStream_t st) {
     const auto aligned = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
     if (d % 16 == 0 && stride % 8 == 0 && aligned(qkv) && aligned(kc) && aligned(vc) && aligned(c) && aligned(s)) {
-      rotary_cache_vec_kernel<T><<<tokens, 128, 0, st>>>((T*)qkv, pos, c, s, heads, kv_heads, d, stride, (T*)kc, (T*)vc, slots);
+      launch_pdl(rotary_cache_vec_kernel<T>, dim3(tokens), dim3(128), 0, st, (T*)qkv, pos, c, s, heads, kv_heads, d, stride, (T*)kc, (T*)vc, slots);
       return cudaGetLastError();
     }
-    rotary_cache_kernel<T><<<tokens, 256, 0, st>>>((T*)qkv, pos, c, s, heads, kv_heads, d, stride, (T*)kc, (T*)vc, slots);
+    launch_pdl(rotary_cache_kernel<T>, dim3(tokens), dim3(256), 0, st, (T*)qkv, pos, c, s, heads, kv_heads, d, stride, (T*)kc, (T*)vc, slots);
     return cudaGetLastError();
   }
 };
@@ -218,11 +225,11 @@ template <typename T> struct SiluMul {
     if (inter % 8 == 0 && reinterpret_cast<uintptr_t>(gu) % 16 == 0 && reinterpret_cast<uintptr_t>(out) % 16 == 0) {
       const int64_t vectors = n / 8;
       const int blocks = (int)((vectors + 255) / 256 < 65535 ? (vectors + 255) / 256 : 65535);
-      silu_mul_vec_kernel<T><<<blocks, 256, 0, st>>>((T*)out, (const T*)gu, inter, vectors);
+      launch_pdl(silu_mul_vec_kernel<T>, dim3(blocks), dim3(256), 0, st, (T*)out, (const T*)gu, inter, vectors);
       return cudaGetLastError();
     }
     const int blocks = (int)((n + 255) / 256 < 65535 ? (n + 255) / 256 : 65535);
-    silu_mul_kernel<T><<<blocks, 256, 0, st>>>((T*)out, (const T*)gu, inter, n);
+    launch_pdl(silu_mul_kernel<T>, dim3(blocks), dim3(256), 0, st, (T*)out, (const T*)gu, inter, n);
     return cudaGetLastError();
   }
 };

@@ -9,7 +9,7 @@
 // With few sequences (B·KV well under the SM count) the context is cut into `splits` ranges, each block writes
 // its partial (Σ e^{s-m}·v, m, Σ e^{s-m}) to the workspace and a second kernel combines them.
 #include "paged_attention.h"
-#include "pdl.cuh"  // every kernel here lets a programmatically launched GEMM after it start prefetching
+#include "pdl.cuh"  // every kernel here is a programmatic dependent launch: it waits first, then lets its successor start
 #include "row_ops.cuh"
 #include <cfloat>
 
@@ -39,6 +39,7 @@ paged_decode_kernel(T* __restrict__ out, float* __restrict__ partial, const T* _
                     const T* __restrict__ v_cache, const int32_t* __restrict__ tables, const int32_t* __restrict__ lens,
                     int heads, int kv_heads, int head_dim, int lanes_log2, int block_size, int max_blocks, int window,
                     float scale, int64_t q_stride_b, int64_t out_stride_b) {
+  pdl_wait();
   pdl_launch_dependents();
   extern __shared__ float smem[];  // [kWarps][nh][head_dim] accumulators, then [kWarps][NH] m and l
   const int b = blockIdx.x, split = blockIdx.z, splits = gridDim.z;
@@ -191,6 +192,7 @@ paged_decode_kernel(T* __restrict__ out, float* __restrict__ partial, const T* _
 template <typename T>
 __global__ void combine_splits_kernel(T* __restrict__ out, const float* __restrict__ partial, int heads, int head_dim,
                                       int splits, int64_t out_stride_b) {
+  pdl_wait();
   pdl_launch_dependents();
   const int b = blockIdx.x, h = blockIdx.y;
   const float* p = partial + ((int64_t)b * heads + h) * splits * (head_dim + 2);
@@ -219,9 +221,8 @@ cudaError_t launch_group(dim3 grid, int smem, cudaStream_t stream, T* out, float
                          const int32_t* tables, const int32_t* lens, int heads, int kv_heads, int head_dim, int block_size,
                          int max_blocks, int window, float scale, int64_t q_stride_b, int64_t out_stride_b) {
   if (auto err = allow_dynamic_smem<paged_decode_kernel<T, NH>>(kWarps * (NH * 256 + 2 * NH) * 4); err != cudaSuccess) return err;
-  paged_decode_kernel<T, NH><<<grid, kWarps * 32, smem, stream>>>(out, partial, q, k, v, tables, lens, heads, kv_heads, head_dim,
-                                                                  lanes_log2_for(head_dim), block_size, max_blocks, window, scale,
-                                                                  q_stride_b, out_stride_b);
+  launch_pdl(paged_decode_kernel<T, NH>, grid, dim3(kWarps * 32), smem, stream, out, partial, q, k, v, tables, lens, heads,
+             kv_heads, head_dim, lanes_log2_for(head_dim), block_size, max_blocks, window, scale, q_stride_b, out_stride_b);
   return cudaGetLastError();
 }
 
@@ -241,7 +242,7 @@ template <typename T> struct PagedDecode {
     else if (nh <= 4) err = launch_group<T, 4>(grid, smem, stream, out, partial, q, k, v, tables, lens, heads, kv_heads, head_dim, block_size, max_blocks, window, scale, q_stride_b, out_stride_b);
     else err = launch_group<T, 8>(grid, smem, stream, out, partial, q, k, v, tables, lens, heads, kv_heads, head_dim, block_size, max_blocks, window, scale, q_stride_b, out_stride_b);
     if (err != cudaSuccess || splits == 1) return err;
-    combine_splits_kernel<T><<<dim3(batch, heads), head_dim < 128 ? head_dim : 128, 0, stream>>>(out, partial, heads, head_dim, splits, out_stride_b);
+    launch_pdl(combine_splits_kernel<T>, dim3(batch, heads), dim3(head_dim < 128 ? head_dim : 128), 0, stream, out, partial, heads, head_dim, splits, out_stride_b);
     return cudaGetLastError();
   }
 };

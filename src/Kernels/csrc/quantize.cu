@@ -1,5 +1,5 @@
 #include "row_ops.cuh"
-#include "pdl.cuh"  // every kernel here lets a programmatically launched GEMM after it start prefetching
+#include "pdl.cuh"  // every kernel here is a programmatic dependent launch: it waits first, then lets its successor start
 #include "quantize.h"
 
 namespace {
@@ -51,6 +51,7 @@ __device__ void quantize_regs(int8_t* q, float* scale_out, const float (&o)[V][8
 template <typename T, int V, bool Add>
 __global__ void __launch_bounds__(kThreads) rms_norm_quant_vec_kernel(int8_t* q, float* scale, T* x, const T* delta, const T* w,
                                                                       int h, int64_t xs, int64_t ds, float eps, float static_scale) {
+  pdl_wait();
   pdl_launch_dependents();
   float o[V][8];
   rms_norm_row<T, V, kThreads, Add>(o, x + blockIdx.x * xs, Add ? delta + blockIdx.x * ds : nullptr, w, h, eps);
@@ -64,9 +65,9 @@ bool try_rms_norm_quant_vec(cudaError_t& err, int8_t* q, float* s, T* x, const T
       (Add && !vector_rows_ok(h, kThreads, delta, ds)))
     return false;
   const int v = (h + 8 * kThreads - 1) / (8 * kThreads);
-  if (v == 1) rms_norm_quant_vec_kernel<T, 1, Add><<<rows, kThreads, 0, st>>>(q, s, x, delta, w, h, xs, ds, eps, ss);
-  else if (v == 2) rms_norm_quant_vec_kernel<T, 2, Add><<<rows, kThreads, 0, st>>>(q, s, x, delta, w, h, xs, ds, eps, ss);
-  else rms_norm_quant_vec_kernel<T, 4, Add><<<rows, kThreads, 0, st>>>(q, s, x, delta, w, h, xs, ds, eps, ss);
+  if (v == 1) launch_pdl(rms_norm_quant_vec_kernel<T, 1, Add>, dim3(rows), dim3(kThreads), 0, st, q, s, x, delta, w, h, xs, ds, eps, ss);
+  else if (v == 2) launch_pdl(rms_norm_quant_vec_kernel<T, 2, Add>, dim3(rows), dim3(kThreads), 0, st, q, s, x, delta, w, h, xs, ds, eps, ss);
+  else launch_pdl(rms_norm_quant_vec_kernel<T, 4, Add>, dim3(rows), dim3(kThreads), 0, st, q, s, x, delta, w, h, xs, ds, eps, ss);
   err = cudaGetLastError();
   return true;
 }
@@ -74,6 +75,7 @@ bool try_rms_norm_quant_vec(cudaError_t& err, int8_t* q, float* s, T* x, const T
 template <typename T>
 __global__ void __launch_bounds__(kThreads) rms_norm_quant_kernel(int8_t* q, float* scale, const T* x, const T* w, int h,
                                                                   int64_t xs, float eps, float static_scale) {
+  pdl_wait();
   pdl_launch_dependents();
   const T* xr = x + blockIdx.x * xs;
   float ss = 0.f;
@@ -88,6 +90,7 @@ __global__ void __launch_bounds__(kThreads) rms_norm_quant_kernel(int8_t* q, flo
 template <typename T>
 __global__ void __launch_bounds__(kThreads) add_rms_norm_quant_kernel(int8_t* q, float* scale, T* res, const T* delta, const T* w,
                                                                       int h, int64_t rs, int64_t ds, float eps, float static_scale) {
+  pdl_wait();
   pdl_launch_dependents();
   T* rr = res + blockIdx.x * rs;
   const T* dr = delta + blockIdx.x * ds;
@@ -107,6 +110,7 @@ __global__ void __launch_bounds__(kThreads) add_rms_norm_quant_kernel(int8_t* q,
 // silu_mul_quant with the row in registers: gate and up read once as 16-byte vectors.
 template <typename T, int V>
 __global__ void __launch_bounds__(kThreads) silu_mul_quant_vec_kernel(int8_t* q, float* scale, const T* gu, int inter, float static_scale) {
+  pdl_wait();
   pdl_launch_dependents();
   const T* row = gu + (int64_t)blockIdx.x * 2 * inter;
   float o[V][8];
@@ -129,6 +133,7 @@ __global__ void __launch_bounds__(kThreads) silu_mul_quant_vec_kernel(int8_t* q,
 
 template <typename T>
 __global__ void __launch_bounds__(kThreads) silu_mul_quant_kernel(int8_t* q, float* scale, const T* gu, int inter, float static_scale) {
+  pdl_wait();
   pdl_launch_dependents();
   const T* row = gu + (int64_t)blockIdx.x * 2 * inter;
   quantize_row(q + (int64_t)blockIdx.x * inter, scale + blockIdx.x, inter, static_scale, [&](int i) {
@@ -139,6 +144,7 @@ __global__ void __launch_bounds__(kThreads) silu_mul_quant_kernel(int8_t* q, flo
 
 template <typename T>
 __global__ void __launch_bounds__(kThreads) quantize_rows_kernel(int8_t* q, float* scale, const T* x, int cols, int64_t xs, float static_scale) {
+  pdl_wait();
   pdl_launch_dependents();
   const T* row = x + blockIdx.x * xs;
   quantize_row(q + (int64_t)blockIdx.x * cols, scale + blockIdx.x, cols, static_scale, [&](int i) { return to_f(row[i]); });
@@ -148,7 +154,7 @@ template <typename T> struct RmsNormQuant {
   static cudaError_t run(int8_t* q, float* s, const void* x, const void* w, int rows, int h, int64_t xs, float eps, float ss, cudaStream_t st) {
     cudaError_t err;
     if (try_rms_norm_quant_vec<T, false>(err, q, s, (T*)x, nullptr, (const T*)w, rows, h, xs, 0, eps, ss, st)) return err;
-    rms_norm_quant_kernel<T><<<rows, kThreads, 0, st>>>(q, s, (const T*)x, (const T*)w, h, xs, eps, ss);
+    launch_pdl(rms_norm_quant_kernel<T>, dim3(rows), dim3(kThreads), 0, st, q, s, (const T*)x, (const T*)w, h, xs, eps, ss);
     return cudaGetLastError();
   }
 };
@@ -156,7 +162,7 @@ template <typename T> struct AddRmsNormQuant {
   static cudaError_t run(int8_t* q, float* s, void* res, const void* delta, const void* w, int rows, int h, int64_t rs, int64_t ds, float eps, float ss, cudaStream_t st) {
     cudaError_t err;
     if (try_rms_norm_quant_vec<T, true>(err, q, s, (T*)res, (const T*)delta, (const T*)w, rows, h, rs, ds, eps, ss, st)) return err;
-    add_rms_norm_quant_kernel<T><<<rows, kThreads, 0, st>>>(q, s, (T*)res, (const T*)delta, (const T*)w, h, rs, ds, eps, ss);
+    launch_pdl(add_rms_norm_quant_kernel<T>, dim3(rows), dim3(kThreads), 0, st, q, s, (T*)res, (const T*)delta, (const T*)w, h, rs, ds, eps, ss);
     return cudaGetLastError();
   }
 };
@@ -164,19 +170,19 @@ template <typename T> struct SiluMulQuant {
   static cudaError_t run(int8_t* q, float* s, const void* gu, int rows, int inter, float ss, cudaStream_t st) {
     const int v = (inter + 8 * kThreads - 1) / (8 * kThreads);
     if (inter % 8 == 0 && v <= 16 && reinterpret_cast<uintptr_t>(gu) % 16 == 0 && reinterpret_cast<uintptr_t>(q) % 8 == 0) {
-      if (v <= 2) silu_mul_quant_vec_kernel<T, 2><<<rows, kThreads, 0, st>>>(q, s, (const T*)gu, inter, ss);
-      else if (v <= 4) silu_mul_quant_vec_kernel<T, 4><<<rows, kThreads, 0, st>>>(q, s, (const T*)gu, inter, ss);
-      else if (v <= 8) silu_mul_quant_vec_kernel<T, 8><<<rows, kThreads, 0, st>>>(q, s, (const T*)gu, inter, ss);
-      else silu_mul_quant_vec_kernel<T, 16><<<rows, kThreads, 0, st>>>(q, s, (const T*)gu, inter, ss);
+      if (v <= 2) launch_pdl(silu_mul_quant_vec_kernel<T, 2>, dim3(rows), dim3(kThreads), 0, st, q, s, (const T*)gu, inter, ss);
+      else if (v <= 4) launch_pdl(silu_mul_quant_vec_kernel<T, 4>, dim3(rows), dim3(kThreads), 0, st, q, s, (const T*)gu, inter, ss);
+      else if (v <= 8) launch_pdl(silu_mul_quant_vec_kernel<T, 8>, dim3(rows), dim3(kThreads), 0, st, q, s, (const T*)gu, inter, ss);
+      else launch_pdl(silu_mul_quant_vec_kernel<T, 16>, dim3(rows), dim3(kThreads), 0, st, q, s, (const T*)gu, inter, ss);
       return cudaGetLastError();
     }
-    silu_mul_quant_kernel<T><<<rows, kThreads, 0, st>>>(q, s, (const T*)gu, inter, ss);
+    launch_pdl(silu_mul_quant_kernel<T>, dim3(rows), dim3(kThreads), 0, st, q, s, (const T*)gu, inter, ss);
     return cudaGetLastError();
   }
 };
 template <typename T> struct QuantizeRows {
   static cudaError_t run(int8_t* q, float* s, const void* x, int rows, int cols, int64_t xs, float ss, cudaStream_t st) {
-    quantize_rows_kernel<T><<<rows, kThreads, 0, st>>>(q, s, (const T*)x, cols, xs, ss);
+    launch_pdl(quantize_rows_kernel<T>, dim3(rows), dim3(kThreads), 0, st, q, s, (const T*)x, cols, xs, ss);
     return cudaGetLastError();
   }
 };
