@@ -43,7 +43,7 @@ public static class BenchCommand
         cmd.SetAction(p =>
         {
             var levels = ParseLevels(p.GetValue(concurrency)!);
-            var earlier = (p.GetValue(compare) ?? []).Select(LatencyThroughputPlot.ReadSeries).ToList();   // read first: a bad file fails fast
+            var earlier = (p.GetValue(compare) ?? []).Select(f => LatencyThroughputPlot.ReadSeries(f)).ToList();   // read first: a bad file fails fast
             int inLen = p.GetValue(promptLen), outLen = p.GetValue(outputLen), most = levels.Max();
             using var loaded = ModelLoading.Load(p, a, Console.Error.WriteLine, showProgress: false);
             const int blockSize = 16;
@@ -106,7 +106,7 @@ public static class BenchCommand
                 var label = $"{loaded.Model.Config.Architecture} {Path.GetFileName(Path.TrimEndingDirectorySeparator(loaded.ModelDir))}, {inLen} in / {outLen} out, {loaded.Model.Device}";
                 using var doc = JsonDocument.Parse(json);
                 if (!LatencyThroughputPlot.Save(png, label, [LatencyThroughputPlot.SeriesOf(doc.RootElement), .. earlier]))
-                    Console.Error.WriteLine("warning: no fonts found under /usr/share/fonts, so the plot has no text; install a font package (Debian: fonts-dejavu-core) and rerun.");
+                    Console.Error.WriteLine(LatencyThroughputPlot.NoFontsWarning);
                 Console.Error.WriteLine($"wrote {png}");
             }
             return 0;

@@ -18,6 +18,7 @@ public static class CommandLine
             BenchCommand.Create(),
             KernelBenchCommand.Create(),
             QuantizeCommand.Create(),
+            PlotCommand.Create(),
         };
         // "serve" is the default verb: `InferenceServer --model X` means `InferenceServer serve --model X`.
         if (args.Length == 0 || (args[0].StartsWith('-') && args[0] is not ("--help" or "-h" or "-?" or "--version")))

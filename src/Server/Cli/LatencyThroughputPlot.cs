@@ -12,6 +12,9 @@ public sealed record BenchPoint(int Concurrency, double TokensPerSecond, double 
 /// </summary>
 public static class LatencyThroughputPlot
 {
+    /// <summary>What to tell the user when <see cref="Save"/> found no fonts.</summary>
+    public const string NoFontsWarning = "warning: no fonts found under /usr/share/fonts, so the plot has no text; install a font package (Debian: fonts-dejavu-core) and rerun.";
+
     /// <summary>Writes the PNG; false when no font was found, so the picture has no text.</summary>
     public static bool Save(string path, string title, IReadOnlyList<(string Name, IReadOnlyList<BenchPoint> Points)> series, int width = 1000, int height = 600)
     {
@@ -60,10 +63,13 @@ public static class LatencyThroughputPlot
         return (quant == "none" && first.TryGetProperty("dtype", out var d) ? d.GetString()!.ToLowerInvariant() : quant, points);
     }
 
-    /// <summary>The series of a bench --output-json file, its name followed by the file's; errors name the file.</summary>
-    public static (string Name, IReadOnlyList<BenchPoint> Points) ReadSeries(string path)
+    /// <summary>
+    /// The series of a bench --output-json file, its name followed by the file's; errors name the file and where it
+    /// was given (<paramref name="given"/>: the option or command).
+    /// </summary>
+    public static (string Name, IReadOnlyList<BenchPoint> Points) ReadSeries(string path, string given = "--plot-also")
     {
-        if (!File.Exists(path)) throw new ArgumentException($"--plot-also {path}: no such file.");
+        if (!File.Exists(path)) throw new ArgumentException($"{given} {path}: no such file.");
         try
         {
             using var doc = JsonDocument.Parse(File.ReadAllText(path));
@@ -72,7 +78,7 @@ public static class LatencyThroughputPlot
         }
         catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or IOException)
         {
-            throw new ArgumentException($"--plot-also {path}: not a bench --output-json file ({e.Message}).", e);
+            throw new ArgumentException($"{given} {path}: not a bench --output-json file ({e.Message}).", e);
         }
     }
 }

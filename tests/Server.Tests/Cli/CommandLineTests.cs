@@ -157,7 +157,20 @@ public sealed class CommandLineTests
             Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, bytes[..4]);
             Assert.True(bytes.Length > 5000, $"{bytes.Length} bytes");
 
-            var (refused, _, refusal) = Run("bench", "--device", "cpu", "--concurrency", "1,0");
+            // The plot verb draws the same from files alone.
+            string replot = Path.Combine(dir, "replot.png");
+            (code, _, err) = Run("plot", json, json, "--output", replot, "--title", "two sweeps");
+            Assert.True(code == 0, err);
+            Assert.True(File.ReadAllBytes(replot).Length > 5000);
+            var (refused, _, refusal) = Run("plot", Path.Combine(dir, "none.json"), "--output", replot);
+            Assert.Equal(2, refused);
+            Assert.Contains("plot " + Path.Combine(dir, "none.json") + ": no such file", refusal);
+            File.WriteAllText(Path.Combine(dir, "bad.json"), "{\"x\": 1}");
+            (refused, _, refusal) = Run("plot", Path.Combine(dir, "bad.json"), "--output", replot);
+            Assert.Equal(2, refused);
+            Assert.Contains("bad.json: not a bench --output-json file", refusal);
+
+            (refused, _, refusal) = Run("bench", "--device", "cpu", "--concurrency", "1,0");
             Assert.Equal(2, refused);
             Assert.Contains("--concurrency 1,0: expected positive integers", refusal);
             (refused, _, refusal) = Run("bench", "--device", "cpu", "--plot", png, "--plot-also", Path.Combine(dir, "missing.json"));
