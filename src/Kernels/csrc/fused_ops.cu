@@ -28,8 +28,7 @@ constexpr int kRowThreads = 256;
 template <typename T, int V, bool Add>
 __global__ void __launch_bounds__(kRowThreads) rms_norm_vec_kernel(T* out, T* x, const T* delta, const T* w, int hidden,
                                                                   int64_t xs, int64_t ds, int64_t os, float eps) {
-  pdl_wait();
-  pdl_launch_dependents();
+  pdl_start();
   float o[V][8];
   rms_norm_row<T, V, kRowThreads, Add>(o, x + blockIdx.x * xs, Add ? delta + blockIdx.x * ds : nullptr, w, hidden, eps);
   T* orow = out + blockIdx.x * os;
@@ -58,8 +57,7 @@ bool try_rms_norm_vec(cudaError_t& err, T* out, T* x, const T* delta, const T* w
 // One block per row (rows the vectorised kernel cannot take).
 template <typename T>
 __global__ void rms_norm_kernel(T* out, const T* x, const T* w, int hidden, int64_t xs, int64_t os, float eps) {
-  pdl_wait();
-  pdl_launch_dependents();
+  pdl_start();
   const T* xr = x + blockIdx.x * xs;
   float ss = 0.f;
   for (int i = threadIdx.x; i < hidden; i += blockDim.x) { float v = to_f(xr[i]); ss += v * v; }
@@ -71,8 +69,7 @@ __global__ void rms_norm_kernel(T* out, const T* x, const T* w, int hidden, int6
 template <typename T>
 __global__ void add_rms_norm_kernel(T* out, T* residual, const T* delta, const T* w, int hidden, int64_t rs, int64_t ds,
                                     int64_t os, float eps) {
-  pdl_wait();
-  pdl_launch_dependents();
+  pdl_start();
   T* rr = residual + blockIdx.x * rs;
   const T* dr = delta + blockIdx.x * ds;
   float ss = 0.f;
@@ -90,8 +87,7 @@ __global__ void add_rms_norm_kernel(T* out, T* residual, const T* delta, const T
 template <typename T>
 __global__ void rotary_cache_kernel(T* qkv, const int64_t* pos, const float* cos, const float* sin, int heads, int kv_heads,
                                     int d, int64_t stride, T* k_cache, T* v_cache, const int64_t* slots) {
-  pdl_wait();
-  pdl_launch_dependents();
+  pdl_start();
   const int t = blockIdx.x;
   const int half = d / 2;
   const float* c = cos + pos[t] * d;
@@ -121,8 +117,7 @@ __global__ void rotary_cache_kernel(T* qkv, const int64_t* pos, const float* cos
 template <typename T>
 __global__ void rotary_cache_vec_kernel(T* qkv, const int64_t* pos, const float* cos, const float* sin, int heads, int kv_heads,
                                         int d, int64_t stride, T* k_cache, T* v_cache, const int64_t* slots) {
-  pdl_wait();
-  pdl_launch_dependents();
+  pdl_start();
   const int t = blockIdx.x, half = d / 2, per_head = half / 8;
   const float* c = cos + pos[t] * d;
   const float* s = sin + pos[t] * d;
@@ -163,8 +158,7 @@ __global__ void rotary_cache_vec_kernel(T* qkv, const int64_t* pos, const float*
 
 template <typename T>
 __global__ void silu_mul_kernel(T* out, const T* gu, int inter, int64_t n) {
-  pdl_wait();
-  pdl_launch_dependents();
+  pdl_start();
   for (int64_t k = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; k < n; k += (int64_t)gridDim.x * blockDim.x) {
     const int64_t t = k / inter, i = k % inter;
     const float g = to_f(gu[t * 2 * inter + i]);
@@ -177,8 +171,7 @@ __global__ void silu_mul_kernel(T* out, const T* gu, int inter, int64_t n) {
 // silu_mul_kernel over 8-element vectors (inter % 8 == 0, 16-byte aligned rows).
 template <typename T>
 __global__ void silu_mul_vec_kernel(T* out, const T* gu, int inter, int64_t vectors) {
-  pdl_wait();
-  pdl_launch_dependents();
+  pdl_start();
   const int per_row = inter / 8;
   for (int64_t k = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; k < vectors; k += (int64_t)gridDim.x * blockDim.x) {
     const int64_t t = k / per_row, i = (k % per_row) * 8;

@@ -39,8 +39,7 @@ paged_decode_kernel(T* __restrict__ out, float* __restrict__ partial, const T* _
                     const T* __restrict__ v_cache, const int32_t* __restrict__ tables, const int32_t* __restrict__ lens,
                     int heads, int kv_heads, int head_dim, int lanes_log2, int block_size, int max_blocks, int window,
                     float scale, int64_t q_stride_b, int64_t out_stride_b) {
-  pdl_wait();
-  pdl_launch_dependents();
+  pdl_start();
   extern __shared__ float smem[];  // [kWarps][nh][head_dim] accumulators, then [kWarps][NH] m and l
   const int b = blockIdx.x, split = blockIdx.z, splits = gridDim.z;
   const int group = heads / kv_heads, sub_groups = (group + kMaxGroup - 1) / kMaxGroup;
@@ -192,8 +191,7 @@ paged_decode_kernel(T* __restrict__ out, float* __restrict__ partial, const T* _
 template <typename T>
 __global__ void combine_splits_kernel(T* __restrict__ out, const float* __restrict__ partial, int heads, int head_dim,
                                       int splits, int64_t out_stride_b) {
-  pdl_wait();
-  pdl_launch_dependents();
+  pdl_start();
   const int b = blockIdx.x, h = blockIdx.y;
   const float* p = partial + ((int64_t)b * heads + h) * splits * (head_dim + 2);
   float gm = -FLT_MAX;

@@ -25,7 +25,14 @@ __device__ __forceinline__ void pdl_launch_dependents() {
 #endif
 }
 
-// Whether GEMMs are launched programmatically: on compute capability 9.0+ unless INFERENCE_PDL=0 (for comparisons).
+// The start of a dependent-launched kernel that needs its producer's results before anything else: wait for them,
+// then let the next kernel launch.
+__device__ __forceinline__ void pdl_start() {
+  pdl_wait();
+  pdl_launch_dependents();
+}
+
+// Whether kernels are launched programmatically: on compute capability 9.0+ unless INFERENCE_PDL=0 (for comparisons).
 inline bool pdl_enabled() {
   static const int enabled = [] {
     const char* v = std::getenv("INFERENCE_PDL");

@@ -51,8 +51,7 @@ __device__ void quantize_regs(int8_t* q, float* scale_out, const float (&o)[V][8
 template <typename T, int V, bool Add>
 __global__ void __launch_bounds__(kThreads) rms_norm_quant_vec_kernel(int8_t* q, float* scale, T* x, const T* delta, const T* w,
                                                                       int h, int64_t xs, int64_t ds, float eps, float static_scale) {
-  pdl_wait();
-  pdl_launch_dependents();
+  pdl_start();
   float o[V][8];
   rms_norm_row<T, V, kThreads, Add>(o, x + blockIdx.x * xs, Add ? delta + blockIdx.x * ds : nullptr, w, h, eps);
   quantize_regs<V>(q + (int64_t)blockIdx.x * h, scale + blockIdx.x, o, h, static_scale);
@@ -75,8 +74,7 @@ bool try_rms_norm_quant_vec(cudaError_t& err, int8_t* q, float* s, T* x, const T
 template <typename T>
 __global__ void __launch_bounds__(kThreads) rms_norm_quant_kernel(int8_t* q, float* scale, const T* x, const T* w, int h,
                                                                   int64_t xs, float eps, float static_scale) {
-  pdl_wait();
-  pdl_launch_dependents();
+  pdl_start();
   const T* xr = x + blockIdx.x * xs;
   float ss = 0.f;
   for (int i = threadIdx.x; i < h; i += kThreads) { const float v = to_f(xr[i]); ss += v * v; }
@@ -90,8 +88,7 @@ __global__ void __launch_bounds__(kThreads) rms_norm_quant_kernel(int8_t* q, flo
 template <typename T>
 __global__ void __launch_bounds__(kThreads) add_rms_norm_quant_kernel(int8_t* q, float* scale, T* res, const T* delta, const T* w,
                                                                       int h, int64_t rs, int64_t ds, float eps, float static_scale) {
-  pdl_wait();
-  pdl_launch_dependents();
+  pdl_start();
   T* rr = res + blockIdx.x * rs;
   const T* dr = delta + blockIdx.x * ds;
   float ss = 0.f;
@@ -110,8 +107,7 @@ __global__ void __launch_bounds__(kThreads) add_rms_norm_quant_kernel(int8_t* q,
 // silu_mul_quant with the row in registers: gate and up read once as 16-byte vectors.
 template <typename T, int V>
 __global__ void __launch_bounds__(kThreads) silu_mul_quant_vec_kernel(int8_t* q, float* scale, const T* gu, int inter, float static_scale) {
-  pdl_wait();
-  pdl_launch_dependents();
+  pdl_start();
   const T* row = gu + (int64_t)blockIdx.x * 2 * inter;
   float o[V][8];
 #pragma unroll
@@ -133,8 +129,7 @@ __global__ void __launch_bounds__(kThreads) silu_mul_quant_vec_kernel(int8_t* q,
 
 template <typename T>
 __global__ void __launch_bounds__(kThreads) silu_mul_quant_kernel(int8_t* q, float* scale, const T* gu, int inter, float static_scale) {
-  pdl_wait();
-  pdl_launch_dependents();
+  pdl_start();
   const T* row = gu + (int64_t)blockIdx.x * 2 * inter;
   quantize_row(q + (int64_t)blockIdx.x * inter, scale + blockIdx.x, inter, static_scale, [&](int i) {
     const float g = to_f(row[i]);
@@ -144,8 +139,7 @@ __global__ void __launch_bounds__(kThreads) silu_mul_quant_kernel(int8_t* q, flo
 
 template <typename T>
 __global__ void __launch_bounds__(kThreads) quantize_rows_kernel(int8_t* q, float* scale, const T* x, int cols, int64_t xs, float static_scale) {
-  pdl_wait();
-  pdl_launch_dependents();
+  pdl_start();
   const T* row = x + blockIdx.x * xs;
   quantize_row(q + (int64_t)blockIdx.x * cols, scale + blockIdx.x, cols, static_scale, [&](int i) { return to_f(row[i]); });
 }
