@@ -110,20 +110,13 @@ __global__ void __launch_bounds__(kThreads) silu_mul_quant_vec_kernel(int8_t* q,
   pdl_start();
   const T* row = gu + (int64_t)blockIdx.x * 2 * inter;
   float o[V][8];
-#pragma unroll
-  for (int j = 0; j < V; j++) {
-    const int i = (threadIdx.x + j * kThreads) * 8;
-    if (i >= inter) {
-#pragma unroll
-      for (int e = 0; e < 8; e++) o[j][e] = 0.f;
-      continue;
-    }
+  fill_row_vectors<V, kThreads>(o, inter, [&](int i, float (&v)[8]) {
     float g[8], u[8];
     load8(row + i, g);
     load8(row + inter + i, u);
 #pragma unroll
-    for (int e = 0; e < 8; e++) o[j][e] = to_f(from_f<T>(to_f(from_f<T>(g[e] / (1.f + __expf(-g[e])))) * u[e]));
-  }
+    for (int e = 0; e < 8; e++) v[e] = to_f(from_f<T>(to_f(from_f<T>(g[e] / (1.f + __expf(-g[e])))) * u[e]));
+  });
   quantize_regs<V>(q + (int64_t)blockIdx.x * inter, scale + blockIdx.x, o, inter, static_scale);
 }
 

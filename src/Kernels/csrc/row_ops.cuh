@@ -1,5 +1,5 @@
 // Row-wise building blocks shared by the normalisation and quantisation kernels: 16-byte vector loads/stores of 8
-// elements, a block-wide reduction, and RMSNorm of one row held in registers.
+// elements, a block-wide reduction, a row spread over a block's registers, and RMSNorm of one row held there.
 #pragma once
 #include <cstdint>
 #include "dtype_convert.cuh"
@@ -53,31 +53,40 @@ inline bool vector_rows_ok(int width, int threads, const void* p, int64_t row_st
   return width % 8 == 0 && width <= 8 * threads * 4 && reinterpret_cast<uintptr_t>(p) % 16 == 0 && row_stride % 8 == 0;
 }
 
+// Fills this thread's V 8-element vectors of a row (vector j of thread t holds elements (t + j·Threads)·8 .. + 7):
+// fill(i, o[j]) for the vectors that start inside the row, zeros for those past `width`.
+template <int V, int Threads, typename Fill>
+__device__ inline void fill_row_vectors(float (&o)[V][8], int width, Fill fill) {
+#pragma unroll
+  for (int j = 0; j < V; j++) {
+    const int i = (threadIdx.x + j * Threads) * 8;
+    if (i < width) {
+      fill(i, o[j]);
+    } else {
+#pragma unroll
+      for (int e = 0; e < 8; e++) o[j][e] = 0.f;
+    }
+  }
+}
+
 // RMSNorm of one row into registers, V 8-element vectors per thread (vector j of thread t is elements (t + j·Threads)·8..):
 // o = T(T(x·rsqrt(mean x² + eps))·w), rounded as HF does. With Add, x = T(residual + delta) is first written back
 // to the residual row (x then points at it). Elements past `hidden` are 0.
 template <typename T, int V, int Threads, bool Add>
 __device__ inline void rms_norm_row(float (&o)[V][8], T* x, const T* delta, const T* w, int hidden, float eps) {
   float ss = 0.f;
-#pragma unroll
-  for (int j = 0; j < V; j++) {
-    const int i = (threadIdx.x + j * Threads) * 8;
-    if (i >= hidden) {
-#pragma unroll
-      for (int e = 0; e < 8; e++) o[j][e] = 0.f;
-      continue;
-    }
-    load8(x + i, o[j]);
+  fill_row_vectors<V, Threads>(o, hidden, [&](int i, float (&v)[8]) {
+    load8(x + i, v);
     if (Add) {
       float d[8];
       load8(delta + i, d);
 #pragma unroll
-      for (int e = 0; e < 8; e++) o[j][e] = to_f(from_f<T>(o[j][e] + d[e]));
-      store8(x + i, o[j]);
+      for (int e = 0; e < 8; e++) v[e] = to_f(from_f<T>(v[e] + d[e]));
+      store8(x + i, v);
     }
 #pragma unroll
-    for (int e = 0; e < 8; e++) ss += o[j][e] * o[j][e];
-  }
+    for (int e = 0; e < 8; e++) ss += v[e] * v[e];
+  });
   const float inv = rsqrtf(block_reduce<Threads, false>(ss) / hidden + eps);
 #pragma unroll
   for (int j = 0; j < V; j++) {
