@@ -1,4 +1,5 @@
-// float ⇄ storage-type conversions and the dtype dispatch shared by the kernels (float32, float16, bfloat16).
+// float ⇄ storage-type conversions and the dtype dispatch shared by the kernels (float32, float16, bfloat16), and
+// the small launch-side helpers they share.
 #pragma once
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -33,4 +34,10 @@ cudaError_t allow_dynamic_smem(int bytes) {
   auto err = cudaFuncSetAttribute(Kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
   if (err == cudaSuccess) configured |= 1u << dev;
   return err;
+}
+
+// Compute capability major of the current device; 0 when it cannot be asked.
+inline int device_cc_major() {
+  int dev = 0, major = 0;
+  return cudaGetDevice(&dev) == cudaSuccess && cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) == cudaSuccess ? major : 0;
 }

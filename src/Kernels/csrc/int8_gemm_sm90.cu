@@ -155,8 +155,8 @@ bool int8_gemm_sm90_available(cudaStream_t stream) {
   // model runs eagerly during warm-up anyway).
   static int cached = -1;
   if (cached >= 0) return cached == 1;
-  int dev = 0, major = 0;
-  if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess) return false;
+  const int major = device_cc_major();
+  if (major == 0) return false;  // not known (asked again next time)
   if (major != 9) return (cached = 0) == 1;
   cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
   if (cudaStreamIsCapturing(stream, &capturing) != cudaSuccess || capturing != cudaStreamCaptureStatusNone) return false;

@@ -5,6 +5,7 @@
 // (Prefetching more of the weights into L2 before the wait was measured on an H100 and made decode steps slower.)
 #pragma once
 #include <cuda_runtime.h>
+#include "dtype_convert.cuh"
 #include <cstdlib>
 #include <cstring>
 
@@ -37,9 +38,7 @@ inline bool pdl_enabled() {
   static const int enabled = [] {
     const char* v = std::getenv("INFERENCE_PDL");
     if (v && std::strcmp(v, "0") == 0) return 0;
-    int dev = 0, major = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess) return 0;
-    return major >= 9 ? 1 : 0;
+    return device_cc_major() >= 9 ? 1 : 0;
   }();
   return enabled == 1;
 }
