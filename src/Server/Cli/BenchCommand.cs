@@ -105,9 +105,7 @@ public static class BenchCommand
             {
                 var label = $"{loaded.Model.Config.Architecture} {Path.GetFileName(Path.TrimEndingDirectorySeparator(loaded.ModelDir))}, {inLen} in / {outLen} out, {loaded.Model.Device}";
                 using var doc = JsonDocument.Parse(json);
-                if (!LatencyThroughputPlot.Save(png, label, [LatencyThroughputPlot.SeriesOf(doc.RootElement), .. earlier]))
-                    Console.Error.WriteLine(LatencyThroughputPlot.NoFontsWarning);
-                Console.Error.WriteLine($"wrote {png}");
+                LatencyThroughputPlot.Save(png, label, [LatencyThroughputPlot.SeriesOf(doc.RootElement), .. earlier], Console.Error.WriteLine);
             }
             return 0;
         });

@@ -12,11 +12,9 @@ public sealed record BenchPoint(int Concurrency, double TokensPerSecond, double 
 /// </summary>
 public static class LatencyThroughputPlot
 {
-    /// <summary>What to tell the user when <see cref="Save"/> found no fonts.</summary>
-    public const string NoFontsWarning = "warning: no fonts found under /usr/share/fonts, so the plot has no text; install a font package (Debian: fonts-dejavu-core) and rerun.";
-
-    /// <summary>Writes the PNG; false when no font was found, so the picture has no text.</summary>
-    public static bool Save(string path, string title, IReadOnlyList<(string Name, IReadOnlyList<BenchPoint> Points)> series, int width = 1000, int height = 600)
+    /// <summary>Writes the PNG and tells <paramref name="log"/> where, warning when no font was found (the picture then has no text).</summary>
+    public static void Save(string path, string title, IReadOnlyList<(string Name, IReadOnlyList<BenchPoint> Points)> series, Action<string> log,
+        int width = 1000, int height = 600)
     {
         var plt = new Plot();
         var palette = new ScottPlot.Palettes.Category10();
@@ -46,7 +44,9 @@ public static class LatencyThroughputPlot
         var dir = Path.GetDirectoryName(Path.GetFullPath(path));
         if (dir is not null) Directory.CreateDirectory(dir);
         plt.SavePng(path, width, height);
-        return SkiaSharp.SKFontManager.Default.FontFamilies.Any();
+        if (!SkiaSharp.SKFontManager.Default.FontFamilies.Any())
+            log("warning: no fonts found under /usr/share/fonts, so the plot has no text; install a font package (Debian: fonts-dejavu-core) and rerun.");
+        log($"wrote {path}");
     }
 
     /// <summary>

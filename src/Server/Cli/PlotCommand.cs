@@ -20,10 +20,7 @@ public static class PlotCommand
         cmd.SetAction(p =>
         {
             var series = p.GetValue(inputs)!.Select(f => LatencyThroughputPlot.ReadSeries(f, "plot")).ToList();
-            var png = p.GetValue(output)!;
-            if (!LatencyThroughputPlot.Save(png, p.GetValue(title)!, series))
-                Console.Error.WriteLine(LatencyThroughputPlot.NoFontsWarning);
-            Console.Error.WriteLine($"wrote {png}");
+            LatencyThroughputPlot.Save(p.GetValue(output)!, p.GetValue(title)!, series, Console.Error.WriteLine);
             return 0;
         });
         return cmd;
