@@ -1,3 +1,4 @@
+using InferenceServer.Engine.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -109,7 +110,8 @@ public sealed class Sampler : IDisposable
         var sampled = ExponentialRace.Sample(samplingLogits, rows, SharedGenerator(processed.device)); // [B]
         if (greedy is null)
             return sampled;
-        var isGreedy = RowParameterColumns.Column(rowTable, RowParameterColumns.IsGreedy).squeeze(1).gt(0.5f);
+        // The column holds exactly 1 or 0; compared with a kept-alive scalar (see Scalars: a literal's temporary Scalar can be freed mid-op).
+        var isGreedy = RowParameterColumns.Column(rowTable, RowParameterColumns.IsGreedy).squeeze(1).gt(Scalars.ZeroF);
         return torch.where(isGreedy, greedy, sampled);
     }
 
