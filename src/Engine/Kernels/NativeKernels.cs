@@ -44,6 +44,10 @@ public sealed unsafe class NativeKernels
     private readonly delegate* unmanaged<IntPtr, int> _graphEnd;
     private readonly delegate* unmanaged<IntPtr, int> _graphReplay;
     private readonly delegate* unmanaged<IntPtr, void> _graphDelete;
+    private readonly delegate* unmanaged<IntPtr> _eventNew;
+    private readonly delegate* unmanaged<IntPtr, int> _eventRecord;
+    private readonly delegate* unmanaged<IntPtr, int> _eventSynchronize;
+    private readonly delegate* unmanaged<IntPtr, void> _eventDelete;
 
     public string Path { get; }
 
@@ -75,6 +79,10 @@ public sealed unsafe class NativeKernels
         _graphEnd = (delegate* unmanaged<IntPtr, int>)F("ik_graph_capture_end");
         _graphReplay = (delegate* unmanaged<IntPtr, int>)F("ik_graph_replay");
         _graphDelete = (delegate* unmanaged<IntPtr, void>)F("ik_graph_delete");
+        _eventNew = (delegate* unmanaged<IntPtr>)F("ik_event_new");
+        _eventRecord = (delegate* unmanaged<IntPtr, int>)F("ik_event_record");
+        _eventSynchronize = (delegate* unmanaged<IntPtr, int>)F("ik_event_synchronize");
+        _eventDelete = (delegate* unmanaged<IntPtr, void>)F("ik_event_delete");
     }
 
     /// <summary>The loaded library, or null with the reason (for one clear log line).</summary>
@@ -242,4 +250,20 @@ public sealed unsafe class NativeKernels
     public void GraphCaptureEnd(IntPtr graph) => Check(_graphEnd(graph), "CUDA graph capture_end");
     public void GraphReplay(IntPtr graph) => Check(_graphReplay(graph), "CUDA graph replay");
     public void GraphDelete(IntPtr graph) => _graphDelete(graph);
+
+    /// <summary>A CUDA event (no timing); null pointers are never returned.</summary>
+    public IntPtr EventNew()
+    {
+        var e = _eventNew();
+        if (e == IntPtr.Zero) throw new InvalidOperationException($"CUDA event create: {Marshal.PtrToStringUTF8(_lastError())}");
+        return e;
+    }
+
+    /// <summary>Marks the current point of the current stream's queued work.</summary>
+    public void EventRecord(IntPtr e) => Check(_eventRecord(e), "CUDA event record");
+
+    /// <summary>Waits for the work queued before the last <see cref="EventRecord"/> to finish.</summary>
+    public void EventSynchronize(IntPtr e) => Check(_eventSynchronize(e), "CUDA event synchronize");
+
+    public void EventDelete(IntPtr e) => _eventDelete(e);
 }

@@ -2,6 +2,7 @@ using TorchSharp;
 using InferenceServer.Engine.Kernels;
 using InferenceServer.Engine.KvCache;
 using InferenceServer.Engine.Models;
+using InferenceServer.Engine.Runtime;
 using static TorchSharp.torch;
 
 namespace InferenceServer.Engine.Runner;
@@ -75,8 +76,9 @@ public sealed class DecodeGraphRunner : IDisposable
     }
 
     /// <summary>Runs a decode step through a graph; null when the batch does not fit one (the caller runs eagerly).</summary>
+    /// <param name="feed">Rows whose token is still on the device (their chunk holds a placeholder), or null.</param>
     /// <returns>Logits [chunks.Count, V] float32 (a view into the graph's output; read before the next replay).</returns>
-    public Tensor? TryRun(IReadOnlyList<SequenceChunk> chunks)
+    public Tensor? TryRun(IReadOnlyList<SequenceChunk> chunks, PendingTokenFeed? feed = null)
     {
         int n = chunks.Count;
         if (n == 0 || n > MaxBatch || chunks.Any(c => c.Tokens.Count != 1 || c.BlockTable.Count > _tableWidth)) return null;
@@ -99,11 +101,13 @@ public sealed class DecodeGraphRunner : IDisposable
         }
         using (var scope = NewDisposeScope())
         {
-            _tokens.narrow(0, 0, size).copy_(tensor(tokens));
-            _positions.narrow(0, 0, size).copy_(tensor(positions));
-            _slots.narrow(0, 0, size).copy_(tensor(slots));
-            _tables.narrow(0, 0, size).copy_(tensor(tables, [size, _tableWidth]));
-            _lens.narrow(0, 0, size).copy_(tensor(lens));
+            // Non-blocking copies: the previous step may still be running (async scheduling).
+            HostToDevice.CopyInto(_tokens.narrow(0, 0, size), tensor(tokens));
+            HostToDevice.CopyInto(_positions.narrow(0, 0, size), tensor(positions));
+            HostToDevice.CopyInto(_slots.narrow(0, 0, size), tensor(slots));
+            HostToDevice.CopyInto(_tables.narrow(0, 0, size), tensor(tables, [size, _tableWidth]));
+            HostToDevice.CopyInto(_lens.narrow(0, 0, size), tensor(lens));
+            feed?.Apply(_tokens);
         }
         var (graph, _, logits) = _graphs[size];
         _kernels.GraphReplay(graph);

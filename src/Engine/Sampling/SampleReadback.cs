@@ -4,20 +4,18 @@ using static TorchSharp.torch;
 namespace InferenceServer.Engine.Sampling;
 
 /// <summary>
-/// Turns the chosen ids (and, when asked for, raw logprobs) into <see cref="SampleOutput"/>s with a single
-/// device→host copy: everything is packed into one float64 [B, 3 + 2N] tensor (ids and ranks are exact in float64).
+/// Packs the chosen ids (and, when asked for, raw logprobs) into one tensor so that a single device→host copy brings
+/// a step's samples back: the ids alone as int64 [B], or everything as float64 [B, 3 + 2N] (ids and ranks are exact
+/// in float64); and unpacks that copy into <see cref="SampleOutput"/>s.
 /// </summary>
 internal static class SampleReadback
 {
     /// <param name="tokenIds">[B] int64 chosen ids.</param>
     /// <param name="rawLogprobs">[B, V] float32 log_softmax of the raw logits, or null when no row asked for logprobs.</param>
-    public static SampleOutput[] Read(Tensor tokenIds, Tensor? rawLogprobs, SamplingBatchPlan plan, IReadOnlyList<SequenceSamplingInput> rows)
+    public static Tensor Pack(Tensor tokenIds, Tensor? rawLogprobs, SamplingBatchPlan plan)
     {
         if (rawLogprobs is null)
-        {
-            var ids = tokenIds.cpu().data<long>().ToArray();
-            return ids.Select(id => new SampleOutput((int)id, null, null, [])).ToArray();
-        }
+            return tokenIds.view(-1);
 
         var n = plan.MaxTopLogprobs;
         var chosenIds = tokenIds.unsqueeze(1);                                                       // [B, 1]
@@ -35,14 +33,23 @@ internal static class SampleReadback
             parts.Add(topIds.to_type(ScalarType.Float64));
             parts.Add(topValues.to_type(ScalarType.Float64));
         }
-        var width = 3 + 2 * n;
-        var host = torch.cat(parts, 1).cpu().data<double>().ToArray();                              // [B · width]
+        return torch.cat(parts, 1);                                                                   // [B, 3 + 2N]
+    }
 
+    /// <param name="host">What <see cref="Pack"/> returned, on the host.</param>
+    public static SampleOutput[] Unpack(Tensor host, SamplingBatchPlan plan, IReadOnlyList<SequenceSamplingInput> rows)
+    {
+        if (host.dtype == ScalarType.Int64)
+            return host.data<long>().ToArray().Select(id => new SampleOutput((int)id, null, null, [])).ToArray();
+
+        var n = plan.MaxTopLogprobs;
+        var width = 3 + 2 * n;
+        var values = host.data<double>().ToArray();                                                 // [B · width]
         var outputs = new SampleOutput[rows.Count];
         for (var row = 0; row < rows.Count; row++)
         {
             var o = row * width;
-            var tokenId = (int)host[o];
+            var tokenId = (int)values[o];
             if (rows[row].Parameters.Logprobs is not int wanted)
             {
                 outputs[row] = new SampleOutput(tokenId, null, null, []);
@@ -50,8 +57,8 @@ internal static class SampleReadback
             }
             var top = new TokenLogprob[Math.Min(wanted, n)];
             for (var j = 0; j < top.Length; j++)
-                top[j] = new TokenLogprob((int)host[o + 3 + j], (float)host[o + 3 + n + j]);
-            outputs[row] = new SampleOutput(tokenId, (float)host[o + 1], 1 + (int)host[o + 2], top);
+                top[j] = new TokenLogprob((int)values[o + 3 + j], (float)values[o + 3 + n + j]);
+            outputs[row] = new SampleOutput(tokenId, (float)values[o + 1], 1 + (int)values[o + 2], top);
         }
         return outputs;
     }

@@ -39,16 +39,28 @@ public sealed class Sampler : IDisposable
     /// <param name="rows">B inputs, row i describing logits row i.</param>
     public SampleOutput[] Sample(Tensor logits, IReadOnlyList<SequenceSamplingInput> rows)
     {
+        using var samples = SampleOnDevice(logits, rows);
+        return samples.Read();
+    }
+
+    /// <summary>
+    /// Samples every row with all work queued on the logits' device and nothing read back yet: the engine feeds the
+    /// ids to the next step and reads them while that step runs.
+    /// </summary>
+    public DeviceSamples SampleOnDevice(Tensor logits, IReadOnlyList<SequenceSamplingInput> rows)
+    {
         CheckShape(logits, rows);
-        if (rows.Count == 0)
-            return [];
         using var scope = torch.NewDisposeScope();
         var plan = SamplingBatchPlan.Build(rows, (int)logits.shape[1], _eosTokenIds);
 
         var rawLogprobs = plan.AnyLogprobs ? logits.to_type(ScalarType.Float32).log_softmax(-1) : null;   // [B, V]
 
         Tensor tokenIds;                                                                              // [B] int64
-        if (plan.AllGreedy && !plan.NeedsLogitProcessing)
+        if (rows.Count == 0)
+        {
+            tokenIds = empty(0, ScalarType.Int64, logits.device);
+        }
+        else if (plan.AllGreedy && !plan.NeedsLogitProcessing)
         {
             tokenIds = logits.argmax(-1);
         }
@@ -58,7 +70,9 @@ public sealed class Sampler : IDisposable
             var processed = Process(logits, plan, rows, rowTable);
             tokenIds = plan.AllGreedy ? processed.argmax(-1) : SampleMixed(processed, plan, rows, rowTable);
         }
-        return SampleReadback.Read(tokenIds, rawLogprobs, plan, rows);
+        var packed = SampleReadback.Pack(tokenIds, rawLogprobs, plan);
+        // Owned by the samples, whatever dispose scope the caller is in.
+        return new DeviceSamples(tokenIds.DetachFromDisposeScope(), packed.DetachFromDisposeScope(), plan, rows);
     }
 
     /// <summary>

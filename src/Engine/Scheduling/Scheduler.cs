@@ -40,6 +40,7 @@ public sealed class Scheduler(SchedulerOptions options, BlockAllocator blocks)
         for (int i = 0; i < _running.Count && budget > 0; i++)
         {
             var seq = _running[i];
+            if (seq.Finishing) continue;
             int n = Math.Min(seq.NumUncomputed, budget);
             while (!Reserve(seq, n))
             {

@@ -31,6 +31,12 @@ public sealed class Sequence(GenerationRequest request, long arrivalOrder)
     /// <summary>Blocks already registered in the prefix cache.</summary>
     public int RegisteredBlocks { get; set; }
 
+    /// <summary>
+    /// Its last token (by max_tokens or the model length) is sampled but not yet read back (async scheduling):
+    /// nothing is left to compute, so the scheduler passes it over until it finishes.
+    /// </summary>
+    public bool Finishing { get; set; }
+
     public int Preemptions { get; set; }
     public int CachedPromptTokens { get; set; }
 }

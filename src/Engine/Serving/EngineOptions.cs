@@ -26,5 +26,11 @@ public sealed record EngineOptions
     /// <summary>--enforce-eager: never replay decode steps from CUDA graphs.</summary>
     public bool EnforceEager { get; init; }
 
+    /// <summary>
+    /// --async-scheduling / --no-async-scheduling: launch each step before the previous step's tokens reach the host,
+    /// so the host's per-step work overlaps the device's. Null = on where the native CUDA kernels run, off on CPU.
+    /// </summary>
+    public bool? AsyncScheduling { get; init; }
+
     public SchedulerOptions Scheduler { get; init; } = new();
 }

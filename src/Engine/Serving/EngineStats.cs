@@ -10,6 +10,9 @@ public sealed class EngineStats
     public long FinishedLength;
     public long Aborted;
 
+    /// <summary>Steps launched while the previous step's tokens were still on their way to the host (async scheduling).</summary>
+    public long StepsLaunchedBeforeReadback;
+
     /// <summary>Prompt tokens looked up in the prefix cache, and those found (vLLM's prefix_cache_queries/hits).
     /// Stay 0 until the prefix cache is wired; /metrics exports them as counters.</summary>
     public long PrefixCacheQueries;

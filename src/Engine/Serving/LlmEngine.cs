@@ -32,6 +32,10 @@ public sealed class LlmEngine : IInferenceEngine, IDisposable
     private readonly StepProfiler? _profiler = StepProfiler.FromEnvironment();
     private readonly long _profiledStep = StepProfiler.CudaProfiledStep();
     private long _stepIndex;
+    private readonly bool _asyncScheduling;
+    private readonly IntPtr[]? _readbackEvents;        // CUDA with async scheduling: the two alive steps' readbacks
+    private int _nextEvent;
+    private InFlightStep? _inFlight;
     private readonly ConcurrentQueue<RequestState> _incoming = new();
     private readonly ConcurrentQueue<RequestState> _aborts = new();
     private readonly Dictionary<string, RequestState> _active = new();
@@ -51,6 +55,9 @@ public sealed class LlmEngine : IInferenceEngine, IDisposable
     public bool IsReady => _ready;
     public EngineStats Stats { get; } = new();
     public ICausalLM Model => _model;
+
+    /// <summary>Whether steps are launched before the previous step's tokens reach the host (see <see cref="EngineOptions.AsyncScheduling"/>).</summary>
+    public bool AsyncScheduling => _asyncScheduling;
 
     /// <summary>Receives per-request timings and per-step counts (metrics, traces); may be set after Start (read per call).</summary>
     public IEngineObserver? Observer { get; set; }
@@ -91,6 +98,14 @@ public sealed class LlmEngine : IInferenceEngine, IDisposable
             var scratch = new List<int>();
             _scheduler.Blocks.TryAllocate(1, scratch);
             _scratchBlock = scratch[0];
+        }
+        // The overlap needs the native library's events on CUDA; on CPU the device is the host, so it gains
+        // nothing there by default (tests turn it on to check that it changes no output).
+        _asyncScheduling = options.AsyncScheduling ?? _kernels is not null;
+        if (_asyncScheduling && model.Device.type == TorchSharp.DeviceType.CUDA)
+        {
+            if (_kernels is null) _asyncScheduling = false;
+            else _readbackEvents = [_kernels.EventNew(), _kernels.EventNew()];
         }
         _thread = new Thread(Run) { Name = "engine", IsBackground = true };
     }
@@ -171,6 +186,7 @@ public sealed class LlmEngine : IInferenceEngine, IDisposable
                 TakeIncoming();
                 if (_active.Count == 0)
                 {
+                    Complete();   // every request of the in-flight step was aborted
                     PublishLoad();
                     _wake.Wait(TimeSpan.FromMilliseconds(200));
                     continue;
@@ -225,32 +241,85 @@ public sealed class LlmEngine : IInferenceEngine, IDisposable
         }
     }
 
+    /// <summary>
+    /// One engine step. With async scheduling the step is launched before the previous step's sampled tokens reach
+    /// the host: the device feeds them to this step directly, and the host reads them back (detokenizes, streams,
+    /// checks stops) while this step runs, so the device never waits for the host between decode steps. A sequence
+    /// that stops on a token read back late has computed one extra row, which is dropped.
+    /// </summary>
     private void Step()
     {
+        if (_inFlight is { NeedsHostTokens: true }) Complete();   // penalties count the tokens on the host
         var plan = _scheduler.Schedule();
         Stats.Preemptions += plan.Preempted.Count;
         Interlocked.Exchange(ref Stats.PrefixCacheQueries, _scheduler.PrefixCacheQueries);
         Interlocked.Exchange(ref Stats.PrefixCacheHits, _scheduler.PrefixCacheHits);
-        if (plan.Sequences.Count == 0) return;
+        if (plan.Sequences.Count == 0)
+        {
+            Complete();
+            return;
+        }
+        if (!CanLaunchBeforeReadback(plan))
+        {
+            Complete();
+            // Sequences that stopped on the tokens just read back have given their blocks up: drop their rows.
+            plan = plan with { Sequences = plan.Sequences.Where(s => s.Sequence.Status == SequenceStatus.Running).ToList() };
+            if (plan.Sequences.Count == 0) return;
+        }
+        if (_inFlight is not null) Interlocked.Increment(ref Stats.StepsLaunchedBeforeReadback);
+        var launched = Launch(plan);
+        Complete();                       // the previous step's tokens, while this one runs
+        foreach (var s in plan.Sequences)
+            if (s.Sequence.Status == SequenceStatus.Running)
+                _scheduler.OnComputed(s.Sequence);   // hashes full blocks: their tokens are all on the host now
+        _inFlight = launched;
+        if (!_asyncScheduling) Complete();
+    }
+
+    /// <summary>
+    /// Whether the step needs none of the in-flight step's tokens on the host: every row that feeds one is a one-token
+    /// row (the device copies the id in). Always so, since a sequence waits for its token before it is recomputed;
+    /// checked rather than assumed.
+    /// </summary>
+    private bool CanLaunchBeforeReadback(ScheduledBatch plan) =>
+        _inFlight is null || plan.Sequences.All(s => s.Sequence.Tokens[^1] != InFlightStep.Placeholder ||
+                                                     (s.NumTokens == 1 && s.Sequence.NumComputed == s.Sequence.Tokens.Count - 1));
+
+    /// <summary>Queues the step's forward pass and sampling on the device, and the copy of the samples to the host.</summary>
+    /// <returns>The step's samples on their way to the host, or null when no row samples.</returns>
+    private InFlightStep? Launch(ScheduledBatch plan)
+    {
         _profiler?.Start();
         using var scope = NewDisposeScope();
         var chunks = new List<SequenceChunk>(plan.Sequences.Count);
+        var feedRows = new List<int>();
+        var feedSources = new List<int>();
+        int tokenRow = 0;
         foreach (var s in plan.Sequences)
         {
             var seq = s.Sequence;
             var state = _active[seq.Id];
             state.Times.Scheduled();
             bool promptLogprobs = seq.Request.PromptLogprobs is not null && !state.PromptLogprobsSent && seq.NumComputed < seq.PromptLength;
-            chunks.Add(new SequenceChunk(seq.Tokens.GetRange(seq.NumComputed, s.NumTokens), seq.NumComputed, seq.BlockTable, promptLogprobs));
+            var chunk = new SequenceChunk(seq.Tokens.GetRange(seq.NumComputed, s.NumTokens), seq.NumComputed, seq.BlockTable, promptLogprobs);
+            if (chunk.Tokens[^1] == InFlightStep.Placeholder)
+            {
+                feedRows.Add(tokenRow + s.NumTokens - 1);
+                feedSources.Add(_inFlight!.RowOf(state));
+            }
+            chunks.Add(chunk);
+            tokenRow += s.NumTokens;
         }
+        var feed = feedRows.Count == 0 ? null : new PendingTokenFeed([.. feedRows], [.. feedSources], _inFlight!.Samples.TokenIds);
         _profiler?.Lap(chunks.All(c => c.Tokens.Count == 1) ? "decode" : "mixed", "host-before");
         bool bracket = _kernels is not null && _stepIndex++ == _profiledStep;
         if (bracket) _kernels!.ProfilerRange(start: true);
-        var logits = _graphs?.TryRun(chunks);                                          // [rows, V] float32
+        var logits = _graphs?.TryRun(chunks, feed);                                    // [rows, V] float32
         if (logits is not null) _profiler?.FromGraph();
         else
         {
             using var batch = ForwardBatchBuilder.Build(chunks, _cache.BlockSize, _model.Device, kernelMetadata: _kernels is not null, slidingWindow: Config.SlidingWindow);
+            feed?.Apply(batch.TokenIds);
             _cpuThreads?.BeforeStep(batch.NumTokens);
             logits = _model.Forward(batch, _cache);
         }
@@ -280,7 +349,6 @@ public sealed class LlmEngine : IInferenceEngine, IDisposable
                 state.PendingPromptLogprobs.AddRange(PromptLogprobs.Compute(logits.narrow(0, row, rows), s.Sequence, s.Sequence.NumComputed, state.Sequence.Request.PromptLogprobs!.Value));
             bool samplesNow = s.Samples; // read before NumComputed moves
             s.Sequence.NumComputed += s.NumTokens;
-            _scheduler.OnComputed(s.Sequence);
             if (samplesNow)
             {
                 sampleRows.Add(row + rows - 1);
@@ -288,24 +356,62 @@ public sealed class LlmEngine : IInferenceEngine, IDisposable
             }
             row += rows;
         }
-        if (sampleStates.Count == 0) return;
+        if (sampleStates.Count == 0) return null;
         // A decode step samples every row in order: no gather (and no host→device copy of the row list) needed.
         bool identity = sampleRows.Count == logits.shape[0] && sampleRows.Select((r, i) => r == i).All(x => x);
-        var rowsToSample = identity ? logits : logits.index_select(0, tensor(sampleRows.ToArray(), device: logits.device));
+        var rowsToSample = identity ? logits : logits.index_select(0, HostToDevice.Copy(sampleRows.ToArray(), logits.device));
         var inputs = sampleStates.Select(st => new SequenceSamplingInput(st.Sampling, st.Sequence.Request.PromptTokenIds,
             st.Sequence.Tokens.GetRange(st.Sequence.PromptLength, st.Sequence.OutputLength), st.Random)).ToList();
         _profiler?.Lap("sample-prep");
-        var samples = _sampler.Sample(rowsToSample, inputs);
-        _profiler?.Lap("sample");
+        var samples = _sampler.SampleOnDevice(rowsToSample, inputs);
+        samples.BeginReadback();
+        IntPtr readbackEvent = IntPtr.Zero;
+        if (_readbackEvents is not null)
+        {
+            readbackEvent = _readbackEvents[_nextEvent];
+            _nextEvent ^= 1;   // at most two steps are alive: the one in flight and this one
+            _kernels!.EventRecord(readbackEvent);
+        }
+        var tokenIndex = new int[sampleStates.Count];
         for (int i = 0; i < sampleStates.Count; i++)
-            Append(sampleStates[i], samples[i]);
+        {
+            var seq = sampleStates[i].Sequence;
+            tokenIndex[i] = seq.Tokens.Count;
+            seq.Tokens.Add(InFlightStep.Placeholder);
+            // A sequence whose token limit this token reaches computes nothing more (its row would be wasted).
+            seq.Finishing = ReachesLimit(sampleStates[i], tokenIndex[i]);
+        }
+        _profiler?.Lap("sample");
+        return new InFlightStep(sampleStates, tokenIndex, samples, _kernels, readbackEvent);
+    }
+
+    /// <summary>Reads the in-flight step's samples back, puts them in place of the placeholders and streams them out.</summary>
+    private void Complete()
+    {
+        if (_inFlight is not { } step) return;
+        _inFlight = null;
+        using (step)
+        {
+            var samples = step.Read();
+            for (int i = 0; i < samples.Length; i++)
+            {
+                var state = step.States[i];
+                if (state.Done) continue;   // aborted, or stopped on an earlier token: this row was extra
+                Append(state, samples[i], step.TokenIndex[i]);
+            }
+        }
         _profiler?.Lap("output");
     }
 
-    private void Append(RequestState state, SampleOutput sample)
+    /// <summary>Whether the token at <paramref name="index"/> of the sequence is its last by max_tokens or the model length.</summary>
+    private bool ReachesLimit(RequestState state, int index) =>
+        index + 1 - state.Sequence.PromptLength >= state.MaxTokens || index + 1 >= MaxModelLen;
+
+    /// <summary>Records the sampled token at <paramref name="index"/> (where its placeholder is) and streams it out.</summary>
+    private void Append(RequestState state, SampleOutput sample, int index)
     {
         var seq = state.Sequence;
-        seq.Tokens.Add(sample.TokenId);
+        seq.Tokens[index] = sample.TokenId;
         state.Times.Token();
         var p = state.Sampling;
         FinishReason? finish = null;
@@ -322,10 +428,12 @@ public sealed class LlmEngine : IInferenceEngine, IDisposable
         {
             text = state.Stops.Append(state.Detokenizer.Append(sample.TokenId));
             if (state.Stops.Matched is not null) { finish = FinishReason.Stop; stopReason = state.Stops.Matched; }
-            else if (seq.OutputLength >= state.MaxTokens || seq.Tokens.Count >= MaxModelLen) finish = FinishReason.Length;
+            else if (ReachesLimit(state, index)) finish = FinishReason.Length;
         }
         if (finish is not null && state.Stops.Matched is null)
             text += state.Stops.Append(state.Detokenizer.Flush()) + state.Stops.Flush();
+        if (finish is not null && seq.Tokens.Count > index + 1)
+            seq.Tokens.RemoveRange(index + 1, seq.Tokens.Count - index - 1);   // an extra placeholder sampled after the end
         var logprobs = sample.Logprob is float lp
             ? new[] { new OutputLogprob(sample.TokenId, lp, sample.Rank ?? 0, sample.TopLogprobs) }
             : null;
@@ -352,6 +460,7 @@ public sealed class LlmEngine : IInferenceEngine, IDisposable
 
     private void Finish(RequestState state, FinishReason reason, bool remove = true, bool alreadyWritten = false)
     {
+        state.Done = true;
         if (remove && state.Sequence.Status != SequenceStatus.Finished) _scheduler.Remove(state.Sequence);
         if (!alreadyWritten && reason != FinishReason.Abort)
             state.Output.Writer.TryWrite(new GenerationOutput([], "", null, reason));
@@ -375,6 +484,9 @@ public sealed class LlmEngine : IInferenceEngine, IDisposable
         _wake.Release();
         if (_thread.IsAlive) _thread.Join(TimeSpan.FromSeconds(10));
         if (_profiler is not null) _log(_profiler.Summary());
+        _inFlight?.Dispose();
+        if (_readbackEvents is not null)
+            foreach (var e in _readbackEvents) _kernels!.EventDelete(e);
         _graphs?.Dispose();
         _cache.Dispose();
         _sampler.Dispose();

@@ -20,6 +20,9 @@ internal sealed class RequestState : IDisposable
     public List<OutputLogprob?> PendingPromptLogprobs { get; } = [];
     public volatile bool Aborted;
 
+    /// <summary>Finished (stopped, at its limit, or aborted) on the engine thread: rows still in flight are dropped.</summary>
+    public bool Done { get; set; }
+
     /// <summary>Phase timestamps for metrics and traces (<see cref="IEngineObserver"/>); arrival is construction time.</summary>
     public RequestTimestamps Times { get; } = new();
 

@@ -404,4 +404,27 @@ int ik_graph_replay(void* graph) {
 
 void ik_graph_delete(void* graph) { delete static_cast<at::cuda::CUDAGraph*>(graph); }
 
+// Events mark a point in the current stream's work: the engine waits for one step's sampled ids (copied to host
+// memory behind that step) while the next step, queued after them, still runs.
+void* ik_event_new() {
+  cudaEvent_t event = nullptr;
+  const auto err = cudaEventCreateWithFlags(&event, cudaEventDisableTiming);
+  if (err != cudaSuccess) { g_error = cudaGetErrorString(err); return nullptr; }
+  return event;
+}
+
+int ik_event_record(void* event) {
+  const auto err = cudaEventRecord(static_cast<cudaEvent_t>(event), at::cuda::getCurrentCUDAStream());
+  if (err != cudaSuccess) { g_error = cudaGetErrorString(err); return -1; }
+  return 0;
+}
+
+int ik_event_synchronize(void* event) {
+  const auto err = cudaEventSynchronize(static_cast<cudaEvent_t>(event));
+  if (err != cudaSuccess) { g_error = cudaGetErrorString(err); return -1; }
+  return 0;
+}
+
+void ik_event_delete(void* event) { cudaEventDestroy(static_cast<cudaEvent_t>(event)); }
+
 }  // extern "C"

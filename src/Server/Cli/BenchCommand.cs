@@ -32,6 +32,7 @@ public static class BenchCommand
             Description = "Earlier --output-json files to draw in the same plot (e.g. a bf16 sweep beside a w8a8 one).",
             AllowMultipleArgumentsPerToken = true,
         };
+        var asyncScheduling = new AsyncSchedulingOptions();
         var eager = new Option<bool>("--enforce-eager") { Description = "Never replay decode steps from CUDA graphs." };
         var batchedTokens = new Option<int?>("--max-num-batched-tokens")
         {
@@ -39,7 +40,7 @@ public static class BenchCommand
         };
         var cmd = new Command("bench", "Measure decode speed, throughput, TTFT and TPOT through the engine.");
         foreach (var o in a.All) cmd.Options.Add(o);
-        foreach (var o in new Option[] { concurrency, promptLen, outputLen, kvBlocks, output, plot, compare, eager, batchedTokens }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { concurrency, promptLen, outputLen, kvBlocks, output, plot, compare, eager, batchedTokens }.Concat(asyncScheduling.All)) cmd.Options.Add(o);
         cmd.SetAction(p =>
         {
             var levels = ParseLevels(p.GetValue(concurrency)!);
@@ -55,6 +56,7 @@ public static class BenchCommand
                 NumKvBlocks = blocks,
                 BlockSize = blockSize,
                 EnforceEager = p.GetValue(eager),
+                AsyncScheduling = asyncScheduling.Value(p),
                 Scheduler = new SchedulerOptions { MaxNumSeqs = most, MaxNumBatchedTokens = stepTokens },
             }, Console.Error.WriteLine);
             engine.Start();
@@ -83,6 +85,7 @@ public static class BenchCommand
                     ["dtype"] = loaded.Model.Dtype.ToString(),
                     ["quantization"] = loaded.Options?.Quantization.Name ?? "none",
                     ["cuda_graphs"] = loaded.Model.Device.type == TorchSharp.DeviceType.CUDA && !p.GetValue(eager),
+                    ["async_scheduling"] = engine.AsyncScheduling,
                     ["concurrency"] = n,
                     ["input_len"] = inLen,
                     ["output_len"] = outLen,

@@ -23,12 +23,13 @@ public static class ServeCommand
         var blockSize = new Option<int>("--block-size") { Description = "Tokens per KV-cache block.", DefaultValueFactory = _ => 16 };
         var kvBlocks = new Option<int?>("--num-kv-blocks") { Description = "KV-cache blocks (overrides the memory-based size)." };
         var kvSpace = new Option<double>("--kv-cache-space") { Description = "KV-cache size in GiB on CPU.", DefaultValueFactory = _ => 1.0 };
+        var asyncScheduling = new AsyncSchedulingOptions();
         var eager = new Option<bool>("--enforce-eager") { Description = "Never replay decode steps from CUDA graphs." };
         var noPrefix = new Option<bool>("--no-enable-prefix-caching") { Description = "Do not share KV blocks between requests with a common prefix." };
         var gpuUtil = new Option<double>("--gpu-memory-utilization") { Description = "Fraction of GPU memory to use, KV cache included.", DefaultValueFactory = _ => 0.9 };
         var cmd = new Command("serve", "Serve a model over the OpenAI-compatible REST API (default verb).");
         foreach (var o in a.All) cmd.Options.Add(o);
-        foreach (var o in new Option[] { host, port, grpcPort, served, apiKey, maxSeqs, maxTokens, maxWaiting, blockSize, kvBlocks, kvSpace, gpuUtil, eager, noPrefix })
+        foreach (var o in new Option[] { host, port, grpcPort, served, apiKey, maxSeqs, maxTokens, maxWaiting, blockSize, kvBlocks, kvSpace, gpuUtil, eager, noPrefix }.Concat(asyncScheduling.All))
             cmd.Options.Add(o);
         cmd.SetAction(p =>
         {
@@ -41,6 +42,7 @@ public static class ServeCommand
                 CpuKvCacheSpaceGiB = p.GetValue(kvSpace),
                 GpuMemoryUtilization = p.GetValue(gpuUtil),
                 EnforceEager = p.GetValue(eager),
+                AsyncScheduling = asyncScheduling.Value(p),
                 EnablePrefixCaching = !p.GetValue(noPrefix),
                 Scheduler = new SchedulerOptions
                 {

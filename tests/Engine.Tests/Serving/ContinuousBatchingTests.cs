@@ -27,9 +27,11 @@ public sealed class ContinuousBatchingTests(TinyLlamaFixture f) : IClassFixture<
     }
 
     [Theory]
-    [InlineData(4096, 512, false)]   // roomy pool, big token budget
-    [InlineData(40, 64, true)]       // 640 cache tokens for 64 requests: preemption must happen; chunked prefill
-    public async Task ConcurrentGreedyEqualsServedAlone(int kvBlocks, int tokenBudget, bool expectPreemption)
+    [InlineData(4096, 512, false, false)]   // roomy pool, big token budget
+    [InlineData(40, 64, true, false)]       // 640 cache tokens for 64 requests: preemption must happen; chunked prefill
+    [InlineData(4096, 512, false, true)]    // the same with each step launched before the previous one is read back
+    [InlineData(40, 64, true, true)]
+    public async Task ConcurrentGreedyEqualsServedAlone(int kvBlocks, int tokenBudget, bool expectPreemption, bool asyncScheduling)
     {
         const int requests = 64, newTokens = 12;
         var prompts = MixedPrompts(requests);
@@ -38,6 +40,7 @@ public sealed class ContinuousBatchingTests(TinyLlamaFixture f) : IClassFixture<
         using var engine = EngineTestHost.Start(new EngineOptions
         {
             NumKvBlocks = kvBlocks,
+            AsyncScheduling = asyncScheduling,
             Scheduler = new SchedulerOptions { MaxNumSeqs = 64, MaxNumBatchedTokens = tokenBudget },
         });
         var runs = prompts.Select((p, i) => EngineTestHost.Collect(engine.Submit(
@@ -53,10 +56,12 @@ public sealed class ContinuousBatchingTests(TinyLlamaFixture f) : IClassFixture<
         await EngineTestHost.WaitUntil(() => engine.GetLoad().KvBlocksFree == kvBlocks, TimeSpan.FromSeconds(5));
     }
 
-    [Fact]
-    public async Task AbortReturnsBlocksToThePool()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task AbortReturnsBlocksToThePool(bool asyncScheduling)
     {
-        using var engine = EngineTestHost.Start(new EngineOptions { NumKvBlocks = 64 });
+        using var engine = EngineTestHost.Start(new EngineOptions { NumKvBlocks = 64, AsyncScheduling = asyncScheduling });
         await EngineTestHost.WaitUntil(() => engine.IsReady, TimeSpan.FromSeconds(30));
         int free = engine.GetLoad().KvBlocksFree;
         using var cts = new CancellationTokenSource();

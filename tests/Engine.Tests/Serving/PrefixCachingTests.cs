@@ -24,8 +24,10 @@ public sealed class PrefixCachingTests(TinyLlamaFixture f) : IClassFixture<TinyL
         Assert.Equal((71L * 2, 64L), engine.PrefixCacheCounters);
     }
 
-    [Fact]
-    public async Task ConcurrentSharedPrefixesWithPreemptionEqualServedAlone()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task ConcurrentSharedPrefixesWithPreemptionEqualServedAlone(bool asyncScheduling)
     {
         var stream = PerplexityTests.LoadReferenceStream();
         int[] system = [1, .. stream.Skip(500).Take(47)];                         // a shared 48-token "system prompt"
@@ -36,6 +38,7 @@ public sealed class PrefixCachingTests(TinyLlamaFixture f) : IClassFixture<TinyL
         using var engine = EngineTestHost.Start(new EngineOptions
         {
             NumKvBlocks = 48,
+            AsyncScheduling = asyncScheduling,
             Scheduler = new SchedulerOptions { MaxNumSeqs = 48, MaxNumBatchedTokens = 96 },
         });
         // The first request warms the cache; the rest arrive together.
