@@ -15,10 +15,13 @@ public sealed class CudaEngineTests(CudaFixture cuda) : IClassFixture<CudaFixtur
     /// <param name="maxBatchedTokens">null: the default budget (all prompts prefill together, then pure decode steps);
     /// 16: prompts are chunked and share steps with other requests' decodes, which take the paged kernel in those
     /// mixed steps.</param>
+    /// <param name="asyncScheduling">Whether steps launch before the previous step's tokens are read back.</param>
     [Theory]
-    [InlineData(null)]
-    [InlineData(16)]
-    public async Task ConcurrentGreedyRequestsMatchReferenceWithGraphs(int? maxBatchedTokens)
+    [InlineData(null, true)]
+    [InlineData(16, true)]
+    [InlineData(null, false)]
+    [InlineData(16, false)]
+    public async Task ConcurrentGreedyRequestsMatchReferenceWithGraphs(int? maxBatchedTokens, bool asyncScheduling)
     {
         var device = cuda.Require();
         var reference = ReferenceFile.Load(Path.Combine(RepoPaths.TinyLlama, "reference.json"));
@@ -28,6 +31,7 @@ public sealed class CudaEngineTests(CudaFixture cuda) : IClassFixture<CudaFixtur
         using var engine = new LlmEngine(model, tokenizer, config, new EngineOptions
         {
             NumKvBlocks = 256,
+            AsyncScheduling = asyncScheduling,
             Scheduler = maxBatchedTokens is int m ? new SchedulerOptions { MaxNumBatchedTokens = m } : new SchedulerOptions(),
         }, s => { lock (log) log.Add(s); });
         engine.Start();
@@ -43,7 +47,9 @@ public sealed class CudaEngineTests(CudaFixture cuda) : IClassFixture<CudaFixtur
         var results = await Task.WhenAll(runs).WaitAsync(TimeSpan.FromMinutes(2), TestContext.Current.CancellationToken);
         Assert.Contains(log, l => l.Contains("captured CUDA graphs"));
         foreach (var (p, ids) in results) Assert.Equal(p.GreedyIds, ids);
-        GpuReport.Record($"cuda_engine_graph_log_{maxBatchedTokens}", string.Join(" | ", log));
+        Assert.Equal(asyncScheduling, engine.AsyncScheduling);
+        Assert.Equal(asyncScheduling, engine.Stats.StepsLaunchedBeforeReadback > 0);
+        GpuReport.Record($"cuda_engine_graph_log_{maxBatchedTokens}_{asyncScheduling}", string.Join(" | ", log));
     }
 
     /// <summary>Without --num-kv-blocks the pool is sized from a profiling forward pass and the memory the utilisation allows.</summary>
@@ -70,6 +76,7 @@ public sealed class CudaEngineTests(CudaFixture cuda) : IClassFixture<CudaFixtur
         await foreach (var o in engine.Submit(new GenerationRequest("sized", p.Ids, new SamplingParams { Temperature = 0, MaxTokens = 8, IgnoreEos = true }), TestContext.Current.CancellationToken))
             ids.AddRange(o.TokenIds);
         Assert.Equal(p.GreedyIds.Take(8), ids);
+        Assert.True(engine.AsyncScheduling, "async scheduling is the default with the native kernels");
         GpuReport.Record("kv_pool_profile_log", string.Join(" | ", log.Where(l => l.StartsWith("memory profile") || l.StartsWith("KV cache"))));
     }
 }

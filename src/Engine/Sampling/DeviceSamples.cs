@@ -36,7 +36,8 @@ public sealed class DeviceSamples : IDisposable
     public void BeginReadback()
     {
         if (_host is not null || _packed.device.type == DeviceType.CPU) return;
-        _host = empty(_packed.shape, _packed.dtype, CPU).pin_memory();
+        using (var pageable = empty(_packed.shape, _packed.dtype, CPU))
+            _host = pageable.pin_memory().DetachFromDisposeScope();   // owned here, whatever scope the caller is in
         _host.copy_(_packed, nonBlocking: true);
     }
 

@@ -33,7 +33,7 @@ public sealed class LlmEngine : IInferenceEngine, IDisposable
     private readonly long _profiledStep = StepProfiler.CudaProfiledStep();
     private long _stepIndex;
     private readonly bool _asyncScheduling;
-    private readonly IntPtr[]? _readbackEvents;        // CUDA with async scheduling: the two alive steps' readbacks
+    private readonly IntPtr[]? _readbackEvents;        // native kernels: mark the two alive steps' readbacks
     private int _nextEvent;
     private InFlightStep? _inFlight;
     private readonly ConcurrentQueue<RequestState> _incoming = new();
@@ -101,12 +101,8 @@ public sealed class LlmEngine : IInferenceEngine, IDisposable
         }
         // The overlap needs the native library's events on CUDA; on CPU the device is the host, so it gains
         // nothing there by default (tests turn it on to check that it changes no output).
-        _asyncScheduling = options.AsyncScheduling ?? _kernels is not null;
-        if (_asyncScheduling && model.Device.type == TorchSharp.DeviceType.CUDA)
-        {
-            if (_kernels is null) _asyncScheduling = false;
-            else _readbackEvents = [_kernels.EventNew(), _kernels.EventNew()];
-        }
+        _asyncScheduling = (options.AsyncScheduling ?? _kernels is not null) && (_kernels is not null || model.Device.type == TorchSharp.DeviceType.CPU);
+        if (_kernels is not null) _readbackEvents = [_kernels.EventNew(), _kernels.EventNew()];
         _thread = new Thread(Run) { Name = "engine", IsBackground = true };
     }
 
@@ -364,10 +360,10 @@ public sealed class LlmEngine : IInferenceEngine, IDisposable
             st.Sequence.Tokens.GetRange(st.Sequence.PromptLength, st.Sequence.OutputLength), st.Random)).ToList();
         _profiler?.Lap("sample-prep");
         var samples = _sampler.SampleOnDevice(rowsToSample, inputs);
-        samples.BeginReadback();
         IntPtr readbackEvent = IntPtr.Zero;
-        if (_readbackEvents is not null)
+        if (_readbackEvents is not null)   // otherwise Read copies synchronously
         {
+            samples.BeginReadback();
             readbackEvent = _readbackEvents[_nextEvent];
             _nextEvent ^= 1;   // at most two steps are alive: the one in flight and this one
             _kernels!.EventRecord(readbackEvent);

@@ -4,8 +4,11 @@
 // Grid (B, KV·sub_groups, splits); block kWarps warps. One block serves up to kMaxGroup query heads that share a KV
 // head (GQA), so each key/value row is read once for all of them. Lanes work in teams of L = pow2 ≥ D/8: a team
 // holds one token, each lane 8 dims as one 16-byte load, and the team's dot products reduce over log2(L) shuffles.
-// A warp holds 32/L teams and each step loads kUnroll tokens per team, so a block keeps kUnroll·kWarps·32/L K/V rows
-// in flight (64 for head_dim 128); the queries sit in shared memory to leave the registers to those loads.
+// A warp holds 32/L teams and each step takes kUnroll tokens per team (4; 2 for float32), so a block keeps the K and V
+// rows of kUnroll·kWarps·32/L tokens in flight (32 for head_dim 128); the queries sit in shared memory to leave the
+// registers to those loads. The loads are software-pipelined: a step's K registers are refilled with the next step's
+// tokens as soon as its dot products are done and its V registers once its accumulation is, so every load overlaps
+// math; the rows stay as loaded (16 bytes per 8 elements) until they are used.
 // With few sequences (B·KV well under the SM count) the context is cut into `splits` ranges, each block writes
 // its partial (Σ e^{s-m}·v, m, Σ e^{s-m}) to the workspace and a second kernel combines them.
 #include "paged_attention.h"
@@ -18,9 +21,10 @@ namespace {
 constexpr int kWarps = 4;
 constexpr int kMaxGroup = 8;    // query heads per block (NH, a template argument, is the smallest power of 2 ≥ min(group, 8))
 constexpr int kMaxSplits = 16;
-constexpr int kTableChunk = 256;
-constexpr int kUnroll = 4;       // tokens each team loads at once
-constexpr int kMaxHeadDim = 256;  // block-table entries staged in shared memory at a time
+constexpr int kTableChunk = 256;  // block-table entries staged in shared memory at a time
+constexpr int kMaxHeadDim = 256;
+// Tokens per team and step. float32 rows take twice the registers: 4 of them would spill at 128 registers.
+template <typename T> constexpr int kUnroll = sizeof(T) == 2 ? 4 : 2;
 
 // Merges another partial softmax (m2, l2, acc2) into (m, l, acc); m starts at -FLT_MAX, so empty partials add 0.
 __device__ inline void merge(float& m, float& l, float (&acc)[8], float m2, float l2, const float (&acc2)[8]) {
@@ -31,16 +35,74 @@ __device__ inline void merge(float& m, float& l, float (&acc)[8], float m2, floa
   m = mn;
 }
 
+// 8 elements of a K or V row as loaded (one 16-byte vector for 16-bit types, two for float32): the pipeline keeps rows
+// in this form, half the registers of floats for 16-bit types, and converts them where they are used.
+template <typename T> struct Raw8 {
+  uint4 r;
+  __device__ void load(const T* p) { r = *reinterpret_cast<const uint4*>(p); }
+  __device__ void zero() { r = make_uint4(0u, 0u, 0u, 0u); }
+  __device__ void to_float(float (&f)[8]) const {
+    const T* h = reinterpret_cast<const T*>(&r);
+#pragma unroll
+    for (int e = 0; e < 8; e++) f[e] = to_f(h[e]);
+  }
+};
+template <> struct Raw8<float> {
+  float4 a, b;
+  __device__ void load(const float* p) { a = reinterpret_cast<const float4*>(p)[0]; b = reinterpret_cast<const float4*>(p)[1]; }
+  __device__ void zero() { a = b = make_float4(0.f, 0.f, 0.f, 0.f); }
+  __device__ void to_float(float (&f)[8]) const {
+    f[0] = a.x; f[1] = a.y; f[2] = a.z; f[3] = a.w; f[4] = b.x; f[5] = b.y; f[6] = b.z; f[7] = b.w;
+  }
+};
+
+// t / block_size by a multiply and a shift: the loop computes it twice per token (K and V are loaded at different
+// points), and an integer division by a run-time value costs ~25 instructions (with it the kernel measured ~12% slower
+// at 64 sequences on an H100). 2^32 + mul = ⌊2^(32+shift)/d⌋ + 1 with 2^shift ≥ d is exact for every t < 2^31
+// (Granlund–Montgomery); mul and shift stay in the kernel's parameter (constant) bank, taking no registers.
+struct BlockDiv {
+  int d;
+  uint32_t mul;
+  int shift;
+  static BlockDiv of(int d) {
+    int s = 0;
+    while ((1ll << s) < d) s++;
+    return {d, (uint32_t)((((1ull << s) - d) << 32) / d + 1), s};
+  }
+  __device__ int div(int t) const { return (int)((__umulhi((uint32_t)t, mul) + (uint32_t)t) >> shift); }
+};
+
+// Starts the loads of one of K or V for the team's U tokens base + u·teams + team. Tokens past chunk_end and lanes past
+// head_dim get zeros: their dot products still enter the team's shuffles, and p = 0 must not meet a NaN. (A function
+// rather than a lambda in the kernel: the lambda compiled to more instructions and measured ~1.5% slower.)
+template <typename T, int U>
+__device__ inline void fetch_rows(Raw8<T> (&r)[U], const T* __restrict__ cache, const int32_t* sm_table, int base,
+                                  int chunk_end, int first_block, int team, int teams, BlockDiv bdiv, int64_t slot_stride,
+                                  int64_t head_off, bool active) {
+#pragma unroll
+  for (int u = 0; u < U; u++) {
+    const int t = base + u * teams + team;
+    if (t < chunk_end && active) {
+      const int blk = bdiv.div(t);
+      r[u].load(cache + ((int64_t)sm_table[blk - first_block] * bdiv.d + (t - blk * bdiv.d)) * slot_stride + head_off);
+    } else {
+      r[u].zero();
+    }
+  }
+}
+
 template <typename T, int NH>
 // At most 128 registers for groups up to 4 (Llama-3: 64 sequences × 8 KV heads fill one wave of 4 blocks per SM);
 // larger groups need the registers.
 __global__ void __launch_bounds__(kWarps * 32, NH <= 4 ? 4 : 2)
 paged_decode_kernel(T* __restrict__ out, float* __restrict__ partial, const T* __restrict__ q, const T* __restrict__ k_cache,
                     const T* __restrict__ v_cache, const int32_t* __restrict__ tables, const int32_t* __restrict__ lens,
-                    int heads, int kv_heads, int head_dim, int lanes_log2, int block_size, int max_blocks, int window,
+                    int heads, int kv_heads, int head_dim, int lanes_log2, BlockDiv bdiv, int max_blocks, int window,
                     float scale, int64_t q_stride_b, int64_t out_stride_b) {
   pdl_start();
   extern __shared__ float smem[];  // [kWarps][nh][head_dim] accumulators, then [kWarps][NH] m and l
+  constexpr int U = kUnroll<T>;
+  const int block_size = bdiv.d;
   const int b = blockIdx.x, split = blockIdx.z, splits = gridDim.z;
   const int group = heads / kv_heads, sub_groups = (group + kMaxGroup - 1) / kMaxGroup;
   const int kvh = blockIdx.y / sub_groups, h0 = kvh * group + (blockIdx.y % sub_groups) * kMaxGroup;
@@ -56,7 +118,7 @@ paged_decode_kernel(T* __restrict__ out, float* __restrict__ partial, const T* _
   const int per_split = (ctx - first + splits - 1) / splits;
   const int t_begin = first + split * per_split, t_end = min(ctx, t_begin + per_split);
 
-  // The queries (scaled) live in shared memory: registers go to keeping kUnroll tokens' loads in flight per team.
+  // The queries (scaled) live in shared memory: registers go to keeping U tokens' loads in flight per team.
   __shared__ float sm_q[NH][kMaxHeadDim];
   for (int i = threadIdx.x; i < NH * head_dim; i += blockDim.x) {
     const int g = i / head_dim, d = i % head_dim;
@@ -81,40 +143,39 @@ paged_decode_kernel(T* __restrict__ out, float* __restrict__ partial, const T* _
     __syncthreads();
     for (int i = threadIdx.x; i <= (chunk_end - 1) / block_size - first_block; i += blockDim.x) sm_table[i] = table[first_block + i];
     __syncthreads();
-    for (int base = chunk; base < chunk_end; base += kUnroll * teams) {
-      float kf[kUnroll][8], vf[kUnroll][8];
-      bool valid[kUnroll];
+    // One register set per K and V, refilled as soon as a step is done with it, so each load overlaps the rest of the
+    // step's math (K: the shuffles, softmax and accumulation; V: the next dot products and shuffles). A second set
+    // (the next step's rows beside the current ones) spills at U = 4, and at U = 2 keeps half as many rows in flight:
+    // measured slower on an H100. The pipeline restarts at each table chunk (the last step of one fetches nothing).
+    Raw8<T> kr[U], vr[U];
+    fetch_rows(kr, k_cache, sm_table, chunk, chunk_end, first_block, team, teams, bdiv, slot_stride, head_off, active);
+    fetch_rows(vr, v_cache, sm_table, chunk, chunk_end, first_block, team, teams, bdiv, slot_stride, head_off, active);
+    for (int base = chunk; base < chunk_end; base += U * teams) {
+      bool valid[U];
 #pragma unroll
-      for (int u = 0; u < kUnroll; u++) {
-        const int t = base + u * teams + team;
-        valid[u] = t < chunk_end;
-        if (valid[u] && active) {
-          const int64_t off = ((int64_t)sm_table[t / block_size - first_block] * block_size + t % block_size) * slot_stride + head_off;
-          load8(k_cache + off, kf[u]);
-          load8(v_cache + off, vf[u]);
-        } else {
-#pragma unroll
-          for (int e = 0; e < 8; e++) kf[u][e] = vf[u][e] = 0.f;
-        }
-      }
-      // All dot products first (independent shuffle chains), then one softmax update per head for the kUnroll tokens.
-      float sc[kUnroll][NH];
+      for (int u = 0; u < U; u++) valid[u] = base + u * teams + team < chunk_end;
+      // All dot products first (independent shuffle chains), then one softmax update per head for the U tokens.
+      float sc[U][NH];
 #pragma unroll
       for (int g = 0; g < NH; g++) {
         float qg[8];
         const float4 a = *reinterpret_cast<const float4*>(&sm_q[g][d0]), c = *reinterpret_cast<const float4*>(&sm_q[g][d0 + 4]);
         qg[0] = a.x; qg[1] = a.y; qg[2] = a.z; qg[3] = a.w; qg[4] = c.x; qg[5] = c.y; qg[6] = c.z; qg[7] = c.w;
 #pragma unroll
-        for (int u = 0; u < kUnroll; u++) {
+        for (int u = 0; u < U; u++) {
+          float kf[8];
+          kr[u].to_float(kf);
           float d = 0.f;
 #pragma unroll
-          for (int e = 0; e < 8; e++) d += qg[e] * kf[u][e];
+          for (int e = 0; e < 8; e++) d += qg[e] * kf[e];
           sc[u][g] = d;
         }
       }
+      fetch_rows(kr, k_cache, sm_table, base + U * teams, chunk_end, first_block, team, teams, bdiv, slot_stride, head_off,
+                 active);
       for (int o = L / 2; o > 0; o >>= 1)
 #pragma unroll
-        for (int u = 0; u < kUnroll; u++)
+        for (int u = 0; u < U; u++)
 #pragma unroll
           for (int g = 0; g < NH; g++) sc[u][g] += __shfl_xor_sync(0xffffffffu, sc[u][g], o);
 #pragma unroll
@@ -122,21 +183,25 @@ paged_decode_kernel(T* __restrict__ out, float* __restrict__ partial, const T* _
         if (g >= nh) continue;
         float mn = m[g];
 #pragma unroll
-        for (int u = 0; u < kUnroll; u++) if (valid[u]) mn = fmaxf(mn, sc[u][g]);
+        for (int u = 0; u < U; u++) if (valid[u]) mn = fmaxf(mn, sc[u][g]);
         const float c = __expf(m[g] - mn);
-        float p[kUnroll], ps = 0.f;
+        float p[U], ps = 0.f;
 #pragma unroll
-        for (int u = 0; u < kUnroll; u++) { p[u] = valid[u] ? __expf(sc[u][g] - mn) : 0.f; ps += p[u]; }
+        for (int u = 0; u < U; u++) { p[u] = valid[u] ? __expf(sc[u][g] - mn) : 0.f; ps += p[u]; }
         l[g] = l[g] * c + ps;
 #pragma unroll
-        for (int e = 0; e < 8; e++) {
-          float a = acc[g][e] * c;
+        for (int e = 0; e < 8; e++) acc[g][e] *= c;
 #pragma unroll
-          for (int u = 0; u < kUnroll; u++) a += p[u] * vf[u][e];
-          acc[g][e] = a;
+        for (int u = 0; u < U; u++) {
+          float vf[8];
+          vr[u].to_float(vf);
+#pragma unroll
+          for (int e = 0; e < 8; e++) acc[g][e] += p[u] * vf[e];
         }
         m[g] = mn;
       }
+      fetch_rows(vr, v_cache, sm_table, base + U * teams, chunk_end, first_block, team, teams, bdiv, slot_stride, head_off,
+                 active);
     }
   }
 
@@ -218,9 +283,12 @@ template <typename T, int NH>
 cudaError_t launch_group(dim3 grid, int smem, cudaStream_t stream, T* out, float* partial, const T* q, const T* k, const T* v,
                          const int32_t* tables, const int32_t* lens, int heads, int kv_heads, int head_dim, int block_size,
                          int max_blocks, int window, float scale, int64_t q_stride_b, int64_t out_stride_b) {
-  if (auto err = allow_dynamic_smem<paged_decode_kernel<T, NH>>(kWarps * (NH * 256 + 2 * NH) * 4); err != cudaSuccess) return err;
+  // The most any launch of this NH asks for (PagedDecode::run reserves m and l for kMaxGroup heads).
+  if (auto err = allow_dynamic_smem<paged_decode_kernel<T, NH>>(kWarps * (NH * kMaxHeadDim + 2 * kMaxGroup) * 4); err != cudaSuccess)
+    return err;
   launch_pdl(paged_decode_kernel<T, NH>, grid, dim3(kWarps * 32), smem, stream, out, partial, q, k, v, tables, lens, heads,
-             kv_heads, head_dim, lanes_log2_for(head_dim), block_size, max_blocks, window, scale, q_stride_b, out_stride_b);
+             kv_heads, head_dim, lanes_log2_for(head_dim), BlockDiv::of(block_size), max_blocks, window, scale, q_stride_b,
+             out_stride_b);
   return cudaGetLastError();
 }
 
