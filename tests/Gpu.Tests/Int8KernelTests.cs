@@ -113,6 +113,13 @@ public sealed class Int8KernelTests(CudaFixture cuda) : IClassFixture<CudaFixtur
         var view = wide.narrow(1, 20, 256);
         var (q3, s3) = kernels.QuantizeRows(view, s);
         AssertQuantized(view, q3, s3, s, "quantize_rows");
+        // Decode-step rows, which a cluster of blocks shares (a slice each, the abs-max met in distributed shared memory).
+        using var gu1 = randn([1, 2 * 14336], ScalarType.BFloat16, device).mul_(2);
+        var (q4, s4) = kernels.SiluMulQuant(gu1, s);
+        AssertQuantized(kernels.SiluMul(gu1), q4, s4, s, "silu_mul_quant_one_row");
+        using var rows3 = randn([3, 4096], ScalarType.BFloat16, device);
+        var (q5, s5) = kernels.QuantizeRows(rows3, s);
+        AssertQuantized(rows3, q5, s5, s, "quantize_rows_three_rows");
     }
 
     /// <summary>q and scale against (v / scale).round().clamp(±127) with scale = abs-max/127 (or the static scale), on the CPU.</summary>

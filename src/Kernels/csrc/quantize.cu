@@ -1,6 +1,7 @@
 #include "row_ops.cuh"
 #include "pdl.cuh"  // every kernel here is a programmatic dependent launch: it waits first, then lets its successor start
 #include "quantize.h"
+#include <cooperative_groups.h>
 
 namespace {
 
@@ -137,6 +138,88 @@ __global__ void __launch_bounds__(kThreads) quantize_rows_kernel(int8_t* q, floa
   quantize_row(q + (int64_t)blockIdx.x * cols, scale + blockIdx.x, cols, static_scale, [&](int i) { return to_f(row[i]); });
 }
 
+// Few rows (a decode step): a block per row leaves most SMs idle and puts a 14336-wide row's loads on one SM. Here
+// a thread-block cluster of kClusterBlocks blocks shares each row: every block takes a slice, the slices' abs-maxima
+// meet through distributed shared memory, and each block quantizes its own slice. The formulas are those of the
+// kernels above (the same INT8 values and scales). Rows of x (gate_up [rows, 2·width] when SiluMul) are xs apart.
+constexpr int kClusterBlocks = 8;
+constexpr int kClusterMaxRows = 16;  // from here on a block per row fills the GPU well enough
+
+template <typename T, bool SiluMul, int V>
+__global__ void __launch_bounds__(kThreads) quantize_row_cluster_kernel(int8_t* q, float* scale, const T* x, int width, int64_t xs,
+                                                                        float static_scale) {
+  pdl_start();
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  namespace cg = cooperative_groups;
+  cg::cluster_group cluster = cg::this_cluster();
+  const int rank = (int)cluster.block_rank(), row = blockIdx.x / kClusterBlocks;
+  const T* src = x + row * xs;
+  const int slice = (width + 8 * kClusterBlocks - 1) / (8 * kClusterBlocks) * 8;  // a multiple of 8 elements
+  const int begin = rank * slice, end = min(width, begin + slice);
+  float o[V][8];
+  float amax = 0.f;
+#pragma unroll
+  for (int j = 0; j < V; j++) {
+    const int i = begin + (threadIdx.x + j * kThreads) * 8;
+    if (i < end) {
+      if constexpr (SiluMul) {
+        float g[8], u[8];
+        load8(src + i, g);
+        load8(src + width + i, u);
+#pragma unroll
+        for (int e = 0; e < 8; e++) o[j][e] = to_f(from_f<T>(to_f(from_f<T>(g[e] / (1.f + __expf(-g[e])))) * u[e]));
+      } else {
+        load8(src + i, o[j]);
+      }
+    } else {
+#pragma unroll
+      for (int e = 0; e < 8; e++) o[j][e] = 0.f;
+    }
+#pragma unroll
+    for (int e = 0; e < 8; e++) amax = fmaxf(amax, fabsf(o[j][e]));
+  }
+  __shared__ float block_max;
+  const bool dynamic = static_scale <= 0.f;  // the same in every block of the cluster
+  float s = static_scale;
+  if (dynamic) {
+    const float m = block_reduce<kThreads, true>(amax);
+    if (threadIdx.x == 0) block_max = m;
+    cluster.sync();
+    float g = 0.f;
+    for (int r = 0; r < kClusterBlocks; r++) g = fmaxf(g, *cluster.map_shared_rank(&block_max, r));
+    s = __fdiv_rn(fmaxf(g, 1e-8f), 127.f);
+  }
+#pragma unroll
+  for (int j = 0; j < V; j++) {
+    const int i = begin + (threadIdx.x + j * kThreads) * 8;
+    if (i >= end) continue;
+    uint2 packed;
+    int8_t* b = reinterpret_cast<int8_t*>(&packed);
+#pragma unroll
+    for (int e = 0; e < 8; e++) b[e] = (int8_t)fminf(fmaxf(rintf(__fdiv_rn(o[j][e], s)), -127.f), 127.f);
+    *reinterpret_cast<uint2*>(q + (int64_t)row * width + i) = packed;
+  }
+  if (rank == 0 && threadIdx.x == 0) scale[row] = s;
+  if (dynamic) cluster.sync();  // no block may leave while another still reads its block_max
+#endif
+}
+
+// Launches the cluster kernel when it applies (Hopper, few rows, 8-aligned vectors, a slice within 2 vectors per
+// thread); false otherwise.
+template <typename T, bool SiluMul>
+bool try_quantize_rows_cluster(cudaError_t& err, int8_t* q, float* s, const T* x, int rows, int width, int64_t xs, float ss,
+                               cudaStream_t st) {
+  const int vectors = (width + 8 * kClusterBlocks - 1) / (8 * kClusterBlocks);  // per block
+  if (rows > kClusterMaxRows || device_cc_major() < 9 || width % 8 != 0 || xs % 8 != 0 || vectors > 2 * kThreads ||
+      reinterpret_cast<uintptr_t>(x) % 16 != 0 || reinterpret_cast<uintptr_t>(q) % 8 != 0)
+    return false;
+  const dim3 grid(rows * kClusterBlocks);
+  if (vectors <= kThreads) launch_pdl_cluster(quantize_row_cluster_kernel<T, SiluMul, 1>, grid, dim3(kThreads), 0, st, kClusterBlocks, q, s, x, width, xs, ss);
+  else launch_pdl_cluster(quantize_row_cluster_kernel<T, SiluMul, 2>, grid, dim3(kThreads), 0, st, kClusterBlocks, q, s, x, width, xs, ss);
+  err = cudaGetLastError();
+  return true;
+}
+
 template <typename T> struct RmsNormQuant {
   static cudaError_t run(int8_t* q, float* s, const void* x, const void* w, int rows, int h, int64_t xs, float eps, float ss, cudaStream_t st) {
     cudaError_t err;
@@ -155,6 +238,8 @@ template <typename T> struct AddRmsNormQuant {
 };
 template <typename T> struct SiluMulQuant {
   static cudaError_t run(int8_t* q, float* s, const void* gu, int rows, int inter, float ss, cudaStream_t st) {
+    cudaError_t err;
+    if (try_quantize_rows_cluster<T, true>(err, q, s, (const T*)gu, rows, inter, 2LL * inter, ss, st)) return err;
     const int v = (inter + 8 * kThreads - 1) / (8 * kThreads);
     if (inter % 8 == 0 && v <= 16 && reinterpret_cast<uintptr_t>(gu) % 16 == 0 && reinterpret_cast<uintptr_t>(q) % 8 == 0) {
       if (v <= 2) launch_pdl(silu_mul_quant_vec_kernel<T, 2>, dim3(rows), dim3(kThreads), 0, st, q, s, (const T*)gu, inter, ss);
@@ -169,6 +254,8 @@ template <typename T> struct SiluMulQuant {
 };
 template <typename T> struct QuantizeRows {
   static cudaError_t run(int8_t* q, float* s, const void* x, int rows, int cols, int64_t xs, float ss, cudaStream_t st) {
+    cudaError_t err;
+    if (try_quantize_rows_cluster<T, false>(err, q, s, (const T*)x, rows, cols, xs, ss, st)) return err;
     launch_pdl(quantize_rows_kernel<T>, dim3(rows), dim3(kThreads), 0, st, q, s, (const T*)x, cols, xs, ss);
     return cudaGetLastError();
   }
