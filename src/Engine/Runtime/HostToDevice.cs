@@ -12,10 +12,6 @@ public static class HostToDevice
 {
     public static Tensor Copy(long[] values, Device device) => Move(tensor(values), device);
 
-    public static Tensor Copy(int[] values, Device device) => Move(tensor(values), device);
-
-    public static Tensor Copy(int[] values, long[] shape, Device device) => Move(tensor(values, shape), device);
-
     /// <summary>Copies <paramref name="host"/> (a CPU tensor it then disposes) into <paramref name="destination"/>.</summary>
     public static void CopyInto(Tensor destination, Tensor host)
     {

@@ -44,15 +44,10 @@ public sealed class DeviceSamples : IDisposable
     /// <summary>The samples on the host; synchronous unless <see cref="BeginReadback"/> ran and has completed.</summary>
     public SampleOutput[] Read()
     {
-        var host = _host ?? (_packed.device.type == DeviceType.CPU ? _packed : _packed.cpu());
-        try
-        {
-            return SampleReadback.Unpack(host, _plan, _rows);
-        }
-        finally
-        {
-            if (!ReferenceEquals(host, _packed) && !ReferenceEquals(host, _host)) host.Dispose();
-        }
+        if (_host is not null || _packed.device.type == DeviceType.CPU)
+            return SampleReadback.Unpack(_host ?? _packed, _plan, _rows);
+        using var host = _packed.cpu();
+        return SampleReadback.Unpack(host, _plan, _rows);
     }
 
     public void Dispose()
