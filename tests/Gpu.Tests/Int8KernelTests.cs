@@ -17,7 +17,10 @@ public sealed class Int8KernelTests(CudaFixture cuda) : IClassFixture<CudaFixtur
     [InlineData(3, 40, 100)]      // K not a multiple of 16: padded
     [InlineData(17, 100, 4144)]   // K a multiple of 16, not of 64: the tail chunk
     [InlineData(8, 256, 4096)]
+    [InlineData(17, 136, 1040)]   // 17–128 rows with N a multiple of 8: cuBLASLt's INT32 sums, then the epilogue pass
     [InlineData(33, 48, 192)]
+    [InlineData(48, 4096, 4096)]
+    [InlineData(128, 264, 1040)]
     [InlineData(64, 130, 320)]
     [InlineData(65, 130, 320)]    // first size on the tiled kernel
     [InlineData(200, 300, 1040)]

@@ -1,6 +1,7 @@
 #include "int8_epilogue.cuh"
 #include "int8_gemm.h"
 #include "mma.cuh"
+#include "pdl.cuh"
 
 // A classic multistage tensor-core GEMM: 128×128 block tiles, 64-byte K slices, 4 warps of 64×64, a 4-stage
 // cp.async pipeline and ldmatrix fragments. Shared-memory rows are 64 bytes (four 16-byte chunks); chunk c of row r
@@ -115,4 +116,36 @@ cudaError_t launch_int8_gemm_tiled(int out_dtype, void* y, const int8_t* xq, con
                                    const float* w_scale, const void* bias, int m, int n, int k, int64_t x_stride,
                                    int64_t y_stride, cudaStream_t stream) {
   return dispatch_out<Launch>(out_dtype, y, bias, xq, x_scale, wq, w_scale, m, n, k, x_stride, y_stride, stream);
+}
+
+namespace {
+
+// One output element per thread and grid-stride loop: acc [M, N] int32 row-major, read once.
+template <typename OutT>
+__global__ void dequantize_kernel(OutT* __restrict__ y, const int32_t* __restrict__ acc, const float* __restrict__ xs,
+                                  const float* __restrict__ ws, const OutT* __restrict__ bias, int M, int N, int64_t ldy) {
+  pdl_start();
+  const int64_t total = (int64_t)M * N;
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < total; i += (int64_t)gridDim.x * blockDim.x) {
+    const int m = (int)(i / N), n = (int)(i % N);
+    store_dequantized(y, ldy, m, n, acc[i], xs[m], ws, bias);
+  }
+}
+
+template <typename OutT>
+struct Dequantize {
+  static cudaError_t run(OutT* y, const OutT* bias, const int32_t* acc, const float* xs, const float* ws, int m, int n, int64_t ldy,
+                         cudaStream_t st) {
+    const int64_t blocks = ((int64_t)m * n + 255) / 256;
+    return launch_pdl(dequantize_kernel<OutT>, dim3((unsigned)(blocks < 4096 ? blocks : 4096)), dim3(256), 0, st, y, acc, xs, ws,
+                      bias, m, n, ldy);
+  }
+};
+
+}  // namespace
+
+cudaError_t launch_int8_dequantize(int out_dtype, void* y, const int32_t* acc, const float* x_scale, const float* w_scale,
+                                   const void* bias, int m, int n, int64_t y_stride, cudaStream_t stream) {
+  if (m < 1 || n < 1) return cudaSuccess;
+  return dispatch_out<Dequantize>(out_dtype, y, bias, acc, x_scale, w_scale, m, n, y_stride, stream);
 }

@@ -15,3 +15,8 @@ bool int8_gemm_sm90_available(cudaStream_t stream);
 cudaError_t launch_int8_gemm_sm90(int out_dtype, void* y, const int8_t* xq, const float* x_scale, const int8_t* wq,
                                   const float* w_scale, const void* bias, int m, int n, int k, int64_t x_stride,
                                   int64_t y_stride, cudaStream_t stream);
+
+// y[m, n] = acc[m, n] · x_scale[m] · w_scale[n] + bias[n]: the same epilogue as its own pass, after an INT32 GEMM
+// from cuBLASLt (acc [M, N] int32 row-major).
+cudaError_t launch_int8_dequantize(int out_dtype, void* y, const int32_t* acc, const float* x_scale, const float* w_scale,
+                                   const void* bias, int m, int n, int64_t y_stride, cudaStream_t stream);
