@@ -12,9 +12,29 @@ public sealed record BenchPoint(int Concurrency, double TokensPerSecond, double 
 /// </summary>
 public static class LatencyThroughputPlot
 {
-    /// <summary>Writes the PNG and tells <paramref name="log"/> where, warning when no font was found (the picture then has no text).</summary>
+    /// <summary>
+    /// Writes the PNG and tells <paramref name="log"/> where, warning when no font was found (the picture then has no
+    /// text). Throws InvalidOperationException, naming the file, when the drawing library cannot load here.
+    /// </summary>
     public static void Save(string path, string title, IReadOnlyList<(string Name, IReadOnlyList<BenchPoint> Points)> series, Action<string> log,
         int width = 1000, int height = 600)
+    {
+        try
+        {
+            Draw(path, title, series, width, height);
+        }
+        catch (Exception e) when (e is TypeInitializationException or DllNotFoundException)
+        {
+            // SkiaSharp's native library (or a library it needs, such as fontconfig) is missing on this machine.
+            throw new InvalidOperationException($"cannot draw {path}: the drawing library failed to load ({e.GetBaseException().Message.Split('\n')[0]}). " +
+                "Draw the JSON results on another machine with `InferenceServer plot FILE... --output PNG`.", e);
+        }
+        if (!SkiaSharp.SKFontManager.Default.FontFamilies.Any())
+            log("warning: no fonts found under /usr/share/fonts, so the plot has no text; install a font package (Debian: fonts-dejavu-core) and rerun.");
+        log($"wrote {path}");
+    }
+
+    private static void Draw(string path, string title, IReadOnlyList<(string Name, IReadOnlyList<BenchPoint> Points)> series, int width, int height)
     {
         var plt = new Plot();
         var palette = new ScottPlot.Palettes.Category10();
@@ -44,9 +64,6 @@ public static class LatencyThroughputPlot
         var dir = Path.GetDirectoryName(Path.GetFullPath(path));
         if (dir is not null) Directory.CreateDirectory(dir);
         plt.SavePng(path, width, height);
-        if (!SkiaSharp.SKFontManager.Default.FontFamilies.Any())
-            log("warning: no fonts found under /usr/share/fonts, so the plot has no text; install a font package (Debian: fonts-dejavu-core) and rerun.");
-        log($"wrote {path}");
     }
 
     /// <summary>
