@@ -5,8 +5,9 @@ using static TorchSharp.torch;
 namespace InferenceServer.Gpu.Tests;
 
 /// <summary>
-/// The native INT8 GEMMs (skinny for M ≤ 64, tiled tensor-core above) against the exact integer reference, the
-/// fused activation quantizers against the unfused formula, and the bf16 skinny GEMM against cuBLAS.
+/// The native INT8 GEMMs (skinny for few rows, cuBLASLt plus the epilogue pass for 17–128 on Hopper, tiled tensor-core
+/// above) against the exact integer reference, the fused activation quantizers against the unfused formula, and the
+/// bf16 skinny GEMM against cuBLAS.
 /// </summary>
 public sealed class Int8KernelTests(CudaFixture cuda) : IClassFixture<CudaFixture>
 {

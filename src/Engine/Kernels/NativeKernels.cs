@@ -172,9 +172,13 @@ public sealed unsafe class NativeKernels
     /// <summary>Most rows the skinny (decode-step) GEMMs take; larger batches go to tiled GEMMs.</summary>
     public const int SkinnyMaxRows = 64;
 
+    /// <summary>Most rows for which INT8 GEMMs go to cuBLASLt on Hopper (from 17; kept in step with api.cpp).</summary>
+    public const int Int8CublasLtMaxRows = 128;
+
     /// <summary>
     /// y [M, N] = (xq [M, K] · wq [N, K]ᵀ, exact int32) · xScale[m] · wScale[n] + bias[n], in <paramref name="outDtype"/>
-    /// (the serving dtype, which bias shares). Dequantization happens in the GEMM's epilogue.
+    /// (the serving dtype, which bias shares). Dequantization happens in the GEMM's epilogue; for 17–128 rows on Hopper
+    /// (N a multiple of 8) cuBLASLt computes the sums and the epilogue runs as a second pass.
     /// </summary>
     public Tensor Int8Gemm(Tensor xq, Tensor xScale, Tensor wq, Tensor wScale, Tensor? bias, ScalarType outDtype)
     {
@@ -184,8 +188,8 @@ public sealed unsafe class NativeKernels
     }
 
     /// <summary>
-    /// Chooses the kernel for INT8 GEMMs above the skinny range: Hopper wgmma (the default where the device and the
-    /// build allow it) or mma.sync. Returns whether wgmma was in use before; for tests and benchmarks comparing the two.
+    /// Chooses the kernel for INT8 GEMMs above the skinny and cuBLASLt ranges: Hopper wgmma (the default where the device
+    /// and the build allow it) or mma.sync. Returns whether wgmma was in use before; for tests and benchmarks comparing the two.
     /// </summary>
     public bool UseWgmma(bool on) => _useWgmma(on ? 1 : 0) != 0;
 

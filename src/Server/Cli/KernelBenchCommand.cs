@@ -104,14 +104,14 @@ public static class KernelBenchCommand
             ["cublas_bf16_weight_tb_per_s"] = 2.0 * n * k / cublas / 1e6,
             ["int8_weight_tb_per_s"] = 1.0 * n * k / int8Gemm / 1e6,
         };
-        if (m > NativeKernels.SkinnyMaxRows)
+        if (m > NativeKernels.Int8CublasLtMaxRows)
         {
             // The mma.sync kernel beside the default (wgmma on Hopper), for the record.
             bool before = kernels.UseWgmma(false);
             r["int8_gemm_mma_sync_us"] = timer.Microseconds(() => kernels.Int8Gemm(xq, xs, wq(), ws, null, ScalarType.BFloat16));
             kernels.UseWgmma(before);
         }
-        else
+        else if (m <= NativeKernels.SkinnyMaxRows)
         {
             double skinny = timer.Microseconds(() => kernels.SkinnyLinear(x, w(), null));
             r["skinny_bf16_us"] = skinny;
