@@ -44,6 +44,7 @@ public static class BenchCommand
         cmd.SetAction(p =>
         {
             var levels = ParseLevels(p.GetValue(concurrency)!);
+            bool? asyncMode = asyncScheduling.Value(p);   // before loading: a contradiction fails fast
             var earlier = (p.GetValue(compare) ?? []).Select(f => LatencyThroughputPlot.ReadSeries(f)).ToList();   // read first: a bad file fails fast
             int inLen = p.GetValue(promptLen), outLen = p.GetValue(outputLen), most = levels.Max();
             using var loaded = ModelLoading.Load(p, a, Console.Error.WriteLine, showProgress: false);
@@ -56,7 +57,7 @@ public static class BenchCommand
                 NumKvBlocks = blocks,
                 BlockSize = blockSize,
                 EnforceEager = p.GetValue(eager),
-                AsyncScheduling = asyncScheduling.Value(p),
+                AsyncScheduling = asyncMode,
                 Scheduler = new SchedulerOptions { MaxNumSeqs = most, MaxNumBatchedTokens = stepTokens },
             }, Console.Error.WriteLine);
             engine.Start();

@@ -33,6 +33,7 @@ public static class ServeCommand
             cmd.Options.Add(o);
         cmd.SetAction(p =>
         {
+            bool? asyncMode = asyncScheduling.Value(p);   // before loading: a contradiction fails fast
             var loaded = ModelLoading.Load(p, a, Console.WriteLine, showProgress: true);
             var engineOptions = new EngineOptions
             {
@@ -42,7 +43,7 @@ public static class ServeCommand
                 CpuKvCacheSpaceGiB = p.GetValue(kvSpace),
                 GpuMemoryUtilization = p.GetValue(gpuUtil),
                 EnforceEager = p.GetValue(eager),
-                AsyncScheduling = asyncScheduling.Value(p),
+                AsyncScheduling = asyncMode,
                 EnablePrefixCaching = !p.GetValue(noPrefix),
                 Scheduler = new SchedulerOptions
                 {

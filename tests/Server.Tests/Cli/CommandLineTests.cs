@@ -148,11 +148,13 @@ public sealed class CommandLineTests
             {
                 var runs = doc.RootElement.GetProperty("runs").EnumerateArray().ToList();
                 Assert.Equal([1, 3], runs.Select(r => r.GetProperty("concurrency").GetInt32()));
+                Assert.All(runs, r => Assert.False(r.GetProperty("async_scheduling").GetBoolean()));   // off on CPU by default
                 Assert.All(runs, r => Assert.True(r.GetProperty("output_tokens_per_s").GetDouble() > 0));
             }
             Assert.Contains("\"runs\"", output);
-            (code, _, err) = Run("bench", "--device", "cpu", "--concurrency", "2", "--input-len", "8", "--output-len", "4", "--plot", png, "--plot-also", json);
+            (code, output, err) = Run("bench", "--device", "cpu", "--concurrency", "2", "--input-len", "8", "--output-len", "4", "--plot", png, "--plot-also", json, "--async-scheduling");
             Assert.True(code == 0, err);
+            Assert.Contains("\"async_scheduling\": true", output);
             var bytes = File.ReadAllBytes(png);
             Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, bytes[..4]);
             Assert.True(bytes.Length > 5000, $"{bytes.Length} bytes");
@@ -170,6 +172,9 @@ public sealed class CommandLineTests
             Assert.Equal(2, refused);
             Assert.Contains("bad.json: not a bench --output-json file", refusal);
 
+            (refused, _, refusal) = Run("bench", "--device", "cpu", "--async-scheduling", "--no-async-scheduling");
+            Assert.Equal(2, refused);
+            Assert.Contains("--async-scheduling and --no-async-scheduling contradict", refusal);
             (refused, _, refusal) = Run("bench", "--device", "cpu", "--concurrency", "1,0");
             Assert.Equal(2, refused);
             Assert.Contains("--concurrency 1,0: expected positive integers", refusal);
