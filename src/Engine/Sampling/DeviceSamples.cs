@@ -27,8 +27,6 @@ public sealed class DeviceSamples : IDisposable
         _rows = rows;
     }
 
-    public int Count => _rows.Count;
-
     /// <summary>
     /// Queues the copy to host memory behind the work already on the device's stream, without waiting for it
     /// (page-locked memory on CUDA). The caller must know the copy finished (a recorded event) before <see cref="Read"/>.

@@ -18,7 +18,7 @@ internal static class Penalties
         if (plan.AnyRepetitionPenalty)
         {
             // Only rows with a penalty contribute ids: the rest keep factor 1 anyway.
-            var seenIds = rows.Select(r => r.Parameters.RepetitionPenalty != 1f ? r.PromptTokenIds.Concat(r.OutputTokenIds) : null).ToArray();
+            var seenIds = rows.Select(r => r.Parameters.HasRepetitionPenalty ? r.PromptTokenIds.Concat(r.OutputTokenIds) : null).ToArray();
             var seen = TokenCounts.Build(seenIds, vocab, device).gt(Scalars.ZeroL);                  // [B, V] bool
             var factor = seen.to_type(ScalarType.Float32)
                 .mul_(RowParameterColumns.Column(rowTable, RowParameterColumns.RepetitionMinusOne))
@@ -27,8 +27,7 @@ internal static class Penalties
         }
         if (plan.AnyFrequencyOrPresencePenalty)
         {
-            var outputIds = rows.Select(r =>
-                r.Parameters.FrequencyPenalty != 0f || r.Parameters.PresencePenalty != 0f ? r.OutputTokenIds : null).ToArray();
+            var outputIds = rows.Select(r => r.Parameters.HasFrequencyOrPresencePenalty ? r.OutputTokenIds : null).ToArray();
             var counts = TokenCounts.Build(outputIds, vocab, device);                                  // [B, V]
             var frequency = RowParameterColumns.Column(rowTable, RowParameterColumns.Frequency);        // [B, 1]
             var presence = RowParameterColumns.Column(rowTable, RowParameterColumns.Presence);          // [B, 1]

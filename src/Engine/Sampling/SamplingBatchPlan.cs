@@ -79,8 +79,8 @@ internal sealed class SamplingBatchPlan
                     throw new ArgumentException($"Row {row} has a seed but no {nameof(SequenceRandomState)}.", nameof(rows));
             }
 
-            plan.AnyRepetitionPenalty |= p.RepetitionPenalty != 1f;
-            plan.AnyFrequencyOrPresencePenalty |= p.FrequencyPenalty != 0f || p.PresencePenalty != 0f;
+            plan.AnyRepetitionPenalty |= p.HasRepetitionPenalty;
+            plan.AnyFrequencyOrPresencePenalty |= p.HasFrequencyOrPresencePenalty;
             if (p.Logprobs is int n)
             {
                 plan.AnyLogprobs = true;

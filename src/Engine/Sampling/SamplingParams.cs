@@ -75,6 +75,12 @@ public sealed record SamplingParams
     /// <summary>Drop special tokens when detokenizing.</summary>
     public bool SkipSpecialTokens { get; init; } = true;
 
+    /// <summary>The repetition penalty is on: it counts the tokens of the prompt and the output so far.</summary>
+    public bool HasRepetitionPenalty => RepetitionPenalty != 1f;
+
+    /// <summary>A frequency or presence penalty is on: they count the output's tokens so far.</summary>
+    public bool HasFrequencyOrPresencePenalty => FrequencyPenalty != 0f || PresencePenalty != 0f;
+
     /// <summary>True when the sampler takes the argmax (temperature below <see cref="GreedyEpsilon"/>).</summary>
     public bool IsGreedy => Temperature < GreedyEpsilon;
 

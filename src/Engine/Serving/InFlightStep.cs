@@ -25,7 +25,7 @@ internal sealed class InFlightStep(IReadOnlyList<RequestState> states, int[] tok
     public DeviceSamples Samples { get; } = samples;
 
     /// <summary>Some sequence samples with penalties, which count its tokens on the host: read this step back first.</summary>
-    public bool NeedsHostTokens { get; } = states.Any(s => s.Sampling is var p && (p.RepetitionPenalty != 1f || p.FrequencyPenalty != 0f || p.PresencePenalty != 0f));
+    public bool NeedsHostTokens { get; } = states.Any(s => s.Sampling.HasRepetitionPenalty || s.Sampling.HasFrequencyOrPresencePenalty);
 
     /// <summary>The sample row of a state, or -1 when the step did not sample it.</summary>
     public int RowOf(RequestState state)
