@@ -163,8 +163,7 @@ __global__ void silu_mul_kernel(T* out, const T* gu, int inter, int64_t n) {
     const int64_t t = k / inter, i = k % inter;
     const float g = to_f(gu[t * 2 * inter + i]);
     const float u = to_f(gu[t * 2 * inter + inter + i]);
-    // HF rounds silu(g) to T before the multiply.
-    out[k] = from_f<T>(to_f(from_f<T>(g / (1.f + __expf(-g)))) * u);
+    out[k] = from_f<T>(silu_mul<T>(g, u));
   }
 }
 
@@ -179,7 +178,7 @@ __global__ void silu_mul_vec_kernel(T* out, const T* gu, int inter, int64_t vect
     load8(gu + t * 2 * inter + i, g);
     load8(gu + t * 2 * inter + inter + i, u);
 #pragma unroll
-    for (int e = 0; e < 8; e++) o[e] = to_f(from_f<T>(g[e] / (1.f + __expf(-g[e])))) * u[e];
+    for (int e = 0; e < 8; e++) o[e] = silu_mul<T>(g[e], u[e]);
     store8(out + t * inter + i, o);
   }
 }

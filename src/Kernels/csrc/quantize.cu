@@ -7,45 +7,68 @@ namespace {
 
 constexpr int kThreads = 256;
 
+// The per-token scale from a row's abs-max, and one value's INT8 level: IEEE division (__fdiv_rn) and
+// round-half-even match torch's (x / scale).round().clamp(±127) under --use_fast_math.
+__device__ __forceinline__ float scale_of(float amax) { return __fdiv_rn(fmaxf(amax, 1e-8f), 127.f); }
+__device__ __forceinline__ int8_t level_of(float v, float s) { return (int8_t)fminf(fmaxf(rintf(__fdiv_rn(v, s)), -127.f), 127.f); }
+
 // Quantizes one row whose values come from value(i), i in [0, n): abs-max pass, then rounding pass (recomputing
-// value(i) is cheaper than staging up to 28672 floats per row). IEEE division (__fdiv_rn) and round-half-even
-// match torch's (x / scale).round() under --use_fast_math.
+// value(i) is cheaper than staging up to 28672 floats per row).
 template <typename F>
 __device__ void quantize_row(int8_t* q, float* scale_out, int n, float static_scale, F value) {
   float s = static_scale;
   if (s <= 0.f) {
     float amax = 0.f;
     for (int i = threadIdx.x; i < n; i += kThreads) amax = fmaxf(amax, fabsf(value(i)));
-    s = __fdiv_rn(fmaxf(block_reduce<kThreads, true>(amax), 1e-8f), 127.f);
+    s = scale_of(block_reduce<kThreads, true>(amax));
   }
-  for (int i = threadIdx.x; i < n; i += kThreads)
-    q[i] = (int8_t)fminf(fmaxf(rintf(__fdiv_rn(value(i), s)), -127.f), 127.f);
+  for (int i = threadIdx.x; i < n; i += kThreads) q[i] = level_of(value(i), s);
   if (threadIdx.x == 0) *scale_out = s;
 }
 
-// quantize_row for a row already in registers (the layout of rms_norm_row): 8 INT8 values per 8-byte store.
+// The abs-max of this thread's row vectors (those past the row are 0).
 template <int V>
-__device__ void quantize_regs(int8_t* q, float* scale_out, const float (&o)[V][8], int n, float static_scale) {
-  float s = static_scale;
-  if (s <= 0.f) {
-    float amax = 0.f;
+__device__ float vectors_absmax(const float (&o)[V][8]) {
+  float amax = 0.f;
 #pragma unroll
-    for (int j = 0; j < V; j++)
+  for (int j = 0; j < V; j++)
 #pragma unroll
-      for (int e = 0; e < 8; e++) amax = fmaxf(amax, fabsf(o[j][e]));  // elements past n are 0
-    s = __fdiv_rn(fmaxf(block_reduce<kThreads, true>(amax), 1e-8f), 127.f);
-  }
+    for (int e = 0; e < 8; e++) amax = fmaxf(amax, fabsf(o[j][e]));
+  return amax;
+}
+
+// Writes this thread's row vectors of elements [begin, end) (the fill_row_vectors layout) as INT8 levels of scale s
+// into q (indexed by element), 8 levels per 8-byte store.
+template <int V>
+__device__ void store_levels(int8_t* q, const float (&o)[V][8], int begin, int end, float s) {
 #pragma unroll
   for (int j = 0; j < V; j++) {
-    const int i = (threadIdx.x + j * kThreads) * 8;
-    if (i >= n) continue;
+    const int i = begin + (threadIdx.x + j * kThreads) * 8;
+    if (i >= end) continue;
     uint2 packed;
     int8_t* b = reinterpret_cast<int8_t*>(&packed);
 #pragma unroll
-    for (int e = 0; e < 8; e++) b[e] = (int8_t)fminf(fmaxf(rintf(__fdiv_rn(o[j][e], s)), -127.f), 127.f);
+    for (int e = 0; e < 8; e++) b[e] = level_of(o[j][e], s);
     *reinterpret_cast<uint2*>(q + i) = packed;
   }
+}
+
+// quantize_row for a row already in registers (the layout of rms_norm_row).
+template <int V>
+__device__ void quantize_regs(int8_t* q, float* scale_out, const float (&o)[V][8], int n, float static_scale) {
+  const float s = static_scale <= 0.f ? scale_of(block_reduce<kThreads, true>(vectors_absmax(o))) : static_scale;
+  store_levels(q, o, 0, n, s);
   if (threadIdx.x == 0) *scale_out = s;
+}
+
+// Vector i of silu(gate)·up, rounded to T, from a gate_up row (gate at row[0, width), up at row[width, 2·width)).
+template <typename T>
+__device__ __forceinline__ void load_silu_mul8(const T* row, int width, int i, float (&v)[8]) {
+  float g[8], u[8];
+  load8(row + i, g);
+  load8(row + width + i, u);
+#pragma unroll
+  for (int e = 0; e < 8; e++) v[e] = to_f(from_f<T>(silu_mul<T>(g[e], u[e])));
 }
 
 // (residual add and) RMSNorm and quantisation of one row held in registers: x read once, INT8 written once.
@@ -111,13 +134,7 @@ __global__ void __launch_bounds__(kThreads) silu_mul_quant_vec_kernel(int8_t* q,
   pdl_start();
   const T* row = gu + (int64_t)blockIdx.x * 2 * inter;
   float o[V][8];
-  fill_row_vectors<V, kThreads>(o, inter, [&](int i, float (&v)[8]) {
-    float g[8], u[8];
-    load8(row + i, g);
-    load8(row + inter + i, u);
-#pragma unroll
-    for (int e = 0; e < 8; e++) v[e] = to_f(from_f<T>(to_f(from_f<T>(g[e] / (1.f + __expf(-g[e])))) * u[e]));
-  });
+  fill_row_vectors<V, kThreads>(o, 0, inter, [&](int i, float (&v)[8]) { load_silu_mul8(row, inter, i, v); });
   quantize_regs<V>(q + (int64_t)blockIdx.x * inter, scale + blockIdx.x, o, inter, static_scale);
 }
 
@@ -126,8 +143,7 @@ __global__ void __launch_bounds__(kThreads) silu_mul_quant_kernel(int8_t* q, flo
   pdl_start();
   const T* row = gu + (int64_t)blockIdx.x * 2 * inter;
   quantize_row(q + (int64_t)blockIdx.x * inter, scale + blockIdx.x, inter, static_scale, [&](int i) {
-    const float g = to_f(row[i]);
-    return to_f(from_f<T>(to_f(from_f<T>(g / (1.f + __expf(-g)))) * to_f(row[inter + i])));
+    return to_f(from_f<T>(silu_mul<T>(to_f(row[i]), to_f(row[inter + i]))));
   });
 }
 
@@ -157,48 +173,22 @@ __global__ void __launch_bounds__(kThreads) quantize_row_cluster_kernel(int8_t* 
   const int slice = (width + 8 * kClusterBlocks - 1) / (8 * kClusterBlocks) * 8;  // a multiple of 8 elements
   const int begin = rank * slice, end = min(width, begin + slice);
   float o[V][8];
-  float amax = 0.f;
-#pragma unroll
-  for (int j = 0; j < V; j++) {
-    const int i = begin + (threadIdx.x + j * kThreads) * 8;
-    if (i < end) {
-      if constexpr (SiluMul) {
-        float g[8], u[8];
-        load8(src + i, g);
-        load8(src + width + i, u);
-#pragma unroll
-        for (int e = 0; e < 8; e++) o[j][e] = to_f(from_f<T>(to_f(from_f<T>(g[e] / (1.f + __expf(-g[e])))) * u[e]));
-      } else {
-        load8(src + i, o[j]);
-      }
-    } else {
-#pragma unroll
-      for (int e = 0; e < 8; e++) o[j][e] = 0.f;
-    }
-#pragma unroll
-    for (int e = 0; e < 8; e++) amax = fmaxf(amax, fabsf(o[j][e]));
-  }
+  fill_row_vectors<V, kThreads>(o, begin, end, [&](int i, float (&v)[8]) {
+    if constexpr (SiluMul) load_silu_mul8(src, width, i, v);
+    else load8(src + i, v);
+  });
   __shared__ float block_max;
   const bool dynamic = static_scale <= 0.f;  // the same in every block of the cluster
   float s = static_scale;
   if (dynamic) {
-    const float m = block_reduce<kThreads, true>(amax);
+    const float m = block_reduce<kThreads, true>(vectors_absmax(o));
     if (threadIdx.x == 0) block_max = m;
     cluster.sync();
     float g = 0.f;
     for (int r = 0; r < kClusterBlocks; r++) g = fmaxf(g, *cluster.map_shared_rank(&block_max, r));
-    s = __fdiv_rn(fmaxf(g, 1e-8f), 127.f);
+    s = scale_of(g);
   }
-#pragma unroll
-  for (int j = 0; j < V; j++) {
-    const int i = begin + (threadIdx.x + j * kThreads) * 8;
-    if (i >= end) continue;
-    uint2 packed;
-    int8_t* b = reinterpret_cast<int8_t*>(&packed);
-#pragma unroll
-    for (int e = 0; e < 8; e++) b[e] = (int8_t)fminf(fmaxf(rintf(__fdiv_rn(o[j][e], s)), -127.f), 127.f);
-    *reinterpret_cast<uint2*>(q + (int64_t)row * width + i) = packed;
-  }
+  store_levels(q + (int64_t)row * width, o, begin, end, s);
   if (rank == 0 && threadIdx.x == 0) scale[row] = s;
   if (dynamic) cluster.sync();  // no block may leave while another still reads its block_max
 #endif

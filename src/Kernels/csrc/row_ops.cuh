@@ -53,14 +53,14 @@ inline bool vector_rows_ok(int width, int threads, const void* p, int64_t row_st
   return width % 8 == 0 && width <= 8 * threads * 4 && reinterpret_cast<uintptr_t>(p) % 16 == 0 && row_stride % 8 == 0;
 }
 
-// Fills this thread's V 8-element vectors of a row (vector j of thread t holds elements (t + j·Threads)·8 .. + 7):
-// fill(i, o[j]) for the vectors that start inside the row, zeros for those past `width`.
+// Fills this thread's V 8-element vectors of the row elements [begin, end) (vector j of thread t holds elements
+// begin + (t + j·Threads)·8 .. + 7): fill(i, o[j]) for the vectors that start before `end`, zeros for the others.
 template <int V, int Threads, typename Fill>
-__device__ inline void fill_row_vectors(float (&o)[V][8], int width, Fill fill) {
+__device__ inline void fill_row_vectors(float (&o)[V][8], int begin, int end, Fill fill) {
 #pragma unroll
   for (int j = 0; j < V; j++) {
-    const int i = (threadIdx.x + j * Threads) * 8;
-    if (i < width) {
+    const int i = begin + (threadIdx.x + j * Threads) * 8;
+    if (i < end) {
       fill(i, o[j]);
     } else {
 #pragma unroll
@@ -75,7 +75,7 @@ __device__ inline void fill_row_vectors(float (&o)[V][8], int width, Fill fill) 
 template <typename T, int V, int Threads, bool Add>
 __device__ inline void rms_norm_row(float (&o)[V][8], T* x, const T* delta, const T* w, int hidden, float eps) {
   float ss = 0.f;
-  fill_row_vectors<V, Threads>(o, hidden, [&](int i, float (&v)[8]) {
+  fill_row_vectors<V, Threads>(o, 0, hidden, [&](int i, float (&v)[8]) {
     load8(x + i, v);
     if (Add) {
       float d[8];
@@ -97,4 +97,10 @@ __device__ inline void rms_norm_row(float (&o)[V][8], T* x, const T* delta, cons
 #pragma unroll
     for (int e = 0; e < 8; e++) o[j][e] = to_f(from_f<T>(to_f(from_f<T>(o[j][e] * inv)) * wf[e]));
   }
+}
+
+// silu(g)·u as HF computes it in T: silu(g) rounded to T, then the product in float (which the caller rounds to T).
+template <typename T>
+__device__ __forceinline__ float silu_mul(float g, float u) {
+  return to_f(from_f<T>(g / (1.f + __expf(-g)))) * u;
 }
