@@ -172,7 +172,7 @@ public sealed unsafe class NativeKernels
     /// <summary>Most rows the skinny (decode-step) GEMMs take; larger batches go to tiled GEMMs.</summary>
     public const int SkinnyMaxRows = 64;
 
-    /// <summary>Most rows for which INT8 GEMMs go to cuBLASLt on Hopper (from 17; kept in step with api.cpp).</summary>
+    /// <summary>Most rows for which INT8 GEMMs go to cuBLASLt on Hopper (from 17; kept in step with int8_gemm_cublaslt_rows in int8_gemm.cu).</summary>
     public const int Int8CublasLtMaxRows = 128;
 
     /// <summary>

@@ -9,8 +9,6 @@
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDACachingAllocator.h>
 #include <atomic>
-#include <cstdlib>
-#include <cstring>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -57,16 +55,6 @@ void check_quantized(const at::Tensor& q, const at::Tensor& scale, const char* w
   check(q.scalar_type() == at::kChar && q.dim() == 2 && q.is_contiguous(), std::string(what) + ": q must be [T,K] int8 contiguous");
   check(scale.scalar_type() == at::kFloat && scale.is_contiguous() && scale.numel() == q.size(0),
         std::string(what) + ": scale must be [T] float32 contiguous");
-}
-
-// Rows for which INT8 GEMMs go to cuBLASLt (at::_int_mm, which needs more than 16): 17–128, on compute capability
-// 9.0+, unless INFERENCE_INT8_CUBLASLT=0 (for comparisons).
-bool cublaslt_int8_rows(int64_t m) {
-  static const bool enabled = [] {
-    const char* v = std::getenv("INFERENCE_INT8_CUBLASLT");
-    return !(v && std::strcmp(v, "0") == 0) && at::cuda::getCurrentDeviceProperties()->major >= 9;
-  }();
-  return enabled && m > 16 && m <= 128;
 }
 
 bool aligned16(const at::Tensor& t) { return reinterpret_cast<uintptr_t>(t.data_ptr()) % 16 == 0; }
@@ -235,7 +223,7 @@ int ik_int8_gemm(at::Tensor* out, at::Tensor* xq, at::Tensor* x_scale, at::Tenso
   const void* b = bias ? bias->data_ptr() : nullptr;
   auto st = at::cuda::getCurrentCUDAStream();
   const int code = dtype_code(out->scalar_type());
-  if (cublaslt_int8_rows(M) && N % 8 == 0) {
+  if (int8_gemm_cublaslt_rows(M) && N % 8 == 0) {
     // Between the skinny kernel's best range and the large tiles, cuBLASLt's INT8 GEMM is the faster one on Hopper
     // (docs/smoothquant.md); its INT32 sums take the same epilogue in a second pass.
     const at::Tensor acc = at::_int_mm(x, w.t());  // [M, N] int32

@@ -3,6 +3,8 @@
 #pragma once
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
+#include <cstdlib>
+#include <cstring>
 
 __device__ inline float to_f(float x) { return x; }
 __device__ inline float to_f(__half x) { return __half2float(x); }
@@ -40,4 +42,10 @@ cudaError_t allow_dynamic_smem(int bytes) {
 inline int device_cc_major() {
   int dev = 0, major = 0;
   return cudaGetDevice(&dev) == cudaSuccess && cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) == cudaSuccess ? major : 0;
+}
+
+// Whether the environment variable `name` is "0": the switches that turn a kernel choice off for comparisons.
+inline bool env_switched_off(const char* name) {
+  const char* v = std::getenv(name);
+  return v && std::strcmp(v, "0") == 0;
 }

@@ -149,3 +149,8 @@ cudaError_t launch_int8_dequantize(int out_dtype, void* y, const int32_t* acc, c
   if (m < 1 || n < 1) return cudaSuccess;
   return dispatch_out<Dequantize>(out_dtype, y, bias, acc, x_scale, w_scale, m, n, y_stride, stream);
 }
+
+bool int8_gemm_cublaslt_rows(int64_t m) {
+  static const bool enabled = !env_switched_off("INFERENCE_INT8_CUBLASLT") && device_cc_major() >= 9;
+  return enabled && m > 16 && m <= 128;
+}

@@ -16,6 +16,10 @@ cudaError_t launch_int8_gemm_sm90(int out_dtype, void* y, const int8_t* xq, cons
                                   const float* w_scale, const void* bias, int m, int n, int k, int64_t x_stride,
                                   int64_t y_stride, cudaStream_t stream);
 
+// Whether INT8 GEMMs of m rows go to cuBLASLt's INT8 GEMM (at::_int_mm, which needs more than 16 rows) and then
+// launch_int8_dequantize: 17–128 rows on compute capability 9.0+, unless INFERENCE_INT8_CUBLASLT=0 (for comparisons).
+bool int8_gemm_cublaslt_rows(int64_t m);
+
 // y[m, n] = acc[m, n] · x_scale[m] · w_scale[n] + bias[n]: the same epilogue as its own pass, after an INT32 GEMM
 // from cuBLASLt (acc [M, N] int32 row-major).
 cudaError_t launch_int8_dequantize(int out_dtype, void* y, const int32_t* acc, const float* x_scale, const float* w_scale,

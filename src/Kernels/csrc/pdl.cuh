@@ -6,8 +6,6 @@
 #pragma once
 #include <cuda_runtime.h>
 #include "dtype_convert.cuh"
-#include <cstdlib>
-#include <cstring>
 
 // In a kernel launched with launch_pdl: blocks until the previous kernel in the stream has finished and its writes are
 // visible. Every such kernel calls it on every path before reading inputs or writing outputs (so that kernels after
@@ -35,12 +33,8 @@ __device__ __forceinline__ void pdl_start() {
 
 // Whether kernels are launched programmatically: on compute capability 9.0+ unless INFERENCE_PDL=0 (for comparisons).
 inline bool pdl_enabled() {
-  static const int enabled = [] {
-    const char* v = std::getenv("INFERENCE_PDL");
-    if (v && std::strcmp(v, "0") == 0) return 0;
-    return device_cc_major() >= 9 ? 1 : 0;
-  }();
-  return enabled == 1;
+  static const bool enabled = !env_switched_off("INFERENCE_PDL") && device_cc_major() >= 9;
+  return enabled;
 }
 
 // kernel<<<grid, block, smem, stream>>>(args...), as a programmatic dependent launch where pdl_enabled(), in
