@@ -127,20 +127,23 @@ public sealed class SafeTensorsFile : IDisposable
         }
     }
 
-    public static ScalarType ParseDtype(string s) => s switch
+    /// <summary>The safetensors header's dtype names this server reads and writes.</summary>
+    internal static readonly IReadOnlyDictionary<string, ScalarType> DtypeNames = new Dictionary<string, ScalarType>
     {
-        "F32" => ScalarType.Float32,
-        "F16" => ScalarType.Float16,
-        "BF16" => ScalarType.BFloat16,
-        "F64" => ScalarType.Float64,
-        "I8" => ScalarType.Int8,
-        "U8" => ScalarType.Byte,
-        "I16" => ScalarType.Int16,
-        "I32" => ScalarType.Int32,
-        "I64" => ScalarType.Int64,
-        "BOOL" => ScalarType.Bool,
-        _ => throw new ModelLoadException($"safetensors dtype {s} is not supported."),
+        ["F32"] = ScalarType.Float32,
+        ["F16"] = ScalarType.Float16,
+        ["BF16"] = ScalarType.BFloat16,
+        ["F64"] = ScalarType.Float64,
+        ["I8"] = ScalarType.Int8,
+        ["U8"] = ScalarType.Byte,
+        ["I16"] = ScalarType.Int16,
+        ["I32"] = ScalarType.Int32,
+        ["I64"] = ScalarType.Int64,
+        ["BOOL"] = ScalarType.Bool,
     };
+
+    public static ScalarType ParseDtype(string s) =>
+        DtypeNames.TryGetValue(s, out var t) ? t : throw new ModelLoadException($"safetensors dtype {s} is not supported.");
 
     public static int ElementSize(ScalarType t) => t switch
     {

@@ -59,18 +59,7 @@ public static class SafeTensorsWriter
         }
     }
 
-    public static string DtypeName(ScalarType t) => t switch
-    {
-        ScalarType.Float32 => "F32",
-        ScalarType.Float16 => "F16",
-        ScalarType.BFloat16 => "BF16",
-        ScalarType.Float64 => "F64",
-        ScalarType.Int8 => "I8",
-        ScalarType.Byte => "U8",
-        ScalarType.Int16 => "I16",
-        ScalarType.Int32 => "I32",
-        ScalarType.Int64 => "I64",
-        ScalarType.Bool => "BOOL",
-        _ => throw new ArgumentException($"safetensors has no dtype for {t}"),
-    };
+    /// <summary>The header name of a dtype: the inverse of <see cref="SafeTensorsFile.ParseDtype"/>.</summary>
+    public static string DtypeName(ScalarType t) =>
+        SafeTensorsFile.DtypeNames.FirstOrDefault(p => p.Value == t).Key ?? throw new ArgumentException($"safetensors has no dtype for {t}");
 }
