@@ -13,8 +13,6 @@ namespace InferenceServer.Engine.Tests.Serving;
 /// </summary>
 public sealed class AsyncSchedulingTests
 {
-    private sealed record Result(List<int> Ids, string Text, FinishReason? Finish, GenerationUsage? Usage, List<OutputLogprob> Logprobs);
-
     [Fact]
     public async Task MixedWorkloadGivesTheSameOutputsWithItOnAndOff()
     {
@@ -58,7 +56,7 @@ public sealed class AsyncSchedulingTests
         }).ToList();
     }
 
-    private static async Task<(Result[] Results, EngineStats Stats)> Serve(List<GenerationRequest> requests, bool asyncScheduling)
+    private static async Task<(EngineTestHost.Collected[] Results, EngineStats Stats)> Serve(List<GenerationRequest> requests, bool asyncScheduling)
     {
         const int blocks = 40;   // small enough for preemptions among 30 requests
         using var engine = EngineTestHost.Start(new EngineOptions
@@ -79,24 +77,10 @@ public sealed class AsyncSchedulingTests
             }
             catch (OperationCanceledException) { }
         });
-        var results = await Task.WhenAll(requests.Select(r => Collect(engine.Submit(r, TestContext.Current.CancellationToken))))
+        var results = await Task.WhenAll(requests.Select(r => EngineTestHost.Collect(engine.Submit(r, TestContext.Current.CancellationToken))))
             .WaitAsync(TimeSpan.FromMinutes(2), TestContext.Current.CancellationToken);
         await aborted.WaitAsync(TimeSpan.FromMinutes(1), TestContext.Current.CancellationToken);
         await EngineTestHost.WaitUntil(() => engine.GetLoad().KvBlocksFree == blocks && engine.GetLoad().Running == 0, TimeSpan.FromSeconds(5));
         return (results, engine.Stats);
-    }
-
-    private static async Task<Result> Collect(IAsyncEnumerable<GenerationOutput> stream)
-    {
-        var r = new Result([], "", null, null, []);
-        var text = new System.Text.StringBuilder();
-        await foreach (var o in stream)
-        {
-            r.Ids.AddRange(o.TokenIds);
-            text.Append(o.TextDelta);
-            if (o.Logprobs is { } lp) r.Logprobs.AddRange(lp);
-            if (o.Finish is not null) r = r with { Finish = o.Finish, Usage = o.Usage };
-        }
-        return r with { Text = text.ToString() };
     }
 }

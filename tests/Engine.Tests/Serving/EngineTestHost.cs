@@ -21,18 +21,25 @@ public static class EngineTestHost
 
     public static SamplingParams Greedy(int maxTokens) => new() { Temperature = 0, MaxTokens = maxTokens, IgnoreEos = true };
 
-    public static async Task<(List<int> Ids, string Text, FinishReason? Finish)> Collect(IAsyncEnumerable<GenerationOutput> stream)
+    /// <summary>What a request's stream delivered: its ids and text, how it finished, its usage and per-token logprobs.</summary>
+    public sealed record Collected(List<int> Ids, string Text, FinishReason? Finish, GenerationUsage? Usage, List<OutputLogprob> Logprobs);
+
+    public static async Task<Collected> Collect(IAsyncEnumerable<GenerationOutput> stream)
     {
         var ids = new List<int>();
+        var logprobs = new List<OutputLogprob>();
         var text = new System.Text.StringBuilder();
         FinishReason? finish = null;
+        GenerationUsage? usage = null;
         await foreach (var o in stream)
         {
             ids.AddRange(o.TokenIds);
             text.Append(o.TextDelta);
+            if (o.Logprobs is { } lp) logprobs.AddRange(lp);
             finish ??= o.Finish;
+            usage ??= o.Usage;
         }
-        return (ids, text.ToString(), finish);
+        return new Collected(ids, text.ToString(), finish, usage, logprobs);
     }
 
     public static async Task WaitUntil(Func<bool> condition, TimeSpan timeout)

@@ -53,13 +53,7 @@ public sealed class PrefixCachingTests(TinyLlamaFixture f) : IClassFixture<TinyL
 
     private static async Task<(List<int> Ids, GenerationUsage Usage)> Run(LlmEngine engine, string id, int[] prompt, int n = 10)
     {
-        var ids = new List<int>();
-        GenerationUsage? usage = null;
-        await foreach (var o in engine.Submit(new GenerationRequest(id, prompt, EngineTestHost.Greedy(n)), TestContext.Current.CancellationToken))
-        {
-            ids.AddRange(o.TokenIds);
-            usage ??= o.Usage;
-        }
-        return (ids, usage!);
+        var r = await EngineTestHost.Collect(engine.Submit(new GenerationRequest(id, prompt, EngineTestHost.Greedy(n)), TestContext.Current.CancellationToken));
+        return (r.Ids, r.Usage!);
     }
 }
