@@ -27,6 +27,7 @@ public sealed class Int8KernelTests(CudaFixture cuda) : IClassFixture<CudaFixtur
     [InlineData(200, 300, 1040)]
     [InlineData(1024, 512, 2048)]
     [InlineData(300, 4096, 4160)]     // K with a partial 128-byte slice, N and M not tile multiples
+    [InlineData(2100, 520, 272)]      // more row tiles than one raster group (16 × 128), the last group partial
     public void Int8GemmEqualsIntegerReference(int m, int n, int k)
     {
         var device = cuda.Require();

@@ -4,12 +4,18 @@
 #include <cstdint>
 #include "dtype_convert.cuh"
 
+// acc · x_scale · w_scale[n] + bias[n], in float (bias may be null).
+template <typename OutT>
+__device__ __forceinline__ float dequantized(int acc, float sx, const float* ws, const OutT* bias, int n) {
+  float v = (float)acc * sx * ws[n];
+  if (bias) v += to_f(bias[n]);
+  return v;
+}
+
 template <typename OutT>
 __device__ __forceinline__ void store_dequantized(OutT* y, int64_t ldy, int m, int n, int acc, float sx, const float* ws,
                                                   const OutT* bias) {
-  float v = (float)acc * sx * ws[n];
-  if (bias) v += to_f(bias[n]);
-  y[(int64_t)m * ldy + n] = from_f<OutT>(v);
+  y[(int64_t)m * ldy + n] = from_f<OutT>(dequantized(acc, sx, ws, bias, n));
 }
 
 // Runs L<OutT>::run((OutT*)y, (const OutT*)bias, args...) for out_dtype 0 = float32, 1 = float16, 2 = bfloat16.

@@ -1,13 +1,20 @@
+#include <cuda.h>  // CUtensorMap and cuTensorMapEncodeTiled's types (the function comes from the runtime: no libcuda link)
 #include "int8_epilogue.cuh"
 #include "int8_gemm.h"
 #include "mma.cuh"
 
 // Hopper INT8 GEMM on warpgroup MMA (wgmma): the only INT8 tensor-core path on an H100 with more throughput than
-// bf16 cuBLAS at large M (mma.sync reaches about half of it). Block tile 128×256 (INT8 needs big tiles: at 128×128
-// the operand traffic from L2 alone would cap it near mma.sync's rate), two consumer warpgroups of 64×256 each (two
-// m64n128k32 instructions per 32-byte K step), 128-byte K slices in shared memory with the 128-byte swizzle wgmma's
-// descriptors expect, a 4-stage cp.async pipeline filled by the same threads, and the dequantizing epilogue of the
-// other INT8 kernels.
+// bf16 cuBLAS at large M (mma.sync reaches about half of it).
+// - Block tile 128×256 (INT8 needs big tiles: at 128×128 the operand traffic from L2 alone would cap it near
+//   mma.sync's rate), K in 128-byte slices, 4 pipeline stages of 48 KiB.
+// - Warp-specialised: warpgroup 0 is the producer, one thread of which issues the tensor-memory-accelerator (TMA)
+//   copies of each stage's x and w tiles; warpgroups 1 and 2 are the consumers, 64×256 of the tile each (two
+//   m64n128k32 instructions per 32-byte K step). Full and empty mbarriers per stage hand the buffers back and forth,
+//   so no thread both loads and multiplies and no block-wide barrier sits in the main loop.
+// - TMA writes the 128-byte swizzle that wgmma's shared-memory descriptors read, and zero-fills past M, N and K.
+// - Tiles are visited in groups of kGroupM row tiles, rows fastest, so a wave of blocks shares a few x row panels
+//   and reads each weight tile about once from DRAM (rows-slowest order re-reads a 28672-row weight per row tile).
+// - The dequantization of the other INT8 kernels, staged through shared memory for whole-row 16-byte stores.
 // Its body exists only in sm_90a device code; int8_gemm_sm90_available() asks the device whether this build has it.
 #if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
 #define IK_DEVICE_WGMMA 1
@@ -15,12 +22,10 @@
 
 namespace {
 
-constexpr int BM = 128, BN = 256, BK = 128, STAGES = 4, THREADS = 256;
+constexpr int BM = 128, BN = 256, BK = 128, STAGES = 4, kGroupM = 16;
+constexpr int kConsumers = 2, THREADS = (kConsumers + 1) * 128;
 constexpr int kTileA = BM * BK, kTileB = BN * BK, kStage = kTileA + kTileB;  // 48 KiB per stage
-constexpr int kSmem = STAGES * kStage + 1024;                               // + room to align to 1 KiB
-
-// 16-byte chunk c of row r in a [rows, 128 B] tile with the 128-byte swizzle: chunk index XOR (row mod 8).
-__device__ __forceinline__ int swz128(int r, int c) { return r * 128 + ((c ^ (r & 7)) << 4); }
+constexpr int kSmem = 1024 + STAGES * kStage + 2 * STAGES * 8;               // alignment slack, stages, barriers
 
 // Shared-memory matrix descriptor of a K-major tile with 128-byte swizzle: start address, stride between 8-row core
 // groups (1024 B), swizzle mode 1 (128 B) in bits 62–63; the leading offset is unused for this layout.
@@ -33,7 +38,45 @@ __device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.a
 __device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
 template <int N>
 __device__ __forceinline__ void wgmma_wait() { asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory"); }
-__device__ __forceinline__ void fence_async_shared() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
+
+// A warpgroup's register budget: the producer gives most of its registers to the consumers' accumulators.
+template <int R>
+__device__ __forceinline__ void regs_down() { asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(R)); }
+template <int R>
+__device__ __forceinline__ void regs_up() { asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(R)); }
+
+// mbarriers in shared memory: a phase completes when `count` arrivals and all expected transaction bytes are in.
+__device__ __forceinline__ void bar_init(uint64_t* bar, int count) {
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(smem_addr(bar)), "r"(count) : "memory");
+}
+__device__ __forceinline__ void bar_arrive(uint64_t* bar) {
+  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(smem_addr(bar)) : "memory");
+}
+__device__ __forceinline__ void bar_arrive_expect_bytes(uint64_t* bar, uint32_t bytes) {
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(smem_addr(bar)), "r"(bytes) : "memory");
+}
+// Spins until the phase of the given parity (0 for the first, 1 for the second, ...) has completed.
+__device__ __forceinline__ void bar_wait(uint64_t* bar, int parity) {
+  asm volatile(
+      "{\n"
+      ".reg .pred done;\n"
+      "WAIT:\n"
+      "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
+      "@!done bra WAIT;\n"
+      "}\n" ::"r"(smem_addr(bar)),
+      "r"(parity)
+      : "memory");
+}
+
+// TMA: the box at (column c0 in bytes, row c1) of the tensor `map` describes, into shared memory at dst; the bytes
+// count towards bar's expected transactions.
+__device__ __forceinline__ void tma_load_2d(void* dst, const CUtensorMap* map, int c0, int c1, uint64_t* bar) {
+  asm volatile(
+      "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3}], [%4];\n" ::"r"(
+          smem_addr(dst)),
+      "l"(reinterpret_cast<uint64_t>(map)), "r"(c0), "r"(c1), "r"(smem_addr(bar))
+      : "memory");
+}
 
 // D[64×128] += A[64×32] · B[32×128] (s8 × s8 → s32), A and B from shared memory. Lane layout of d: warp w of the
 // warpgroup holds rows 16w..16w+15; d[4j + 0/1] = (row 16w + g, cols 8j + 2t, +1), d[4j + 2/3] = (row + 8, same).
@@ -47,51 +90,62 @@ __device__ __forceinline__ void wgmma_s8_m64n128k32(int (&d)[64], uint64_t da, u
 }
 #endif
 
+// Block b's tile origin (bm, bn): groups of kGroupM row tiles, rows fastest within a group.
+__device__ __forceinline__ void tile_origin(int b, int m_tiles, int n_tiles, int& bm, int& bn) {
+  const int per_group = kGroupM * n_tiles, first = b / per_group * kGroupM;
+  const int rows = min(m_tiles - first, kGroupM), in = b % per_group;
+  bm = (first + in % rows) * BM;
+  bn = in / rows * BN;
+}
+
+// y [M, N] = dequantized x [M, K] · w [N, K]ᵀ; x and w reach the kernel as TMA tensor maps of [BM | BN, 128 B] boxes.
 template <typename OutT>
-__global__ void __launch_bounds__(THREADS, 1) int8_gemm_sm90_kernel(OutT* __restrict__ y, const int8_t* __restrict__ x,
-                                                                    const int8_t* __restrict__ w, const float* __restrict__ xs,
-                                                                    const float* __restrict__ ws, const OutT* __restrict__ bias,
-                                                                    int M, int N, int K, int64_t ldx, int64_t ldy) {
+__global__ void __launch_bounds__(THREADS, 1) int8_gemm_sm90_kernel(const __grid_constant__ CUtensorMap x_map,
+                                                                    const __grid_constant__ CUtensorMap w_map, OutT* __restrict__ y,
+                                                                    const float* __restrict__ xs, const float* __restrict__ ws,
+                                                                    const OutT* __restrict__ bias, int M, int N, int K, int64_t ldy,
+                                                                    int m_tiles, int n_tiles) {
 #ifdef IK_DEVICE_WGMMA
   extern __shared__ uint8_t smem_raw[];
-  uint8_t* smem = smem_raw + ((1024 - (smem_addr(smem_raw) & 1023)) & 1023);
-  const int bm = blockIdx.y * BM, bn = blockIdx.x * BN;
-  const int tid = threadIdx.x, wg = tid / 128;
-  const int ktiles = (K + BK - 1) / BK;
-
-  // Each thread copies 4 of A's 1024 16-byte chunks and 8 of B's 2048 per stage; out-of-range chunks are zero-filled.
-  auto load_stage = [&](int stage, int kt) {
-    uint8_t* sa = smem + stage * kStage;
-    uint8_t* sb = sa + kTileA;
-#pragma unroll
-    for (int i = 0; i < BM * 8 / THREADS; i++) {
-      const int idx = tid + i * THREADS, r = idx / 8, c = idx % 8, gk = kt * BK + c * 16;
-      const bool ok = gk < K && bm + r < M;
-      cp_async16(sa + swz128(r, c), x + (ok ? (int64_t)(bm + r) * ldx + gk : 0), ok ? 16 : 0);
+  uint8_t* smem = smem_raw + ((1024 - (smem_addr(smem_raw) & 1023)) & 1023);  // the swizzle repeats every 1024 B
+  uint64_t* full = reinterpret_cast<uint64_t*>(smem + STAGES * kStage);  // stage s loaded (TMA bytes arrived)
+  uint64_t* empty = full + STAGES;                                        // stage s consumed (every consumer warp done)
+  int bm, bn;
+  tile_origin(blockIdx.x, m_tiles, n_tiles, bm, bn);
+  const int wg = threadIdx.x / 128, ktiles = (K + BK - 1) / BK;
+  if (threadIdx.x == 0) {
+    for (int s = 0; s < STAGES; s++) {
+      bar_init(&full[s], 1);
+      bar_init(&empty[s], kConsumers * 4);
     }
-#pragma unroll
-    for (int i = 0; i < BN * 8 / THREADS; i++) {
-      const int idx = tid + i * THREADS, r = idx / 8, c = idx % 8, gk = kt * BK + c * 16;
-      const bool ok = gk < K && bn + r < N;
-      cp_async16(sb + swz128(r, c), w + (ok ? (int64_t)(bn + r) * K + gk : 0), ok ? 16 : 0);
-    }
-  };
-
-#pragma unroll
-  for (int s = 0; s < STAGES - 1; s++) {
-    if (s < ktiles) load_stage(s, s);
-    cp_async_commit();
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");  // visible to the TMA unit
   }
-  int acc[2][64];  // columns 0..127 and 128..255 of the block tile
+  __syncthreads();
+
+  if (wg == 0) {
+    regs_down<40>();
+    if (threadIdx.x == 0) {
+      for (int kt = 0; kt < ktiles; kt++) {
+        const int s = kt % STAGES;
+        if (kt >= STAGES) bar_wait(&empty[s], (kt / STAGES - 1) & 1);  // its previous use is consumed
+        bar_arrive_expect_bytes(&full[s], kStage);  // whole boxes count, zero-filled parts included
+        tma_load_2d(smem + s * kStage, &x_map, kt * BK, bm, &full[s]);
+        tma_load_2d(smem + s * kStage + kTileA, &w_map, kt * BK, bn, &full[s]);
+      }
+    }
+    return;
+  }
+
+  regs_up<232>();
+  const int c = wg - 1;  // this consumer's rows: c·64 .. c·64 + 63 of the tile
+  int acc[2][64];        // columns 0..127 and 128..255 of the block tile
 #pragma unroll
   for (int i = 0; i < 64; i++) acc[0][i] = acc[1][i] = 0;
-
   for (int kt = 0; kt < ktiles; kt++) {
-    cp_async_wait<STAGES - 2>();
-    fence_async_shared();  // cp.async wrote through the generic proxy; wgmma reads through the async one
-    __syncthreads();
-    const uint32_t a = smem_addr(smem + (kt % STAGES) * kStage + wg * 64 * BK);
-    const uint32_t b = smem_addr(smem + (kt % STAGES) * kStage + kTileA);
+    const int s = kt % STAGES;
+    bar_wait(&full[s], (kt / STAGES) & 1);
+    const uint32_t a = smem_addr(smem + s * kStage + c * 64 * BK);
+    const uint32_t b = smem_addr(smem + s * kStage + kTileA);
     wgmma_fence();
 #pragma unroll
     for (int j = 0; j < BK / 32; j++) {
@@ -99,42 +153,95 @@ __global__ void __launch_bounds__(THREADS, 1) int8_gemm_sm90_kernel(OutT* __rest
       wgmma_s8_m64n128k32(acc[1], smem_desc(a + 32 * j), smem_desc(b + 128 * BK + 32 * j));
     }
     wgmma_commit();
-    wgmma_wait<1>();  // the previous slice's MMAs are done in this warpgroup...
-    __syncthreads();  // ...and in the other, so its stage can be refilled
-    const int next = kt + STAGES - 1;
-    if (next < ktiles) load_stage(next % STAGES, next);
-    cp_async_commit();
+    wgmma_wait<1>();  // this warp's MMAs of the previous slice are done: hand its stage back
+    if (kt > 0 && threadIdx.x % 32 == 0) bar_arrive(&empty[(kt - 1) % STAGES]);
   }
   wgmma_wait<0>();
-  cp_async_wait<0>();
 
-  const int lane = tid % 32, g = lane / 4, t = lane % 4, row0 = bm + wg * 64 + (tid % 128) / 32 * 16 + g;
+  // Epilogue through shared memory: each consumer dequantizes its 64×256 accumulators into a padded OutT tile in
+  // the (now idle) stage buffers, then writes whole rows with 16-byte stores. Straight from the accumulators every
+  // thread would store 128 scattered 2-byte values; that cost about as much as the main loop at K = 4096.
+  // The other consumer may still be multiplying out of a stage, so both meet first (named barrier 1, 256 threads).
+  asm volatile("bar.sync 1, %0;\n" ::"n"(kConsumers * 128) : "memory");
+  constexpr int kVec = 16 / sizeof(OutT), kPitch = BN + kVec;  // a row's 16-byte pad spreads rows over the banks
+  OutT* tile = reinterpret_cast<OutT*>(smem) + c * 64 * kPitch;
+  const int lane = threadIdx.x % 32, g = lane / 4, t = lane % 4, r0 = (threadIdx.x % 128) / 32 * 16 + g;
 #pragma unroll
   for (int half = 0; half < 2; half++) {
-    const int m = row0 + half * 8;
-    if (m >= M) continue;
-    const float sx = xs[m];
+    const int r = r0 + half * 8, m = bm + c * 64 + r;
+    const float sx = m < M ? xs[m] : 0.f;
 #pragma unroll
     for (int j = 0; j < BN / 8; j++) {
 #pragma unroll
       for (int e = 0; e < 2; e++) {
-        const int n = bn + 8 * j + 2 * t + e;
-        if (n < N) store_dequantized(y, ldy, m, n, acc[j / 16][4 * (j % 16) + half * 2 + e], sx, ws, bias);
+        const int col = 8 * j + 2 * t + e, n = bn + col;
+        const float v = n < N ? dequantized(acc[j / 16][4 * (j % 16) + half * 2 + e], sx, ws, bias, n) : 0.f;
+        tile[r * kPitch + col] = from_f<OutT>(v);
       }
     }
   }
+  asm volatile("bar.sync %0, 128;\n" ::"r"(2 + c) : "memory");  // this consumer's tile is complete
+  const bool vector_rows = N % kVec == 0 && ldy % kVec == 0 && reinterpret_cast<uintptr_t>(y) % 16 == 0;
+  for (int i = threadIdx.x % 128; i < 64 * (BN / kVec); i += 128) {
+    const int r = i / (BN / kVec), col = i % (BN / kVec) * kVec, m = bm + c * 64 + r, n = bn + col;
+    if (m >= M || n >= N) continue;
+    const OutT* src = tile + r * kPitch + col;
+    OutT* dst = y + (int64_t)m * ldy + n;
+    if (vector_rows) {
+      *reinterpret_cast<uint4*>(dst) = *reinterpret_cast<const uint4*>(src);
+    } else {
+      for (int e = 0; e < kVec && n + e < N; e++) dst[e] = src[e];
+    }
+  }
 #endif
+}
+
+// cuTensorMapEncodeTiled, looked up once through the runtime (so the library needs no link to the driver library).
+using EncodeTiled = CUresult (*)(CUtensorMap*, CUtensorMapDataType, cuuint32_t, void*, const cuuint64_t*, const cuuint64_t*,
+                                 const cuuint32_t*, const cuuint32_t*, CUtensorMapInterleave, CUtensorMapSwizzle,
+                                 CUtensorMapL2promotion, CUtensorMapFloatOOBfill);
+EncodeTiled encode_tiled() {
+  static const EncodeTiled fn = [] {
+    void* p = nullptr;
+    cudaDriverEntryPointQueryResult found{};
+#if CUDART_VERSION >= 12050
+    const cudaError_t err = cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &p, 12000, cudaEnableDefault, &found);
+#else
+    const cudaError_t err = cudaGetDriverEntryPoint("cuTensorMapEncodeTiled", &p, cudaEnableDefault, &found);
+#endif
+    return err == cudaSuccess && found == cudaDriverEntryPointSuccess ? reinterpret_cast<EncodeTiled>(p) : nullptr;
+  }();
+  return fn;
+}
+
+// An int8 [rows, cols] matrix with rows `ld` bytes apart as [box_rows, BK] boxes, 128-byte swizzled, zeros outside.
+bool tile_map(CUtensorMap* map, const int8_t* base, int rows, int cols, int64_t ld, int box_rows) {
+  const EncodeTiled encode = encode_tiled();
+  if (encode == nullptr) return false;
+  const cuuint64_t dims[2] = {(cuuint64_t)cols, (cuuint64_t)rows};
+  const cuuint64_t strides[1] = {(cuuint64_t)ld};
+  const cuuint32_t box[2] = {(cuuint32_t)BK, (cuuint32_t)box_rows};
+  const cuuint32_t unit[2] = {1, 1};
+  return encode(map, CU_TENSOR_MAP_DATA_TYPE_UINT8, 2, const_cast<int8_t*>(base), dims, strides, box, unit,
+                CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+                CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
 }
 
 template <typename OutT>
 struct Launch {
   static cudaError_t run(OutT* y, const OutT* bias, const int8_t* x, const float* xs, const int8_t* w, const float* ws, int m,
                          int n, int k, int64_t ldx, int64_t ldy, cudaStream_t st) {
-    if (m < 1 || n < 1 || k < 16 || k % 16 != 0 || ldx % 16 != 0) return cudaErrorInvalidValue;
+    // TMA needs 16-byte aligned bases and row strides.
+    if (m < 1 || n < 1 || k < 16 || k % 16 != 0 || ldx % 16 != 0 || reinterpret_cast<uintptr_t>(x) % 16 != 0 ||
+        reinterpret_cast<uintptr_t>(w) % 16 != 0)
+      return cudaErrorInvalidValue;
+    CUtensorMap x_map, w_map;
+    if (!tile_map(&x_map, x, m, k, ldx, BM) || !tile_map(&w_map, w, n, k, k, BN)) return cudaErrorInvalidValue;
     auto err = allow_dynamic_smem<int8_gemm_sm90_kernel<OutT>>(kSmem);
     if (err != cudaSuccess) return err;
-    const dim3 grid((n + BN - 1) / BN, (m + BM - 1) / BM);
-    int8_gemm_sm90_kernel<OutT><<<grid, THREADS, kSmem, st>>>(y, x, w, xs, ws, bias, m, n, k, ldx, ldy);
+    const int m_tiles = (m + BM - 1) / BM, n_tiles = (n + BN - 1) / BN;
+    int8_gemm_sm90_kernel<OutT><<<m_tiles * n_tiles, THREADS, kSmem, st>>>(x_map, w_map, y, xs, ws, bias, m, n, k, ldy, m_tiles,
+                                                                          n_tiles);
     return cudaGetLastError();
   }
 };
