@@ -28,6 +28,7 @@ public sealed class Int8KernelTests(CudaFixture cuda) : IClassFixture<CudaFixtur
     [InlineData(1024, 512, 2048)]
     [InlineData(300, 4096, 4160)]     // K with a partial 128-byte slice, N and M not tile multiples
     [InlineData(2100, 520, 272)]      // more row tiles than one raster group (16 × 128), the last group partial
+    [InlineData(1000, 4000, 272)]     // enough tiles for Hopper's 256-wide ones (the shapes above take 128-wide)
     public void Int8GemmEqualsIntegerReference(int m, int n, int k)
     {
         var device = cuda.Require();
@@ -125,6 +126,13 @@ public sealed class Int8KernelTests(CudaFixture cuda) : IClassFixture<CudaFixtur
         using var rows3 = randn([3, 4096], ScalarType.BFloat16, device);
         var (q5, s5) = kernels.QuantizeRows(rows3, s);
         AssertQuantized(rows3, q5, s5, s, "quantize_rows_three_rows");
+        // Prefill rows (more than a cluster's 16), a block each with the row in registers.
+        using var rows40 = randn([40, 14336], ScalarType.BFloat16, device);
+        var (q6, s6) = kernels.QuantizeRows(rows40, s);
+        AssertQuantized(rows40, q6, s6, s, "quantize_rows_forty_rows");
+        using var gu24 = randn([24, 2 * 1000], ScalarType.BFloat16, device).mul_(2);
+        var (q7, s7) = kernels.SiluMulQuant(gu24, s);
+        AssertQuantized(kernels.SiluMul(gu24), q7, s7, s, "silu_mul_quant_24_rows");
     }
 
     /// <summary>q and scale against (v / scale).round().clamp(±127) with scale = abs-max/127 (or the static scale), on the CPU.</summary>

@@ -22,10 +22,17 @@
 
 namespace {
 
-constexpr int BM = 128, BN = 256, BK = 128, STAGES = 4, kGroupM = 16;
+constexpr int BM = 128, BK = 128, kGroupM = 16;
 constexpr int kConsumers = 2, THREADS = (kConsumers + 1) * 128;
-constexpr int kTileA = BM * BK, kTileB = BN * BK, kStage = kTileA + kTileB;  // 48 KiB per stage
-constexpr int kSmem = 1024 + STAGES * kStage + 2 * STAGES * 8;               // alignment slack, stages, barriers
+
+// The block tile's width: 256 columns by default, 128 where 256-wide tiles would leave much of the GPU idle in
+// their last wave (a narrower tile spends more operand traffic per MAC, so it only pays for itself there).
+template <int BN>
+struct Tile {
+  static constexpr int kStages = BN == 256 ? 4 : 6;
+  static constexpr int kTileA = BM * BK, kStage = kTileA + BN * BK;        // 48 or 32 KiB per stage
+  static constexpr int kSmem = 1024 + kStages * kStage + 2 * kStages * 8;  // alignment slack, stages, barriers
+};
 
 // Shared-memory matrix descriptor of a K-major tile with 128-byte swizzle: start address, stride between 8-row core
 // groups (1024 B), swizzle mode 1 (128 B) in bits 62–63; the leading offset is unused for this layout.
@@ -91,6 +98,7 @@ __device__ __forceinline__ void wgmma_s8_m64n128k32(int (&d)[64], uint64_t da, u
 #endif
 
 // Block b's tile origin (bm, bn): groups of kGroupM row tiles, rows fastest within a group.
+template <int BN>
 __device__ __forceinline__ void tile_origin(int b, int m_tiles, int n_tiles, int& bm, int& bn) {
   const int per_group = kGroupM * n_tiles, first = b / per_group * kGroupM;
   const int rows = min(m_tiles - first, kGroupM), in = b % per_group;
@@ -99,19 +107,20 @@ __device__ __forceinline__ void tile_origin(int b, int m_tiles, int n_tiles, int
 }
 
 // y [M, N] = dequantized x [M, K] · w [N, K]ᵀ; x and w reach the kernel as TMA tensor maps of [BM | BN, 128 B] boxes.
-template <typename OutT>
+template <typename OutT, int BN>
 __global__ void __launch_bounds__(THREADS, 1) int8_gemm_sm90_kernel(const __grid_constant__ CUtensorMap x_map,
                                                                     const __grid_constant__ CUtensorMap w_map, OutT* __restrict__ y,
                                                                     const float* __restrict__ xs, const float* __restrict__ ws,
                                                                     const OutT* __restrict__ bias, int M, int N, int K, int64_t ldy,
                                                                     int m_tiles, int n_tiles) {
 #ifdef IK_DEVICE_WGMMA
+  constexpr int STAGES = Tile<BN>::kStages, kStage = Tile<BN>::kStage, kTileA = Tile<BN>::kTileA;
   extern __shared__ uint8_t smem_raw[];
   uint8_t* smem = smem_raw + ((1024 - (smem_addr(smem_raw) & 1023)) & 1023);  // the swizzle repeats every 1024 B
   uint64_t* full = reinterpret_cast<uint64_t*>(smem + STAGES * kStage);  // stage s loaded (TMA bytes arrived)
   uint64_t* empty = full + STAGES;                                        // stage s consumed (every consumer warp done)
   int bm, bn;
-  tile_origin(blockIdx.x, m_tiles, n_tiles, bm, bn);
+  tile_origin<BN>(blockIdx.x, m_tiles, n_tiles, bm, bn);
   const int wg = threadIdx.x / 128, ktiles = (K + BK - 1) / BK;
   if (threadIdx.x == 0) {
     for (int s = 0; s < STAGES; s++) {
@@ -138,9 +147,11 @@ __global__ void __launch_bounds__(THREADS, 1) int8_gemm_sm90_kernel(const __grid
 
   regs_up<232>();
   const int c = wg - 1;  // this consumer's rows: c·64 .. c·64 + 63 of the tile
-  int acc[2][64];        // columns 0..127 and 128..255 of the block tile
+  int acc[BN / 128][64];  // columns 0..127 (and 128..255) of the block tile
 #pragma unroll
-  for (int i = 0; i < 64; i++) acc[0][i] = acc[1][i] = 0;
+  for (int h = 0; h < BN / 128; h++)
+#pragma unroll
+    for (int i = 0; i < 64; i++) acc[h][i] = 0;
   for (int kt = 0; kt < ktiles; kt++) {
     const int s = kt % STAGES;
     bar_wait(&full[s], (kt / STAGES) & 1);
@@ -149,8 +160,8 @@ __global__ void __launch_bounds__(THREADS, 1) int8_gemm_sm90_kernel(const __grid
     wgmma_fence();
 #pragma unroll
     for (int j = 0; j < BK / 32; j++) {
-      wgmma_s8_m64n128k32(acc[0], smem_desc(a + 32 * j), smem_desc(b + 32 * j));
-      wgmma_s8_m64n128k32(acc[1], smem_desc(a + 32 * j), smem_desc(b + 128 * BK + 32 * j));
+#pragma unroll
+      for (int h = 0; h < BN / 128; h++) wgmma_s8_m64n128k32(acc[h], smem_desc(a + 32 * j), smem_desc(b + h * 128 * BK + 32 * j));
     }
     wgmma_commit();
     wgmma_wait<1>();  // this warp's MMAs of the previous slice are done: hand its stage back
@@ -158,7 +169,7 @@ __global__ void __launch_bounds__(THREADS, 1) int8_gemm_sm90_kernel(const __grid
   }
   wgmma_wait<0>();
 
-  // Epilogue through shared memory: each consumer dequantizes its 64×256 accumulators into a padded OutT tile in
+  // Epilogue through shared memory: each consumer dequantizes its 64×BN accumulators into a padded OutT tile in
   // the (now idle) stage buffers, then writes whole rows with 16-byte stores. Straight from the accumulators every
   // thread would store 128 scattered 2-byte values; that cost about as much as the main loop at K = 4096.
   // The other consumer may still be multiplying out of a stage, so both meet first (named barrier 1, 256 threads).
@@ -227,6 +238,34 @@ bool tile_map(CUtensorMap* map, const int8_t* base, int rows, int cols, int64_t 
                 CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
 }
 
+int sm_count() {
+  static const int count = [] {
+    int dev = 0, n = 0;
+    cudaGetDevice(&dev);
+    return cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev) == cudaSuccess ? n : 132;
+  }();
+  return count;
+}
+
+// The share of the SMs' time the tiles fill: tiles / (waves · SMs).
+double wave_fill(int tiles) {
+  const int sms = sm_count(), waves = (tiles + sms - 1) / sms;
+  return (double)tiles / ((double)waves * sms);
+}
+
+template <typename OutT, int BN>
+cudaError_t launch_tiles(const CUtensorMap& x_map, const int8_t* w, OutT* y, const OutT* bias, const float* xs, const float* ws,
+                         int m, int n, int k, int64_t ldy, cudaStream_t st) {
+  CUtensorMap w_map;
+  if (!tile_map(&w_map, w, n, k, k, BN)) return cudaErrorInvalidValue;
+  auto err = allow_dynamic_smem<int8_gemm_sm90_kernel<OutT, BN>>(Tile<BN>::kSmem);
+  if (err != cudaSuccess) return err;
+  const int m_tiles = (m + BM - 1) / BM, n_tiles = (n + BN - 1) / BN;
+  int8_gemm_sm90_kernel<OutT, BN><<<m_tiles * n_tiles, THREADS, Tile<BN>::kSmem, st>>>(x_map, w_map, y, xs, ws, bias, m, n, k, ldy,
+                                                                                      m_tiles, n_tiles);
+  return cudaGetLastError();
+}
+
 template <typename OutT>
 struct Launch {
   static cudaError_t run(OutT* y, const OutT* bias, const int8_t* x, const float* xs, const int8_t* w, const float* ws, int m,
@@ -235,14 +274,12 @@ struct Launch {
     if (m < 1 || n < 1 || k < 16 || k % 16 != 0 || ldx % 16 != 0 || reinterpret_cast<uintptr_t>(x) % 16 != 0 ||
         reinterpret_cast<uintptr_t>(w) % 16 != 0)
       return cudaErrorInvalidValue;
-    CUtensorMap x_map, w_map;
-    if (!tile_map(&x_map, x, m, k, ldx, BM) || !tile_map(&w_map, w, n, k, k, BN)) return cudaErrorInvalidValue;
-    auto err = allow_dynamic_smem<int8_gemm_sm90_kernel<OutT>>(kSmem);
-    if (err != cudaSuccess) return err;
-    const int m_tiles = (m + BM - 1) / BM, n_tiles = (n + BN - 1) / BN;
-    int8_gemm_sm90_kernel<OutT><<<m_tiles * n_tiles, THREADS, kSmem, st>>>(x_map, w_map, y, xs, ws, bias, m, n, k, ldy, m_tiles,
-                                                                          n_tiles);
-    return cudaGetLastError();
+    CUtensorMap x_map;
+    if (!tile_map(&x_map, x, m, k, ldx, BM)) return cudaErrorInvalidValue;
+    const int m_tiles = (m + BM - 1) / BM;
+    const bool narrow = wave_fill(m_tiles * ((n + 127) / 128)) > 1.15 * wave_fill(m_tiles * ((n + 255) / 256));
+    return narrow ? launch_tiles<OutT, 128>(x_map, w, y, bias, xs, ws, m, n, k, ldy, st)
+                  : launch_tiles<OutT, 256>(x_map, w, y, bias, xs, ws, m, n, k, ldy, st);
   }
 };
 

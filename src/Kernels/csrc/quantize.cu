@@ -128,14 +128,36 @@ __global__ void __launch_bounds__(kThreads) add_rms_norm_quant_kernel(int8_t* q,
   });
 }
 
-// silu_mul_quant with the row in registers: gate and up read once as 16-byte vectors.
-template <typename T, int V>
-__global__ void __launch_bounds__(kThreads) silu_mul_quant_vec_kernel(int8_t* q, float* scale, const T* gu, int inter, float static_scale) {
+// quantize_rows (or silu_mul_quant of a gate_up row) with the row in registers: x read once as 16-byte vectors and
+// the rounding pass without a second read. Rows of x are xs elements apart.
+template <typename T, bool SiluMul, int V>
+__global__ void __launch_bounds__(kThreads) quantize_rows_vec_kernel(int8_t* q, float* scale, const T* x, int width, int64_t xs,
+                                                                     float static_scale) {
   pdl_start();
-  const T* row = gu + (int64_t)blockIdx.x * 2 * inter;
+  const T* row = x + blockIdx.x * xs;
   float o[V][8];
-  fill_row_vectors<V, kThreads>(o, 0, inter, [&](int i, float (&v)[8]) { load_silu_mul8(row, inter, i, v); });
-  quantize_regs<V>(q + (int64_t)blockIdx.x * inter, scale + blockIdx.x, o, inter, static_scale);
+  fill_row_vectors<V, kThreads>(o, 0, width, [&](int i, float (&v)[8]) {
+    if constexpr (SiluMul) load_silu_mul8(row, width, i, v);
+    else load8(row + i, v);
+  });
+  quantize_regs<V>(q + (int64_t)blockIdx.x * width, scale + blockIdx.x, o, width, static_scale);
+}
+
+// Launches quantize_rows_vec_kernel when rows are 8-aligned vectors of at most 16 per thread; false otherwise.
+template <typename T, bool SiluMul>
+bool try_quantize_rows_vec(cudaError_t& err, int8_t* q, float* s, const T* x, int rows, int width, int64_t xs, float ss,
+                           cudaStream_t st) {
+  const int v = (width + 8 * kThreads - 1) / (8 * kThreads);
+  if (width % 8 != 0 || xs % 8 != 0 || v > 16 || reinterpret_cast<uintptr_t>(x) % 16 != 0 || reinterpret_cast<uintptr_t>(q) % 8 != 0)
+    return false;
+#define QUANTIZE_VEC(V) launch_pdl(quantize_rows_vec_kernel<T, SiluMul, V>, dim3(rows), dim3(kThreads), 0, st, q, s, x, width, xs, ss)
+  if (v <= 2) QUANTIZE_VEC(2);
+  else if (v <= 4) QUANTIZE_VEC(4);
+  else if (v <= 8) QUANTIZE_VEC(8);
+  else QUANTIZE_VEC(16);
+#undef QUANTIZE_VEC
+  err = cudaGetLastError();
+  return true;
 }
 
 template <typename T>
@@ -230,14 +252,7 @@ template <typename T> struct SiluMulQuant {
   static cudaError_t run(int8_t* q, float* s, const void* gu, int rows, int inter, float ss, cudaStream_t st) {
     cudaError_t err;
     if (try_quantize_rows_cluster<T, true>(err, q, s, (const T*)gu, rows, inter, 2LL * inter, ss, st)) return err;
-    const int v = (inter + 8 * kThreads - 1) / (8 * kThreads);
-    if (inter % 8 == 0 && v <= 16 && reinterpret_cast<uintptr_t>(gu) % 16 == 0 && reinterpret_cast<uintptr_t>(q) % 8 == 0) {
-      if (v <= 2) launch_pdl(silu_mul_quant_vec_kernel<T, 2>, dim3(rows), dim3(kThreads), 0, st, q, s, (const T*)gu, inter, ss);
-      else if (v <= 4) launch_pdl(silu_mul_quant_vec_kernel<T, 4>, dim3(rows), dim3(kThreads), 0, st, q, s, (const T*)gu, inter, ss);
-      else if (v <= 8) launch_pdl(silu_mul_quant_vec_kernel<T, 8>, dim3(rows), dim3(kThreads), 0, st, q, s, (const T*)gu, inter, ss);
-      else launch_pdl(silu_mul_quant_vec_kernel<T, 16>, dim3(rows), dim3(kThreads), 0, st, q, s, (const T*)gu, inter, ss);
-      return cudaGetLastError();
-    }
+    if (try_quantize_rows_vec<T, true>(err, q, s, (const T*)gu, rows, inter, 2LL * inter, ss, st)) return err;
     launch_pdl(silu_mul_quant_kernel<T>, dim3(rows), dim3(kThreads), 0, st, q, s, (const T*)gu, inter, ss);
     return cudaGetLastError();
   }
@@ -246,6 +261,7 @@ template <typename T> struct QuantizeRows {
   static cudaError_t run(int8_t* q, float* s, const void* x, int rows, int cols, int64_t xs, float ss, cudaStream_t st) {
     cudaError_t err;
     if (try_quantize_rows_cluster<T, false>(err, q, s, (const T*)x, rows, cols, xs, ss, st)) return err;
+    if (try_quantize_rows_vec<T, false>(err, q, s, (const T*)x, rows, cols, xs, ss, st)) return err;
     launch_pdl(quantize_rows_kernel<T>, dim3(rows), dim3(kThreads), 0, st, q, s, (const T*)x, cols, xs, ss);
     return cudaGetLastError();
   }
