@@ -2,6 +2,7 @@
 #include "int8_epilogue.cuh"
 #include "int8_gemm.h"
 #include "mma.cuh"
+#include "pdl.cuh"
 
 // Hopper INT8 GEMM on warpgroup MMA (wgmma): the only INT8 tensor-core path on an H100 with more throughput than
 // bf16 cuBLAS at large M (mma.sync reaches about half of it).
@@ -134,18 +135,31 @@ __global__ void __launch_bounds__(THREADS, 1) int8_gemm_sm90_kernel(const __grid
   if (wg == 0) {
     regs_down<40>();
     if (threadIdx.x == 0) {
+      // Launched programmatically: the first stages' weights need nothing from the kernel before (the norm or
+      // activation kernel that writes x), so they are on their way before the wait.
+      const int early = min(STAGES, ktiles);
+      for (int kt = 0; kt < early; kt++) {
+        bar_arrive_expect_bytes(&full[kt], kStage);  // whole boxes count, zero-filled parts included
+        tma_load_2d(smem + kt * kStage + kTileA, &w_map, kt * BK, bn, &full[kt]);
+      }
+      pdl_wait();
       for (int kt = 0; kt < ktiles; kt++) {
         const int s = kt % STAGES;
-        if (kt >= STAGES) bar_wait(&empty[s], (kt / STAGES - 1) & 1);  // its previous use is consumed
-        bar_arrive_expect_bytes(&full[s], kStage);  // whole boxes count, zero-filled parts included
+        if (kt >= early) {
+          bar_wait(&empty[s], (kt / STAGES - 1) & 1);  // its previous use is consumed
+          bar_arrive_expect_bytes(&full[s], kStage);
+          tma_load_2d(smem + s * kStage + kTileA, &w_map, kt * BK, bn, &full[s]);
+        }
         tma_load_2d(smem + s * kStage, &x_map, kt * BK, bm, &full[s]);
-        tma_load_2d(smem + s * kStage + kTileA, &w_map, kt * BK, bn, &full[s]);
       }
+    } else {
+      pdl_wait();
     }
     return;
   }
 
   regs_up<232>();
+  pdl_wait();  // before reading x's scales and writing y
   const int c = wg - 1;  // this consumer's rows: c·64 .. c·64 + 63 of the tile
   int acc[BN / 128][64];  // columns 0..127 (and 128..255) of the block tile
 #pragma unroll
@@ -261,9 +275,8 @@ cudaError_t launch_tiles(const CUtensorMap& x_map, const int8_t* w, OutT* y, con
   auto err = allow_dynamic_smem<int8_gemm_sm90_kernel<OutT, BN>>(Tile<BN>::kSmem);
   if (err != cudaSuccess) return err;
   const int m_tiles = (m + BM - 1) / BM, n_tiles = (n + BN - 1) / BN;
-  int8_gemm_sm90_kernel<OutT, BN><<<m_tiles * n_tiles, THREADS, Tile<BN>::kSmem, st>>>(x_map, w_map, y, xs, ws, bias, m, n, k, ldy,
-                                                                                      m_tiles, n_tiles);
-  return cudaGetLastError();
+  return launch_pdl(int8_gemm_sm90_kernel<OutT, BN>, dim3(m_tiles * n_tiles), dim3(THREADS), Tile<BN>::kSmem, st, x_map, w_map, y, xs,
+                    ws, bias, m, n, k, ldy, m_tiles, n_tiles);
 }
 
 template <typename OutT>
