@@ -5,8 +5,8 @@ using static TorchSharp.torch;
 namespace InferenceServer.Gpu.Tests;
 
 /// <summary>
-/// The native INT8 GEMMs (skinny for few rows, cuBLASLt plus the epilogue pass for 17–128 on Hopper, tiled tensor-core
-/// above) against the exact integer reference, the fused activation quantizers against the unfused formula, and the
+/// The native INT8 GEMMs (on Hopper: mma.sync skinny up to 8 rows, the TMA skinny kernel up to 32, cuBLASLt plus the
+/// epilogue pass up to 128, the TMA wgmma kernel above; elsewhere mma.sync skinny and tiled kernels) against the exact integer reference, the fused activation quantizers against the unfused formula, and the
 /// bf16 skinny GEMM against cuBLAS.
 /// </summary>
 public sealed class Int8KernelTests(CudaFixture cuda) : IClassFixture<CudaFixture>
@@ -16,10 +16,11 @@ public sealed class Int8KernelTests(CudaFixture cuda) : IClassFixture<CudaFixtur
     [Theory]
     [InlineData(1, 16, 64)]
     [InlineData(3, 40, 100)]      // K not a multiple of 16: padded
+    [InlineData(12, 200, 1040)]   // 9–32 rows on Hopper: the TMA kernel, K split over a cluster of blocks
     [InlineData(17, 100, 4144)]   // K a multiple of 16, not of 64: the tail chunk
     [InlineData(8, 256, 4096)]
-    [InlineData(17, 136, 1040)]   // 17–128 rows with N a multiple of 8: cuBLASLt's INT32 sums, then the epilogue pass
-    [InlineData(33, 48, 192)]
+    [InlineData(17, 136, 1040)]   // a cluster of 8 blocks over 9 K slices: the last ranks get none
+    [InlineData(33, 48, 192)]     // 33–128 rows with N a multiple of 8 on Hopper: cuBLASLt's INT32 sums, then the epilogue pass
     [InlineData(48, 4096, 4096)]
     [InlineData(128, 264, 1040)]
     [InlineData(64, 130, 320)]

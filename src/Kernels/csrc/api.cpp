@@ -205,7 +205,9 @@ int ik_silu_mul(at::Tensor* out, at::Tensor* gate_up) {
 }
 
 // out [M, N] = (xq [M, K] · wq [N, K]ᵀ in int32) · x_scale[m] · w_scale[n] + bias[n]. out and bias share the
-// serving dtype; the skinny kernel serves M ≤ 64, the tiled tensor-core kernel larger M.
+// serving dtype. On Hopper: the TMA skinny kernel up to 64 rows, cuBLASLt's INT32 GEMM and the epilogue pass up to
+// 128, the wgmma tiled kernel above. Elsewhere: the mma.sync skinny kernel up to 64 rows, the mma.sync tiled kernel
+// above.
 int ik_int8_gemm(at::Tensor* out, at::Tensor* xq, at::Tensor* x_scale, at::Tensor* wq, at::Tensor* w_scale, at::Tensor* bias) {
   IK_TRY
   check_quantized(*xq, *x_scale, "int8_gemm (activations)");
@@ -223,6 +225,12 @@ int ik_int8_gemm(at::Tensor* out, at::Tensor* xq, at::Tensor* x_scale, at::Tenso
   const void* b = bias ? bias->data_ptr() : nullptr;
   auto st = at::cuda::getCurrentCUDAStream();
   const int code = dtype_code(out->scalar_type());
+  if (int8_gemm_sm90_skinny_rows(M, st)) {
+    check_launch(launch_int8_gemm_sm90_skinny(code, out->data_ptr(), x.data_ptr<int8_t>(), x_scale->data_ptr<float>(), w.data_ptr<int8_t>(),
+                                              w_scale->data_ptr<float>(), b, (int)M, (int)N, kp, kp, N, st),
+                 "int8_gemm");
+    return 0;
+  }
   if (int8_gemm_cublaslt_rows(M) && N % 8 == 0) {
     // Between the skinny kernel's best range and the large tiles, cuBLASLt's INT8 GEMM is the faster one on Hopper
     // (docs/smoothquant.md); its INT32 sums take the same epilogue in a second pass.

@@ -1,0 +1,174 @@
+#include <cooperative_groups.h>
+#include <algorithm>
+#include "int8_epilogue.cuh"
+#include "int8_gemm.h"
+#include "pdl.cuh"
+#include "sm90_async.cuh"
+
+// Hopper INT8 GEMM for decode steps of 9–32 token rows, where streaming the weights once at full memory bandwidth
+// is all that matters. (Up to 8 rows the mma.sync skinny kernel, which has no cluster reduction, is as fast or
+// faster: W8A8 batch-1 decode 255 against 250 tok/s on an H100.)
+// - Operands swapped: the weights are wgmma's 64-row A (64 output channels per block), the few token rows its
+//   N-column B (MT = 16 or 32 columns, zero-filled past M), so D is [64 channels × MT tokens].
+// - One warp issues TMA copies of [64 channels | MT tokens, 128 B] slices into 6 stages; one warpgroup multiplies.
+//   Launched programmatically, the producer puts the first stages' weights in flight before waiting for the kernel
+//   that writes x (the norm or activation quantizer), so the weight stream overlaps that kernel.
+// - Few channel tiles would leave SMs idle, so a thread-block cluster of `split` blocks shares one tile's K; their
+//   partial sums meet through distributed shared memory and each block dequantizes and stores a share of the tile.
+namespace {
+
+constexpr int kChannels = 64;  // output channels per block (the wgmma's M)
+constexpr int kStages = 6;
+constexpr int kThreads = 160;  // warps 0–3 (one warpgroup) multiply, warp 4 loads
+constexpr int kMaxSplit = 8;   // the portable cluster size
+
+template <int MT>
+struct Skinny {
+  static constexpr int kW = kChannels * kSliceBytes, kStage = kW + MT * kSliceBytes;  // 10 or 12 KiB
+  static constexpr int kSmem = 1024 + kStages * kStage + 2 * kStages * 8;            // alignment slack, stages, barriers
+  static constexpr int kPitch = kChannels + 1;  // partial sums [MT][kPitch] int32, padded against bank conflicts
+  static_assert(MT * kPitch * 4 <= kStages * kStage, "the partial sums reuse the stage buffers");
+};
+
+// y [M, N] = dequantized x [M, K] · w [N, K]ᵀ for the channel tile blockIdx.x / split; this block's share of K is
+// the k-slices [rank·per, rank·per + per).
+template <typename OutT, int MT>
+__global__ void __launch_bounds__(kThreads) skinny_int8_sm90_kernel(const __grid_constant__ CUtensorMap x_map,
+                                                                    const __grid_constant__ CUtensorMap w_map, OutT* __restrict__ y,
+                                                                    const float* __restrict__ xs, const float* __restrict__ ws,
+                                                                    const OutT* __restrict__ bias, int M, int N, int K, int64_t ldy,
+                                                                    int split) {
+#ifdef IK_DEVICE_WGMMA
+  using S = Skinny<MT>;
+  namespace cg = cooperative_groups;
+  extern __shared__ uint8_t smem_raw[];
+  uint8_t* smem = smem_raw + ((1024 - (smem_addr(smem_raw) & 1023)) & 1023);  // the swizzle repeats every 1024 B
+  uint64_t* full = reinterpret_cast<uint64_t*>(smem + kStages * S::kStage);  // stage s loaded
+  uint64_t* empty = full + kStages;                                          // stage s consumed by all 4 warps
+  const int rank = split > 1 ? (int)cg::this_cluster().block_rank() : 0;
+  const int n0 = blockIdx.x / split * kChannels;
+  const int ktiles = (K + kSliceBytes - 1) / kSliceBytes, per = (ktiles + split - 1) / split;
+  const int k0 = rank * per, count = max(0, min(ktiles, k0 + per) - k0);
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  if (threadIdx.x == 0) {
+    for (int s = 0; s < kStages; s++) {
+      bar_init(&full[s], 1);
+      bar_init(&empty[s], 4);
+    }
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");  // visible to the TMA unit
+  }
+  __syncthreads();
+
+  int acc[MT / 2];
+#pragma unroll
+  for (int i = 0; i < MT / 2; i++) acc[i] = 0;
+  if (warp == 4) {
+    if (lane == 0) {
+      const int early = min(kStages, count);
+      for (int i = 0; i < early; i++) {
+        bar_arrive_expect_bytes(&full[i], S::kStage);  // whole boxes count, zero-filled parts included
+        tma_load_2d(smem + i * S::kStage, &w_map, (k0 + i) * kSliceBytes, n0, &full[i]);
+      }
+      pdl_start();
+      for (int i = 0; i < count; i++) {
+        const int s = i % kStages;
+        if (i >= early) {
+          bar_wait(&empty[s], (i / kStages - 1) & 1);  // its previous use is consumed
+          bar_arrive_expect_bytes(&full[s], S::kStage);
+          tma_load_2d(smem + s * S::kStage, &w_map, (k0 + i) * kSliceBytes, n0, &full[s]);
+        }
+        tma_load_2d(smem + s * S::kStage + S::kW, &x_map, (k0 + i) * kSliceBytes, 0, &full[s]);
+      }
+    } else {
+      pdl_start();
+    }
+  } else {
+    pdl_start();  // before reading x's scales and writing y; the next kernel may settle in while this one runs
+    for (int i = 0; i < count; i++) {
+      const int s = i % kStages;
+      bar_wait(&full[s], (i / kStages) & 1);
+      const uint32_t a = smem_addr(smem + s * S::kStage), b = a + S::kW;
+      wgmma_fence();
+#pragma unroll
+      for (int j = 0; j < kSliceBytes / 32; j++) wgmma_s8<MT>(acc, smem_desc(a + 32 * j), smem_desc(b + 32 * j));
+      wgmma_commit();
+      wgmma_wait<1>();  // this warp's MMAs of the previous slice are done: hand its stage back
+      if (i > 0 && lane == 0) bar_arrive(&empty[(i - 1) % kStages]);
+    }
+    wgmma_wait<0>();
+    // Every copy has been consumed, so the stage buffers take the partial sums once all 4 warps are done with them.
+    asm volatile("bar.sync 1, 128;\n" ::: "memory");
+    int* part = reinterpret_cast<int*>(smem);
+    const int g = lane / 4, t = lane % 4, ch = warp * 16 + g;
+#pragma unroll
+    for (int j = 0; j < MT / 8; j++)
+#pragma unroll
+      for (int e = 0; e < 2; e++) {
+        const int m = 8 * j + 2 * t + e;
+        part[m * S::kPitch + ch] = acc[4 * j + e];
+        part[m * S::kPitch + ch + 8] = acc[4 * j + 2 + e];
+      }
+  }
+
+  // Block `rank` of the cluster finishes elements [rank·chunk, rank·chunk + chunk) of the tile, e = token·64 + channel
+  // (consecutive threads store consecutive channels), summing every block's partial.
+  if (split > 1) cg::this_cluster().sync();
+  else __syncthreads();
+  const int* part = reinterpret_cast<const int*>(smem);
+  const int total = MT * kChannels, chunk = (total + split - 1) / split, end = min(total, (rank + 1) * chunk);
+  for (int e = rank * chunk + threadIdx.x; e < end; e += kThreads) {
+    const int m = e / kChannels, ch = e % kChannels, n = n0 + ch;
+    if (m >= M || n >= N) continue;
+    const int at = m * S::kPitch + ch;
+    int sum = part[at];
+    if (split > 1) {
+      sum = 0;
+      for (int r = 0; r < split; r++) sum += cg::this_cluster().map_shared_rank(part, r)[at];
+    }
+    y[(int64_t)m * ldy + n] = from_f<OutT>(dequantized(sum, xs[m], ws, bias, n));
+  }
+  if (split > 1) cg::this_cluster().sync();  // no block may leave while another still reads its partial sums
+#endif
+}
+
+template <typename OutT, int MT>
+cudaError_t launch_rows(const int8_t* x, const int8_t* w, OutT* y, const OutT* bias, const float* xs, const float* ws, int m, int n,
+                        int k, int64_t ldx, int64_t ldy, cudaStream_t st) {
+  constexpr auto kernel = skinny_int8_sm90_kernel<OutT, MT>;
+  CUtensorMap x_map, w_map;
+  if (!tile_map(&x_map, x, m, k, ldx, MT) || !tile_map(&w_map, w, n, k, k, kChannels)) return cudaErrorInvalidValue;
+  auto err = allow_dynamic_smem<kernel>(Skinny<MT>::kSmem);
+  if (err != cudaSuccess) return err;
+  // About two blocks per SM, each tile's K split over at most kMaxSplit of them; the SMs' other slots are left to
+  // the next kernel, which settles in while this one runs.
+  const int tiles = (n + kChannels - 1) / kChannels, ktiles = (k + kSliceBytes - 1) / kSliceBytes;
+  const int split = std::max(1, std::min({2 * sm_count() / tiles, kMaxSplit, ktiles}));
+  return launch_pdl_cluster(kernel, dim3(tiles * split), dim3(kThreads), Skinny<MT>::kSmem, st, split, x_map, w_map, y, xs, ws, bias,
+                            m, n, k, ldy, split);
+}
+
+template <typename OutT>
+struct Launch {
+  static cudaError_t run(OutT* y, const OutT* bias, const int8_t* x, const float* xs, const int8_t* w, const float* ws, int m,
+                         int n, int k, int64_t ldx, int64_t ldy, cudaStream_t st) {
+    // TMA needs 16-byte aligned bases and row strides.
+    if (m < 1 || m > kInt8Sm90SkinnyMaxRows || n < 1 || k < 16 || k % 16 != 0 || ldx % 16 != 0 ||
+        reinterpret_cast<uintptr_t>(x) % 16 != 0 || reinterpret_cast<uintptr_t>(w) % 16 != 0)
+      return cudaErrorInvalidValue;
+    return m <= 16 ? launch_rows<OutT, 16>(x, w, y, bias, xs, ws, m, n, k, ldx, ldy, st)
+                   : launch_rows<OutT, 32>(x, w, y, bias, xs, ws, m, n, k, ldx, ldy, st);
+  }
+};
+
+}  // namespace
+
+cudaError_t launch_int8_gemm_sm90_skinny(int out_dtype, void* y, const int8_t* xq, const float* x_scale, const int8_t* wq,
+                                         const float* w_scale, const void* bias, int m, int n, int k, int64_t x_stride,
+                                         int64_t y_stride, cudaStream_t stream) {
+  return dispatch_out<Launch>(out_dtype, y, bias, xq, x_scale, wq, w_scale, m, n, k, x_stride, y_stride, stream);
+}
+
+bool int8_gemm_sm90_skinny_rows(int64_t m, cudaStream_t stream) {
+  static const bool enabled = !env_switched_off("INFERENCE_INT8_SM90_SKINNY");
+  return enabled && m >= kInt8Sm90SkinnyMinRows && m <= kInt8Sm90SkinnyMaxRows && int8_gemm_sm90_available(stream);
+}
