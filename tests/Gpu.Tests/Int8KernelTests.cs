@@ -114,30 +114,50 @@ public sealed class Int8KernelTests(CudaFixture cuda) : IClassFixture<CudaFixtur
         // SiLU·mul → INT8.
         using var gu = randn([7, 2 * 1000], ScalarType.BFloat16, device).mul_(2);
         var (q2, s2) = kernels.SiluMulQuant(gu, s);
-        AssertQuantized(kernels.SiluMul(gu), q2, s2, s, "silu_mul_quant");
+        AssertQuantized(kernels.SiluMul(gu), q2, s2, s, "silu_mul_quant", exact: true);
         // Plain rows, from a strided view (the attention output of a fused qkv can be one).
         using var wide = randn([5, 300], ScalarType.BFloat16, device);
         var view = wide.narrow(1, 20, 256);
         var (q3, s3) = kernels.QuantizeRows(view, s);
-        AssertQuantized(view, q3, s3, s, "quantize_rows");
+        AssertQuantized(view, q3, s3, s, "quantize_rows", exact: true);
         // Decode-step rows, which a cluster of blocks shares (a slice each, the abs-max met in distributed shared memory).
         using var gu1 = randn([1, 2 * 14336], ScalarType.BFloat16, device).mul_(2);
         var (q4, s4) = kernels.SiluMulQuant(gu1, s);
-        AssertQuantized(kernels.SiluMul(gu1), q4, s4, s, "silu_mul_quant_one_row");
+        AssertQuantized(kernels.SiluMul(gu1), q4, s4, s, "silu_mul_quant_one_row", exact: true);
         using var rows3 = randn([3, 4096], ScalarType.BFloat16, device);
         var (q5, s5) = kernels.QuantizeRows(rows3, s);
-        AssertQuantized(rows3, q5, s5, s, "quantize_rows_three_rows");
+        AssertQuantized(rows3, q5, s5, s, "quantize_rows_three_rows", exact: true);
+        // Ties: with abs-max 63.5 the scale is 0.5 and every other value sits on a half-integer level, which must round
+        // half to even like torch (the quantizers multiply by the reciprocal and fall back to the exact quotient there).
+        var ties = new float[2 * 4096];
+        for (int i = 0; i < ties.Length; i++) ties[i] = i % 4096 == 0 ? 63.5f : ((i % 253) - 126) * 0.5f + 0.25f;
+        using var tieRows = tensor(ties, [2, 4096]).to(device);
+        var (qTies, sTies) = kernels.QuantizeRows(tieRows, null);
+        AssertQuantized(tieRows, qTies, sTies, null, "quantize_rows_ties", exact: true);
+        // Rows wider than 8192 (up to 16 vectors per thread): the norm against its formula in float32, then its INT8.
+        using var xWide = randn([5, 14336], ScalarType.BFloat16, device);
+        using var wWide = rand([14336], ScalarType.BFloat16, device).add_(0.5);
+        using var normedWide = kernels.RmsNorm(xWide, wWide, 1e-5);
+        using var xf = xWide.to(ScalarType.Float32);
+        using var expectedNorm = (xf * (xf * xf).mean([-1L], keepdim: true).add(1e-5).rsqrt()).to(ScalarType.BFloat16) * wWide;
+        var normErr = ((normedWide.to(ScalarType.Float32) - expectedNorm.to(ScalarType.Float32)).abs().max() / expectedNorm.to(ScalarType.Float32).abs().max()).item<float>();
+        Assert.True(normErr < 1e-2, $"rms_norm of 14336-wide rows: max error {normErr} of the largest value");
+        var (qWide, sWide) = kernels.RmsNormQuant(xWide, wWide, 1e-5, s);
+        AssertQuantized(normedWide, qWide, sWide, s, "rms_norm_quant_wide_rows");
         // Prefill rows (more than a cluster's 16), a block each with the row in registers.
         using var rows40 = randn([40, 14336], ScalarType.BFloat16, device);
         var (q6, s6) = kernels.QuantizeRows(rows40, s);
-        AssertQuantized(rows40, q6, s6, s, "quantize_rows_forty_rows");
+        AssertQuantized(rows40, q6, s6, s, "quantize_rows_forty_rows", exact: true);
         using var gu24 = randn([24, 2 * 1000], ScalarType.BFloat16, device).mul_(2);
         var (q7, s7) = kernels.SiluMulQuant(gu24, s);
-        AssertQuantized(kernels.SiluMul(gu24), q7, s7, s, "silu_mul_quant_24_rows");
+        AssertQuantized(kernels.SiluMul(gu24), q7, s7, s, "silu_mul_quant_24_rows", exact: true);
     }
 
-    /// <summary>q and scale against (v / scale).round().clamp(±127) with scale = abs-max/127 (or the static scale), on the CPU.</summary>
-    private static void AssertQuantized(Tensor v, Tensor q, Tensor scale, float? staticScale, string what)
+    /// <summary>
+    /// q and scale against (v / scale).round().clamp(±127) with scale = abs-max/127 (or the static scale), on the CPU.
+    /// <paramref name="exact"/>: v holds exactly the values the kernel quantized, so every level must match.
+    /// </summary>
+    private static void AssertQuantized(Tensor v, Tensor q, Tensor scale, float? staticScale, string what, bool exact = false)
     {
         using var vf = v.to(ScalarType.Float32).cpu();
         using var expectedScale = staticScale is float st
@@ -152,6 +172,6 @@ public sealed class Int8KernelTests(CudaFixture cuda) : IClassFixture<CudaFixtur
         GpuReport.Record($"{what}_{(staticScale is null ? "dynamic" : "static")}_levels_off", off);
         // The norm's float32 reduction order may differ from the reference kernel's by an ulp, which can move a value
         // across a rounding boundary: at most one level, on a handful of elements.
-        Assert.True(maxDiff <= 1 && off <= diff.numel() / 1000, $"{what}: {off} of {diff.numel()} levels off, max {maxDiff}");
+        Assert.True(exact ? off == 0 : maxDiff <= 1 && off <= diff.numel() / 1000, $"{what}: {off} of {diff.numel()} levels off, max {maxDiff}");
     }
 }

@@ -47,10 +47,10 @@ __device__ inline float block_reduce(float v) {
   return r;
 }
 
-// The vectorised row kernels take rows whose width is a multiple of 8, at most 8·Threads·4, with 16-byte aligned
-// rows; anything else takes the scalar kernels.
+// The vectorised row kernels take rows whose width is a multiple of 8, at most 8·Threads·16 (16 vectors per thread),
+// with 16-byte aligned rows; anything else takes the scalar kernels.
 inline bool vector_rows_ok(int width, int threads, const void* p, int64_t row_stride) {
-  return width % 8 == 0 && width <= 8 * threads * 4 && reinterpret_cast<uintptr_t>(p) % 16 == 0 && row_stride % 8 == 0;
+  return width % 8 == 0 && width <= 8 * threads * 16 && reinterpret_cast<uintptr_t>(p) % 16 == 0 && row_stride % 8 == 0;
 }
 
 // Fills this thread's V 8-element vectors of the row elements [begin, end) (vector j of thread t holds elements
