@@ -29,7 +29,8 @@ public sealed class Int8KernelTests(CudaFixture cuda) : IClassFixture<CudaFixtur
     [InlineData(1024, 512, 2048)]
     [InlineData(300, 4096, 4160)]     // K with a partial 128-byte slice, N and M not tile multiples
     [InlineData(2100, 520, 272)]      // more row tiles than one raster group (16 × 128), the last group partial
-    [InlineData(1000, 4000, 272)]     // enough tiles for Hopper's 256-wide ones (the shapes above take 128-wide)
+    [InlineData(1000, 4000, 272)]     // Hopper tile widths (tile_width): 256 here, 192 on the next, 128 on the smaller shapes
+    [InlineData(1000, 6100, 144)]     // 192-wide tiles over N = 6100 (two full waves), a partial second K slice
     public void Int8GemmEqualsIntegerReference(int m, int n, int k)
     {
         var device = cuda.Require();

@@ -6,10 +6,10 @@
 // Hopper INT8 GEMM on warpgroup MMA (wgmma): the only INT8 tensor-core path on an H100 with more throughput than
 // bf16 cuBLAS at large M (mma.sync reaches about half of it).
 // - Block tile 128×256 (INT8 needs big tiles: at 128×128 the operand traffic from L2 alone would cap it near
-//   mma.sync's rate), K in 128-byte slices, 4 pipeline stages of 48 KiB.
+//   mma.sync's rate), or 192/128 wide where that fills the last wave better; K in 128-byte slices, 4–6 stages.
 // - Warp-specialised: warpgroup 0 is the producer, one thread of which issues the tensor-memory-accelerator (TMA)
-//   copies of each stage's x and w tiles; warpgroups 1 and 2 are the consumers, 64×256 of the tile each (two
-//   m64n128k32 instructions per 32-byte K step). Full and empty mbarriers per stage hand the buffers back and forth,
+//   copies of each stage's x and w tiles; warpgroups 1 and 2 are the consumers, 64×BN of the tile each (one
+//   m64nBNk32 instruction per 32-byte K step). Full and empty mbarriers per stage hand the buffers back and forth,
 //   so no thread both loads and multiplies and no block-wide barrier sits in the main loop.
 // - TMA writes the 128-byte swizzle that wgmma's shared-memory descriptors read, and zero-fills past M, N and K.
 // - Tiles are visited in groups of kGroupM row tiles, rows fastest, so a wave of blocks shares a few x row panels
@@ -21,12 +21,11 @@ namespace {
 constexpr int BM = 128, BK = kSliceBytes, kGroupM = 16;
 constexpr int kConsumers = 2, THREADS = (kConsumers + 1) * 128;
 
-// The block tile's width: 256 columns by default, 128 where 256-wide tiles would leave much of the GPU idle in
-// their last wave (a narrower tile spends more operand traffic per MAC, so it only pays for itself there).
+// A block tile of BM × BN (BN = 128, 192 or 256; see tile_width) and its pipeline.
 template <int BN>
 struct Tile {
-  static constexpr int kStages = BN == 256 ? 4 : 6;
-  static constexpr int kTileA = BM * BK, kStage = kTileA + BN * BK;        // 48 or 32 KiB per stage
+  static constexpr int kTileA = BM * BK, kStage = kTileA + BN * BK;  // 32, 40 or 48 KiB per stage
+  static constexpr int kStages = 200 * 1024 / kStage;                   // 6, 5 or 4
   static constexpr int kSmem = 1024 + kStages * kStage + 2 * kStages * 8;  // alignment slack, stages, barriers
 };
 
@@ -93,11 +92,9 @@ __global__ void __launch_bounds__(THREADS, 1) int8_gemm_sm90_kernel(const __grid
   regs_up<232>();
   pdl_wait();  // before reading x's scales and writing y
   const int c = wg - 1;  // this consumer's rows: c·64 .. c·64 + 63 of the tile
-  int acc[BN / 128][64];  // columns 0..127 (and 128..255) of the block tile
+  int acc[BN / 2];  // this consumer's 64 rows × BN columns of the block tile
 #pragma unroll
-  for (int h = 0; h < BN / 128; h++)
-#pragma unroll
-    for (int i = 0; i < 64; i++) acc[h][i] = 0;
+  for (int i = 0; i < BN / 2; i++) acc[i] = 0;
   for (int kt = 0; kt < ktiles; kt++) {
     const int s = kt % STAGES;
     bar_wait(&full[s], (kt / STAGES) & 1);
@@ -106,8 +103,7 @@ __global__ void __launch_bounds__(THREADS, 1) int8_gemm_sm90_kernel(const __grid
     wgmma_fence();
 #pragma unroll
     for (int j = 0; j < BK / 32; j++) {
-#pragma unroll
-      for (int h = 0; h < BN / 128; h++) wgmma_s8<128>(acc[h], smem_desc(a + 32 * j), smem_desc(b + h * 128 * BK + 32 * j));
+      wgmma_s8<BN>(acc, smem_desc(a + 32 * j), smem_desc(b + 32 * j));
     }
     wgmma_commit();
     wgmma_wait<1>();  // this warp's MMAs of the previous slice are done: hand its stage back
@@ -132,7 +128,7 @@ __global__ void __launch_bounds__(THREADS, 1) int8_gemm_sm90_kernel(const __grid
 #pragma unroll
       for (int e = 0; e < 2; e++) {
         const int col = 8 * j + 2 * t + e, n = bn + col;
-        const float v = n < N ? dequantized(acc[j / 16][4 * (j % 16) + half * 2 + e], sx, ws, bias, n) : 0.f;
+        const float v = n < N ? dequantized(acc[4 * j + half * 2 + e], sx, ws, bias, n) : 0.f;
         tile[r * kPitch + col] = from_f<OutT>(v);
       }
     }
@@ -153,10 +149,21 @@ __global__ void __launch_bounds__(THREADS, 1) int8_gemm_sm90_kernel(const __grid
 #endif
 }
 
-// The share of the SMs' time the tiles fill: tiles / (waves · SMs).
-double wave_fill(int tiles) {
-  const int sms = sm_count(), waves = (tiles + sms - 1) / sms;
-  return (double)tiles / ((double)waves * sms);
+// The block tile's width. The grid takes ceil(tiles / SMs) waves and a block's time grows with its width, but
+// narrower tiles spend more operand traffic per MAC: measured on an H100 at K = 4096, a 192-wide block costs about
+// 1.15× and a 128-wide one 1.25× a 256-wide one per column. The width with the lowest waves × width × that factor
+// wins. E.g. N = 6144 at 1024 rows: 256-wide tiles take 2 waves, the second 45% full; 192-wide ones 2 full waves
+// (58 → 46.5 µs); at 4096 rows and N = 28672 the 256-wide tiles stay (192-wide: 856 → 1007 µs).
+int tile_width(int m_tiles, int n) {
+  constexpr struct { int width; double factor; } kWidths[] = {{256, 1.0}, {192, 1.15}, {128, 1.25}};
+  int best = 256;
+  double best_cost = 0;
+  for (const auto& w : kWidths) {
+    const long tiles = (long)m_tiles * ((n + w.width - 1) / w.width);
+    const double cost = (double)((tiles + sm_count() - 1) / sm_count()) * w.width * w.factor;
+    if (best_cost == 0 || cost < best_cost) best = w.width, best_cost = cost;
+  }
+  return best;
 }
 
 template <typename OutT, int BN>
@@ -182,9 +189,11 @@ struct Launch {
     CUtensorMap x_map;
     if (!tile_map(&x_map, x, m, k, ldx, BM)) return cudaErrorInvalidValue;
     const int m_tiles = (m + BM - 1) / BM;
-    const bool narrow = wave_fill(m_tiles * ((n + 127) / 128)) > 1.15 * wave_fill(m_tiles * ((n + 255) / 256));
-    return narrow ? launch_tiles<OutT, 128>(x_map, w, y, bias, xs, ws, m, n, k, ldy, st)
-                  : launch_tiles<OutT, 256>(x_map, w, y, bias, xs, ws, m, n, k, ldy, st);
+    switch (tile_width(m_tiles, n)) {
+      case 128: return launch_tiles<OutT, 128>(x_map, w, y, bias, xs, ws, m, n, k, ldy, st);
+      case 192: return launch_tiles<OutT, 192>(x_map, w, y, bias, xs, ws, m, n, k, ldy, st);
+      default: return launch_tiles<OutT, 256>(x_map, w, y, bias, xs, ws, m, n, k, ldy, st);
+    }
   }
 };
 
