@@ -1,3 +1,4 @@
+using InferenceServer.Engine.Runtime;
 using static TorchSharp.torch;
 
 namespace InferenceServer.Engine.Runner;
@@ -40,10 +41,10 @@ public sealed record PrefillLayout(int Sequences, int Length, Tensor RowIndex, T
         }
         bool allRows = rows.Count == totalRows && rows.Select((r, i) => r == i).All(x => x);
         return new PrefillLayout(b, l,
-            tensor(rowIndex, device: device),
-            tensor(mask, device: device).view(b, 1, l, l),
-            tensor(valid.ToArray(), device: device),
-            tensor(rows.ToArray(), device: device),
+            HostToDevice.Move(tensor(rowIndex), device),
+            HostToDevice.Move(tensor(mask), device).view(b, 1, l, l),
+            HostToDevice.Move(tensor(valid.ToArray()), device),
+            HostToDevice.Move(tensor(rows.ToArray()), device),
             allRows,
             fresh.ToHashSet());
     }

@@ -1,3 +1,4 @@
+using InferenceServer.Engine.Runtime;
 using static TorchSharp.torch;
 
 namespace InferenceServer.Engine.Runner;
@@ -31,9 +32,9 @@ public sealed record VarlenPrefill(Tensor? Rows, Tensor CuQ, Tensor CuK, Tensor?
             for (int p = 0; keySlots is not null && p < s.ContextLength; p++) keySlots.Add(ForwardBatchBuilder.Slot(c.BlockTable, blockSize, p));
         }
         bool allRows = rows.Count == totalRows && rows.Select((r, i) => r == i).All(x => x);
-        return new VarlenPrefill(allRows ? null : tensor(rows.ToArray(), device: device),
-            tensor(cuQ, device: device), tensor(cuK, device: device),
-            keySlots is null ? null : tensor(keySlots.ToArray(), device: device),
+        return new VarlenPrefill(allRows ? null : HostToDevice.Move(tensor(rows.ToArray()), device),
+            HostToDevice.Move(tensor(cuQ), device), HostToDevice.Move(tensor(cuK), device),
+            keySlots is null ? null : HostToDevice.Move(tensor(keySlots.ToArray()), device),
             picked.Max(i => spans[i].QueryLength), picked.Max(i => spans[i].ContextLength));
     }
 

@@ -12,6 +12,8 @@ public static class HostToDevice
 {
     public static Tensor Copy(long[] values, Device device) => Move(tensor(values), device);
 
+    public static Tensor Copy(float[] values, Device device) => Move(tensor(values), device);
+
     /// <summary>Copies <paramref name="host"/> (a CPU tensor it then disposes) into <paramref name="destination"/>.</summary>
     public static void CopyInto(Tensor destination, Tensor host)
     {
@@ -19,7 +21,8 @@ public static class HostToDevice
         destination.copy_(pinned, nonBlocking: destination.device.type == DeviceType.CUDA);
     }
 
-    private static Tensor Move(Tensor host, Device device)
+    /// <summary><paramref name="host"/> (a CPU tensor, disposed here when it is copied) on <paramref name="device"/>.</summary>
+    public static Tensor Move(Tensor host, Device device)
     {
         if (device.type == DeviceType.CPU) return host;
         using var pinned = Pinned(host, device);

@@ -47,7 +47,7 @@ internal static class ExponentialRace
             ? torch.empty_like(probs).exponential_(1.0, shared)
             : torch.ones_like(probs);
         if (seededRows.Count > 0)
-            noise.index_copy_(0, torch.tensor(seededRows.ToArray(), ScalarType.Int64, probs.device), SeededNoise(probs, rows, seededRows));
+            noise.index_copy_(0, HostToDevice.Copy(seededRows.ToArray(), probs.device), SeededNoise(probs, rows, seededRows));
         return noise.clamp_min_(MinNoiseScalar);
     }
 
@@ -58,6 +58,6 @@ internal static class ExponentialRace
         var cpuNoise = torch.empty(seededRows.Count, vocab, ScalarType.Float32, torch.CPU);         // [S, V]
         for (var i = 0; i < seededRows.Count; i++)
             cpuNoise[i].exponential_(1.0, rows[(int)seededRows[i]].RandomState!.CpuGenerator);
-        return cpuNoise.to(probs.device);
+        return HostToDevice.Move(cpuNoise, probs.device);
     }
 }

@@ -18,13 +18,13 @@ internal static class MinTokensAndLogitBias
         var flat = logits.view(-1);                                                                  // [B·V]
         if (plan.MinTokensMaskedFlatIndices.Count > 0)
         {
-            var index = torch.tensor(plan.MinTokensMaskedFlatIndices.ToArray(), ScalarType.Int64, device);
+            var index = HostToDevice.Copy(plan.MinTokensMaskedFlatIndices.ToArray(), device);
             flat.index_fill_(0, index, Scalars.NegInfF);
         }
         if (plan.LogitBiasFlatIndices.Count > 0)
         {
-            var index = torch.tensor(plan.LogitBiasFlatIndices.ToArray(), ScalarType.Int64, device);
-            var values = torch.tensor(plan.LogitBiasValues.ToArray(), ScalarType.Float32, device);
+            var index = HostToDevice.Copy(plan.LogitBiasFlatIndices.ToArray(), device);
+            var values = HostToDevice.Copy(plan.LogitBiasValues.ToArray(), device);
             flat.index_add_(0, index, values, Scalars.OneF);
         }
     }

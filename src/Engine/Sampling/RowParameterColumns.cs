@@ -1,3 +1,4 @@
+using InferenceServer.Engine.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -50,7 +51,7 @@ internal static class RowParameterColumns
 
     /// <summary>The whole table on <paramref name="device"/>: [B, Count] float32.</summary>
     public static Tensor ToDevice(float[] host, int batchSize, Device device) =>
-        torch.tensor(host, batchSize, Count, ScalarType.Float32, device);
+        HostToDevice.Move(torch.tensor(host, batchSize, Count, ScalarType.Float32), device);
 
     /// <summary>Column <paramref name="column"/> as a [B, 1] view.</summary>
     public static Tensor Column(Tensor table, int column) => table.narrow(1, column, 1);

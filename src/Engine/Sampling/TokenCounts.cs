@@ -1,3 +1,4 @@
+using InferenceServer.Engine.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -29,7 +30,7 @@ internal static class TokenCounts
                 padded[row * width + col++] = id;
         }
 
-        var index = torch.tensor(padded, batch, width, ScalarType.Int64, device);                 // [B, L]
+        var index = HostToDevice.Move(torch.tensor(padded, batch, width, ScalarType.Int64), device);   // [B, L]
         var ones = torch.ones(batch, width, ScalarType.Float32, device);                          // [B, L]
         var counts = torch.zeros(batch, vocabSize + 1, ScalarType.Float32, device);              // [B, V+1]
         counts.scatter_add_(1, index, ones);
