@@ -8,8 +8,7 @@ namespace InferenceServer.Gpu.Tests;
 
 /// <summary>
 /// The CUDA attention paths against the exact gather + SDPA path on random caches and block tables: the native paged
-/// decode kernel (GQA groups of 1 to 12 heads, context splits or none) and the varlen flash-attention prefill; and the
-/// decode attention quantized for a W8A8 o_proj against quantizing its bf16 output.
+/// decode kernel (GQA groups of 1 to 12 heads, context splits or none) and the varlen flash-attention prefill.
 /// </summary>
 public sealed class PagedAttentionKernelTests(CudaFixture cuda) : IClassFixture<CudaFixture>
 {
@@ -38,49 +37,6 @@ public sealed class PagedAttentionKernelTests(CudaFixture cuda) : IClassFixture<
         var k = randn([b, kvHeads, headDim], dtype, device);
         var v = randn([b, kvHeads, headDim], dtype, device);
         AssertSame(kernels, chunks, q, k, v, cache, heads, kvHeads, headDim, window, $"paged_attention_max_abs_error_{dtype}_{heads}x{kvHeads}x{headDim}_w{window}_b{b}");
-    }
-
-    /// <summary>
-    /// The decode attention as a W8A8 o_proj takes it (INT8 [B, H·D] and per-token scales) equals the unfused path,
-    /// attention in bf16 and then quantize_rows, bit for bit: with few sequences the context splits are combined and
-    /// quantized in one kernel; with more than a cluster kernel's 16 rows, or no split, the output is quantized after.
-    /// </summary>
-    [Theory]
-    [InlineData(6, false)]    // split context, combined and quantized in one kernel
-    [InlineData(6, true)]     // the same with a static (calibrated) scale
-    [InlineData(1, false)]    // batch 1
-    [InlineData(20, false)]   // split, but more rows than the fused kernel takes
-    [InlineData(70, false)]   // no split
-    public void QuantizedDecodeEqualsQuantizedOutput(int sequences, bool staticScale)
-    {
-        const int heads = 32, kvHeads = 8, headDim = 128;
-        var device = cuda.Require();
-        var kernels = NativeKernels.TryGet(out var why) ?? throw new InvalidOperationException(why);
-        using var cache = RandomCache(kvHeads, headDim, ScalarType.BFloat16, device);
-        var rng = new Random(11);
-        var contexts = sequences == 6 ? new[] { 1, 7, 16, 17, 100, 250 } : Enumerable.Range(0, sequences).Select(_ => rng.Next(1, 200)).ToArray();
-        var free = Shuffled(rng);
-        var chunks = contexts.Select(ctx => new SequenceChunk([1], ctx - 1, Take(free, ctx))).ToList();
-        int b = chunks.Count;
-        using var batch = ForwardBatchBuilder.Build(chunks, BlockSize, device, kernelMetadata: true);
-        using var q = randn([b, heads, headDim], ScalarType.BFloat16, device);
-        using var k = randn([b, kvHeads, headDim], ScalarType.BFloat16, device);
-        using var v = randn([b, kvHeads, headDim], ScalarType.BFloat16, device);
-        cache.Store(0, batch.SlotMapping, k, v);
-        var d = batch.Decode!;
-        double scale = 1.0 / Math.Sqrt(headDim);
-        float? staticAct = staticScale ? 0.02f : null;
-
-        using var output = empty([b, heads, headDim], ScalarType.BFloat16, device);
-        kernels.PagedDecodeAttention(output, q, cache.Keys(0), cache.Values(0), d.BlockTables, d.ContextLengths, scale, BlockSize, 0);
-        var (expectedQ, expectedScale) = kernels.QuantizeRows(output.view(b, heads * headDim), staticAct);
-        var (actualQ, actualScale) = kernels.PagedDecodeAttentionQuant(q, cache.Keys(0), cache.Values(0), d.BlockTables, d.ContextLengths, scale, BlockSize, 0, staticAct);
-        using (expectedQ) using (expectedScale) using (actualQ) using (actualScale)
-        {
-            long levelsOff = actualQ.ne(expectedQ).sum().item<long>();
-            long scalesOff = actualScale.ne(expectedScale).sum().item<long>();
-            Assert.True(levelsOff == 0 && scalesOff == 0, $"{levelsOff} levels and {scalesOff} scales differ");
-        }
     }
 
     /// <summary>Fresh prefills, a chunk continuing a cached context, and decodes, in one step (and prefills alone).</summary>

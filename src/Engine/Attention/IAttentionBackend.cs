@@ -1,5 +1,4 @@
 using InferenceServer.Engine.KvCache;
-using InferenceServer.Engine.Models.Quantization;
 using InferenceServer.Engine.Runner;
 using static TorchSharp.torch;
 
@@ -16,11 +15,4 @@ public interface IAttentionBackend
 
     /// <summary>As <see cref="Forward"/>, when the caller already stored k and v in the cache (fused into rotary).</summary>
     Tensor AttendWritten(int layer, Tensor q, Tensor k, Tensor v, ForwardBatch batch, KvCachePool cache);
-
-    /// <summary>
-    /// o(<see cref="AttendWritten"/>): the output projection applied, so that a backend can hand o its input in the form
-    /// o takes best (a W8A8 o_proj: INT8 straight from the attention kernels).
-    /// </summary>
-    Tensor AttendWrittenInto(ILinearKernel o, int layer, Tensor q, Tensor k, Tensor v, ForwardBatch batch, KvCachePool cache) =>
-        o.Forward(AttendWritten(layer, q, k, v, batch, cache));
 }

@@ -1,6 +1,5 @@
 using InferenceServer.Engine.Kernels;
 using InferenceServer.Engine.KvCache;
-using InferenceServer.Engine.Models.Quantization;
 using InferenceServer.Engine.Runner;
 using static TorchSharp.torch;
 
@@ -50,18 +49,6 @@ public sealed class PagedCudaAttention(NativeKernels kernels, int numHeads, int 
         else
             _gather.AttendInto(result, layer, q, k, v, batch, cache, batch.MixedDecode!.SequenceIndices);
         return result.MoveToOuterDisposeScope();
-    }
-
-    /// <summary>
-    /// A decode step's W8A8 o_proj gets the attention output as INT8 with per-token scales from the attention kernels:
-    /// with a split context the combine kernel quantizes it, one launch fewer per layer (batch-1 decode).
-    /// </summary>
-    public Tensor AttendWrittenInto(ILinearKernel o, int layer, Tensor q, Tensor k, Tensor v, ForwardBatch batch, KvCachePool cache)
-    {
-        if (batch.Decode is not { } d || o is not IQuantizedInputLinear { AcceptsQuantizedInput: true } qo)
-            return o.Forward(AttendWritten(layer, q, k, v, batch, cache));
-        var quantized = kernels.PagedDecodeAttentionQuant(q, cache.Keys(layer), cache.Values(layer), d.BlockTables, d.ContextLengths, _scale, cache.BlockSize, slidingWindow ?? 0, qo.StaticActScale);
-        return qo.ForwardQuantized(quantized, q.dtype);
     }
 
     /// <summary>q [B, H, D] (heads contiguous) against each row's paged context → [B, H, D].</summary>

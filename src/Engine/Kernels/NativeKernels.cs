@@ -23,7 +23,6 @@ public sealed unsafe class NativeKernels
 
     private readonly delegate* unmanaged<IntPtr> _lastError;
     private readonly delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, double, int, int, int> _pagedDecode;
-    private readonly delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, double, int, int, double, int> _pagedDecodeQuant;
     private readonly delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, int, int, double, int, int> _varlenAttention;
     private readonly delegate* unmanaged<long*, long*, int> _memGetInfo;
     private readonly delegate* unmanaged<long*, long*, int, int> _memoryAllocated;
@@ -59,7 +58,6 @@ public sealed unsafe class NativeKernels
         IntPtr F(string name) => NativeLibrary.GetExport(lib, name);
         _lastError = (delegate* unmanaged<IntPtr>)F("ik_last_error");
         _pagedDecode = (delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, double, int, int, int>)F("ik_paged_decode_attention");
-        _pagedDecodeQuant = (delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, double, int, int, double, int>)F("ik_paged_decode_attention_quant");
         _varlenAttention = (delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, int, int, double, int, int>)F("ik_varlen_attention");
         _memGetInfo = (delegate* unmanaged<long*, long*, int>)F("ik_mem_get_info");
         _memoryAllocated = (delegate* unmanaged<long*, long*, int, int>)F("ik_memory_allocated");
@@ -124,18 +122,6 @@ public sealed unsafe class NativeKernels
     /// <summary>out [B,H,D] ← attention of q [B,H,D] over each row's paged context (tables [B,M] int32, lens [B] int32).</summary>
     public void PagedDecodeAttention(Tensor output, Tensor q, Tensor kCache, Tensor vCache, Tensor tables, Tensor lens, double scale, int blockSize, int window) =>
         Check(_pagedDecode(output.Handle, q.Handle, kCache.Handle, vCache.Handle, tables.Handle, lens.Handle, scale, blockSize, window), "paged decode attention");
-
-    /// <summary>
-    /// INT8 [B, H·D] and per-token scales [B] of the attention <see cref="PagedDecodeAttention"/> computes, for a W8A8
-    /// o_proj. With few sequences (a split context) the splits are combined and quantized in one kernel, so the output
-    /// never exists in the serving dtype.
-    /// </summary>
-    public (Tensor Q, Tensor Scale) PagedDecodeAttentionQuant(Tensor q, Tensor kCache, Tensor vCache, Tensor tables, Tensor lens, double scale, int blockSize, int window, float? staticScale)
-    {
-        var (xq, xs) = QuantizedLike(q.shape[0], q.shape[1] * q.shape[2], q.device);
-        Check(_pagedDecodeQuant(xq.Handle, xs.Handle, q.Handle, kCache.Handle, vCache.Handle, tables.Handle, lens.Handle, scale, blockSize, window, staticScale ?? 0), "paged decode attention (quantized)");
-        return (xq, xs);
-    }
 
     /// <summary>
     /// output [Tq,H,D] ← causal attention of each sequence's queries (rows cuQ[i]..cuQ[i+1] of q [Tq,H,D]) against its

@@ -64,50 +64,6 @@ at::Tensor pad_k16(const at::Tensor& t) {
   const int64_t k = t.size(1), pad = (16 - k % 16) % 16;
   return pad == 0 ? t : at::constant_pad_nd(t, {0, pad}, 0);
 }
-
-// The inputs of a decode attention launch, checked: q [B,H,D] (last two dims contiguous), k/v cache [slots,KV,D]
-// contiguous, tables [B,M] int32, lens [B] int32; and how many context splits the launch shape takes.
-struct DecodeInputs {
-  int64_t B, H, D, KV;
-  int splits;
-};
-
-DecodeInputs check_decode_inputs(at::Tensor* q, at::Tensor* k_cache, at::Tensor* v_cache, at::Tensor* tables, at::Tensor* lens,
-                                 int block_size) {
-  check(q->is_cuda() && k_cache->is_cuda() && v_cache->is_cuda() && tables->is_cuda() && lens->is_cuda(),
-        "paged attention: all tensors must be on CUDA");
-  check(q->dim() == 3 && k_cache->dim() == 3 && v_cache->dim() == 3, "paged attention: q must be [B,H,D], caches [slots,KV,D]");
-  check(q->scalar_type() == k_cache->scalar_type() && q->scalar_type() == v_cache->scalar_type(),
-        "paged attention: q and the caches must share a dtype");
-  check(tables->scalar_type() == at::kInt && lens->scalar_type() == at::kInt, "paged attention: tables and lens must be int32");
-  check(k_cache->is_contiguous() && v_cache->is_contiguous() && tables->is_contiguous() && lens->is_contiguous(),
-        "paged attention: caches, tables and lens must be contiguous");
-  const int64_t B = q->size(0), H = q->size(1), D = q->size(2), KV = k_cache->size(1);
-  check(q->stride(2) == 1 && q->stride(1) == D, "paged attention: heads must be contiguous in q");
-  check(k_cache->size(2) == D, "paged attention: shape mismatch");
-  check(tables->dim() == 2 && tables->size(0) == B && lens->numel() == B, "paged attention: tables must be [B,M] and lens [B]");
-  check(D % 8 == 0 && D <= 256, "paged attention: head_dim must be a multiple of 8, at most 256");
-  check(aligned16(*q) && aligned16(*k_cache) && aligned16(*v_cache) && q->stride(0) % 8 == 0,
-        "paged attention: q and the caches must be 16-byte aligned with row strides a multiple of 8");
-  const int splits = paged_decode_splits((int)B, (int)KV, (int)H, (int)tables->size(1) * block_size,
-                                         at::cuda::getCurrentDeviceProperties()->multiProcessorCount);
-  return {B, H, D, KV, splits};
-}
-
-// The paged decode kernel into out [B,H,D] (row stride out_stride_b), or, with out null and splits > 1, into the
-// returned workspace of partials. Allocated from the caching allocator, so inside a graph capture the workspace
-// comes from the graph's private pool.
-at::Tensor launch_decode(const DecodeInputs& in, void* out, int64_t out_stride_b, at::Tensor* q, at::Tensor* k_cache,
-                         at::Tensor* v_cache, at::Tensor* tables, at::Tensor* lens, double scale, int block_size, int window) {
-  at::Tensor workspace = in.splits > 1 ? at::empty({in.B, in.H, in.splits, in.D + 2}, q->options().dtype(at::kFloat)) : at::Tensor();
-  check_launch(launch_paged_decode_attention(dtype_code(q->scalar_type()), out, in.splits > 1 ? workspace.data_ptr<float>() : nullptr,
-                                             q->data_ptr(), k_cache->data_ptr(), v_cache->data_ptr(), tables->data_ptr<int32_t>(),
-                                             lens->data_ptr<int32_t>(), (int)in.B, (int)in.H, (int)in.KV, (int)in.D, block_size,
-                                             (int)tables->size(1), window, (float)scale, q->stride(0), out_stride_b, in.splits,
-                                             at::cuda::getCurrentCUDAStream()),
-               "paged attention");
-  return workspace;
-}
 }  // namespace
 
 extern "C" {
@@ -116,46 +72,35 @@ const char* ik_last_error() { return g_error.c_str(); }
 
 // out [B,H,D] = softmax(q·Kᵀ·scale)·V over each sequence's paged context.
 // q [B,H,D] (last two dims contiguous), k/v cache [slots,KV,D] contiguous, tables [B,M] int32, lens [B] int32.
-// block_size: tokens per cache block; window: sliding window (0 = none).
 int ik_paged_decode_attention(at::Tensor* out, at::Tensor* q, at::Tensor* k_cache, at::Tensor* v_cache,
                               at::Tensor* tables, at::Tensor* lens, double scale, int block_size, int window) {
   IK_TRY
+  check(q->is_cuda() && k_cache->is_cuda() && v_cache->is_cuda() && tables->is_cuda() && lens->is_cuda() && out->is_cuda(),
+        "paged attention: all tensors must be on CUDA");
+  check(q->dim() == 3 && out->dim() == 3 && k_cache->dim() == 3 && v_cache->dim() == 3, "paged attention: q/out must be [B,H,D], caches [slots,KV,D]");
+  check(q->scalar_type() == k_cache->scalar_type() && q->scalar_type() == v_cache->scalar_type() && q->scalar_type() == out->scalar_type(),
+        "paged attention: q, caches and out must share a dtype");
+  check(tables->scalar_type() == at::kInt && lens->scalar_type() == at::kInt, "paged attention: tables and lens must be int32");
+  check(k_cache->is_contiguous() && v_cache->is_contiguous() && tables->is_contiguous() && lens->is_contiguous(),
+        "paged attention: caches, tables and lens must be contiguous");
+  const int64_t B = q->size(0), H = q->size(1), D = q->size(2), KV = k_cache->size(1);
+  check(q->stride(2) == 1 && q->stride(1) == D && out->stride(2) == 1 && out->stride(1) == D, "paged attention: heads must be contiguous in q and out");
+  check(out->size(0) == B && out->size(1) == H && out->size(2) == D && k_cache->size(2) == D, "paged attention: shape mismatch");
+  check(tables->dim() == 2 && tables->size(0) == B && lens->numel() == B, "paged attention: tables must be [B,M] and lens [B]");
+  check(D % 8 == 0 && D <= 256, "paged attention: head_dim must be a multiple of 8, at most 256");
+  check(aligned16(*q) && aligned16(*out) && aligned16(*k_cache) && aligned16(*v_cache) && q->stride(0) % 8 == 0 && out->stride(0) % 8 == 0,
+        "paged attention: q, out and the caches must be 16-byte aligned with row strides a multiple of 8");
   c10::cuda::CUDAGuard guard(q->device());
-  const DecodeInputs in = check_decode_inputs(q, k_cache, v_cache, tables, lens, block_size);
-  check(out->is_cuda() && out->dim() == 3 && out->scalar_type() == q->scalar_type(), "paged attention: out must be [B,H,D] in q's dtype on CUDA");
-  check(out->size(0) == in.B && out->size(1) == in.H && out->size(2) == in.D && out->stride(2) == 1 && out->stride(1) == in.D,
-        "paged attention: out must be [B,H,D] with heads contiguous");
-  check(aligned16(*out) && out->stride(0) % 8 == 0, "paged attention: out must be 16-byte aligned with a row stride a multiple of 8");
-  launch_decode(in, out->data_ptr(), out->stride(0), q, k_cache, v_cache, tables, lens, scale, block_size, window);
-  return 0;
-  IK_CATCH(-1)
-}
-
-// q8 [B, H·D] int8 and scale [B] ← the per-token INT8 of that attention output (what a W8A8 o_proj consumes;
-// static_scale > 0: that scale for every token). With a split context (few sequences) the splits' partial softmaxes
-// are combined and quantized in one kernel, and the output is never written in the serving dtype; otherwise it is
-// computed, then quantized.
-int ik_paged_decode_attention_quant(at::Tensor* q8, at::Tensor* q8_scale, at::Tensor* q, at::Tensor* k_cache, at::Tensor* v_cache,
-                                    at::Tensor* tables, at::Tensor* lens, double scale, int block_size, int window, double static_scale) {
-  IK_TRY
-  c10::cuda::CUDAGuard guard(q->device());
-  const DecodeInputs in = check_decode_inputs(q, k_cache, v_cache, tables, lens, block_size);
-  check_quantized(*q8, *q8_scale, "paged attention (quantized)");
-  check(q8->size(0) == in.B && q8->size(1) == in.H * in.D, "paged attention (quantized): q8 must be [B, H*D]");
-  const int code = dtype_code(q->scalar_type());
-  auto st = at::cuda::getCurrentCUDAStream();
-  if (in.splits > 1 && split_softmax_quant_supported((int)in.B, (int)in.H, (int)in.D)) {
-    const at::Tensor partials = launch_decode(in, nullptr, 0, q, k_cache, v_cache, tables, lens, scale, block_size, window);
-    check_launch(launch_split_softmax_quant(code, q8->data_ptr<int8_t>(), q8_scale->data_ptr<float>(), partials.data_ptr<float>(),
-                                            (int)in.B, (int)in.H, (int)in.D, in.splits, (float)static_scale, st),
-                 "paged attention (quantized): combine");
-    return 0;
-  }
-  const at::Tensor out = at::empty({in.B, in.H, in.D}, q->options());
-  launch_decode(in, out.data_ptr(), out.stride(0), q, k_cache, v_cache, tables, lens, scale, block_size, window);
-  check_launch(launch_quantize_rows(code, q8->data_ptr<int8_t>(), q8_scale->data_ptr<float>(), out.data_ptr(), (int)in.B,
-                                    (int)(in.H * in.D), in.H * in.D, (float)static_scale, st),
-               "paged attention (quantized): quantize");
+  const int splits = paged_decode_splits((int)B, (int)KV, (int)H, (int)tables->size(1) * block_size,
+                                         at::cuda::getCurrentDeviceProperties()->multiProcessorCount);
+  // Allocated from the caching allocator, so inside a graph capture it comes from the graph's private pool.
+  at::Tensor workspace = splits > 1 ? at::empty({B, H, splits, D + 2}, q->options().dtype(at::kFloat)) : at::Tensor();
+  auto err = launch_paged_decode_attention(dtype_code(q->scalar_type()), out->data_ptr(),
+                                           splits > 1 ? workspace.data_ptr<float>() : nullptr, q->data_ptr(), k_cache->data_ptr(),
+                                           v_cache->data_ptr(), tables->data_ptr<int32_t>(), lens->data_ptr<int32_t>(),
+                                           (int)B, (int)H, (int)KV, (int)D, block_size, (int)tables->size(1), window,
+                                           (float)scale, q->stride(0), out->stride(0), splits, at::cuda::getCurrentCUDAStream());
+  check(err == cudaSuccess, std::string("paged attention launch failed: ") + cudaGetErrorString(err));
   return 0;
   IK_CATCH(-1)
 }

@@ -14,7 +14,6 @@
 #include "paged_attention.h"
 #include "pdl.cuh"  // every kernel here is a programmatic dependent launch: it waits first, then lets its successor start
 #include "row_ops.cuh"
-#include "split_softmax.cuh"
 #include <cfloat>
 
 namespace {
@@ -260,9 +259,18 @@ __global__ void combine_splits_kernel(T* __restrict__ out, const float* __restri
   pdl_start();
   const int b = blockIdx.x, h = blockIdx.y;
   const float* p = partial + ((int64_t)b * heads + h) * splits * (head_dim + 2);
-  const float gm = split_max(p, head_dim, splits);
-  for (int d = threadIdx.x; d < head_dim; d += blockDim.x)
-    out[b * out_stride_b + (int64_t)h * head_dim + d] = from_f<T>(combine_split(p, head_dim, splits, gm, d));
+  float gm = -FLT_MAX;
+  for (int s = 0; s < splits; s++) gm = fmaxf(gm, p[s * (head_dim + 2) + head_dim]);
+  for (int d = threadIdx.x; d < head_dim; d += blockDim.x) {
+    float gl = 0.f, o = 0.f;
+    for (int s = 0; s < splits; s++) {
+      const float* ps = p + s * (head_dim + 2);
+      const float f = __expf(ps[head_dim] - gm);
+      gl += ps[head_dim + 1] * f;
+      o += ps[d] * f;
+    }
+    out[b * out_stride_b + (int64_t)h * head_dim + d] = from_f<T>(o / gl);
+  }
 }
 
 int lanes_log2_for(int head_dim) {
@@ -299,7 +307,7 @@ template <typename T> struct PagedDecode {
     else if (nh == 2) err = launch_group<T, 2>(grid, smem, stream, out, partial, q, k, v, tables, lens, heads, kv_heads, head_dim, block_size, max_blocks, window, scale, q_stride_b, out_stride_b);
     else if (nh <= 4) err = launch_group<T, 4>(grid, smem, stream, out, partial, q, k, v, tables, lens, heads, kv_heads, head_dim, block_size, max_blocks, window, scale, q_stride_b, out_stride_b);
     else err = launch_group<T, 8>(grid, smem, stream, out, partial, q, k, v, tables, lens, heads, kv_heads, head_dim, block_size, max_blocks, window, scale, q_stride_b, out_stride_b);
-    if (err != cudaSuccess || splits == 1 || out == nullptr) return err;  // no out: the caller combines the partials
+    if (err != cudaSuccess || splits == 1) return err;
     launch_pdl(combine_splits_kernel<T>, dim3(batch, heads), dim3(head_dim < 128 ? head_dim : 128), 0, stream, out, partial, heads, head_dim, splits, out_stride_b);
     return cudaGetLastError();
   }

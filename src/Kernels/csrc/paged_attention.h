@@ -13,8 +13,6 @@ int paged_decode_splits(int batch, int kv_heads, int heads, int max_context, int
 // tables:    [B, max_blocks] int32;  lens: [B] int32 tokens of context (the new token included)
 // window:    sliding window in tokens (0 = none): only the last `window` positions are attended.
 // workspace: float32 [B, H, splits, D + 2] when splits > 1 (else unused, may be null).
-// With splits > 1 and out == null the partials stay in the workspace for the caller to combine
-// (launch_combine_splits_quant); otherwise a second kernel combines them into out.
 cudaError_t launch_paged_decode_attention(int dtype, void* out, float* workspace, const void* q, const void* k_cache,
                                           const void* v_cache, const int32_t* tables, const int32_t* lens, int batch, int heads,
                                           int kv_heads, int head_dim, int block_size, int max_blocks, int window, float scale,

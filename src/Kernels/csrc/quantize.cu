@@ -1,7 +1,6 @@
 #include "row_ops.cuh"
 #include "pdl.cuh"  // every kernel here is a programmatic dependent launch: it waits first, then lets its successor start
 #include "quantize.h"
-#include "split_softmax.cuh"
 #include <cooperative_groups.h>
 
 namespace {
@@ -202,53 +201,26 @@ __global__ void __launch_bounds__(kThreads) quantize_rows_kernel(int8_t* q, floa
 // Few rows (a decode step): a block per row leaves most SMs idle and puts a 14336-wide row's loads on one SM. Here
 // a thread-block cluster of kClusterBlocks blocks shares each row: every block takes a slice, the slices' abs-maxima
 // meet through distributed shared memory, and each block quantizes its own slice. The formulas are those of the
-// kernels above (the same INT8 values and scales). Source::load8(row, i, v) yields elements i..i+7 of a row.
+// kernels above (the same INT8 values and scales). Rows of x (gate_up [rows, 2·width] when SiluMul) are xs apart.
 constexpr int kClusterBlocks = 8;
 constexpr int kClusterMaxRows = 16;  // from here on a block per row fills the GPU well enough
 
-// Rows of x, xs elements apart.
-template <typename T>
-struct RowsSource {
-  const T* x;
-  int64_t xs;
-  __device__ void load8(int row, int i, float (&v)[8]) const { ::load8(x + row * xs + i, v); }
-};
-
-// silu(gate)·up of gate_up rows [rows, 2·width].
-template <typename T>
-struct SiluMulSource {
-  const T* gate_up;
-  int width;
-  __device__ void load8(int row, int i, float (&v)[8]) const { load_silu_mul8(gate_up + (int64_t)row * 2 * width, width, i, v); }
-};
-
-// The attention output [heads·head_dim] of a decode row, combined from its context splits' partial softmaxes
-// (partial [rows, heads, splits, head_dim + 2]) and rounded to T, as the combine kernel writes it.
-template <typename T>
-struct SplitSoftmaxSource {
-  const float* partial;
-  int heads, head_dim, splits;
-  __device__ void load8(int row, int i, float (&v)[8]) const {
-    const int h = i / head_dim, d = i % head_dim;  // head_dim is a multiple of 8: the 8 elements share a head
-    const float* p = partial + ((int64_t)row * heads + h) * splits * (head_dim + 2);
-    const float gm = split_max(p, head_dim, splits);
-#pragma unroll
-    for (int e = 0; e < 8; e++) v[e] = to_f(from_f<T>(combine_split(p, head_dim, splits, gm, d + e)));
-  }
-};
-
-template <typename Source, int V>
-__global__ void __launch_bounds__(kThreads) quantize_row_cluster_kernel(int8_t* q, float* scale, Source src, int width,
+template <typename T, bool SiluMul, int V>
+__global__ void __launch_bounds__(kThreads) quantize_row_cluster_kernel(int8_t* q, float* scale, const T* x, int width, int64_t xs,
                                                                         float static_scale) {
   pdl_start();
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   namespace cg = cooperative_groups;
   cg::cluster_group cluster = cg::this_cluster();
   const int rank = (int)cluster.block_rank(), row = blockIdx.x / kClusterBlocks;
+  const T* src = x + row * xs;
   const int slice = (width + 8 * kClusterBlocks - 1) / (8 * kClusterBlocks) * 8;  // a multiple of 8 elements
   const int begin = rank * slice, end = min(width, begin + slice);
   float o[V][8];
-  fill_row_vectors<V, kThreads>(o, begin, end, [&](int i, float (&v)[8]) { src.load8(row, i, v); });
+  fill_row_vectors<V, kThreads>(o, begin, end, [&](int i, float (&v)[8]) {
+    if constexpr (SiluMul) load_silu_mul8(src, width, i, v);
+    else load8(src + i, v);
+  });
   __shared__ float block_max;
   const bool dynamic = static_scale <= 0.f;  // the same in every block of the cluster
   float s = static_scale;
@@ -266,27 +238,21 @@ __global__ void __launch_bounds__(kThreads) quantize_row_cluster_kernel(int8_t* 
 #endif
 }
 
-// Launches the cluster kernel when it applies (Hopper, few rows, 8-element vectors whose loads the caller has found
-// aligned, a slice within 2 vectors per thread); false otherwise.
-bool cluster_rows_ok(int rows, int width) {
-  const int vectors = (width + 8 * kClusterBlocks - 1) / (8 * kClusterBlocks);  // per block
-  return rows <= kClusterMaxRows && device_cc_major() >= 9 && width % 8 == 0 && vectors <= 2 * kThreads;
-}
-
-template <typename Source>
-bool try_quantize_rows_cluster(cudaError_t& err, int8_t* q, float* s, Source src, bool aligned, int rows, int width, float ss,
+// Launches the cluster kernel when it applies (Hopper, few rows, 8-aligned vectors, a slice within 2 vectors per
+// thread); false otherwise.
+template <typename T, bool SiluMul>
+bool try_quantize_rows_cluster(cudaError_t& err, int8_t* q, float* s, const T* x, int rows, int width, int64_t xs, float ss,
                                cudaStream_t st) {
   const int vectors = (width + 8 * kClusterBlocks - 1) / (8 * kClusterBlocks);  // per block
-  if (!aligned || !cluster_rows_ok(rows, width) || reinterpret_cast<uintptr_t>(q) % 8 != 0) return false;
+  if (rows > kClusterMaxRows || device_cc_major() < 9 || width % 8 != 0 || xs % 8 != 0 || vectors > 2 * kThreads ||
+      reinterpret_cast<uintptr_t>(x) % 16 != 0 || reinterpret_cast<uintptr_t>(q) % 8 != 0)
+    return false;
   const dim3 grid(rows * kClusterBlocks);
-  if (vectors <= kThreads) launch_pdl_cluster(quantize_row_cluster_kernel<Source, 1>, grid, dim3(kThreads), 0, st, kClusterBlocks, q, s, src, width, ss);
-  else launch_pdl_cluster(quantize_row_cluster_kernel<Source, 2>, grid, dim3(kThreads), 0, st, kClusterBlocks, q, s, src, width, ss);
+  if (vectors <= kThreads) launch_pdl_cluster(quantize_row_cluster_kernel<T, SiluMul, 1>, grid, dim3(kThreads), 0, st, kClusterBlocks, q, s, x, width, xs, ss);
+  else launch_pdl_cluster(quantize_row_cluster_kernel<T, SiluMul, 2>, grid, dim3(kThreads), 0, st, kClusterBlocks, q, s, x, width, xs, ss);
   err = cudaGetLastError();
   return true;
 }
-
-// 16-byte aligned rows of 8-element vectors.
-inline bool vectors_aligned(const void* x, int64_t row_stride) { return reinterpret_cast<uintptr_t>(x) % 16 == 0 && row_stride % 8 == 0; }
 
 template <typename T> struct RmsNormQuant {
   static cudaError_t run(int8_t* q, float* s, const void* x, const void* w, int rows, int h, int64_t xs, float eps, float ss, cudaStream_t st) {
@@ -307,8 +273,7 @@ template <typename T> struct AddRmsNormQuant {
 template <typename T> struct SiluMulQuant {
   static cudaError_t run(int8_t* q, float* s, const void* gu, int rows, int inter, float ss, cudaStream_t st) {
     cudaError_t err;
-    if (try_quantize_rows_cluster(err, q, s, SiluMulSource<T>{(const T*)gu, inter}, vectors_aligned(gu, 2LL * inter), rows, inter, ss, st))
-      return err;
+    if (try_quantize_rows_cluster<T, true>(err, q, s, (const T*)gu, rows, inter, 2LL * inter, ss, st)) return err;
     if (try_quantize_rows_vec<T, true>(err, q, s, (const T*)gu, rows, inter, 2LL * inter, ss, st)) return err;
     launch_pdl(silu_mul_quant_kernel<T>, dim3(rows), dim3(kThreads), 0, st, q, s, (const T*)gu, inter, ss);
     return cudaGetLastError();
@@ -317,21 +282,10 @@ template <typename T> struct SiluMulQuant {
 template <typename T> struct QuantizeRows {
   static cudaError_t run(int8_t* q, float* s, const void* x, int rows, int cols, int64_t xs, float ss, cudaStream_t st) {
     cudaError_t err;
-    if (try_quantize_rows_cluster(err, q, s, RowsSource<T>{(const T*)x, xs}, vectors_aligned(x, xs), rows, cols, ss, st)) return err;
+    if (try_quantize_rows_cluster<T, false>(err, q, s, (const T*)x, rows, cols, xs, ss, st)) return err;
     if (try_quantize_rows_vec<T, false>(err, q, s, (const T*)x, rows, cols, xs, ss, st)) return err;
     launch_pdl(quantize_rows_kernel<T>, dim3(rows), dim3(kThreads), 0, st, q, s, (const T*)x, cols, xs, ss);
     return cudaGetLastError();
-  }
-};
-
-template <typename T> struct SplitSoftmaxQuant {
-  static cudaError_t run(int8_t* q, float* s, const float* partial, int rows, int heads, int head_dim, int splits, float ss,
-                         cudaStream_t st) {
-    cudaError_t err;
-    if (try_quantize_rows_cluster(err, q, s, SplitSoftmaxSource<T>{partial, heads, head_dim, splits}, head_dim % 8 == 0, rows,
-                                  heads * head_dim, ss, st))
-      return err;
-    return cudaErrorNotSupported;
   }
 };
 
@@ -360,14 +314,4 @@ cudaError_t launch_quantize_rows(int dtype, int8_t* q, float* scale, const void*
                                  float static_scale, cudaStream_t stream) {
   if (rows == 0) return cudaSuccess;
   return dispatch_dtype<QuantizeRows>(dtype, q, scale, x, rows, cols, x_stride, static_scale, stream);
-}
-
-cudaError_t launch_split_softmax_quant(int dtype, int8_t* q, float* scale, const float* partial, int rows, int heads, int head_dim,
-                                       int splits, float static_scale, cudaStream_t stream) {
-  if (rows == 0) return cudaSuccess;
-  return dispatch_dtype<SplitSoftmaxQuant>(dtype, q, scale, partial, rows, heads, head_dim, splits, static_scale, stream);
-}
-
-bool split_softmax_quant_supported(int rows, int heads, int head_dim) {
-  return head_dim % 8 == 0 && cluster_rows_ok(rows, heads * head_dim);
 }

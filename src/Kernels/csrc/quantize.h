@@ -25,12 +25,3 @@ cudaError_t launch_silu_mul_quant(int dtype, int8_t* q, float* scale, const void
 // v = x. x [T, K] with row stride x_stride; q [T, K] contiguous; scale [T].
 cudaError_t launch_quantize_rows(int dtype, int8_t* q, float* scale, const void* x, int rows, int cols, int64_t x_stride,
                                  float static_scale, cudaStream_t stream);
-
-// v = a decode step's attention output [heads·head_dim] per row, combined from its context splits' partial softmaxes
-// (partial [rows, heads, splits, head_dim + 2] float32, as launch_paged_decode_attention leaves them with out = null)
-// and rounded to the dtype, as the combine kernel writes it. q [rows, heads·head_dim] contiguous; scale [rows].
-// Only where split_softmax_quant_supported (a cluster of blocks per row: Hopper, at most 16 rows); elsewhere
-// cudaErrorNotSupported, and nothing is launched.
-bool split_softmax_quant_supported(int rows, int heads, int head_dim);
-cudaError_t launch_split_softmax_quant(int dtype, int8_t* q, float* scale, const float* partial, int rows, int heads, int head_dim,
-                                       int splits, float static_scale, cudaStream_t stream);

@@ -52,18 +52,18 @@ public sealed class LlamaDecoderLayer : IDisposable
     {
         using var scope = NewDisposeScope();
         var qkv = InputNorm.AddForwardInto(QkvProj, residual, delta);                 // [T, q + 2kv]
-        Tensor attnOut;                                                               // [T, H] o_proj(attention)
+        Tensor attn;                                                                  // [T, q]
         if (rope.FusesCacheWrite)
         {
             var (qh, kh, vh) = rope.SplitRotateAndCache(qkv, ropeStep, _c.NumHeads, _c.NumKvHeads, _c.HeadDim, cache.Keys(_index), cache.Values(_index), batch.SlotMapping);
-            attnOut = attention.AttendWrittenInto(OProj, _index, qh, kh, vh, batch, cache);
+            attn = attention.AttendWritten(_index, qh, kh, vh, batch, cache);
         }
         else
         {
             var (qh, kh, vh) = rope.SplitAndRotate(qkv, ropeStep, _c.NumHeads, _c.NumKvHeads, _c.HeadDim);
-            attnOut = OProj.Forward(attention.Forward(_index, qh, kh, vh, batch, cache));
+            attn = attention.Forward(_index, qh, kh, vh, batch, cache);
         }
-        var gateUp = PostAttentionNorm.AddForwardInto(GateUpProj, residual, attnOut); // [T, 2I]
+        var gateUp = PostAttentionNorm.AddForwardInto(GateUpProj, residual, OProj.Forward(attn)); // [T, 2I]
         return SiluAndMul.ForwardInto(DownProj, gateUp, _kernels).MoveToOuterDisposeScope();
     }
 
