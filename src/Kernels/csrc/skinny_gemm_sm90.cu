@@ -42,7 +42,7 @@ __global__ void __launch_bounds__(kThreads) skinny_int8_sm90_kernel(const __grid
   using S = Skinny<MT>;
   namespace cg = cooperative_groups;
   extern __shared__ uint8_t smem_raw[];
-  uint8_t* smem = smem_raw + ((1024 - (smem_addr(smem_raw) & 1023)) & 1023);  // the swizzle repeats every 1024 B
+  uint8_t* smem = swizzle_aligned(smem_raw);
   uint64_t* full = reinterpret_cast<uint64_t*>(smem + kStages * S::kStage);  // stage s loaded
   uint64_t* empty = full + kStages;                                          // stage s consumed by all 4 warps
   const int rank = split > 1 ? (int)cg::this_cluster().block_rank() : 0;
@@ -50,38 +50,19 @@ __global__ void __launch_bounds__(kThreads) skinny_int8_sm90_kernel(const __grid
   const int ktiles = (K + kSliceBytes - 1) / kSliceBytes, per = (ktiles + split - 1) / split;
   const int k0 = rank * per, count = max(0, min(ktiles, k0 + per) - k0);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  if (threadIdx.x == 0) {
-    for (int s = 0; s < kStages; s++) {
-      bar_init(&full[s], 1);
-      bar_init(&empty[s], 4);
-    }
-    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");  // visible to the TMA unit
-  }
-  __syncthreads();
+  init_stage_barriers(full, empty, kStages, 4);
 
   int acc[MT / 2];
 #pragma unroll
   for (int i = 0; i < MT / 2; i++) acc[i] = 0;
   if (warp == 4) {
-    if (lane == 0) {
-      const int early = min(kStages, count);
-      for (int i = 0; i < early; i++) {
-        bar_arrive_expect_bytes(&full[i], S::kStage);  // whole boxes count, zero-filled parts included
-        tma_load_2d(smem + i * S::kStage, &w_map, (k0 + i) * kSliceBytes, n0, &full[i]);
-      }
+    if (lane == 0)
+      produce_slices(
+          full, empty, kStages, count, S::kStage, [] { pdl_start(); },
+          [&](int i, int s, uint64_t* bar) { tma_load_2d(smem + s * S::kStage, &w_map, (k0 + i) * kSliceBytes, n0, bar); },
+          [&](int i, int s, uint64_t* bar) { tma_load_2d(smem + s * S::kStage + S::kW, &x_map, (k0 + i) * kSliceBytes, 0, bar); });
+    else
       pdl_start();
-      for (int i = 0; i < count; i++) {
-        const int s = i % kStages;
-        if (i >= early) {
-          bar_wait(&empty[s], (i / kStages - 1) & 1);  // its previous use is consumed
-          bar_arrive_expect_bytes(&full[s], S::kStage);
-          tma_load_2d(smem + s * S::kStage, &w_map, (k0 + i) * kSliceBytes, n0, &full[s]);
-        }
-        tma_load_2d(smem + s * S::kStage + S::kW, &x_map, (k0 + i) * kSliceBytes, 0, &full[s]);
-      }
-    } else {
-      pdl_start();
-    }
   } else {
     pdl_start();  // before reading x's scales and writing y; the next kernel may settle in while this one runs
     for (int i = 0; i < count; i++) {
@@ -97,7 +78,7 @@ __global__ void __launch_bounds__(kThreads) skinny_int8_sm90_kernel(const __grid
     }
     wgmma_wait<0>();
     // Every copy has been consumed, so the stage buffers take the partial sums once all 4 warps are done with them.
-    asm volatile("bar.sync 1, 128;\n" ::: "memory");
+    named_barrier_sync(1, 128);
     int* part = reinterpret_cast<int*>(smem);
     const int g = lane / 4, t = lane % 4, ch = warp * 16 + g;
 #pragma unroll

@@ -7,6 +7,7 @@
 #include <cuda_runtime.h>
 #include <cstdint>
 #include "mma.cuh"
+#include "pdl.cuh"
 
 #if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
 #define IK_DEVICE_WGMMA 1
@@ -43,6 +44,8 @@ __device__ __forceinline__ void bar_arrive(uint64_t* bar) {
 __device__ __forceinline__ void bar_arrive_expect_bytes(uint64_t* bar, uint32_t bytes) {
   asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(smem_addr(bar)), "r"(bytes) : "memory");
 }
+// After initialising mbarriers, before any TMA copy signals them.
+__device__ __forceinline__ void bar_init_fence() { asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory"); }
 // Spins until the phase of the given parity (0 for the first, 1 for the second, ...) has completed.
 __device__ __forceinline__ void bar_wait(uint64_t* bar, int parity) {
   asm volatile(
@@ -56,6 +59,11 @@ __device__ __forceinline__ void bar_wait(uint64_t* bar, int parity) {
       : "memory");
 }
 
+// Hardware barrier `id` (1–15; 0 is __syncthreads) among `threads` threads of the block, a multiple of 32.
+__device__ __forceinline__ void named_barrier_sync(int id, int threads) {
+  asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
+}
+
 // TMA: the box at (column c0 in bytes, row c1) of the tensor `map` describes, into shared memory at dst; the bytes
 // count towards bar's expected transactions.
 __device__ __forceinline__ void tma_load_2d(void* dst, const CUtensorMap* map, int c0, int c1, uint64_t* bar) {
@@ -64,6 +72,46 @@ __device__ __forceinline__ void tma_load_2d(void* dst, const CUtensorMap* map, i
           smem_addr(dst)),
       "l"(reinterpret_cast<uint64_t>(map)), "r"(c0), "r"(c1), "r"(smem_addr(bar))
       : "memory");
+}
+
+// The start of a dynamic shared-memory buffer rounded up to 1024 bytes, where the 128-byte swizzle pattern repeats.
+__device__ __forceinline__ uint8_t* swizzle_aligned(uint8_t* raw) { return raw + ((1024 - (smem_addr(raw) & 1023)) & 1023); }
+
+// Thread 0 initialises each stage's full barrier (one arrival: the producer's, plus the TMA bytes) and empty barrier
+// (one arrival per consumer warp); then the whole block meets.
+__device__ inline void init_stage_barriers(uint64_t* full, uint64_t* empty, int stages, int consumer_warps) {
+  if (threadIdx.x == 0) {
+    for (int s = 0; s < stages; s++) {
+      bar_init(&full[s], 1);
+      bar_init(&empty[s], consumer_warps);
+    }
+    bar_init_fence();
+  }
+  __syncthreads();
+}
+
+// The producer thread's loop over `count` K slices through `stages` buffers of `stage_bytes`. Launched
+// programmatically, the weights of the first stages (load_w(i, stage, bar)) need nothing from the kernel before, so
+// they are in flight before the wait (wait()); then each slice's activations (load_x) follow, and the remaining
+// weights each time a stage has been consumed.
+template <typename Wait, typename LoadW, typename LoadX>
+__device__ void produce_slices(uint64_t* full, uint64_t* empty, int stages, int count, uint32_t stage_bytes, Wait wait, LoadW load_w,
+                               LoadX load_x) {
+  const int early = min(stages, count);
+  for (int i = 0; i < early; i++) {
+    bar_arrive_expect_bytes(&full[i], stage_bytes);  // whole boxes count, zero-filled parts included
+    load_w(i, i, &full[i]);
+  }
+  wait();
+  for (int i = 0; i < count; i++) {
+    const int s = i % stages;
+    if (i >= early) {
+      bar_wait(&empty[s], (i / stages - 1) & 1);  // its previous use is consumed
+      bar_arrive_expect_bytes(&full[s], stage_bytes);
+      load_w(i, s, &full[s]);
+    }
+    load_x(i, s, &full[s]);
+  }
 }
 
 // D[64×N] += A[64×32] · B[32×N] (s8 × s8 → s32), A = 64 rows and B = N rows of K-major tiles in shared memory.
