@@ -27,6 +27,7 @@ cudaError_t launch_int8_gemm_sm90_skinny(int out_dtype, void* y, const int8_t* x
 
 // Whether INT8 GEMMs of m rows go to cuBLASLt's INT8 GEMM (at::_int_mm, which needs more than 16 rows) and then
 // launch_int8_dequantize: 17–128 rows on compute capability 9.0+, unless INFERENCE_INT8_CUBLASLT=0 (for comparisons).
+// ik_int8_gemm asks int8_gemm_sm90_skinny_rows first, so cuBLASLt serves 33–128 unless that kernel is off.
 bool int8_gemm_cublaslt_rows(int64_t m);
 
 // y[m, n] = acc[m, n] · x_scale[m] · w_scale[n] + bias[n]: the same epilogue as its own pass, after an INT32 GEMM
