@@ -47,13 +47,9 @@ bool try_rms_norm_vec(cudaError_t& err, T* out, T* x, const T* delta, const T* w
       !vector_rows_ok(hidden, kRowThreads, w, 0) || (Add && !vector_rows_ok(hidden, kRowThreads, delta, ds)))
     return false;
   const int v = (hidden + 8 * kRowThreads - 1) / (8 * kRowThreads);
-#define RMS_NORM_VEC(V) launch_pdl(rms_norm_vec_kernel<T, V, Add>, dim3(rows), dim3(kRowThreads), 0, st, out, x, delta, w, hidden, xs, ds, os, eps)
-  if (v == 1) RMS_NORM_VEC(1);
-  else if (v == 2) RMS_NORM_VEC(2);
-  else if (v <= 4) RMS_NORM_VEC(4);
-  else if (v <= 8) RMS_NORM_VEC(8);
-  else RMS_NORM_VEC(16);
-#undef RMS_NORM_VEC
+  with_vectors_per_thread(v, [&](auto V) {
+    launch_pdl(rms_norm_vec_kernel<T, decltype(V)::value, Add>, dim3(rows), dim3(kRowThreads), 0, st, out, x, delta, w, hidden, xs, ds, os, eps);
+  });
   err = cudaGetLastError();
   return true;
 }

@@ -106,13 +106,9 @@ bool try_rms_norm_quant_vec(cudaError_t& err, int8_t* q, float* s, T* x, const T
       (Add && !vector_rows_ok(h, kThreads, delta, ds)))
     return false;
   const int v = (h + 8 * kThreads - 1) / (8 * kThreads);
-#define RMS_NORM_QUANT_VEC(V) launch_pdl(rms_norm_quant_vec_kernel<T, V, Add>, dim3(rows), dim3(kThreads), 0, st, q, s, x, delta, w, h, xs, ds, eps, ss)
-  if (v == 1) RMS_NORM_QUANT_VEC(1);
-  else if (v == 2) RMS_NORM_QUANT_VEC(2);
-  else if (v <= 4) RMS_NORM_QUANT_VEC(4);
-  else if (v <= 8) RMS_NORM_QUANT_VEC(8);
-  else RMS_NORM_QUANT_VEC(16);
-#undef RMS_NORM_QUANT_VEC
+  with_vectors_per_thread(v, [&](auto V) {
+    launch_pdl(rms_norm_quant_vec_kernel<T, decltype(V)::value, Add>, dim3(rows), dim3(kThreads), 0, st, q, s, x, delta, w, h, xs, ds, eps, ss);
+  });
   err = cudaGetLastError();
   return true;
 }
@@ -172,12 +168,9 @@ bool try_quantize_rows_vec(cudaError_t& err, int8_t* q, float* s, const T* x, in
   const int v = (width + 8 * kThreads - 1) / (8 * kThreads);
   if (width % 8 != 0 || xs % 8 != 0 || v > 16 || reinterpret_cast<uintptr_t>(x) % 16 != 0 || reinterpret_cast<uintptr_t>(q) % 8 != 0)
     return false;
-#define QUANTIZE_VEC(V) launch_pdl(quantize_rows_vec_kernel<T, SiluMul, V>, dim3(rows), dim3(kThreads), 0, st, q, s, x, width, xs, ss)
-  if (v <= 2) QUANTIZE_VEC(2);
-  else if (v <= 4) QUANTIZE_VEC(4);
-  else if (v <= 8) QUANTIZE_VEC(8);
-  else QUANTIZE_VEC(16);
-#undef QUANTIZE_VEC
+  with_vectors_per_thread(v, [&](auto V) {
+    launch_pdl(quantize_rows_vec_kernel<T, SiluMul, decltype(V)::value>, dim3(rows), dim3(kThreads), 0, st, q, s, x, width, xs, ss);
+  });
   err = cudaGetLastError();
   return true;
 }

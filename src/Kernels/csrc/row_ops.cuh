@@ -2,6 +2,7 @@
 // elements, a block-wide reduction, a row spread over a block's registers, and RMSNorm of one row held there.
 #pragma once
 #include <cstdint>
+#include <type_traits>
 #include "dtype_convert.cuh"
 
 // 8 elements from/to memory as float; 16-bit types move as one 16-byte access, float32 as two.
@@ -51,6 +52,17 @@ __device__ inline float block_reduce(float v) {
 // with 16-byte aligned rows; anything else takes the scalar kernels.
 inline bool vector_rows_ok(int width, int threads, const void* p, int64_t row_stride) {
   return width % 8 == 0 && width <= 8 * threads * 16 && reinterpret_cast<uintptr_t>(p) % 16 == 0 && row_stride % 8 == 0;
+}
+
+// launch(std::integral_constant<int, V>{}) for the fewest vectors per thread V in {1, 2, 4, 8, 16} that hold
+// `vectors` (at most 16): how the row kernels pick their register-resident instantiation.
+template <typename Launch>
+void with_vectors_per_thread(int vectors, Launch launch) {
+  if (vectors <= 1) launch(std::integral_constant<int, 1>{});
+  else if (vectors <= 2) launch(std::integral_constant<int, 2>{});
+  else if (vectors <= 4) launch(std::integral_constant<int, 4>{});
+  else if (vectors <= 8) launch(std::integral_constant<int, 8>{});
+  else launch(std::integral_constant<int, 16>{});
 }
 
 // Fills this thread's V 8-element vectors of the row elements [begin, end) (vector j of thread t holds elements
