@@ -6,8 +6,9 @@ namespace InferenceServer.Gpu.Tests;
 
 /// <summary>
 /// The native INT8 GEMMs (on Hopper: mma.sync skinny up to 8 rows, the TMA skinny kernel up to 32, cuBLASLt plus the
-/// epilogue pass up to 128, the TMA wgmma kernel above; elsewhere mma.sync skinny and tiled kernels) against the exact integer reference, the fused activation quantizers against the unfused formula, and the
-/// bf16 skinny GEMM against cuBLAS.
+/// epilogue pass up to 128, the TMA wgmma kernel above; elsewhere mma.sync skinny and tiled kernels) against the exact
+/// integer reference, the fused activation quantizers against the unfused formula, and the bf16 skinny GEMM against
+/// cuBLAS.
 /// </summary>
 public sealed class Int8KernelTests(CudaFixture cuda) : IClassFixture<CudaFixture>
 {
