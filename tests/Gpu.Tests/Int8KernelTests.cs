@@ -5,10 +5,10 @@ using static TorchSharp.torch;
 namespace InferenceServer.Gpu.Tests;
 
 /// <summary>
-/// The native INT8 GEMMs (on Hopper: mma.sync skinny up to 8 rows, the TMA skinny kernel up to 32, cuBLASLt plus the
-/// epilogue pass up to 128, the TMA wgmma kernel above; elsewhere mma.sync skinny and tiled kernels) against the exact
-/// integer reference, the fused activation quantizers against the unfused formula, and the bf16 skinny GEMM against
-/// cuBLAS.
+/// The native INT8 GEMMs (on Hopper: mma.sync skinny up to 8 rows, the TMA skinny kernel for 9–32 and 65–128,
+/// cuBLASLt plus the epilogue pass for 33–64, the TMA wgmma kernel above; elsewhere mma.sync skinny and tiled kernels)
+/// against the exact integer reference, the fused activation quantizers against the unfused formula, and the bf16
+/// skinny GEMM against cuBLAS.
 /// </summary>
 public sealed class Int8KernelTests(CudaFixture cuda) : IClassFixture<CudaFixture>
 {
@@ -21,11 +21,11 @@ public sealed class Int8KernelTests(CudaFixture cuda) : IClassFixture<CudaFixtur
     [InlineData(17, 100, 4144)]   // K a multiple of 16, not of 64: the tail chunk
     [InlineData(8, 256, 4096)]
     [InlineData(17, 136, 1040)]   // a cluster of 8 blocks over 9 K slices: the last ranks get none
-    [InlineData(33, 48, 192)]     // 33–128 rows with N a multiple of 8 on Hopper: cuBLASLt's INT32 sums, then the epilogue pass
+    [InlineData(33, 48, 192)]     // 33–64 rows with N a multiple of 8 on Hopper: cuBLASLt's INT32 sums, then the epilogue pass
     [InlineData(48, 4096, 4096)]
-    [InlineData(128, 264, 1040)]
+    [InlineData(128, 264, 1040)]  // 65–128 rows on Hopper: the TMA skinny kernel's 128-column token tile
     [InlineData(64, 130, 320)]
-    [InlineData(65, 130, 320)]    // first size on the tiled kernel
+    [InlineData(65, 130, 320)]    // first size on the tiled kernel elsewhere
     [InlineData(200, 300, 1040)]
     [InlineData(1024, 512, 2048)]
     [InlineData(300, 4096, 4160)]     // K with a partial 128-byte slice, N and M not tile multiples

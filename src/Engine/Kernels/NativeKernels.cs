@@ -172,12 +172,15 @@ public sealed unsafe class NativeKernels
     /// <summary>Most rows the skinny (decode-step) GEMMs take; larger batches go to tiled GEMMs.</summary>
     public const int SkinnyMaxRows = 64;
 
-    /// <summary>Most rows for which INT8 GEMMs go to cuBLASLt on Hopper (from 33; kept in step with int8_gemm_cublaslt_rows in int8_gemm.cu).</summary>
+    /// <summary>
+    /// Most rows for which INT8 GEMMs stay below the tiled kernels on Hopper (cuBLASLt for 33–64, the TMA skinny kernel
+    /// for 65–128; kept in step with int8_gemm_cublaslt_rows in int8_gemm.cu).
+    /// </summary>
     public const int Int8CublasLtMaxRows = 128;
 
     /// <summary>
     /// y [M, N] = (xq [M, K] · wq [N, K]ᵀ, exact int32) · xScale[m] · wScale[n] + bias[n], in <paramref name="outDtype"/>
-    /// (the serving dtype, which bias shares). Dequantization happens in the GEMM's epilogue; for 33–128 rows on Hopper
+    /// (the serving dtype, which bias shares). Dequantization happens in the GEMM's epilogue; for 33–64 rows on Hopper
     /// (N a multiple of 8) cuBLASLt computes the sums and the epilogue runs as a second pass (docs/smoothquant.md has
     /// the kernel for each row range).
     /// </summary>

@@ -205,9 +205,9 @@ int ik_silu_mul(at::Tensor* out, at::Tensor* gate_up) {
 }
 
 // out [M, N] = (xq [M, K] · wq [N, K]ᵀ in int32) · x_scale[m] · w_scale[n] + bias[n]. out and bias share the
-// serving dtype. On Hopper: the TMA skinny kernel up to 64 rows, cuBLASLt's INT32 GEMM and the epilogue pass up to
-// 128, the wgmma tiled kernel above. Elsewhere: the mma.sync skinny kernel up to 64 rows, the mma.sync tiled kernel
-// above.
+// serving dtype. On Hopper: the mma.sync skinny kernel up to 8 rows, the TMA skinny kernel for 9–32 and 65–128,
+// cuBLASLt's INT32 GEMM and the epilogue pass for 33–64, the TMA wgmma kernel above. Elsewhere: the mma.sync skinny
+// kernel up to 64 rows, the mma.sync tiled kernel above.
 int ik_int8_gemm(at::Tensor* out, at::Tensor* xq, at::Tensor* x_scale, at::Tensor* wq, at::Tensor* w_scale, at::Tensor* bias) {
   IK_TRY
   check_quantized(*xq, *x_scale, "int8_gemm (activations)");

@@ -16,10 +16,10 @@ cudaError_t launch_int8_gemm_sm90(int out_dtype, void* y, const int8_t* xq, cons
                                   const float* w_scale, const void* bias, int m, int n, int k, int64_t x_stride,
                                   int64_t y_stride, cudaStream_t stream);
 
-// The same for decode steps of kInt8Sm90SkinnyMinRows–kInt8Sm90SkinnyMaxRows rows on Hopper: weights streamed by
-// TMA, split over K in thread-block clusters. Taken where int8_gemm_sm90_skinny_rows(m) (that range on an sm_90a
-// build, unless INFERENCE_INT8_SM90_SKINNY=0); the launcher itself takes 1–kInt8Sm90SkinnyMaxRows.
-constexpr int kInt8Sm90SkinnyMinRows = 9, kInt8Sm90SkinnyMaxRows = 32;
+// The same for few rows on Hopper: weights streamed by TMA, split over K in thread-block clusters. Taken where
+// int8_gemm_sm90_skinny_rows(m) (9–32 and 65–128 rows on an sm_90a build, unless INFERENCE_INT8_SM90_SKINNY=0);
+// the launcher itself takes 1–kInt8Sm90SkinnyMaxRows.
+constexpr int kInt8Sm90SkinnyMaxRows = 128;
 bool int8_gemm_sm90_skinny_rows(int64_t m, cudaStream_t stream);
 cudaError_t launch_int8_gemm_sm90_skinny(int out_dtype, void* y, const int8_t* xq, const float* x_scale, const int8_t* wq,
                                          const float* w_scale, const void* bias, int m, int n, int k, int64_t x_stride,
@@ -27,7 +27,7 @@ cudaError_t launch_int8_gemm_sm90_skinny(int out_dtype, void* y, const int8_t* x
 
 // Whether INT8 GEMMs of m rows go to cuBLASLt's INT8 GEMM (at::_int_mm, which needs more than 16 rows) and then
 // launch_int8_dequantize: 17–128 rows on compute capability 9.0+, unless INFERENCE_INT8_CUBLASLT=0 (for comparisons).
-// ik_int8_gemm asks int8_gemm_sm90_skinny_rows first, so cuBLASLt serves 33–128 unless that kernel is off.
+// ik_int8_gemm asks int8_gemm_sm90_skinny_rows first, so cuBLASLt serves 33–64 unless that kernel is off.
 bool int8_gemm_cublaslt_rows(int64_t m);
 
 // y[m, n] = acc[m, n] · x_scale[m] · w_scale[n] + bias[n]: the same epilogue as its own pass, after an INT32 GEMM
