@@ -9,8 +9,9 @@ cudaError_t launch_int8_gemm_tiled(int out_dtype, void* y, const int8_t* xq, con
                                    const float* w_scale, const void* bias, int m, int n, int k, int64_t x_stride,
                                    int64_t y_stride, cudaStream_t stream);
 
-// The same on Hopper warpgroup MMA (wgmma), for large M; only where int8_gemm_sm90_available() (an sm_90 device and a
-// library built for sm_90a; false while `stream` is capturing a graph and the answer is not known yet).
+// The same on Hopper warpgroup MMA (wgmma), for large M; only where int8_gemm_sm90_available() (an sm_90 device, a
+// library built for sm_90a and a driver with TMA tensor maps; false while `stream` is capturing a graph and the
+// answer is not known yet).
 bool int8_gemm_sm90_available(cudaStream_t stream);
 cudaError_t launch_int8_gemm_sm90(int out_dtype, void* y, const int8_t* xq, const float* x_scale, const int8_t* wq,
                                   const float* w_scale, const void* bias, int m, int n, int k, int64_t x_stride,

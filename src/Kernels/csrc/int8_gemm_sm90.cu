@@ -194,7 +194,8 @@ bool int8_gemm_sm90_available(cudaStream_t stream) {
   if (cached >= 0) return cached == 1;
   const int major = device_cc_major();
   if (major == 0) return false;  // not known (asked again next time)
-  if (major != 9) return (cached = 0) == 1;
+  // The TMA kernels also need the driver's cuTensorMapEncodeTiled (CUDA 12 drivers and later).
+  if (major != 9 || encode_tiled() == nullptr) return (cached = 0) == 1;
   cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
   if (cudaStreamIsCapturing(stream, &capturing) != cudaSuccess || capturing != cudaStreamCaptureStatusNone) return false;
   int* flag = nullptr;
