@@ -99,15 +99,26 @@ __device__ inline void rms_norm_row(float (&o)[V][8], T* x, const T* delta, cons
 #pragma unroll
     for (int e = 0; e < 8; e++) ss += v[e] * v[e];
   });
+  // The weights do not depend on the sum: with up to 4 vectors per thread (rows up to 8192) they are loaded before
+  // the block-wide reduction, so their latency overlaps it instead of following it (wider rows would spill).
+  constexpr bool kEarly = V <= 4;
+  float wf[kEarly ? V : 1][8];
+  if constexpr (kEarly) {
+#pragma unroll
+    for (int j = 0; j < V; j++) {
+      const int i = (threadIdx.x + j * Threads) * 8;
+      if (i < hidden) load8(w + i, wf[j]);
+    }
+  }
   const float inv = rsqrtf(block_reduce<Threads, false>(ss) / hidden + eps);
 #pragma unroll
   for (int j = 0; j < V; j++) {
     const int i = (threadIdx.x + j * Threads) * 8;
     if (i >= hidden) continue;
-    float wf[8];
-    load8(w + i, wf);
+    float (&wj)[8] = wf[kEarly ? j : 0];
+    if constexpr (!kEarly) load8(w + i, wj);
 #pragma unroll
-    for (int e = 0; e < 8; e++) o[j][e] = to_f(from_f<T>(to_f(from_f<T>(o[j][e] * inv)) * wf[e]));
+    for (int e = 0; e < 8; e++) o[j][e] = to_f(from_f<T>(to_f(from_f<T>(o[j][e] * inv)) * wj[e]));
   }
 }
 
