@@ -8,7 +8,7 @@
 // Hopper INT8 GEMM for few token rows (decode steps: 9–32 and 65–128 rows, see int8_gemm_sm90_skinny_rows), where
 // streaming the weights once at full memory bandwidth is what matters.
 // - Operands swapped: the weights are wgmma's 64-row A (64 output channels per block), the token rows its N-column
-//   B (MT = 16, 32, 64 or 128 columns, zero-filled past M), so D is [64 channels × MT tokens].
+//   B (MT = 16, 32 or 128 columns, zero-filled past M), so D is [64 channels × MT tokens].
 // - One warp issues TMA copies of [64 channels | MT tokens, 128 B] slices into 6 stages; one warpgroup multiplies.
 //   (More warpgroups sharing a token slice, 128 or 256 channels per block, were slower at every M on an H100.)
 //   Launched programmatically, the producer puts the first stages' weights in flight before waiting for the kernel
@@ -139,7 +139,6 @@ struct Launch {
       return cudaErrorInvalidValue;
     if (m <= 16) return launch_rows<OutT, 16>(x, w, y, bias, xs, ws, m, n, k, ldx, ldy, st);
     if (m <= 32) return launch_rows<OutT, 32>(x, w, y, bias, xs, ws, m, n, k, ldx, ldy, st);
-    if (m <= 64) return launch_rows<OutT, 64>(x, w, y, bias, xs, ws, m, n, k, ldx, ldy, st);
     return launch_rows<OutT, 128>(x, w, y, bias, xs, ws, m, n, k, ldx, ldy, st);
   }
 };
