@@ -76,19 +76,7 @@ __global__ void __launch_bounds__(THREADS, 1) int8_gemm_sm90_kernel(const __grid
   int acc[BN / 2];  // this consumer's 64 rows × BN columns of the block tile
 #pragma unroll
   for (int i = 0; i < BN / 2; i++) acc[i] = 0;
-  for (int kt = 0; kt < ktiles; kt++) {
-    const int s = kt % STAGES;
-    bar_wait(&full[s], (kt / STAGES) & 1);
-    const uint32_t a = smem_addr(smem + s * kStage + c * 64 * BK);
-    const uint32_t b = smem_addr(smem + s * kStage + kTileA);
-    wgmma_fence();
-#pragma unroll
-    for (int j = 0; j < BK / 32; j++) wgmma_s8<BN>(acc, smem_desc(a + 32 * j), smem_desc(b + 32 * j));
-    wgmma_commit();
-    wgmma_wait<1>();  // this warp's MMAs of the previous slice are done: hand its stage back
-    if (kt > 0 && threadIdx.x % 32 == 0) bar_arrive(&empty[(kt - 1) % STAGES]);
-  }
-  wgmma_wait<0>();
+  consume_slices<BN>(acc, smem, kStage, c * 64 * BK, kTileA, full, empty, STAGES, ktiles);
 
   // Epilogue through shared memory: each consumer dequantizes its 64×BN accumulators into a padded OutT tile in
   // the (now idle) stage buffers, then writes whole rows with 16-byte stores. Straight from the accumulators every
@@ -161,10 +149,7 @@ template <typename OutT>
 struct Launch {
   static cudaError_t run(OutT* y, const OutT* bias, const int8_t* x, const float* xs, const int8_t* w, const float* ws, int m,
                          int n, int k, int64_t ldx, int64_t ldy, cudaStream_t st) {
-    // TMA needs 16-byte aligned bases and row strides.
-    if (m < 1 || n < 1 || k < 16 || k % 16 != 0 || ldx % 16 != 0 || reinterpret_cast<uintptr_t>(x) % 16 != 0 ||
-        reinterpret_cast<uintptr_t>(w) % 16 != 0)
-      return cudaErrorInvalidValue;
+    if (!tma_operands_ok(x, w, m, n, k, ldx)) return cudaErrorInvalidValue;
     CUtensorMap x_map;
     if (!tile_map(&x_map, x, m, k, ldx, BM)) return cudaErrorInvalidValue;
     const int m_tiles = (m + BM - 1) / BM;

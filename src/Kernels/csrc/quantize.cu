@@ -89,6 +89,13 @@ __device__ __forceinline__ void load_silu_mul8(const T* row, int width, int i, f
   for (int e = 0; e < 8; e++) v[e] = to_f(from_f<T>(silu_mul<T>(g[e], u[e])));
 }
 
+// Vector i of a row to quantize: silu(gate)·up of a gate_up row (SiluMul) or the row's own values.
+template <typename T, bool SiluMul>
+__device__ __forceinline__ void load_row8(const T* row, int width, int i, float (&v)[8]) {
+  if constexpr (SiluMul) load_silu_mul8(row, width, i, v);
+  else load8(row + i, v);
+}
+
 // (residual add and) RMSNorm and quantisation of one row held in registers: x read once, INT8 written once.
 template <typename T, int V, bool Add>
 __global__ void __launch_bounds__(kThreads) rms_norm_quant_vec_kernel(int8_t* q, float* scale, T* x, const T* delta, const T* w,
@@ -154,10 +161,7 @@ __global__ void __launch_bounds__(kThreads) quantize_rows_vec_kernel(int8_t* q, 
   pdl_start();
   const T* row = x + blockIdx.x * xs;
   float o[V][8];
-  fill_row_vectors<V, kThreads>(o, 0, width, [&](int i, float (&v)[8]) {
-    if constexpr (SiluMul) load_silu_mul8(row, width, i, v);
-    else load8(row + i, v);
-  });
+  fill_row_vectors<V, kThreads>(o, 0, width, [&](int i, float (&v)[8]) { load_row8<T, SiluMul>(row, width, i, v); });
   quantize_regs<V>(q + (int64_t)blockIdx.x * width, scale + blockIdx.x, o, width, static_scale);
 }
 
@@ -165,10 +169,8 @@ __global__ void __launch_bounds__(kThreads) quantize_rows_vec_kernel(int8_t* q, 
 template <typename T, bool SiluMul>
 bool try_quantize_rows_vec(cudaError_t& err, int8_t* q, float* s, const T* x, int rows, int width, int64_t xs, float ss,
                            cudaStream_t st) {
-  const int v = (width + 8 * kThreads - 1) / (8 * kThreads);
-  if (width % 8 != 0 || xs % 8 != 0 || v > 16 || reinterpret_cast<uintptr_t>(x) % 16 != 0 || reinterpret_cast<uintptr_t>(q) % 8 != 0)
-    return false;
-  with_vectors_per_thread(v, [&](auto V) {
+  if (!vector_rows_ok(width, kThreads, x, xs) || reinterpret_cast<uintptr_t>(q) % 8 != 0) return false;
+  with_vectors_per_thread((width + 8 * kThreads - 1) / (8 * kThreads), [&](auto V) {
     launch_pdl(quantize_rows_vec_kernel<T, SiluMul, decltype(V)::value>, dim3(rows), dim3(kThreads), 0, st, q, s, x, width, xs, ss);
   });
   err = cudaGetLastError();
@@ -201,6 +203,7 @@ __global__ void __launch_bounds__(kThreads) quantize_rows_kernel(int8_t* q, floa
 constexpr int kClusterBlocks = 8;
 constexpr int kClusterMaxRows = 16;                 // from here on a block per row fills the GPU well enough
 constexpr int kClusterMinWidth = 4 * 8 * kThreads + 1;
+static_assert(8 * kThreads * 16 <= 8 * kClusterBlocks * 2 * kThreads, "vector_rows_ok rows fit 2 vectors per thread per block");
 
 template <typename T, bool SiluMul, int V>
 __global__ void __launch_bounds__(kThreads) quantize_row_cluster_kernel(int8_t* q, float* scale, const T* x, int width, int64_t xs,
@@ -214,10 +217,7 @@ __global__ void __launch_bounds__(kThreads) quantize_row_cluster_kernel(int8_t* 
   const int slice = (width + 8 * kClusterBlocks - 1) / (8 * kClusterBlocks) * 8;  // a multiple of 8 elements
   const int begin = rank * slice, end = min(width, begin + slice);
   float o[V][8];
-  fill_row_vectors<V, kThreads>(o, begin, end, [&](int i, float (&v)[8]) {
-    if constexpr (SiluMul) load_silu_mul8(src, width, i, v);
-    else load8(src + i, v);
-  });
+  fill_row_vectors<V, kThreads>(o, begin, end, [&](int i, float (&v)[8]) { load_row8<T, SiluMul>(src, width, i, v); });
   __shared__ float block_max;
   const bool dynamic = static_scale <= 0.f;  // the same in every block of the cluster
   float s = static_scale;
@@ -240,10 +240,11 @@ __global__ void __launch_bounds__(kThreads) quantize_row_cluster_kernel(int8_t* 
 template <typename T, bool SiluMul>
 bool try_quantize_rows_cluster(cudaError_t& err, int8_t* q, float* s, const T* x, int rows, int width, int64_t xs, float ss,
                                cudaStream_t st) {
-  const int vectors = (width + 8 * kClusterBlocks - 1) / (8 * kClusterBlocks);  // per block
-  if (rows > kClusterMaxRows || width < kClusterMinWidth || device_cc_major() < 9 || width % 8 != 0 || xs % 8 != 0 ||
-      vectors > 2 * kThreads || reinterpret_cast<uintptr_t>(x) % 16 != 0 || reinterpret_cast<uintptr_t>(q) % 8 != 0)
+  // vector_rows_ok's widest row (8·kThreads·16) is a slice of 2 vectors per thread in each of the 8 blocks.
+  if (rows > kClusterMaxRows || width < kClusterMinWidth || device_cc_major() < 9 || !vector_rows_ok(width, kThreads, x, xs) ||
+      reinterpret_cast<uintptr_t>(q) % 8 != 0)
     return false;
+  const int vectors = (width + 8 * kClusterBlocks - 1) / (8 * kClusterBlocks);  // per block
   const dim3 grid(rows * kClusterBlocks);
   if (vectors <= kThreads) launch_pdl_cluster(quantize_row_cluster_kernel<T, SiluMul, 1>, grid, dim3(kThreads), 0, st, kClusterBlocks, q, s, x, width, xs, ss);
   else launch_pdl_cluster(quantize_row_cluster_kernel<T, SiluMul, 2>, grid, dim3(kThreads), 0, st, kClusterBlocks, q, s, x, width, xs, ss);

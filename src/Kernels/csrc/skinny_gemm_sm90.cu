@@ -65,18 +65,7 @@ __global__ void __launch_bounds__(kThreads) skinny_int8_sm90_kernel(const __grid
       pdl_start();
   } else {
     pdl_start();  // before reading x's scales and writing y; the next kernel may settle in while this one runs
-    for (int i = 0; i < count; i++) {
-      const int s = i % kStages;
-      bar_wait(&full[s], (i / kStages) & 1);
-      const uint32_t a = smem_addr(smem + s * S::kStage), b = a + S::kW;
-      wgmma_fence();
-#pragma unroll
-      for (int j = 0; j < kSliceBytes / 32; j++) wgmma_s8<MT>(acc, smem_desc(a + 32 * j), smem_desc(b + 32 * j));
-      wgmma_commit();
-      wgmma_wait<1>();  // this warp's MMAs of the previous slice are done: hand its stage back
-      if (i > 0 && lane == 0) bar_arrive(&empty[(i - 1) % kStages]);
-    }
-    wgmma_wait<0>();
+    consume_slices<MT>(acc, smem, S::kStage, 0, S::kW, full, empty, kStages, count);
     // Every copy has been consumed, so the stage buffers take the partial sums once all 4 warps are done with them.
     named_barrier_sync(1, 128);
     int* part = reinterpret_cast<int*>(smem);
@@ -133,10 +122,7 @@ template <typename OutT>
 struct Launch {
   static cudaError_t run(OutT* y, const OutT* bias, const int8_t* x, const float* xs, const int8_t* w, const float* ws, int m,
                          int n, int k, int64_t ldx, int64_t ldy, cudaStream_t st) {
-    // TMA needs 16-byte aligned bases and row strides.
-    if (m < 1 || m > kInt8Sm90SkinnyMaxRows || n < 1 || k < 16 || k % 16 != 0 || ldx % 16 != 0 ||
-        reinterpret_cast<uintptr_t>(x) % 16 != 0 || reinterpret_cast<uintptr_t>(w) % 16 != 0)
-      return cudaErrorInvalidValue;
+    if (!tma_operands_ok(x, w, m, n, k, ldx) || m > kInt8Sm90SkinnyMaxRows) return cudaErrorInvalidValue;
     if (m <= 16) return launch_rows<OutT, 16>(x, w, y, bias, xs, ws, m, n, k, ldx, ldy, st);
     if (m <= 32) return launch_rows<OutT, 32>(x, w, y, bias, xs, ws, m, n, k, ldx, ldy, st);
     return launch_rows<OutT, 128>(x, w, y, bias, xs, ws, m, n, k, ldx, ldy, st);

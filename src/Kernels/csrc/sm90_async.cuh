@@ -149,6 +149,27 @@ __device__ __forceinline__ void wgmma_s8<256>(int (&d)[128], uint64_t da, uint64
                : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3]), "+r"(d[4]), "+r"(d[5]), "+r"(d[6]), "+r"(d[7]), "+r"(d[8]), "+r"(d[9]), "+r"(d[10]), "+r"(d[11]), "+r"(d[12]), "+r"(d[13]), "+r"(d[14]), "+r"(d[15]), "+r"(d[16]), "+r"(d[17]), "+r"(d[18]), "+r"(d[19]), "+r"(d[20]), "+r"(d[21]), "+r"(d[22]), "+r"(d[23]), "+r"(d[24]), "+r"(d[25]), "+r"(d[26]), "+r"(d[27]), "+r"(d[28]), "+r"(d[29]), "+r"(d[30]), "+r"(d[31]), "+r"(d[32]), "+r"(d[33]), "+r"(d[34]), "+r"(d[35]), "+r"(d[36]), "+r"(d[37]), "+r"(d[38]), "+r"(d[39]), "+r"(d[40]), "+r"(d[41]), "+r"(d[42]), "+r"(d[43]), "+r"(d[44]), "+r"(d[45]), "+r"(d[46]), "+r"(d[47]), "+r"(d[48]), "+r"(d[49]), "+r"(d[50]), "+r"(d[51]), "+r"(d[52]), "+r"(d[53]), "+r"(d[54]), "+r"(d[55]), "+r"(d[56]), "+r"(d[57]), "+r"(d[58]), "+r"(d[59]), "+r"(d[60]), "+r"(d[61]), "+r"(d[62]), "+r"(d[63]), "+r"(d[64]), "+r"(d[65]), "+r"(d[66]), "+r"(d[67]), "+r"(d[68]), "+r"(d[69]), "+r"(d[70]), "+r"(d[71]), "+r"(d[72]), "+r"(d[73]), "+r"(d[74]), "+r"(d[75]), "+r"(d[76]), "+r"(d[77]), "+r"(d[78]), "+r"(d[79]), "+r"(d[80]), "+r"(d[81]), "+r"(d[82]), "+r"(d[83]), "+r"(d[84]), "+r"(d[85]), "+r"(d[86]), "+r"(d[87]), "+r"(d[88]), "+r"(d[89]), "+r"(d[90]), "+r"(d[91]), "+r"(d[92]), "+r"(d[93]), "+r"(d[94]), "+r"(d[95]), "+r"(d[96]), "+r"(d[97]), "+r"(d[98]), "+r"(d[99]), "+r"(d[100]), "+r"(d[101]), "+r"(d[102]), "+r"(d[103]), "+r"(d[104]), "+r"(d[105]), "+r"(d[106]), "+r"(d[107]), "+r"(d[108]), "+r"(d[109]), "+r"(d[110]), "+r"(d[111]), "+r"(d[112]), "+r"(d[113]), "+r"(d[114]), "+r"(d[115]), "+r"(d[116]), "+r"(d[117]), "+r"(d[118]), "+r"(d[119]), "+r"(d[120]), "+r"(d[121]), "+r"(d[122]), "+r"(d[123]), "+r"(d[124]), "+r"(d[125]), "+r"(d[126]), "+r"(d[127])
                : "l"(da), "l"(db));
 }
+
+// The consumer warpgroup's side of produce_slices: for each of `count` K slices, waits for its stage, adds
+// A[64 rows at a_offset] · B[N rows at b_offset] of the stage (offsets in bytes from the stage's start; stage s at
+// smem + s·stage_bytes) into acc, and hands the previous slice's stage back once this warp's MMAs on it are done.
+// Returns with every MMA complete.
+template <int N>
+__device__ void consume_slices(int (&acc)[N / 2], const uint8_t* smem, int stage_bytes, int a_offset, int b_offset, uint64_t* full,
+                               uint64_t* empty, int stages, int count) {
+  for (int i = 0; i < count; i++) {
+    const int s = i % stages;
+    bar_wait(&full[s], (i / stages) & 1);
+    const uint32_t stage = smem_addr(smem + s * stage_bytes), a = stage + a_offset, b = stage + b_offset;
+    wgmma_fence();
+#pragma unroll
+    for (int j = 0; j < kSliceBytes / 32; j++) wgmma_s8<N>(acc, smem_desc(a + 32 * j), smem_desc(b + 32 * j));
+    wgmma_commit();
+    wgmma_wait<1>();  // this warp's MMAs of the previous slice are done: hand its stage back
+    if (i > 0 && threadIdx.x % 32 == 0) bar_arrive(&empty[(i - 1) % stages]);
+  }
+  wgmma_wait<0>();
+}
 #endif
 
 // cuTensorMapEncodeTiled, looked up once through the runtime (so the library needs no link to the driver library).
@@ -167,6 +188,13 @@ inline EncodeTiled encode_tiled() {
     return err == cudaSuccess && found == cudaDriverEntryPointSuccess ? reinterpret_cast<EncodeTiled>(p) : nullptr;
   }();
   return fn;
+}
+
+// Whether x [m, k] (rows ldx bytes apart) and w [n, k] can be TMA operands: non-empty, K a whole number of 16-byte
+// pieces, 16-byte aligned bases and row strides.
+inline bool tma_operands_ok(const int8_t* x, const int8_t* w, int m, int n, int k, int64_t ldx) {
+  return m >= 1 && n >= 1 && k >= 16 && k % 16 == 0 && ldx % 16 == 0 && reinterpret_cast<uintptr_t>(x) % 16 == 0 &&
+         reinterpret_cast<uintptr_t>(w) % 16 == 0;
 }
 
 // An int8 [rows, cols] matrix with rows `ld` bytes apart as [box_rows, kSliceBytes] boxes, 128-byte swizzled, zeros outside.
