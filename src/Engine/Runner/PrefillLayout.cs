@@ -41,10 +41,10 @@ public sealed record PrefillLayout(int Sequences, int Length, Tensor RowIndex, T
         }
         bool allRows = rows.Count == totalRows && rows.Select((r, i) => r == i).All(x => x);
         return new PrefillLayout(b, l,
-            HostToDevice.Move(tensor(rowIndex), device),
+            HostToDevice.Copy(rowIndex, device),
             HostToDevice.Move(tensor(mask), device).view(b, 1, l, l),
-            HostToDevice.Move(tensor(valid.ToArray()), device),
-            HostToDevice.Move(tensor(rows.ToArray()), device),
+            HostToDevice.Copy(valid.ToArray(), device),
+            HostToDevice.Copy(rows.ToArray(), device),
             allRows,
             fresh.ToHashSet());
     }

@@ -32,9 +32,9 @@ public sealed record VarlenPrefill(Tensor? Rows, Tensor CuQ, Tensor CuK, Tensor?
             for (int p = 0; keySlots is not null && p < s.ContextLength; p++) keySlots.Add(ForwardBatchBuilder.Slot(c.BlockTable, blockSize, p));
         }
         bool allRows = rows.Count == totalRows && rows.Select((r, i) => r == i).All(x => x);
-        return new VarlenPrefill(allRows ? null : HostToDevice.Move(tensor(rows.ToArray()), device),
-            HostToDevice.Move(tensor(cuQ), device), HostToDevice.Move(tensor(cuK), device),
-            keySlots is null ? null : HostToDevice.Move(tensor(keySlots.ToArray()), device),
+        return new VarlenPrefill(allRows ? null : HostToDevice.Copy(rows.ToArray(), device),
+            HostToDevice.Copy(cuQ, device), HostToDevice.Copy(cuK, device),
+            keySlots is null ? null : HostToDevice.Copy(keySlots.ToArray(), device),
             picked.Max(i => spans[i].QueryLength), picked.Max(i => spans[i].ContextLength));
     }
 

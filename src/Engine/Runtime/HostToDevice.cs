@@ -12,6 +12,8 @@ public static class HostToDevice
 {
     public static Tensor Copy(long[] values, Device device) => Move(tensor(values), device);
 
+    public static Tensor Copy(int[] values, Device device) => Move(tensor(values), device);
+
     public static Tensor Copy(float[] values, Device device) => Move(tensor(values), device);
 
     /// <summary>Copies <paramref name="host"/> (a CPU tensor it then disposes) into <paramref name="destination"/>.</summary>
