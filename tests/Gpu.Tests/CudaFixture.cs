@@ -33,6 +33,14 @@ public static class GpuReport
 {
     private static readonly Dictionary<string, object> Values = new();
 
+    // NaN and infinities are written as strings: a test that measures one must fail on its own assertion, not make
+    // every later Record throw.
+    private static readonly System.Text.Json.JsonSerializerOptions Options = new()
+    {
+        WriteIndented = true,
+        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+
     public static void Record(string key, object value)
     {
         lock (Values)
@@ -40,7 +48,7 @@ public static class GpuReport
             Values[key] = value;
             var dir = Environment.GetEnvironmentVariable("OUT");
             if (string.IsNullOrEmpty(dir)) return;
-            File.WriteAllText(Path.Combine(dir, "gpu-results.json"), System.Text.Json.JsonSerializer.Serialize(Values, new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+            File.WriteAllText(Path.Combine(dir, "gpu-results.json"), System.Text.Json.JsonSerializer.Serialize(Values, Options));
         }
     }
 }

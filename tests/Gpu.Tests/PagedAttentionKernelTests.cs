@@ -65,6 +65,7 @@ public sealed class PagedAttentionKernelTests(CudaFixture cuda) : IClassFixture<
     private static void AssertSame(NativeKernels kernels, List<SequenceChunk> chunks, Tensor q, Tensor k, Tensor v, KvCachePool cache,
         int heads, int kvHeads, int headDim, int? window, string metric)
     {
+        PoisonFreeMemory(q.device);
         using var batch = ForwardBatchBuilder.Build(chunks, BlockSize, q.device, kernelMetadata: true);
         using var gatherBatch = ForwardBatchBuilder.Build(chunks, BlockSize, q.device); // with the context slots the gather path reads
         var expected = new GatherAttention(heads, kvHeads, headDim, window).Forward(0, q, k, v, gatherBatch, cache).to(ScalarType.Float32);
@@ -72,7 +73,18 @@ public sealed class PagedAttentionKernelTests(CudaFixture cuda) : IClassFixture<
         var err = (expected - actual).abs().max().item<float>();
         double tol = q.dtype == ScalarType.Float32 ? 1e-4 : 2e-2;
         GpuReport.Record(metric, err);
-        Assert.True(err < tol, $"max |Δ| {err} (tolerance {tol})");
+        Assert.True(err < tol, $"max |Δ| {err} (tolerance {tol}); NaN in the gather path's output: {expected.isnan().any().item<bool>()}, in the kernel's: {actual.isnan().any().item<bool>()}");
+    }
+
+    /// <summary>
+    /// Fills the memory the caching allocator holds free with NaN, so that any buffer either path reads before writing
+    /// poisons its output instead of depending on what an earlier test left there.
+    /// </summary>
+    private static void PoisonFreeMemory(Device device)
+    {
+        using var scope = NewDisposeScope();
+        for (int i = 0; i < 64; i++) full([1 << 17], float.NaN, ScalarType.Float32, device); // 512 KiB each: the small-block pool
+        full([64L << 20], float.NaN, ScalarType.Float32, device);                              // 256 MiB: the large-block pool
     }
 
     private static KvCachePool RandomCache(int kvHeads, int headDim, ScalarType dtype, Device device)

@@ -64,7 +64,7 @@ __global__ void __launch_bounds__(THREADS, 1) int8_gemm_sm90_kernel(const __grid
       produce_slices(
           full, empty, STAGES, ktiles, kStage, [] { pdl_wait(); },
           [&](int kt, int s, uint64_t* bar) { tma_load_2d(smem + s * kStage + kTileA, &w_map, kt * BK, bn, bar); },
-          [&](int kt, int s, uint64_t* bar) { tma_load_2d(smem + s * kStage, &x_map, kt * BK, bm, bar); });
+          [&](int kt, int s, uint64_t* bar) { tma_load_2d(smem + s * kStage, &x_map, kt * BK, bm, bar); }, STAGES);
     else
       pdl_wait();
     return;

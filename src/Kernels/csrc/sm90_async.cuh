@@ -91,13 +91,13 @@ __device__ inline void init_stage_barriers(uint64_t* full, uint64_t* empty, int 
 }
 
 // The producer thread's loop over `count` K slices through `stages` buffers of `stage_bytes`. Launched
-// programmatically, the weights of the first stages (load_w(i, stage, bar)) need nothing from the kernel before, so
-// they are in flight before the wait (wait()); then each slice's activations (load_x) follow, and the remaining
-// weights each time a stage has been consumed.
+// programmatically, the weights of the first `prefetch` stages (load_w(i, stage, bar)) need nothing from the kernel
+// before, so they are in flight before the wait (wait()); then each slice's activations (load_x) follow, and the
+// remaining weights as stages are free.
 template <typename Wait, typename LoadW, typename LoadX>
 __device__ void produce_slices(uint64_t* full, uint64_t* empty, int stages, int count, uint32_t stage_bytes, Wait wait, LoadW load_w,
-                               LoadX load_x) {
-  const int early = min(stages, count);
+                               LoadX load_x, int prefetch) {
+  const int early = min(min(stages, prefetch), count);
   for (int i = 0; i < early; i++) {
     bar_arrive_expect_bytes(&full[i], stage_bytes);  // whole boxes count, zero-filled parts included
     load_w(i, i, &full[i]);
