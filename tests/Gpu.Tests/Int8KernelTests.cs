@@ -137,7 +137,8 @@ public sealed class Int8KernelTests(CudaFixture cuda) : IClassFixture<CudaFixtur
         using var tieRows = tensor(ties, [2, 4096]).to(device);
         var (qTies, sTies) = kernels.QuantizeRows(tieRows, null);
         AssertQuantized(tieRows, qTies, sTies, null, "quantize_rows_ties", exact: true);
-        // Rows wider than 8192 (up to 16 vectors per thread): the norm against its formula in float32, then its INT8.
+        // Rows wider than 8192 (a cluster of blocks per row, up to 16 rows): the norm against its formula in float32,
+        // then its INT8 against the bf16 kernel's output, level for level (the two share the cluster's reduction order).
         using var xWide = randn([5, 14336], ScalarType.BFloat16, device);
         using var wWide = rand([14336], ScalarType.BFloat16, device).add_(0.5);
         using var normedWide = kernels.RmsNorm(xWide, wWide, 1e-5);
@@ -146,7 +147,26 @@ public sealed class Int8KernelTests(CudaFixture cuda) : IClassFixture<CudaFixtur
         var normErr = ((normedWide.to(ScalarType.Float32) - expectedNorm.to(ScalarType.Float32)).abs().max() / expectedNorm.to(ScalarType.Float32).abs().max()).item<float>();
         Assert.True(normErr < 1e-2, $"rms_norm of 14336-wide rows: max error {normErr} of the largest value");
         var (qWide, sWide) = kernels.RmsNormQuant(xWide, wWide, 1e-5, s);
-        AssertQuantized(normedWide, qWide, sWide, s, "rms_norm_quant_wide_rows");
+        AssertQuantized(normedWide, qWide, sWide, s, "rms_norm_quant_wide_rows", exact: true);
+        // The same rows as 20 (more than a cluster's 16): a block per row, 7 vectors per thread.
+        using var xWide20 = randn([20, 14336], ScalarType.BFloat16, device);
+        var (q20, s20) = kernels.RmsNormQuant(xWide20, wWide, 1e-5, s);
+        AssertQuantized(kernels.RmsNorm(xWide20, wWide, 1e-5), q20, s20, s, "rms_norm_quant_wide_rows_20");
+        // The residual add on few wide rows (a cluster of blocks per row, bf16 and INT8 alike): the residual written
+        // back is T(residual + delta) in both, and the INT8 is that of the bf16 kernel's output, level for level.
+        using var res = randn([3, 14336], ScalarType.BFloat16, device);
+        using var delta = randn([3, 14336], ScalarType.BFloat16, device);
+        using var expectedRes = (res.to(ScalarType.Float32) + delta.to(ScalarType.Float32)).to(ScalarType.BFloat16);
+        using var resQ = res.clone();
+        using var normedAdd = kernels.AddRmsNorm(res, delta, wWide, 1e-5);
+        var (qAdd, sAdd) = kernels.AddRmsNormQuant(resQ, delta, wWide, 1e-5, s);
+        Assert.True(res.ne(expectedRes).sum().item<long>() == 0 && resQ.ne(expectedRes).sum().item<long>() == 0,
+            "add_rms_norm(_quant) of 14336-wide rows: the residual written back differs from T(residual + delta)");
+        using var rf = expectedRes.to(ScalarType.Float32);
+        using var expectedAdd = (rf * (rf * rf).mean([-1L], keepdim: true).add(1e-5).rsqrt()).to(ScalarType.BFloat16) * wWide;
+        var addErr = ((normedAdd.to(ScalarType.Float32) - expectedAdd.to(ScalarType.Float32)).abs().max() / expectedAdd.to(ScalarType.Float32).abs().max()).item<float>();
+        Assert.True(addErr < 1e-2, $"add_rms_norm of 14336-wide rows: max error {addErr} of the largest value");
+        AssertQuantized(normedAdd, qAdd, sAdd, s, "add_rms_norm_quant_wide_rows", exact: true);
         // Prefill rows (more than a cluster's 16), a block each with the row in registers.
         using var rows40 = randn([40, 14336], ScalarType.BFloat16, device);
         var (q6, s6) = kernels.QuantizeRows(rows40, s);

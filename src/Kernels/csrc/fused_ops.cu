@@ -24,18 +24,21 @@ __device__ void normalize_row(T* orow, const T* xr, const T* w, int hidden, floa
 
 constexpr int kRowThreads = 256;
 
-// One block per row, the row held in registers (see rms_norm_row): one read of x (and delta), one write of out.
-template <typename T, int V, bool Add>
+// One block per row (or a cluster of Cluster blocks, a slice each), the row held in registers (see rms_norm_row):
+// one read of x (and delta), one write of out.
+template <typename T, int V, bool Add, int Cluster>
 __global__ void __launch_bounds__(kRowThreads) rms_norm_vec_kernel(T* out, T* x, const T* delta, const T* w, int hidden,
                                                                   int64_t xs, int64_t ds, int64_t os, float eps) {
   pdl_start();
+  const int row = blockIdx.x / Cluster;
+  const int2 slice = cluster_slice<Cluster>(hidden);
   float o[V][8];
-  rms_norm_row<T, V, kRowThreads, Add>(o, x + blockIdx.x * xs, Add ? delta + blockIdx.x * ds : nullptr, w, hidden, eps);
-  T* orow = out + blockIdx.x * os;
+  rms_norm_row<T, V, kRowThreads, Add, Cluster>(o, x + row * xs, Add ? delta + row * ds : nullptr, w, hidden, eps, slice.x, slice.y);
+  T* orow = out + row * os;
 #pragma unroll
   for (int j = 0; j < V; j++) {
-    const int i = (threadIdx.x + j * kRowThreads) * 8;
-    if (i < hidden) store8(orow + i, o[j]);
+    const int i = slice.x + (threadIdx.x + j * kRowThreads) * 8;
+    if (i < slice.y) store8(orow + i, o[j]);
   }
 }
 
@@ -46,10 +49,8 @@ bool try_rms_norm_vec(cudaError_t& err, T* out, T* x, const T* delta, const T* w
   if (!vector_rows_ok(hidden, kRowThreads, x, xs) || !vector_rows_ok(hidden, kRowThreads, out, os) ||
       !vector_rows_ok(hidden, kRowThreads, w, 0) || (Add && !vector_rows_ok(hidden, kRowThreads, delta, ds)))
     return false;
-  const int v = (hidden + 8 * kRowThreads - 1) / (8 * kRowThreads);
-  with_vectors_per_thread(v, [&](auto V) {
-    launch_pdl(rms_norm_vec_kernel<T, decltype(V)::value, Add>, dim3(rows), dim3(kRowThreads), 0, st, out, x, delta, w, hidden, xs, ds, os, eps);
-  });
+  launch_row_kernel<kRowThreads>([](auto V, auto C) { return rms_norm_vec_kernel<T, decltype(V)::value, Add, decltype(C)::value>; }, rows,
+                                 hidden, st, out, x, delta, w, hidden, xs, ds, os, eps);
   err = cudaGetLastError();
   return true;
 }

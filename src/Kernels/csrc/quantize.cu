@@ -71,12 +71,17 @@ __device__ void store_levels(int8_t* q, const float (&o)[V][8], int begin, int e
   }
 }
 
-// quantize_row for a row already in registers (the layout of rms_norm_row).
-template <int V>
-__device__ void quantize_regs(int8_t* q, float* scale_out, const float (&o)[V][8], int n, float static_scale) {
-  const float s = static_scale <= 0.f ? scale_of(block_reduce<kThreads, true>(vectors_absmax(o))) : static_scale;
-  store_levels(q, o, 0, n, s);
-  if (threadIdx.x == 0) *scale_out = s;
+// quantize_row for a row already in registers (the layout of rms_norm_row), this block's slice [begin, end) of it;
+// with Cluster > 1 the slices' abs-maxima meet across the cluster and its first block writes the scale.
+template <int V, int Cluster = 1>
+__device__ void quantize_regs(int8_t* q, float* scale_out, const float (&o)[V][8], int begin, int end, float static_scale) {
+  float s = static_scale;
+  if (s <= 0.f) {  // the same in every block of a cluster
+    const float amax = vectors_absmax(o);
+    s = scale_of(Cluster > 1 ? cluster_reduce<kThreads, Cluster, true>(amax) : block_reduce<kThreads, true>(amax));
+  }
+  store_levels(q, o, begin, end, s);
+  if (threadIdx.x == 0 && blockIdx.x % Cluster == 0) *scale_out = s;
 }
 
 // Vector i of silu(gate)·up, rounded to T, from a gate_up row (gate at row[0, width), up at row[width, 2·width)).
@@ -96,14 +101,17 @@ __device__ __forceinline__ void load_row8(const T* row, int width, int i, float 
   else load8(row + i, v);
 }
 
-// (residual add and) RMSNorm and quantisation of one row held in registers: x read once, INT8 written once.
-template <typename T, int V, bool Add>
+// (residual add and) RMSNorm and quantisation of one row held in registers (by one block, or a slice each by a
+// cluster of Cluster blocks): x read once, INT8 written once.
+template <typename T, int V, bool Add, int Cluster>
 __global__ void __launch_bounds__(kThreads) rms_norm_quant_vec_kernel(int8_t* q, float* scale, T* x, const T* delta, const T* w,
                                                                       int h, int64_t xs, int64_t ds, float eps, float static_scale) {
   pdl_start();
+  const int row = blockIdx.x / Cluster;
+  const int2 slice = cluster_slice<Cluster>(h);
   float o[V][8];
-  rms_norm_row<T, V, kThreads, Add>(o, x + blockIdx.x * xs, Add ? delta + blockIdx.x * ds : nullptr, w, h, eps);
-  quantize_regs<V>(q + (int64_t)blockIdx.x * h, scale + blockIdx.x, o, h, static_scale);
+  rms_norm_row<T, V, kThreads, Add, Cluster>(o, x + row * xs, Add ? delta + row * ds : nullptr, w, h, eps, slice.x, slice.y);
+  quantize_regs<V, Cluster>(q + (int64_t)row * h, scale + row, o, slice.x, slice.y, static_scale);
 }
 
 template <typename T, bool Add>
@@ -112,10 +120,8 @@ bool try_rms_norm_quant_vec(cudaError_t& err, int8_t* q, float* s, T* x, const T
   if (!vector_rows_ok(h, kThreads, x, xs) || !vector_rows_ok(h, kThreads, w, 0) || !vector_rows_ok(h, kThreads, q, h) ||
       (Add && !vector_rows_ok(h, kThreads, delta, ds)))
     return false;
-  const int v = (h + 8 * kThreads - 1) / (8 * kThreads);
-  with_vectors_per_thread(v, [&](auto V) {
-    launch_pdl(rms_norm_quant_vec_kernel<T, decltype(V)::value, Add>, dim3(rows), dim3(kThreads), 0, st, q, s, x, delta, w, h, xs, ds, eps, ss);
-  });
+  launch_row_kernel<kThreads>([](auto V, auto C) { return rms_norm_quant_vec_kernel<T, decltype(V)::value, Add, decltype(C)::value>; }, rows, h, st,
+                    q, s, x, delta, w, h, xs, ds, eps, ss);
   err = cudaGetLastError();
   return true;
 }
@@ -153,26 +159,30 @@ __global__ void __launch_bounds__(kThreads) add_rms_norm_quant_kernel(int8_t* q,
   });
 }
 
-// quantize_rows (or silu_mul_quant of a gate_up row) with the row in registers: x read once as 16-byte vectors and
-// the rounding pass without a second read. Rows of x are xs elements apart.
-template <typename T, bool SiluMul, int V>
+// quantize_rows (or silu_mul_quant of a gate_up row) with the row in registers (by one block, or a slice each by a
+// cluster of Cluster blocks): x read once as 16-byte vectors and the rounding pass without a second read. Rows of x
+// (gate_up [rows, 2·width] when SiluMul) are xs elements apart. On an H100, 14336-wide silu rows of a batch-1 decode
+// step ran 248.5 / 249.8 tok/s on one block each against 256.2 / 256.4 on clusters, while o_proj's 4096-wide rows ran
+// 258.2 / 258.3 on one block against 255.2 / 255.8 on clusters: hence clusters only above 8192 (row_cluster_blocks).
+template <typename T, bool SiluMul, int V, int Cluster>
 __global__ void __launch_bounds__(kThreads) quantize_rows_vec_kernel(int8_t* q, float* scale, const T* x, int width, int64_t xs,
                                                                      float static_scale) {
   pdl_start();
-  const T* row = x + blockIdx.x * xs;
+  const int row = blockIdx.x / Cluster;
+  const int2 slice = cluster_slice<Cluster>(width);
+  const T* src = x + row * xs;
   float o[V][8];
-  fill_row_vectors<V, kThreads>(o, 0, width, [&](int i, float (&v)[8]) { load_row8<T, SiluMul>(row, width, i, v); });
-  quantize_regs<V>(q + (int64_t)blockIdx.x * width, scale + blockIdx.x, o, width, static_scale);
+  fill_row_vectors<V, kThreads>(o, slice.x, slice.y, [&](int i, float (&v)[8]) { load_row8<T, SiluMul>(src, width, i, v); });
+  quantize_regs<V, Cluster>(q + (int64_t)row * width, scale + row, o, slice.x, slice.y, static_scale);
 }
 
-// Launches quantize_rows_vec_kernel when rows are 8-aligned vectors of at most 16 per thread; false otherwise.
+// Launches quantize_rows_vec_kernel when rows are 8-aligned vectors within vector_rows_ok's width; false otherwise.
 template <typename T, bool SiluMul>
 bool try_quantize_rows_vec(cudaError_t& err, int8_t* q, float* s, const T* x, int rows, int width, int64_t xs, float ss,
                            cudaStream_t st) {
   if (!vector_rows_ok(width, kThreads, x, xs) || reinterpret_cast<uintptr_t>(q) % 8 != 0) return false;
-  with_vectors_per_thread((width + 8 * kThreads - 1) / (8 * kThreads), [&](auto V) {
-    launch_pdl(quantize_rows_vec_kernel<T, SiluMul, decltype(V)::value>, dim3(rows), dim3(kThreads), 0, st, q, s, x, width, xs, ss);
-  });
+  launch_row_kernel<kThreads>([](auto V, auto C) { return quantize_rows_vec_kernel<T, SiluMul, decltype(V)::value, decltype(C)::value>; }, rows,
+                    width, st, q, s, x, width, xs, ss);
   err = cudaGetLastError();
   return true;
 }
@@ -191,65 +201,6 @@ __global__ void __launch_bounds__(kThreads) quantize_rows_kernel(int8_t* q, floa
   pdl_start();
   const T* row = x + blockIdx.x * xs;
   quantize_row(q + (int64_t)blockIdx.x * cols, scale + blockIdx.x, cols, static_scale, [&](int i) { return to_f(row[i]); });
-}
-
-// Few wide rows (a decode step's 14336-wide silu(gate)·up): a block per row leaves most SMs idle and puts the whole
-// row's loads on one SM. Here a thread-block cluster of kClusterBlocks blocks shares each row: every block takes a
-// slice, the slices' abs-maxima meet through distributed shared memory, and each block quantizes its own slice. The
-// formulas are those of the kernels above (the same INT8 values and scales). Rows of x (gate_up [rows, 2·width]
-// when SiluMul) are xs apart. Rows a block holds in 4 vectors per thread (up to 8192) stay on one block: measured on
-// an H100, W8A8 batch-1 decode ran 258.2 / 258.3 tok/s with o_proj's 4096-wide rows on one block against 255.2 /
-// 255.8 on clusters, while 14336-wide silu rows on one block ran 248.5 / 249.8 against 256.2 / 256.4 on clusters.
-constexpr int kClusterBlocks = 8;
-constexpr int kClusterMaxRows = 16;                 // from here on a block per row fills the GPU well enough
-constexpr int kClusterMinWidth = 4 * 8 * kThreads + 1;
-static_assert(8 * kThreads * 16 <= 8 * kClusterBlocks * 2 * kThreads, "vector_rows_ok rows fit 2 vectors per thread per block");
-
-template <typename T, bool SiluMul, int V>
-__global__ void __launch_bounds__(kThreads) quantize_row_cluster_kernel(int8_t* q, float* scale, const T* x, int width, int64_t xs,
-                                                                        float static_scale) {
-  pdl_start();
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  namespace cg = cooperative_groups;
-  cg::cluster_group cluster = cg::this_cluster();
-  const int rank = (int)cluster.block_rank(), row = blockIdx.x / kClusterBlocks;
-  const T* src = x + row * xs;
-  const int slice = (width + 8 * kClusterBlocks - 1) / (8 * kClusterBlocks) * 8;  // a multiple of 8 elements
-  const int begin = rank * slice, end = min(width, begin + slice);
-  float o[V][8];
-  fill_row_vectors<V, kThreads>(o, begin, end, [&](int i, float (&v)[8]) { load_row8<T, SiluMul>(src, width, i, v); });
-  __shared__ float block_max;
-  const bool dynamic = static_scale <= 0.f;  // the same in every block of the cluster
-  float s = static_scale;
-  if (dynamic) {
-    const float m = block_reduce<kThreads, true>(vectors_absmax(o));
-    if (threadIdx.x == 0) block_max = m;
-    cluster.sync();
-    float g = 0.f;
-    for (int r = 0; r < kClusterBlocks; r++) g = fmaxf(g, *cluster.map_shared_rank(&block_max, r));
-    s = scale_of(g);
-  }
-  store_levels(q + (int64_t)row * width, o, begin, end, s);
-  if (rank == 0 && threadIdx.x == 0) scale[row] = s;
-  if (dynamic) cluster.sync();  // no block may leave while another still reads its block_max
-#endif
-}
-
-// Launches the cluster kernel when it applies (Hopper, few rows wider than 8192, 8-aligned vectors, a slice within 2
-// vectors per thread); false otherwise.
-template <typename T, bool SiluMul>
-bool try_quantize_rows_cluster(cudaError_t& err, int8_t* q, float* s, const T* x, int rows, int width, int64_t xs, float ss,
-                               cudaStream_t st) {
-  // vector_rows_ok's widest row (8·kThreads·16) is a slice of 2 vectors per thread in each of the 8 blocks.
-  if (rows > kClusterMaxRows || width < kClusterMinWidth || device_cc_major() < 9 || !vector_rows_ok(width, kThreads, x, xs) ||
-      reinterpret_cast<uintptr_t>(q) % 8 != 0)
-    return false;
-  const int vectors = (width + 8 * kClusterBlocks - 1) / (8 * kClusterBlocks);  // per block
-  const dim3 grid(rows * kClusterBlocks);
-  if (vectors <= kThreads) launch_pdl_cluster(quantize_row_cluster_kernel<T, SiluMul, 1>, grid, dim3(kThreads), 0, st, kClusterBlocks, q, s, x, width, xs, ss);
-  else launch_pdl_cluster(quantize_row_cluster_kernel<T, SiluMul, 2>, grid, dim3(kThreads), 0, st, kClusterBlocks, q, s, x, width, xs, ss);
-  err = cudaGetLastError();
-  return true;
 }
 
 template <typename T> struct RmsNormQuant {
@@ -271,7 +222,6 @@ template <typename T> struct AddRmsNormQuant {
 template <typename T> struct SiluMulQuant {
   static cudaError_t run(int8_t* q, float* s, const void* gu, int rows, int inter, float ss, cudaStream_t st) {
     cudaError_t err;
-    if (try_quantize_rows_cluster<T, true>(err, q, s, (const T*)gu, rows, inter, 2LL * inter, ss, st)) return err;
     if (try_quantize_rows_vec<T, true>(err, q, s, (const T*)gu, rows, inter, 2LL * inter, ss, st)) return err;
     launch_pdl(silu_mul_quant_kernel<T>, dim3(rows), dim3(kThreads), 0, st, q, s, (const T*)gu, inter, ss);
     return cudaGetLastError();
@@ -280,7 +230,6 @@ template <typename T> struct SiluMulQuant {
 template <typename T> struct QuantizeRows {
   static cudaError_t run(int8_t* q, float* s, const void* x, int rows, int cols, int64_t xs, float ss, cudaStream_t st) {
     cudaError_t err;
-    if (try_quantize_rows_cluster<T, false>(err, q, s, (const T*)x, rows, cols, xs, ss, st)) return err;
     if (try_quantize_rows_vec<T, false>(err, q, s, (const T*)x, rows, cols, xs, ss, st)) return err;
     launch_pdl(quantize_rows_kernel<T>, dim3(rows), dim3(kThreads), 0, st, q, s, (const T*)x, cols, xs, ss);
     return cudaGetLastError();
