@@ -1,7 +1,6 @@
 #include "row_ops.cuh"
 #include "pdl.cuh"  // every kernel here is a programmatic dependent launch: it waits first, then lets its successor start
 #include "quantize.h"
-#include <cooperative_groups.h>
 
 namespace {
 

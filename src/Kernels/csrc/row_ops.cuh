@@ -1,5 +1,6 @@
 // Row-wise building blocks shared by the normalisation and quantisation kernels: 16-byte vector loads/stores of 8
-// elements, a block-wide reduction, a row spread over a block's registers, and RMSNorm of one row held there.
+// elements, block- and cluster-wide reductions, a row spread over a block's registers (or a cluster's, a slice per
+// block), RMSNorm of one row held there, and the launcher that picks one block or a cluster per row.
 #pragma once
 #include <cooperative_groups.h>
 #include <cstdint>
@@ -145,9 +146,7 @@ __device__ inline void fill_row_vectors(float (&o)[V][8], int begin, int end, Fi
 // outside the slice are 0. With Cluster > 1 the row is shared by that many blocks (cluster_slice), whose sums of
 // squares meet across the cluster.
 template <typename T, int V, int Threads, bool Add, int Cluster = 1>
-__device__ inline void rms_norm_row(float (&o)[V][8], T* x, const T* delta, const T* w, int hidden, float eps, int begin = 0,
-                                    int end = -1) {
-  if (end < 0) end = hidden;
+__device__ inline void rms_norm_row(float (&o)[V][8], T* x, const T* delta, const T* w, int hidden, float eps, int begin, int end) {
   float ss = 0.f;
   fill_row_vectors<V, Threads>(o, begin, end, [&](int i, float (&v)[8]) {
     load8(x + i, v);
