@@ -72,7 +72,7 @@ __device__ void store_levels(int8_t* q, const float (&o)[V][8], int begin, int e
 
 // quantize_row for a row already in registers (the layout of rms_norm_row), this block's slice [begin, end) of it;
 // with Cluster > 1 the slices' abs-maxima meet across the cluster and its first block writes the scale.
-template <int V, int Cluster = 1>
+template <int V, int Cluster>
 __device__ void quantize_regs(int8_t* q, float* scale_out, const float (&o)[V][8], int begin, int end, float static_scale) {
   float s = static_scale;
   if (s <= 0.f) {  // the same in every block of a cluster
