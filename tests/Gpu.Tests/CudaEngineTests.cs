@@ -3,7 +3,7 @@ using InferenceServer.Engine.Sampling;
 using InferenceServer.Engine.Scheduling;
 using InferenceServer.Engine.Serving;
 using InferenceServer.Engine.Tests.Support;
-using InferenceServer.Engine.Tokenization;
+using InferenceServer.Tokenization;
 using InferenceServer.TestSupport;
 using static TorchSharp.torch;
 

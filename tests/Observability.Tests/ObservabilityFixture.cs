@@ -8,7 +8,7 @@ using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using InferenceServer.Engine.Models;
 using InferenceServer.Engine.Serving;
-using InferenceServer.Engine.Tokenization;
+using InferenceServer.Tokenization;
 using InferenceServer.Server.Hosting;
 using InferenceServer.Server.Observability;
 using InferenceServer.TestSupport;

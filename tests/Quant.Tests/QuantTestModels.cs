@@ -1,7 +1,7 @@
 using System.Text.Json;
 using InferenceServer.Engine.Loading;
 using InferenceServer.Engine.Models;
-using InferenceServer.Engine.Tokenization;
+using InferenceServer.Tokenization;
 using InferenceServer.Quant.Calibration;
 using InferenceServer.Quant.SmoothQuant;
 using InferenceServer.TestSupport;

@@ -2,7 +2,7 @@ using InferenceServer.Engine.Evaluation;
 using InferenceServer.Engine.Loading;
 using InferenceServer.Engine.Models;
 using InferenceServer.Engine.Models.Quantization;
-using InferenceServer.Engine.Tokenization;
+using InferenceServer.Tokenization;
 using InferenceServer.Quant.Calibration;
 using InferenceServer.Quant.SmoothQuant;
 using InferenceServer.TestSupport;

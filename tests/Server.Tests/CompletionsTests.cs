@@ -1,6 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using InferenceServer.Engine.Tokenization;
+using InferenceServer.Tokenization;
 using InferenceServer.TestSupport;
 
 namespace InferenceServer.Server.Tests;

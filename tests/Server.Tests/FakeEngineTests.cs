@@ -1,6 +1,6 @@
 using InferenceServer.Engine.Loading;
 using InferenceServer.Engine.Serving;
-using InferenceServer.Engine.Tokenization;
+using InferenceServer.Tokenization;
 using InferenceServer.Server.Hosting;
 using InferenceServer.TestSupport;
 

@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using InferenceServer.Engine.Models;
 using InferenceServer.Engine.Serving;
-using InferenceServer.Engine.Tokenization;
+using InferenceServer.Tokenization;
 using InferenceServer.Server.Hosting;
 using InferenceServer.TestSupport;
 using Microsoft.AspNetCore.Builder;

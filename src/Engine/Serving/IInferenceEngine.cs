@@ -1,5 +1,5 @@
 using InferenceServer.Engine.Loading;
-using InferenceServer.Engine.Tokenization;
+using InferenceServer.Tokenization;
 
 namespace InferenceServer.Engine.Serving;
 

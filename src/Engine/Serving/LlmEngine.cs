@@ -8,7 +8,7 @@ using InferenceServer.Engine.Runner;
 using InferenceServer.Engine.Runtime;
 using InferenceServer.Engine.Sampling;
 using InferenceServer.Engine.Scheduling;
-using InferenceServer.Engine.Tokenization;
+using InferenceServer.Tokenization;
 using static TorchSharp.torch;
 
 namespace InferenceServer.Engine.Serving;

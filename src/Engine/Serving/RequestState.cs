@@ -1,7 +1,7 @@
 using System.Threading.Channels;
 using InferenceServer.Engine.Sampling;
 using InferenceServer.Engine.Scheduling;
-using InferenceServer.Engine.Tokenization;
+using InferenceServer.Tokenization;
 
 namespace InferenceServer.Engine.Serving;
 

@@ -3,7 +3,7 @@ using System.Globalization;
 using InferenceServer.Engine.Loading;
 using InferenceServer.Engine.Models;
 using InferenceServer.Engine.Models.Quantization;
-using InferenceServer.Engine.Tokenization;
+using InferenceServer.Tokenization;
 using Spectre.Console;
 
 namespace InferenceServer.Server.Cli;

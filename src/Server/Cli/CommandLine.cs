@@ -1,6 +1,6 @@
 using System.CommandLine;
 using InferenceServer.Engine.Loading;
-using InferenceServer.Engine.Tokenization;
+using InferenceServer.Tokenization;
 using InferenceServer.Quant;
 
 namespace InferenceServer.Server.Cli;

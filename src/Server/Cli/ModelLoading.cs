@@ -3,7 +3,7 @@ using InferenceServer.Engine.Loading;
 using InferenceServer.Engine.Models;
 using InferenceServer.Engine.Models.Quantization;
 using InferenceServer.Engine.Runtime;
-using InferenceServer.Engine.Tokenization;
+using InferenceServer.Tokenization;
 using Spectre.Console;
 using static TorchSharp.torch;
 

@@ -1,6 +1,6 @@
 using InferenceServer.Engine.Sampling;
 using InferenceServer.Engine.Serving;
-using InferenceServer.Engine.Tokenization;
+using InferenceServer.Tokenization;
 using InferenceServer.GrpcApi.V1;
 
 namespace InferenceServer.Server.Grpc;

@@ -1,7 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using InferenceServer.Engine.Serving;
-using InferenceServer.Engine.Tokenization;
+using InferenceServer.Tokenization;
 using InferenceServer.Server.Hosting;
 
 namespace InferenceServer.Server.OpenAi;

@@ -1,7 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using InferenceServer.Engine.Serving;
-using InferenceServer.Engine.Tokenization.Templates;
+using InferenceServer.Tokenization.Templates;
 
 namespace InferenceServer.Server.OpenAi;
 

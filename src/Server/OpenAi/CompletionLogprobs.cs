@@ -1,5 +1,5 @@
 using InferenceServer.Engine.Serving;
-using InferenceServer.Engine.Tokenization;
+using InferenceServer.Tokenization;
 
 namespace InferenceServer.Server.OpenAi;
 

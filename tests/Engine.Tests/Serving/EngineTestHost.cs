@@ -1,7 +1,7 @@
 using InferenceServer.Engine.Models;
 using InferenceServer.Engine.Sampling;
 using InferenceServer.Engine.Serving;
-using InferenceServer.Engine.Tokenization;
+using InferenceServer.Tokenization;
 using InferenceServer.TestSupport;
 using static TorchSharp.torch;
 

@@ -2,7 +2,7 @@ using Grpc.Core;
 using Grpc.Health.V1;
 using InferenceServer.Engine.Loading;
 using InferenceServer.Engine.Serving;
-using InferenceServer.Engine.Tokenization;
+using InferenceServer.Tokenization;
 using InferenceServer.GrpcApi.V1;
 using InferenceServer.Server.Hosting;
 using InferenceServer.TestSupport;
