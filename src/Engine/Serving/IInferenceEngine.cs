@@ -20,6 +20,15 @@ public sealed record EngineLoad(int Running, int Waiting, int KvBlocksTotal, int
 public interface IInferenceEngine
 {
     ModelConfig Config { get; }
+
+    /// <summary>The dtype the model's activations and unquantized weights run in.</summary>
+    TorchSharp.torch.ScalarType Dtype { get; }
+
+    /// <summary>Counters the engine thread updates (steps, finishes, preemptions, prefix-cache hits).</summary>
+    EngineStats Stats { get; }
+
+    /// <summary>Receives per-request timings and per-step counts (metrics, traces); may be set after start (read per call).</summary>
+    IEngineObserver? Observer { get; set; }
     ITokenizer Tokenizer { get; }
     TokenizerConfig TokenizerConfig { get; }
 

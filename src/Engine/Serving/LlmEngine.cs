@@ -55,6 +55,7 @@ public sealed class LlmEngine : IInferenceEngine, IDisposable
     public bool IsReady => _ready;
     public EngineStats Stats { get; } = new();
     public ICausalLM Model => _model;
+    public ScalarType Dtype => _model.Dtype;
 
     /// <summary>Whether steps are launched before the previous step's tokens reach the host (see <see cref="EngineOptions.AsyncScheduling"/>).</summary>
     public bool AsyncScheduling => _asyncScheduling;
