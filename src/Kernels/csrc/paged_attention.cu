@@ -57,8 +57,8 @@ template <> struct Raw8<float> {
 };
 
 // t / block_size by a multiply and a shift: the loop computes it twice per token (K and V are loaded at different
-// points), and an integer division by a run-time value costs ~25 instructions (with it the kernel measured ~12% slower
-// at 64 sequences on an H100). 2^32 + mul = ⌊2^(32+shift)/d⌋ + 1 with 2^shift ≥ d is exact for every t < 2^31
+// points), and an integer division by a run-time value costs ~25 instructions (with it the kernel is ~12% slower at
+// 64 sequences on an H100). 2^32 + mul = ⌊2^(32+shift)/d⌋ + 1 with 2^shift ≥ d is exact for every t < 2^31
 // (Granlund–Montgomery); mul and shift stay in the kernel's parameter (constant) bank, taking no registers.
 struct BlockDiv {
   int d;
@@ -74,7 +74,7 @@ struct BlockDiv {
 
 // Starts the loads of one of K or V for the team's U tokens base + u·teams + team. Tokens past chunk_end and lanes past
 // head_dim get zeros: their dot products still enter the team's shuffles, and p = 0 must not meet a NaN. (A function
-// rather than a lambda in the kernel: the lambda compiled to more instructions and measured ~1.5% slower.)
+// rather than a lambda in the kernel: the lambda compiles to more instructions and runs ~1.5% slower.)
 template <typename T, int U>
 __device__ inline void fetch_rows(Raw8<T> (&r)[U], const T* __restrict__ cache, const int32_t* sm_table, int base,
                                   int chunk_end, int first_block, int team, int teams, BlockDiv bdiv, int64_t slot_stride,
@@ -146,7 +146,7 @@ paged_decode_kernel(T* __restrict__ out, float* __restrict__ partial, const T* _
     // One register set per K and V, refilled as soon as a step is done with it, so each load overlaps the rest of the
     // step's math (K: the shuffles, softmax and accumulation; V: the next dot products and shuffles). A second set
     // (the next step's rows beside the current ones) spills at U = 4, and at U = 2 keeps half as many rows in flight:
-    // measured slower on an H100. The pipeline restarts at each table chunk (the last step of one fetches nothing).
+    // slower on an H100 either way. The pipeline restarts at each table chunk (the last step of one fetches nothing).
     Raw8<T> kr[U], vr[U];
     fetch_rows(kr, k_cache, sm_table, chunk, chunk_end, first_block, team, teams, bdiv, slot_stride, head_off, active);
     fetch_rows(vr, v_cache, sm_table, chunk, chunk_end, first_block, team, teams, bdiv, slot_stride, head_off, active);

@@ -11,7 +11,8 @@ constexpr int kThreads = 256;
 __device__ __forceinline__ float scale_of(float amax) { return __fdiv_rn(fmaxf(amax, 1e-8f), 127.f); }
 
 // A scale and its IEEE reciprocal. An IEEE division is some twenty instructions; at prefill sizes one per element
-// made the quantizers instruction-bound (ncu: 11 µs for 1024 rows of 4096), so levels multiply by the reciprocal.
+// makes the quantizers instruction-bound (ncu: quantize_rows 11.3 µs for 1024 rows of 4096; h100-w8a8.json:
+// experiments_session6, row_quantizers), so levels multiply by the reciprocal.
 struct Scale {
   float s, inv;
 };
@@ -19,7 +20,7 @@ __device__ __forceinline__ Scale with_inverse(float s) { return {s, __frcp_rn(s)
 
 // v·(1/s) is within 2^-23 of v/s relative, 2e-5 at the levels' magnitude (|v/s| ≤ 128 matters; beyond, both clamp),
 // so it rounds to the same integer unless the quotient lies within 1e-3 of a half-integer: only then is the exact
-// quotient taken. Inf and NaN take the same path as before (NaN fails the comparison).
+// quotient taken. For Inf and NaN the comparison is false, and the clamp gives the level the division would.
 __device__ __forceinline__ int8_t level_of(float v, Scale sc) {
   const float q = v * sc.inv;
   float r = rintf(q);
@@ -160,9 +161,10 @@ __global__ void __launch_bounds__(kThreads) add_rms_norm_quant_kernel(int8_t* q,
 
 // quantize_rows (or silu_mul_quant of a gate_up row) with the row in registers (by one block, or a slice each by a
 // cluster of Cluster blocks): x read once as 16-byte vectors and the rounding pass without a second read. Rows of x
-// (gate_up [rows, 2·width] when SiluMul) are xs elements apart. On an H100, 14336-wide silu rows of a batch-1 decode
-// step ran 248.5 / 249.8 tok/s on one block each against 256.2 / 256.4 on clusters, while o_proj's 4096-wide rows ran
-// 258.2 / 258.3 on one block against 255.2 / 255.8 on clusters: hence clusters only above 8192 (row_cluster_blocks).
+// (gate_up [rows, 2·width] when SiluMul) are xs elements apart. On an H100, batch-1 W8A8 decode runs 256.2 tok/s
+// with the 14336-wide silu rows on clusters against 248.5 on one block each, and 258.2 with o_proj's 4096-wide rows
+// on one block against 255.2 on clusters (h100-w8a8.json: experiments_session6, row_quantizer_clusters): hence
+// clusters only above 8192 (row_cluster_blocks).
 template <typename T, bool SiluMul, int V, int Cluster>
 __global__ void __launch_bounds__(kThreads) quantize_rows_vec_kernel(int8_t* q, float* scale, const T* x, int width, int64_t xs,
                                                                      float static_scale) {

@@ -10,7 +10,9 @@
 // - Operands swapped: the weights are wgmma's 64-row A (64 output channels per block), the token rows its N-column
 //   B (MT = 16, 32 or 128 columns, zero-filled past M), so D is [64 channels × MT tokens].
 // - One warp issues TMA copies of [64 channels | MT tokens, 128 B] slices into 6 stages; one warpgroup multiplies.
-//   (More warpgroups sharing a token slice, 128 or 256 channels per block, were slower at every M on an H100.)
+//   One, because two or four sharing a token slice (128 or 256 channels per block) are slower at every M on an
+//   H100: fused M=16 1.33× / 1.27× against 1.60× (h100-w8a8.json: experiments_session6,
+//   consumer_warpgroups_per_block).
 //   Launched programmatically, the producer puts the first kPrefetchStages stages' weights in flight before waiting
 //   for the kernel that writes x (the norm or activation quantizer), so the weight stream overlaps that kernel.
 // - Few channel tiles would leave SMs idle, so a thread-block cluster of `split` blocks shares one tile's K; their
@@ -20,9 +22,9 @@ namespace {
 constexpr int kChannels = 64;  // output channels per block (the wgmma's M)
 constexpr int kStages = 6;
 // Stages whose weights are in flight before the wait for the kernel that writes x. All 6 flood DRAM just while that
-// kernel (the norm or activation quantizer) needs its own loads: on an H100, the norm + GEMM pair at 16 and 32 rows
-// took fused geomeans of 1.63× and 1.51× with 3 stages, 1.63× and 1.50× with 2, 1.60× and 1.48× with 6 (same
-// command), and W8A8 decode with 32 concurrent requests 5,745 against 5,679 tok/s with 2 against 6.
+// kernel (the norm or activation quantizer) needs its own loads: on an H100 the norm + GEMM pair at 16 and 32 rows
+// gives fused geomeans of 1.63× and 1.51× with 3 stages against 1.60× and 1.48× with 6 (h100-w8a8.json:
+// experiments_session7, weight_stages_in_flight_before_the_pdl_wait).
 constexpr int kPrefetchStages = 3;
 constexpr int kThreads = 160;  // warps 0–3 (one warpgroup) multiply, warp 4 loads
 constexpr int kMaxSplit = 8;   // the portable cluster size
@@ -89,7 +91,8 @@ __global__ void __launch_bounds__(kThreads) skinny_int8_sm90_kernel(const __grid
   // Block `rank` of the cluster finishes elements [rank·chunk, rank·chunk + chunk) of the tile's real tokens,
   // e = token·64 + channel (consecutive threads store consecutive channels), summing every block's partial. The
   // blocks' partials are read all at once (one distributed-shared-memory round trip per element, not `split`), and
-  // only tokens below M are shared out: with 17 of 32 rows, or one by one, the epilogue had cost about 1 µs more.
+  // only tokens below M are shared out: reading them rank by rank over all MT columns makes M=17 cost as much as
+  // M=32 (fused M=17 1.50× against 1.61×; h100-w8a8.json: experiments_session7, tma_skinny_epilogue).
   if (split > 1) cg::this_cluster().sync();
   else __syncthreads();
   const int* part = reinterpret_cast<const int*>(smem);
@@ -146,10 +149,10 @@ cudaError_t launch_int8_gemm_sm90_skinny(int out_dtype, void* y, const int8_t* x
   return dispatch_out<Launch>(out_dtype, y, bias, xq, x_scale, wq, w_scale, m, n, k, x_stride, y_stride, stream);
 }
 
-// Measured on an H100 (fused geomeans over Llama-3-8B's four shapes, the same command): 1–8 rows are faster on the
-// mma.sync skinny kernel (batch-1 decode 255 against 250 tok/s), 33–64 on cuBLASLt (M=64: 1.25× against 1.18×, the
-// 4096 × 4096 shape 13.1 against 17.2 µs), and this kernel wins at 9–32 (M=32: 1.47× against 1.30×) and 65–128
-// (M=128: 1.14× against 1.03×).
+// The row ranges, from an H100 (fused geomeans over Llama-3-8B's four shapes, one command each; h100-w8a8.json:
+// experiments_session6, tma_skinny_9_to_32_rows): 1–8 rows are faster on the mma.sync skinny kernel (batch-1
+// decode 255.4 against 249.9 tok/s), 33–64 on cuBLASLt (M=64: 1.25× against 1.18×), and this kernel wins at 9–32
+// (M=32: 1.47× against 1.30×) and 65–128 (M=128: 1.14× against 1.03×).
 bool int8_gemm_sm90_skinny_rows(int64_t m, cudaStream_t stream) {
   static const bool enabled = !env_switched_off("INFERENCE_INT8_SM90_SKINNY");
   const bool rows = (m >= 9 && m <= 32) || (m >= 65 && m <= kInt8Sm90SkinnyMaxRows);
