@@ -1,6 +1,6 @@
 using InferenceServer.Engine.Sampling;
 
-namespace InferenceServer.Engine.Serving;
+namespace InferenceServer.Engine.Requests;
 
 /// <summary>Why a sequence ended, with OpenAI's spelling: "stop" (EOS, a stop string or stop token) or "length".</summary>
 public enum FinishReason

@@ -1,4 +1,6 @@
-namespace InferenceServer.Engine.Serving;
+using InferenceServer.Engine.Requests;
+
+namespace InferenceServer.Engine.Metrics;
 
 /// <summary>Counters the engine thread updates and observability reads (plain fields: single writer).</summary>
 public sealed class EngineStats
@@ -13,18 +15,18 @@ public sealed class EngineStats
     /// <summary>Steps launched while the previous step's tokens were still on their way to the host (async scheduling).</summary>
     public long StepsLaunchedBeforeReadback;
 
-    /// <summary>Prompt tokens looked up in the prefix cache, and those found (vLLM's prefix_cache_queries/hits).
-    /// Stay 0 until the prefix cache is wired; /metrics exports them as counters.</summary>
+    /// <summary>Prompt tokens looked up in the prefix cache, and those found (vLLM's prefix_cache_queries/hits);
+    /// /metrics exports them as counters.</summary>
     public long PrefixCacheQueries;
     public long PrefixCacheHits;
 
-    internal void StepTokens(int n)
+    public void StepTokens(int n)
     {
         Interlocked.Increment(ref Steps);
         Interlocked.Add(ref TokensProcessed, n);
     }
 
-    internal void Finished(FinishReason reason)
+    public void Finished(FinishReason reason)
     {
         switch (reason)
         {

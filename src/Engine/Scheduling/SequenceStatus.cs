@@ -1,8 +1,0 @@
-namespace InferenceServer.Engine.Scheduling;
-
-public enum SequenceStatus
-{
-    Waiting,
-    Running,
-    Finished,
-}
