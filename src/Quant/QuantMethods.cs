@@ -4,13 +4,27 @@ using InferenceServer.Quant.SmoothQuant;
 
 namespace InferenceServer.Quant;
 
-/// <summary>Registers this assembly's <c>--quantization</c> methods with the engine's registry.</summary>
+/// <summary>This assembly's quantization methods, as additions to a <see cref="QuantizationRegistryBuilder"/>.</summary>
 public static class QuantMethods
 {
-    public static void RegisterAll()
-    {
-        QuantMethodRegistry.Register("smoothquant", o => new W8A8Method(true, W8A8Options.Parse(o)));
-        QuantMethodRegistry.Register("w8a8", o => new W8A8Method(false, W8A8Options.Parse(o)));
-        QuantMethodRegistry.RegisterCheckpointFormat(CompressedTensorsScheme.QuantMethod, qc => new CompressedTensorsW8A8Method(CompressedTensorsScheme.Parse(qc)));
-    }
+    /// <summary>The complete registry the server uses: "none" and every method below.</summary>
+    public static QuantizationRegistry CreateRegistry() => new QuantizationRegistryBuilder().AddQuantMethods().Build();
+
+    /// <summary>Every method of this assembly; a new one (ZeroQuant, LUT-GEMM) is one more line here.</summary>
+    public static QuantizationRegistryBuilder AddQuantMethods(this QuantizationRegistryBuilder builder) => builder
+        .AddSmoothQuant()
+        .AddW8A8()
+        .AddCompressedTensors();
+
+    /// <summary><c>--quantization smoothquant</c>: SmoothQuant smoothing, then W8A8.</summary>
+    public static QuantizationRegistryBuilder AddSmoothQuant(this QuantizationRegistryBuilder builder) =>
+        builder.AddMethod("smoothquant", o => new W8A8Method(true, W8A8Options.Parse(o)));
+
+    /// <summary><c>--quantization w8a8</c>: INT8 weights and activations without smoothing.</summary>
+    public static QuantizationRegistryBuilder AddW8A8(this QuantizationRegistryBuilder builder) =>
+        builder.AddMethod("w8a8", o => new W8A8Method(false, W8A8Options.Parse(o)));
+
+    /// <summary>Checkpoints with quant_method "compressed-tensors" (what <c>quantize</c> writes).</summary>
+    public static QuantizationRegistryBuilder AddCompressedTensors(this QuantizationRegistryBuilder builder) =>
+        builder.AddCheckpointFormat(CompressedTensorsScheme.QuantMethod, qc => new CompressedTensorsW8A8Method(CompressedTensorsScheme.Parse(qc)));
 }

@@ -10,6 +10,7 @@ using InferenceServer.Engine.Models;
 using InferenceServer.Engine.Serving;
 using InferenceServer.Tokenization;
 using InferenceServer.Server.Hosting;
+using InferenceServer.Server.Settings;
 using InferenceServer.Server.Observability;
 using InferenceServer.TestSupport;
 using Microsoft.AspNetCore.Builder;

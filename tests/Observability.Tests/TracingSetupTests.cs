@@ -1,4 +1,5 @@
 using InferenceServer.Server.Hosting;
+using InferenceServer.Server.Settings;
 using Microsoft.Extensions.DependencyInjection;
 using OpenTelemetry.Trace;
 

@@ -1,6 +1,6 @@
 using System.Text;
 using System.Text.Json.Nodes;
-using InferenceServer.Server.Hosting;
+using InferenceServer.Server.Settings;
 
 namespace InferenceServer.Server.Tests;
 

@@ -2,6 +2,7 @@ using InferenceServer.Engine.Loading;
 using InferenceServer.Engine.Serving;
 using InferenceServer.Tokenization;
 using InferenceServer.Server.Hosting;
+using InferenceServer.Server.Settings;
 using InferenceServer.TestSupport;
 
 namespace InferenceServer.Server.Tests;

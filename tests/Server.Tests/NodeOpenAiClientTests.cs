@@ -1,6 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using InferenceServer.Server.Hosting;
+using InferenceServer.Server.Settings;
 using InferenceServer.TestSupport;
 
 namespace InferenceServer.Server.Tests;

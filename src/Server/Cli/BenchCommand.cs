@@ -1,8 +1,11 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json;
+using InferenceServer.Engine.Models.Quantization;
 using InferenceServer.Engine.Sampling;
 using InferenceServer.Engine.Scheduling;
+using InferenceServer.Engine.Metrics;
+using InferenceServer.Engine.Requests;
 using InferenceServer.Engine.Serving;
 
 namespace InferenceServer.Server.Cli;
@@ -14,7 +17,7 @@ namespace InferenceServer.Server.Cli;
 /// </summary>
 public static class BenchCommand
 {
-    public static Command Create()
+    public static Command Create(QuantizationRegistry quantization)
     {
         var a = new EngineArguments();
         var concurrency = new Option<string>("--concurrency")
@@ -47,7 +50,7 @@ public static class BenchCommand
             bool? asyncMode = asyncScheduling.Value(p);   // before loading: a contradiction fails fast
             var earlier = (p.GetValue(compare) ?? []).Select(f => LatencyThroughputPlot.ReadSeries(f)).ToList();   // read first: a bad file fails fast
             int inLen = p.GetValue(promptLen), outLen = p.GetValue(outputLen), most = levels.Max();
-            using var loaded = ModelLoading.Load(p, a, Console.Error.WriteLine, showProgress: false);
+            using var loaded = ModelLoading.Load(p, a, quantization, Console.Error.WriteLine, showProgress: false);
             const int blockSize = 16;
             // 8192 measured no faster on the H100 at 64 × 128/128 (docs/benchmarks/h100-continuous-batching.json) and raised TTFT.
             int stepTokens = Math.Max(p.GetValue(batchedTokens) ?? new SchedulerOptions().MaxNumBatchedTokens, inLen);
@@ -126,7 +129,7 @@ public static class BenchCommand
         return levels.Length > 0 ? levels : throw new ArgumentException("--concurrency: no level given.");
     }
 
-    private static async Task<(double Ttft, double Tpot)> RunOne(LlmEngine engine, string id, int[] prompt, int outLen)
+    private static async Task<(double Ttft, double Tpot)> RunOne(IInferenceEngine engine, string id, int[] prompt, int outLen)
     {
         var sw = Stopwatch.StartNew();
         double first = 0;

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using InferenceServer.Engine.Loading;
-using InferenceServer.Tokenization;
 using InferenceServer.Quant;
+using InferenceServer.Tokenization;
 
 namespace InferenceServer.Server.Cli;
 
@@ -10,14 +10,15 @@ public static class CommandLine
 {
     public static int Run(string[] args)
     {
-        QuantMethods.RegisterAll();
+        // The one registry every verb that loads a model resolves --quantization and quant_method through.
+        var quantization = QuantMethods.CreateRegistry();
         var root = new RootCommand("LLM inference server: OpenAI-compatible REST and gRPC APIs over quantized models.")
         {
-            ServeCommand.Create(),
-            PerplexityCommand.Create(),
-            BenchCommand.Create(),
+            ServeCommand.Create(quantization),
+            PerplexityCommand.Create(quantization),
+            BenchCommand.Create(quantization),
             KernelBenchCommand.Create(),
-            QuantizeCommand.Create(),
+            QuantizeCommand.Create(quantization),
             PlotCommand.Create(),
         };
         // "serve" is the default verb: `InferenceServer --model X` means `InferenceServer serve --model X`.

@@ -3,27 +3,20 @@ using InferenceServer.Engine.Loading;
 using InferenceServer.Engine.Models;
 using InferenceServer.Engine.Models.Quantization;
 using InferenceServer.Engine.Runtime;
+using InferenceServer.Server.Loading;
 using InferenceServer.Tokenization;
 using Spectre.Console;
 using static TorchSharp.torch;
 
 namespace InferenceServer.Server.Cli;
 
-/// <summary>A loaded model with its tokenizer, ready to be served or evaluated.</summary>
-public sealed record LoadedModel(ICausalLM Model, ITokenizer Tokenizer, TokenizerConfig TokenizerConfig, string ModelDir) : IDisposable
-{
-    /// <summary>What the model was built with (after calibration: the calibrated quant method and weight transform).</summary>
-    public ModelOptions? Options { get; init; }
-
-    public void Dispose() => Model.Dispose();
-}
-
 /// <summary>Turns the shared engine flags into a device, a dtype and a loaded model, with a progress bar.</summary>
 public static class ModelLoading
 {
+    /// <param name="quantization">Resolves both --quantization and a prequantized checkpoint's quant_method.</param>
     /// <param name="wrapQuant">Wraps the (calibrated) quant method before the layers are built; <c>quantize</c> uses it to
     /// see every linear layer's kernel.</param>
-    public static LoadedModel Load(ParseResult p, EngineArguments a, Action<string> log, bool showProgress, Func<IQuantMethod, IQuantMethod>? wrapQuant = null)
+    public static LoadedModel Load(ParseResult p, EngineArguments a, QuantizationRegistry quantization, Action<string> log, bool showProgress, Func<IQuantMethod, IQuantMethod>? wrapQuant = null)
     {
         var dir = p.GetValue(a.Model) ?? DefaultModel.TinyLlamaDir();
         if (!Directory.Exists(dir))
@@ -32,9 +25,9 @@ public static class ModelLoading
         var dtypeName = p.GetValue(a.Dtype);
         var dtype = dtypeName is null or "auto" ? TorchRuntime.DefaultDtype(device) : ModelConfig.ParseDtype(dtypeName)!.Value;
         var config = ModelConfig.Load(dir);
-        var quant = QuantMethodRegistry.ForCheckpoint(config, Path.Combine(dir, "config.json")) is { } prequantized
+        var quant = quantization.ForCheckpoint(config, Path.Combine(dir, "config.json")) is { } prequantized
             ? CheckNoQuantizationFlag(p.GetValue(a.Quantization), prequantized, dir)
-            : QuantMethodRegistry.Resolve(p.GetValue(a.Quantization), Calibration.QuantOptions(p, a));
+            : quantization.Resolve(p.GetValue(a.Quantization), Calibration.QuantOptions(p, a));
         var options = new ModelOptions
         {
             ModelDir = dir,

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using InferenceServer.Engine.Evaluation;
+using InferenceServer.Engine.Models.Quantization;
 using Spectre.Console;
 
 namespace InferenceServer.Server.Cli;
@@ -11,7 +12,7 @@ namespace InferenceServer.Server.Cli;
 /// </summary>
 public static class PerplexityCommand
 {
-    public static Command Create()
+    public static Command Create(QuantizationRegistry quantization)
     {
         var a = new EngineArguments();
         var data = new Option<string?>("--data") { Description = "Text file, one sample per line. Default: the embedded eval.txt." };
@@ -33,7 +34,7 @@ public static class PerplexityCommand
             var path = p.GetValue(data) ?? Path.Combine(DefaultModel.AssetsDir(), "data", "eval.txt");
             if (!File.Exists(path))
                 throw new FileNotFoundException($"--data {path}: no such file.");
-            using var loaded = ModelLoading.Load(p, a, log, showProgress: !asJson);
+            using var loaded = ModelLoading.Load(p, a, quantization, log, showProgress: !asJson);
             var tok = loaded.Tokenizer;
             if (tok.BosTokenId is not int bos || tok.EosTokenId is not int eos)
                 throw new InvalidOperationException($"{loaded.ModelDir}: the tokenizer has no BOS or EOS token, which the protocol needs.");

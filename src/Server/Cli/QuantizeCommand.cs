@@ -1,5 +1,6 @@
 using System.CommandLine;
 using InferenceServer.Engine.Loading;
+using InferenceServer.Engine.Models.Quantization;
 using InferenceServer.Quant.CompressedTensors;
 using Spectre.Console;
 
@@ -11,7 +12,7 @@ namespace InferenceServer.Server.Cli;
 /// </summary>
 public static class QuantizeCommand
 {
-    public static Command Create()
+    public static Command Create(QuantizationRegistry quantization)
     {
         var a = new EngineArguments();
         var output = new Option<string>("--output", "-o") { Description = "Folder to write the quantized checkpoint to (must not exist or be empty).", Required = true };
@@ -29,7 +30,7 @@ public static class QuantizeCommand
             if (Directory.Exists(outDir) && Directory.EnumerateFileSystemEntries(outDir).Any())
                 throw new ArgumentException($"--output {outDir}: the folder exists and is not empty.");
             CapturingQuantMethod? capture = null;
-            using var loaded = ModelLoading.Load(p, a, Console.Error.WriteLine, showProgress: !Console.IsErrorRedirected,
+            using var loaded = ModelLoading.Load(p, a, quantization, Console.Error.WriteLine, showProgress: !Console.IsErrorRedirected,
                 wrapQuant: m => capture = new CapturingQuantMethod(m));
             var options = loaded.Options!;
             using var checkpoint = new Checkpoint(loaded.ModelDir);

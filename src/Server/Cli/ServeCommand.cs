@@ -1,15 +1,18 @@
 using System.CommandLine;
 using InferenceServer.Engine.Models.Quantization;
 using InferenceServer.Engine.Scheduling;
+using InferenceServer.Engine.Metrics;
+using InferenceServer.Engine.Requests;
 using InferenceServer.Engine.Serving;
 using InferenceServer.Server.Hosting;
+using InferenceServer.Server.Settings;
 
 namespace InferenceServer.Server.Cli;
 
 /// <summary><c>serve</c>: load the model and serve the OpenAI-compatible REST API (and gRPC).</summary>
 public static class ServeCommand
 {
-    public static Command Create()
+    public static Command Create(QuantizationRegistry quantization)
     {
         var a = new EngineArguments();
         var host = new Option<string>("--host") { Description = "Address to listen on.", DefaultValueFactory = _ => "0.0.0.0" };
@@ -34,7 +37,7 @@ public static class ServeCommand
         cmd.SetAction(p =>
         {
             bool? asyncMode = asyncScheduling.Value(p);   // before loading: a contradiction fails fast
-            var loaded = ModelLoading.Load(p, a, Console.WriteLine, showProgress: true);
+            var loaded = ModelLoading.Load(p, a, quantization, Console.WriteLine, showProgress: true);
             var engineOptions = new EngineOptions
             {
                 MaxModelLen = p.GetValue(a.MaxModelLen),
@@ -58,7 +61,8 @@ public static class ServeCommand
                 Host = p.GetValue(host)!,
                 Port = p.GetValue(port),
                 GrpcPort = p.GetValue(grpcPort),
-                Quantization = QuantMethodRegistry.Resolve(p.GetValue(a.Quantization)).Name,
+                // What the model was built with: a prequantized checkpoint reports its own method without the flag.
+                Quantization = loaded.Options?.Quantization.Name ?? "none",
                 ServedModelNames = names,
                 ApiKey = p.GetValue(apiKey) ?? Environment.GetEnvironmentVariable("INFERENCE_API_KEY") ?? Environment.GetEnvironmentVariable("VLLM_API_KEY"),
             };

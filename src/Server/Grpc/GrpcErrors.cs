@@ -1,5 +1,5 @@
 using Grpc.Core;
-using InferenceServer.Server.Hosting;
+using InferenceServer.Server.Settings;
 using InferenceServer.Server.OpenAi;
 
 namespace InferenceServer.Server.Grpc;

@@ -1,8 +1,10 @@
 using System.Text;
 using Grpc.Core;
+using InferenceServer.Engine.Metrics;
+using InferenceServer.Engine.Requests;
 using InferenceServer.Engine.Serving;
 using InferenceServer.GrpcApi.V1;
-using InferenceServer.Server.Hosting;
+using InferenceServer.Server.Settings;
 
 namespace InferenceServer.Server.Grpc;
 

@@ -1,6 +1,8 @@
+using InferenceServer.Engine.Metrics;
+using InferenceServer.Engine.Requests;
 using InferenceServer.Engine.Serving;
 using InferenceServer.GrpcApi.V1;
-using InferenceServer.Server.Hosting;
+using InferenceServer.Server.Settings;
 
 namespace InferenceServer.Server.Grpc;
 
@@ -10,13 +12,11 @@ public static class ModelInfoMapping
     public static ModelInfoResponse Describe(IInferenceEngine engine, ServerSettings settings, string model)
     {
         var c = engine.Config;
-        // The dtype the weights run in is the loaded model's; an engine that does not expose it reports the checkpoint's.
-        var dtype = (engine as LlmEngine)?.Model.Dtype ?? c.CheckpointDtype;
         var r = new ModelInfoResponse
         {
             Model = model,
             Architecture = c.Architecture,
-            Dtype = dtype?.ToString().ToLowerInvariant() ?? "unknown",
+            Dtype = engine.Dtype.ToString().ToLowerInvariant(),   // what the model runs in, not the checkpoint's torch_dtype
             Quantization = settings.Quantization,
             MaxModelLen = engine.MaxModelLen,
             VocabSize = c.VocabSize,

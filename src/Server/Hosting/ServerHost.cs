@@ -1,11 +1,14 @@
 using System.Net;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using InferenceServer.Engine.Metrics;
+using InferenceServer.Engine.Requests;
 using InferenceServer.Engine.Serving;
-using InferenceServer.Server.Cli;
 using InferenceServer.Server.Grpc;
+using InferenceServer.Server.Loading;
 using InferenceServer.Server.Observability;
 using InferenceServer.Server.OpenAi;
+using InferenceServer.Server.Settings;
 using Microsoft.AspNetCore.OpenApi;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 

@@ -1,3 +1,5 @@
+using InferenceServer.Engine.Metrics;
+using InferenceServer.Engine.Requests;
 using InferenceServer.Engine.Serving;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
@@ -29,10 +31,10 @@ public static class ObservabilitySetup
     /// </summary>
     public static void UseInferenceObservability(this WebApplication app, IInferenceEngine engine)
     {
-        if (engine is LlmEngine llm && llm.Observer is null)
+        if (engine.Observer is null)
         {
             var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("InferenceServer.Requests");
-            llm.Observer = new EngineTelemetry(new EngineMetrics(engine, llm.Stats), logger);
+            engine.Observer = new EngineTelemetry(new EngineMetrics(engine, engine.Stats), logger);
         }
         app.Use(async (ctx, next) =>
         {

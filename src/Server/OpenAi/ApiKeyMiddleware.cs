@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
-using InferenceServer.Server.Hosting;
+using InferenceServer.Server.Settings;
 
 namespace InferenceServer.Server.OpenAi;
 

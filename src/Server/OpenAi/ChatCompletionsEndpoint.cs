@@ -1,8 +1,10 @@
 using System.Text;
 using System.Text.Json;
+using InferenceServer.Engine.Metrics;
+using InferenceServer.Engine.Requests;
 using InferenceServer.Engine.Serving;
 using InferenceServer.Tokenization;
-using InferenceServer.Server.Hosting;
+using InferenceServer.Server.Settings;
 
 namespace InferenceServer.Server.OpenAi;
 

@@ -1,4 +1,4 @@
-namespace InferenceServer.Server.Hosting;
+namespace InferenceServer.Server.Settings;
 
 /// <summary>Front-end settings of <c>serve</c>.</summary>
 public sealed record ServerSettings

@@ -1,7 +1,7 @@
 using Grpc.Core;
 using Grpc.Health.V1;
 using InferenceServer.GrpcApi.V1;
-using InferenceServer.Server.Hosting;
+using InferenceServer.Server.Settings;
 using static InferenceServer.Server.Tests.Grpc.GrpcTestSupport;
 
 namespace InferenceServer.Server.Tests.Grpc;

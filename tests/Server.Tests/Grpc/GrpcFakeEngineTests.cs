@@ -5,6 +5,7 @@ using InferenceServer.Engine.Serving;
 using InferenceServer.Tokenization;
 using InferenceServer.GrpcApi.V1;
 using InferenceServer.Server.Hosting;
+using InferenceServer.Server.Settings;
 using InferenceServer.TestSupport;
 using static InferenceServer.Server.Tests.Grpc.GrpcTestSupport;
 
