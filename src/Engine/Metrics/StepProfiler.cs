@@ -1,6 +1,7 @@
 using System.Diagnostics;
 
-namespace InferenceServer.Engine.Serving;
+
+namespace InferenceServer.Engine.Metrics;
 
 /// <summary>
 /// Where an engine step's time goes, for tuning: host work before the forward pass, the forward pass itself (the
@@ -8,7 +9,7 @@ namespace InferenceServer.Engine.Serving;
 /// handling (detokenizing, stop strings, streaming). Enabled by
 /// INFERENCE_PROFILE_STEPS=1; the summary goes to the engine log when the engine stops.
 /// </summary>
-internal sealed class StepProfiler
+public sealed class StepProfiler
 {
     public const string EnvVar = "INFERENCE_PROFILE_STEPS";
     private readonly Stopwatch _clock = Stopwatch.StartNew();

@@ -1,4 +1,5 @@
-namespace InferenceServer.Engine.Serving;
+
+namespace InferenceServer.Engine.Output;
 
 /// <summary>
 /// Finds stop strings in streamed text. Text that could still turn into a stop string is held back, so a client

@@ -1,10 +1,17 @@
 using InferenceServer.Engine.KvCache;
 using InferenceServer.Engine.Models;
-using InferenceServer.Engine.Runner;
+using InferenceServer.Engine.Batching;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace InferenceServer.Engine.Serving;
+namespace InferenceServer.Engine.Runner;
+
+/// <summary>What the KV pool may take: a fixed size on CPU, a share of GPU memory on CUDA.</summary>
+/// <param name="CpuKvCacheSpaceGiB">--kv-cache-space, the CPU pool size.</param>
+/// <param name="GpuMemoryUtilization">--gpu-memory-utilization: the fraction of GPU memory the engine may use, pool included.</param>
+/// <param name="MaxStepTokens">Tokens of the largest step the scheduler can form (the profiling pass runs one).</param>
+/// <param name="MaxModelLen">Longest sequence of that step.</param>
+public sealed record KvPoolSettings(int BlockSize, double CpuKvCacheSpaceGiB, double GpuMemoryUtilization, int MaxStepTokens, int MaxModelLen);
 
 /// <summary>How many KV blocks fit the memory the options allow.</summary>
 internal static class KvPoolSizing
@@ -14,12 +21,12 @@ internal static class KvPoolSizing
     /// measures the activation peak; the pool then takes total × --gpu-memory-utilization, less what is in use (weights,
     /// CUDA context, cuBLAS workspaces), that peak, and a margin for the decode graphs' memory pools.
     /// </summary>
-    public static int Blocks(ICausalLM model, EngineOptions o, int maxModelLen, Action<string> log)
+    public static int Blocks(ICausalLM model, KvPoolSettings o, Action<string> log)
     {
         var c = model.Config;
         long perBlock = KvCachePool.BytesPerBlock(c.NumLayers, o.BlockSize, c.NumKvHeads, c.HeadDim, model.Dtype);
         double bytes = model.Device.type == DeviceType.CUDA
-            ? CudaKvBytes(model, o, maxModelLen, log)
+            ? CudaKvBytes(model, o, log)
             : o.CpuKvCacheSpaceGiB * (1L << 30);
         return (int)Math.Max(1, Math.Min(int.MaxValue, bytes / perBlock));
     }
@@ -27,34 +34,32 @@ internal static class KvPoolSizing
     /// <summary>Graph pools (decode batches ≤ max_num_seqs rows, far below a prefill step's activations) and fragmentation.</summary>
     private const double GraphPoolMarginBytes = 0.5 * (1L << 30);
 
-    private static double CudaKvBytes(ICausalLM model, EngineOptions o, int maxModelLen, Action<string> log)
+    private static double CudaKvBytes(ICausalLM model, KvPoolSettings o, Action<string> log)
     {
         var kernels = model.Kernels ?? Kernels.NativeKernels.TryGet(out var why)
             ?? throw new NotSupportedException($"sizing the KV pool on CUDA needs the native library ({why}); or pass --num-kv-blocks.");
-        long activations = ProfileActivationPeak(model, kernels, o, maxModelLen);
+        long activations = ProfileActivationPeak(model, kernels, o);
         kernels.EmptyCache();
         var (free, total) = kernels.MemGetInfo();
         double kv = total * o.GpuMemoryUtilization - (total - free) - activations - GraphPoolMarginBytes;
         log($"memory profile: {(total - free) / (double)(1L << 30):F2} GiB in use after loading, {activations / (double)(1L << 30):F2} GiB " +
-            $"activation peak at {StepTokens(o)} tokens; KV cache may take {Math.Max(0, kv) / (1L << 30):F2} GiB of {total / (double)(1L << 30):F1} GiB " +
+            $"activation peak at {o.MaxStepTokens} tokens; KV cache may take {Math.Max(0, kv) / (1L << 30):F2} GiB of {total / (double)(1L << 30):F1} GiB " +
             $"at --gpu-memory-utilization {o.GpuMemoryUtilization}");
         return kv;
     }
-
-    private static int StepTokens(EngineOptions o) => Math.Max(o.Scheduler.MaxNumBatchedTokens, o.Scheduler.MaxNumSeqs);
 
     /// <summary>
     /// Peak bytes allocated above the loaded model during one forward pass of the largest step: max_num_batched_tokens
     /// prompt tokens in sequences of at most max_model_len, on a throwaway pool just big enough for them.
     /// </summary>
-    private static long ProfileActivationPeak(ICausalLM model, Kernels.NativeKernels kernels, EngineOptions o, int maxModelLen)
+    private static long ProfileActivationPeak(ICausalLM model, Kernels.NativeKernels kernels, KvPoolSettings o)
     {
         var c = model.Config;
-        int remaining = StepTokens(o), nextBlock = 0;
+        int remaining = o.MaxStepTokens, nextBlock = 0;
         var chunks = new List<SequenceChunk>();
         while (remaining > 0)
         {
-            int n = Math.Min(remaining, maxModelLen);
+            int n = Math.Min(remaining, o.MaxModelLen);
             int blocks = (n + o.BlockSize - 1) / o.BlockSize;
             chunks.Add(new SequenceChunk(new int[n], 0, Enumerable.Range(nextBlock, blocks).ToArray()));
             nextBlock += blocks;
@@ -62,7 +67,7 @@ internal static class KvPoolSizing
         }
         using var scratch = new KvCachePool(c.NumLayers, nextBlock, o.BlockSize, c.NumKvHeads, c.HeadDim, model.Dtype, model.Device);
         var (before, _) = kernels.MemoryAllocated(resetPeak: true);
-        using (var batch = ForwardBatchBuilder.Build(chunks, o.BlockSize, model.Device, kernelMetadata: model.Kernels is not null, slidingWindow: c.SlidingWindow))
+        using (var batch = ForwardBatchBuilder.Build(chunks, o.BlockSize, model.Device))
         using (model.Forward(batch, scratch))
             cuda.synchronize();
         return Math.Max(0, kernels.MemoryAllocated().Peak - before);

@@ -3,154 +3,139 @@ using InferenceServer.Engine.KvCache;
 namespace InferenceServer.Engine.Scheduling;
 
 /// <summary>
-/// Continuous batching: each step first serves running sequences (decodes and unfinished prefill chunks), oldest
-/// first, then admits waiting ones while the token, sequence and block budgets allow. Prefills are chunked to fit
-/// the token budget. When blocks run out, the newest running sequence is preempted: its blocks are freed and it
-/// goes back to the front of the queue, to be recomputed later. With prefix caching, an admitted sequence first
-/// shares every cached full block of its prefix and only computes the rest.
+/// Continuous batching policy: each step first serves running requests (decodes and unfinished prefill chunks),
+/// oldest first, then admits waiting ones while the token, sequence and block budgets allow. Prefills are chunked to
+/// fit the token budget. When blocks run out, the newest running request is preempted: its blocks are freed and it
+/// goes back to the front of the queue, to be recomputed later. Which blocks a request uses (prefix-cache hits
+/// included) is the <see cref="KvCacheManager"/>'s business.
 /// </summary>
-public sealed class Scheduler(SchedulerOptions options, BlockAllocator blocks)
+public sealed class Scheduler(SchedulerOptions options, KvCacheManager kvCache)
 {
-    private readonly LinkedList<Sequence> _waiting = new();
-    private readonly List<Sequence> _running = [];
+    private readonly LinkedList<Request> _waiting = new();
+    private readonly List<Request> _running = [];
+    private readonly HashSet<string> _knownToRunner = [];
+    private readonly List<string> _dropped = [];
 
     public int NumWaiting => _waiting.Count;
     public int NumRunning => _running.Count;
-    public long TotalPreemptions { get; private set; }
+    public bool HasRequests => _waiting.Count > 0 || _running.Count > 0;
+    public KvCacheManager KvCache => kvCache;
 
     /// <summary>Prompt tokens looked up in the prefix cache, and those found (vLLM counts tokens, not blocks).</summary>
     public long PrefixCacheQueries { get; private set; }
     public long PrefixCacheHits { get; private set; }
-    public BlockAllocator Blocks => blocks;
 
-    public void Add(Sequence seq)
+    public void Add(Request request)
     {
-        seq.Status = SequenceStatus.Waiting;
-        _waiting.AddLast(seq);
+        request.Status = RequestStatus.Waiting;
+        _waiting.AddLast(request);
     }
 
-    public ScheduledBatch Schedule()
+    public SchedulerOutput Schedule()
     {
-        var scheduled = new List<ScheduledSequence>();
-        var preempted = new List<Sequence>();
+        var scheduled = new List<(Request Request, int Tokens)>();
+        int preempted = 0;
         int budget = options.MaxNumBatchedTokens;
 
-        // Running sequences, oldest first; preempt from the newest end when blocks run out.
+        // Running requests, oldest first; preempt from the newest end when blocks run out.
         _running.Sort((a, b) => a.ArrivalOrder.CompareTo(b.ArrivalOrder));
         for (int i = 0; i < _running.Count && budget > 0; i++)
         {
-            var seq = _running[i];
-            if (seq.Finishing) continue;
-            int n = Math.Min(seq.NumUncomputed, budget);
-            while (!Reserve(seq, n))
+            var r = _running[i];
+            if (r.Finishing) continue;
+            int n = Math.Min(r.NumUncomputed, budget);
+            while (!kvCache.AllocateSlots(r.Id, r.NumComputed + n))
             {
                 var victim = _running[^1];
                 Preempt(victim);
-                preempted.Add(victim);
-                if (victim == seq) break;
+                preempted++;
+                if (victim == r) break;
             }
-            if (seq.Status != SequenceStatus.Running) break; // it preempted itself
-            scheduled.Add(new ScheduledSequence(seq, n));
+            if (r.Status != RequestStatus.Running) break; // it preempted itself
+            scheduled.Add((r, n));
             budget -= n;
         }
 
-        // Waiting sequences, in order, while nothing was preempted this step (memory is tight otherwise).
-        while (preempted.Count == 0 && budget > 0 && _waiting.First is { } node && _running.Count < options.MaxNumSeqs)
+        // Waiting requests, in order, while nothing was preempted this step (memory is tight otherwise).
+        while (preempted == 0 && budget > 0 && _waiting.First is { } node && _running.Count < options.MaxNumSeqs)
         {
-            var seq = node.Value;
-            int cached = MatchCachedPrefix(seq);
-            int n = Math.Min(seq.NumUncomputed, budget);
-            if (!Reserve(seq, n))
+            var r = node.Value;
+            // Prompt logprobs need logits for every prompt token, so such requests compute the whole prompt (as in vLLM).
+            int cached = r.Source.PromptLogprobs is null ? kvCache.ShareCachedPrefix(r.Id, r.Tokens) : 0;
+            r.NumComputed = cached;
+            int n = Math.Min(r.NumUncomputed, budget);
+            if (!kvCache.AllocateSlots(r.Id, r.NumComputed + n))
             {
-                ReleaseBlocks(seq);
+                kvCache.Free(r.Id);
+                r.NumComputed = 0;
                 break;
             }
-            if (seq.Preemptions == 0 && seq.OutputLength == 0)
+            if (r.Preemptions == 0 && r.OutputLength == 0)
             {
-                seq.CachedPromptTokens = cached;
-                PrefixCacheQueries += seq.PromptLength;
+                r.CachedPromptTokens = cached;
+                PrefixCacheQueries += r.PromptLength;
                 PrefixCacheHits += cached;
             }
             _waiting.RemoveFirst();
-            seq.Status = SequenceStatus.Running;
-            _running.Add(seq);
-            scheduled.Add(new ScheduledSequence(seq, n));
+            r.Status = RequestStatus.Running;
+            _running.Add(r);
+            scheduled.Add((r, n));
             budget -= n;
         }
-        return new ScheduledBatch(scheduled, preempted);
+        return Output(scheduled, preempted);
     }
 
-    /// <summary>Makes sure the sequence has blocks for n more tokens.</summary>
-    private bool Reserve(Sequence seq, int n)
+    /// <summary>The step as the runner sees it; moves each request's computed count past the scheduled tokens.</summary>
+    private SchedulerOutput Output(List<(Request Request, int Tokens)> scheduled, int preempted)
     {
-        int need = blocks.BlocksFor(seq.NumComputed + n) - seq.BlockTable.Count;
-        return need <= 0 || blocks.TryAllocate(need, seq.BlockTable);
-    }
-
-    /// <summary>
-    /// Shares the cached blocks of the sequence's longest cached prefix, keeping at least one token to compute
-    /// (the step must produce logits). Returns the number of tokens covered.
-    /// </summary>
-    private int MatchCachedPrefix(Sequence seq)
-    {
-        // Prompt logprobs need logits for every prompt token, so such requests compute the whole prompt (as in vLLM).
-        if (!blocks.PrefixCaching || seq.BlockTable.Count > 0 || seq.Request.PromptLogprobs is not null) return 0;
-        int maxBlocks = (seq.Tokens.Count - 1) / blocks.BlockSize;
-        EnsureHashes(seq, maxBlocks);
-        for (int b = 0; b < maxBlocks; b++)
+        var order = new ScheduledRequest[scheduled.Count];
+        var fresh = new List<NewRequestData>();
+        var cached = new List<CachedRequestData>();
+        for (int i = 0; i < scheduled.Count; i++)
         {
-            int block = blocks.TryShareCached(seq.BlockHashes[b]);
-            if (block < 0) break;
-            seq.BlockTable.Add(block);
+            var (r, n) = scheduled[i];
+            order[i] = new ScheduledRequest(r.Id, n, r.NumComputed + n == r.Tokens.Count);
+            var blocks = kvCache.TakeNewBlocks(r.Id);
+            if (_knownToRunner.Add(r.Id))
+                fresh.Add(new NewRequestData(r.Id, [.. r.Tokens], r.PromptLength, r.Sampling, r.Random, blocks, r.NumComputed,
+                    r.PromptLogprobsSent ? null : r.Source.PromptLogprobs));
+            else
+                cached.Add(new CachedRequestData(r.Id, blocks, r.NumComputed));
+            r.NumComputed += n;
         }
-        seq.NumComputed = seq.RegisteredBlocks = seq.BlockTable.Count;
-        seq.NumComputed *= blocks.BlockSize;
-        return seq.NumComputed;
+        var dropped = _dropped.ToArray();
+        _dropped.Clear();
+        return new SchedulerOutput(order, fresh, cached, dropped, preempted);
     }
 
-    /// <summary>After a step: registers the blocks that became full, so later requests can share them.</summary>
-    public void OnComputed(Sequence seq)
+    /// <summary>After a step whose tokens are all on the host: caches the blocks they filled, for later requests to share.</summary>
+    public void OnComputed(Request r)
     {
-        if (!blocks.PrefixCaching) return;
-        int full = seq.NumComputed / blocks.BlockSize;
-        EnsureHashes(seq, full);
-        for (int b = seq.RegisteredBlocks; b < full; b++)
-            blocks.Register(seq.BlockTable[b], seq.BlockHashes[b]);
-        seq.RegisteredBlocks = Math.Max(seq.RegisteredBlocks, full);
+        if (r.Status == RequestStatus.Running) kvCache.CacheFullBlocks(r.Id, r.Tokens, r.NumComputed);
     }
 
-    private void EnsureHashes(Sequence seq, int count)
+    private void Preempt(Request r)
     {
-        var tokens = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(seq.Tokens);
-        int bs = blocks.BlockSize;
-        for (int b = seq.BlockHashes.Count; b < count; b++)
-            seq.BlockHashes.Add(BlockHash.Of(b == 0 ? null : seq.BlockHashes[b - 1], tokens.Slice(b * bs, bs)));
+        _running.Remove(r);
+        Forget(r);
+        r.NumComputed = 0;
+        r.Preemptions++;
+        r.Status = RequestStatus.Waiting;
+        _waiting.AddFirst(r);
     }
 
-    private void ReleaseBlocks(Sequence seq)
+    /// <summary>Removes a request (finished or aborted) and frees its blocks at once.</summary>
+    public void Finish(Request r)
     {
-        blocks.Free(seq.BlockTable);
-        seq.BlockTable.Clear();
-        seq.NumComputed = 0;
-        seq.RegisteredBlocks = 0;
+        if (r.Status == RequestStatus.Running) _running.Remove(r);
+        else if (r.Status == RequestStatus.Waiting) _waiting.Remove(r);
+        Forget(r);
+        r.Status = RequestStatus.Finished;
     }
 
-    private void Preempt(Sequence seq)
+    private void Forget(Request r)
     {
-        _running.Remove(seq);
-        ReleaseBlocks(seq);
-        seq.Preemptions++;
-        TotalPreemptions++;
-        seq.Status = SequenceStatus.Waiting;
-        _waiting.AddFirst(seq);
-    }
-
-    /// <summary>Removes a sequence (finished or aborted) and frees its blocks at once.</summary>
-    public void Remove(Sequence seq)
-    {
-        if (seq.Status == SequenceStatus.Running) _running.Remove(seq);
-        else if (seq.Status == SequenceStatus.Waiting) _waiting.Remove(seq);
-        ReleaseBlocks(seq);
-        seq.Status = SequenceStatus.Finished;
+        kvCache.Free(r.Id);
+        if (_knownToRunner.Remove(r.Id)) _dropped.Add(r.Id);
     }
 }

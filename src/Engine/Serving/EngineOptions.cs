@@ -1,5 +1,8 @@
 using InferenceServer.Engine.Scheduling;
 
+using InferenceServer.Engine.Metrics;
+using InferenceServer.Engine.Requests;
+
 namespace InferenceServer.Engine.Serving;
 
 /// <summary>Engine settings, named after vLLM's flags where one exists.</summary>

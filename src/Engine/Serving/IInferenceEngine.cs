@@ -1,16 +1,13 @@
 using InferenceServer.Engine.Loading;
 using InferenceServer.Tokenization;
 
+using InferenceServer.Engine.Metrics;
+using InferenceServer.Engine.Requests;
+
 namespace InferenceServer.Engine.Serving;
 
 /// <summary>Raised by <see cref="IInferenceEngine.Submit"/> when the waiting queue is full (HTTP 429, gRPC RESOURCE_EXHAUSTED).</summary>
 public sealed class QueueFullException(string message) : Exception(message);
-
-/// <summary>A snapshot of the engine's load, for /metrics, GetLoad and admission.</summary>
-public sealed record EngineLoad(int Running, int Waiting, int KvBlocksTotal, int KvBlocksFree, int BlockSize)
-{
-    public double KvUsage => KvBlocksTotal == 0 ? 0 : 1.0 - (double)KvBlocksFree / KvBlocksTotal;
-}
 
 /// <summary>
 /// The serving engine: one thread owns the device and steps the scheduler. Requests enter through

@@ -1,4 +1,6 @@
 using InferenceServer.Engine.Sampling;
+using InferenceServer.Engine.Metrics;
+using InferenceServer.Engine.Requests;
 using InferenceServer.Engine.Serving;
 using InferenceServer.Tokenization;
 using InferenceServer.GrpcApi.V1;
@@ -56,7 +58,7 @@ public static class GrpcRequestMapping
 
     public static Finish ToFinish(GenerationOutput o)
     {
-        var f = new Finish { Reason = o.Finish == Engine.Serving.FinishReason.Length ? GrpcApi.V1.FinishReason.Length : GrpcApi.V1.FinishReason.Stop };
+        var f = new Finish { Reason = o.Finish == Engine.Requests.FinishReason.Length ? GrpcApi.V1.FinishReason.Length : GrpcApi.V1.FinishReason.Stop };
         if (o.Usage is { } u)
             f.Usage = new Usage
             {

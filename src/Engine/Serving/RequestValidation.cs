@@ -1,0 +1,26 @@
+using InferenceServer.Engine.KvCache;
+using InferenceServer.Engine.Requests;
+
+namespace InferenceServer.Engine.Serving;
+
+/// <summary>What makes a request unservable, refused at submission with the field it concerns.</summary>
+internal static class RequestValidation
+{
+    /// <exception cref="ArgumentException">With ParamName set to the request field at fault.</exception>
+    public static void Validate(GenerationRequest r, int vocab, int maxModelLen, KvCacheManager kvCache)
+    {
+        int n = r.PromptTokenIds.Count;
+        if (n == 0)
+            throw new ArgumentException("The prompt is empty.", "prompt");
+        if (n >= maxModelLen)
+            throw new ArgumentException($"This model's maximum context length is {maxModelLen} tokens. However, your prompt has {n} tokens, leaving no room for output.", "prompt");
+        foreach (var id in r.PromptTokenIds)
+            if (id < 0 || id >= vocab)
+                throw new ArgumentException($"Token id {id} is out of vocabulary range [0, {vocab}).", "prompt");
+        if (r.Sampling.MaxTokens is int m && n + m > maxModelLen)
+            throw new ArgumentException($"This model's maximum context length is {maxModelLen} tokens. However, you requested {n + m} tokens ({n} in the prompt, {m} for the completion). Please reduce the length of the prompt or max_tokens.", "max_tokens");
+        if (kvCache.BlocksFor(n + 1) > kvCache.NumBlocks)
+            throw new ArgumentException($"The prompt of {n} tokens does not fit the KV cache ({kvCache.NumBlocks * kvCache.BlockSize} tokens).", "prompt");
+        r.Sampling.Validate(vocab);
+    }
+}
