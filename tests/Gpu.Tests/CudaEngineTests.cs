@@ -1,6 +1,9 @@
+using InferenceServer.Engine.Models.Architectures;
 using InferenceServer.Engine.Models;
 using InferenceServer.Engine.Sampling;
 using InferenceServer.Engine.Scheduling;
+using InferenceServer.Engine.Metrics;
+using InferenceServer.Engine.Requests;
 using InferenceServer.Engine.Serving;
 using InferenceServer.Engine.Tests.Support;
 using InferenceServer.Tokenization;

@@ -1,3 +1,4 @@
+using InferenceServer.Engine.Models.Architectures;
 using InferenceServer.Engine.Loading;
 using InferenceServer.Engine.Models;
 using InferenceServer.Engine.Tests.Support;

@@ -1,3 +1,4 @@
+using InferenceServer.Engine.Models.Architectures;
 using InferenceServer.Engine.Evaluation;
 using InferenceServer.Engine.Models;
 using InferenceServer.Quant.SmoothQuant;

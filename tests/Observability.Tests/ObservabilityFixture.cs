@@ -1,3 +1,4 @@
+using InferenceServer.Engine.Models.Architectures;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
@@ -7,6 +8,8 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using InferenceServer.Engine.Models;
+using InferenceServer.Engine.Metrics;
+using InferenceServer.Engine.Requests;
 using InferenceServer.Engine.Serving;
 using InferenceServer.Tokenization;
 using InferenceServer.Server.Hosting;
@@ -62,14 +65,15 @@ public sealed partial class ObservabilityFixture : IAsyncLifetime
         var model = ModelFactory.Load(new ModelOptions { ModelDir = RepoPaths.TinyLlama, Device = CPU, Dtype = ScalarType.Float32 });
         var (tokenizer, config) = TokenizerLoader.Load(RepoPaths.TinyLlama);
         _engine = new LlmEngine(model, tokenizer, config, new EngineOptions { MaxModelLen = 256, NumKvBlocks = 256 });
-        int port = PrometheusProcess.FreePort(), grpcPort = PrometheusProcess.FreePort();
-        _app = ServerHost.Build(_engine, new ServerSettings { Host = "127.0.0.1", Port = port, GrpcPort = grpcPort, ServedModelNames = ["tiny-llama"] }, ["--Logging:LogLevel:Default=Warning"]);
-        _grpcUri = new Uri($"http://127.0.0.1:{grpcPort}");
+        // Port 0 for both endpoints: the OS picks free ports at bind time, read back from the started server.
+        _app = ServerHost.Build(_engine, new ServerSettings { Host = "127.0.0.1", Port = 0, GrpcPort = 0, ServedModelNames = ["tiny-llama"] }, ["--Logging:LogLevel:Default=Warning"]);
         _engine.Start();
         await _app.StartAsync();
-        Http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/"), Timeout = TimeSpan.FromMinutes(2) };
-        var deadline = DateTime.UtcNow.AddMinutes(2);
-        while (!_engine.IsReady && DateTime.UtcNow < deadline) await Task.Delay(50);
+        var (rest, grpc) = await BoundAddresses.RestAndGrpcAsync(_app.Urls);
+        _grpcUri = grpc;
+        Http = new HttpClient { BaseAddress = rest, Timeout = TimeSpan.FromMinutes(2) };
+        // /ready is 503 until the engine has loaded and warmed up; never getting there fails the fixture loudly.
+        await Waits.HttpReadyAsync(rest, "ready", ReadyTimeout);
 
         // Started before the burst so that rates over the burst have samples on both sides.
         Prometheus = await PrometheusProcess.StartAsync(Http.BaseAddress);
@@ -149,23 +153,20 @@ public sealed partial class ObservabilityFixture : IAsyncLifetime
         return await response.Content.ReadAsStringAsync();
     }
 
-    /// <summary>Waits (bounded) until Prometheus has scraped every finished request, then for two more scrapes.</summary>
+    /// <summary>How long the fixture waits for the server's /ready (tiny-llama on CPU is ready in well under a second).</summary>
+    public static readonly TimeSpan ReadyTimeout = TimeSpan.FromMinutes(2);
+
+    /// <summary>Waits (bounded in time and polls) until Prometheus has scraped every finished request, then for two more scrapes.</summary>
     private async Task WaitForPrometheusAsync(int engineRequests)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (await Prometheus.ScalarAsync($"sum(inference_request_success_total{{job=\"{PrometheusProcess.Job}\"}})") != engineRequests)
-        {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException("Prometheus did not scrape the burst in 30 s");
-            await Task.Delay(250);
-        }
+        await Waits.UntilAsync($"Prometheus counting all {engineRequests} finished requests", TimeSpan.FromSeconds(30),
+            ct => Prometheus.ScalarAsync($"sum(inference_request_success_total{{job=\"{PrometheusProcess.Job}\"}})", ct),
+            n => n == engineRequests, TimeSpan.FromMilliseconds(250), n => n?.ToString(CultureInfo.InvariantCulture) ?? "no sample");
         string scrapes = $"count_over_time(up{{job=\"{PrometheusProcess.Job}\"}}[1h])";
         double start = await Prometheus.ScalarAsync(scrapes) ?? 0;
-        deadline = DateTime.UtcNow.AddSeconds(15);
-        while ((await Prometheus.ScalarAsync(scrapes) ?? 0) < start + 2)
-        {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException("Prometheus did not scrape twice in 15 s");
-            await Task.Delay(250);
-        }
+        await Waits.UntilAsync($"Prometheus scraping twice more after {start} scrapes", TimeSpan.FromSeconds(15),
+            async ct => await Prometheus.ScalarAsync(scrapes, ct) ?? 0,
+            n => n >= start + 2, TimeSpan.FromMilliseconds(250), n => $"{n} scrapes");
     }
 
     /// <summary>The _sum and _count samples of a histogram in Prometheus text format.</summary>

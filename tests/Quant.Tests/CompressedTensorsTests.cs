@@ -1,3 +1,4 @@
+using InferenceServer.Engine.Models.Architectures;
 using System.Text.Json.Nodes;
 using InferenceServer.Engine.Evaluation;
 using InferenceServer.Engine.Loading;

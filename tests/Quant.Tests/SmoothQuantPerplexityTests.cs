@@ -1,3 +1,4 @@
+using InferenceServer.Engine.Models.Architectures;
 using InferenceServer.Engine.Evaluation;
 using InferenceServer.Engine.Loading;
 using InferenceServer.Engine.Models;

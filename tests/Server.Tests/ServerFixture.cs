@@ -1,6 +1,7 @@
-using System.Net;
-using System.Net.Sockets;
+using InferenceServer.Engine.Models.Architectures;
 using InferenceServer.Engine.Models;
+using InferenceServer.Engine.Metrics;
+using InferenceServer.Engine.Requests;
 using InferenceServer.Engine.Serving;
 using InferenceServer.Tokenization;
 using InferenceServer.Server.Hosting;
@@ -13,7 +14,10 @@ using static TorchSharp.torch;
 
 namespace InferenceServer.Server.Tests;
 
-/// <summary>One real engine on tiny-llama (CPU fp32) behind the real Kestrel server on a loopback port, shared by all tests.</summary>
+/// <summary>
+/// One real engine on tiny-llama (CPU fp32) behind the real Kestrel server on loopback ports the OS picks, shared by all
+/// tests. Tests that assert on the whole engine (idle, abort counts) run in <see cref="EngineStateCollection"/>.
+/// </summary>
 public sealed class ServerFixture : IAsyncLifetime
 {
     public const string Model = "tiny-llama";
@@ -36,9 +40,13 @@ public sealed class ServerFixture : IAsyncLifetime
         Engine.Start();
         (App, BaseUri, GrpcUri) = await StartServerWithGrpc(new ServerSettings { ServedModelNames = [Model], MaxRequestBodyBytes = BodyLimit });
         Http = new HttpClient { BaseAddress = BaseUri, Timeout = TimeSpan.FromMinutes(2) };
-        var deadline = DateTime.UtcNow.AddMinutes(2);
-        while (!Engine.IsReady && DateTime.UtcNow < deadline) await Task.Delay(50);
+        // /ready is 503 until the engine has loaded and run its warm-up step; a fixture that never gets there fails
+        // every test with this message rather than letting them run against a server that is not ready.
+        await Waits.HttpReadyAsync(BaseUri, "ready", ReadyTimeout);
     }
+
+    /// <summary>How long the fixture waits for /ready (tiny-llama on CPU is ready in well under a second).</summary>
+    public static readonly TimeSpan ReadyTimeout = TimeSpan.FromMinutes(2);
 
     /// <summary>Starts another server on the shared engine (e.g. with an API key).</summary>
     public async Task<(WebApplication App, Uri BaseUri)> StartServer(ServerSettings settings)
@@ -48,15 +56,28 @@ public sealed class ServerFixture : IAsyncLifetime
     }
 
     /// <summary>Like <see cref="StartServer"/>, also returning the gRPC port's address.</summary>
-    public async Task<(WebApplication App, Uri BaseUri, Uri GrpcUri)> StartServerWithGrpc(ServerSettings settings)
-    {
-        int port = FreePort(), grpcPort = FreePort();
-        var app = ServerHost.Build(Engine, settings with { Host = "127.0.0.1", Port = port, GrpcPort = grpcPort }, ["--Logging:LogLevel:Default=Warning"]);
-        await app.StartAsync();
-        return (app, new Uri($"http://127.0.0.1:{port}/"), new Uri($"http://127.0.0.1:{grpcPort}"));
-    }
+    public Task<(WebApplication App, Uri BaseUri, Uri GrpcUri)> StartServerWithGrpc(ServerSettings settings) => Start(Engine, settings);
 
-    public static int FreePort() => InferenceServer.TestSupport.Ports.FreeLoopback();
+    /// <summary>
+    /// Builds and starts the real server on <paramref name="engine"/> (the shared one or a stand-in), both endpoints on
+    /// 127.0.0.1 port 0, and returns the addresses Kestrel bound: REST as http://127.0.0.1:PORT/, gRPC (h2c) as
+    /// http://127.0.0.1:PORT. Ports in <paramref name="settings"/> are ignored, so no test can bind a fixed port.
+    /// </summary>
+    public static async Task<(WebApplication App, Uri BaseUri, Uri GrpcUri)> Start(IInferenceEngine engine, ServerSettings settings)
+    {
+        var app = ServerHost.Build(engine, settings with { Host = "127.0.0.1", Port = 0, GrpcPort = 0 }, ["--Logging:LogLevel:Default=Warning"]);
+        try
+        {
+            await app.StartAsync(TestContext.Current.CancellationToken);
+            var (rest, grpc) = await BoundAddresses.RestAndGrpcAsync(app.Urls, TestContext.Current.CancellationToken);
+            return (app, rest, grpc);
+        }
+        catch
+        {
+            await app.DisposeAsync();
+            throw;
+        }
+    }
 
     public async ValueTask DisposeAsync()
     {

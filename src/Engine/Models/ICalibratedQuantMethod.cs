@@ -1,6 +1,7 @@
+using InferenceServer.Engine.Models.Quantization;
 using InferenceServer.Engine.Loading;
 
-namespace InferenceServer.Engine.Models.Quantization;
+namespace InferenceServer.Engine.Models;
 
 /// <summary>
 /// A quant method that must watch the full-precision model run over calibration text before it can build its

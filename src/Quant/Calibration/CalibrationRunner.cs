@@ -1,7 +1,8 @@
+using InferenceServer.Engine.Models.Architectures;
+using InferenceServer.Engine.Batching;
 using InferenceServer.Engine.KvCache;
 using InferenceServer.Engine.Loading;
 using InferenceServer.Engine.Models;
-using InferenceServer.Engine.Runner;
 using static TorchSharp.torch;
 
 namespace InferenceServer.Quant.Calibration;

@@ -1,3 +1,4 @@
+using InferenceServer.Engine.Models.Architectures;
 using System.CommandLine;
 using InferenceServer.Engine.Loading;
 using InferenceServer.Engine.Models;

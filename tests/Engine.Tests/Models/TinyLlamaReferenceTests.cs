@@ -1,8 +1,8 @@
+using InferenceServer.Engine.Models.Architectures;
 using System.Text.Json;
 using InferenceServer.Engine.KvCache;
 using InferenceServer.Engine.Loading;
 using InferenceServer.Engine.Models;
-using InferenceServer.Engine.Runner;
 using InferenceServer.Engine.Tests.Support;
 using InferenceServer.TestSupport;
 using TorchSharp;

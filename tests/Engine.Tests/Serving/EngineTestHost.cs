@@ -1,5 +1,8 @@
+using InferenceServer.Engine.Models.Architectures;
 using InferenceServer.Engine.Models;
 using InferenceServer.Engine.Sampling;
+using InferenceServer.Engine.Metrics;
+using InferenceServer.Engine.Requests;
 using InferenceServer.Engine.Serving;
 using InferenceServer.Tokenization;
 using InferenceServer.TestSupport;

@@ -1,3 +1,4 @@
+using InferenceServer.Engine.Models.Architectures;
 using System.Diagnostics;
 using InferenceServer.Engine.Models;
 using InferenceServer.Engine.Requests;

@@ -3,7 +3,9 @@ using InferenceServer.Engine.Loading;
 using InferenceServer.Engine.Models.Llama;
 using InferenceServer.Engine.Models.Opt;
 
-namespace InferenceServer.Engine.Models;
+using InferenceServer.Engine.Models;
+
+namespace InferenceServer.Engine.Models.Architectures;
 
 /// <summary>Builds the model class registered for a config's architecture, from a checkpoint or dummy weights.</summary>
 public static class ModelFactory
