@@ -1,7 +1,7 @@
 using InferenceServer.Engine.Attention;
+using InferenceServer.Engine.Batching;
 using InferenceServer.Engine.Kernels;
 using InferenceServer.Engine.KvCache;
-using InferenceServer.Engine.Runner;
 using static TorchSharp.torch;
 
 namespace InferenceServer.Gpu.Tests;
@@ -66,10 +66,14 @@ public sealed class PagedAttentionKernelTests(CudaFixture cuda) : IClassFixture<
         int heads, int kvHeads, int headDim, int? window, string metric)
     {
         PoisonFreeMemory(q.device);
-        using var batch = ForwardBatchBuilder.Build(chunks, BlockSize, q.device, kernelMetadata: true);
-        using var gatherBatch = ForwardBatchBuilder.Build(chunks, BlockSize, q.device); // with the context slots the gather path reads
-        var expected = new GatherAttention(heads, kvHeads, headDim, window).Forward(0, q, k, v, gatherBatch, cache).to(ScalarType.Float32);
-        var actual = new PagedCudaAttention(kernels, heads, kvHeads, headDim, window).Forward(0, q, k, v, batch, cache).to(ScalarType.Float32);
+        var paged = new PagedCudaAttention(kernels, heads, kvHeads, headDim, window);
+        var gather = new GatherAttention(heads, kvHeads, headDim, window);
+        using var batch = ForwardBatchBuilder.Build(chunks, BlockSize, q.device);
+        batch.Attention = paged.BuildMetadata(batch);
+        using var gatherBatch = ForwardBatchBuilder.Build(chunks, BlockSize, q.device);
+        gatherBatch.Attention = gather.BuildMetadata(gatherBatch); // with the context slots the gather path reads
+        var expected = gather.Forward(0, q, k, v, gatherBatch, cache).to(ScalarType.Float32);
+        var actual = paged.Forward(0, q, k, v, batch, cache).to(ScalarType.Float32);
         var err = (expected - actual).abs().max().item<float>();
         double tol = q.dtype == ScalarType.Float32 ? 1e-4 : 2e-2;
         GpuReport.Record(metric, err);

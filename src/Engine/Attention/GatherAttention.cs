@@ -1,5 +1,5 @@
+using InferenceServer.Engine.Batching;
 using InferenceServer.Engine.KvCache;
-using InferenceServer.Engine.Runner;
 using static TorchSharp.torch;
 
 namespace InferenceServer.Engine.Attention;
@@ -10,6 +10,9 @@ namespace InferenceServer.Engine.Attention;
 /// </summary>
 public sealed class GatherAttention(int numHeads, int numKvHeads, int headDim, int? slidingWindow) : IAttentionBackend
 {
+    /// <summary>Each sequence's context slots where it has cached tokens, and on CPU the batched-prefill layout.</summary>
+    public IAttentionMetadata BuildMetadata(ForwardBatch batch) => GatherAttentionMetadata.Build(batch, slidingWindow);
+
     public Tensor Forward(int layer, Tensor q, Tensor k, Tensor v, ForwardBatch batch, KvCachePool cache)
     {
         cache.Store(layer, batch.SlotMapping, k, v);
@@ -17,21 +20,26 @@ public sealed class GatherAttention(int numHeads, int numKvHeads, int headDim, i
     }
 
     /// <summary>Attention once the step's keys/values are already in the cache.</summary>
-    public Tensor AttendWritten(int layer, Tensor q, Tensor k, Tensor v, ForwardBatch batch, KvCachePool cache)
+    public Tensor AttendWritten(int layer, Tensor q, Tensor k, Tensor v, ForwardBatch batch, KvCachePool cache) =>
+        AttendWritten(layer, q, k, v, batch, Metadata(batch), cache);
+
+    /// <summary>As <see cref="AttendWritten(int, Tensor, Tensor, Tensor, ForwardBatch, KvCachePool)"/> with
+    /// metadata another backend built for the rows it hands over.</summary>
+    public Tensor AttendWritten(int layer, Tensor q, Tensor k, Tensor v, ForwardBatch batch, GatherAttentionMetadata m, KvCachePool cache)
     {
         using var scope = NewDisposeScope();
-        Tensor? freshOut = batch.Prefill is { } p ? BatchedPrefill(q, k, v, p) : null;      // [Tf, H·D]
-        if (freshOut is not null && batch.Prefill!.AllRows)
+        Tensor? freshOut = m.Prefill is { } p ? BatchedPrefill(q, k, v, p) : null;          // [Tf, H·D]
+        if (freshOut is not null && m.Prefill!.AllRows)
             return freshOut.MoveToOuterDisposeScope();
         if (freshOut is null)
         {
-            var outputs = batch.Sequences.Select(s => AttendSequence(s, q, k, v, cache.Keys(layer), cache.Values(layer))).ToList();
+            var outputs = batch.Sequences.Select((s, i) => AttendSequence(s, m.ContextSlots[i], q, k, v, cache.Keys(layer), cache.Values(layer))).ToList();
             return (outputs.Count == 1 ? outputs[0] : cat(outputs, 0)).MoveToOuterDisposeScope();
         }
         // Mixed step: fresh prefills came out of the batched call; the rest attend one by one into their rows.
         var result = empty([q.shape[0], numHeads * headDim], q.dtype, q.device);
-        result.index_copy_(0, batch.Prefill!.FreshRows, freshOut);
-        AttendInto(result, layer, q, k, v, batch, cache, batch.Prefill.FreshSequenceIndices);
+        result.index_copy_(0, m.Prefill!.FreshRows, freshOut);
+        AttendInto(result, layer, q, k, v, batch, m, cache, m.Prefill.FreshSequenceIndices);
         return result.MoveToOuterDisposeScope();
     }
 
@@ -39,24 +47,27 @@ public sealed class GatherAttention(int numHeads, int numKvHeads, int headDim, i
     /// Writes the attention of every sequence not in <paramref name="skip"/> into its rows of
     /// <paramref name="result"/> [T, H·D] (keys/values already in the cache); the skipped rows are left alone.
     /// </summary>
-    public void AttendInto(Tensor result, int layer, Tensor q, Tensor k, Tensor v, ForwardBatch batch, KvCachePool cache, IReadOnlySet<int> skip)
+    public void AttendInto(Tensor result, int layer, Tensor q, Tensor k, Tensor v, ForwardBatch batch, GatherAttentionMetadata m, KvCachePool cache, IReadOnlySet<int> skip)
     {
         using var scope = NewDisposeScope();
         for (int i = 0; i < batch.Sequences.Count; i++)
         {
             if (skip.Contains(i)) continue;
             var s = batch.Sequences[i];
-            result.narrow(0, s.QueryStart, s.QueryLength).copy_(AttendSequence(s, q, k, v, cache.Keys(layer), cache.Values(layer)));
+            result.narrow(0, s.QueryStart, s.QueryLength).copy_(AttendSequence(s, m.ContextSlots[i], q, k, v, cache.Keys(layer), cache.Values(layer)));
         }
     }
 
+    private static GatherAttentionMetadata Metadata(ForwardBatch batch) => batch.Attention as GatherAttentionMetadata
+        ?? throw new InvalidOperationException($"the batch carries {batch.Attention?.GetType().Name ?? "no"} attention metadata; GatherAttention needs its own (BuildMetadata)");
+
     /// <summary>One sequence's queries against its context: the step's own keys for a fresh prefill, else the cache.</summary>
-    private Tensor AttendSequence(SequenceSpan s, Tensor q, Tensor k, Tensor v, Tensor kCache, Tensor vCache)
+    private Tensor AttendSequence(SequenceSpan s, Tensor? contextSlots, Tensor q, Tensor k, Tensor v, Tensor kCache, Tensor vCache)
     {
         var qs = q.narrow(0, s.QueryStart, s.QueryLength);                          // [n, H, D]
-        var (ks, vs) = s.ContextSlots is null                                       // [ctx, KV, D]
+        var (ks, vs) = contextSlots is null                                         // [ctx, KV, D]
             ? (k.narrow(0, s.QueryStart, s.QueryLength), v.narrow(0, s.QueryStart, s.QueryLength))
-            : (kCache.index_select(0, s.ContextSlots), vCache.index_select(0, s.ContextSlots));
+            : (kCache.index_select(0, contextSlots), vCache.index_select(0, contextSlots));
         return Attend(qs, ks, vs, s.ContextLength);
     }
 

@@ -1,5 +1,5 @@
+using InferenceServer.Engine.Batching;
 using InferenceServer.Engine.KvCache;
-using InferenceServer.Engine.Runner;
 using static TorchSharp.torch;
 
 namespace InferenceServer.Engine.Attention;
@@ -7,6 +7,13 @@ namespace InferenceServer.Engine.Attention;
 /// <summary>Writes a layer's new keys/values into the paged cache and attends over each sequence's context.</summary>
 public interface IAttentionBackend
 {
+    /// <summary>
+    /// This backend's inputs for the batch (block tables, slot lists, layouts) on the batch's device. The model builds
+    /// them once per forward pass, before its layers, into <see cref="ForwardBatch.Attention"/>, which
+    /// <see cref="Forward"/> and <see cref="AttendWritten"/> then read.
+    /// </summary>
+    IAttentionMetadata BuildMetadata(ForwardBatch batch);
+
     /// <param name="q">[T, H, D] rotated queries.</param>
     /// <param name="k">[T, KV, D] rotated new keys.</param>
     /// <param name="v">[T, KV, D] new values.</param>

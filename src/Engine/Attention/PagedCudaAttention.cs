@@ -1,6 +1,6 @@
+using InferenceServer.Engine.Batching;
 using InferenceServer.Engine.Kernels;
 using InferenceServer.Engine.KvCache;
-using InferenceServer.Engine.Runner;
 using static TorchSharp.torch;
 
 namespace InferenceServer.Engine.Attention;
@@ -17,6 +17,10 @@ public sealed class PagedCudaAttention(NativeKernels kernels, int numHeads, int 
     private readonly GatherAttention _gather = new(numHeads, numKvHeads, headDim, slidingWindow);
     private readonly double _scale = 1.0 / Math.Sqrt(headDim);
 
+    /// <summary>The paged kernel's block tables for one-token rows, the varlen layout of the prefill chunks, and the
+    /// gather path's slot lists for float32 chunks (<see cref="PagedAttentionMetadata.Build"/>).</summary>
+    public IAttentionMetadata BuildMetadata(ForwardBatch batch) => PagedAttentionMetadata.Build(batch, slidingWindow);
+
     public Tensor Forward(int layer, Tensor q, Tensor k, Tensor v, ForwardBatch batch, KvCachePool cache)
     {
         cache.Store(layer, batch.SlotMapping, k, v);
@@ -26,28 +30,30 @@ public sealed class PagedCudaAttention(NativeKernels kernels, int numHeads, int 
     /// <summary>q [T, H, D], k/v [T, KV, D] (already in the cache) → [T, H·D].</summary>
     public Tensor AttendWritten(int layer, Tensor q, Tensor k, Tensor v, ForwardBatch batch, KvCachePool cache)
     {
-        if (batch.Decode is { } d)
+        var m = batch.Attention as PagedAttentionMetadata
+            ?? throw new InvalidOperationException($"the batch carries {batch.Attention?.GetType().Name ?? "no"} attention metadata; PagedCudaAttention needs its own (BuildMetadata)");
+        if (m.Decode is { } d)
             return Paged(layer, q, d, cache).view(q.shape[0], numHeads * headDim);
-        bool flash = batch.Varlen is not null && q.dtype is ScalarType.BFloat16 or ScalarType.Float16;
-        if (flash && batch.Varlen!.Rows is null)
-            return Varlen(layer, q, k, v, batch.Varlen, cache).view(q.shape[0], numHeads * headDim);
-        if (!flash && batch.MixedDecode is null)
-            return _gather.AttendWritten(layer, q, k, v, batch, cache);
+        bool flash = m.Varlen is not null && q.dtype is ScalarType.BFloat16 or ScalarType.Float16;
+        if (flash && m.Varlen!.Rows is null)
+            return Varlen(layer, q, k, v, m.Varlen, cache).view(q.shape[0], numHeads * headDim);
+        if (!flash && m.MixedDecode is null)
+            return _gather.AttendWritten(layer, q, k, v, batch, m.Gather!, cache);
         // Rows of two kinds: the one-token rows in one paged launch, the prefill chunks by flash or per sequence.
         using var scope = NewDisposeScope();
         var result = empty([q.shape[0], numHeads * headDim], q.dtype, q.device);  // [T, H·D]
-        if (batch.MixedDecode is { } mixed)
+        if (m.MixedDecode is { } mixed)
         {
             var decoded = Paged(layer, q.index_select(0, mixed.Rows), mixed.Metadata, cache);
             result.index_copy_(0, mixed.Rows, decoded.view(decoded.shape[0], numHeads * headDim));
         }
         if (flash)
         {
-            var prefill = Varlen(layer, q, k, v, batch.Varlen!, cache);
-            result.index_copy_(0, batch.Varlen!.Rows!, prefill.view(prefill.shape[0], numHeads * headDim));
+            var prefill = Varlen(layer, q, k, v, m.Varlen!, cache);
+            result.index_copy_(0, m.Varlen!.Rows!, prefill.view(prefill.shape[0], numHeads * headDim));
         }
         else
-            _gather.AttendInto(result, layer, q, k, v, batch, cache, batch.MixedDecode!.SequenceIndices);
+            _gather.AttendInto(result, layer, q, k, v, batch, m.Gather!, cache, m.MixedDecode!.SequenceIndices);
         return result.MoveToOuterDisposeScope();
     }
 

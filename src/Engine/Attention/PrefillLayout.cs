@@ -1,7 +1,8 @@
+using InferenceServer.Engine.Batching;
 using InferenceServer.Engine.Runtime;
 using static TorchSharp.torch;
 
-namespace InferenceServer.Engine.Runner;
+namespace InferenceServer.Engine.Attention;
 
 /// <summary>
 /// How the fresh prefills of a step (sequences whose whole context is new) are padded into one [B, L] block so that
@@ -15,9 +16,10 @@ namespace InferenceServer.Engine.Runner;
 public sealed record PrefillLayout(int Sequences, int Length, Tensor RowIndex, Tensor Mask, Tensor ValidSlots, Tensor FreshRows, bool AllRows,
     IReadOnlySet<int> FreshSequenceIndices) : IDisposable
 {
+    /// <summary>Null unless two or more sequences are fresh prefills (nothing cached before this step).</summary>
     public static PrefillLayout? Build(IReadOnlyList<SequenceSpan> spans, int totalRows, int? slidingWindow, Device device)
     {
-        var fresh = Enumerable.Range(0, spans.Count).Where(i => spans[i].ContextSlots is null).ToList();
+        var fresh = Enumerable.Range(0, spans.Count).Where(i => spans[i].StartPosition == 0).ToList();
         if (fresh.Count < 2) return null;
         int b = fresh.Count, l = fresh.Max(i => spans[i].QueryLength);
         var rowIndex = new long[b * l];

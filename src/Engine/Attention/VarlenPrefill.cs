@@ -1,7 +1,8 @@
+using InferenceServer.Engine.Batching;
 using InferenceServer.Engine.Runtime;
 using static TorchSharp.torch;
 
-namespace InferenceServer.Engine.Runner;
+namespace InferenceServer.Engine.Attention;
 
 /// <summary>
 /// The multi-token sequences of a CUDA step laid out for one varlen flash-attention call: their queries packed in
@@ -14,22 +15,23 @@ namespace InferenceServer.Engine.Runner;
 /// cached tokens, so the keys are the step's own (the same rows as the queries).</param>
 public sealed record VarlenPrefill(Tensor? Rows, Tensor CuQ, Tensor CuK, Tensor? KeySlots, int MaxQ, int MaxK) : IDisposable
 {
-    public static VarlenPrefill? Build(IReadOnlyList<SequenceChunk> chunks, IReadOnlyList<SequenceSpan> spans, int totalRows, int blockSize, Device device)
+    /// <summary>Null when no sequence of the step feeds more than one token.</summary>
+    public static VarlenPrefill? Build(IReadOnlyList<SequenceSpan> spans, int totalRows, int blockSize, Device device)
     {
-        var picked = Enumerable.Range(0, chunks.Count).Where(i => chunks[i].Tokens.Count > 1).ToList();
+        var picked = Enumerable.Range(0, spans.Count).Where(i => spans[i].QueryLength > 1).ToList();
         if (picked.Count == 0) return null;
         var rows = new List<long>();
         var cuQ = new int[picked.Count + 1];
         var cuK = new int[picked.Count + 1];
-        bool anyCached = picked.Any(i => chunks[i].StartPosition > 0);
+        bool anyCached = picked.Any(i => spans[i].StartPosition > 0);
         var keySlots = anyCached ? new List<long>() : null;
         for (int j = 0; j < picked.Count; j++)
         {
-            var (c, s) = (chunks[picked[j]], spans[picked[j]]);
+            var s = spans[picked[j]];
             for (int r = 0; r < s.QueryLength; r++) rows.Add(s.QueryStart + r);
             cuQ[j + 1] = cuQ[j] + s.QueryLength;
             cuK[j + 1] = cuK[j] + s.ContextLength;
-            for (int p = 0; keySlots is not null && p < s.ContextLength; p++) keySlots.Add(ForwardBatchBuilder.Slot(c.BlockTable, blockSize, p));
+            for (int p = 0; keySlots is not null && p < s.ContextLength; p++) keySlots.Add(ForwardBatchBuilder.Slot(s.BlockTable, blockSize, p));
         }
         bool allRows = rows.Count == totalRows && rows.Select((r, i) => r == i).All(x => x);
         return new VarlenPrefill(allRows ? null : HostToDevice.Copy(rows.ToArray(), device),

@@ -1,6 +1,6 @@
+using InferenceServer.Engine.Batching;
 using InferenceServer.Engine.KvCache;
 using InferenceServer.Engine.Models;
-using InferenceServer.Engine.Runner;
 using static TorchSharp.torch;
 
 namespace InferenceServer.Engine.Evaluation;
@@ -63,7 +63,7 @@ public static class Perplexity
                 chunks.Add(new SequenceChunk(input, 0, blocks, AllLogits: true));
             }
             using var scope = NewDisposeScope();
-            using var batch = ForwardBatchBuilder.Build(chunks, blockSize, model.Device, slidingWindow: model.Config.SlidingWindow);
+            using var batch = ForwardBatchBuilder.Build(chunks, blockSize, model.Device);
             var logits = model.Forward(batch, cache);                                  // [n·W, V] float32
             var logProbs = logits.log_softmax(-1);
             var target = tensor(targets, device: model.Device).unsqueeze(1);

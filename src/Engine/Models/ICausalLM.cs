@@ -1,6 +1,6 @@
+using InferenceServer.Engine.Batching;
 using InferenceServer.Engine.KvCache;
 using InferenceServer.Engine.Loading;
-using InferenceServer.Engine.Runner;
 using static TorchSharp.torch;
 
 namespace InferenceServer.Engine.Models;
@@ -18,6 +18,9 @@ public interface ICausalLM : IDisposable
     /// <summary>Bytes of all linear-layer weights (quantized or not), lm_head excluded.</summary>
     long LinearWeightBytes { get; }
 
-    /// <summary>Runs the batch and returns float32 logits [N, V] for the rows in <see cref="ForwardBatch.LogitsRows"/>.</summary>
+    /// <summary>
+    /// Runs the batch and returns float32 logits [N, V] for the rows in <see cref="ForwardBatch.LogitsRows"/>. Unless
+    /// the caller set <see cref="ForwardBatch.Attention"/> already, the model's attention backend builds it first.
+    /// </summary>
     Tensor Forward(ForwardBatch batch, KvCachePool cache);
 }

@@ -1,4 +1,6 @@
 using TorchSharp;
+using InferenceServer.Engine.Attention;
+using InferenceServer.Engine.Batching;
 using InferenceServer.Engine.Kernels;
 using InferenceServer.Engine.KvCache;
 using InferenceServer.Engine.Models;
@@ -47,6 +49,7 @@ public sealed class DecodeGraphRunner : IDisposable
         _lens = ones(max, ScalarType.Int32, dev);
         _rows = arange(max, ScalarType.Int64, dev);
         IntPtr pool = IntPtr.Zero;
+        int[] scratchTable = [scratchBlock];
         foreach (var b in sizes.OrderDescending())   // largest first: later graphs reuse its memory pool
         {
             var batch = new ForwardBatch
@@ -54,9 +57,12 @@ public sealed class DecodeGraphRunner : IDisposable
                 TokenIds = _tokens.narrow(0, 0, b),
                 Positions = _positions.narrow(0, 0, b),
                 SlotMapping = _slots.narrow(0, 0, b),
-                Sequences = Enumerable.Range(0, b).Select(i => new SequenceSpan(i, 1, 1, null)).ToArray(),
+                Sequences = Enumerable.Range(0, b).Select(i => new SequenceSpan(i, 1, 1, scratchTable)).ToArray(),
                 LogitsRows = _rows.narrow(0, 0, b),
-                Decode = new DecodeMetadata(_tables.narrow(0, 0, b), _lens.narrow(0, 0, b)),
+                BlockSize = _blockSize,
+                Device = dev,
+                // The paged kernel reads the static tables and lengths that TryRun refills; the model keeps this.
+                Attention = PagedAttentionMetadata.ForDecode(_tables.narrow(0, 0, b), _lens.narrow(0, 0, b)),
             };
             model.Forward(batch, cache).Dispose();     // warm-up: lazy initialisation must not happen during capture
             var graph = kernels.GraphNew();

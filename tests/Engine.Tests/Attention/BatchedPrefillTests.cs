@@ -1,6 +1,6 @@
 using InferenceServer.Engine.Attention;
+using InferenceServer.Engine.Batching;
 using InferenceServer.Engine.KvCache;
-using InferenceServer.Engine.Runner;
 using static TorchSharp.torch;
 
 namespace InferenceServer.Engine.Tests.Attention;
@@ -30,22 +30,21 @@ public sealed class BatchedPrefillTests
             chunks.Insert(1, new SequenceChunk([1], 9, [6, 7, 8]));
             chunks.Add(new SequenceChunk(Enumerable.Repeat(1, 5).ToArray(), 4, [9, 10, 11]));
         }
-        using var batched = ForwardBatchBuilder.Build(chunks, blockSize, CPU, slidingWindow: window);
-        using var single = ForwardBatchBuilder.Build(chunks, blockSize, CPU);
-        Assert.NotNull(batched.Prefill);
-        Assert.Equal(!mixed, batched.Prefill!.AllRows);
-        int t = batched.NumTokens;
+        using var batch = ForwardBatchBuilder.Build(chunks, blockSize, CPU);
+        var attention = new GatherAttention(heads, kvHeads, headDim, window);
+        var metadata = (GatherAttentionMetadata)attention.BuildMetadata(batch);
+        batch.Attention = metadata;     // disposed with the batch
+        Assert.NotNull(metadata.Prefill);
+        Assert.Equal(!mixed, metadata.Prefill!.AllRows);
+        int t = batch.NumTokens;
         var q = randn(t, heads, headDim);
         var k = randn(t, kvHeads, headDim);
         var v = randn(t, kvHeads, headDim);
-        var attention = new GatherAttention(heads, kvHeads, headDim, window);
-        var fast = attention.Forward(0, q, k, v, batched, cache);
-        var reference = attention.Forward(0, q, k, v, WithoutLayout(single), cache);
+        var fast = attention.Forward(0, q, k, v, batch, cache);
+        // The same slot lists without the layout: every sequence attends in its own SDPA call.
+        batch.Attention = metadata with { Prefill = null };
+        var reference = attention.Forward(0, q, k, v, batch, cache);
+        batch.Attention = metadata;
         Assert.True((fast - reference).abs().max().item<float>() < 1e-5f);
     }
-
-    private static ForwardBatch WithoutLayout(ForwardBatch b) => new()
-    {
-        TokenIds = b.TokenIds, Positions = b.Positions, SlotMapping = b.SlotMapping, Sequences = b.Sequences, LogitsRows = b.LogitsRows,
-    };
 }

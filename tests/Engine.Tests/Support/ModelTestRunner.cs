@@ -1,7 +1,7 @@
 using System.Text.Json;
+using InferenceServer.Engine.Batching;
 using InferenceServer.Engine.KvCache;
 using InferenceServer.Engine.Models;
-using InferenceServer.Engine.Runner;
 using static TorchSharp.torch;
 
 namespace InferenceServer.Engine.Tests.Support;
@@ -44,9 +44,8 @@ public static class ModelTestRunner
         var chunk = new SequenceChunk(prompt, 0, blocks);
         for (int step = 0; step < newTokens; step++)
         {
-            // On CUDA, decode steps carry the paged kernel's inputs, so the kernel is what gets checked.
-            using var batch = ForwardBatchBuilder.Build([chunk], BlockSize, model.Device,
-                kernelMetadata: model.Device.type == TorchSharp.DeviceType.CUDA, slidingWindow: model.Config.SlidingWindow);
+            // The model's backend builds its own inputs: on CUDA with the native kernels, decode steps run the paged kernel.
+            using var batch = ForwardBatchBuilder.Build([chunk], BlockSize, model.Device);
             using var logits = model.Forward(batch, cache);
             int next = (int)logits[0].argmax().item<long>();
             output.Add(next);

@@ -1,9 +1,9 @@
 using InferenceServer.Engine.Attention;
+using InferenceServer.Engine.Batching;
 using InferenceServer.Engine.KvCache;
 using InferenceServer.Engine.Loading;
 using InferenceServer.Engine.Models.Layers;
 using InferenceServer.Engine.Models.Quantization;
-using InferenceServer.Engine.Runner;
 using InferenceServer.Engine.Runtime;
 using static TorchSharp.torch;
 
@@ -43,6 +43,7 @@ public sealed class LlamaModel : ICausalLM
 
     public Tensor Forward(ForwardBatch batch, KvCachePool cache)
     {
+        batch.Attention ??= _attention.BuildMetadata(batch);   // once per pass, outside the scope: the batch owns it
         using var scope = NewDisposeScope();
         var residual = _embedTokens.index_select(0, batch.TokenIds);                 // [T, H], updated in place by the layers
         var ropeStep = _rope.Prepare(batch.Positions, Dtype);

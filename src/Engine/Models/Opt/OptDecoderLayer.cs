@@ -1,10 +1,10 @@
 using InferenceServer.Engine.Runtime;
 using InferenceServer.Engine.Attention;
+using InferenceServer.Engine.Batching;
 using InferenceServer.Engine.KvCache;
 using InferenceServer.Engine.Loading;
 using InferenceServer.Engine.Models.Layers;
 using InferenceServer.Engine.Models.Quantization;
-using InferenceServer.Engine.Runner;
 using static TorchSharp.torch;
 
 namespace InferenceServer.Engine.Models.Opt;

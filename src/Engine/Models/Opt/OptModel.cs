@@ -1,11 +1,11 @@
 using InferenceServer.Engine.Runtime;
 using TorchSharp;
 using InferenceServer.Engine.Attention;
+using InferenceServer.Engine.Batching;
 using InferenceServer.Engine.KvCache;
 using InferenceServer.Engine.Loading;
 using InferenceServer.Engine.Models.Layers;
 using InferenceServer.Engine.Models.Quantization;
-using InferenceServer.Engine.Runner;
 using static TorchSharp.torch;
 
 namespace InferenceServer.Engine.Models.Opt;
@@ -63,6 +63,7 @@ public sealed class OptModel : ICausalLM
 
     public Tensor Forward(ForwardBatch batch, KvCachePool cache)
     {
+        batch.Attention ??= _attention.BuildMetadata(batch);   // once per pass, outside the scope: the batch owns it
         using var scope = NewDisposeScope();
         var x = _embedTokens.index_select(0, batch.TokenIds);                       // [T, P]
         if (_projectIn is not null) x = _projectIn.Forward(x);                      // [T, H]
