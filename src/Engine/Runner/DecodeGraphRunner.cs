@@ -81,29 +81,44 @@ public sealed class DecodeGraphRunner : IDisposable
         }
     }
 
+    // What the static block tables hold, per graph row: the block list last written there (the runner's persistent
+    // list of that request) and how many of its entries; a step writes only the entries that are new.
+    private IReadOnlyList<int>?[] _rowTable = [];
+    private int[] _rowWritten = [];
+
     /// <summary>Runs a decode step through a graph; null when the batch does not fit one (the caller runs eagerly).</summary>
     /// <param name="feed">Rows whose token is still on the device (their chunk holds a placeholder), or null.</param>
     /// <returns>Logits [chunks.Count, V] float32 (a view into the graph's output; read before the next replay).</returns>
     public Tensor? TryRun(IReadOnlyList<SequenceChunk> chunks, PendingTokenFeed? feed = null)
     {
         int n = chunks.Count;
-        if (n == 0 || n > MaxBatch || chunks.Any(c => c.Tokens.Count != 1 || c.BlockTable.Count > _tableWidth)) return null;
+        if (n == 0 || n > MaxBatch) return null;
+        foreach (var c in chunks)
+            if (c.Tokens.Count != 1 || c.BlockTable.Count > _tableWidth) return null;
         int size = _graphs.Keys.First(k => k >= n);
+        if (_rowTable.Length == 0) (_rowTable, _rowWritten) = (new IReadOnlyList<int>?[MaxBatch], new int[MaxBatch]);
         var tokens = new long[size];
         var positions = new long[size];
         var slots = new long[size];
-        var tables = new int[size * _tableWidth];
         var lens = new int[size];
-        Array.Fill(tables, _scratchBlock);
+        List<long>? changedAt = null;
+        List<int>? changedTo = null;
         for (int i = 0; i < size; i++)
         {
+            // Padding rows write into the scratch block and read one token of whatever their table row holds.
             if (i >= n) { slots[i] = (long)_scratchBlock * _blockSize; lens[i] = 1; continue; }
             var c = chunks[i];
             tokens[i] = c.Tokens[0];
             positions[i] = c.StartPosition;
             slots[i] = ForwardBatchBuilder.Slot(c.BlockTable, _blockSize, c.StartPosition);
-            for (int j = 0; j < c.BlockTable.Count; j++) tables[i * _tableWidth + j] = c.BlockTable[j];
             lens[i] = c.StartPosition + 1;
+            var table = c.BlockTable;
+            for (int j = ReferenceEquals(_rowTable[i], table) ? _rowWritten[i] : 0; j < table.Count; j++)
+            {
+                (changedAt ??= []).Add((long)i * _tableWidth + j);
+                (changedTo ??= []).Add(table[j]);
+            }
+            (_rowTable[i], _rowWritten[i]) = (table, table.Count);
         }
         using (var scope = NewDisposeScope())
         {
@@ -111,8 +126,9 @@ public sealed class DecodeGraphRunner : IDisposable
             HostToDevice.CopyInto(_tokens.narrow(0, 0, size), tensor(tokens));
             HostToDevice.CopyInto(_positions.narrow(0, 0, size), tensor(positions));
             HostToDevice.CopyInto(_slots.narrow(0, 0, size), tensor(slots));
-            HostToDevice.CopyInto(_tables.narrow(0, 0, size), tensor(tables, [size, _tableWidth]));
             HostToDevice.CopyInto(_lens.narrow(0, 0, size), tensor(lens));
+            if (changedAt is not null)
+                _tables.view(-1).index_copy_(0, HostToDevice.Copy(changedAt.ToArray(), _tables.device), HostToDevice.Copy(changedTo!.ToArray(), _tables.device));
             feed?.Apply(_tokens);
         }
         var (graph, _, logits) = _graphs[size];

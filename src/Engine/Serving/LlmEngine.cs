@@ -53,7 +53,8 @@ public sealed class LlmEngine(ICausalLM model, ITokenizer tokenizer, TokenizerCo
     {
         if (_core is not null) throw new InvalidOperationException("The engine was started already.");
         var s = options.Scheduler;
-        var runner = new ModelRunner(model, _eosTokenIds, StepProfiler.FromEnvironment());
+        var profiler = StepProfiler.FromEnvironment();   // one timeline: the runner's phases and the core's output phase
+        var runner = new ModelRunner(model, _eosTokenIds, profiler);
         var executor = new UniProcExecutor(runner);
         var settings = new KvPoolSettings(options.BlockSize, options.CpuKvCacheSpaceGiB, options.GpuMemoryUtilization, Math.Max(s.MaxNumBatchedTokens, s.MaxNumSeqs), MaxModelLen);
         int blocks = options.NumKvBlocks ?? executor.DetermineNumKvBlocks(settings, _log);
@@ -61,7 +62,7 @@ public sealed class LlmEngine(ICausalLM model, ITokenizer tokenizer, TokenizerCo
         _kvCache = new KvCacheManager(new BlockAllocator(blocks, options.BlockSize, options.EnablePrefixCaching));
         int scratch = model.Kernels is not null ? _kvCache.ReserveScratchBlock() : 0;   // CPU warm-up writes block 0 before anyone owns it
         executor.InitializeKvCache(blocks, options.BlockSize, scratch);
-        var coreOptions = new EngineCoreOptions(AsyncScheduling, s.MaxWaiting + s.MaxNumSeqs, StepProfiler.FromEnvironment());
+        var coreOptions = new EngineCoreOptions(AsyncScheduling, s.MaxWaiting + s.MaxNumSeqs, profiler);
         _core = new EngineCore(new Scheduler(s, _kvCache), executor, new StopChecker(_eosTokenIds, MaxModelLen), coreOptions, _log);
         _core.Start(() => EngineStartup.WarmUpAndCapture(executor, model, options, MaxModelLen, _log));
     }
