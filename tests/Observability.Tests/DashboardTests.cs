@@ -28,7 +28,7 @@ public sealed partial class DashboardTests(ObservabilityFixture fx)
         Assert.True(exprs.Count >= 20, $"only {exprs.Count} queries in the dashboard");
         foreach (var expr in exprs)
         {
-            var (status, body) = await fx.Prometheus.QueryAsync(expr);
+            var (status, body) = await fx.Prometheus.QueryAsync(expr, TestContext.Current.CancellationToken);
             Assert.True(status == HttpStatusCode.OK && (string?)body["status"] == "success", $"{expr}: {body.ToJsonString()}");
             // Non-empty: each query has data behind it after the burst (a value may be NaN, e.g. a quantile of a zero rate).
             Assert.True(body["data"]!["result"]!.AsArray().Count > 0, $"{expr} returned no series");
@@ -47,7 +47,9 @@ public sealed partial class DashboardTests(ObservabilityFixture fx)
     [Fact]
     public async Task Promtool_accepts_the_deploy_config()
     {
-        var psi = new ProcessStartInfo("/usr/bin/promtool") { ArgumentList = { "check", "config", Path.Combine(RepoPaths.Root, "deploy", "prometheus", "prometheus.yml") }, RedirectStandardOutput = true, RedirectStandardError = true };
+        const string promtool = "/usr/bin/promtool";
+        Assert.True(File.Exists(promtool), $"{promtool} is missing: run tests/scripts/install-prometheus.sh (tests/run-all.sh does).");
+        var psi = new ProcessStartInfo(promtool) { ArgumentList = { "check", "config", Path.Combine(RepoPaths.Root, "deploy", "prometheus", "prometheus.yml") }, RedirectStandardOutput = true, RedirectStandardError = true };
         using var p = Process.Start(psi)!;
         var ct = TestContext.Current.CancellationToken;
         var output = Task.WhenAll(p.StandardOutput.ReadToEndAsync(ct), p.StandardError.ReadToEndAsync(ct));

@@ -65,9 +65,10 @@ public sealed partial class ObservabilityFixture : IAsyncLifetime
         var model = ModelFactory.Load(new ModelOptions { ModelDir = RepoPaths.TinyLlama, Device = CPU, Dtype = ScalarType.Float32 });
         var (tokenizer, config) = TokenizerLoader.Load(RepoPaths.TinyLlama);
         _engine = new LlmEngine(model, tokenizer, config, new EngineOptions { MaxModelLen = 256, NumKvBlocks = 256 });
+        // Started before the host is built, as serve does: building attaches the metrics observer to the running engine.
+        _engine.Start();
         // Port 0 for both endpoints: the OS picks free ports at bind time, read back from the started server.
         _app = ServerHost.Build(_engine, new ServerSettings { Host = "127.0.0.1", Port = 0, GrpcPort = 0, ServedModelNames = ["tiny-llama"] }, ["--Logging:LogLevel:Default=Warning"]);
-        _engine.Start();
         await _app.StartAsync();
         var (rest, grpc) = await BoundAddresses.RestAndGrpcAsync(_app.Urls);
         _grpcUri = grpc;

@@ -1,4 +1,6 @@
 using InferenceServer.Engine.Loading;
+using InferenceServer.Engine.Metrics;
+using InferenceServer.Engine.Requests;
 using InferenceServer.Engine.Serving;
 using InferenceServer.Tokenization;
 using InferenceServer.Server.Hosting;
@@ -7,7 +9,10 @@ using InferenceServer.TestSupport;
 
 namespace InferenceServer.Server.Tests;
 
-/// <summary>States the real engine rarely shows on demand (loading, full queue), through a stand-in engine.</summary>
+/// <summary>
+/// States the real engine rarely shows on demand (loading, full queue), through a stand-in engine behind the real
+/// server, started on loopback ports the OS picks (<see cref="ServerFixture.Start"/>).
+/// </summary>
 public sealed class FakeEngineTests
 {
     [Fact]
@@ -15,10 +20,9 @@ public sealed class FakeEngineTests
     {
         var (tokenizer, config) = TokenizerLoader.Load(RepoPaths.TinyLlama);
         var engine = new StandInEngine(tokenizer, config);
-        int port = ServerFixture.FreePort();
-        await using var app = ServerHost.Build(engine, new ServerSettings { Host = "127.0.0.1", Port = port, GrpcPort = 0 }, ["--Logging:LogLevel:Default=Warning"]);
-        await app.StartAsync(TestContext.Current.CancellationToken);
-        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/") };
+        var started = await ServerFixture.Start(engine, new ServerSettings());
+        await using var app = started.App;
+        using var http = new HttpClient { BaseAddress = started.BaseUri };
         const string req = "{\"prompt\": \"hi\", \"max_tokens\": 2}";
 
         var (status, body, _) = await Http.Post(http, "v1/completions", req);
@@ -34,6 +38,23 @@ public sealed class FakeEngineTests
     }
 
     /// <summary>
+    /// The fixtures' readiness wait (<see cref="Waits.HttpReadyAsync"/>) fails loudly, naming the URL, how long it waited
+    /// and the last status, when /ready never answers 200, instead of letting the tests run against a server that is not ready.
+    /// </summary>
+    [Fact]
+    public async Task Readiness_wait_throws_with_the_time_waited_when_ready_never_comes()
+    {
+        var (tokenizer, config) = TokenizerLoader.Load(RepoPaths.TinyLlama);
+        var started = await ServerFixture.Start(new StandInEngine(tokenizer, config), new ServerSettings());
+        await using var app = started.App;
+
+        var e = await Assert.ThrowsAsync<TimeoutException>(() => Waits.HttpReadyAsync(started.BaseUri, "ready", TimeSpan.FromSeconds(1), TestContext.Current.CancellationToken));
+        Assert.Contains($"GET {started.BaseUri}ready", e.Message);
+        Assert.Matches(@"after waiting 1\.\d s \(limit 1 s, \d+ checks\); last check: HTTP 503", e.Message);
+        await app.StopAsync(TestContext.Current.CancellationToken);
+    }
+
+    /// <summary>
     /// The engine here has no prefix cache yet, so the real one always reports 0 cached tokens; a stand-in that reports
     /// some shows they reach usage.prompt_tokens_details, counted once per prompt like prompt_tokens.
     /// </summary>
@@ -42,10 +63,9 @@ public sealed class FakeEngineTests
     {
         var (tokenizer, config) = TokenizerLoader.Load(RepoPaths.TinyLlama);
         var engine = new StandInEngine(tokenizer, config) { Ready = true, Generate = r => One(r) };
-        int port = ServerFixture.FreePort();
-        await using var app = ServerHost.Build(engine, new ServerSettings { Host = "127.0.0.1", Port = port }, ["--Logging:LogLevel:Default=Warning"]);
-        await app.StartAsync(TestContext.Current.CancellationToken);
-        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/") };
+        var started = await ServerFixture.Start(engine, new ServerSettings());
+        await using var app = started.App;
+        using var http = new HttpClient { BaseAddress = started.BaseUri };
 
         var (s1, completion, _) = await Http.Post(http, "v1/completions", "{\"prompt\": [\"The film was\", \"Hi\"], \"n\": 2}");
         Assert.Equal(200, s1);

@@ -1,4 +1,6 @@
 using InferenceServer.Engine.Loading;
+using InferenceServer.Engine.Metrics;
+using InferenceServer.Engine.Requests;
 using InferenceServer.Engine.Serving;
 using InferenceServer.Tokenization;
 
@@ -16,6 +18,12 @@ internal sealed class StandInEngine(ITokenizer tokenizer, TokenizerConfig config
     public TokenizerConfig TokenizerConfig => config;
     public int MaxModelLen => 256;
     public bool IsReady => Ready;
+    public TorchSharp.torch.ScalarType Dtype => TorchSharp.torch.ScalarType.Float32;
+
+    /// <summary>Never updated: nothing steps here.</summary>
+    public EngineStats Stats { get; } = new();
+
+    public IEngineObserver? Observer { get; set; }
 
     /// <summary>Null: every submission finds the queue full.</summary>
     public Func<GenerationRequest, IAsyncEnumerable<GenerationOutput>>? Generate { get; set; }

@@ -16,7 +16,12 @@ const definition = protoLoader.loadSync(path.join(here, "../../protos/inference.
   oneofs: true,
 });
 const { inference } = grpc.loadPackageDefinition(definition);
-const addr = process.env.GRPC_ADDR ?? "127.0.0.1:8001";
+// No default port: the test passes the port its server bound, and a default could reach some other server.
+const addr = process.env.GRPC_ADDR;
+if (!addr) {
+  console.error("GRPC_ADDR (host:port of the server's gRPC endpoint) is not set");
+  process.exit(2);
+}
 const client = new inference.v1.InferenceService(addr, grpc.credentials.createInsecure());
 const deadline = () => new Date(Date.now() + 60_000);
 

@@ -4,12 +4,11 @@ using static InferenceServer.Server.Tests.Grpc.GrpcTestSupport;
 
 namespace InferenceServer.Server.Tests.Grpc;
 
-/// <summary>Runs alone: it asserts the whole engine goes idle, which other tests' requests would blur.</summary>
-[CollectionDefinition(nameof(GrpcIdleCollection), DisableParallelization = true)]
-public sealed class GrpcIdleCollection;
-
-/// <summary>A client that goes away mid-stream (cancel or deadline) aborts its engine request and frees its KV blocks.</summary>
-[Collection(nameof(GrpcIdleCollection))]
+/// <summary>
+/// A client that goes away mid-stream (cancel or deadline) aborts its engine request and frees its KV blocks. Runs in
+/// <see cref="EngineStateCollection"/> (alone): it asserts the whole engine goes idle, which other tests' requests would blur.
+/// </summary>
+[Collection(nameof(EngineStateCollection))]
 public sealed class GrpcCancelTests(ServerFixture server)
 {
     private static GenerateRequest Long() => Greedy("In the morning, the old man", 200);

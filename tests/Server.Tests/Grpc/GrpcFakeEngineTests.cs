@@ -1,6 +1,8 @@
 using Grpc.Core;
 using Grpc.Health.V1;
 using InferenceServer.Engine.Loading;
+using InferenceServer.Engine.Metrics;
+using InferenceServer.Engine.Requests;
 using InferenceServer.Engine.Serving;
 using InferenceServer.Tokenization;
 using InferenceServer.GrpcApi.V1;
@@ -19,11 +21,9 @@ public sealed class GrpcFakeEngineTests
     {
         var (tokenizer, config) = TokenizerLoader.Load(RepoPaths.TinyLlama);
         var engine = new StandInEngine(tokenizer, config) { Load = new EngineLoad(0, 3, 1, 1, 16) };
-        int grpcPort = ServerFixture.FreePort();
-        var settings = new ServerSettings { Host = "127.0.0.1", Port = ServerFixture.FreePort(), GrpcPort = grpcPort };
-        await using var app = ServerHost.Build(engine, settings, ["--Logging:LogLevel:Default=Warning"]);
-        await app.StartAsync(TestContext.Current.CancellationToken);
-        var channel = Channel(new Uri($"http://127.0.0.1:{grpcPort}"));
+        var started = await ServerFixture.Start(engine, new ServerSettings());
+        await using var app = started.App;
+        var channel = Channel(started.GrpcUri);
         var client = new InferenceService.InferenceServiceClient(channel);
         var health = new Health.HealthClient(channel);
 

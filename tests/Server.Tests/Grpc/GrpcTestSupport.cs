@@ -1,6 +1,7 @@
 using Grpc.Core;
 using Grpc.Net.Client;
 using InferenceServer.GrpcApi.V1;
+using InferenceServer.TestSupport;
 
 namespace InferenceServer.Server.Tests.Grpc;
 
@@ -25,15 +26,15 @@ internal static class GrpcTestSupport
         return await Assert.ThrowsAsync<RpcException>(call);
     }
 
-    /// <summary>Polls GetLoad until nothing runs or waits and every KV block is free again.</summary>
-    public static async Task<GetLoadResponse> WaitIdle(InferenceService.InferenceServiceClient client, TimeSpan timeout)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (true)
-        {
-            var load = await client.GetLoadAsync(new GetLoadRequest(), Options());
-            if ((load.Running == 0 && load.Waiting == 0 && load.KvBlocksFree == load.KvBlocksTotal) || DateTime.UtcNow > deadline) return load;
-            await Task.Delay(20, TestContext.Current.CancellationToken);
-        }
-    }
+    /// <summary>
+    /// Polls GetLoad until nothing runs or waits and every KV block is free again; throws (with the last load seen and
+    /// how long it waited) when that does not happen within <paramref name="timeout"/>.
+    /// </summary>
+    public static Task<GetLoadResponse> WaitIdle(InferenceService.InferenceServiceClient client, TimeSpan timeout) =>
+        Waits.UntilAsync("the engine idle (GetLoad: nothing running or waiting, every KV block free)", timeout,
+            async ct => await client.GetLoadAsync(new GetLoadRequest(), Options().WithCancellationToken(ct)),
+            load => load.Running == 0 && load.Waiting == 0 && load.KvBlocksFree == load.KvBlocksTotal,
+            TimeSpan.FromMilliseconds(20),
+            load => $"{load.Running} running, {load.Waiting} waiting, {load.KvBlocksFree}/{load.KvBlocksTotal} KV blocks free",
+            TestContext.Current.CancellationToken);
 }

@@ -15,7 +15,7 @@ public class ByteLevelBpeTokenizerTests
 
     internal static ByteLevelBpeTokenizer Get(string name)
     {
-        RealTokenizers.Folder(name); // skips when the files can't be fetched
+        RealTokenizers.Folder(name); // fails, naming the fetch script, when the files are missing
         return Tokenizers[name].Value;
     }
 

