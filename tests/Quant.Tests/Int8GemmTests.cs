@@ -3,7 +3,7 @@ using InferenceServer.Quant.Kernels;
 namespace InferenceServer.Quant.Tests;
 
 /// <summary>Every INT8 GEMM path this CPU has must equal a plain int32 reference exactly, odd shapes included.</summary>
-public sealed class Int8GemmTests(ITestOutputHelper output)
+public sealed class Int8GemmTests
 {
     public static TheoryData<Int8GemmPath> Paths => new(Int8Gemm.AvailablePaths);
 
@@ -64,27 +64,6 @@ public sealed class Int8GemmTests(ITestOutputHelper output)
     /// Throughput of each path on a prefill-sized shape (tiny-llama's gate_up: T=1024, K=256, N=1536) and a decode
     /// row against a Llama-sized weight (T=1, K=4096, N=14336); reported, not asserted.
     /// </summary>
-    [Theory]
-    [InlineData(1024, 256, 1536)]
-    [InlineData(1, 4096, 14336)]
-    public void ReportsThroughput(int m, int k, int n)
-    {
-        var rng = new Random(7);
-        var a = RandomBytes(rng, m * k, -128);
-        var b = RandomBytes(rng, n * k, -127);
-        var sums = Int8Gemm.RowSums(b, n, k);
-        var c = new int[m * n];
-        foreach (var path in Int8Gemm.AvailablePaths)
-        {
-            Int8Gemm.Multiply(a, b, c, m, n, k, path, sums);
-            var sw = System.Diagnostics.Stopwatch.StartNew();
-            int reps = path == Int8GemmPath.Scalar ? 1 : 5;
-            for (int r = 0; r < reps; r++) Int8Gemm.Multiply(a, b, c, m, n, k, path, sums);
-            double gmacs = (double)m * n * k * reps / sw.Elapsed.TotalSeconds / 1e9;
-            output.WriteLine($"M={m} K={k} N={n} {path}: {gmacs:F1} GMAC/s on {Environment.ProcessorCount} cores");
-        }
-    }
-
     private static sbyte[] RandomBytes(Random rng, int count, int min)
     {
         var r = new sbyte[count];

@@ -15,7 +15,7 @@ namespace InferenceServer.Engine.Core;
 /// host: the device feeds them to it, and the host reads them back while it runs. Detokenization and stop strings
 /// happen on the request side, off this thread.
 /// </summary>
-public sealed class EngineCore(Scheduler scheduler, IExecutor executor, StopChecker stops, EngineCoreOptions options, Action<string> log) : IDisposable
+public sealed class EngineCore(Scheduler scheduler, IExecutor executor, StopChecker stops, EngineCoreOptions options, EngineStats stats, Action<string> log) : IDisposable
 {
     private readonly ConcurrentQueue<ActiveRequest> _incoming = new();
     private readonly ConcurrentQueue<AbortRequest> _aborts = new();
@@ -28,7 +28,7 @@ public sealed class EngineCore(Scheduler scheduler, IExecutor executor, StopChec
     private volatile EngineLoad _load = new(0, 0, scheduler.KvCache.NumBlocks, scheduler.KvCache.NumFree, scheduler.KvCache.BlockSize);
     private int _pending;
 
-    public EngineStats Stats { get; } = new();
+    public EngineStats Stats => stats;
     public IEngineObserver? Observer { get; set; }
     public bool IsReady => _ready;
     public Exception? Failure => _failure;

@@ -27,6 +27,7 @@ public sealed class LlmEngine(ICausalLM model, ITokenizer tokenizer, TokenizerCo
     private readonly int[] _eosTokenIds = model.Config.EosTokenIds.Concat(tokenizer.EosTokenId is int e ? [e] : Array.Empty<int>()).Distinct().ToArray();
     private EngineCore? _core;
     private KvCacheManager? _kvCache;
+    private IEngineObserver? _observer;
     private long _arrivals;
 
     public ModelConfig Config => model.Config;
@@ -35,15 +36,20 @@ public sealed class LlmEngine(ICausalLM model, ITokenizer tokenizer, TokenizerCo
     public ScalarType Dtype => model.Dtype;
     public int MaxModelLen { get; } = Math.Min(options.MaxModelLen ?? model.Config.MaxPositionEmbeddings, model.Config.MaxPositionEmbeddings);
     public bool IsReady => _core?.IsReady == true;
-    public EngineStats Stats => Core.Stats;
+    public EngineStats Stats { get; } = new();
 
     /// <summary>Whether steps are launched before the previous step's tokens reach the host (see <see cref="EngineOptions.AsyncScheduling"/>).</summary>
     public bool AsyncScheduling { get; } = (options.AsyncScheduling ?? model.Kernels is not null) && (model.Kernels is not null || model.Device.type == TorchSharp.DeviceType.CPU);
 
+    /// <summary>Receives per-request timings and per-step counts; may be set before or after <see cref="Start"/>.</summary>
     public IEngineObserver? Observer
     {
-        get => Core.Observer;
-        set => Core.Observer = value;
+        get => _observer;
+        set
+        {
+            _observer = value;
+            if (_core is not null) _core.Observer = value;
+        }
     }
 
     private EngineCore Core => _core ?? throw new InvalidOperationException("The engine has not been started.");
@@ -63,11 +69,11 @@ public sealed class LlmEngine(ICausalLM model, ITokenizer tokenizer, TokenizerCo
         int scratch = model.Kernels is not null ? _kvCache.ReserveScratchBlock() : 0;   // CPU warm-up writes block 0 before anyone owns it
         executor.InitializeKvCache(blocks, options.BlockSize, scratch);
         var coreOptions = new EngineCoreOptions(AsyncScheduling, s.MaxWaiting + s.MaxNumSeqs, profiler);
-        _core = new EngineCore(new Scheduler(s, _kvCache), executor, new StopChecker(_eosTokenIds, MaxModelLen), coreOptions, _log);
+        _core = new EngineCore(new Scheduler(s, _kvCache), executor, new StopChecker(_eosTokenIds, MaxModelLen), coreOptions, Stats, _log) { Observer = _observer };
         _core.Start(() => EngineStartup.WarmUpAndCapture(executor, model, options, MaxModelLen, _log));
     }
 
-    public EngineLoad GetLoad() => Core.Load;
+    public EngineLoad GetLoad() => _core?.Load ?? new EngineLoad(0, 0, 0, 0, options.BlockSize);
 
     /// <summary>Prompt tokens looked up in / served from the prefix cache so far.</summary>
     public (long Queries, long Hits) PrefixCacheCounters => (Stats.PrefixCacheQueries, Stats.PrefixCacheHits);

@@ -1,4 +1,6 @@
 using System.Diagnostics.Metrics;
+using InferenceServer.Engine.Metrics;
+using InferenceServer.Engine.Requests;
 using InferenceServer.Engine.Serving;
 
 namespace InferenceServer.Server.Observability;

@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using InferenceServer.Engine.Metrics;
+using InferenceServer.Engine.Requests;
 using InferenceServer.Engine.Serving;
 
 namespace InferenceServer.Server.Observability;

@@ -1,5 +1,7 @@
 using System.Text;
 using System.Text.Json;
+using InferenceServer.Engine.Metrics;
+using InferenceServer.Engine.Requests;
 using InferenceServer.Engine.Serving;
 using InferenceServer.Tokenization.Templates;
 

@@ -1,5 +1,7 @@
 using System.Threading.Channels;
 using InferenceServer.Engine.Sampling;
+using InferenceServer.Engine.Metrics;
+using InferenceServer.Engine.Requests;
 using InferenceServer.Engine.Serving;
 
 namespace InferenceServer.Server.OpenAi;

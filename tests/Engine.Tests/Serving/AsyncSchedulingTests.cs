@@ -1,5 +1,7 @@
 using InferenceServer.Engine.Sampling;
 using InferenceServer.Engine.Scheduling;
+using InferenceServer.Engine.Metrics;
+using InferenceServer.Engine.Requests;
 using InferenceServer.Engine.Serving;
 using InferenceServer.Engine.Tests.Evaluation;
 

@@ -1,3 +1,5 @@
+using InferenceServer.Engine.Metrics;
+using InferenceServer.Engine.Requests;
 using InferenceServer.Engine.Serving;
 using InferenceServer.Engine.Scheduling;
 using InferenceServer.Engine.Tests.Evaluation;
