@@ -1,13 +1,14 @@
 using System.Diagnostics;
 
-
 namespace InferenceServer.Engine.Metrics;
 
 /// <summary>
-/// Where an engine step's time goes, for tuning: host work before the forward pass, the forward pass itself (the
-/// device is synchronised after it, which costs a little overlap), the sampler's inputs, sampling, and the output
-/// handling (detokenizing, stop strings, streaming). Enabled by
-/// INFERENCE_PROFILE_STEPS=1; the summary goes to the engine log when the engine stops.
+/// Where an engine step's time goes, for tuning, by step kind (decode-graph, decode, mixed): host-before (the
+/// persistent batch's diff, the step's inputs and their copies to the device), forward (the device is synchronised
+/// after it, which costs a little overlap), sample-prep and sample (the sampler's inputs and launch), and output
+/// (reading the previous step's samples back, token-level stops, handing tokens to the request streams; the
+/// detokenizing happens on the streams' side). Enabled by INFERENCE_PROFILE_STEPS=1; the summary goes to the engine
+/// log when the engine stops.
 /// </summary>
 public sealed class StepProfiler
 {
@@ -33,9 +34,6 @@ public sealed class StepProfiler
         _kind = kind;
         Lap(phase);
     }
-
-    /// <summary>The step's forward pass was a CUDA-graph replay: its phases are counted apart.</summary>
-    public void FromGraph() => _kind += "-graph";
 
     /// <summary>Charges the time since the last mark to <paramref name="phase"/> of the current step's kind.</summary>
     public void Lap(string phase)

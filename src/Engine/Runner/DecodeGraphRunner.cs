@@ -20,7 +20,11 @@ public sealed class DecodeGraphRunner : IDisposable
     private readonly NativeKernels _kernels;
     private readonly ICausalLM _model;
     private readonly int _blockSize, _tableWidth, _scratchBlock;
-    private readonly Tensor _tokens, _positions, _slots, _tables, _lens, _rows;   // static inputs, max batch
+    // Static inputs, max batch: token ids, positions and slots are the rows of one [3, max] int64 tensor, so a step
+    // copies them from one host array in one transfer; lengths [max] int32 and tables [max, width] int32 beside them.
+    private readonly Tensor _inputs, _tokens, _positions, _slots, _tables, _lens, _rows;
+    private readonly long[] _hostInputs;
+    private readonly int[] _hostLens;
     private readonly SortedDictionary<int, (IntPtr Graph, ForwardBatch Batch, Tensor Logits)> _graphs = new();
 
     public IReadOnlyCollection<int> Sizes => _graphs.Keys;
@@ -37,13 +41,15 @@ public sealed class DecodeGraphRunner : IDisposable
         _scratchBlock = scratchBlock;
         int max = sizes.Max();
         var dev = model.Device;
-        _tokens = zeros(max, ScalarType.Int64, dev);
-        _positions = zeros(max, ScalarType.Int64, dev);
+        _hostInputs = new long[3 * max];
+        _hostLens = new int[max];
+        _inputs = zeros([3, max], ScalarType.Int64, dev);
+        (_tokens, _positions, _slots) = (_inputs.select(0, 0), _inputs.select(0, 1), _inputs.select(0, 2));
         // Fill values as kept-alive Scalars, not implicit temporaries (see Runtime.Scalars).
         using (var scratchSlot = ((long)scratchBlock * _blockSize).ToScalar())
         using (var scratchId = scratchBlock.ToScalar())
         {
-            _slots = full(max, scratchSlot, ScalarType.Int64, dev);
+            _slots.fill_(scratchSlot);
             _tables = full([max, _tableWidth], scratchId, ScalarType.Int32, dev);
         }
         _lens = ones(max, ScalarType.Int32, dev);
@@ -61,7 +67,7 @@ public sealed class DecodeGraphRunner : IDisposable
                 LogitsRows = _rows.narrow(0, 0, b),
                 BlockSize = _blockSize,
                 Device = dev,
-                // The paged kernel reads the static tables and lengths that TryRun refills; the model keeps this.
+                // The paged kernel reads the static tables and lengths that Prepare refills; the model keeps this.
                 Attention = PagedAttentionMetadata.ForDecode(_tables.narrow(0, 0, b), _lens.narrow(0, 0, b)),
             };
             model.Forward(batch, cache).Dispose();     // warm-up: lazy initialisation must not happen during capture
@@ -86,32 +92,35 @@ public sealed class DecodeGraphRunner : IDisposable
     private IReadOnlyList<int>?[] _rowTable = [];
     private int[] _rowWritten = [];
 
-    /// <summary>Runs a decode step through a graph; null when the batch does not fit one (the caller runs eagerly).</summary>
+    /// <summary>
+    /// Writes a decode step's inputs into the graphs' static tensors (queued behind the device's earlier work);
+    /// returns the graph size to replay, or 0 when the batch does not fit one (the caller runs eagerly).
+    /// </summary>
     /// <param name="feed">Rows whose token is still on the device (their chunk holds a placeholder), or null.</param>
-    /// <returns>Logits [chunks.Count, V] float32 (a view into the graph's output; read before the next replay).</returns>
-    public Tensor? TryRun(IReadOnlyList<SequenceChunk> chunks, PendingTokenFeed? feed = null)
+    public int Prepare(IReadOnlyList<SequenceChunk> chunks, PendingTokenFeed? feed = null)
     {
         int n = chunks.Count;
-        if (n == 0 || n > MaxBatch) return null;
+        if (n == 0 || n > MaxBatch) return 0;
         foreach (var c in chunks)
-            if (c.Tokens.Count != 1 || c.BlockTable.Count > _tableWidth) return null;
-        int size = _graphs.Keys.First(k => k >= n);
-        if (_rowTable.Length == 0) (_rowTable, _rowWritten) = (new IReadOnlyList<int>?[MaxBatch], new int[MaxBatch]);
-        var tokens = new long[size];
-        var positions = new long[size];
-        var slots = new long[size];
-        var lens = new int[size];
+            if (c.Tokens.Count != 1 || c.BlockTable.Count > _tableWidth) return 0;
+        int size = _graphs.Keys.First(k => k >= n), max = _hostLens.Length;
+        if (_rowTable.Length == 0) (_rowTable, _rowWritten) = (new IReadOnlyList<int>?[max], new int[max]);
         List<long>? changedAt = null;
         List<int>? changedTo = null;
         for (int i = 0; i < size; i++)
         {
             // Padding rows write into the scratch block and read one token of whatever their table row holds.
-            if (i >= n) { slots[i] = (long)_scratchBlock * _blockSize; lens[i] = 1; continue; }
+            if (i >= n)
+            {
+                _hostInputs[2 * max + i] = (long)_scratchBlock * _blockSize;
+                _hostLens[i] = 1;
+                continue;
+            }
             var c = chunks[i];
-            tokens[i] = c.Tokens[0];
-            positions[i] = c.StartPosition;
-            slots[i] = ForwardBatchBuilder.Slot(c.BlockTable, _blockSize, c.StartPosition);
-            lens[i] = c.StartPosition + 1;
+            _hostInputs[i] = c.Tokens[0];
+            _hostInputs[max + i] = c.StartPosition;
+            _hostInputs[2 * max + i] = ForwardBatchBuilder.Slot(c.BlockTable, _blockSize, c.StartPosition);
+            _hostLens[i] = c.StartPosition + 1;
             var table = c.BlockTable;
             for (int j = ReferenceEquals(_rowTable[i], table) ? _rowWritten[i] : 0; j < table.Count; j++)
             {
@@ -123,14 +132,19 @@ public sealed class DecodeGraphRunner : IDisposable
         using (var scope = NewDisposeScope())
         {
             // Non-blocking copies: the previous step may still be running (async scheduling).
-            HostToDevice.CopyInto(_tokens.narrow(0, 0, size), tensor(tokens));
-            HostToDevice.CopyInto(_positions.narrow(0, 0, size), tensor(positions));
-            HostToDevice.CopyInto(_slots.narrow(0, 0, size), tensor(slots));
-            HostToDevice.CopyInto(_lens.narrow(0, 0, size), tensor(lens));
+            HostToDevice.CopyInto(_inputs, tensor(_hostInputs, [3, max]));
+            HostToDevice.CopyInto(_lens, tensor(_hostLens));
             if (changedAt is not null)
                 _tables.view(-1).index_copy_(0, HostToDevice.Copy(changedAt.ToArray(), _tables.device), HostToDevice.Copy(changedTo!.ToArray(), _tables.device));
             feed?.Apply(_tokens);
         }
+        return size;
+    }
+
+    /// <summary>Replays the graph of <paramref name="size"/> rows over the inputs <see cref="Prepare"/> wrote.</summary>
+    /// <returns>Logits [n, V] float32 (a view into the graph's output; read before the next replay).</returns>
+    public Tensor Replay(int size, int n)
+    {
         var (graph, _, logits) = _graphs[size];
         _kernels.GraphReplay(graph);
         return logits.narrow(0, 0, n);
@@ -144,6 +158,6 @@ public sealed class DecodeGraphRunner : IDisposable
             logits.Dispose();
         }
         _graphs.Clear();
-        foreach (var t in new[] { _tokens, _positions, _slots, _tables, _lens, _rows }) t.Dispose();
+        foreach (var t in new[] { _tokens, _positions, _slots, _inputs, _tables, _lens, _rows }) t.Dispose();
     }
 }

@@ -83,7 +83,6 @@ public sealed class ModelRunner : IDisposable
         _batch.Apply(step);
         using var scope = NewDisposeScope();
         var inputs = StepInputs.Build(step, _batch, _last);
-        _profiler?.Lap(inputs.AllDecode ? "decode" : "mixed", "host-before");
         var logits = Forward(inputs);                                                    // [rows, V] float32
         var promptLogprobs = new Dictionary<string, IReadOnlyList<OutputLogprob?>>();
         var sampleRows = new List<long>();
@@ -131,19 +130,24 @@ public sealed class ModelRunner : IDisposable
             needsHostTokens, promptLogprobs.Count == 0 ? null : promptLogprobs);
     }
 
+    /// <summary>The forward pass: a replayed decode graph where one fits, else eager. The profile's host phase ends
+    /// once the inputs are on their way to the device.</summary>
     private Tensor Forward(StepInputs inputs)
     {
-        bool bracket = _kernels is not null && _stepIndex++ == _profiledStep;
-        if (bracket) _kernels!.ProfilerRange(start: true);
-        var logits = _graphs?.TryRun(inputs.Chunks, inputs.Feed);
-        if (logits is not null) _profiler?.FromGraph();
-        else
+        int graph = _graphs?.Prepare(inputs.Chunks, inputs.Feed) ?? 0;
+        ForwardBatch? batch = null;
+        if (graph == 0)
         {
-            using var batch = ForwardBatchBuilder.Build(inputs.Chunks, Cache.BlockSize, _model.Device);
+            batch = ForwardBatchBuilder.Build(inputs.Chunks, Cache.BlockSize, _model.Device);
             inputs.Feed?.Apply(batch.TokenIds);
             _cpuThreads?.BeforeStep(batch.NumTokens);
-            logits = _model.Forward(batch, Cache);
         }
+        _profiler?.Lap(graph > 0 ? "decode-graph" : inputs.AllDecode ? "decode" : "mixed", "host-before");
+        bool bracket = _kernels is not null && _stepIndex++ == _profiledStep;
+        if (bracket) _kernels!.ProfilerRange(start: true);
+        Tensor logits;
+        using (batch)
+            logits = graph > 0 ? _graphs!.Replay(graph, inputs.Chunks.Length) : _model.Forward(batch!, Cache);
         if (bracket)
         {
             cuda.synchronize();

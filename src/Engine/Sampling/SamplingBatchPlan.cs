@@ -62,7 +62,7 @@ internal sealed class SamplingBatchPlan
         {
             var input = rows[row];
             var p = input.Parameters;
-            RowParameterColumns.Write(plan.RowTable, row, p, vocabSize);
+            input.Columns(vocabSize).CopyTo(plan.RowTable.AsSpan(row * RowParameterColumns.Count));
 
             if (p.IsGreedy)
             {

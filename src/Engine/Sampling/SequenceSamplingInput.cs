@@ -11,4 +11,22 @@ public sealed record SequenceSamplingInput(
     SamplingParams Parameters,
     IReadOnlyList<int> PromptTokenIds,
     IReadOnlyList<int> OutputTokenIds,
-    SequenceRandomState? RandomState = null);
+    SequenceRandomState? RandomState = null)
+{
+    private (SamplingParams For, int Vocab, float[] Values)? _columns;   // keyed, since `with` copies it
+
+    /// <summary>
+    /// This row's slots of the sampler's per-row table (<see cref="RowParameterColumns"/>), computed once: the model
+    /// runner keeps one input per request for its whole life, so a step copies them instead of recomputing them.
+    /// </summary>
+    internal ReadOnlySpan<float> Columns(int vocabSize)
+    {
+        if (_columns is not { } c || !ReferenceEquals(c.For, Parameters) || c.Vocab != vocabSize)
+        {
+            var values = new float[RowParameterColumns.Count];
+            RowParameterColumns.Write(values, 0, Parameters, vocabSize);
+            _columns = c = (Parameters, vocabSize, values);
+        }
+        return c.Values;
+    }
+}
