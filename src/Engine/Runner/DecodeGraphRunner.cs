@@ -109,9 +109,12 @@ public sealed class DecodeGraphRunner : IDisposable
         List<int>? changedTo = null;
         for (int i = 0; i < size; i++)
         {
-            // Padding rows write into the scratch block and read one token of whatever their table row holds.
+            // Padding rows embed token 0 at position 0 (the host array keeps earlier steps' values, placeholders
+            // included), write into the scratch block and read one token of whatever their table row holds.
             if (i >= n)
             {
+                _hostInputs[i] = 0;
+                _hostInputs[max + i] = 0;
                 _hostInputs[2 * max + i] = (long)_scratchBlock * _blockSize;
                 _hostLens[i] = 1;
                 continue;
