@@ -3,10 +3,9 @@ using System.Diagnostics;
 namespace InferenceServer.Engine.Metrics;
 
 /// <summary>
-/// Where an engine step's time goes, for tuning, by step kind (decode, mixed; decode-graph for the phases after a
-/// decode step chose a CUDA graph): host-before (the persistent batch's diff and the step's inputs), forward (writing
-/// the inputs to the device, then the pass itself; the device is synchronised after it, which costs a little
-/// overlap), sample-prep and sample (the sampler's inputs and launch), and output
+/// Where an engine step's time goes, for tuning, by step kind (decode-graph, decode, mixed): host-before (the
+/// persistent batch's diff, the step's inputs and their copies to the device), forward (the device is synchronised
+/// after it, which costs a little overlap), sample-prep and sample (the sampler's inputs and launch), and output
 /// (reading the previous step's samples back, token-level stops, handing tokens to the request streams; the
 /// detokenizing happens on the streams' side). Enabled by INFERENCE_PROFILE_STEPS=1; the summary goes to the engine
 /// log when the engine stops.
@@ -35,9 +34,6 @@ public sealed class StepProfiler
         _kind = kind;
         Lap(phase);
     }
-
-    /// <summary>The step's forward pass is a CUDA-graph replay: its later phases are counted apart.</summary>
-    public void FromGraph() => _kind += "-graph";
 
     /// <summary>Charges the time since the last mark to <paramref name="phase"/> of the current step's kind.</summary>
     public void Lap(string phase)

@@ -130,19 +130,19 @@ public sealed class ModelRunner : IDisposable
             needsHostTokens, promptLogprobs.Count == 0 ? null : promptLogprobs);
     }
 
-    /// <summary>The forward pass: a replayed decode graph where one fits (its inputs written first), else eager.</summary>
+    /// <summary>The forward pass: a replayed decode graph where one fits, else eager. The profile's host phase ends
+    /// once the inputs are on their way to the device.</summary>
     private Tensor Forward(StepInputs inputs)
     {
-        _profiler?.Lap(inputs.AllDecode ? "decode" : "mixed", "host-before");
         int graph = _graphs?.Prepare(inputs.Chunks, inputs.Feed) ?? 0;
         ForwardBatch? batch = null;
-        if (graph > 0) _profiler?.FromGraph();
-        else
+        if (graph == 0)
         {
             batch = ForwardBatchBuilder.Build(inputs.Chunks, Cache.BlockSize, _model.Device);
             inputs.Feed?.Apply(batch.TokenIds);
             _cpuThreads?.BeforeStep(batch.NumTokens);
         }
+        _profiler?.Lap(graph > 0 ? "decode-graph" : inputs.AllDecode ? "decode" : "mixed", "host-before");
         bool bracket = _kernels is not null && _stepIndex++ == _profiledStep;
         if (bracket) _kernels!.ProfilerRange(start: true);
         Tensor logits;
