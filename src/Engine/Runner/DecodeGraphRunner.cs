@@ -21,12 +21,10 @@ public sealed class DecodeGraphRunner : IDisposable
     private readonly ICausalLM _model;
     private readonly int _blockSize, _tableWidth, _scratchBlock;
     // Static inputs, max batch: token ids, positions and slots are the rows of one [3, max] int64 tensor, so a step
-    // uploads them from one host array in one transfer; lengths [max] int32 and tables [max, width] int32 beside them.
+    // copies them from one host array in one transfer; lengths [max] int32 and tables [max, width] int32 beside them.
     private readonly Tensor _inputs, _tokens, _positions, _slots, _tables, _lens, _rows;
     private readonly long[] _hostInputs;
     private readonly int[] _hostLens;
-    private readonly StagedUpload<long> _inputsUpload;
-    private readonly StagedUpload<int> _lensUpload;
     private readonly SortedDictionary<int, (IntPtr Graph, ForwardBatch Batch, Tensor Logits)> _graphs = new();
 
     public IReadOnlyCollection<int> Sizes => _graphs.Keys;
@@ -55,7 +53,6 @@ public sealed class DecodeGraphRunner : IDisposable
             _tables = full([max, _tableWidth], scratchId, ScalarType.Int32, dev);
         }
         _lens = ones(max, ScalarType.Int32, dev);
-        (_inputsUpload, _lensUpload) = (new StagedUpload<long>(kernels, _inputs), new StagedUpload<int>(kernels, _lens));
         _rows = arange(max, ScalarType.Int64, dev);
         IntPtr pool = IntPtr.Zero;
         int[] scratchTable = [scratchBlock];
@@ -138,8 +135,8 @@ public sealed class DecodeGraphRunner : IDisposable
         using (var scope = NewDisposeScope())
         {
             // Non-blocking copies: the previous step may still be running (async scheduling).
-            _inputsUpload.Upload(_hostInputs);
-            _lensUpload.Upload(_hostLens);
+            HostToDevice.CopyInto(_inputs, tensor(_hostInputs, [3, max]));
+            HostToDevice.CopyInto(_lens, tensor(_hostLens));
             if (changedAt is not null)
                 _tables.view(-1).index_copy_(0, HostToDevice.Copy(changedAt.ToArray(), _tables.device), HostToDevice.Copy(changedTo!.ToArray(), _tables.device));
             feed?.Apply(_tokens);
@@ -164,8 +161,6 @@ public sealed class DecodeGraphRunner : IDisposable
             logits.Dispose();
         }
         _graphs.Clear();
-        _inputsUpload.Dispose();
-        _lensUpload.Dispose();
         foreach (var t in new[] { _tokens, _positions, _slots, _inputs, _tables, _lens, _rows }) t.Dispose();
     }
 }
