@@ -98,7 +98,7 @@ public sealed class LlmEngine(ICausalLM model, ITokenizer tokenizer, TokenizerCo
     private async IAsyncEnumerable<GenerationOutput> Read(ActiveRequest active, EngineCore core, [EnumeratorCancellation] CancellationToken ct)
     {
         var processor = new RequestOutputProcessor(tokenizer, active.Request.Source);
-                bool finished = false;
+        bool finished = false;
         using var reg = ct.Register(() => core.Abort(active, FinishReason.Abort));
         try
         {
