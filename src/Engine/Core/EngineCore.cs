@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using InferenceServer.Engine.Executor;
 using InferenceServer.Engine.Metrics;
 using InferenceServer.Engine.Requests;
-using InferenceServer.Engine.Runner;
 using InferenceServer.Engine.Sampling;
 using InferenceServer.Engine.Scheduling;
 
@@ -72,12 +71,7 @@ public sealed class EngineCore(Scheduler scheduler, IExecutor executor, StopChec
             {
                 TakeQueues();
                 if (scheduler.HasRequests) Step();
-                else
-                {
-                    Complete();   // every request of the in-flight step was aborted
-                    PublishLoad();
-                    _wake.Wait(TimeSpan.FromMilliseconds(200));
-                }
+                else { Complete(); PublishLoad(); _wake.Wait(TimeSpan.FromMilliseconds(200)); }   // none left, or all aborted
                 PublishLoad();
             }
         }
@@ -112,7 +106,9 @@ public sealed class EngineCore(Scheduler scheduler, IExecutor executor, StopChec
         Interlocked.Exchange(ref Stats.PrefixCacheHits, scheduler.PrefixCacheHits);
         if (step.Scheduled.Count == 0)
         {
+            if (_inFlight is null) _wake.Wait(TimeSpan.FromMilliseconds(10));   // nothing can run until a request arrives or ends
             Complete();
+            EndUnservable();
             return;
         }
         foreach (var s in step.Scheduled) _active[s.Id].Request.Times.Scheduled();
@@ -120,12 +116,24 @@ public sealed class EngineCore(Scheduler scheduler, IExecutor executor, StopChec
         var pending = executor.Execute(step);
         var launched = pending is null ? null : InFlightStep.Launched(pending, step, _active, stops);
         Stats.StepTokens(step.TotalTokens);
-        Observe(o => o.OnStep(new StepMetrics(step.TotalTokens, step.Scheduled.Count, step.NumPreempted)));
+        Observer.Safely(o => o.OnStep(new StepMetrics(step.TotalTokens, step.Scheduled.Count, step.NumPreempted)), log);
         Complete();                       // the previous step's tokens, while this one runs
         foreach (var s in step.Scheduled)
             if (_active.TryGetValue(s.Id, out var a)) scheduler.OnComputed(a.Request);   // their tokens are all on the host now
         _inFlight = launched;
         if (!options.AsyncScheduling) Complete();
+        EndUnservable();
+    }
+
+    /// <summary>Ends the requests the scheduler gave up on (too big for the whole pool) once their tokens are on the host.</summary>
+    private void EndUnservable()
+    {
+        foreach (var r in scheduler.TakeUnservable())
+        {
+            if (!_active.TryGetValue(r.Id, out var a)) continue;   // it stopped on the token that just landed
+            a.Output.Writer.TryWrite(new CoreOutput(null, null, FinishReason.Length, null, false, r.OutputLength, r.CachedPromptTokens, null));
+            Finish(a, FinishReason.Length, null);
+        }
     }
 
     /// <summary>Reads the in-flight step's samples back, puts them in place of the placeholders and sends them out.</summary>
@@ -170,19 +178,11 @@ public sealed class EngineCore(Scheduler scheduler, IExecutor executor, StopChec
         if (r.Status != RequestStatus.Finished) scheduler.Finish(r);
         _active.Remove(r.Id);
         // Observed before the stream completes, so a client that saw the end also sees the request in /metrics.
-        Observe(o => o.OnRequestFinished(r.Times.ToMetrics(r.Id, reason, r.PromptLength, outputTokens ?? r.OutputLength, r.CachedPromptTokens, r.Preemptions)));
+        Observer.Safely(o => o.OnRequestFinished(r.Times.ToMetrics(r.Id, reason, r.PromptLength, outputTokens ?? r.OutputLength, r.CachedPromptTokens, r.Preemptions)), log);
         a.Output.Writer.TryComplete();
         Stats.Finished(reason);
         r.Dispose();
         Interlocked.Decrement(ref _pending);
-    }
-
-    /// <summary>Calls the observer so that a failing observer never takes the engine thread down.</summary>
-    private void Observe(Action<IEngineObserver> call)
-    {
-        if (Observer is not { } o) return;
-        try { call(o); }
-        catch (Exception e) { log($"engine observer failed: {e.Message}"); }
     }
 
     private void PublishLoad() => _load = new EngineLoad(scheduler.NumRunning, scheduler.NumWaiting + _incoming.Count,

@@ -20,10 +20,14 @@ public sealed class KvCacheManager(BlockAllocator allocator)
     }
 
     private readonly Dictionary<string, RequestBlocks> _requests = new();
+    private int _reserved;
 
     public int BlockSize => allocator.BlockSize;
     public int NumBlocks => allocator.NumBlocks;
     public int NumFree => allocator.NumFree;
+
+    /// <summary>Blocks requests may use: the pool less the reserved scratch block.</summary>
+    public int Capacity => allocator.NumBlocks - _reserved;
 
     /// <summary>Blocks needed to hold <paramref name="tokens"/> tokens.</summary>
     public int BlocksFor(int tokens) => allocator.BlocksFor(tokens);
@@ -33,6 +37,7 @@ public sealed class KvCacheManager(BlockAllocator allocator)
     {
         var one = new List<int>(1);
         if (!allocator.TryAllocate(1, one)) throw new InvalidOperationException("the KV pool has no block to spare for padding rows");
+        _reserved++;
         return one[0];
     }
 

@@ -25,16 +25,16 @@ public sealed class RequestOutputProcessor(ITokenizer tokenizer, GenerationReque
         var finish = o.Finish;
         object? stopReason = o.StopReason;
         string text = "";
-        if (!o.StoppedOnToken)
+        if (o.TokenId is int token && !o.StoppedOnToken)
         {
-            text = _stops.Append(_detokenizer.Append(o.TokenId));
+            text = _stops.Append(_detokenizer.Append(token));
             if (_stops.Matched is not null) { finish = FinishReason.Stop; stopReason = _stops.Matched; }
         }
         if (finish is not null && _stops.Matched is null)
             text += _stops.Append(_detokenizer.Flush()) + _stops.Flush();
         var logprobs = o.Logprob is { } lp ? new[] { lp } : null;
         var usage = finish is null ? null : new GenerationUsage(request.PromptTokenIds.Count, o.OutputTokens, o.CachedPromptTokens);
-        return new GenerationOutput([o.TokenId], text, logprobs, finish, usage)
+        return new GenerationOutput(o.TokenId is int id ? [id] : [], text, logprobs, finish, usage)
         {
             StopReason = stopReason,
             PromptLogprobs = o.PromptLogprobs,

@@ -15,6 +15,7 @@ public sealed class Scheduler(SchedulerOptions options, KvCacheManager kvCache)
     private readonly List<Request> _running = [];
     private readonly HashSet<string> _knownToRunner = [];
     private readonly List<string> _dropped = [];
+    private readonly List<Request> _unservable = [];
 
     public int NumWaiting => _waiting.Count;
     public int NumRunning => _running.Count;
@@ -47,11 +48,12 @@ public sealed class Scheduler(SchedulerOptions options, KvCacheManager kvCache)
             while (!kvCache.AllocateSlots(r.Id, r.NumComputed + n))
             {
                 var victim = _running[^1];
+                if (victim == r && _running.Count == 1) { GiveUp(r); break; }   // alone, and still too big for the pool
                 Preempt(victim);
                 preempted++;
                 if (victim == r) break;
             }
-            if (r.Status != RequestStatus.Running) break; // it preempted itself
+            if (r.Status != RequestStatus.Running) break; // it preempted itself, or can never run
             scheduled.Add((r, n));
             budget -= n;
         }
@@ -68,7 +70,9 @@ public sealed class Scheduler(SchedulerOptions options, KvCacheManager kvCache)
             {
                 kvCache.Free(r.Id);
                 r.NumComputed = 0;
-                break;
+                if (_running.Count > 0) break;   // it waits for running requests to free blocks
+                GiveUp(r);                        // nothing else holds blocks: it would wait forever, blocking the queue
+                continue;
             }
             if (r.Preemptions == 0 && r.OutputLength == 0)
             {
@@ -106,6 +110,24 @@ public sealed class Scheduler(SchedulerOptions options, KvCacheManager kvCache)
         var dropped = _dropped.ToArray();
         _dropped.Clear();
         return new SchedulerOutput(order, fresh, cached, dropped, preempted);
+    }
+
+    /// <summary>
+    /// Requests taken out because they cannot run even alone: their tokens need more blocks than the whole pool
+    /// (possible when the pool holds less than --max-model-len). The core ends them with finish reason length.
+    /// </summary>
+    public IReadOnlyList<Request> TakeUnservable()
+    {
+        if (_unservable.Count == 0) return [];
+        var taken = _unservable.ToArray();
+        _unservable.Clear();
+        return taken;
+    }
+
+    private void GiveUp(Request r)
+    {
+        Finish(r);
+        _unservable.Add(r);
     }
 
     /// <summary>After a step whose tokens are all on the host: caches the blocks they filled, for later requests to share.</summary>

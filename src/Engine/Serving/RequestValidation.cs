@@ -19,8 +19,13 @@ internal static class RequestValidation
                 throw new ArgumentException($"Token id {id} is out of vocabulary range [0, {vocab}).", "prompt");
         if (r.Sampling.MaxTokens is int m && n + m > maxModelLen)
             throw new ArgumentException($"This model's maximum context length is {maxModelLen} tokens. However, you requested {n + m} tokens ({n} in the prompt, {m} for the completion). Please reduce the length of the prompt or max_tokens.", "max_tokens");
-        if (kvCache.BlocksFor(n + 1) > kvCache.NumBlocks)
-            throw new ArgumentException($"The prompt of {n} tokens does not fit the KV cache ({kvCache.NumBlocks * kvCache.BlockSize} tokens).", "prompt");
+        int poolTokens = kvCache.Capacity * kvCache.BlockSize;
+        if (kvCache.BlocksFor(n + 1) > kvCache.Capacity)
+            throw new ArgumentException($"The prompt of {n} tokens does not fit the KV cache ({poolTokens} tokens).", "prompt");
+        // A request that can never fit would preempt itself forever; one without max_tokens ends with "length" when it fills the pool.
+        if (r.Sampling.MaxTokens is int mt && kvCache.BlocksFor(n + mt) > kvCache.Capacity)
+            throw new ArgumentException($"The KV cache holds {poolTokens} tokens, but the prompt ({n} tokens) and max_tokens ({mt}) need {n + mt}. " +
+                "Lower max_tokens or shorten the prompt; the server's pool grows with --num-kv-blocks, --kv-cache-space or --gpu-memory-utilization.", "max_tokens");
         r.Sampling.Validate(vocab);
     }
 }
