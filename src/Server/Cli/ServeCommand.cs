@@ -30,9 +30,19 @@ public static class ServeCommand
         var eager = new Option<bool>("--enforce-eager") { Description = "Never replay decode steps from CUDA graphs." };
         var noPrefix = new Option<bool>("--no-enable-prefix-caching") { Description = "Do not share KV blocks between requests with a common prefix." };
         var gpuUtil = new Option<double>("--gpu-memory-utilization") { Description = "Fraction of GPU memory to use, KV cache included.", DefaultValueFactory = _ => 0.9 };
+        var shutdownTimeout = new Option<double>("--shutdown-timeout")
+        {
+            Description = "Seconds running requests get to finish after SIGTERM; new ones get 503 at once, streams still open at the end get an error event.",
+            DefaultValueFactory = _ => 30,
+        };
+        shutdownTimeout.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<double>() is var v && (v < 0 || double.IsNaN(v) || v > 86400))
+                r.AddError("--shutdown-timeout must be between 0 and 86400 seconds.");
+        });
         var cmd = new Command("serve", "Serve a model over the OpenAI-compatible REST API (default verb).");
         foreach (var o in a.All) cmd.Options.Add(o);
-        foreach (var o in new Option[] { host, port, grpcPort, served, apiKey, maxSeqs, maxTokens, maxWaiting, blockSize, kvBlocks, kvSpace, gpuUtil, eager, noPrefix }.Concat(asyncScheduling.All))
+        foreach (var o in new Option[] { host, port, grpcPort, served, apiKey, shutdownTimeout, maxSeqs, maxTokens, maxWaiting, blockSize, kvBlocks, kvSpace, gpuUtil, eager, noPrefix }.Concat(asyncScheduling.All))
             cmd.Options.Add(o);
         cmd.SetAction(p =>
         {
@@ -64,6 +74,7 @@ public static class ServeCommand
                 // What the model was built with: a prequantized checkpoint reports its own method without the flag.
                 Quantization = loaded.Options?.Quantization.Name ?? "none",
                 ServedModelNames = names,
+                ShutdownTimeout = TimeSpan.FromSeconds(p.GetValue(shutdownTimeout)),
                 ApiKey = p.GetValue(apiKey) ?? Environment.GetEnvironmentVariable("INFERENCE_API_KEY") ?? Environment.GetEnvironmentVariable("VLLM_API_KEY"),
             };
             return ServerHost.Run(loaded, engineOptions, settings);

@@ -26,6 +26,9 @@ public static class GrpcRequestMapping
     public static SamplingParams ToEngine(SamplingParameters s)
     {
         var d = new SamplingParams();
+        // The same cap as REST's stop field (one constant for both).
+        if (s.Stop.Count > OpenAi.SamplingParsing.MaxStop)
+            throw GrpcErrors.InvalidArgument($"stop may hold at most {OpenAi.SamplingParsing.MaxStop} strings, got {s.Stop.Count}.", "stop");
         return new SamplingParams
         {
             Temperature = s.HasTemperature ? s.Temperature : d.Temperature,

@@ -39,7 +39,13 @@ public static class ServerHost
             k.Listen(address, settings.GrpcPort, o => o.Protocols = HttpProtocols.Http2);
             k.Limits.MaxRequestBodySize = settings.MaxRequestBodyBytes;
         });
-        builder.Services.AddSingleton(engine);
+        // Graceful shutdown (--shutdown-timeout): the front ends see the engine through DrainingEngine, whose streams end
+        // at the drain deadline with an error the SSE and gRPC paths report; the host allows a little more to write it.
+        var drain = new ShutdownDrain(settings.ShutdownTimeout);
+        builder.Services.AddSingleton(drain);
+        builder.Services.AddSingleton<IInferenceEngine>(new DrainingEngine(engine, drain));
+        builder.Services.AddHostedService<ShutdownDrainService>();
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = settings.ShutdownTimeout + ShutdownDrain.FinalWriteGrace);
         builder.Services.AddSingleton(settings);
         // The OpenAPI document takes its schemas from these options: the API speaks snake_case, and numbers given as
         // strings are refused (RequestJson), so the web default of reading numbers from strings would misdocument it.
@@ -60,10 +66,12 @@ public static class ServerHost
                 return Task.CompletedTask;
             });
         });
-        builder.Services.AddInferenceGrpc(engine);
+        builder.Services.AddInferenceGrpc(engine, () => drain.IsStopping);
         builder.AddInferenceObservability();
         var app = builder.Build();
         app.UseInferenceObservability(engine);
+        app.UseGrpcGate(settings); // gRPC status counter, API key and message checks before the runtime parses a message
+        drain.Use(app); // after shutdown starts: 503 / UNAVAILABLE for new requests
         app.UseOpenAiApiKey(settings);
         app.MapOpenApi(); // GET /openapi/v1.json
         app.MapApiDocsPage(); // GET /docs

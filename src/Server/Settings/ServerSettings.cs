@@ -15,5 +15,11 @@ public sealed record ServerSettings
     /// <summary>Largest request body accepted (HTTP 413 beyond).</summary>
     public long MaxRequestBodyBytes { get; init; } = 4 << 20;
 
+    /// <summary>
+    /// Drain period after shutdown starts (<c>--shutdown-timeout</c>): new requests get 503 at once, running ones get
+    /// this long to finish, then open streams end with an error event (gRPC: UNAVAILABLE).
+    /// </summary>
+    public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
     public string ModelName => ServedModelNames[0];
 }

@@ -1,0 +1,159 @@
+using System.Security.Cryptography;
+using System.Text;
+using Grpc.Core;
+using InferenceServer.GrpcApi.V1;
+using InferenceServer.Server.Observability;
+using InferenceServer.Server.Settings;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace InferenceServer.Server.Grpc;
+
+/// <summary>
+/// HTTP middleware in front of the gRPC endpoints, where it can act before Grpc.AspNetCore deserializes a message
+/// (interceptors only run after that):
+/// <list type="bullet">
+/// <item>counts every gRPC call that ends with a non-OK status in <c>inference_grpc_errors_total{code}</c>, from the
+/// status actually sent (so failures outside the handler count too: UNKNOWN, RESOURCE_EXHAUSTED from message limits,
+/// DEADLINE_EXCEEDED, CANCELLED);</item>
+/// <item>with --api-key, answers InferenceService calls without <c>authorization: Bearer KEY</c> with UNAUTHENTICATED
+/// before reading their body (health and reflection stay open to probes);</item>
+/// <item>parses InferenceService request messages itself, so a malformed one (a string field that is not UTF-8, a
+/// truncated message) is INVALID_ARGUMENT with a message instead of the UNKNOWN the runtime would answer.</item>
+/// </list>
+/// </summary>
+public static class GrpcGate
+{
+    private static readonly string ServicePrefix = "/" + GrpcHosting.ServiceName + "/";
+
+    public static IApplicationBuilder UseGrpcGate(this IApplicationBuilder app, ServerSettings settings)
+    {
+        byte[]? expected = string.IsNullOrEmpty(settings.ApiKey) ? null : Encoding.UTF8.GetBytes("Bearer " + settings.ApiKey);
+        return app.Use(async (ctx, next) =>
+        {
+            if (!IsGrpc(ctx.Request))
+            {
+                await next(ctx);
+                return;
+            }
+            bool threw = false;
+            try
+            {
+                if (ctx.Request.Path.Value is { } path && path.StartsWith(ServicePrefix, StringComparison.Ordinal))
+                {
+                    if (expected != null && !KeyMatches(ctx, expected))
+                    {
+                        WriteStatus(ctx, StatusCode.Unauthenticated, "Invalid or missing API key: send metadata 'authorization: Bearer <key>'.");
+                        return;
+                    }
+                    if (await CheckMessageAsync(ctx, path[ServicePrefix.Length..]) is { } failure)
+                    {
+                        WriteStatus(ctx, failure.Code, failure.Message);
+                        return;
+                    }
+                }
+                await next(ctx);
+            }
+            catch
+            {
+                threw = true;
+                throw;
+            }
+            finally
+            {
+                RecordStatus(ctx, threw);
+            }
+        });
+    }
+
+    public static bool IsGrpc(HttpRequest request) =>
+        request.ContentType is { } t && t.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// Ends a call that has not started its response with a status and no messages (a trailers-only response: the
+    /// status travels in the headers), the way Grpc.AspNetCore answers a call that fails before its first message.
+    /// </summary>
+    public static void WriteStatus(HttpContext ctx, StatusCode code, string message)
+    {
+        ctx.Response.StatusCode = 200;
+        ctx.Response.ContentType = "application/grpc";
+        ctx.Response.Headers["grpc-status"] = ((int)code).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        ctx.Response.Headers["grpc-message"] = PercentEncode(message);
+    }
+
+    private static bool KeyMatches(HttpContext ctx, byte[] expected)
+    {
+        byte[] given = Encoding.UTF8.GetBytes(ctx.Request.Headers.Authorization.ToString());
+        // Constant-time compare so the key cannot be guessed byte by byte from response timing.
+        return CryptographicOperations.FixedTimeEquals(given, expected);
+    }
+
+    /// <summary>
+    /// Reads the call's body (unary and server-streaming calls send one message, then end the stream), parses each
+    /// uncompressed message with the method's parser, and puts the bytes back for the gRPC endpoint to read. Null when
+    /// the body is fine (or compressed, or the method unknown: the runtime answers those as before).
+    /// </summary>
+    private static async Task<(StatusCode Code, string Message)?> CheckMessageAsync(HttpContext ctx, string method)
+    {
+        if (InferenceService.Descriptor.FindMethodByName(method) is not { } descriptor) return null;
+        var buffer = new MemoryStream();
+        try
+        {
+            await ctx.Request.Body.CopyToAsync(buffer, ctx.RequestAborted);
+        }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            return (StatusCode.ResourceExhausted, "The request message is larger than the server accepts.");
+        }
+        byte[] body = buffer.ToArray();
+        ctx.Request.Body = new MemoryStream(body, writable: false);
+        int at = 0;
+        while (at < body.Length)
+        {
+            if (body.Length - at < 5) return (StatusCode.InvalidArgument, "Malformed request: truncated gRPC message header.");
+            bool compressed = body[at] != 0;
+            int length = (body[at + 1] << 24) | (body[at + 2] << 16) | (body[at + 3] << 8) | body[at + 4];
+            at += 5;
+            if (length < 0 || length > body.Length - at) return (StatusCode.InvalidArgument, "Malformed request: truncated gRPC message.");
+            if (!compressed)
+            {
+                try
+                {
+                    descriptor.InputType.Parser.ParseFrom(body, at, length);
+                }
+                catch (Exception e) when (e is Google.Protobuf.InvalidProtocolBufferException or ArgumentException)
+                {
+                    // Protobuf reports invalid UTF-8 in a string field as a DecoderFallbackException (an ArgumentException).
+                    string why = e is DecoderFallbackException ? "a string field is not valid UTF-8" : e.Message;
+                    return (StatusCode.InvalidArgument, $"Malformed {descriptor.InputType.Name} message: {why}.");
+                }
+            }
+            at += length;
+        }
+        return null;
+    }
+
+    /// <summary>The status the call ended with: the grpc-status trailer, or the header of a trailers-only response.</summary>
+    private static void RecordStatus(HttpContext ctx, bool threw)
+    {
+        string? status = ctx.Features.Get<IHttpResponseTrailersFeature>()?.Trailers is { } trailers && trailers.TryGetValue("grpc-status", out var t) ? t.ToString() : null;
+        if (string.IsNullOrEmpty(status) && ctx.Response.Headers.TryGetValue("grpc-status", out var h)) status = h.ToString();
+        StatusCode? code = int.TryParse(status, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int n) ? (StatusCode)n : null;
+        // A call the client reset ends CANCELLED for it, whatever the handler then set (a deadline keeps its own code).
+        if (ctx.RequestAborted.IsCancellationRequested && code != StatusCode.DeadlineExceeded) code = StatusCode.Cancelled;
+        code ??= threw ? StatusCode.Unknown : null;
+        if (code is null) return;
+        if (code != StatusCode.OK) ErrorMetrics.Record("grpc", code.Value.ToString());
+    }
+
+    /// <summary>grpc-message is percent-encoded UTF-8 (gRPC over HTTP/2 spec): bytes outside 0x20-0x7E and '%' are escaped.</summary>
+    private static string PercentEncode(string message)
+    {
+        var sb = new StringBuilder(message.Length);
+        foreach (byte b in Encoding.UTF8.GetBytes(message))
+        {
+            if (b is >= 0x20 and <= 0x7E && b != (byte)'%') sb.Append((char)b);
+            else sb.Append('%').Append(b.ToString("X2", System.Globalization.CultureInfo.InvariantCulture));
+        }
+        return sb.ToString();
+    }
+}
