@@ -22,6 +22,13 @@ public sealed record SamplingParams
     /// <summary>OpenAI's documented logit_bias range; vLLM's OpenAI layer clamps (not rejects) to it, and so does the sampler.</summary>
     public const float MaxAbsLogitBias = 100f;
 
+    /// <summary>
+    /// Smallest accepted repetition_penalty. vLLM only requires &gt; 0, but the sampler divides positive logits of seen
+    /// tokens by it in float32: a value like 1e-38 turns them into +inf and the row into NaN (degenerate output).
+    /// 1e-6 keeps any real logit finite even after the 0.01 temperature floor, and is far below any useful penalty.
+    /// </summary>
+    public const float MinRepetitionPenalty = 1e-6f;
+
     public static SamplingParams Greedy { get; } = new() { Temperature = 0f };
 
     /// <summary>Softmax temperature. 0 (below <see cref="GreedyEpsilon"/>) = greedy. vLLM rule: any finite value ≥ 0 (no upper cap of 2 as OpenAI has).</summary>
@@ -38,7 +45,7 @@ public sealed record SamplingParams
 
     /// <summary>
     /// vLLM/HF repetition penalty over tokens seen in the prompt OR the output: a positive logit is divided by it,
-    /// a non-positive one multiplied. Must be &gt; 0; 1 = off.
+    /// a non-positive one multiplied. At least <see cref="MinRepetitionPenalty"/>; 1 = off.
     /// </summary>
     public float RepetitionPenalty { get; init; } = 1f;
 
@@ -103,8 +110,9 @@ public sealed record SamplingParams
             throw new SamplingParamsException("top_k", $"top_k must be 0 or -1 (disabled), or at least 1, got {TopK}.");
         if (!(MinP >= 0 && MinP <= 1))
             throw new SamplingParamsException("min_p", $"min_p must be in [0, 1], got {MinP}.");
-        if (!float.IsFinite(RepetitionPenalty) || RepetitionPenalty <= 0)
-            throw new SamplingParamsException("repetition_penalty", $"repetition_penalty must be a finite number > 0, got {RepetitionPenalty}.");
+        if (!float.IsFinite(RepetitionPenalty) || RepetitionPenalty < MinRepetitionPenalty)
+            throw new SamplingParamsException("repetition_penalty",
+                $"repetition_penalty must be a finite number >= {MinRepetitionPenalty:0.######} (1 = off, < 1 favours repeats, > 1 penalises them), got {RepetitionPenalty}.");
         if (!(PresencePenalty >= -2 && PresencePenalty <= 2))
             throw new SamplingParamsException("presence_penalty", $"presence_penalty must be in [-2, 2], got {PresencePenalty}.");
         if (!(FrequencyPenalty >= -2 && FrequencyPenalty <= 2))

@@ -73,6 +73,7 @@ public static class ServerHost
         app.UseGrpcGate(settings); // gRPC status counter, API key and message checks before the runtime parses a message
         drain.Use(app); // after shutdown starts: 503 / UNAVAILABLE for new requests
         app.UseOpenAiApiKey(settings);
+        app.UseOpenAiRouteErrors();
         app.MapOpenApi(); // GET /openapi/v1.json
         app.MapApiDocsPage(); // GET /docs
         app.MapGet("/health", () => Results.Ok())

@@ -106,8 +106,11 @@ public static class ChatCompletionsEndpoint
             if (type.GetString() != "text")
                 throw ApiException.BadRequest($"response_format type '{type.GetString()}' is not supported by this server; only 'text' is.", "response_format");
         }
-        if (j.Get("tools") is { ValueKind: JsonValueKind.Array } tools && tools.GetArrayLength() > 0)
-            throw ApiException.BadRequest("Tool calling is not supported by this server.", "tools");
+        if (j.Get("tools") is { } tools)
+        {
+            if (tools.ValueKind != JsonValueKind.Array) throw RequestJson.TypeError("tools", "a list of tool objects");
+            if (tools.GetArrayLength() > 0) throw ApiException.BadRequest("Tool calling is not supported by this server.", "tools");
+        }
     }
 
     private static List<ChatTokenLogprobDto> Logprobs(ITokenizer tokenizer, GenerationOutput output)

@@ -80,7 +80,8 @@ public static class ChatPrompt
         var sb = new StringBuilder();
         foreach (var part in c.EnumerateArray())
         {
-            if (part.ValueKind != JsonValueKind.Object || !part.TryGetProperty("type", out var type) || type.GetString() != "text"
+            if (part.ValueKind != JsonValueKind.Object || !part.TryGetProperty("type", out var type)
+                || type.ValueKind != JsonValueKind.String || type.GetString() != "text"
                 || !part.TryGetProperty("text", out var text) || text.ValueKind != JsonValueKind.String)
                 throw ApiException.BadRequest("Only text content parts ({\"type\": \"text\", \"text\": ...}) are supported.", "messages");
             if (sb.Length > 0) sb.Append('\n');

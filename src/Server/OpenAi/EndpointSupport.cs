@@ -24,6 +24,10 @@ public static class EndpointSupport
         }
         catch (Exception e) when (GenerationRunner.Map(e) is ApiException api)
         {
+            // A refused request is the client's mistake, not the server's: one debug line, no stack trace.
+            var log = ctx.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("InferenceServer.OpenAi");
+            if (log.IsEnabled(LogLevel.Debug))
+                log.LogDebug("{Method} {Path} refused with {Status}: {Message}", ctx.Request.Method, ctx.Request.Path, api.Status, api.Message);
             if (ctx.Response.HasStarted)
             {
                 // Mid-stream the status line is gone; like vLLM, send the error object as a last event so clients see why.

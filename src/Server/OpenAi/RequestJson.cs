@@ -32,6 +32,21 @@ public sealed class RequestJson(JsonElement root)
         {
             throw new ApiException(413, "The request body is too large.", code: "request_too_large");
         }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status408RequestTimeout)
+        {
+            // Kestrel's MinRequestBodyDataRate: the body arrived too slowly.
+            throw new ApiException(408, "The request body arrived too slowly.", code: "request_timeout");
+        }
+        catch (BadHttpRequestException e)
+        {
+            // Kestrel's verdict on the framing: cut off before Content-Length, malformed chunked encoding...
+            throw ApiException.BadRequest($"The request body could not be read: {e.Message}");
+        }
+        catch (IOException e)
+        {
+            // The connection failed mid-body (reset, or a transport error): the client's side, not a server fault.
+            throw ApiException.BadRequest($"The request body could not be read: {e.Message}");
+        }
         var bytes = new ReadOnlyMemory<byte>(buffer.GetBuffer(), 0, (int)buffer.Length);
         if (bytes.Span.StartsWith("\uFEFF"u8)) bytes = bytes[3..];
         if (!Utf8.IsValid(bytes.Span)) throw ApiException.BadRequest("The request body is not valid UTF-8.");
@@ -49,7 +64,50 @@ public sealed class RequestJson(JsonElement root)
             doc.Dispose();
             throw ApiException.BadRequest("The request body must be a JSON object.");
         }
+        try
+        {
+            CheckEscapedStrings(bytes.Span);
+        }
+        catch
+        {
+            doc.Dispose();
+            throw;
+        }
         return (doc, new RequestJson(doc.RootElement));
+    }
+
+    /// <summary>
+    /// JSON escapes can spell UTF-16 that is not text: a lone surrogate ("\ud800") parses, but decoding that string
+    /// (JsonElement.GetString, anywhere later) throws InvalidOperationException, which was a 500. Checks every escaped
+    /// string and property name once, up front, so it is a 400 naming the top-level field. Unescaped strings need no
+    /// check: the body as a whole was already validated as UTF-8.
+    /// </summary>
+    private static void CheckEscapedStrings(ReadOnlySpan<byte> json)
+    {
+        var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = MaxDepth });
+        string? field = null;
+        while (reader.Read())
+        {
+            if (reader.TokenType is not (JsonTokenType.String or JsonTokenType.PropertyName)) continue;
+            bool topLevelName = reader.TokenType == JsonTokenType.PropertyName && reader.CurrentDepth == 1;
+            if (!reader.ValueIsEscaped)
+            {
+                if (topLevelName) field = reader.GetString();
+                continue;
+            }
+            string value;
+            try
+            {
+                value = reader.GetString()!;
+            }
+            catch (InvalidOperationException)
+            {
+                throw topLevelName
+                    ? ApiException.BadRequest("The request body has a field name that is not valid Unicode text (a lone UTF-16 surrogate escape such as \\ud800).")
+                    : ApiException.BadRequest($"'{field}' is not valid Unicode text: it holds a lone UTF-16 surrogate escape (such as \\ud800).", field);
+            }
+            if (topLevelName) field = value;
+        }
     }
 
     /// <summary>
