@@ -36,6 +36,7 @@ public static class GrpcGate
                 return;
             }
             bool threw = false;
+            long started = Environment.TickCount64;
             try
             {
                 if (ctx.Request.Path.Value is { } path && path.StartsWith(ServicePrefix, StringComparison.Ordinal))
@@ -60,7 +61,7 @@ public static class GrpcGate
             }
             finally
             {
-                RecordStatus(ctx, threw);
+                RecordStatus(ctx, threw, started);
             }
         });
     }
@@ -133,16 +134,36 @@ public static class GrpcGate
     }
 
     /// <summary>The status the call ended with: the grpc-status trailer, or the header of a trailers-only response.</summary>
-    private static void RecordStatus(HttpContext ctx, bool threw)
+    private static void RecordStatus(HttpContext ctx, bool threw, long started)
     {
         string? status = ctx.Features.Get<IHttpResponseTrailersFeature>()?.Trailers is { } trailers && trailers.TryGetValue("grpc-status", out var t) ? t.ToString() : null;
         if (string.IsNullOrEmpty(status) && ctx.Response.Headers.TryGetValue("grpc-status", out var h)) status = h.ToString();
         StatusCode? code = int.TryParse(status, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int n) ? (StatusCode)n : null;
-        // A call the client reset ends CANCELLED for it, whatever the handler then set (a deadline keeps its own code).
-        if (ctx.RequestAborted.IsCancellationRequested && code != StatusCode.DeadlineExceeded) code = StatusCode.Cancelled;
+        // A call the client reset ends CANCELLED for it, whatever the handler then set, unless its deadline had passed:
+        // clients enforce deadlines themselves too, resetting the call at the deadline, so that is DEADLINE_EXCEEDED.
+        if (ctx.RequestAborted.IsCancellationRequested && code != StatusCode.DeadlineExceeded)
+            code = TimeoutMs(ctx.Request.Headers["grpc-timeout"].ToString()) is long ms && Environment.TickCount64 - started >= ms
+                ? StatusCode.DeadlineExceeded : StatusCode.Cancelled;
         code ??= threw ? StatusCode.Unknown : null;
         if (code is null) return;
         if (code != StatusCode.OK) ErrorMetrics.Record("grpc", code.Value.ToString());
+    }
+
+    /// <summary>The grpc-timeout header ("100m", "2S", ...) in milliseconds, rounded down; null when absent or unreadable.</summary>
+    private static long? TimeoutMs(string header)
+    {
+        if (header.Length < 2 || !long.TryParse(header.AsSpan(0, header.Length - 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long v))
+            return null;
+        return header[^1] switch
+        {
+            'H' => v * 3_600_000,
+            'M' => v * 60_000,
+            'S' => v * 1000,
+            'm' => v,
+            'u' => v / 1000,
+            'n' => v / 1_000_000,
+            _ => null,
+        };
     }
 
     /// <summary>grpc-message is percent-encoded UTF-8 (gRPC over HTTP/2 spec): bytes outside 0x20-0x7E and '%' are escaped.</summary>

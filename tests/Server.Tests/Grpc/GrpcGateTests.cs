@@ -87,7 +87,7 @@ public sealed class GrpcGateTests(ServerFixture server)
 
         await Fails(() => channel.CreateCallInvoker().AsyncUnaryCall(RawTokenize, null, Options(), BadUtf8Tokenize).ResponseAsync);
         // A deadline shorter than the generation.
-        var e = await Fails(() => client.CompleteAsync(Greedy("The film was", 200), new CallOptions(deadline: DateTime.UtcNow.AddMilliseconds(50), cancellationToken: ct)).ResponseAsync);
+        var e = await Fails(() => client.CompleteAsync(Greedy("The film was", 240), new CallOptions(deadline: DateTime.UtcNow.AddMilliseconds(150), cancellationToken: ct)).ResponseAsync);
         Assert.Equal(StatusCode.DeadlineExceeded, e.StatusCode);
         // A client that cancels mid-stream.
         using (var cancel = CancellationTokenSource.CreateLinkedTokenSource(ct))
