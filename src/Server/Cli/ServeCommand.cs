@@ -19,7 +19,11 @@ public static class ServeCommand
         var port = new Option<int>("--port") { Description = "REST port.", DefaultValueFactory = _ => 8000 };
         var grpcPort = new Option<int>("--grpc-port") { Description = "gRPC port (HTTP/2).", DefaultValueFactory = _ => 8001 };
         var served = new Option<string[]>("--served-model-name") { Description = "Model name(s) clients use; the first is reported. Default: --model.", AllowMultipleArgumentsPerToken = true };
-        var apiKey = new Option<string?>("--api-key") { Description = "Require this key as 'Authorization: Bearer KEY' (also VLLM_API_KEY / INFERENCE_API_KEY)." };
+        var apiKey = new Option<string[]>("--api-key") { Description = "Require this key as 'Authorization: Bearer KEY' (REST) or metadata 'authorization: Bearer KEY' (gRPC); repeat for several keys, any one is accepted. Without --api-key/--api-key-file: INFERENCE_API_KEY, else VLLM_API_KEY." };
+        var apiKeyFile = new Option<string?>("--api-key-file") { Description = "File of accepted API keys, one per line (blank lines and # comments skipped); adds to --api-key." };
+        var protectHealth = new Option<bool>("--protect-health") { Description = "With an API key, /health, /ready and gRPC health need it too (open by default)." };
+        var protectMetrics = new Option<bool>("--protect-metrics") { Description = "With an API key, /metrics, /openapi/v1.json, /docs and gRPC reflection need it too (open by default)." };
+        var restOnGrpcPort = new Option<bool>("--rest-on-grpc-port") { Description = "Also serve the REST routes (h2c) on --grpc-port; by default that port answers them 404." };
         var maxSeqs = new Option<int>("--max-num-seqs") { Description = "Sequences per engine step.", DefaultValueFactory = _ => 64 };
         var maxTokens = new Option<int>("--max-num-batched-tokens") { Description = "Tokens per engine step (prefill chunks plus decodes).", DefaultValueFactory = _ => 2048 };
         var maxWaiting = new Option<int>("--max-waiting") { Description = "Requests allowed to queue before new ones get HTTP 429.", DefaultValueFactory = _ => 256 };
@@ -42,11 +46,12 @@ public static class ServeCommand
         });
         var cmd = new Command("serve", "Serve a model over the OpenAI-compatible REST API (default verb).");
         foreach (var o in a.All) cmd.Options.Add(o);
-        foreach (var o in new Option[] { host, port, grpcPort, served, apiKey, shutdownTimeout, maxSeqs, maxTokens, maxWaiting, blockSize, kvBlocks, kvSpace, gpuUtil, eager, noPrefix }.Concat(asyncScheduling.All))
+        foreach (var o in new Option[] { host, port, grpcPort, served, apiKey, apiKeyFile, protectHealth, protectMetrics, restOnGrpcPort, shutdownTimeout, maxSeqs, maxTokens, maxWaiting, blockSize, kvBlocks, kvSpace, gpuUtil, eager, noPrefix }.Concat(asyncScheduling.All))
             cmd.Options.Add(o);
         cmd.SetAction(p =>
         {
             bool? asyncMode = asyncScheduling.Value(p);   // before loading: a contradiction fails fast
+            var apiKeys = ApiKeySources.Resolve(p.GetValue(apiKey), p.GetValue(apiKeyFile), Environment.GetEnvironmentVariable); // so does a bad key file
             var loaded = ModelLoading.Load(p, a, quantization, Console.WriteLine, showProgress: true);
             var engineOptions = new EngineOptions
             {
@@ -75,7 +80,10 @@ public static class ServeCommand
                 Quantization = loaded.Options?.Quantization.Name ?? "none",
                 ServedModelNames = names,
                 ShutdownTimeout = TimeSpan.FromSeconds(p.GetValue(shutdownTimeout)),
-                ApiKey = p.GetValue(apiKey) ?? Environment.GetEnvironmentVariable("INFERENCE_API_KEY") ?? Environment.GetEnvironmentVariable("VLLM_API_KEY"),
+                ApiKeys = apiKeys,
+                ProtectHealth = p.GetValue(protectHealth),
+                ProtectMetrics = p.GetValue(protectMetrics),
+                RestOnGrpcPort = p.GetValue(restOnGrpcPort),
             };
             return ServerHost.Run(loaded, engineOptions, settings);
         });

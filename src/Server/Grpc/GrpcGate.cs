@@ -1,9 +1,8 @@
-using System.Security.Cryptography;
 using System.Text;
 using Grpc.Core;
 using InferenceServer.GrpcApi.V1;
 using InferenceServer.Server.Observability;
-using InferenceServer.Server.Settings;
+using InferenceServer.Server.Hosting;
 using Microsoft.AspNetCore.Http.Features;
 
 namespace InferenceServer.Server.Grpc;
@@ -15,8 +14,9 @@ namespace InferenceServer.Server.Grpc;
 /// <item>counts every gRPC call that ends with a non-OK status in <c>inference_grpc_errors_total{code}</c>, from the
 /// status actually sent (so failures outside the handler count too: UNKNOWN, RESOURCE_EXHAUSTED from message limits,
 /// DEADLINE_EXCEEDED, CANCELLED);</item>
-/// <item>with --api-key, answers InferenceService calls without <c>authorization: Bearer KEY</c> with UNAUTHENTICATED
-/// before reading their body (health and reflection stay open to probes);</item>
+/// <item>with API keys set, answers calls without <c>authorization: Bearer KEY</c> with UNAUTHENTICATED before reading
+/// their body, by <see cref="AccessControl"/>'s rule (health and reflection open unless --protect-health /
+/// --protect-metrics close them);</item>
 /// <item>parses InferenceService request messages itself, so a malformed one (a string field that is not UTF-8, a
 /// truncated message) is INVALID_ARGUMENT with a message instead of the UNKNOWN the runtime would answer.</item>
 /// </list>
@@ -25,9 +25,8 @@ public static class GrpcGate
 {
     private static readonly string ServicePrefix = "/" + GrpcHosting.ServiceName + "/";
 
-    public static IApplicationBuilder UseGrpcGate(this IApplicationBuilder app, ServerSettings settings)
+    public static IApplicationBuilder UseGrpcGate(this IApplicationBuilder app, AccessControl access)
     {
-        byte[]? expected = string.IsNullOrEmpty(settings.ApiKey) ? null : Encoding.UTF8.GetBytes("Bearer " + settings.ApiKey);
         return app.Use(async (ctx, next) =>
         {
             if (!IsGrpc(ctx.Request))
@@ -39,13 +38,13 @@ public static class GrpcGate
             long started = Environment.TickCount64;
             try
             {
+                if (!access.Allows(ctx.Request))
+                {
+                    WriteStatus(ctx, StatusCode.Unauthenticated, "Invalid or missing API key: send metadata 'authorization: Bearer <key>'.");
+                    return;
+                }
                 if (ctx.Request.Path.Value is { } path && path.StartsWith(ServicePrefix, StringComparison.Ordinal))
                 {
-                    if (expected != null && !KeyMatches(ctx, expected))
-                    {
-                        WriteStatus(ctx, StatusCode.Unauthenticated, "Invalid or missing API key: send metadata 'authorization: Bearer <key>'.");
-                        return;
-                    }
                     if (await CheckMessageAsync(ctx, path[ServicePrefix.Length..]) is { } failure)
                     {
                         WriteStatus(ctx, failure.Code, failure.Message);
@@ -79,13 +78,6 @@ public static class GrpcGate
         ctx.Response.ContentType = "application/grpc";
         ctx.Response.Headers["grpc-status"] = ((int)code).ToString(System.Globalization.CultureInfo.InvariantCulture);
         ctx.Response.Headers["grpc-message"] = PercentEncode(message);
-    }
-
-    private static bool KeyMatches(HttpContext ctx, byte[] expected)
-    {
-        byte[] given = Encoding.UTF8.GetBytes(ctx.Request.Headers.Authorization.ToString());
-        // Constant-time compare so the key cannot be guessed byte by byte from response timing.
-        return CryptographicOperations.FixedTimeEquals(given, expected);
     }
 
     /// <summary>

@@ -22,12 +22,14 @@ public static class ServerHost
         using var engine = new LlmEngine(loaded.Model, loaded.Tokenizer, loaded.TokenizerConfig, engineOptions, Console.WriteLine);
         engine.Start();
         var app = Build(engine, settings);
-        Console.WriteLine($"serving {settings.ModelName} on http://{settings.Host}:{settings.Port} (OpenAI API at /v1, docs at /docs), gRPC on {settings.Host}:{settings.GrpcPort}");
+        Console.WriteLine($"serving {settings.ModelName} on http://{settings.Host}:{settings.Port} (OpenAI API at /v1, docs at /docs), gRPC on {settings.Host}:{settings.GrpcPort}"
+            + (settings.ApiKeys.Count > 0 ? $"; API key required ({settings.ApiKeys.Count} accepted)" : ""));
         app.Run();
         return 0;
     }
 
-    public static WebApplication Build(IInferenceEngine engine, ServerSettings settings, string[]? args = null)
+    /// <param name="configure">Last changes to the builder before it builds (tests add a log capture here).</param>
+    public static WebApplication Build(IInferenceEngine engine, ServerSettings settings, string[]? args = null, Action<WebApplicationBuilder>? configure = null)
     {
         var builder = WebApplication.CreateSlimBuilder(args ?? []);
         builder.WebHost.ConfigureKestrel(k =>
@@ -68,11 +70,14 @@ public static class ServerHost
         });
         builder.Services.AddInferenceGrpc(engine, () => drain.IsStopping);
         builder.AddInferenceObservability();
+        configure?.Invoke(builder);
         var app = builder.Build();
         app.UseInferenceObservability(engine);
-        app.UseGrpcGate(settings); // gRPC status counter, API key and message checks before the runtime parses a message
+        if (!settings.RestOnGrpcPort) app.UseGrpcPortOnlyGrpc(); // REST routes answer 404 on the gRPC port
+        var access = new AccessControl(settings); // one API-key rule for REST and gRPC
+        app.UseGrpcGate(access); // gRPC status counter, API key and message checks before the runtime parses a message
         drain.Use(app); // after shutdown starts: 503 / UNAVAILABLE for new requests
-        app.UseOpenAiApiKey(settings);
+        app.UseOpenAiApiKey(access);
         app.UseOpenAiRouteErrors();
         app.MapOpenApi(); // GET /openapi/v1.json
         app.MapApiDocsPage(); // GET /docs

@@ -1,27 +1,23 @@
-using System.Security.Cryptography;
-using System.Text;
-using InferenceServer.Server.Settings;
+using InferenceServer.Server.Grpc;
+using InferenceServer.Server.Hosting;
 
 namespace InferenceServer.Server.OpenAi;
 
-/// <summary>With --api-key set, every /v1 request needs <c>Authorization: Bearer &lt;key&gt;</c> (vLLM's rule).</summary>
+/// <summary>
+/// With API keys set, REST requests need <c>Authorization: Bearer &lt;key&gt;</c> by <see cref="AccessControl"/>'s rule
+/// (every route but the probes and descriptions their flags leave open); gRPC calls are checked by <see cref="GrpcGate"/>.
+/// </summary>
 public static class ApiKeyMiddleware
 {
-    public static IApplicationBuilder UseOpenAiApiKey(this IApplicationBuilder app, ServerSettings settings)
+    public static IApplicationBuilder UseOpenAiApiKey(this IApplicationBuilder app, AccessControl access)
     {
-        if (string.IsNullOrEmpty(settings.ApiKey)) return app;
-        byte[] expected = Encoding.UTF8.GetBytes("Bearer " + settings.ApiKey);
+        if (!access.Enabled) return app;
         return app.Use(async (ctx, next) =>
         {
-            if (ctx.Request.Path.StartsWithSegments("/v1"))
+            if (!GrpcGate.IsGrpc(ctx.Request) && !access.Allows(ctx.Request))
             {
-                byte[] given = Encoding.UTF8.GetBytes(ctx.Request.Headers.Authorization.ToString());
-                // Constant-time compare so the key cannot be guessed byte by byte from response timing.
-                if (!CryptographicOperations.FixedTimeEquals(given, expected))
-                {
-                    await ErrorResponses.Write(ctx, new ApiException(401, "Invalid or missing API key.", type: "invalid_request_error", code: "invalid_api_key"));
-                    return;
-                }
+                await ErrorResponses.Write(ctx, new ApiException(401, "Invalid or missing API key: send 'Authorization: Bearer <key>'.", type: "invalid_request_error", code: "invalid_api_key"));
+                return;
             }
             await next(ctx);
         });

@@ -1,3 +1,5 @@
+using System.Text;
+
 namespace InferenceServer.Server.Settings;
 
 /// <summary>Front-end settings of <c>serve</c>.</summary>
@@ -7,7 +9,31 @@ public sealed record ServerSettings
     public int Port { get; init; } = 8000;
     public int GrpcPort { get; init; } = 8001;
     public IReadOnlyList<string> ServedModelNames { get; init; } = ["tiny-llama"];
-    public string? ApiKey { get; init; }
+
+    /// <summary>
+    /// Accepted API keys (<c>--api-key</c>, repeatable; <c>--api-key-file</c>; INFERENCE_API_KEY / VLLM_API_KEY): any
+    /// one of them is accepted. Empty: no key needed. Never printed (<see cref="ToString"/> redacts them).
+    /// </summary>
+    public IReadOnlyList<string> ApiKeys { get; init; } = [];
+
+    /// <summary>One key (the first of <see cref="ApiKeys"/>); setting it replaces the list with that key.</summary>
+    public string? ApiKey
+    {
+        get => ApiKeys.Count > 0 ? ApiKeys[0] : null;
+        init => ApiKeys = string.IsNullOrEmpty(value) ? [] : [value];
+    }
+
+    /// <summary><c>--protect-health</c>: with a key set, /health, /ready and gRPC health need it too.</summary>
+    public bool ProtectHealth { get; init; }
+
+    /// <summary>
+    /// <c>--protect-metrics</c>: with a key set, /metrics and the API descriptions (/openapi/v1.json, /docs, gRPC
+    /// reflection) need it too.
+    /// </summary>
+    public bool ProtectMetrics { get; init; }
+
+    /// <summary><c>--rest-on-grpc-port</c>: also serve the REST routes (over h2c) on the gRPC port; off, that port answers them 404.</summary>
+    public bool RestOnGrpcPort { get; init; }
 
     /// <summary>Weight quantization method the model was loaded with, as reported by gRPC ModelInfo.</summary>
     public string Quantization { get; init; } = "none";
@@ -22,4 +48,13 @@ public sealed record ServerSettings
     public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
     public string ModelName => ServedModelNames[0];
+
+    /// <summary>The record's printout with the API keys redacted (only their number shows), so a settings dump never leaks one.</summary>
+    private bool PrintMembers(StringBuilder b)
+    {
+        b.Append($"Host = {Host}, Port = {Port}, GrpcPort = {GrpcPort}, ServedModelNames = [{string.Join(", ", ServedModelNames)}], ");
+        b.Append($"ApiKeys = [{ApiKeys.Count} redacted], ProtectHealth = {ProtectHealth}, ProtectMetrics = {ProtectMetrics}, RestOnGrpcPort = {RestOnGrpcPort}, ");
+        b.Append($"Quantization = {Quantization}, MaxRequestBodyBytes = {MaxRequestBodyBytes}, ShutdownTimeout = {ShutdownTimeout}");
+        return true;
+    }
 }
