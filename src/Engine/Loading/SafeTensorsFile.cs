@@ -65,16 +65,23 @@ public sealed class SafeTensorsFile : IDisposable
                         metadata[m.Name] = m.Value.ToString();
                     continue;
                 }
-                var dtype = ParseDtype(prop.Value.GetProperty("dtype").GetString()!);
+                // A JSON null dtype reads as null; "" is not a dtype name either, so it gets ParseDtype's error.
+                var dtype = ParseDtype(prop.Value.GetProperty("dtype").GetString() ?? "");
                 var shape = prop.Value.GetProperty("shape").EnumerateArray().Select(x => x.GetInt64()).ToArray();
                 var offsets = prop.Value.GetProperty("data_offsets").EnumerateArray().Select(x => x.GetInt64()).ToArray();
+                if (offsets.Length != 2 || offsets[0] < 0 || shape.Any(d => d < 0))
+                    throw new ModelLoadException($"{Path}: tensor {prop.Name} needs data_offsets [begin, end] with begin >= 0 and a shape without negative dimensions.");
                 var entry = new Entry(prop.Name, dtype, shape, offsets[0], offsets[1]);
-                if (entry.End < entry.Begin || entry.End > dataLength || entry.End - entry.Begin != entry.NumElements * ElementSize(dtype))
+                // Checked: a shape such as [2^32, 2^32] wraps to 0 elements unchecked and would pass as an empty tensor.
+                long bytes = checked(shape.Aggregate(1L, (a, b) => checked(a * b)) * ElementSize(dtype));
+                if (entry.End < entry.Begin || entry.End > dataLength || entry.End - entry.Begin != bytes)
                     throw new ModelLoadException($"{Path}: tensor {prop.Name} has data offsets [{entry.Begin}, {entry.End}) that do not match its shape or the file size.");
                 entries[prop.Name] = entry;
             }
         }
-        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException
+                                       // GetInt64 of 1.5 or 1e400 (FormatException), a shape whose size overflows a long.
+                                       or FormatException or OverflowException)
         {
             throw new ModelLoadException($"{Path}: malformed safetensors header ({e.Message}).", e);
         }
