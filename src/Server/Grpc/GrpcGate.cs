@@ -2,7 +2,7 @@ using System.Text;
 using Grpc.Core;
 using InferenceServer.GrpcApi.V1;
 using InferenceServer.Server.Observability;
-using InferenceServer.Server.Hosting;
+using InferenceServer.Server.Security;
 using Microsoft.AspNetCore.Http.Features;
 
 namespace InferenceServer.Server.Grpc;
@@ -29,7 +29,7 @@ public static class GrpcGate
     {
         return app.Use(async (ctx, next) =>
         {
-            if (!IsGrpc(ctx.Request))
+            if (!GrpcRequests.IsGrpc(ctx.Request))
             {
                 await next(ctx);
                 return;
@@ -64,9 +64,6 @@ public static class GrpcGate
             }
         });
     }
-
-    public static bool IsGrpc(HttpRequest request) =>
-        request.ContentType is { } t && t.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>
     /// Ends a call that has not started its response with a status and no messages (a trailers-only response: the

@@ -2,6 +2,7 @@ using Grpc.AspNetCore.Server;
 using Grpc.Core;
 using InferenceServer.Server.Grpc;
 using InferenceServer.Server.OpenAi;
+using InferenceServer.Server.Security;
 
 namespace InferenceServer.Server.Hosting;
 
@@ -20,7 +21,7 @@ public static class GrpcPortOnly
             await next(ctx);
             return;
         }
-        if (!GrpcGate.IsGrpc(ctx.Request))
+        if (!GrpcRequests.IsGrpc(ctx.Request))
         {
             string path = ctx.Request.PathBase.Add(ctx.Request.Path).Value is { Length: > 0 } p ? p : "/";
             await ErrorResponses.Write(ctx, new ApiException(404,

@@ -1,6 +1,6 @@
 using System.Net;
-using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.Text.Json;
 using InferenceServer.Engine.Metrics;
 using InferenceServer.Engine.Requests;
 using InferenceServer.Engine.Serving;
@@ -8,6 +8,7 @@ using InferenceServer.Server.Grpc;
 using InferenceServer.Server.Loading;
 using InferenceServer.Server.Observability;
 using InferenceServer.Server.OpenAi;
+using InferenceServer.Server.Security;
 using InferenceServer.Server.Settings;
 using Microsoft.AspNetCore.OpenApi;
 using Microsoft.AspNetCore.Server.Kestrel.Core;

@@ -1,6 +1,7 @@
 using Grpc.Core;
 using InferenceServer.Server.Grpc;
 using InferenceServer.Server.OpenAi;
+using InferenceServer.Server.Security;
 
 namespace InferenceServer.Server.Hosting;
 
@@ -71,7 +72,7 @@ public sealed class ShutdownDrain(TimeSpan drain) : IDisposable
     public void Use(IApplicationBuilder app) => app.Use(async (ctx, next) =>
     {
         var path = ctx.Request.Path;
-        bool grpc = GrpcGate.IsGrpc(ctx.Request);
+        bool grpc = GrpcRequests.IsGrpc(ctx.Request);
         bool probe = path.Equals("/health") || path.Equals("/ready") || path.Equals("/metrics")
             || (grpc && (path.StartsWithSegments("/grpc.health.v1.Health") || path.StartsWithSegments("/grpc.reflection.v1alpha.ServerReflection") || path.StartsWithSegments("/grpc.reflection.v1.ServerReflection")));
         if (IsStopping && !probe)

@@ -1,9 +1,8 @@
 using System.Security.Cryptography;
 using System.Text;
-using InferenceServer.Server.Grpc;
 using InferenceServer.Server.Settings;
 
-namespace InferenceServer.Server.Hosting;
+namespace InferenceServer.Server.Security;
 
 /// <summary>
 /// The one API-key rule of REST and gRPC. With keys set, every route needs <c>Authorization: Bearer KEY</c> (gRPC:
@@ -43,7 +42,7 @@ public sealed class AccessControl
     {
         if (!Enabled) return false;
         string path = request.Path.Value ?? "/";
-        if (GrpcGate.IsGrpc(request))
+        if (GrpcRequests.IsGrpc(request))
         {
             if (GrpcHealthPrefixes.Any(p => path.StartsWith(p, StringComparison.Ordinal))) return _protectHealth;
             if (GrpcReflectionPrefixes.Any(p => path.StartsWith(p, StringComparison.Ordinal))) return _protectMetrics;
