@@ -233,7 +233,7 @@ int ik_int8_gemm(at::Tensor* out, at::Tensor* xq, at::Tensor* x_scale, at::Tenso
   }
   if (int8_gemm_cublaslt_rows(M) && N % 8 == 0) {
     // At 33–64 rows cuBLASLt's INT8 GEMM is the faster one on Hopper (M=64 fused geomean 1.25× against 1.18× on the
-    // TMA skinny kernel; docs/benchmarks/h100-w8a8.json: experiments_session6, tma_skinny_9_to_32_rows); its INT32
+    // TMA skinny kernel; docs/benchmarks/h100-w8a8.json: kernel_decisions, tma_skinny_9_to_32_rows); its INT32
     // sums take the same epilogue in a second pass.
     const at::Tensor acc = at::_int_mm(x, w.t());  // [M, N] int32
     check_launch(launch_int8_dequantize(code, out->data_ptr(), acc.data_ptr<int32_t>(), x_scale->data_ptr<float>(),

@@ -81,7 +81,7 @@ __global__ void __launch_bounds__(THREADS, 1) int8_gemm_sm90_kernel(const __grid
   // Epilogue through shared memory: each consumer dequantizes its 64×BN accumulators into a padded OutT tile in
   // the (now idle) stage buffers, then writes whole rows with 16-byte stores. Stored straight from the accumulators,
   // every thread writes 128 scattered 2-byte values: 179.0 against 146.2 µs for 4096 × 4096 × 4096 on an H100
-  // (h100-w8a8.json: experiments_session6, tma_warp_specialised_wgmma_m_above_128).
+  // (h100-w8a8.json: kernel_decisions, tma_warp_specialised_wgmma_m_above_128).
   // The other consumer may still be multiplying out of a stage, so both meet first (named barrier 1, 256 threads).
   named_barrier_sync(1, kConsumers * 128);
   constexpr int kVec = 16 / sizeof(OutT), kPitch = BN + kVec;  // a row's 16-byte pad spreads rows over the banks
@@ -122,7 +122,7 @@ __global__ void __launch_bounds__(THREADS, 1) int8_gemm_sm90_kernel(const __grid
 // 1.15× and a 128-wide one 1.25× a 256-wide one per column. The width with the lowest waves × width × that factor
 // wins. E.g. N = 6144 at 1024 rows: 256-wide tiles take 2 waves, the second 45% full; 192-wide ones 2 full waves
 // (46.5 against 58.4 µs); at 4096 rows and N = 28672 the 256-wide tiles stay (856.9 against 1007.1 µs 192-wide;
-// h100-w8a8.json: experiments_session6, tile_widths).
+// h100-w8a8.json: kernel_decisions, tile_widths).
 int tile_width(int m_tiles, int n) {
   constexpr struct { int width; double factor; } kWidths[] = {{256, 1.0}, {192, 1.15}, {128, 1.25}};
   int best = 256;

@@ -3,7 +3,7 @@
 // that kernel's results. In a decode step, where each GEMM takes a few microseconds, this hides the GEMM's launch and
 // first DRAM round trip behind its producer. Graph capture keeps the programmatic edges.
 // Nothing more is prefetched into L2 before the wait: 2 KiB per weight row makes batch-1 W8A8 decode 223.6 against
-// 229.9 tok/s on an H100 (docs/benchmarks/h100-w8a8.json: experiments_session4, l2_weight_prefetch_before_wait).
+// 229.9 tok/s on an H100 (docs/benchmarks/h100-w8a8.json: kernel_decisions, l2_weight_prefetch_before_wait).
 #pragma once
 #include <cuda_runtime.h>
 #include "dtype_convert.cuh"

@@ -12,7 +12,7 @@ __device__ __forceinline__ float scale_of(float amax) { return __fdiv_rn(fmaxf(a
 
 // A scale and its IEEE reciprocal. An IEEE division is some twenty instructions; at prefill sizes one per element
 // makes the quantizers instruction-bound (ncu: quantize_rows 11.3 µs for 1024 rows of 4096; h100-w8a8.json:
-// experiments_session6, row_quantizers), so levels multiply by the reciprocal.
+// kernel_decisions, row_quantizers), so levels multiply by the reciprocal.
 struct Scale {
   float s, inv;
 };
@@ -163,7 +163,7 @@ __global__ void __launch_bounds__(kThreads) add_rms_norm_quant_kernel(int8_t* q,
 // cluster of Cluster blocks): x read once as 16-byte vectors and the rounding pass without a second read. Rows of x
 // (gate_up [rows, 2·width] when SiluMul) are xs elements apart. On an H100, batch-1 W8A8 decode runs 256.2 tok/s
 // with the 14336-wide silu rows on clusters against 248.5 on one block each, and 258.2 with o_proj's 4096-wide rows
-// on one block against 255.2 on clusters (h100-w8a8.json: experiments_session6, row_quantizer_clusters): hence
+// on one block against 255.2 on clusters (h100-w8a8.json: kernel_decisions, row_quantizer_clusters): hence
 // clusters only above 8192 (row_cluster_blocks).
 template <typename T, bool SiluMul, int V, int Cluster>
 __global__ void __launch_bounds__(kThreads) quantize_rows_vec_kernel(int8_t* q, float* scale, const T* x, int width, int64_t xs,

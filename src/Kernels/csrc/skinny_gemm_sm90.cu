@@ -11,7 +11,7 @@
 //   B (MT = 16, 32 or 128 columns, zero-filled past M), so D is [64 channels × MT tokens].
 // - One warp issues TMA copies of [64 channels | MT tokens, 128 B] slices into 6 stages; one warpgroup multiplies.
 //   One, because two or four sharing a token slice (128 or 256 channels per block) are slower at every M on an
-//   H100: fused M=16 1.33× / 1.27× against 1.60× (h100-w8a8.json: experiments_session6,
+//   H100: fused M=16 1.33× / 1.27× against 1.60× (h100-w8a8.json: kernel_decisions,
 //   consumer_warpgroups_per_block).
 //   Launched programmatically, the producer puts the first kPrefetchStages stages' weights in flight before waiting
 //   for the kernel that writes x (the norm or activation quantizer), so the weight stream overlaps that kernel.
@@ -24,7 +24,7 @@ constexpr int kStages = 6;
 // Stages whose weights are in flight before the wait for the kernel that writes x. All 6 flood DRAM just while that
 // kernel (the norm or activation quantizer) needs its own loads: on an H100 the norm + GEMM pair at 16 and 32 rows
 // gives fused geomeans of 1.63× and 1.51× with 3 stages against 1.60× and 1.48× with 6 (h100-w8a8.json:
-// experiments_session7, weight_stages_in_flight_before_the_pdl_wait).
+// kernel_decisions, weight_stages_in_flight_before_the_pdl_wait).
 constexpr int kPrefetchStages = 3;
 constexpr int kThreads = 160;  // warps 0–3 (one warpgroup) multiply, warp 4 loads
 constexpr int kMaxSplit = 8;   // the portable cluster size
@@ -92,7 +92,7 @@ __global__ void __launch_bounds__(kThreads) skinny_int8_sm90_kernel(const __grid
   // e = token·64 + channel (consecutive threads store consecutive channels), summing every block's partial. The
   // blocks' partials are read all at once (one distributed-shared-memory round trip per element, not `split`), and
   // only tokens below M are shared out: reading them rank by rank over all MT columns makes M=17 cost as much as
-  // M=32 (fused M=17 1.50× against 1.61×; h100-w8a8.json: experiments_session7, tma_skinny_epilogue).
+  // M=32 (fused M=17 1.50× against 1.61×; h100-w8a8.json: kernel_decisions, tma_skinny_epilogue).
   if (split > 1) cg::this_cluster().sync();
   else __syncthreads();
   const int* part = reinterpret_cast<const int*>(smem);
@@ -150,7 +150,7 @@ cudaError_t launch_int8_gemm_sm90_skinny(int out_dtype, void* y, const int8_t* x
 }
 
 // The row ranges, from an H100 (fused geomeans over Llama-3-8B's four shapes, one command each; h100-w8a8.json:
-// experiments_session6, tma_skinny_9_to_32_rows): 1–8 rows are faster on the mma.sync skinny kernel (batch-1
+// kernel_decisions, tma_skinny_9_to_32_rows): 1–8 rows are faster on the mma.sync skinny kernel (batch-1
 // decode 255.4 against 249.9 tok/s), 33–64 on cuBLASLt (M=64: 1.25× against 1.18×), and this kernel wins at 9–32
 // (M=32: 1.47× against 1.30×) and 65–128 (M=128: 1.14× against 1.03×).
 bool int8_gemm_sm90_skinny_rows(int64_t m, cudaStream_t stream) {
