@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using CsCheck;
 using InferenceServer.Engine.Loading;
+using InferenceServer.TestSupport;
 using static TorchSharp.torch;
 
 namespace InferenceServer.Engine.Tests.Properties;

@@ -1,12 +1,12 @@
 using System.Runtime.ExceptionServices;
 
-namespace InferenceServer.Engine.Tests.Properties;
+namespace InferenceServer.TestSupport;
 
 /// <summary>
 /// Runs one property case on its own thread with a time limit, so a hang fails the property (naming the input)
 /// instead of the test run. A case that times out keeps running in the background; the property fails anyway.
 /// </summary>
-internal static class BoundedCase
+public static class BoundedCase
 {
     /// <summary>Generous for inputs of a few KB: every case here takes milliseconds.</summary>
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(2);
