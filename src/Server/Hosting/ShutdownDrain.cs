@@ -72,9 +72,10 @@ public sealed class ShutdownDrain(TimeSpan drain) : IDisposable
     public void Use(IApplicationBuilder app) => app.Use(async (ctx, next) =>
     {
         var path = ctx.Request.Path;
+        string value = path.Value ?? "/";
         bool grpc = GrpcRequests.IsGrpc(ctx.Request);
-        bool probe = path.Equals("/health") || path.Equals("/ready") || path.Equals("/metrics")
-            || (grpc && (path.StartsWithSegments("/grpc.health.v1.Health") || path.StartsWithSegments("/grpc.reflection.v1alpha.ServerReflection") || path.StartsWithSegments("/grpc.reflection.v1.ServerReflection")));
+        bool probe = ServiceRoutes.Health.Contains(value, StringComparer.OrdinalIgnoreCase) || path.Equals("/metrics")
+            || (grpc && (ServiceRoutes.IsGrpcHealth(value) || ServiceRoutes.IsGrpcReflection(value)));
         if (IsStopping && !probe)
         {
             var refusal = Refusal();

@@ -15,11 +15,6 @@ namespace InferenceServer.Server.Security;
 /// </summary>
 public sealed class AccessControl
 {
-    private static readonly string[] HealthPaths = ["/health", "/ready"];
-    private static readonly string[] MetricsPaths = ["/metrics", "/openapi/v1.json", "/docs"];
-    private static readonly string[] GrpcHealthPrefixes = ["/grpc.health.v1.Health/"];
-    private static readonly string[] GrpcReflectionPrefixes = ["/grpc.reflection.v1alpha.ServerReflection/", "/grpc.reflection.v1.ServerReflection/"];
-
     // SHA-256 of each accepted "Bearer KEY" header: the comparison then runs over equal lengths, so neither a key's
     // bytes nor its length can be learned from response timing, and every key is compared on every request.
     private readonly byte[][] _expected;
@@ -44,14 +39,14 @@ public sealed class AccessControl
         string path = request.Path.Value ?? "/";
         if (GrpcRequests.IsGrpc(request))
         {
-            if (GrpcHealthPrefixes.Any(p => path.StartsWith(p, StringComparison.Ordinal))) return _protectHealth;
-            if (GrpcReflectionPrefixes.Any(p => path.StartsWith(p, StringComparison.Ordinal))) return _protectMetrics;
+            if (ServiceRoutes.IsGrpcHealth(path)) return _protectHealth;
+            if (ServiceRoutes.IsGrpcReflection(path)) return _protectMetrics;
             return true;
         }
         if (HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method))
         {
-            if (HealthPaths.Contains(path, StringComparer.OrdinalIgnoreCase)) return _protectHealth;
-            if (MetricsPaths.Contains(path, StringComparer.OrdinalIgnoreCase)) return _protectMetrics;
+            if (ServiceRoutes.Health.Contains(path, StringComparer.OrdinalIgnoreCase)) return _protectHealth;
+            if (ServiceRoutes.Metrics.Contains(path, StringComparer.OrdinalIgnoreCase)) return _protectMetrics;
         }
         return true;
     }
