@@ -19,6 +19,8 @@ public static class Calibration
         if (p.GetValue(a.ActScales) is string mode) values["act-scales"] = mode;
         if (p.GetValue(a.CalibrationSamples) is int n) values["calibration-samples"] = n.ToString(CultureInfo.InvariantCulture);
         if (p.GetValue(a.CalibrationSeqLen) is int len) values["calibration-seq-len"] = len.ToString(CultureInfo.InvariantCulture);
+        if (p.GetValue(a.WeightBits) is int bits) values["weight-bits"] = bits.ToString(CultureInfo.InvariantCulture);
+        if (p.GetValue(a.GroupSize) is int group) values["group-size"] = group.ToString(CultureInfo.InvariantCulture);
         return new QuantMethodOptions { Values = values };
     }
 

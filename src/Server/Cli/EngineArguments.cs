@@ -16,10 +16,12 @@ public sealed class EngineArguments
     public Option<string?> CalibrationData { get; } = new("--calibration-data") { Description = "Text file for calibration, one sample per line. Default: the embedded calibration.txt." };
     public Option<int?> CalibrationSamples { get; } = new("--calibration-samples") { Description = "Calibration windows (default 512), capped by what the text holds." };
     public Option<int?> CalibrationSeqLen { get; } = new("--calibration-seq-len") { Description = "Tokens per calibration window (default 512)." };
+    public Option<int?> WeightBits { get; } = new("--weight-bits") { Description = "Weight bits of the weight-quantizing methods (zeroquant: 4 or 8; lutgemm: 1 to 4)." };
+    public Option<int?> GroupSize { get; } = new("--group-size") { Description = "Input channels per weight-quantization group (zeroquant, lutgemm); must divide every linear layer's input size." };
     public Option<int?> MaxModelLen { get; } = new("--max-model-len") { Description = "Maximum prompt + output tokens per request. Default: the model's max_position_embeddings." };
     public Option<string?> Tokenizer { get; } = new("--tokenizer") { Description = "Folder with the tokenizer files. Default: --model." };
     public Option<bool> SkipTokenizerInit { get; } = new("--skip-tokenizer-init") { Description = "Serve on token ids only (no tokenizer files needed; text prompts are refused)." };
     public Option<long> Seed { get; } = new("--seed") { Description = "Seed for dummy weights and unseeded sampling.", DefaultValueFactory = _ => 0 };
 
-    public IEnumerable<Option> All => [Model, Device, Dtype, LibTorch, LoadFormat, Quantization, SmoothQuantAlpha, ActScales, CalibrationData, CalibrationSamples, CalibrationSeqLen, MaxModelLen, Tokenizer, SkipTokenizerInit, Seed];
+    public IEnumerable<Option> All => [Model, Device, Dtype, LibTorch, LoadFormat, Quantization, SmoothQuantAlpha, ActScales, CalibrationData, CalibrationSamples, CalibrationSeqLen, WeightBits, GroupSize, MaxModelLen, Tokenizer, SkipTokenizerInit, Seed];
 }
