@@ -4,7 +4,7 @@ namespace InferenceServer.Tokenization;
 public sealed class TokenizerLoadException : Exception
 {
     public TokenizerLoadException(string path, string problem, Exception? inner = null)
-        : base($"{path}: {problem}", inner)
+        : base($"{Path.GetFullPath(path)}: {problem}", inner)
     {
         FilePath = path;
     }

@@ -53,7 +53,7 @@ public sealed record ModelConfig
     {
         var path = Path.Combine(modelDir, "config.json");
         if (!File.Exists(path))
-            throw new ModelLoadException($"{path}: not found. --model must name a Hugging Face checkpoint folder with a config.json.");
+            throw new ModelLoadException($"{Path.GetFullPath(path)}: not found. --model must name a Hugging Face checkpoint folder with a config.json.");
         JsonObject root;
         try
         {

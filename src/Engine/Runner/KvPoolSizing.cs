@@ -6,18 +6,20 @@ using static TorchSharp.torch;
 
 namespace InferenceServer.Engine.Runner;
 
-/// <summary>What the KV pool may take: a fixed size on CPU, a share of GPU memory on CUDA.</summary>
-/// <param name="CpuKvCacheSpaceGiB">--kv-cache-space, the CPU pool size.</param>
+/// <summary>What the KV pool may take: on CPU what the running sequences can use, capped by a size; a share of GPU memory on CUDA.</summary>
+/// <param name="CpuKvCacheSpaceGiB">--kv-cache-space, the most the CPU pool may take.</param>
 /// <param name="GpuMemoryUtilization">--gpu-memory-utilization: the fraction of GPU memory the engine may use, pool included.</param>
 /// <param name="MaxStepTokens">Tokens of the largest step the scheduler can form (the profiling pass runs one).</param>
 /// <param name="MaxModelLen">Longest sequence of that step.</param>
-public sealed record KvPoolSettings(int BlockSize, double CpuKvCacheSpaceGiB, double GpuMemoryUtilization, int MaxStepTokens, int MaxModelLen);
+/// <param name="MaxNumSeqs">--max-num-seqs: sequences that can hold KV blocks at once.</param>
+public sealed record KvPoolSettings(int BlockSize, double CpuKvCacheSpaceGiB, double GpuMemoryUtilization, int MaxStepTokens, int MaxModelLen, int MaxNumSeqs);
 
 /// <summary>How many KV blocks fit the memory the options allow.</summary>
 internal static class KvPoolSizing
 {
     /// <summary>
-    /// CPU: --kv-cache-space. CUDA (vLLM's profiling run): one forward pass at the largest step the scheduler can form
+    /// CPU: blocks for --max-num-seqs sequences of --max-model-len tokens (no more can be in use at once), plus the
+    /// scratch block, capped by --kv-cache-space: a small model does not reserve the whole space. CUDA (vLLM's profiling run): one forward pass at the largest step the scheduler can form
     /// measures the activation peak; the pool then takes total × --gpu-memory-utilization, less what is in use (weights,
     /// CUDA context, cuBLAS workspaces), that peak, and a margin for the decode graphs' memory pools.
     /// </summary>
@@ -27,9 +29,13 @@ internal static class KvPoolSizing
         long perBlock = KvCachePool.BytesPerBlock(c.NumLayers, o.BlockSize, c.NumKvHeads, c.HeadDim, model.Dtype);
         double bytes = model.Device.type == DeviceType.CUDA
             ? CudaKvBytes(model, o, log)
-            : o.CpuKvCacheSpaceGiB * (1L << 30);
+            : Math.Min(o.CpuKvCacheSpaceGiB * (1L << 30), perBlock * CpuBlocksInUseAtMost(o));
         return (int)Math.Max(1, Math.Min(int.MaxValue, bytes / perBlock));
     }
+
+    /// <summary>Every running sequence at --max-model-len, plus the scratch block (KvCacheManager.ReserveScratchBlock).</summary>
+    private static double CpuBlocksInUseAtMost(KvPoolSettings o) =>
+        (double)o.MaxNumSeqs * ((o.MaxModelLen + o.BlockSize - 1) / o.BlockSize) + 1;
 
     /// <summary>Graph pools (decode batches ≤ max_num_seqs rows, far below a prefill step's activations) and fragmentation.</summary>
     private const double GraphPoolMarginBytes = 0.5 * (1L << 30);

@@ -55,7 +55,7 @@ public static class TorchRuntime
     private static void PreloadCudaLibTorch(string dir)
     {
         if (!Directory.Exists(dir))
-            throw new ArgumentException($"--libtorch {dir}: no such directory.");
+            throw new ArgumentException($"--libtorch {dir}: no such directory ({Path.GetFullPath(dir)}).");
         foreach (var name in CudaLibraries)
         {
             var path = Path.Combine(dir, name);

@@ -62,7 +62,7 @@ public sealed class LlmEngine(ICausalLM model, ITokenizer tokenizer, TokenizerCo
         var profiler = StepProfiler.FromEnvironment();   // one timeline: the runner's phases and the core's output phase
         var runner = new ModelRunner(model, _eosTokenIds, profiler);
         var executor = new UniProcExecutor(runner);
-        var settings = new KvPoolSettings(options.BlockSize, options.CpuKvCacheSpaceGiB, options.GpuMemoryUtilization, Math.Max(s.MaxNumBatchedTokens, s.MaxNumSeqs), MaxModelLen);
+        var settings = new KvPoolSettings(options.BlockSize, options.CpuKvCacheSpaceGiB, options.GpuMemoryUtilization, Math.Max(s.MaxNumBatchedTokens, s.MaxNumSeqs), MaxModelLen, s.MaxNumSeqs);
         int blocks = options.NumKvBlocks ?? executor.DetermineNumKvBlocks(settings, _log);
         EngineStartup.LogPool(model, blocks, options.BlockSize, MaxModelLen, _log);
         _kvCache = new KvCacheManager(new BlockAllocator(blocks, options.BlockSize, options.EnablePrefixCaching));

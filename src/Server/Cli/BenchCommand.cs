@@ -12,8 +12,9 @@ namespace InferenceServer.Server.Cli;
 
 /// <summary>
 /// <c>bench</c>: offline throughput/latency through the real engine (no HTTP): N concurrent requests of fixed prompt
-/// and output lengths with random prompt ids, greedy, EOS ignored. Prints one JSON object; with several concurrency
-/// levels, {"runs": [...]} with one object per level, and --plot draws latency against throughput.
+/// and output lengths with random prompt ids, greedy, EOS ignored. Prints a table, one row per concurrency level;
+/// --output-json writes the full figures (one object, or {"runs": [...]} for several levels), and --plot draws
+/// latency against throughput.
 /// </summary>
 public static class BenchCommand
 {
@@ -28,7 +29,7 @@ public static class BenchCommand
         var promptLen = new Option<int>("--input-len") { Description = "Prompt tokens per request.", DefaultValueFactory = _ => 128 };
         var outputLen = new Option<int>("--output-len") { Description = "Generated tokens per request.", DefaultValueFactory = _ => 128 };
         var kvBlocks = new Option<int?>("--num-kv-blocks") { Description = "KV-cache blocks (default: enough for the run)." };
-        var output = new Option<string?>("--output-json") { Description = "Also write the result to this file." };
+        var output = new Option<string?>("--output-json") { Description = "Write the full results as JSON to this file (stdout gets a table)." };
         var plot = new Option<string?>("--plot") { Description = "Write a PNG of TPOT and TTFT (p50) against output tokens/s, one point per concurrency level." };
         var compare = new Option<string[]>("--plot-also")
         {
@@ -58,6 +59,8 @@ public static class BenchCommand
             using var engine = new LlmEngine(loaded.Model, loaded.Tokenizer, loaded.TokenizerConfig, new EngineOptions
             {
                 NumKvBlocks = blocks,
+                // The pool above holds exactly this run's sequences; a longer --max-model-len would only warn about it.
+                MaxModelLen = p.GetValue(a.MaxModelLen) ?? inLen + outLen,
                 BlockSize = blockSize,
                 EnforceEager = p.GetValue(eager),
                 AsyncScheduling = asyncMode,
@@ -106,8 +109,12 @@ public static class BenchCommand
             }
             object result = reports.Count == 1 ? reports[0] : new Dictionary<string, object> { ["runs"] = reports };
             var json = JsonSerializer.Serialize(result, new JsonSerializerOptions { WriteIndented = true });
-            Console.WriteLine(json);
-            if (p.GetValue(output) is { } path) File.WriteAllText(path, json);
+            BenchTable.Write(Console.Out, reports);
+            if (p.GetValue(output) is { } path)
+            {
+                File.WriteAllText(path, json + "\n");
+                Console.Error.WriteLine($"wrote {Path.GetFullPath(path)}");
+            }
             if (p.GetValue(plot) is { } png)
             {
                 var label = $"{loaded.Model.Config.Architecture} {Path.GetFileName(Path.TrimEndingDirectorySeparator(loaded.ModelDir))}, {inLen} in / {outLen} out, {loaded.Model.Device}";

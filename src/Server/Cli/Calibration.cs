@@ -29,7 +29,7 @@ public static class Calibration
     {
         var path = p.GetValue(a.CalibrationData) ?? Path.Combine(DefaultModel.AssetsDir(), "data", "calibration.txt");
         if (!File.Exists(path))
-            throw new FileNotFoundException($"--calibration-data {path}: no such file.");
+            throw new FileNotFoundException($"--calibration-data {path}: no such file ({Path.GetFullPath(path)}).");
         if (tokenizer.BosTokenId is not int bos || tokenizer.EosTokenId is not int eos)
             throw new InvalidOperationException("calibration needs a tokenizer with BOS and EOS tokens (not --skip-tokenizer-init).");
         var (samples, seqLen) = method.CalibrationShape;

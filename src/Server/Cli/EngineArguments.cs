@@ -2,7 +2,7 @@ using System.CommandLine;
 
 namespace InferenceServer.Server.Cli;
 
-/// <summary>The model and engine flags shared by every verb (vLLM's names).</summary>
+/// <summary>The model and engine flags shared by the verbs (vLLM's names), in groups: each verb lists only the groups it uses.</summary>
 public sealed class EngineArguments
 {
     public Option<string?> Model { get; } = new("--model") { Description = "Hugging Face checkpoint folder (config.json, safetensors, tokenizer files). Default: the embedded tiny-llama." };
@@ -23,5 +23,18 @@ public sealed class EngineArguments
     public Option<bool> SkipTokenizerInit { get; } = new("--skip-tokenizer-init") { Description = "Serve on token ids only (no tokenizer files needed; text prompts are refused)." };
     public Option<long> Seed { get; } = new("--seed") { Description = "Seed for dummy weights and unseeded sampling.", DefaultValueFactory = _ => 0 };
 
-    public IEnumerable<Option> All => [Model, Device, Dtype, LibTorch, LoadFormat, Quantization, SmoothQuantAlpha, ActScales, CalibrationData, CalibrationSamples, CalibrationSeqLen, WeightBits, GroupSize, MaxModelLen, Tokenizer, SkipTokenizerInit, Seed];
+    /// <summary>Every flag: serve and bench.</summary>
+    public IEnumerable<Option> All => [.. Loading, .. Quantizing, .. Serving];
+
+    /// <summary>Where the model comes from and where it runs: every verb that loads one.</summary>
+    public IEnumerable<Option> Loading => [Model, Device, Dtype, LibTorch, LoadFormat, Tokenizer, Seed];
+
+    /// <summary>Loading without the dummy-weight flags: quantize writes real weights only.</summary>
+    public IEnumerable<Option> LoadingRealWeights => Loading.Except([LoadFormat, Seed]);
+
+    /// <summary>How the linear layers are quantized (and calibrated): serve, bench, perplexity, quantize.</summary>
+    public IEnumerable<Option> Quantizing => [Quantization, SmoothQuantAlpha, ActScales, CalibrationData, CalibrationSamples, CalibrationSeqLen, WeightBits, GroupSize];
+
+    /// <summary>Request-serving limits and token-id-only serving: serve and bench.</summary>
+    public IEnumerable<Option> Serving => [MaxModelLen, SkipTokenizerInit];
 }

@@ -30,8 +30,10 @@ public static class KernelBenchCommand
         foreach (var o in new Option[] { libtorch, shapes, rows, iters, output }) cmd.Options.Add(o);
         cmd.SetAction(p =>
         {
-            var device = TorchRuntime.Initialize("cuda", p.GetValue(libtorch), Console.Error.WriteLine);
-            if (device.type != TorchSharp.DeviceType.CUDA) throw new InvalidOperationException("bench-kernels needs CUDA (pass --libtorch with a CUDA libtorch).");
+            // "auto", not "cuda": no device was named, so the refusal below should not say one was asked for.
+            var device = TorchRuntime.Initialize("auto", p.GetValue(libtorch), Console.Error.WriteLine);
+            if (device.type != TorchSharp.DeviceType.CUDA)
+                throw new InvalidOperationException("bench-kernels times CUDA kernels and found no usable CUDA device (the line above says why); pass --libtorch DIR with a CUDA build of libtorch on a machine with a GPU.");
             var kernels = NativeKernels.TryGet(out var why) ?? throw new InvalidOperationException($"bench-kernels needs the native library: {why}");
             var timer = new GraphTimer(kernels, p.GetValue(iters));
             bool wgmma = kernels.UseWgmma(true); // default on: the answer says whether it is available here

@@ -86,7 +86,7 @@ public static class LatencyThroughputPlot
     /// </summary>
     public static (string Name, IReadOnlyList<BenchPoint> Points) ReadSeries(string path, string given = "--plot-also")
     {
-        if (!File.Exists(path)) throw new ArgumentException($"{given} {path}: no such file.");
+        if (!File.Exists(path)) throw new ArgumentException($"{given} {path}: no such file ({Path.GetFullPath(path)}).");
         try
         {
             using var doc = JsonDocument.Parse(File.ReadAllText(path));

@@ -21,7 +21,7 @@ public static class ModelLoading
     {
         var dir = p.GetValue(a.Model) ?? DefaultModel.TinyLlamaDir();
         if (!Directory.Exists(dir))
-            throw new ModelLoadException($"--model {dir}: no such directory.");
+            throw new ModelLoadException($"--model {dir}: no such directory ({Path.GetFullPath(dir)}).");
         var device = TorchRuntime.Initialize(p.GetValue(a.Device)!, p.GetValue(a.LibTorch), log);
         var dtypeName = p.GetValue(a.Dtype);
         var dtype = dtypeName is null or "auto" ? TorchRuntime.DefaultDtype(device) : ModelConfig.ParseDtype(dtypeName)!.Value;
@@ -34,7 +34,7 @@ public static class ModelLoading
             ModelDir = dir,
             Device = device,
             Dtype = dtype,
-            LoadFormat = p.GetValue(a.LoadFormat)!,
+            LoadFormat = p.GetValue(a.LoadFormat) ?? "auto",   // quantize has no --load-format
             Quantization = quant,
             MaxModelLen = p.GetValue(a.MaxModelLen),
             Seed = p.GetValue(a.Seed),

@@ -21,7 +21,7 @@ public static class PerplexityCommand
         var batch = new Option<int>("--batch") { Description = "Windows per forward pass.", DefaultValueFactory = _ => 4 };
         var json = new Option<bool>("--json") { Description = "Print plain log lines and end with one JSON line instead of a progress bar." };
         var cmd = new Command("perplexity", "Measure perplexity on a text file with the shared windowed protocol.");
-        foreach (var o in a.All) cmd.Options.Add(o);
+        foreach (var o in a.Loading.Concat(a.Quantizing)) cmd.Options.Add(o);
         cmd.Options.Add(data);
         cmd.Options.Add(windows);
         cmd.Options.Add(windowSize);
@@ -33,7 +33,7 @@ public static class PerplexityCommand
             Action<string> log = asJson ? Console.Error.WriteLine : Console.WriteLine;
             var path = p.GetValue(data) ?? Path.Combine(DefaultModel.AssetsDir(), "data", "eval.txt");
             if (!File.Exists(path))
-                throw new FileNotFoundException($"--data {path}: no such file.");
+                throw new FileNotFoundException($"--data {path}: no such file ({Path.GetFullPath(path)}).");
             using var loaded = ModelLoading.Load(p, a, quantization, log, showProgress: !asJson);
             var tok = loaded.Tokenizer;
             if (tok.BosTokenId is not int bos || tok.EosTokenId is not int eos)
@@ -41,7 +41,7 @@ public static class PerplexityCommand
             var lines = File.ReadAllText(path).Split('\n');
             if (lines.Length > 0 && lines[^1].Length == 0) lines = lines[..^1]; // a trailing newline ends the last line
             var stream = Perplexity.BuildStream(lines, l => tok.Encode(l, addSpecialTokens: false), bos, eos);
-            log($"{path}: {lines.Length} lines, {stream.Count} tokens");
+            log($"{Path.GetFullPath(path)}: {lines.Length} lines, {stream.Count} tokens");
             PerplexityResult result;
             if (asJson || Console.IsOutputRedirected)
             {

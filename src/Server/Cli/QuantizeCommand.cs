@@ -17,7 +17,7 @@ public static class QuantizeCommand
         var a = new EngineArguments();
         var output = new Option<string>("--output", "-o") { Description = "Folder to write the quantized checkpoint to (must not exist or be empty).", Required = true };
         var cmd = new Command("quantize", "Quantize a checkpoint (smoothquant or w8a8) and save it in the compressed-tensors format.");
-        foreach (var o in a.All) cmd.Options.Add(o);
+        foreach (var o in a.LoadingRealWeights.Concat(a.Quantizing)) cmd.Options.Add(o);
         cmd.Options.Add(output);
         cmd.SetAction(p =>
         {
@@ -25,8 +25,6 @@ public static class QuantizeCommand
             var method = p.GetValue(a.Quantization);
             if (method is not ("smoothquant" or "w8a8"))
                 throw new ArgumentException($"--quantization {method ?? "(none)"}: quantize writes smoothquant or w8a8 checkpoints; name one of them.");
-            if (p.GetValue(a.LoadFormat) == "dummy")
-                throw new ArgumentException("--load-format dummy: quantize needs real weights to write.");
             if (Directory.Exists(outDir) && Directory.EnumerateFileSystemEntries(outDir).Any())
                 throw new ArgumentException($"--output {outDir}: the folder exists and is not empty.");
             CapturingQuantMethod? capture = null;
@@ -50,8 +48,10 @@ public static class QuantizeCommand
                         var task = ctx.AddTask("writing tensors");
                         Write((done, total) => { task.MaxValue = total; task.Value = done; });
                     });
+            var name = ServedModelName.Default(p.GetValue(a.Model), loaded.ModelDir);
+            ServedModelName.CarryInto(outDir, name);
             Console.Error.WriteLine($"wrote {outDir}: {result.Tensors} tensors, {result.Bytes / (1024.0 * 1024):F1} MiB, " +
-                $"{capture!.Name} as compressed-tensors in {(DateTime.UtcNow - started).TotalSeconds:F1} s. Serve it with: InferenceServer serve --model {outDir}");
+                $"{capture!.Name} as compressed-tensors in {(DateTime.UtcNow - started).TotalSeconds:F1} s. Serve it as \"{name}\" with: InferenceServer serve --model {outDir}");
             return 0;
         });
         return cmd;

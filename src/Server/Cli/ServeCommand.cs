@@ -18,7 +18,7 @@ public static class ServeCommand
         var host = new Option<string>("--host") { Description = "Address to listen on.", DefaultValueFactory = _ => "0.0.0.0" };
         var port = new Option<int>("--port") { Description = "REST port.", DefaultValueFactory = _ => 8000 };
         var grpcPort = new Option<int>("--grpc-port") { Description = "gRPC port (HTTP/2).", DefaultValueFactory = _ => 8001 };
-        var served = new Option<string[]>("--served-model-name") { Description = "Model name(s) clients use; the first is reported. Default: --model.", AllowMultipleArgumentsPerToken = true };
+        var served = new Option<string[]>("--served-model-name") { Description = "Model name(s) clients use; the first is reported. Default: the source model's name for a folder made by quantize, else --model as given (tiny-llama for the embedded model).", AllowMultipleArgumentsPerToken = true };
         var apiKey = new Option<string[]>("--api-key") { Description = "Require this key as 'Authorization: Bearer KEY' (REST) or metadata 'authorization: Bearer KEY' (gRPC); repeat for several keys, any one is accepted. Without --api-key/--api-key-file: INFERENCE_API_KEY, else VLLM_API_KEY." };
         var apiKeyFile = new Option<string?>("--api-key-file") { Description = "File of accepted API keys, one per line (blank lines and # comments skipped); adds to --api-key." };
         var protectHealth = new Option<bool>("--protect-health") { Description = "With an API key, /health, /ready and gRPC health need it too (open by default)." };
@@ -29,7 +29,7 @@ public static class ServeCommand
         var maxWaiting = new Option<int>("--max-waiting") { Description = "Requests allowed to queue before new ones get HTTP 429.", DefaultValueFactory = _ => 256 };
         var blockSize = new Option<int>("--block-size") { Description = "Tokens per KV-cache block.", DefaultValueFactory = _ => 16 };
         var kvBlocks = new Option<int?>("--num-kv-blocks") { Description = "KV-cache blocks (overrides the memory-based size)." };
-        var kvSpace = new Option<double>("--kv-cache-space") { Description = "KV-cache size in GiB on CPU.", DefaultValueFactory = _ => 1.0 };
+        var kvSpace = new Option<double>("--kv-cache-space") { Description = "Most GiB the KV cache takes on CPU; less when --max-num-seqs sequences of --max-model-len tokens need less.", DefaultValueFactory = _ => 1.0 };
         var asyncScheduling = new AsyncSchedulingOptions();
         var eager = new Option<bool>("--enforce-eager") { Description = "Never replay decode steps from CUDA graphs." };
         var noPrefix = new Option<bool>("--no-enable-prefix-caching") { Description = "Do not share KV blocks between requests with a common prefix." };
@@ -52,6 +52,7 @@ public static class ServeCommand
         {
             bool? asyncMode = asyncScheduling.Value(p);   // before loading: a contradiction fails fast
             var apiKeys = ApiKeySources.Resolve(p.GetValue(apiKey), p.GetValue(apiKeyFile), Environment.GetEnvironmentVariable); // so does a bad key file
+            PortCheck.EnsureFree(p.GetValue(host)!, (p.GetValue(port), "--port"), (p.GetValue(grpcPort), "--grpc-port"));  // before the slow load
             var loaded = ModelLoading.Load(p, a, quantization, Console.WriteLine, showProgress: true);
             var engineOptions = new EngineOptions
             {
@@ -70,7 +71,7 @@ public static class ServeCommand
                     MaxWaiting = p.GetValue(maxWaiting),
                 },
             };
-            var names = p.GetValue(served) is { Length: > 0 } n ? n : [p.GetValue(a.Model) is null ? "tiny-llama" : loaded.ModelDir];
+            var names = p.GetValue(served) is { Length: > 0 } n ? n : [ServedModelName.Default(p.GetValue(a.Model), loaded.ModelDir)];
             var settings = new ServerSettings
             {
                 Host = p.GetValue(host)!,
@@ -85,7 +86,15 @@ public static class ServeCommand
                 ProtectMetrics = p.GetValue(protectMetrics),
                 RestOnGrpcPort = p.GetValue(restOnGrpcPort),
             };
-            return ServerHost.Run(loaded, engineOptions, settings);
+            try
+            {
+                return ServerHost.Run(loaded, engineOptions, settings);
+            }
+            catch (IOException e) when (e.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException)
+            {
+                // PortCheck passed before the load; another process took the port since.
+                throw new ArgumentException($"{e.Message} Choose another port with --port N or --grpc-port N.");
+            }
         });
         return cmd;
     }

@@ -22,11 +22,11 @@ public sealed record ErrorEnvelope(ErrorBody Error);
 public static class ErrorResponses
 {
     public static IResult Result(ApiException e) =>
-        Results.Json(new ErrorEnvelope(new ErrorBody(e.Message, e.Type, e.Param, e.Code)), OpenAiJsonContext.Default.ErrorEnvelope, statusCode: e.Status);
+        OpenAiJson.Result(new ErrorEnvelope(new ErrorBody(e.Message, e.Type, e.Param, e.Code)), OpenAiJson.Context.ErrorEnvelope, e.Status);
 
     public static Task Write(HttpContext ctx, ApiException e)
     {
         ctx.Response.StatusCode = e.Status;
-        return ctx.Response.WriteAsJsonAsync(new ErrorEnvelope(new ErrorBody(e.Message, e.Type, e.Param, e.Code)), OpenAiJsonContext.Default.ErrorEnvelope);
+        return OpenAiJson.WriteBodyAsync(ctx.Response, new ErrorEnvelope(new ErrorBody(e.Message, e.Type, e.Param, e.Code)), OpenAiJson.Context.ErrorEnvelope);
     }
 }

@@ -71,26 +71,26 @@ public static class ChatCompletionsEndpoint
             {
                 // OpenAI's first chunk of each choice announces the role with empty content.
                 c.Started = true;
-                await sse.WriteAsync(Chunk(id, created, model, index, new ChatDeltaDto("assistant", ""), null, null), OpenAiJsonContext.Default.ChatCompletionChunk, ctx.RequestAborted);
+                await sse.WriteAsync(Chunk(id, created, model, index, new ChatDeltaDto("assistant", ""), null, null), OpenAiJson.Context.ChatCompletionChunk, ctx.RequestAborted);
             }
             if (output.TextDelta.Length == 0 && output.Finish is null && slice is not { Count: > 0 }) continue;
             var delta = new ChatDeltaDto(null, output.TextDelta.Length > 0 || output.Finish is null ? output.TextDelta : null);
             await sse.WriteAsync(Chunk(id, created, model, index, delta, slice is null ? null : new ChatLogprobsDto(slice), output.Finish is null ? null : c.Finish),
-                OpenAiJsonContext.Default.ChatCompletionChunk, ctx.RequestAborted);
+                OpenAiJson.Context.ChatCompletionChunk, ctx.RequestAborted);
         }
         int completion = choices.Sum(c => c.CompletionTokens);
         // The n choices share one prompt, counted once; its cached part is the first choice's.
         var usage = new UsageDto(prompt.Count, completion, choices[0].CachedTokens);
         if (sse != null)
         {
-            await sse.FinishAsync(includeUsage ? new ChatCompletionChunk(id, "chat.completion.chunk", created, model, [], usage) : null, OpenAiJsonContext.Default.ChatCompletionChunk, ctx.RequestAborted);
+            await sse.FinishAsync(includeUsage ? new ChatCompletionChunk(id, "chat.completion.chunk", created, model, [], usage) : null, OpenAiJson.Context.ChatCompletionChunk, ctx.RequestAborted);
             return;
         }
         var response = new ChatCompletionResponse(id, "chat.completion", created, model,
             choices.Select((c, i) => new ChatChoiceDto(i, new ChatMessageDto("assistant", c.Text.ToString()),
                 logprobs ? new ChatLogprobsDto(c.Logprobs ?? []) : null, c.Finish ?? "stop")).ToList(),
             usage);
-        await ctx.Response.WriteAsJsonAsync(response, OpenAiJsonContext.Default.ChatCompletionResponse, cancellationToken: ctx.RequestAborted);
+        await OpenAiJson.WriteBodyAsync(ctx.Response, response, OpenAiJson.Context.ChatCompletionResponse, ctx.RequestAborted);
     }
 
     private static ChatCompletionChunk Chunk(string id, long created, string model, int index, ChatDeltaDto delta, ChatLogprobsDto? logprobs, string? finish) =>

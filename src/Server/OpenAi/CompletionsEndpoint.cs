@@ -76,7 +76,7 @@ public static class CompletionsEndpoint
                 if (sb.Length == 0 && output.Finish is null && slice is not { Tokens.Count: > 0 }) continue;
                 var chunk = new CompletionChunk(id, "text_completion", created, model,
                     [new CompletionChoiceDto(index, sb.ToString(), slice, output.Finish is null ? null : c.Finish)], null);
-                await sse.WriteAsync(chunk, OpenAiJsonContext.Default.CompletionChunk, ctx.RequestAborted);
+                await sse.WriteAsync(chunk, OpenAiJson.Context.CompletionChunk, ctx.RequestAborted);
             }
             else
             {
@@ -91,13 +91,13 @@ public static class CompletionsEndpoint
         var usage = Usage(prompts, choices);
         if (sse != null)
         {
-            await sse.FinishAsync(includeUsage ? new CompletionChunk(id, "text_completion", created, model, [], usage) : null, OpenAiJsonContext.Default.CompletionChunk, ctx.RequestAborted);
+            await sse.FinishAsync(includeUsage ? new CompletionChunk(id, "text_completion", created, model, [], usage) : null, OpenAiJson.Context.CompletionChunk, ctx.RequestAborted);
             return;
         }
         var response = new CompletionResponse(id, "text_completion", created, model,
             choices.Select(c => new CompletionChoiceDto(c.Index, c.Text.ToString(), c.AllLogprobs ?? (c.Logprobs is null ? null : c.Logprobs.NewSlice()), c.Finish ?? "stop")).ToList(),
             usage);
-        await ctx.Response.WriteAsJsonAsync(response, OpenAiJsonContext.Default.CompletionResponse, cancellationToken: ctx.RequestAborted);
+        await OpenAiJson.WriteBodyAsync(ctx.Response, response, OpenAiJson.Context.CompletionResponse, ctx.RequestAborted);
     }
 
     // Prompt tokens count once per prompt (not per choice), as OpenAI and vLLM report them; so do cached prompt

@@ -21,9 +21,9 @@ public static class OpenAiEndpoints
     public static IEndpointRouteBuilder MapOpenAiApi(this IEndpointRouteBuilder app)
     {
         var v1 = app.MapGroup("/v1").WithTags("OpenAI");
-        v1.MapGet("/models", (IInferenceEngine engine, ServerSettings s) => Results.Json(
+        v1.MapGet("/models", (IInferenceEngine engine, ServerSettings s) => OpenAiJson.Result(
                 new ModelListDto("list", s.ServedModelNames.Select(n => new ModelDto(n, "model", 0, "inference-server", engine.MaxModelLen)).ToList()),
-                OpenAiJsonContext.Default.ModelListDto))
+                OpenAiJson.Context.ModelListDto))
             .WithName("listModels").WithSummary("Lists the served model names.")
             .Produces<ModelListDto>(200, Json);
         // The handlers take the raw HttpContext (they parse the JSON themselves), so they are passed as Func<> rather

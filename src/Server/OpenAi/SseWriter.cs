@@ -39,7 +39,7 @@ public sealed class SseWriter(HttpResponse response)
     {
         try
         {
-            await WriteAsync(new ErrorEnvelope(new ErrorBody(e.Message, e.Type, e.Param, e.Code)), OpenAiJsonContext.Default.ErrorEnvelope, ct);
+            await WriteAsync(new ErrorEnvelope(new ErrorBody(e.Message, e.Type, e.Param, e.Code)), OpenAiJson.Context.ErrorEnvelope, ct);
             await DoneAsync(ct);
         }
         catch (Exception ex) when (ex is IOException or OperationCanceledException)

@@ -23,7 +23,7 @@ public static class TokenizeEndpoints
             var prompt = j.String("prompt") ?? throw ApiException.BadRequest("prompt or messages is required.", "prompt");
             ids = engine.Tokenizer.Encode(prompt, addSpecialTokens: j.Bool("add_special_tokens") ?? true);
         }
-        await ctx.Response.WriteAsJsonAsync(new TokenizeResponse([.. ids], ids.Count, engine.MaxModelLen), OpenAiJsonContext.Default.TokenizeResponse, cancellationToken: ctx.RequestAborted);
+        await OpenAiJson.WriteBodyAsync(ctx.Response, new TokenizeResponse([.. ids], ids.Count, engine.MaxModelLen), OpenAiJson.Context.TokenizeResponse, ctx.RequestAborted);
     });
 
     public static Task Detokenize(HttpContext ctx) => EndpointSupport.Handle(ctx, async j =>
@@ -36,6 +36,6 @@ public static class TokenizeEndpoints
         if (ids.Any(i => i < 0 || i >= vocab))
             throw ApiException.BadRequest($"Token ids must be in [0, {vocab}).", "tokens");
         string text = engine.Tokenizer.Decode(ids, skipSpecialTokens: false);
-        await ctx.Response.WriteAsJsonAsync(new DetokenizeResponse(text), OpenAiJsonContext.Default.DetokenizeResponse, cancellationToken: ctx.RequestAborted);
+        await OpenAiJson.WriteBodyAsync(ctx.Response, new DetokenizeResponse(text), OpenAiJson.Context.DetokenizeResponse, ctx.RequestAborted);
     });
 }
