@@ -47,7 +47,7 @@ public sealed partial class DashboardTests(ObservabilityFixture fx)
     [Fact]
     public async Task Promtool_accepts_the_deploy_config()
     {
-        const string promtool = "/usr/bin/promtool";
+        string promtool = PrometheusProcess.Tool("promtool");
         Assert.True(File.Exists(promtool), $"{promtool} is missing: run tests/scripts/install-prometheus.sh (tests/run-all.sh does).");
         var psi = new ProcessStartInfo(promtool) { ArgumentList = { "check", "config", Path.Combine(RepoPaths.Root, "deploy", "prometheus", "prometheus.yml") }, RedirectStandardOutput = true, RedirectStandardError = true };
         using var p = Process.Start(psi)!;

@@ -8,12 +8,15 @@ using InferenceServer.TestSupport;
 namespace InferenceServer.Observability.Tests;
 
 /// <summary>
-/// A real Prometheus (Debian's package, installed by tests/scripts/install-prometheus.sh) on a loopback port the OS picks, with
+/// A real Prometheus (Debian's package, unpacked into .cache/prometheus by tests/scripts/install-prometheus.sh) on a loopback port the OS picks, with
 /// its own temporary config and TSDB, scraping one target every second. Killed on dispose.
 /// </summary>
 public sealed partial class PrometheusProcess : IAsyncDisposable
 {
-    public const string Binary = "/usr/bin/prometheus";
+    public static string Binary => Tool("prometheus");
+
+    /// <summary>A program of the unpacked package: .cache/prometheus/usr/bin/NAME in the checkout.</summary>
+    public static string Tool(string name) => Path.Combine(RepoPaths.Root, ".cache", "prometheus", "usr", "bin", name);
     public const string Job = "inference-server";
     private readonly Process _process;
     private readonly string _dir;
