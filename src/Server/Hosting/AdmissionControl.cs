@@ -14,7 +14,8 @@ namespace InferenceServer.Server.Hosting;
 
 /// <summary>
 /// Admission at the door for generation requests (POST /v1/completions and /v1/chat/completions, gRPC Generate and
-/// Complete), before their bodies are read, with two concurrency limits from System.Threading.RateLimiting:
+/// Complete), after the API key check and before any parsing (REST bodies are not read at all; gRPC messages have
+/// only been checked for size and UTF-8 by GrpcGate), with two concurrency limits from System.Threading.RateLimiting:
 /// <list type="bullet">
 /// <item>per client (<c>--max-concurrent-requests-per-client</c>): a client is its API key when keys are set, else its
 /// IP address; one client's burst or retry storm then holds at most this many slots and the rest stay open to others;</item>
