@@ -14,7 +14,7 @@ namespace InferenceServer.Engine.Core;
 /// host: the device feeds them to it, and the host reads them back while it runs. Detokenization and stop strings
 /// happen on the request side, off this thread.
 /// </summary>
-public sealed class EngineCore(Scheduler scheduler, IExecutor executor, StopChecker stops, EngineCoreOptions options, EngineStats stats, Action<string> log) : IDisposable
+public sealed partial class EngineCore(Scheduler scheduler, IExecutor executor, StopChecker stops, EngineCoreOptions options, EngineStats stats, Action<string> log) : IDisposable
 {
     private readonly ConcurrentQueue<ActiveRequest> _incoming = new();
     private readonly ConcurrentQueue<AbortRequest> _aborts = new();
@@ -113,7 +113,7 @@ public sealed class EngineCore(Scheduler scheduler, IExecutor executor, StopChec
         }
         foreach (var s in step.Scheduled) _active[s.Id].Request.Times.Scheduled();
         if (_inFlight is not null) Interlocked.Increment(ref Stats.StepsLaunchedBeforeReadback);
-        var pending = executor.Execute(step);
+        if (!TryExecute(step, out var pending)) return;   // out of device memory: its requests were ended
         var launched = pending is null ? null : InFlightStep.Launched(pending, step, _active, stops);
         Stats.StepTokens(step.TotalTokens);
         Observer.Safely(o => o.OnStep(new StepMetrics(step.TotalTokens, step.Scheduled.Count, step.NumPreempted)), log);
@@ -143,7 +143,7 @@ public sealed class EngineCore(Scheduler scheduler, IExecutor executor, StopChec
         _inFlight = null;
         using (step)
         {
-            var output = step.Pending.Wait();
+            if (!TryWait(step, out var output)) return;
             for (int i = 0; i < step.Requests.Length; i++)
             {
                 if (output.RequestIds[i] != step.Requests[i].Id)
@@ -171,7 +171,7 @@ public sealed class EngineCore(Scheduler scheduler, IExecutor executor, StopChec
         if (finish is not null) Finish(a, finish.Value, null);
     }
 
-    private void Finish(ActiveRequest a, FinishReason reason, int? outputTokens)
+    private void Finish(ActiveRequest a, FinishReason reason, int? outputTokens, Exception? error = null)
     {
         var r = a.Request;
         r.Done = true;
@@ -179,7 +179,7 @@ public sealed class EngineCore(Scheduler scheduler, IExecutor executor, StopChec
         _active.Remove(r.Id);
         // Observed before the stream completes, so a client that saw the end also sees the request in /metrics.
         Observer.Safely(o => o.OnRequestFinished(r.Times.ToMetrics(r.Id, reason, r.PromptLength, outputTokens ?? r.OutputLength, r.CachedPromptTokens, r.Preemptions)), log);
-        a.Output.Writer.TryComplete();
+        a.Output.Writer.TryComplete(error);
         Stats.Finished(reason);
         r.Dispose();
         Interlocked.Decrement(ref _pending);

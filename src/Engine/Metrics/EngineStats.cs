@@ -12,6 +12,9 @@ public sealed class EngineStats
     public long FinishedLength;
     public long Aborted;
 
+    /// <summary>Steps that ran out of device memory; their requests ended with an error and serving went on.</summary>
+    public long OutOfMemorySteps;
+
     /// <summary>Steps launched while the previous step's tokens were still on their way to the host (async scheduling).</summary>
     public long StepsLaunchedBeforeReadback;
 

@@ -25,6 +25,7 @@ public sealed class ModelRunner : IDisposable
     private readonly StepProfiler? _profiler;
     private readonly long _profiledStep = StepProfiler.CudaProfiledStep();
     private readonly InputBatch _batch = new();
+    private readonly OutOfMemoryFault? _oomFault = OutOfMemoryFault.FromEnvironment();
     private readonly IntPtr[]? _readbackEvents;        // native kernels: mark the two alive steps' readbacks
     private KvCachePool? _cache;
     private DecodeGraphRunner? _graphs;
@@ -83,6 +84,7 @@ public sealed class ModelRunner : IDisposable
         _batch.Apply(step);
         using var scope = NewDisposeScope();
         var inputs = StepInputs.Build(step, _batch, _last);
+        _oomFault?.OnStep();
         var logits = Forward(inputs);                                                    // [rows, V] float32
         var promptLogprobs = new Dictionary<string, IReadOnlyList<OutputLogprob?>>();
         var sampleRows = new List<long>();

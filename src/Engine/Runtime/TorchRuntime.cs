@@ -17,7 +17,8 @@ public static class TorchRuntime
 
     /// <summary>Resolves "auto" | "cpu" | "cuda[:N]" to a device, loading CUDA libtorch when needed.</summary>
     /// <param name="log">Receives one line saying what was chosen and why.</param>
-    public static Device Initialize(string requested, string? libtorchDir, Action<string> log)
+    /// <param name="debug">Receives the details of a failed CUDA start (libtorch's message in full), when wanted.</param>
+    public static Device Initialize(string requested, string? libtorchDir, Action<string> log, Action<string>? debug = null)
     {
         requested = requested.Trim().ToLowerInvariant();
         if (requested == "cpu")
@@ -37,7 +38,8 @@ public static class TorchRuntime
         }
         catch (Exception e) when (e is not ArgumentException)
         {
-            problem = e.Message.Split('\n')[0];
+            problem = Reason(e.Message);
+            debug?.Invoke($"CUDA start failed: {e}");
         }
         if (problem is null)
         {
@@ -48,8 +50,20 @@ public static class TorchRuntime
         var hint = $"Name a CUDA build of libtorch with --libtorch DIR or {LibTorchEnvVar} (for example the torch/lib folder of a CUDA PyTorch install).";
         if (requested != "auto")
             throw new InvalidOperationException($"--device {requested} was asked for, but CUDA is not usable: {problem}. {hint}");
-        log($"device: cpu (no usable CUDA: {problem}; {hint})");
+        // One short line: a CPU machine is a normal place to run, not an error (--log-level debug shows libtorch's message).
+        log($"device: cpu (no usable CUDA; for a GPU pass --libtorch DIR or set {LibTorchEnvVar} to a CUDA libtorch)");
         return CPU;
+    }
+
+    /// <summary>
+    /// libtorch's reason without the native trace TorchSharp appends ("... Trace from LoadNativeBackend:" and the
+    /// loader's attempts): the first sentence is what a user can act on.
+    /// </summary>
+    private static string Reason(string message)
+    {
+        string line = message.Split('\n')[0];
+        int trace = line.IndexOf(" Trace from", StringComparison.Ordinal);
+        return (trace >= 0 ? line[..trace] : line).TrimEnd(' ', ';', ':', '.');
     }
 
     private static void PreloadCudaLibTorch(string dir)

@@ -17,8 +17,9 @@ internal static class RequestValidation
         foreach (var id in r.PromptTokenIds)
             if (id < 0 || id >= vocab)
                 throw new ArgumentException($"Token id {id} is out of vocabulary range [0, {vocab}).", "prompt");
-        if (r.Sampling.MaxTokens is int m && n + m > maxModelLen)
-            throw new ArgumentException($"This model's maximum context length is {maxModelLen} tokens. However, you requested {n + m} tokens ({n} in the prompt, {m} for the completion). Please reduce the length of the prompt or max_tokens.", "max_tokens");
+        // In long: prompt + max_tokens near int.MaxValue must not wrap round to a small number and pass.
+        if (r.Sampling.MaxTokens is int m && (long)n + m > maxModelLen)
+            throw new ArgumentException($"This model's maximum context length is {maxModelLen} tokens. However, you requested {(long)n + m} tokens ({n} in the prompt, {m} for the completion). Please reduce the length of the prompt or max_tokens.", "max_tokens");
         int poolTokens = kvCache.Capacity * kvCache.BlockSize;
         if (kvCache.BlocksFor(n + 1) > kvCache.Capacity)
             throw new ArgumentException($"The prompt of {n} tokens does not fit the KV cache ({poolTokens} tokens).", "prompt");

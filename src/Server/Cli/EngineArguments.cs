@@ -21,13 +21,14 @@ public sealed class EngineArguments
     public Option<int?> MaxModelLen { get; } = new("--max-model-len") { Description = "Maximum prompt + output tokens per request. Default: the model's max_position_embeddings." };
     public Option<string?> Tokenizer { get; } = new("--tokenizer") { Description = "Folder with the tokenizer files. Default: --model." };
     public Option<bool> SkipTokenizerInit { get; } = new("--skip-tokenizer-init") { Description = "Serve on token ids only (no tokenizer files needed; text prompts are refused)." };
+    public Option<string> LogLevel { get; } = LogLevels.CreateOption();
     public Option<long> Seed { get; } = new("--seed") { Description = "Seed for dummy weights and unseeded sampling.", DefaultValueFactory = _ => 0 };
 
     /// <summary>Every flag: serve and bench.</summary>
     public IEnumerable<Option> All => [.. Loading, .. Quantizing, .. Serving];
 
     /// <summary>Where the model comes from and where it runs: every verb that loads one.</summary>
-    public IEnumerable<Option> Loading => [Model, Device, Dtype, LibTorch, LoadFormat, Tokenizer, Seed];
+    public IEnumerable<Option> Loading => [Model, Device, Dtype, LibTorch, LoadFormat, Tokenizer, Seed, LogLevel];
 
     /// <summary>Loading without the dummy-weight flags: quantize writes real weights only.</summary>
     public IEnumerable<Option> LoadingRealWeights => Loading.Except([LoadFormat, Seed]);

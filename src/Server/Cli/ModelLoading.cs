@@ -22,7 +22,8 @@ public static class ModelLoading
         var dir = p.GetValue(a.Model) ?? DefaultModel.TinyLlamaDir();
         if (!Directory.Exists(dir))
             throw new ModelLoadException($"--model {dir}: no such directory ({Path.GetFullPath(dir)}).");
-        var device = TorchRuntime.Initialize(p.GetValue(a.Device)!, p.GetValue(a.LibTorch), log);
+        var device = TorchRuntime.Initialize(p.GetValue(a.Device)!, p.GetValue(a.LibTorch), log,
+            debug: LogLevels.Parse(p.GetValue(a.LogLevel)) <= Microsoft.Extensions.Logging.LogLevel.Debug ? log : null);
         var dtypeName = p.GetValue(a.Dtype);
         var dtype = dtypeName is null or "auto" ? TorchRuntime.DefaultDtype(device) : ModelConfig.ParseDtype(dtypeName)!.Value;
         var config = ModelConfig.Load(dir);

@@ -1,8 +1,10 @@
 using System.Runtime.CompilerServices;
+using InferenceServer.Engine.Core;
 using InferenceServer.Engine.Loading;
 using InferenceServer.Engine.Metrics;
 using InferenceServer.Engine.Requests;
 using InferenceServer.Engine.Serving;
+using InferenceServer.Server.OpenAi;
 using InferenceServer.Tokenization;
 
 namespace InferenceServer.Server.Hosting;
@@ -12,7 +14,8 @@ namespace InferenceServer.Server.Hosting;
 /// generating when <see cref="ShutdownDrain.Deadline"/> fires is aborted in the engine (its KV blocks freed) and its
 /// stream ends with <see cref="ShutdownDrain.Cut"/> (an ApiException 503) instead of a cancellation. The REST endpoints
 /// turn that into a last SSE error event and [DONE] (or a 503 error object before the response started), the gRPC
-/// service into UNAVAILABLE: the same paths every other mid-stream error takes.
+/// service into UNAVAILABLE: the same paths every other mid-stream error takes. A request whose engine step ran out
+/// of device memory ends the same way (503 / UNAVAILABLE), with a message that says so.
 /// </summary>
 public sealed class DrainingEngine(IInferenceEngine inner, ShutdownDrain drain) : IInferenceEngine
 {
@@ -32,7 +35,7 @@ public sealed class DrainingEngine(IInferenceEngine inner, ShutdownDrain drain) 
         try
         {
             // Submitted here, not on first read: validation and queue-full errors stay synchronous.
-            return Read(inner.Submit(request, linked.Token), linked, cancellationToken);
+            return Read(inner.Submit(request, linked.Token), linked, cancellationToken, RequestTally.Current, request.PromptTokenIds.Count);
         }
         catch
         {
@@ -42,10 +45,13 @@ public sealed class DrainingEngine(IInferenceEngine inner, ShutdownDrain drain) 
     }
 
     private async IAsyncEnumerable<GenerationOutput> Read(IAsyncEnumerable<GenerationOutput> stream, CancellationTokenSource linked,
-        CancellationToken caller, [EnumeratorCancellation] CancellationToken ct = default)
+        CancellationToken caller, RequestTally? tally, int promptTokens, [EnumeratorCancellation] CancellationToken ct = default)
     {
-        using (linked)
+        int generated = 0;
+        GenerationUsage? usage = null;
+        try
         {
+            using var owned = linked;
             await using var e = stream.GetAsyncEnumerator(ct);
             while (true)
             {
@@ -58,11 +64,23 @@ public sealed class DrainingEngine(IInferenceEngine inner, ShutdownDrain drain) 
                 {
                     throw drain.Cut();
                 }
+                catch (StepOutOfMemoryException oom)
+                {
+                    // The engine went on without this request's step; the client may retry at once.
+                    throw new ApiException(503, oom.Message, type: "server_error", code: "service_unavailable");
+                }
                 if (!more) yield break;
+                generated += e.Current.TokenIds.Count;
+                usage = e.Current.Usage ?? usage;
                 yield return e.Current;
                 // An engine that finished its output before noticing the abort still stops here at the deadline.
                 if (CutByDeadline(caller, ct) && e.Current.Finish is null) throw drain.Cut();
             }
+        }
+        finally
+        {
+            // However the stream ends (finished, cut, abandoned), its tokens go on its request's log line.
+            tally?.Add(usage?.PromptTokens ?? promptTokens, usage?.CompletionTokens ?? generated);
         }
     }
 

@@ -71,14 +71,22 @@ public static class ServerHost
         });
         builder.Services.AddInferenceGrpc(engine, () => drain.IsStopping);
         builder.AddInferenceObservability();
+        ConfigureLogging(builder.Logging, settings.LogLevel);
+        if (settings.AllowedOrigins.Count > 0) builder.Services.AddCors(o => o.AddDefaultPolicy(p => CorsPolicy(p, settings)));
+        var admission = new AdmissionControl(settings, engine);
+        builder.Services.AddSingleton(admission);
         configure?.Invoke(builder);
         var app = builder.Build();
+        app.Lifetime.ApplicationStopped.Register(admission.Dispose);
         app.UseInferenceObservability(engine);
+        if (settings.AllowedOrigins.Count > 0) app.UseCors(); // preflight answered before the key check, as browsers send no key there
         if (!settings.RestOnGrpcPort) app.UseGrpcPortOnlyGrpc(); // REST routes answer 404 on the gRPC port
         var access = new AccessControl(settings); // one API-key rule for REST and gRPC
         app.UseGrpcGate(access); // gRPC status counter, API key and message checks before the runtime parses a message
         drain.Use(app); // after shutdown starts: 503 / UNAVAILABLE for new requests
         app.UseOpenAiApiKey(access);
+        admission.Use(app, access.Enabled); // per-client and server-wide concurrency limits: 429 at the door
+        app.UseRequestLog(); // one line per request that got this far
         app.UseOpenAiRouteErrors();
         app.MapOpenApi(); // GET /openapi/v1.json
         app.MapApiDocsPage(); // GET /docs
@@ -90,5 +98,31 @@ public static class ServerHost
         app.MapOpenAiApi();
         app.MapInferenceGrpc();
         return app;
+    }
+
+    /// <summary>
+    /// <c>--log-level</c> for the server's own categories; ASP.NET Core's per-request lines (request starting,
+    /// executing endpoint) only at warning and above unless debug or trace is asked for, since <see cref="RequestLog"/>
+    /// already writes one line per request. Configuration (Logging:LogLevel:*) still overrides both.
+    /// </summary>
+    private static void ConfigureLogging(ILoggingBuilder logging, LogLevel level)
+    {
+        logging.SetMinimumLevel(level);
+        var framework = level <= LogLevel.Debug ? level : (LogLevel)Math.Max((int)level, (int)LogLevel.Warning);
+        logging.AddFilter("Microsoft.AspNetCore", framework);
+        logging.AddFilter("Grpc", framework);
+    }
+
+    /// <summary>CORS (vLLM's --allowed-origins, --allowed-methods, --allowed-headers, --allow-credentials); "*" means any.</summary>
+    private static void CorsPolicy(Microsoft.AspNetCore.Cors.Infrastructure.CorsPolicyBuilder p, ServerSettings s)
+    {
+        if (s.AllowedOrigins.Contains("*")) p.AllowAnyOrigin();
+        else p.WithOrigins([.. s.AllowedOrigins]);
+        if (s.AllowedMethods.Contains("*")) p.AllowAnyMethod();
+        else p.WithMethods([.. s.AllowedMethods]);
+        if (s.AllowedHeaders.Contains("*")) p.AllowAnyHeader();
+        else p.WithHeaders([.. s.AllowedHeaders]);
+        if (s.AllowCredentials) p.AllowCredentials();
+        p.WithExposedHeaders("Retry-After", "X-Request-Id");
     }
 }

@@ -55,6 +55,7 @@ public sealed class EngineMetrics : IDisposable
                 new("num_gpu_blocks", l.KvBlocksTotal.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         }, null, "KV-cache configuration as labels.");
         _meter.CreateObservableCounter(MetricNames.Preemptions, () => stats is null ? 0 : Interlocked.Read(ref stats.Preemptions), null, "Sequences preempted to free KV-cache blocks.");
+        _meter.CreateObservableCounter(MetricNames.OutOfMemorySteps, () => stats is null ? 0 : Interlocked.Read(ref stats.OutOfMemorySteps), null, "Engine steps that ran out of device memory (their requests got 503; serving went on).");
         _meter.CreateObservableCounter(MetricNames.PrefixCacheQueries, () => stats is null ? 0 : Interlocked.Read(ref stats.PrefixCacheQueries), null, "Prompt tokens looked up in the prefix cache.");
         _meter.CreateObservableCounter(MetricNames.PrefixCacheHits, () => stats is null ? 0 : Interlocked.Read(ref stats.PrefixCacheHits), null, "Prompt tokens found in the prefix cache.");
     }

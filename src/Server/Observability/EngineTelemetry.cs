@@ -7,7 +7,7 @@ namespace InferenceServer.Server.Observability;
 
 /// <summary>
 /// The server's <see cref="IEngineObserver"/>: metrics, one trace span per engine request (with queue, prefill and
-/// decode child spans placed at their measured times), and one log line per finished request.
+/// decode child spans placed at their measured times), and one debug line per finished engine request.
 /// </summary>
 public sealed class EngineTelemetry(EngineMetrics metrics, ILogger logger) : IEngineObserver
 {
@@ -19,7 +19,8 @@ public sealed class EngineTelemetry(EngineMetrics metrics, ILogger logger) : IEn
     {
         metrics.RequestFinished(m);
         Trace(m);
-        logger.LogInformation("request {RequestId} finished: {FinishReason}, {PromptTokens} prompt + {GenerationTokens} generated tokens, " +
+        // Debug: the per-request information line is the HTTP/gRPC one (Hosting.RequestLog), one per API call.
+        logger.LogDebug("request {RequestId} finished: {FinishReason}, {PromptTokens} prompt + {GenerationTokens} generated tokens, " +
             "e2e {E2eMs:F1} ms, ttft {TtftMs:F1} ms, queue {QueueMs:F1} ms",
             m.RequestId, m.Reason, m.PromptTokens, m.GenerationTokens, m.E2e.TotalMilliseconds,
             m.TimeToFirstToken?.TotalMilliseconds, m.Queue?.TotalMilliseconds);

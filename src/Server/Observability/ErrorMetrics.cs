@@ -22,5 +22,11 @@ public static class ErrorMetrics
         else Http.Add(1, tag);
     }
 
+    private static readonly Counter<long> Rejections = Meter.CreateCounter<long>(MetricNames.AdmissionRejections,
+        description: "Generation requests refused at the door (429), by reason: client (per-client limit) or server (server-wide limit).");
+
+    /// <summary>A request refused by admission control; these are counted here instead of logged one by one.</summary>
+    public static void RecordRejection(string reason) => Rejections.Add(1, new KeyValuePair<string, object?>("reason", reason));
+
     public static void RecordHttp(int status) => Record("http", status.ToString(System.Globalization.CultureInfo.InvariantCulture));
 }

@@ -39,6 +39,8 @@ public static class MetricNames
     public const string PrefixCacheQueries = Prefix + "prefix_cache_queries";
     public const string PrefixCacheHits = Prefix + "prefix_cache_hits";
     public const string Preemptions = Prefix + "num_preemptions";
+    public const string OutOfMemorySteps = Prefix + "out_of_memory_steps";
+    public const string AdmissionRejections = Prefix + "admission_rejections";
     public const string RequestSuccess = Prefix + "request_success";
     public const string HttpErrors = Prefix + "http_errors";
     public const string GrpcErrors = Prefix + "grpc_errors";

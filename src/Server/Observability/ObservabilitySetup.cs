@@ -33,7 +33,7 @@ public static class ObservabilitySetup
     {
         if (engine.Observer is null)
         {
-            var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("InferenceServer.Requests");
+            var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("InferenceServer.Engine");
             engine.Observer = new EngineTelemetry(new EngineMetrics(engine, engine.Stats), logger);
         }
         app.Use(async (ctx, next) =>

@@ -41,7 +41,7 @@ public static class GenerationRunner
     public static Exception Map(Exception e) => e switch
     {
         ApiException => e,
-        QueueFullException q => new ApiException(429, q.Message, type: "rate_limit_error", code: "rate_limit_exceeded"),
+        QueueFullException q => new ApiException(429, q.Message, type: "requests", code: "rate_limit_exceeded"),   // OpenAI's rate-limit error
         SamplingParamsException s => ApiException.BadRequest(StripParam(s), s.Param),
         ArgumentException a => ApiException.BadRequest(StripParam(a), a.ParamName),
         _ => e,

@@ -47,6 +47,37 @@ public sealed record ServerSettings
     /// </summary>
     public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// <c>--max-concurrent-requests</c>: generation requests (REST completions and chat, gRPC Generate and Complete)
+    /// admitted at once over all clients; the next one gets 429 at the door, before its body is read. 0: no limit here
+    /// (the engine's own queue limit still applies).
+    /// </summary>
+    public int MaxConcurrentRequests { get; init; }
+
+    /// <summary>
+    /// <c>--max-concurrent-requests-per-client</c>: generation requests one client may have admitted at once (a client
+    /// is its API key when keys are set, else its IP address), so one client's burst or retry storm cannot take every
+    /// slot. 0: no per-client limit.
+    /// </summary>
+    public int MaxConcurrentRequestsPerClient { get; init; }
+
+    /// <summary><c>--allowed-origins</c>: origins browsers may call from (CORS); empty: no CORS headers, "*": any.</summary>
+    public IReadOnlyList<string> AllowedOrigins { get; init; } = [];
+
+    /// <summary><c>--allowed-methods</c> / <c>--allowed-headers</c>: CORS methods and request headers; "*" (the default) allows any.</summary>
+    public IReadOnlyList<string> AllowedMethods { get; init; } = ["*"];
+
+    public IReadOnlyList<string> AllowedHeaders { get; init; } = ["*"];
+
+    /// <summary><c>--allow-credentials</c>: CORS responses allow credentials (needs explicit origins, not "*").</summary>
+    public bool AllowCredentials { get; init; }
+
+    /// <summary>
+    /// <c>--log-level</c>: trace, debug, information, warning, error, critical or none. Per-request lines are written at
+    /// information; ASP.NET Core's own request logs stay at warning unless this is debug or trace.
+    /// </summary>
+    public LogLevel LogLevel { get; init; } = LogLevel.Information;
+
     public string ModelName => ServedModelNames[0];
 
     /// <summary>The record's printout with the API keys redacted (only their number shows), so a settings dump never leaks one.</summary>
@@ -54,7 +85,10 @@ public sealed record ServerSettings
     {
         b.Append($"Host = {Host}, Port = {Port}, GrpcPort = {GrpcPort}, ServedModelNames = [{string.Join(", ", ServedModelNames)}], ");
         b.Append($"ApiKeys = [{ApiKeys.Count} redacted], ProtectHealth = {ProtectHealth}, ProtectMetrics = {ProtectMetrics}, RestOnGrpcPort = {RestOnGrpcPort}, ");
-        b.Append($"Quantization = {Quantization}, MaxRequestBodyBytes = {MaxRequestBodyBytes}, ShutdownTimeout = {ShutdownTimeout}");
+        b.Append($"Quantization = {Quantization}, MaxRequestBodyBytes = {MaxRequestBodyBytes}, ShutdownTimeout = {ShutdownTimeout}, ");
+        b.Append($"MaxConcurrentRequests = {MaxConcurrentRequests}, MaxConcurrentRequestsPerClient = {MaxConcurrentRequestsPerClient}, ");
+        b.Append($"AllowedOrigins = [{string.Join(", ", AllowedOrigins)}], AllowedMethods = [{string.Join(", ", AllowedMethods)}], ");
+        b.Append($"AllowedHeaders = [{string.Join(", ", AllowedHeaders)}], AllowCredentials = {AllowCredentials}, LogLevel = {LogLevel}");
         return true;
     }
 }

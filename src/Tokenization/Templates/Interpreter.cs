@@ -12,6 +12,9 @@ internal sealed partial class Interpreter(TimeProvider clock)
 
     private int _depth;
 
+    private static TemplateRuntimeException TooDeep() =>
+        new($"maximum recursion depth exceeded (macro calls and recursive loops nested more than {MaxDepth} deep)");
+
     public TimeProvider Clock { get; } = clock;
 
     private enum Flow
@@ -48,7 +51,7 @@ internal sealed partial class Interpreter(TimeProvider clock)
     /// <summary>Runs a macro or caller body; a recursion guard keeps a self-calling macro from overflowing the stack.</summary>
     public void ExecuteNested(IReadOnlyList<Node> body, Scope scope, StringBuilder output)
     {
-        if (++_depth > MaxDepth) throw new TemplateRuntimeException("maximum recursion depth exceeded");
+        if (++_depth > MaxDepth || !NestingLimits.StackLeft()) throw TooDeep();
         try
         {
             Execute(body, scope, output);
@@ -163,7 +166,7 @@ internal sealed partial class Interpreter(TimeProvider clock)
         Func<object?, string>? recurse = node.Recursive
             ? children =>
             {
-                if (++_depth > MaxDepth) throw new TemplateRuntimeException("maximum recursion depth exceeded");
+                if (++_depth > MaxDepth || !NestingLimits.StackLeft()) throw TooDeep();
                 try
                 {
                     var sb = new StringBuilder();

@@ -152,6 +152,20 @@ internal sealed partial class Parser
 
     private Expr ParseUnary(bool withFilter = true)
     {
+        // Every nested expression ((…), […], {…}, -x) comes back through here, so this bounds the recursion.
+        EnterNesting(Current);
+        try
+        {
+            return ParseUnaryNested(withFilter);
+        }
+        finally
+        {
+            _nesting--;
+        }
+    }
+
+    private Expr ParseUnaryNested(bool withFilter)
+    {
         Expr node;
         if (Current.IsOperator("-") || Current.IsOperator("+"))
         {

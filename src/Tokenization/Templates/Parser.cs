@@ -9,6 +9,7 @@ internal sealed partial class Parser
     private readonly List<Token> _tokens;
     private int _index;
     private int _loopDepth;
+    private int _nesting;   // open blocks plus open sub-expressions, against NestingLimits.Parse
 
     private Parser(List<Token> tokens) => _tokens = tokens;
 
@@ -66,6 +67,26 @@ internal sealed partial class Parser
     /// in <paramref name="endTag"/>, the rest of that tag is left to the caller.
     /// </summary>
     private List<Node> ParseBody(string[] endTags, string? innermost, out string endTag)
+    {
+        EnterNesting(Current);
+        try
+        {
+            return ParseBodyNodes(endTags, innermost, out endTag);
+        }
+        finally
+        {
+            _nesting--;
+        }
+    }
+
+    /// <summary>One more level of nesting; a template nested past <see cref="NestingLimits.Parse"/> is a syntax error.</summary>
+    private void EnterNesting(Token at)
+    {
+        if (++_nesting > NestingLimits.Parse || !NestingLimits.StackLeft())
+            throw Error($"the template nests blocks and expressions more than {NestingLimits.Parse} deep", at);
+    }
+
+    private List<Node> ParseBodyNodes(string[] endTags, string? innermost, out string endTag)
     {
         var body = new List<Node>();
         while (true)

@@ -22,6 +22,7 @@ internal static class PyJson
 
     private static void Write(StringBuilder sb, object? value, Options o, int level)
     {
+        if (level > NestingLimits.Value || !NestingLimits.StackLeft()) throw NestingLimits.ValueTooDeep("encoding a JSON object");
         switch (value)
         {
             case null: sb.Append("null"); break;

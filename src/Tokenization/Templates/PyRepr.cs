@@ -22,8 +22,9 @@ internal static class PyRepr
         return sb.ToString();
     }
 
-    private static void AppendRepr(StringBuilder sb, object? value)
+    private static void AppendRepr(StringBuilder sb, object? value, int level = 0)
     {
+        if (level > NestingLimits.Value || !NestingLimits.StackLeft()) throw NestingLimits.ValueTooDeep("getting the repr of an object");
         switch (value)
         {
             case null: sb.Append("None"); break;
@@ -37,7 +38,7 @@ internal static class PyRepr
                 for (var i = 0; i < t.Count; i++)
                 {
                     if (i > 0) sb.Append(", ");
-                    AppendRepr(sb, t[i]);
+                    AppendRepr(sb, t[i], level + 1);
                 }
 
                 sb.Append(t.Count == 1 ? ",)" : ")");
@@ -51,7 +52,7 @@ internal static class PyRepr
                     first = false;
                     AppendStringRepr(sb, k);
                     sb.Append(": ");
-                    AppendRepr(sb, v);
+                    AppendRepr(sb, v, level + 1);
                 }
 
                 sb.Append('}');
@@ -61,14 +62,14 @@ internal static class PyRepr
                 for (var i = 0; i < list.Count; i++)
                 {
                     if (i > 0) sb.Append(", ");
-                    AppendRepr(sb, list[i]);
+                    AppendRepr(sb, list[i], level + 1);
                 }
 
                 sb.Append(']');
                 break;
             case Namespace ns:
                 sb.Append("<Namespace ");
-                AppendRepr(sb, ns.Attributes);
+                AppendRepr(sb, ns.Attributes, level + 1);
                 sb.Append('>');
                 break;
             case ICallable c: sb.Append("<function ").Append(c.Name).Append('>'); break;

@@ -21,8 +21,11 @@ public static class TemplateValues
     /// Converts a CLR value to the model. Values already in the model are returned as they are (no copy), so
     /// normalizing the same messages on every request costs a walk, not an allocation.
     /// </summary>
-    public static object? Normalize(object? value)
+    public static object? Normalize(object? value) => Normalize(value, 0);
+
+    private static object? Normalize(object? value, int level)
     {
+        if (level > NestingLimits.Value || !NestingLimits.StackLeft()) throw NestingLimits.ValueTooDeep("converting the template's values");
         switch (value)
         {
             case null or string or bool or long or double:
@@ -47,7 +50,7 @@ public static class TemplateValues
                 Dictionary<string, object?>? copy = null;
                 foreach (var (k, v) in dict)
                 {
-                    var n = Normalize(v);
+                    var n = Normalize(v, level + 1);
                     if (copy is null && !ReferenceEquals(n, v))
                     {
                         copy = new Dictionary<string, object?>(dict.Count, StringComparer.Ordinal);
@@ -66,7 +69,7 @@ public static class TemplateValues
                 List<object?>? listCopy = null;
                 for (var i = 0; i < list.Count; i++)
                 {
-                    var n = Normalize(list[i]);
+                    var n = Normalize(list[i], level + 1);
                     if (listCopy is null && !ReferenceEquals(n, list[i])) listCopy = [.. list.Take(i)];
                     listCopy?.Add(n);
                 }
@@ -74,12 +77,12 @@ public static class TemplateValues
                 return listCopy ?? (object)list;
             case IDictionary dictionary:
                 var d = new Dictionary<string, object?>(StringComparer.Ordinal);
-                foreach (DictionaryEntry entry in dictionary) d[Convert.ToString(entry.Key, System.Globalization.CultureInfo.InvariantCulture) ?? ""] = Normalize(entry.Value);
+                foreach (DictionaryEntry entry in dictionary) d[Convert.ToString(entry.Key, System.Globalization.CultureInfo.InvariantCulture) ?? ""] = Normalize(entry.Value, level + 1);
                 return d;
             case IEnumerable<KeyValuePair<string, object?>> pairs:
-                return pairs.ToDictionary(p => p.Key, p => Normalize(p.Value), StringComparer.Ordinal);
+                return pairs.ToDictionary(p => p.Key, p => Normalize(p.Value, level + 1), StringComparer.Ordinal);
             case IEnumerable enumerable:
-                return enumerable.Cast<object?>().Select(Normalize).ToList();
+                return enumerable.Cast<object?>().Select(v => Normalize(v, level + 1)).ToList();
             default:
                 throw new ArgumentException($"A {value.GetType().Name} cannot be passed to a chat template; use the types TemplateValues documents.");
         }

@@ -125,7 +125,7 @@ public class ChatTemplateApiTests
     {
         var template = ChatTemplate.Parse("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}");
         var ex = Assert.Throws<TemplateRuntimeException>(() => template.Render(new Dictionary<string, object?>()));
-        Assert.Equal("maximum recursion depth exceeded", ex.Message);
+        Assert.StartsWith("maximum recursion depth exceeded", ex.Message);
     }
 
     private sealed class FixedClock(DateTimeOffset now) : TimeProvider
