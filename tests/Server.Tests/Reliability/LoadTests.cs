@@ -86,8 +86,7 @@ public sealed class LoadTests
                       $"{outcomes.Count(o => o.Status >= 500)} 5xx; latency p50 {P(0.5):F0} ms, p99 {P(0.99):F0} ms; " +
                       $"working set {before >> 20} MiB before, peak {peak >> 20} MiB, {after >> 20} MiB after (bound +{MemoryGrowthBound >> 20} MiB); " +
                       $"by kind: {string.Join(", ", outcomes.GroupBy(o => o.Kind).OrderBy(g => g.Key).Select(g => $"{g.Key} {g.Count()}"))}";
-        TestContext.Current.TestOutputHelper?.WriteLine(figures);
-        Console.WriteLine(figures);
+        Figures.Report(figures);
 
         Assert.All(outcomes, o => Assert.True(o.Status < 500, $"{o.Kind}: {o.Status} {o.Problem}"));
         Assert.All(served, o => Assert.True(o.Problem is null, $"{o.Kind}: {o.Problem}"));

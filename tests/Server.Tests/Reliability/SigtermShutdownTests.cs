@@ -48,8 +48,7 @@ public sealed class SigtermShutdownTests
         int? exit = await server.WaitExitAsync(TimeSpan.FromSeconds(Drain + 20));
         var figures = $"sigterm: {shorts.Count} short streams finished, {longs.Count} long streams and 1 gRPC stream cut; exit {exit?.ToString() ?? "none"} " +
                       $"{sw.Elapsed.TotalSeconds:F1} s after SIGTERM (drain {Drain} s)";
-        TestContext.Current.TestOutputHelper?.WriteLine(figures);
-        Console.WriteLine(figures);
+        Figures.Report(figures);
 
         foreach (var events in shortEvents)
         {
