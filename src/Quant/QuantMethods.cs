@@ -1,6 +1,7 @@
 using InferenceServer.Engine.Models.Quantization;
 using InferenceServer.Quant.CompressedTensors;
 using InferenceServer.Quant.SmoothQuant;
+using InferenceServer.Quant.ZeroQuant;
 
 namespace InferenceServer.Quant;
 
@@ -14,6 +15,7 @@ public static class QuantMethods
     public static QuantizationRegistryBuilder AddQuantMethods(this QuantizationRegistryBuilder builder) => builder
         .AddSmoothQuant()
         .AddW8A8()
+        .AddMethod(ZeroQuantMethod.MethodName, o => new ZeroQuantMethod(ZeroQuantOptions.Parse(o)))
         .AddCompressedTensors();
 
     /// <summary><c>--quantization smoothquant</c>: SmoothQuant smoothing, then W8A8.</summary>
