@@ -26,7 +26,9 @@ public static class QuantMethods
     public static QuantizationRegistryBuilder AddW8A8(this QuantizationRegistryBuilder builder) =>
         builder.AddMethod("w8a8", o => new W8A8Method(false, W8A8Options.Parse(o)));
 
-    /// <summary>Checkpoints with quant_method "compressed-tensors" (what <c>quantize</c> writes).</summary>
+    /// <summary>Checkpoints with quant_method "compressed-tensors" (what <c>quantize</c> writes): int-quantized (W8A8) or pack-quantized (group-wise).</summary>
     public static QuantizationRegistryBuilder AddCompressedTensors(this QuantizationRegistryBuilder builder) =>
-        builder.AddCheckpointFormat(CompressedTensorsScheme.QuantMethod, qc => new CompressedTensorsW8A8Method(CompressedTensorsScheme.Parse(qc)));
+        builder.AddCheckpointFormat(CompressedTensorsScheme.QuantMethod, qc => qc["format"]?.GetValue<string>() == PackQuantizedScheme.Format
+            ? new CompressedTensorsGroupwiseMethod(PackQuantizedScheme.Parse(qc))
+            : new CompressedTensorsW8A8Method(CompressedTensorsScheme.Parse(qc)));
 }
