@@ -14,7 +14,7 @@ public sealed class EngineArguments
     public Option<double?> SmoothQuantAlpha { get; } = new("--smoothquant-alpha") { Description = "SmoothQuant migration strength α in [0, 1]. Default: 0.5 for OPT, 0.85 for Llama/Mistral/Qwen2." };
     public Option<string?> ActScales { get; } = new("--act-scales") { Description = "W8A8 activation scales: dynamic (per token, default) or static (per tensor, from calibration)." };
     public Option<string?> CalibrationData { get; } = new("--calibration-data") { Description = "Text file for calibration, one sample per line. Default: the embedded calibration.txt." };
-    public Option<int?> CalibrationSamples { get; } = new("--calibration-samples") { Description = "Calibration windows (default 512), capped by what the text holds." };
+    public Option<int?> CalibrationSamples { get; } = new("--calibration-samples") { Description = "Calibration windows (default 512; 32 for zeroquant LKD), capped by what the text holds." };
     public Option<int?> CalibrationSeqLen { get; } = new("--calibration-seq-len") { Description = "Tokens per calibration window (default 512)." };
     public Option<int?> WeightBits { get; } = new("--weight-bits") { Description = "Weight bits of the weight-quantizing methods (zeroquant: 4 or 8; lutgemm: 1 to 4)." };
     public Option<int?> GroupSize { get; } = new("--group-size") { Description = "Input channels per weight-quantization group (zeroquant, lutgemm); must divide every linear layer's input size." };
