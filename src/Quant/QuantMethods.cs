@@ -1,6 +1,7 @@
 using InferenceServer.Engine.Models.Quantization;
 using InferenceServer.Quant.CompressedTensors;
 using InferenceServer.Quant.SmoothQuant;
+using InferenceServer.Quant.ZeroQuant;
 
 namespace InferenceServer.Quant;
 
@@ -14,6 +15,7 @@ public static class QuantMethods
     public static QuantizationRegistryBuilder AddQuantMethods(this QuantizationRegistryBuilder builder) => builder
         .AddSmoothQuant()
         .AddW8A8()
+        .AddMethod(ZeroQuantMethod.MethodName, o => new ZeroQuantMethod(ZeroQuantOptions.Parse(o)))
         .AddCompressedTensors();
 
     /// <summary><c>--quantization smoothquant</c>: SmoothQuant smoothing, then W8A8.</summary>
@@ -24,7 +26,9 @@ public static class QuantMethods
     public static QuantizationRegistryBuilder AddW8A8(this QuantizationRegistryBuilder builder) =>
         builder.AddMethod("w8a8", o => new W8A8Method(false, W8A8Options.Parse(o)));
 
-    /// <summary>Checkpoints with quant_method "compressed-tensors" (what <c>quantize</c> writes).</summary>
+    /// <summary>Checkpoints with quant_method "compressed-tensors" (what <c>quantize</c> writes): int-quantized (W8A8) or pack-quantized (group-wise).</summary>
     public static QuantizationRegistryBuilder AddCompressedTensors(this QuantizationRegistryBuilder builder) =>
-        builder.AddCheckpointFormat(CompressedTensorsScheme.QuantMethod, qc => new CompressedTensorsW8A8Method(CompressedTensorsScheme.Parse(qc)));
+        builder.AddCheckpointFormat(CompressedTensorsScheme.QuantMethod, qc => qc["format"]?.GetValue<string>() == PackQuantizedScheme.Format
+            ? new CompressedTensorsGroupwiseMethod(PackQuantizedScheme.Parse(qc))
+            : new CompressedTensorsW8A8Method(CompressedTensorsScheme.Parse(qc)));
 }

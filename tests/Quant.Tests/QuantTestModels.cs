@@ -45,7 +45,7 @@ internal static class QuantTestModels
         CalibrationRunner.Run(Config, Options(outliers), CalibrationStream.Value, CalibrationSamples, 512);
 
     /// <summary>calibration.txt as BOS + line + EOS per line (the perplexity stream's layout), just enough lines for the samples.</summary>
-    private static readonly Lazy<List<int>> CalibrationStream = new(() =>
+    public static readonly Lazy<List<int>> CalibrationStream = new(() =>
     {
         var tok = TokenizerLoader.Load(RepoPaths.TinyLlama).Tokenizer;
         var stream = new List<int>();

@@ -17,7 +17,7 @@ public sealed class QuantizationRegistryTests
     [Fact]
     public void NamesResolveToTheirMethods()
     {
-        Assert.Equal(["none", "smoothquant", "w8a8"], Registry.Names);
+        Assert.Equal(["none", "smoothquant", "w8a8", "zeroquant"], Registry.Names);
         Assert.Same(UnquantizedMethod.Instance, Registry.Resolve(null));
         Assert.Same(UnquantizedMethod.Instance, Registry.Resolve("none"));
         Assert.Equal("smoothquant", Assert.IsType<W8A8Method>(Registry.Resolve("SmoothQuant")).Name);
@@ -29,7 +29,7 @@ public sealed class QuantizationRegistryTests
     public void UnknownNameIsRefusedWithTheKnownOnes()
     {
         var e = Assert.Throws<ArgumentException>(() => Registry.Resolve("awq"));
-        Assert.Equal("--quantization awq is not supported; choose one of: none, smoothquant, w8a8.", e.Message);
+        Assert.Equal("--quantization awq is not supported; choose one of: none, smoothquant, w8a8, zeroquant.", e.Message);
     }
 
     [Fact]
@@ -39,6 +39,8 @@ public sealed class QuantizationRegistryTests
         Assert.Null(Registry.ForCheckpoint(QuantTestModels.Config, "/m/config.json"));
         var prequantized = QuantTestModels.Config with { QuantizationConfig = new CompressedTensorsScheme(false, ["lm_head"]).ToJson() };
         Assert.IsType<CompressedTensorsW8A8Method>(Registry.ForCheckpoint(prequantized, "/m/config.json"));
+        var packed = QuantTestModels.Config with { QuantizationConfig = new PackQuantizedScheme([(["Linear"], new Quant.ZeroQuant.LayerScheme(4, 128, false, 16))], ["lm_head"]).ToJson() };
+        Assert.IsType<CompressedTensorsGroupwiseMethod>(Registry.ForCheckpoint(packed, "/m/config.json"));
         var noMethod = QuantTestModels.Config with { QuantizationConfig = new JsonObject() };
         Assert.Equal("/m/config.json: quantization_config has no quant_method.",
             Assert.Throws<ModelLoadException>(() => Registry.ForCheckpoint(noMethod, "/m/config.json")).Message);
@@ -54,7 +56,7 @@ public sealed class QuantizationRegistryTests
         Assert.Throws<ModelLoadException>(() => bare.ForCheckpoint(prequantized, "/m/config.json"));
         // One more method is one more call, and it may come from any assembly.
         var extended = new QuantizationRegistryBuilder().AddQuantMethods().AddMethod("custom", _ => UnquantizedMethod.Instance).Build();
-        Assert.Equal(["custom", "none", "smoothquant", "w8a8"], extended.Names);
+        Assert.Equal(["custom", "none", "smoothquant", "w8a8", "zeroquant"], extended.Names);
     }
 
     [Fact]

@@ -21,7 +21,7 @@ public sealed record CompressedTensorsScheme(bool StaticActivations, IReadOnlyLi
     {
         var format = qc["format"]?.GetValue<string>();
         if (format != Format)
-            throw new ModelLoadException($"quantization_config.format \"{format}\" is not supported (only \"{Format}\": INT8 weights stored as int8).");
+            throw new ModelLoadException($"quantization_config.format \"{format}\" is not supported (\"{Format}\": INT8 weights stored as int8, or \"pack-quantized\": group-wise 4/8-bit weights).");
         if (qc["config_groups"] is not JsonObject groups || groups.Count == 0)
             throw new ModelLoadException("quantization_config has no config_groups.");
         bool? isStatic = null;

@@ -22,16 +22,32 @@ public static class CompressedTensorsWriter
 
     /// <param name="checkpoint">The full-precision checkpoint (its folder also gives config.json and the tokenizer files).</param>
     /// <param name="source">The checkpoint as the model was built from it (SmoothQuant's smoothing already folded in).</param>
-    /// <param name="layers">Every linear layer built, with its kernel; W8A8 kernels are written in INT8.</param>
+    /// <param name="layers">Every linear layer built, with its kernel; W8A8 kernels are written in INT8 (int-quantized), group-wise ones packed (pack-quantized).</param>
+    /// <param name="skipped">Linear layers the method left in full precision (listed under "ignore").</param>
     /// <returns>The tensors written and their bytes.</returns>
     public static (int Tensors, long Bytes) Write(string outputDir, Checkpoint checkpoint, IWeightSource source,
-        ScalarType dtype, IReadOnlyList<(LinearSpec Spec, ILinearKernel Kernel)> layers, Action<int, int>? progress = null)
+        ScalarType dtype, IReadOnlyList<(LinearSpec Spec, ILinearKernel Kernel)> layers, Action<int, int>? progress = null,
+        IReadOnlyList<LinearSpec>? skipped = null)
     {
         var items = new List<SafeTensorsWriter.Item>();
         var written = new HashSet<string>();
         bool? staticActs = null;
+        var groupwise = new Dictionary<ZeroQuant.LayerScheme, List<string>>();
         foreach (var (spec, kernel) in layers)
         {
+            if (kernel is GroupwiseLinearKernel g)
+            {
+                items.AddRange(PackQuantizedItems.For(spec, g, dtype));
+                var scheme = new ZeroQuant.LayerScheme(g.Weight.Bits, g.Weight.GroupSize, g.Weight.Symmetric, g.ActivationBits);
+                if (!groupwise.TryGetValue(scheme, out var names)) groupwise[scheme] = names = [];
+                foreach (var (part, _) in spec.Parts)
+                {
+                    names.Add(part);
+                    written.Add(part + ".weight");
+                    written.Add(part + ".bias");
+                }
+                continue;
+            }
             if (kernel is not W8A8LinearKernel k) continue;
             staticActs ??= k.StaticActScale is not null;
             int row = 0;
@@ -47,11 +63,15 @@ public static class CompressedTensorsWriter
                 row += rows;
             }
         }
-        if (staticActs is null)
-            throw new InvalidOperationException("no linear layer was quantized to INT8; nothing to write as compressed-tensors.");
+        if (staticActs is null && groupwise.Count == 0)
+            throw new InvalidOperationException("no linear layer was quantized; nothing to write as compressed-tensors.");
+        if (staticActs is not null && groupwise.Count > 0)
+            throw new InvalidOperationException("INT8 per-channel and group-wise layers cannot share one compressed-tensors format.");
         // Everything else (embeddings, norms, lm_head, layers left in full precision) as the model saw it.
         var ignored = new List<string> { "lm_head" };
-        foreach (var (spec, kernel) in layers.Where(l => l.Kernel is not W8A8LinearKernel))
+        foreach (var (spec, kernel) in layers.Where(l => l.Kernel is not (W8A8LinearKernel or GroupwiseLinearKernel)))
+            ignored.AddRange(spec.Parts.Select(p => p.Name));
+        foreach (var spec in skipped ?? [])
             ignored.AddRange(spec.Parts.Select(p => p.Name));
         foreach (var name in checkpoint.Names.Where(n => !written.Contains(n)).Order(StringComparer.Ordinal))
         {
@@ -65,7 +85,9 @@ public static class CompressedTensorsWriter
 
         var sourceDir = checkpoint.Directory;
         var config = JsonNode.Parse(File.ReadAllText(Path.Combine(sourceDir, "config.json")))!.AsObject();
-        config["quantization_config"] = new CompressedTensorsScheme(staticActs.Value, ignored).ToJson();
+        config["quantization_config"] = groupwise.Count > 0
+            ? new PackQuantizedScheme([.. groupwise.Select(g => ((IReadOnlyList<string>)g.Value, g.Key))], ignored).ToJson()
+            : new CompressedTensorsScheme(staticActs!.Value, ignored).ToJson();
         config["torch_dtype"] = dtype switch { ScalarType.BFloat16 => "bfloat16", ScalarType.Float16 => "float16", _ => "float32" };
         config.Remove("dtype");
         File.WriteAllText(Path.Combine(outputDir, "config.json"), config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");

@@ -22,7 +22,7 @@ public sealed class W8A8LinearKernel : IQuantizedInputLinear
 
     // Static, so no temporary Scalar can be finalized while an op reads it (see Engine.Runtime.Scalars).
     private static readonly Scalar Levels = 127.0.ToScalar(), MinLevel = (-127.0).ToScalar();
-    private static readonly Scalar MinActAbsMax = 1e-8.ToScalar(), MinWeightAbsMax = 1e-5.ToScalar();
+    private static readonly Scalar MinWeightAbsMax = 1e-5.ToScalar();
     private readonly float? _staticActScale;
 
     public int InFeatures { get; }
@@ -111,10 +111,8 @@ public sealed class W8A8LinearKernel : IQuantizedInputLinear
         using var scope = NewDisposeScope();
         long t = x.shape[0];
         var xf = x.to(ScalarType.Float32).contiguous();
-        var sx = _staticActScale is float s
-            ? tensor(new[] { s }, [1, 1], device: x.device)                              // [1, 1]
-            : xf.abs().amax([1L], keepdim: true).clamp_min(MinActAbsMax).div(Levels);                 // [T, 1]
-        var qx = (xf / sx).round_().clamp_(MinLevel, Levels).to(ScalarType.Int8);               // [T, K]
+        var (qf, sx) = TokenwiseInt8.Quantize(xf, _staticActScale);                    // [T, K], [T, 1]
+        var qx = qf.to(ScalarType.Int8);
         Tensor acc;                                                                      // [T, N] float32
         if (_hostWeight is not null)
         {

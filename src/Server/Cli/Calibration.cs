@@ -3,12 +3,13 @@ using System.Globalization;
 using InferenceServer.Engine.Loading;
 using InferenceServer.Engine.Models;
 using InferenceServer.Engine.Models.Quantization;
+using InferenceServer.Quant.ZeroQuant;
 using InferenceServer.Tokenization;
 using Spectre.Console;
 
 namespace InferenceServer.Server.Cli;
 
-/// <summary>The calibration step of quant methods that need one (smoothquant, w8a8 --act-scales static), with a progress bar.</summary>
+/// <summary>The calibration step of quant methods that need one (smoothquant, w8a8 --act-scales static, zeroquant --lkd-steps), with a progress bar.</summary>
 public static class Calibration
 {
     /// <summary>The method-specific flags, under their names without dashes (what the methods read).</summary>
@@ -21,6 +22,15 @@ public static class Calibration
         if (p.GetValue(a.CalibrationSeqLen) is int len) values["calibration-seq-len"] = len.ToString(CultureInfo.InvariantCulture);
         if (p.GetValue(a.WeightBits) is int bits) values["weight-bits"] = bits.ToString(CultureInfo.InvariantCulture);
         if (p.GetValue(a.GroupSize) is int group) values["group-size"] = group.ToString(CultureInfo.InvariantCulture);
+        if (p.GetValue(a.WeightSymmetric) is bool sym) values["weight-symmetric"] = sym ? "true" : "false";
+        if (p.GetValue(a.ActBits) is int act) values["act-bits"] = act.ToString(CultureInfo.InvariantCulture);
+        if (p.GetValue(a.MixedPrecision)) values["mixed-precision"] = "true";
+        if (p.GetValue(a.QuantOverride) is { Length: > 0 } overrides) values["quant-override"] = string.Join('\n', overrides);
+        if (p.GetValue(a.QuantOverridesFile) is string file) values["quant-overrides-file"] = file;
+        if (p.GetValue(a.LkdSteps) is int steps) values["lkd-steps"] = steps.ToString(CultureInfo.InvariantCulture);
+        if (p.GetValue(a.LkdLr) is double lr) values["lkd-lr"] = lr.ToString("R", CultureInfo.InvariantCulture);
+        if (p.GetValue(a.LkdBatchSize) is int lkdBatch) values["lkd-batch-size"] = lkdBatch.ToString(CultureInfo.InvariantCulture);
+        if (p.GetValue(a.LkdSeqLen) is int lkdLen) values["lkd-seq-len"] = lkdLen.ToString(CultureInfo.InvariantCulture);
         return new QuantMethodOptions { Values = values };
     }
 
@@ -32,6 +42,7 @@ public static class Calibration
             throw new FileNotFoundException($"--calibration-data {path}: no such file ({Path.GetFullPath(path)}).");
         if (tokenizer.BosTokenId is not int bos || tokenizer.EosTokenId is not int eos)
             throw new InvalidOperationException("calibration needs a tokenizer with BOS and EOS tokens (not --skip-tokenizer-init).");
+        if (method is ZeroQuantMethod zeroQuant) zeroQuant.Log = log;   // LKD's per-block losses
         var (samples, seqLen) = method.CalibrationShape;
         // The same layout as the perplexity stream; lines are encoded only until the windows are full.
         var stream = new List<int>();
@@ -61,7 +72,7 @@ public static class Calibration
         {
             result = method.Calibrate(config, options, stream, (done, total) =>
             {
-                if (done == total || done % Math.Max(1, total / 4) == 0) log($"calibrated {done}/{total} samples");
+                if (done == total || done % Math.Max(1, total / 4) == 0) log($"calibration {done}/{total}");
             });
         }
         log($"calibration took {(DateTime.UtcNow - started).TotalSeconds:F1} s");

@@ -10,14 +10,23 @@ public sealed class EngineArguments
     public Option<string?> Dtype { get; } = new("--dtype") { Description = "auto, float32, bfloat16 or float16. auto: float32 on CPU, bfloat16 on CUDA." };
     public Option<string?> LibTorch { get; } = new("--libtorch") { Description = "Folder of a CUDA build of libtorch (e.g. PyTorch's torch/lib); also INFERENCE_LIBTORCH." };
     public Option<string> LoadFormat { get; } = new("--load-format") { Description = "auto (safetensors) or dummy (random weights from config.json alone).", DefaultValueFactory = _ => "auto" };
-    public Option<string?> Quantization { get; } = new("--quantization", "-q") { Description = "Linear-layer quantization: none (default), smoothquant (smoothing + W8A8) or w8a8 (INT8 weights and activations, no smoothing)." };
+    public Option<string?> Quantization { get; } = new("--quantization", "-q") { Description = "Linear-layer quantization: none (default), smoothquant (smoothing + W8A8), w8a8 (INT8 weights and activations, no smoothing) or zeroquant (group-wise INT4/INT8 weights, optional INT8 activations and LKD)." };
     public Option<double?> SmoothQuantAlpha { get; } = new("--smoothquant-alpha") { Description = "SmoothQuant migration strength α in [0, 1]. Default: 0.5 for OPT, 0.85 for Llama/Mistral/Qwen2." };
     public Option<string?> ActScales { get; } = new("--act-scales") { Description = "W8A8 activation scales: dynamic (per token, default) or static (per tensor, from calibration)." };
     public Option<string?> CalibrationData { get; } = new("--calibration-data") { Description = "Text file for calibration, one sample per line. Default: the embedded calibration.txt." };
-    public Option<int?> CalibrationSamples { get; } = new("--calibration-samples") { Description = "Calibration windows (default 512), capped by what the text holds." };
+    public Option<int?> CalibrationSamples { get; } = new("--calibration-samples") { Description = "Calibration windows (default 512; 32 for zeroquant LKD), capped by what the text holds." };
     public Option<int?> CalibrationSeqLen { get; } = new("--calibration-seq-len") { Description = "Tokens per calibration window (default 512)." };
     public Option<int?> WeightBits { get; } = new("--weight-bits") { Description = "Weight bits of the weight-quantizing methods (zeroquant: 4 or 8; lutgemm: 1 to 4)." };
     public Option<int?> GroupSize { get; } = new("--group-size") { Description = "Input channels per weight-quantization group (zeroquant, lutgemm); must divide every linear layer's input size." };
+    public Option<bool?> WeightSymmetric { get; } = new("--weight-symmetric") { Description = "zeroquant: symmetric weight groups (no zero point). Default: asymmetric with a zero point." };
+    public Option<int?> ActBits { get; } = new("--act-bits") { Description = "zeroquant activations: 16 (unquantized, W4A16/W8A16; the default) or 8 (INT8 per token, dynamic)." };
+    public Option<bool> MixedPrecision { get; } = new("--mixed-precision") { Description = "zeroquant W4/8-A8: INT8 weights in attention, --weight-bits (4) in the MLP, INT8 activations (unless --act-bits 16)." };
+    public Option<string[]> QuantOverride { get; } = new("--quant-override") { Description = "zeroquant per-layer override PATTERN=SPEC (repeatable; later wins). PATTERN: a layer name, a name suffix (down_proj) or re:REGEX. SPEC: none, or bits=4|8,group=G,sym|asym,act=8|16.", AllowMultipleArgumentsPerToken = false };
+    public Option<string?> QuantOverridesFile { get; } = new("--quant-overrides-file") { Description = "zeroquant per-layer overrides as JSON: {\"PATTERN\": \"none\" | {\"weight_bits\": 8, \"group_size\": 64, \"symmetric\": true, \"act_bits\": 8}}; --quant-override entries apply after it." };
+    public Option<int?> LkdSteps { get; } = new("--lkd-steps") { Description = "zeroquant layer-by-layer distillation: optimizer steps per transformer block (0, the default: round to nearest)." };
+    public Option<double?> LkdLr { get; } = new("--lkd-lr") { Description = "LKD: Adam learning rate (default 1e-4)." };
+    public Option<int?> LkdBatchSize { get; } = new("--lkd-batch-size") { Description = "LKD: calibration windows per step (default 4)." };
+    public Option<int?> LkdSeqLen { get; } = new("--lkd-seq-len") { Description = "LKD: tokens per calibration window (default 256); --calibration-samples sets the number of windows (LKD default 32)." };
     public Option<int?> MaxModelLen { get; } = new("--max-model-len") { Description = "Maximum prompt + output tokens per request. Default: the model's max_position_embeddings." };
     public Option<string?> Tokenizer { get; } = new("--tokenizer") { Description = "Folder with the tokenizer files. Default: --model." };
     public Option<bool> SkipTokenizerInit { get; } = new("--skip-tokenizer-init") { Description = "Serve on token ids only (no tokenizer files needed; text prompts are refused)." };
@@ -34,7 +43,8 @@ public sealed class EngineArguments
     public IEnumerable<Option> LoadingRealWeights => Loading.Except([LoadFormat, Seed]);
 
     /// <summary>How the linear layers are quantized (and calibrated): serve, bench, perplexity, quantize.</summary>
-    public IEnumerable<Option> Quantizing => [Quantization, SmoothQuantAlpha, ActScales, CalibrationData, CalibrationSamples, CalibrationSeqLen, WeightBits, GroupSize];
+    public IEnumerable<Option> Quantizing => [Quantization, SmoothQuantAlpha, ActScales, CalibrationData, CalibrationSamples, CalibrationSeqLen, WeightBits, GroupSize,
+        WeightSymmetric, ActBits, MixedPrecision, QuantOverride, QuantOverridesFile, LkdSteps, LkdLr, LkdBatchSize, LkdSeqLen];
 
     /// <summary>Request-serving limits and token-id-only serving: serve and bench.</summary>
     public IEnumerable<Option> Serving => [MaxModelLen, SkipTokenizerInit];

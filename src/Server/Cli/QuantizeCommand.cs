@@ -8,7 +8,7 @@ namespace InferenceServer.Server.Cli;
 
 /// <summary>
 /// <c>quantize</c>: calibrates and quantizes a checkpoint once (the same flags as <c>serve</c> and <c>perplexity</c>)
-/// and writes it as a compressed-tensors folder, which <c>serve --model OUT</c> then loads without calibrating.
+/// and writes it as a compressed-tensors folder (INT8 int-quantized, or group-wise pack-quantized for zeroquant), which <c>serve --model OUT</c> then loads without calibrating.
 /// </summary>
 public static class QuantizeCommand
 {
@@ -16,15 +16,15 @@ public static class QuantizeCommand
     {
         var a = new EngineArguments();
         var output = new Option<string>("--output", "-o") { Description = "Folder to write the quantized checkpoint to (must not exist or be empty).", Required = true };
-        var cmd = new Command("quantize", "Quantize a checkpoint (smoothquant or w8a8) and save it in the compressed-tensors format.");
+        var cmd = new Command("quantize", "Quantize a checkpoint (smoothquant, w8a8 or zeroquant) and save it in the compressed-tensors format (int-quantized, or pack-quantized for zeroquant).");
         foreach (var o in a.LoadingRealWeights.Concat(a.Quantizing)) cmd.Options.Add(o);
         cmd.Options.Add(output);
         cmd.SetAction(p =>
         {
             var outDir = p.GetValue(output)!;
             var method = p.GetValue(a.Quantization);
-            if (method is not ("smoothquant" or "w8a8"))
-                throw new ArgumentException($"--quantization {method ?? "(none)"}: quantize writes smoothquant or w8a8 checkpoints; name one of them.");
+            if (method is not ("smoothquant" or "w8a8" or "zeroquant"))
+                throw new ArgumentException($"--quantization {method ?? "(none)"}: quantize writes smoothquant, w8a8 or zeroquant checkpoints; name one of them.");
             if (Directory.Exists(outDir) && Directory.EnumerateFileSystemEntries(outDir).Any())
                 throw new ArgumentException($"--output {outDir}: the folder exists and is not empty.");
             CapturingQuantMethod? capture = null;
@@ -37,7 +37,7 @@ public static class QuantizeCommand
             var started = DateTime.UtcNow;
             (int Tensors, long Bytes) result = default;
             void Write(Action<int, int>? progress) => result = CompressedTensorsWriter.Write(outDir, checkpoint, source,
-                options.Dtype, capture!.Layers, progress);
+                options.Dtype, capture!.Layers, progress, capture.Skipped);
             if (Console.IsErrorRedirected)
                 Write(null);
             else
