@@ -31,6 +31,7 @@ public static class ServeCommand
         var kvBlocks = new Option<int?>("--num-kv-blocks") { Description = "KV-cache blocks (overrides the memory-based size)." };
         var kvSpace = new Option<double>("--kv-cache-space") { Description = "KV-cache size in GiB on CPU.", DefaultValueFactory = _ => 1.0 };
         var asyncScheduling = new AsyncSchedulingOptions();
+        var toolCalling = new ToolCallingOptions();
         var eager = new Option<bool>("--enforce-eager") { Description = "Never replay decode steps from CUDA graphs." };
         var noPrefix = new Option<bool>("--no-enable-prefix-caching") { Description = "Do not share KV blocks between requests with a common prefix." };
         var gpuUtil = new Option<double>("--gpu-memory-utilization") { Description = "Fraction of GPU memory to use, KV cache included.", DefaultValueFactory = _ => 0.9 };
@@ -46,11 +47,12 @@ public static class ServeCommand
         });
         var cmd = new Command("serve", "Serve a model over the OpenAI-compatible REST API (default verb).");
         foreach (var o in a.All) cmd.Options.Add(o);
-        foreach (var o in new Option[] { host, port, grpcPort, served, apiKey, apiKeyFile, protectHealth, protectMetrics, restOnGrpcPort, shutdownTimeout, maxSeqs, maxTokens, maxWaiting, blockSize, kvBlocks, kvSpace, gpuUtil, eager, noPrefix }.Concat(asyncScheduling.All))
+        foreach (var o in new Option[] { host, port, grpcPort, served, apiKey, apiKeyFile, protectHealth, protectMetrics, restOnGrpcPort, shutdownTimeout, maxSeqs, maxTokens, maxWaiting, blockSize, kvBlocks, kvSpace, gpuUtil, eager, noPrefix }.Concat(asyncScheduling.All).Concat(toolCalling.All))
             cmd.Options.Add(o);
         cmd.SetAction(p =>
         {
             bool? asyncMode = asyncScheduling.Value(p);   // before loading: a contradiction fails fast
+            var (toolParser, autoToolChoice) = toolCalling.Value(p);
             var apiKeys = ApiKeySources.Resolve(p.GetValue(apiKey), p.GetValue(apiKeyFile), Environment.GetEnvironmentVariable); // so does a bad key file
             var loaded = ModelLoading.Load(p, a, quantization, Console.WriteLine, showProgress: true);
             var engineOptions = new EngineOptions
@@ -84,6 +86,8 @@ public static class ServeCommand
                 ProtectHealth = p.GetValue(protectHealth),
                 ProtectMetrics = p.GetValue(protectMetrics),
                 RestOnGrpcPort = p.GetValue(restOnGrpcPort),
+                ToolCallParser = toolParser,
+                EnableAutoToolChoice = autoToolChoice,
             };
             return ServerHost.Run(loaded, engineOptions, settings);
         });

@@ -70,6 +70,10 @@ public sealed class ChatRequestMessageDoc
     [Description("A string, or a list of {\"type\": \"text\", \"text\": ...} parts.")]
     public JsonElement? Content { get; init; }
     public string? Name { get; init; }
+    [Description("Assistant messages: the calls the model made, [{\"id\", \"type\": \"function\", \"function\": {\"name\", \"arguments\": JSON string}}]; the template receives arguments parsed into an object.")]
+    public JsonElement? ToolCalls { get; init; }
+    [Description("Tool messages: the id of the call this message answers.")]
+    public string? ToolCallId { get; init; }
 }
 
 public sealed class ChatCompletionRequestDoc : SamplingFieldsDoc
@@ -81,8 +85,12 @@ public sealed class ChatCompletionRequestDoc : SamplingFieldsDoc
     public int? TopLogprobs { get; init; }
     [Description("Only {\"type\": \"text\"} is supported.")]
     public JsonElement? ResponseFormat { get; init; }
-    [Description("Tool calling is not supported; a non-empty list is a 400.")]
+    [Description("Function tools, [{\"type\": \"function\", \"function\": {\"name\", \"description\"?, \"parameters\"?}}]; rendered through the model's chat template.")]
     public JsonElement? Tools { get; init; }
+    [Description("\"none\" (tools shown, output not read for calls), \"auto\" (default with tools; needs --enable-auto-tool-choice and --tool-call-parser: calls are read from the output with that parser), \"required\", or {\"type\": \"function\", \"function\": {\"name\": ...}}.")]
+    public JsonElement? ToolChoice { get; init; }
+    [Description("Default true; false keeps only the first call of each choice.")]
+    public bool? ParallelToolCalls { get; init; }
 }
 
 public sealed class TokenizeRequestDoc

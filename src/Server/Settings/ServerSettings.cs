@@ -47,6 +47,12 @@ public sealed record ServerSettings
     /// </summary>
     public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary><c>--tool-call-parser</c>: the vLLM name of the parser that reads tool calls from output (hermes, llama3_json, mistral), or null.</summary>
+    public string? ToolCallParser { get; init; }
+
+    /// <summary><c>--enable-auto-tool-choice</c>: tool_choice "auto" is served (it needs <see cref="ToolCallParser"/>).</summary>
+    public bool EnableAutoToolChoice { get; init; }
+
     public string ModelName => ServedModelNames[0];
 
     /// <summary>The record's printout with the API keys redacted (only their number shows), so a settings dump never leaks one.</summary>
@@ -54,7 +60,8 @@ public sealed record ServerSettings
     {
         b.Append($"Host = {Host}, Port = {Port}, GrpcPort = {GrpcPort}, ServedModelNames = [{string.Join(", ", ServedModelNames)}], ");
         b.Append($"ApiKeys = [{ApiKeys.Count} redacted], ProtectHealth = {ProtectHealth}, ProtectMetrics = {ProtectMetrics}, RestOnGrpcPort = {RestOnGrpcPort}, ");
-        b.Append($"Quantization = {Quantization}, MaxRequestBodyBytes = {MaxRequestBodyBytes}, ShutdownTimeout = {ShutdownTimeout}");
+        b.Append($"Quantization = {Quantization}, MaxRequestBodyBytes = {MaxRequestBodyBytes}, ShutdownTimeout = {ShutdownTimeout}, ");
+        b.Append($"ToolCallParser = {ToolCallParser ?? "none"}, EnableAutoToolChoice = {EnableAutoToolChoice}");
         return true;
     }
 }
