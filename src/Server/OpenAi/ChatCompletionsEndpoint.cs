@@ -36,7 +36,7 @@ public static class ChatCompletionsEndpoint
         if (top is int t && (t < 0 || t > MaxTopLogprobs))
             throw ApiException.BadRequest($"top_logprobs must be between 0 and {MaxTopLogprobs}, got {t}.", "top_logprobs");
         if (top is not null && !logprobs) throw ApiException.BadRequest("top_logprobs requires logprobs to be true.", "top_logprobs");
-        var sampling = SamplingParsing.Read(j, logprobs ? top ?? 0 : null, chat: true);
+        var sampling = SamplingParsing.Read(j, logprobs ? top ?? 0 : null, chat: true) with { Constraint = StructuredOutputParsing.Read(j, engine) };
         var prompt = ChatPrompt.Encode(engine, j);
 
         string id = EndpointSupport.NewId("chatcmpl-");
@@ -96,16 +96,9 @@ public static class ChatCompletionsEndpoint
     private static ChatCompletionChunk Chunk(string id, long created, string model, int index, ChatDeltaDto delta, ChatLogprobsDto? logprobs, string? finish) =>
         new(id, "chat.completion.chunk", created, model, [new ChatChunkChoiceDto(index, delta, logprobs, finish)], null);
 
-    /// <summary>Structured output and tools are not implemented; refusing beats silently ignoring them.</summary>
+    /// <summary>Tools are not implemented; refusing beats silently ignoring them.</summary>
     private static void CheckUnsupported(RequestJson j)
     {
-        if (j.Get("response_format") is { } rf)
-        {
-            if (rf.ValueKind != JsonValueKind.Object || !rf.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String)
-                throw RequestJson.TypeError("response_format", "an object with a string 'type'");
-            if (type.GetString() != "text")
-                throw ApiException.BadRequest($"response_format type '{type.GetString()}' is not supported by this server; only 'text' is.", "response_format");
-        }
         if (j.Get("tools") is { } tools)
         {
             if (tools.ValueKind != JsonValueKind.Array) throw RequestJson.TypeError("tools", "a list of tool objects");
