@@ -32,17 +32,22 @@ public static class ChatCompletionsEndpoint
     private static async Task Run(HttpContext ctx, RequestJson j)
     {
         var (engine, model, stream, includeUsage) = EndpointSupport.Begin(ctx, j, KnownFields.Chat);
-        CheckUnsupported(j);
         int n = SamplingParsing.ReadN(j);
         bool logprobs = j.Bool("logprobs") ?? false;
         int? top = j.Int("top_logprobs");
         if (top is int t && (t < 0 || t > MaxTopLogprobs))
             throw ApiException.BadRequest($"top_logprobs must be between 0 and {MaxTopLogprobs}, got {t}.", "top_logprobs");
         if (top is not null && !logprobs) throw ApiException.BadRequest("top_logprobs requires logprobs to be true.", "top_logprobs");
-        var sampling = SamplingParsing.Read(j, logprobs ? top ?? 0 : null, chat: true);
         var tools = ChatTools.Read(j, ctx.RequestServices.GetRequiredService<ServerSettings>());
-        if (tools is { ParsesOutput: true, Parser.NeedsSpecialTokens: true }) sampling = sampling with { SkipSpecialTokens = false };
-        var prompt = ChatPrompt.Encode(engine, j, tools: tools?.TemplateTools);
+        var sampling = SamplingParsing.Read(j, logprobs ? top ?? 0 : null, chat: true) with { Constraint = StructuredOutputParsing.Read(j, engine) };
+        if (tools is { Forced: true })
+        {
+            if (sampling.Constraint is not null)
+                throw ApiException.BadRequest("A forced tool call and response_format/guided_* both constrain the output; give one.", "tool_choice");
+            sampling = sampling with { Constraint = tools.ForcedConstraint(engine) };
+        }
+        else if (tools is { ParsesOutput: true, Parser.NeedsSpecialTokens: true }) sampling = sampling with { SkipSpecialTokens = false };
+        var prompt = ChatPrompt.Encode(engine, j, tools: tools?.TemplateTools, assistantPrefix: tools?.Prefix ?? "");
 
         string id = EndpointSupport.NewId("chatcmpl-");
         var requests = Enumerable.Range(0, n).Select(i => new GenerationRequest($"{id}-{i}", prompt, SamplingParsing.ForChoice(sampling, i))).ToList();
@@ -56,7 +61,7 @@ public static class ChatCompletionsEndpoint
             // The engine speaks of the prompt; in a chat request that prompt is the messages.
             throw new ApiException(e.Status, e.Message, "messages", e.Type, e.Code);
         }
-        var choices = Enumerable.Range(0, n).Select(_ => new Choice { ToolStream = tools is { ParsesOutput: true } ? new ToolCallStream(tools.Parser!) : null }).ToList();
+        var choices = Enumerable.Range(0, n).Select(_ => new Choice { ToolStream = tools is { ParsesOutput: true } ? new ToolCallStream(tools.Parser!, tools.Prefix) : null }).ToList();
         long created = EndpointSupport.Now();
         var sse = SseWriter.StartIf(stream, ctx.Response);
         await foreach (var (index, output) in GenerationRunner.Merge(streams, ctx.RequestAborted))
@@ -114,18 +119,6 @@ public static class ChatCompletionsEndpoint
 
     private static ChatCompletionChunk Chunk(string id, long created, string model, int index, ChatDeltaDto delta, ChatLogprobsDto? logprobs, string? finish) =>
         new(id, "chat.completion.chunk", created, model, [new ChatChunkChoiceDto(index, delta, logprobs, finish)], null);
-
-    /// <summary>Structured output is not implemented; refusing beats silently ignoring it.</summary>
-    private static void CheckUnsupported(RequestJson j)
-    {
-        if (j.Get("response_format") is { } rf)
-        {
-            if (rf.ValueKind != JsonValueKind.Object || !rf.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String)
-                throw RequestJson.TypeError("response_format", "an object with a string 'type'");
-            if (type.GetString() != "text")
-                throw ApiException.BadRequest($"response_format type '{type.GetString()}' is not supported by this server; only 'text' is.", "response_format");
-        }
-    }
 
     private static List<ChatTokenLogprobDto> Logprobs(ITokenizer tokenizer, GenerationOutput output)
     {

@@ -21,9 +21,10 @@ public static class ChatPrompt
     private static readonly HashSet<string> Roles = new(StringComparer.Ordinal) { "system", "developer", "user", "assistant", "tool", "function" };
 
     /// <param name="tools">The request's tools as the template receives them (<see cref="ChatTools.TemplateTools"/>), or null.</param>
-    public static IReadOnlyList<int> Encode(IInferenceEngine engine, RequestJson j, bool addGenerationPrompt = true, object? tools = null)
+    /// <param name="assistantPrefix">Text the assistant's turn starts with (a forced tool call's opening), after the template's output.</param>
+    public static IReadOnlyList<int> Encode(IInferenceEngine engine, RequestJson j, bool addGenerationPrompt = true, object? tools = null, string assistantPrefix = "")
     {
-        var text = Render(engine.TokenizerConfig, j, addGenerationPrompt, tools);
+        var text = Render(engine.TokenizerConfig, j, addGenerationPrompt, tools) + assistantPrefix;
         // The template writes BOS itself; special-token strings in the text become their ids, no second BOS.
         return engine.Tokenizer.Encode(text, addSpecialTokens: false);
     }

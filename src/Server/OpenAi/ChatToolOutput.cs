@@ -13,9 +13,11 @@ public static class ChatToolOutput
     {
         if (tools is not { ParsesOutput: true })
             return (new ChatMessageDto("assistant", text), false);
-        var (content, calls) = tools.Parser!.Parse(text);
+        var (content, calls) = tools.Parser!.Parse(tools.Prefix + text + tools.Suffix);
         if (calls.Count == 0)
             return (new ChatMessageDto("assistant", text), false);
+        if (tools.Forced)
+            content = null;
         if (!tools.ParallelToolCalls)
             calls = calls.Take(1).ToList();
         var dtos = calls.Select(c => new ToolCallDto(tools.Parser.NewCallId(), "function", new FunctionCallDto(c.Name, c.Arguments))).ToList();
@@ -36,7 +38,7 @@ public static class ChatToolOutput
     /// </summary>
     public static ChatDeltaDto? Delta(ToolCallStream stream, ChatTools tools, string textDelta, bool last, ref int sent)
     {
-        var (content, calls) = stream.Push(textDelta);
+        var (content, calls) = stream.Push(last ? textDelta + tools.Suffix : textDelta);
         if (last)
             content += stream.Finish();
         if (!tools.ParallelToolCalls)

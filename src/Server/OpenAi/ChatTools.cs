@@ -1,6 +1,11 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
+using InferenceServer.Engine.Sampling;
+using InferenceServer.Engine.Serving;
+using InferenceServer.Server.Constraints;
 using InferenceServer.Server.Settings;
 using InferenceServer.Server.ToolCalling;
+using InferenceServer.StructuredOutputs;
 using InferenceServer.Tokenization.Templates;
 
 namespace InferenceServer.Server.OpenAi;
@@ -42,14 +47,26 @@ public sealed class ChatTools
     /// <summary>parallel_tool_calls (default true); false keeps only the first call of a choice.</summary>
     public bool ParallelToolCalls { get; }
 
-    /// <summary>The server's parser (<c>--tool-call-parser</c>), or null.</summary>
+    /// <summary>
+    /// The parser that reads the output: the server's (<c>--tool-call-parser</c>); for a forced call without one, the
+    /// plain JSON call object ({"name", "arguments"}) that llama3_json also reads. Null when nothing is read.
+    /// </summary>
     public ToolCallParser? Parser { get; }
+
+    /// <summary>tool_choice required or a named function: the output is constrained to one call.</summary>
+    public bool Forced => Mode is ToolChoiceMode.Required or ToolChoiceMode.Named;
+
+    /// <summary>What the prompt ends with for a forced call (the parser's call opening), else "".</summary>
+    public string Prefix => Forced ? Parser!.ForcedPrefix : "";
+
+    /// <summary>What closes a forced call after the constrained object, else "".</summary>
+    public string Suffix => Forced ? Parser!.ForcedSuffix : "";
 
     /// <summary>The tools as the chat template receives them: the request's tool objects, unchanged (as vLLM passes them).</summary>
     public object? TemplateTools { get; }
 
-    /// <summary>True when the output is read for tool calls: auto with a parser.</summary>
-    public bool ParsesOutput => Mode == ToolChoiceMode.Auto && Parser is not null;
+    /// <summary>True when the output is read for tool calls: auto with a parser, or a forced call.</summary>
+    public bool ParsesOutput => (Mode == ToolChoiceMode.Auto || Forced) && Parser is not null;
 
     /// <summary>Reads the fields; null when the request has no tools and no tool_choice.</summary>
     public static ChatTools? Read(RequestJson j, ServerSettings settings)
@@ -72,13 +89,56 @@ public sealed class ChatTools
             return null;
         }
         var parser = settings.ToolCallParser is { } name ? ToolCallParsers.Create(name) : null;
+        if (parser is null && mode is ToolChoiceMode.Required or ToolChoiceMode.Named) parser = new Llama3JsonToolCallParser { PlainArguments = true };
         if (mode == ToolChoiceMode.Auto && !(settings.EnableAutoToolChoice && parser is not null))
             throw ApiException.BadRequest(
                 "\"auto\" tool choice (the default when tools are given) needs the server started with --enable-auto-tool-choice and --tool-call-parser; "
                 + "send tool_choice \"none\", \"required\" or a named function instead.", "tool_choice");
-        if (mode is ToolChoiceMode.Required or ToolChoiceMode.Named)
-            throw ApiException.BadRequest($"tool_choice \"{(mode == ToolChoiceMode.Named ? "function" : "required")}\" needs constrained decoding, which this server does not have yet; use \"auto\" or \"none\".", "tool_choice");
         return new ChatTools(functions, mode, named, parallel, parser, toolsJson is { } t ? TemplateValues.FromJson(t) : null);
+    }
+
+    /// <summary>
+    /// The JSON Schema a forced call's output must follow: one call object, {"name": const, ARGUMENTS_KEY: the
+    /// function's parameters} (any object when it declares none), for the named function or, for required, any of
+    /// them (anyOf). The object's keys come in the order the parser's syntax writes them.
+    /// </summary>
+    public JsonObject ForcedSchema()
+    {
+        var key = Parser!.ArgumentsKey;
+        JsonObject CallSchema(JsonElement function)
+        {
+            var parameters = function.TryGetProperty("parameters", out var p) && p.ValueKind == JsonValueKind.Object
+                ? JsonNode.Parse(p.GetRawText())!
+                : new JsonObject { ["type"] = "object" };
+            return new JsonObject
+            {
+                ["type"] = "object",
+                ["properties"] = new JsonObject
+                {
+                    ["name"] = new JsonObject { ["const"] = function.GetProperty("name").GetString() },
+                    [key] = parameters,
+                },
+                ["required"] = new JsonArray("name", key),
+                ["additionalProperties"] = false,
+            };
+        }
+        if (Mode == ToolChoiceMode.Named)
+            return CallSchema(Functions.First(f => f.GetProperty("name").GetString() == NamedFunction));
+        return Functions.Count == 1 ? CallSchema(Functions[0]) : new JsonObject { ["anyOf"] = new JsonArray([.. Functions.Select(f => (JsonNode)CallSchema(f))]) };
+    }
+
+    /// <summary>The forced call's schema compiled for the engine's vocabulary; a schema outside the supported subset is a 400.</summary>
+    public ILogitsConstraint ForcedConstraint(IInferenceEngine engine)
+    {
+        using var schema = JsonDocument.Parse(ForcedSchema().ToJsonString());
+        try
+        {
+            return new GrammarConstraint(ConstraintCompilers.For(engine).JsonSchema(schema.RootElement));
+        }
+        catch (GrammarException e)
+        {
+            throw ApiException.BadRequest($"tool_choice forces a call, and the function's parameters schema cannot be enforced: {e.Message}", "tools");
+        }
     }
 
     /// <summary>The parameters schema of the named function ({} when it declares none: any object).</summary>

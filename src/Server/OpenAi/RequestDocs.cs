@@ -41,6 +41,12 @@ public abstract class SamplingFieldsDoc
     public bool? IgnoreEos { get; init; }
     [Description("vLLM: leave special tokens out of the text (default true).")]
     public bool? SkipSpecialTokens { get; init; }
+    [Description("vLLM structured outputs: the output is one JSON value valid for this JSON Schema (an object, or its JSON text). Supported subset as response_format's json_schema.")]
+    public JsonElement? GuidedJson { get; init; }
+    [Description("vLLM structured outputs: the whole output matches this regular expression (no backreferences or lookaround).")]
+    public string? GuidedRegex { get; init; }
+    [Description("vLLM structured outputs: the output is exactly one of these strings.")]
+    public List<string>? GuidedChoice { get; init; }
 }
 
 public sealed class StreamOptionsDoc
@@ -61,6 +67,8 @@ public sealed class CompletionRequestDoc : SamplingFieldsDoc
     public bool? Echo { get; init; }
     [Description("Must equal n when given.")]
     public int? BestOf { get; init; }
+    [Description(ChatCompletionRequestDoc.ResponseFormatText)]
+    public JsonElement? ResponseFormat { get; init; }
 }
 
 public sealed class ChatRequestMessageDoc
@@ -78,12 +86,18 @@ public sealed class ChatRequestMessageDoc
 
 public sealed class ChatCompletionRequestDoc : SamplingFieldsDoc
 {
+    public const string ResponseFormatText =
+        "{\"type\": \"text\"} (default), {\"type\": \"json_object\"} (the output is one JSON object) or " +
+        "{\"type\": \"json_schema\", \"json_schema\": {\"name\", \"schema\", \"strict\"}} (one JSON value valid for the schema), " +
+        "by constrained decoding. Schema subset (OpenAI strict mode's): type, properties, required, additionalProperties, items, " +
+        "enum, const, anyOf, $ref/$defs; any other keyword is a 400 naming it. Output is compact JSON with properties in schema order.";
+
     public required List<ChatRequestMessageDoc> Messages { get; init; }
     public int? MaxCompletionTokens { get; init; }
     public bool? Logprobs { get; init; }
     [Description("0 to 20; needs logprobs.")]
     public int? TopLogprobs { get; init; }
-    [Description("Only {\"type\": \"text\"} is supported.")]
+    [Description(ResponseFormatText)]
     public JsonElement? ResponseFormat { get; init; }
     [Description("Function tools, [{\"type\": \"function\", \"function\": {\"name\", \"description\"?, \"parameters\"?}}]; rendered through the model's chat template.")]
     public JsonElement? Tools { get; init; }

@@ -11,6 +11,10 @@ public sealed class HermesToolCallParser : ToolCallParser
 
     public override string Name => "hermes";
 
+    public override string ForcedPrefix => Open + "\n";
+
+    public override string ForcedSuffix => "\n" + Close;
+
     public override int FindStart(string text) => text.IndexOf(Open, StringComparison.Ordinal);
 
     public override int PossibleStartSuffix(string text) => MarkerPrefixSuffix(text, Open);

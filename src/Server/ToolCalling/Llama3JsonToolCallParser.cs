@@ -10,6 +10,14 @@ public sealed class Llama3JsonToolCallParser : ToolCallParser
 
     public override string Name => "llama3_json";
 
+    /// <summary>
+    /// True for the parser a forced call uses when the server has none: the call object is written with "arguments",
+    /// OpenAI's word, instead of Llama-3.1's "parameters" (both are read either way).
+    /// </summary>
+    public bool PlainArguments { get; init; }
+
+    public override string ArgumentsKey => PlainArguments ? "arguments" : "parameters";
+
     public override int FindStart(string text)
     {
         var i = JsonScan.SkipWhitespace(text, 0);

@@ -16,6 +16,11 @@ public sealed class MistralToolCallParser : ToolCallParser
 
     public override bool NeedsSpecialTokens => true;
 
+    /// <summary>A forced call is the list form with one call: the prompt ends with "[TOOL_CALLS] [".</summary>
+    public override string ForcedPrefix => Marker + " [";
+
+    public override string ForcedSuffix => "]";
+
     public override int FindStart(string text) => text.IndexOf(Marker, StringComparison.Ordinal);
 
     public override int PossibleStartSuffix(string text) => MarkerPrefixSuffix(text, Marker);

@@ -20,6 +20,18 @@ public abstract class ToolCallParser
     /// </summary>
     public virtual bool NeedsSpecialTokens => false;
 
+    /// <summary>
+    /// For a forced call (tool_choice required or a named function): the text the prompt ends with, so the model
+    /// continues inside its own call syntax, and the text that closes the call after the constrained JSON object.
+    /// </summary>
+    public virtual string ForcedPrefix => "";
+
+    /// <inheritdoc cref="ForcedPrefix"/>
+    public virtual string ForcedSuffix => "";
+
+    /// <summary>The key of a call object that holds the arguments ("arguments"; Llama-3.1 writes "parameters").</summary>
+    public virtual string ArgumentsKey => "arguments";
+
     /// <summary>The index where tool-call syntax begins in <paramref name="text"/>, or -1.</summary>
     public abstract int FindStart(string text);
 

@@ -6,10 +6,11 @@ namespace InferenceServer.Server.ToolCalling;
 /// call is handed out whole (name and arguments) when its JSON closes. Output that turns out not to be tool-call
 /// syntax is handed out as content, so nothing the model wrote is lost.
 /// </summary>
-public sealed class ToolCallStream(ToolCallParser parser)
+/// <param name="prefix">Text the output continues (a forced call's <see cref="ToolCallParser.ForcedPrefix"/>): parsed, never sent as content.</param>
+public sealed class ToolCallStream(ToolCallParser parser, string prefix = "")
 {
-    private string _text = "";
-    private int _contentSent;
+    private string _text = prefix;
+    private int _contentSent = prefix.Length;
     private int _start = -1;
     private bool _plain;
 

@@ -9,7 +9,7 @@ namespace InferenceServer.Tokenization;
 /// vocabulary as &lt;0xXX&gt; byte pieces; decoding runs the file's decoder chain (▁ → space, byte pieces → UTF-8,
 /// the first leading space stripped).
 /// </summary>
-public sealed class MetaspaceBpeTokenizer : ITokenizer
+public sealed class MetaspaceBpeTokenizer : ITokenizer, ITokenBytes
 {
     private readonly MetaspaceJsonReader.Parts _parts;
     private readonly string[] _idToToken;
@@ -129,4 +129,15 @@ public sealed class MetaspaceBpeTokenizer : ITokenizer
     public string? IdToToken(int id) => id >= 0 && id < _idToToken.Length ? _idToToken[id] : null;
 
     public int? TokenToId(string token) => _parts.Vocab.TryGetValue(token, out var id) ? id : null;
+
+    public byte[]? TokenBytes(int id)
+    {
+        if (id < 0 || id >= _idToToken.Length || _specialIds.Contains(id) || _idToToken[id].Length == 0)
+            return null;
+        var token = _idToToken[id];
+        if (token.Length == 6 && token.StartsWith("<0x", StringComparison.Ordinal) && token[5] == '>' &&
+            byte.TryParse(token.AsSpan(3, 2), System.Globalization.NumberStyles.HexNumber, null, out var b))
+            return [b];
+        return System.Text.Encoding.UTF8.GetBytes(token.Replace('\u2581', ' '));
+    }
 }
