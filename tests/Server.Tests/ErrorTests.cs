@@ -74,7 +74,8 @@ public sealed class ErrorTests(ServerFixture server)
         { "v1/chat/completions", "{" + Msgs + ", \"max_tokens\": 0}", 400, "max_tokens" },
         { "v1/chat/completions", "{" + Msgs + ", \"n\": 10000}", 400, "n" },
         { "v1/chat/completions", "{" + Msgs + ", \"presence_penalty\": 3}", 400, "presence_penalty" },
-        { "v1/chat/completions", "{" + Msgs + ", \"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"f\"}}]}", 400, "tools" },
+        { "v1/chat/completions", "{" + Msgs + ", \"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"f\"}}]}", 400, "tool_choice" },
+        { "v1/chat/completions", "{" + Msgs + ", \"tools\": [{\"type\": \"retrieval\"}], \"tool_choice\": \"none\"}", 400, "tools" },
         { "tokenize", "{}", 400, "prompt" },
         { "detokenize", "{\"tokens\": \"abc\"}", 400, "tokens" },
     };

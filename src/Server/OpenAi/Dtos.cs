@@ -37,7 +37,10 @@ public sealed record ChatLogprobsDto(List<ChatTokenLogprobDto> Content);
 public sealed record ChatMessageDto(
     string Role,
     string? Content,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] List<ToolCallDto>? ToolCalls = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    [property: System.ComponentModel.Description("The calls the model made (tools with tool_choice auto, required or a named function); absent when none.")]
+    List<ToolCallDto>? ToolCalls = null,
+    [property: System.ComponentModel.Description("Always null: this server never refuses.")]
     string? Refusal = null);
 
 public sealed record FunctionCallDto(string Name, string Arguments);
