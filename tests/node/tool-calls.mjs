@@ -20,7 +20,7 @@ for (const [parser, baseURL] of Object.entries(servers)) {
   const client = new OpenAI({ baseURL, apiKey: "unused", maxRetries: 0, timeout: 120_000 });
   try {
     const c = await client.chat.completions.create({
-      model, messages, tools, temperature: 1, seed: 21, max_tokens: 80,
+      model, messages, tools, temperature: 1, seed: 21, max_tokens: 64,
       tool_choice: { type: "function", function: { name: "get_weather" } },
     });
     const m = c.choices[0].message;
@@ -31,7 +31,7 @@ for (const [parser, baseURL] of Object.entries(servers)) {
     calls.push({ parser, mode: "named", name: call.function.name, arguments: call.function.arguments });
 
     // The SDK's stream helper joins tool-call deltas by index into the final message.
-    const stream = client.chat.completions.stream({ model, messages, tools, tool_choice: "required", temperature: 1, seed: 22, max_tokens: 80 });
+    const stream = client.chat.completions.stream({ model, messages, tools, tool_choice: "required", temperature: 1, seed: 22, max_tokens: 64 });
     let deltaEvents = 0;
     stream.on("tool_calls.function.arguments.delta", () => deltaEvents++);
     const done = await stream.finalChatCompletion();

@@ -24,7 +24,7 @@ public sealed class ToolCallingSdkTests(ToolModelServers servers)
     private static ChatCompletionOptions Options(ChatToolChoice choice, long seed)
     {
 #pragma warning disable OPENAI001 // Seed is marked experimental in the SDK
-        var options = new ChatCompletionOptions { ToolChoice = choice, Temperature = 1f, Seed = seed, MaxOutputTokenCount = 80 };
+        var options = new ChatCompletionOptions { ToolChoice = choice, Temperature = 1f, Seed = seed, MaxOutputTokenCount = 64 };
 #pragma warning restore OPENAI001
         options.Tools.Add(ChatTool.CreateFunctionTool("get_weather", "Weather forecast", BinaryData.FromString(ToolCallingServerTests.WeatherParameters)));
         options.Tools.Add(ChatTool.CreateFunctionTool("get_time", null, BinaryData.FromString("""{"type":"object","properties":{"tz":{"type":"string"}},"required":["tz"]}""")));
