@@ -107,6 +107,20 @@ public class MetaspaceBpeTokenizerTests
         }
     }
 
+    /// <summary>Token bytes (for constrained decoding): ▁ as a space, byte pieces as their byte, special tokens none.</summary>
+    [Fact]
+    public void TokenBytesAreWhatEachTokenAddsToText()
+    {
+        var t = Prepend.Value;
+        Assert.Null(t.TokenBytes(1)); // <s>
+        Assert.Equal(" Hello"u8.ToArray(), t.TokenBytes(t.TokenToId("\u2581Hello")!.Value));
+        Assert.Equal([0x0A], t.TokenBytes(t.TokenToId("<0x0A>")!.Value));
+        // Joined, the bytes of a line's ids are its text with the leading space the decoder strips.
+        var line = EvalText.Lines.First(l => l.Length > 40);
+        var bytes = t.Encode(line, addSpecialTokens: false).SelectMany(id => t.TokenBytes(id)!).ToArray();
+        Assert.Equal(" " + line, System.Text.Encoding.UTF8.GetString(bytes));
+    }
+
     [Fact]
     public void RegexNormalizerIsRefusedNamingTheFeature()
     {
