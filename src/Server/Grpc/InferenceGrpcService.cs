@@ -81,7 +81,10 @@ public sealed class InferenceGrpcService(IInferenceEngine engine, ServerSettings
     {
         GrpcErrors.CheckModel(request.Model, settings);
         // The call's token (client cancel, deadline, disconnect) aborts the engine request and frees its KV blocks.
-        return engine.Submit(GrpcRequestMapping.ToEngine(request, engine.Tokenizer), ct);
+        var generation = GrpcRequestMapping.ToEngine(request, engine.Tokenizer);
+        if (GrpcConstraints.Read(request.Sampling, engine) is { } constraint)
+            generation = generation with { Sampling = generation.Sampling with { Constraint = constraint } };
+        return engine.Submit(generation, ct);
     }
 
     /// <summary>Readiness check and error mapping shared by every call that needs the model.</summary>
