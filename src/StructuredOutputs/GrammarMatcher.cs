@@ -1,4 +1,3 @@
-using InferenceServer.StructuredOutputs.Automata;
 
 namespace InferenceServer.StructuredOutputs;
 

@@ -1,9 +1,5 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
-using InferenceServer.StructuredOutputs.Automata;
-using InferenceServer.StructuredOutputs.Grammar;
-using InferenceServer.StructuredOutputs.Json;
-using InferenceServer.StructuredOutputs.Regex;
 
 namespace InferenceServer.StructuredOutputs;
 

@@ -1,4 +1,3 @@
-using InferenceServer.StructuredOutputs.Automata;
 
 namespace InferenceServer.StructuredOutputs;
 
@@ -15,6 +14,7 @@ public sealed class TokenGrammar
     private readonly Lock _lock = new();
     private readonly Dictionary<int, (uint[] Mask, int MaxDistance)> _masks = [];
     private readonly Dictionary<(int State, int Limit), uint[]> _tightMasks = [];
+    private int _masksBuilt;
 
     internal TokenGrammar(Nfa nfa, TokenVocabulary vocabulary, string description)
     {
@@ -35,6 +35,9 @@ public sealed class TokenGrammar
 
     /// <summary>Automaton states built so far (memory grows with them: 1 KiB of transitions plus a mask each).</summary>
     public int StatesBuilt { get { lock (_lock) return _dfa.StateCount; } }
+
+    /// <summary>Token masks built so far (one vocabulary-trie walk each; budget-limited masks included).</summary>
+    public int MasksBuilt { get { lock (_lock) return _masksBuilt; } }
 
     /// <summary>A fresh matcher at the start of the output.</summary>
     public GrammarMatcher NewMatcher() => new(this);
@@ -94,6 +97,7 @@ public sealed class TokenGrammar
     {
         var v = Vocabulary;
         var mask = new uint[v.MaskWords];
+        _masksBuilt++;
         maxDistance = 0;
         minDistance = int.MaxValue;
         var stack = new Stack<(int Node, int State)>();

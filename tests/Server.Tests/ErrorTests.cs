@@ -33,7 +33,7 @@ public sealed class ErrorTests(ServerFixture server)
         { "v1/completions", "{\"prompt\": \"x\", \"model\": \"gpt-17\"}", 404, "model" },
         { "v1/chat/completions", "{\"model\": \"tiny-llama\"}", 400, "messages" },
         { "v1/chat/completions", "{\"messages\": \"hi\"}", 400, "messages" },
-        { "v1/chat/completions", "{" + Msgs + ", \"response_format\": {\"type\": \"json_object\"}}", 400, "response_format" },
+        { "v1/chat/completions", "{" + Msgs + ", \"response_format\": {\"type\": \"xml\"}}", 400, "response_format" },
         { "v1/chat/completions", "{" + Msgs + ", \"response_format\": {\"type\": \"json_schema\", \"json_schema\": {}}}", 400, "response_format" },
         { "v1/chat/completions", "{" + Msgs + ", \"top_logprobs\": 3}", 400, "top_logprobs" },
         { "v1/chat/completions", "{" + Msgs + ", \"max_completion_tokens\": 0}", 400, "max_completion_tokens" },

@@ -103,6 +103,8 @@ public sealed class InferenceGrpcService(IInferenceEngine engine, ServerSettings
     {
         GrpcErrors.CheckModel(request.Model, settings);
         var requests = GrpcRequestMapping.ToEngineRequests(request, engine.Tokenizer);
+        if (GrpcConstraints.Read(request.Sampling, engine) is { } constraint)
+            requests = requests.Select(r => r with { Sampling = r.Sampling with { Constraint = constraint } }).ToList();
         // The call's token (client cancel, deadline, disconnect) aborts the engine requests and frees their KV blocks;
         // a submission that fails aborts the ones already queued.
         return (requests, OpenAi.GenerationRunner.SubmitAll(engine, requests, ct));

@@ -70,8 +70,10 @@ public static class StructuredOutputParsing
             case "json_schema":
                 if (!rf.TryGetProperty("json_schema", out var js) || js.ValueKind != JsonValueKind.Object)
                     throw ApiException.BadRequest("response_format of type 'json_schema' needs a 'json_schema' object with 'name' and 'schema'.", "response_format");
-                if (js.TryGetProperty("name", out var name) && name.ValueKind != JsonValueKind.String)
-                    throw RequestJson.TypeError("response_format", "an object whose json_schema.name is a string");
+                // OpenAI requires the name (1-64 letters, digits, '_' or '-'); the schema itself is optional.
+                if (!js.TryGetProperty("name", out var name) || name.ValueKind != JsonValueKind.String || name.GetString() is not { Length: > 0 and <= 64 } n
+                    || !n.All(ch => char.IsAsciiLetterOrDigit(ch) || ch is '_' or '-'))
+                    throw ApiException.BadRequest("response_format.json_schema.name is required: 1 to 64 letters, digits, '_' or '-'.", "response_format");
                 if (js.TryGetProperty("strict", out var strict) && strict.ValueKind is not (JsonValueKind.True or JsonValueKind.False or JsonValueKind.Null))
                     throw RequestJson.TypeError("response_format", "an object whose json_schema.strict is a boolean");
                 // OpenAI makes the schema optional (any JSON then); vLLM requires it. Without one, any JSON object.

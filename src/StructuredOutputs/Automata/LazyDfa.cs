@@ -1,4 +1,4 @@
-namespace InferenceServer.StructuredOutputs.Automata;
+namespace InferenceServer.StructuredOutputs;
 
 /// <summary>
 /// The subset construction of an <see cref="Nfa"/>, done on demand: a DFA state is an ε-closed set of NFA states,

@@ -1,4 +1,4 @@
-namespace InferenceServer.StructuredOutputs.Automata;
+namespace InferenceServer.StructuredOutputs;
 
 /// <summary>
 /// A Thompson NFA over bytes: each state has byte-range edges and ε-edges. Grammar nodes build fragments into it

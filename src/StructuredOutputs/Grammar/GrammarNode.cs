@@ -1,7 +1,6 @@
 using System.Text;
-using InferenceServer.StructuredOutputs.Automata;
 
-namespace InferenceServer.StructuredOutputs.Grammar;
+namespace InferenceServer.StructuredOutputs;
 
 /// <summary>
 /// A regular language over bytes, as a tree the JSON-schema and regex compilers produce. <see cref="Build"/> adds a

@@ -1,6 +1,5 @@
-using InferenceServer.StructuredOutputs.Automata;
 
-namespace InferenceServer.StructuredOutputs.Grammar;
+namespace InferenceServer.StructuredOutputs;
 
 /// <summary>One property of a JSON object: its key as JSON text (<c>"name"</c>), its value, and whether it must appear.</summary>
 internal sealed record ObjectProperty(string JsonKey, GrammarNode Value, bool Required);

@@ -1,4 +1,4 @@
-namespace InferenceServer.StructuredOutputs.Grammar;
+namespace InferenceServer.StructuredOutputs;
 
 /// <summary>
 /// Splits a code-point range into sequences of byte ranges whose concatenations are exactly the UTF-8 encodings of

@@ -1,7 +1,6 @@
-using InferenceServer.StructuredOutputs.Grammar;
-using static InferenceServer.StructuredOutputs.Grammar.GrammarNode;
+using static InferenceServer.StructuredOutputs.GrammarNode;
 
-namespace InferenceServer.StructuredOutputs.Json;
+namespace InferenceServer.StructuredOutputs;
 
 /// <summary>
 /// JSON's lexical pieces (RFC 8259) as grammar nodes, in compact form: no whitespace between tokens, so a value has

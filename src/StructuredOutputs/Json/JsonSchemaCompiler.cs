@@ -1,9 +1,8 @@
 using System.Text.Encodings.Web;
 using System.Text.Json;
-using InferenceServer.StructuredOutputs.Grammar;
-using static InferenceServer.StructuredOutputs.Grammar.GrammarNode;
+using static InferenceServer.StructuredOutputs.GrammarNode;
 
-namespace InferenceServer.StructuredOutputs.Json;
+namespace InferenceServer.StructuredOutputs;
 
 /// <summary>
 /// JSON Schema → grammar, for the subset OpenAI's strict mode accepts: <c>type</c> (one or a list), objects with

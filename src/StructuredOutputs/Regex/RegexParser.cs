@@ -1,6 +1,5 @@
-using InferenceServer.StructuredOutputs.Grammar;
 
-namespace InferenceServer.StructuredOutputs.Regex;
+namespace InferenceServer.StructuredOutputs;
 
 /// <summary>
 /// A regular expression (the syntax common to Python <c>re</c>, JavaScript and .NET that vLLM's guided_regex users

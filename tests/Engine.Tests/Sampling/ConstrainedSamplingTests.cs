@@ -12,40 +12,6 @@ public class ConstrainedSamplingTests
 {
     private const int Eos = 0;
 
-    /// <summary>Position i allows the tokens in Allowed[i]; the output may end after Length tokens, and nothing follows.</summary>
-    private sealed class PositionConstraint(int[][] allowed) : ILogitsConstraint
-    {
-        public string Description => "positions";
-
-        public int Starts { get; private set; }
-
-        public ILogitsConstraintState Start()
-        {
-            Starts++;
-            return new State(allowed);
-        }
-
-        private sealed class State(int[][] allowed) : ILogitsConstraintState
-        {
-            public int Position { get; private set; }
-
-            public bool CanEnd => Position == allowed.Length;
-
-            public bool TryAdvance(int tokenId)
-            {
-                if (Position >= allowed.Length || !allowed[Position].Contains(tokenId)) return false;
-                Position++;
-                return true;
-            }
-
-            public void WriteAllowed(Span<uint> mask, int? remainingTokens)
-            {
-                if (Position >= allowed.Length) return;
-                foreach (var id in allowed[Position]) mask[id >> 5] |= 1u << (id & 31);
-            }
-        }
-    }
-
     private static readonly int[][] Allowed = [[5, 40, 63], [7], [1, 2, 3, 100]];
 
     [Fact]
