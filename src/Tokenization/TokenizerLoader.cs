@@ -4,10 +4,10 @@ namespace InferenceServer.Tokenization;
 public sealed record LoadedTokenizer(ITokenizer Tokenizer, TokenizerConfig Config);
 
 /// <summary>
-/// Loads the tokenizer of an HF model folder: tokenizer.json when it holds a byte-level BPE (Llama-3, Qwen, GPT-2),
-/// else tokenizer.model (SentencePiece BPE: Llama-2, Mistral), which also covers a tokenizer.json of the
-/// SentencePiece kind (Metaspace) that comes alongside one. chat_template.jinja, when present, replaces the
-/// config's chat template, as in transformers.
+/// Loads the tokenizer of an HF model folder: tokenizer.json when it holds a byte-level BPE (Llama-3, Qwen, GPT-2);
+/// else tokenizer.model (SentencePiece BPE: Llama-2, Mistral) when present; else a tokenizer.json of the SentencePiece
+/// kind (Metaspace, byte fallback) on its own, as many Llama-2- and Mistral-family checkpoints ship it.
+/// chat_template.jinja, when present, replaces the config's chat template, as in transformers.
 /// </summary>
 public static class TokenizerLoader
 {
@@ -35,11 +35,27 @@ public static class TokenizerLoader
             {
                 // Not byte-level (e.g. Llama-2's Metaspace tokenizer.json): tokenizer.model describes the same tokenizer.
             }
+            catch (TokenizerLoadException e) when (e.InnerException is NotSupportedException && IsMetaspace(jsonPath))
+            {
+                return new LoadedTokenizer(MetaspaceBpeTokenizer.FromFile(jsonPath, config), config);
+            }
         }
         if (File.Exists(spPath))
             return new LoadedTokenizer(LoadSentencePiece(spPath, config), config);
 
         throw new TokenizerLoadException(modelDir, $"no {TokenizerJson} or {SentencePieceModelFile} in the model folder");
+    }
+
+    private static bool IsMetaspace(string jsonPath)
+    {
+        try
+        {
+            return MetaspaceBpeTokenizer.IsMetaspaceFile(jsonPath);
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            throw new TokenizerLoadException(jsonPath, $"malformed tokenizer.json: {e.Message}", e);
+        }
     }
 
     private static TokenizerConfig LoadConfig(string modelDir)

@@ -8,6 +8,7 @@ public class NamespaceCycleTests
     [InlineData("InferenceServer.Tokenization")]
     [InlineData("InferenceServer.Engine")]
     [InlineData("InferenceServer.Quant")]
+    [InlineData("InferenceServer.StructuredOutputs")]
     [InlineData("InferenceServer")]
     public void Assembly_has_no_namespace_cycle(string assemblyName)
     {

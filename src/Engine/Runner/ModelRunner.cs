@@ -126,7 +126,8 @@ public sealed class ModelRunner : IDisposable
             tokenIndex[i] = sampled[i].Tokens.Count;
             sampled[i].Tokens.Add(Request.Placeholder);
         }
-        bool needsHostTokens = sampled.Any(s => s.SamplingInput.Parameters.HasRepetitionPenalty || s.SamplingInput.Parameters.HasFrequencyOrPresencePenalty);
+        // Penalties count a row's tokens on the host, and a constraint advances over them before the next mask.
+        bool needsHostTokens = sampled.Any(s => s.SamplingInput.Parameters is { Constraint: not null } or { HasRepetitionPenalty: true } or { HasFrequencyOrPresencePenalty: true });
         _profiler?.Lap("sample");
         return _last = new LaunchedStep(_batch, sampled.Select(s => s.Id).ToArray(), tokenIndex, samples, _kernels, readbackEvent,
             needsHostTokens, promptLogprobs.Count == 0 ? null : promptLogprobs);

@@ -8,6 +8,7 @@ namespace InferenceServer.Engine.Sampling;
 /// Turns one decode step's logits [B, V] into next-token ids (and logprobs), one row per sequence, each with its own
 /// <see cref="SamplingParams"/>, following the vLLM v1 sampler:
 /// <list type="number">
+/// <item>structured-output constraints: tokens a row's <see cref="ILogitsConstraint"/> does not allow → −inf;</item>
 /// <item>raw logprobs = log_softmax(logits) when any row asked for logprobs (vLLM's default raw_logprobs mode:
 /// reported logprobs ignore penalties, bias, temperature and truncation);</item>
 /// <item>min_tokens masking (EOS and stop ids → −inf) and logit_bias;</item>
@@ -52,6 +53,7 @@ public sealed class Sampler : IDisposable
         CheckShape(logits, rows);
         using var scope = torch.NewDisposeScope();
         var plan = SamplingBatchPlan.Build(rows, (int)logits.shape[1], _eosTokenIds);
+        logits = Constrain(logits, plan);
 
         var rawLogprobs = plan.AnyLogprobs ? logits.to_type(ScalarType.Float32).log_softmax(-1) : null;   // [B, V]
 
@@ -85,7 +87,7 @@ public sealed class Sampler : IDisposable
         using var scope = torch.NewDisposeScope();
         var plan = SamplingBatchPlan.Build(rows, (int)logits.shape[1], _eosTokenIds);
         var rowTable = RowParameterColumns.ToDevice(plan.RowTable, plan.BatchSize, logits.device);
-        return Process(logits, plan, rows, rowTable).MoveToOuterDisposeScope();
+        return Process(Constrain(logits, plan), plan, rows, rowTable).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -98,7 +100,7 @@ public sealed class Sampler : IDisposable
         using var scope = torch.NewDisposeScope();
         var plan = SamplingBatchPlan.Build(rows, (int)logits.shape[1], _eosTokenIds);
         var rowTable = RowParameterColumns.ToDevice(plan.RowTable, plan.BatchSize, logits.device);
-        var processed = Process(logits, plan, rows, rowTable);
+        var processed = Process(Constrain(logits, plan), plan, rows, rowTable);
         return TemperatureAndTruncation.Apply(processed, plan, rowTable).MoveToOuterDisposeScope();
     }
 
@@ -107,6 +109,10 @@ public sealed class Sampler : IDisposable
         _sharedGenerator?.Dispose();
         _sharedGenerator = null;
     }
+
+    /// <summary>The logits with every row's disallowed tokens at −inf (a new tensor), or the same logits when no row is constrained.</summary>
+    private static Tensor Constrain(Tensor logits, SamplingBatchPlan plan) =>
+        plan.ConstraintBits is { } bits ? ConstraintMask.Apply(logits, bits, plan.ConstraintWords) : logits;
 
     private static Tensor Process(Tensor logits, SamplingBatchPlan plan, IReadOnlyList<SequenceSamplingInput> rows, Tensor rowTable)
     {

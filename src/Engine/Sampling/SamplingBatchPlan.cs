@@ -50,6 +50,11 @@ internal sealed class SamplingBatchPlan
 
     public List<float> LogitBiasValues { get; } = [];
 
+    /// <summary>Constraint bitmask [B × <see cref="ConstraintWords"/>] (all ones for unconstrained rows), or null when no row is constrained.</summary>
+    public uint[]? ConstraintBits { get; private set; }
+
+    public int ConstraintWords => (VocabSize + 31) / 32;
+
     /// <summary>Any stage that changes the logits before the greedy/sampled split.</summary>
     public bool NeedsLogitProcessing =>
         AnyRepetitionPenalty || AnyFrequencyOrPresencePenalty || MinTokensMaskedFlatIndices.Count > 0 || LogitBiasFlatIndices.Count > 0;
@@ -88,7 +93,9 @@ internal sealed class SamplingBatchPlan
             }
 
             long rowOffset = (long)row * vocabSize;
-            if (input.OutputTokenIds.Count < p.MinTokens)
+            if (input.Constraint is { } constraint)
+                plan.WriteConstraintRow(row, constraint, input, eosTokenIds);
+            else if (input.OutputTokenIds.Count < p.MinTokens)
             {
                 foreach (var id in eosTokenIds.Concat(p.StopTokenIds).Distinct())
                 {
@@ -107,5 +114,20 @@ internal sealed class SamplingBatchPlan
         }
         plan.UniformSampledTemperature = sampledTemperatures.Count == 1 ? sampledTemperatures.First() : null;
         return plan;
+    }
+
+    /// <summary>Brings the row's constraint up to its output and writes its allowed tokens (EOS and stop ids end it).</summary>
+    private void WriteConstraintRow(int row, ConstraintCursor constraint, SequenceSamplingInput input, IReadOnlyCollection<int> eosTokenIds)
+    {
+        if (ConstraintBits is null)
+        {
+            ConstraintBits = new uint[BatchSize * ConstraintWords];
+            Array.Fill(ConstraintBits, uint.MaxValue);
+        }
+        var p = input.Parameters;
+        IReadOnlyCollection<int> endTokens = p.StopTokenIds.Count == 0 ? eosTokenIds : [.. eosTokenIds, .. p.StopTokenIds];
+        constraint.Sync(input.OutputTokenIds, endTokens);
+        int? remaining = p.MaxTokens is int max ? max - input.OutputTokenIds.Count : null;
+        constraint.WriteRow(ConstraintBits.AsSpan(row * ConstraintWords, ConstraintWords), remaining, endTokens);
     }
 }

@@ -79,6 +79,13 @@ public sealed record SamplingParams
     /// <summary>Number of top alternatives to return with each token; 0 = only the chosen token's logprob; null = no logprobs.</summary>
     public int? Logprobs { get; init; }
 
+    /// <summary>
+    /// Structured outputs: only tokens this constraint allows are sampled (applied to the logits before everything
+    /// else, so logprobs are those of the constrained distribution, as in vLLM), and EOS/stop ids only once the output
+    /// is complete. min_tokens does not apply to a constrained request. Null = unconstrained.
+    /// </summary>
+    public ILogitsConstraint? Constraint { get; init; }
+
     /// <summary>Drop special tokens when detokenizing.</summary>
     public bool SkipSpecialTokens { get; init; } = true;
 

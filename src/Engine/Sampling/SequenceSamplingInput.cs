@@ -14,6 +14,18 @@ public sealed record SequenceSamplingInput(
     SequenceRandomState? RandomState = null)
 {
     private (SamplingParams For, int Vocab, float[] Values)? _columns;   // keyed, since `with` copies it
+    private (ILogitsConstraint For, ConstraintCursor Cursor)? _constraint;
+
+    /// <summary>The row's position in its constraint, made on first use and kept for the request's life; null when unconstrained.</summary>
+    internal ConstraintCursor? Constraint
+    {
+        get
+        {
+            if (Parameters.Constraint is not { } c) return null;
+            if (_constraint is not { } k || !ReferenceEquals(k.For, c)) _constraint = k = (c, new ConstraintCursor(c));
+            return k.Cursor;
+        }
+    }
 
     /// <summary>
     /// This row's slots of the sampler's per-row table (<see cref="RowParameterColumns"/>), computed once: the model

@@ -85,6 +85,9 @@ public sealed class LlmEngine(ICausalLM model, ITokenizer tokenizer, TokenizerCo
             throw new InvalidOperationException($"The engine stopped after an internal error: {failure.Message}");
         RequestValidation.Validate(request, Config.VocabSize, MaxModelLen, _kvCache!);
         int maxTokens = Math.Min(request.Sampling.MaxTokens ?? int.MaxValue, MaxModelLen - request.PromptTokenIds.Count);
+        // A constraint finishes its output within the budget it is told about: tell it the effective one.
+        if (request.Sampling.Constraint is not null && request.Sampling.MaxTokens != maxTokens)
+            request = request with { Sampling = request.Sampling with { MaxTokens = maxTokens } };
         var active = new ActiveRequest(new Request(request, Interlocked.Increment(ref _arrivals), maxTokens));
         if (!core.TryAdd(active))
             throw new QueueFullException($"The server is at capacity ({options.Scheduler.MaxWaiting} requests waiting); retry later.");

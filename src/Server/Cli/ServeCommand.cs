@@ -32,6 +32,7 @@ public static class ServeCommand
         var kvSpace = new Option<double>("--kv-cache-space") { Description = "Most GiB the KV cache takes on CPU; less when --max-num-seqs sequences of --max-model-len tokens need less.", DefaultValueFactory = _ => 1.0 };
         var asyncScheduling = new AsyncSchedulingOptions();
         var protection = new ServeProtectionOptions();
+        var toolCalling = new ToolCallingOptions();
         var eager = new Option<bool>("--enforce-eager") { Description = "Never replay decode steps from CUDA graphs." };
         var noPrefix = new Option<bool>("--no-enable-prefix-caching") { Description = "Do not share KV blocks between requests with a common prefix." };
         var gpuUtil = new Option<double>("--gpu-memory-utilization") { Description = "Fraction of GPU memory to use, KV cache included.", DefaultValueFactory = _ => 0.9 };
@@ -47,12 +48,13 @@ public static class ServeCommand
         });
         var cmd = new Command("serve", "Serve a model over the OpenAI-compatible REST API (default verb).");
         foreach (var o in a.All) cmd.Options.Add(o);
-        foreach (var o in new Option[] { host, port, grpcPort, served, apiKey, apiKeyFile, protectHealth, protectMetrics, restOnGrpcPort, shutdownTimeout, maxSeqs, maxTokens, maxWaiting, blockSize, kvBlocks, kvSpace, gpuUtil, eager, noPrefix }.Concat(asyncScheduling.All).Concat(protection.All))
+        foreach (var o in new Option[] { host, port, grpcPort, served, apiKey, apiKeyFile, protectHealth, protectMetrics, restOnGrpcPort, shutdownTimeout, maxSeqs, maxTokens, maxWaiting, blockSize, kvBlocks, kvSpace, gpuUtil, eager, noPrefix }.Concat(asyncScheduling.All).Concat(protection.All).Concat(toolCalling.All))
             cmd.Options.Add(o);
         cmd.SetAction(p =>
         {
             bool? asyncMode = asyncScheduling.Value(p);   // before loading: a contradiction fails fast
             protection.Apply(p, new ServerSettings(), 0);   // so does --allow-credentials without explicit origins
+            var (toolParser, autoToolChoice) = toolCalling.Value(p);
             var apiKeys = ApiKeySources.Resolve(p.GetValue(apiKey), p.GetValue(apiKeyFile), Environment.GetEnvironmentVariable); // so does a bad key file
             PortCheck.EnsureFree(p.GetValue(host)!, (p.GetValue(port), "--port"), (p.GetValue(grpcPort), "--grpc-port"));  // before the slow load
             var loaded = ModelLoading.Load(p, a, quantization, Console.WriteLine, showProgress: true);
@@ -87,6 +89,8 @@ public static class ServeCommand
                 ProtectHealth = p.GetValue(protectHealth),
                 ProtectMetrics = p.GetValue(protectMetrics),
                 RestOnGrpcPort = p.GetValue(restOnGrpcPort),
+                ToolCallParser = toolParser,
+                EnableAutoToolChoice = autoToolChoice,
             };
             settings = protection.Apply(p, settings, engineOptions.Scheduler.MaxNumSeqs + engineOptions.Scheduler.MaxWaiting) with { LogLevel = LogLevels.Parse(p.GetValue(a.LogLevel)) };
             try

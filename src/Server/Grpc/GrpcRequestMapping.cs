@@ -10,6 +10,28 @@ namespace InferenceServer.Server.Grpc;
 /// <summary>Maps protobuf messages to engine types and back. Range checks stay in the engine (SamplingParams.Validate).</summary>
 public static class GrpcRequestMapping
 {
+    /// <summary>Top alternatives per position, as over REST (vLLM's max_logprobs).</summary>
+    public const int MaxLogprobs = 20;
+
+    /// <summary>
+    /// The engine requests of one call: n choices of one prompt. Choice i of a seeded request uses seed + i (as over
+    /// REST); prompt logprobs are asked of choice 0 only, since every choice shares the prompt.
+    /// </summary>
+    public static List<GenerationRequest> ToEngineRequests(GenerateRequest r, ITokenizer tokenizer)
+    {
+        var s = r.Sampling ?? new SamplingParameters();
+        int n = s.HasN ? s.N : 1;
+        if (n < 1 || n > OpenAi.SamplingParsing.MaxN)
+            throw GrpcErrors.InvalidArgument($"n must be between 1 and {OpenAi.SamplingParsing.MaxN}, got {n}.", "n");
+        if (s.HasPromptLogprobs && (s.PromptLogprobs < 0 || s.PromptLogprobs > MaxLogprobs))
+            throw GrpcErrors.InvalidArgument($"prompt_logprobs must be between 0 and {MaxLogprobs}, got {s.PromptLogprobs}.", "prompt_logprobs");
+        var first = ToEngine(r, tokenizer);
+        var requests = new List<GenerationRequest>(n) { first with { PromptLogprobs = s.HasPromptLogprobs ? s.PromptLogprobs : null } };
+        for (int i = 1; i < n; i++)
+            requests.Add(first with { RequestId = $"{first.RequestId}-{i}", Sampling = OpenAi.SamplingParsing.ForChoice(first.Sampling, i) });
+        return requests;
+    }
+
     public static GenerationRequest ToEngine(GenerateRequest r, ITokenizer tokenizer)
     {
         IReadOnlyList<int> prompt = r.PromptCase switch
@@ -48,6 +70,22 @@ public static class GrpcRequestMapping
             SkipSpecialTokens = s.HasSkipSpecialTokens ? s.SkipSpecialTokens : d.SkipSpecialTokens,
             Logprobs = s.HasLogprobs ? s.Logprobs : null,
         };
+    }
+
+    /// <summary>Prompt logprobs in the proto's shape: entry 0 (the first prompt token) carries only the token.</summary>
+    public static IEnumerable<PromptTokenLogprob> ToPromptLogprobs(IReadOnlyList<int> prompt, IReadOnlyList<OutputLogprob?> logprobs, ITokenizer tokenizer)
+    {
+        for (int t = 0; t < prompt.Count; t++)
+        {
+            var p = new PromptTokenLogprob { TokenId = prompt[t], Token = TokenText(prompt[t], tokenizer) };
+            if (t < logprobs.Count && logprobs[t] is { } l)
+            {
+                p.Logprob = l.Logprob;
+                p.Rank = l.Rank;
+                p.Top.AddRange(l.Top.Select(a => new TopLogprob { TokenId = a.TokenId, Logprob = a.Logprob, Token = TokenText(a.TokenId, tokenizer) }));
+            }
+            yield return p;
+        }
     }
 
     public static GenerateResponse ToResponse(GenerationOutput o, ITokenizer tokenizer)

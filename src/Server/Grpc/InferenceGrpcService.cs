@@ -15,25 +15,47 @@ public sealed class InferenceGrpcService(IInferenceEngine engine, ServerSettings
     public override Task Generate(GenerateRequest request, IServerStreamWriter<GenerateResponse> responseStream, ServerCallContext context) =>
         Guard(context, async ct =>
         {
-            await foreach (var o in Submit(request, ct))
-                await responseStream.WriteAsync(GrpcRequestMapping.ToResponse(o, engine.Tokenizer), ct);
+            var (requests, streams) = Submit(request, ct);
+            bool promptSent = false;
+            await foreach (var (index, o) in OpenAi.GenerationRunner.Merge(streams, ct))
+            {
+                var r = GrpcRequestMapping.ToResponse(o, engine.Tokenizer);
+                r.Index = index;
+                if (!promptSent && o.PromptLogprobs is { } plp)
+                {
+                    r.PromptLogprobs.AddRange(GrpcRequestMapping.ToPromptLogprobs(requests[0].PromptTokenIds, plp, engine.Tokenizer));
+                    promptSent = true;
+                }
+                await responseStream.WriteAsync(r, ct);
+            }
             return 0;
         });
 
     public override Task<CompleteResponse> Complete(GenerateRequest request, ServerCallContext context) =>
         Guard(context, async ct =>
         {
+            var (requests, streams) = Submit(request, ct);
+            var choices = requests.Select((_, i) => new CompleteChoice { Index = i }).ToList();
+            var texts = requests.Select(_ => new StringBuilder()).ToList();
             var r = new CompleteResponse();
-            var text = new StringBuilder();
-            await foreach (var o in Submit(request, ct))
+            await foreach (var (index, o) in OpenAi.GenerationRunner.Merge(streams, ct))
             {
                 var piece = GrpcRequestMapping.ToResponse(o, engine.Tokenizer);
-                r.TokenIds.AddRange(piece.TokenIds);
-                r.Logprobs.AddRange(piece.Logprobs);
-                text.Append(piece.Text);
-                if (piece.Finish != null) r.Finish = piece.Finish;
+                var c = choices[index];
+                c.TokenIds.AddRange(piece.TokenIds);
+                c.Logprobs.AddRange(piece.Logprobs);
+                texts[index].Append(piece.Text);
+                if (piece.Finish != null) c.Finish = piece.Finish;
+                if (r.PromptLogprobs.Count == 0 && o.PromptLogprobs is { } plp)
+                    r.PromptLogprobs.AddRange(GrpcRequestMapping.ToPromptLogprobs(requests[0].PromptTokenIds, plp, engine.Tokenizer));
             }
-            r.Text = text.ToString();
+            for (int i = 0; i < choices.Count; i++) choices[i].Text = texts[i].ToString();
+            r.Choices.AddRange(choices);
+            // Fields 1-4 stay choice 0, so clients written for n = 1 read the same message as before.
+            r.TokenIds.AddRange(choices[0].TokenIds);
+            r.Logprobs.AddRange(choices[0].Logprobs);
+            r.Text = choices[0].Text;
+            r.Finish = choices[0].Finish;
             return r;
         });
 
@@ -77,11 +99,15 @@ public sealed class InferenceGrpcService(IInferenceEngine engine, ServerSettings
         });
     }
 
-    private IAsyncEnumerable<GenerationOutput> Submit(GenerateRequest request, CancellationToken ct)
+    private (List<GenerationRequest> Requests, List<IAsyncEnumerable<GenerationOutput>> Streams) Submit(GenerateRequest request, CancellationToken ct)
     {
         GrpcErrors.CheckModel(request.Model, settings);
-        // The call's token (client cancel, deadline, disconnect) aborts the engine request and frees its KV blocks.
-        return engine.Submit(GrpcRequestMapping.ToEngine(request, engine.Tokenizer), ct);
+        var requests = GrpcRequestMapping.ToEngineRequests(request, engine.Tokenizer);
+        if (GrpcConstraints.Read(request.Sampling, engine) is { } constraint)
+            requests = requests.Select(r => r with { Sampling = r.Sampling with { Constraint = constraint } }).ToList();
+        // The call's token (client cancel, deadline, disconnect) aborts the engine requests and frees their KV blocks;
+        // a submission that fails aborts the ones already queued.
+        return (requests, OpenAi.GenerationRunner.SubmitAll(engine, requests, ct));
     }
 
     /// <summary>Readiness check and error mapping shared by every call that needs the model.</summary>

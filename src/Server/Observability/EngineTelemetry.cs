@@ -13,6 +13,8 @@ public sealed class EngineTelemetry(EngineMetrics metrics, ILogger logger) : IEn
 {
     public static readonly ActivitySource Source = new(MetricNames.Meter);
 
+    public EngineMetrics Metrics => metrics;
+
     public void OnStep(StepMetrics m) => metrics.Step(m);
 
     public void OnRequestFinished(RequestMetrics m)

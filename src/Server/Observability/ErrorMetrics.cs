@@ -29,4 +29,21 @@ public static class ErrorMetrics
     public static void RecordRejection(string reason) => Rejections.Add(1, new KeyValuePair<string, object?>("reason", reason));
 
     public static void RecordHttp(int status) => Record("http", status.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
+    /// <summary>The HTTP statuses this server answers with (OpenAI error objects and Kestrel's own).</summary>
+    public static readonly IReadOnlyList<int> KnownHttpCodes = [400, 401, 403, 404, 405, 408, 413, 429, 500, 503];
+
+    /// <summary>The gRPC status names this server ends calls with (Grpc.Core.StatusCode names, as recorded).</summary>
+    public static readonly IReadOnlyList<string> KnownGrpcCodes =
+        ["InvalidArgument", "Unauthenticated", "PermissionDenied", "NotFound", "ResourceExhausted", "DeadlineExceeded", "Cancelled", "Unavailable", "Internal", "Unknown"];
+
+    /// <summary>
+    /// Adds 0 for every known code, so each series exists from startup and dashboards show 0 rather than "no data" on a
+    /// healthy server. Call once a meter provider listens (a measurement with no listener is dropped).
+    /// </summary>
+    public static void SeedZeros()
+    {
+        foreach (var code in KnownHttpCodes) Http.Add(0, new KeyValuePair<string, object?>("code", code.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        foreach (var code in KnownGrpcCodes) Grpc.Add(0, new KeyValuePair<string, object?>("code", code));
+    }
 }

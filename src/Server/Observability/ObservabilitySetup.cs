@@ -36,6 +36,14 @@ public static class ObservabilitySetup
             var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("InferenceServer.Engine");
             engine.Observer = new EngineTelemetry(new EngineMetrics(engine, engine.Stats), logger);
         }
+        // Once this host's meter provider listens (hosted services have started), every known error code and finish
+        // reason gets its series at 0.
+        var telemetry = engine.Observer as EngineTelemetry;
+        app.Lifetime.ApplicationStarted.Register(() =>
+        {
+            ErrorMetrics.SeedZeros();
+            telemetry?.Metrics.SeedZeros();
+        });
         app.Use(async (ctx, next) =>
         {
             string id = ctx.Request.Headers[RequestIdHeader] is { Count: > 0 } h && h[0]!.Length is > 0 and <= 128 ? h[0]! : ctx.TraceIdentifier;

@@ -5,6 +5,7 @@ using InferenceServer.Engine.Requests;
 using InferenceServer.Engine.Serving;
 using InferenceServer.Tokenization;
 using InferenceServer.Server.Settings;
+using InferenceServer.Server.ToolCalling;
 
 namespace InferenceServer.Server.OpenAi;
 
@@ -24,20 +25,29 @@ public static class ChatCompletionsEndpoint
         public int CachedTokens { get; set; }
         public string? Finish { get; set; }
         public bool Started { get; set; }
+        public ToolCallStream? ToolStream { get; set; }
+        public int ToolCallsSent;
     }
 
     private static async Task Run(HttpContext ctx, RequestJson j)
     {
         var (engine, model, stream, includeUsage) = EndpointSupport.Begin(ctx, j, KnownFields.Chat);
-        CheckUnsupported(j);
         int n = SamplingParsing.ReadN(j);
         bool logprobs = j.Bool("logprobs") ?? false;
         int? top = j.Int("top_logprobs");
         if (top is int t && (t < 0 || t > MaxTopLogprobs))
             throw ApiException.BadRequest($"top_logprobs must be between 0 and {MaxTopLogprobs}, got {t}.", "top_logprobs");
         if (top is not null && !logprobs) throw ApiException.BadRequest("top_logprobs requires logprobs to be true.", "top_logprobs");
-        var sampling = SamplingParsing.Read(j, logprobs ? top ?? 0 : null, chat: true);
-        var prompt = ChatPrompt.Encode(engine, j);
+        var tools = ChatTools.Read(j, ctx.RequestServices.GetRequiredService<ServerSettings>());
+        var sampling = SamplingParsing.Read(j, logprobs ? top ?? 0 : null, chat: true) with { Constraint = StructuredOutputParsing.Read(j, engine) };
+        if (tools is { Forced: true })
+        {
+            if (sampling.Constraint is not null)
+                throw ApiException.BadRequest("A forced tool call and response_format/guided_* both constrain the output; give one.", "tool_choice");
+            sampling = sampling with { Constraint = tools.ForcedConstraint(engine) };
+        }
+        else if (tools is { ParsesOutput: true, Parser.NeedsSpecialTokens: true }) sampling = sampling with { SkipSpecialTokens = false };
+        var prompt = ChatPrompt.Encode(engine, j, tools: tools?.TemplateTools, assistantPrefix: tools?.Prefix ?? "");
 
         string id = EndpointSupport.NewId("chatcmpl-");
         var requests = Enumerable.Range(0, n).Select(i => new GenerationRequest($"{id}-{i}", prompt, SamplingParsing.ForChoice(sampling, i))).ToList();
@@ -51,7 +61,7 @@ public static class ChatCompletionsEndpoint
             // The engine speaks of the prompt; in a chat request that prompt is the messages.
             throw new ApiException(e.Status, e.Message, "messages", e.Type, e.Code);
         }
-        var choices = Enumerable.Range(0, n).Select(_ => new Choice()).ToList();
+        var choices = Enumerable.Range(0, n).Select(_ => new Choice { ToolStream = tools is { ParsesOutput: true } ? new ToolCallStream(tools.Parser!, tools.Prefix) : null }).ToList();
         long created = EndpointSupport.Now();
         var sse = SseWriter.StartIf(stream, ctx.Response);
         await foreach (var (index, output) in GenerationRunner.Merge(streams, ctx.RequestAborted))
@@ -73,8 +83,19 @@ public static class ChatCompletionsEndpoint
                 c.Started = true;
                 await sse.WriteAsync(Chunk(id, created, model, index, new ChatDeltaDto("assistant", ""), null, null), OpenAiJson.Context.ChatCompletionChunk, ctx.RequestAborted);
             }
-            if (output.TextDelta.Length == 0 && output.Finish is null && slice is not { Count: > 0 }) continue;
-            var delta = new ChatDeltaDto(null, output.TextDelta.Length > 0 || output.Finish is null ? output.TextDelta : null);
+            ChatDeltaDto? delta;
+            if (c.ToolStream is { } toolStream)
+            {
+                delta = ChatToolOutput.Delta(toolStream, tools!, output.TextDelta, output.Finish is not null, ref c.ToolCallsSent);
+                if (output.Finish is not null) c.Finish = ChatToolOutput.Finish(c.Finish!, c.ToolCallsSent > 0, tools);
+                if (delta is null && output.Finish is null && slice is not { Count: > 0 }) continue;
+                delta ??= new ChatDeltaDto(null, output.Finish is null ? "" : null);
+            }
+            else
+            {
+                if (output.TextDelta.Length == 0 && output.Finish is null && slice is not { Count: > 0 }) continue;
+                delta = new ChatDeltaDto(null, output.TextDelta.Length > 0 || output.Finish is null ? output.TextDelta : null);
+            }
             await sse.WriteAsync(Chunk(id, created, model, index, delta, slice is null ? null : new ChatLogprobsDto(slice), output.Finish is null ? null : c.Finish),
                 OpenAiJson.Context.ChatCompletionChunk, ctx.RequestAborted);
         }
@@ -87,31 +108,17 @@ public static class ChatCompletionsEndpoint
             return;
         }
         var response = new ChatCompletionResponse(id, "chat.completion", created, model,
-            choices.Select((c, i) => new ChatChoiceDto(i, new ChatMessageDto("assistant", c.Text.ToString()),
-                logprobs ? new ChatLogprobsDto(c.Logprobs ?? []) : null, c.Finish ?? "stop")).ToList(),
+            choices.Select((c, i) =>
+            {
+                var (message, called) = ChatToolOutput.Message(c.Text.ToString(), tools);
+                return new ChatChoiceDto(i, message, logprobs ? new ChatLogprobsDto(c.Logprobs ?? []) : null, ChatToolOutput.Finish(c.Finish ?? "stop", called, tools));
+            }).ToList(),
             usage);
         await OpenAiJson.WriteBodyAsync(ctx.Response, response, OpenAiJson.Context.ChatCompletionResponse, ctx.RequestAborted);
     }
 
     private static ChatCompletionChunk Chunk(string id, long created, string model, int index, ChatDeltaDto delta, ChatLogprobsDto? logprobs, string? finish) =>
         new(id, "chat.completion.chunk", created, model, [new ChatChunkChoiceDto(index, delta, logprobs, finish)], null);
-
-    /// <summary>Structured output and tools are not implemented; refusing beats silently ignoring them.</summary>
-    private static void CheckUnsupported(RequestJson j)
-    {
-        if (j.Get("response_format") is { } rf)
-        {
-            if (rf.ValueKind != JsonValueKind.Object || !rf.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String)
-                throw RequestJson.TypeError("response_format", "an object with a string 'type'");
-            if (type.GetString() != "text")
-                throw ApiException.BadRequest($"response_format type '{type.GetString()}' is not supported by this server; only 'text' is.", "response_format");
-        }
-        if (j.Get("tools") is { } tools)
-        {
-            if (tools.ValueKind != JsonValueKind.Array) throw RequestJson.TypeError("tools", "a list of tool objects");
-            if (tools.GetArrayLength() > 0) throw ApiException.BadRequest("Tool calling is not supported by this server.", "tools");
-        }
-    }
 
     private static List<ChatTokenLogprobDto> Logprobs(ITokenizer tokenizer, GenerationOutput output)
     {

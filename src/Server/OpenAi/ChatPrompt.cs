@@ -3,6 +3,7 @@ using System.Text.Json;
 using InferenceServer.Engine.Metrics;
 using InferenceServer.Engine.Requests;
 using InferenceServer.Engine.Serving;
+using InferenceServer.Tokenization;
 using InferenceServer.Tokenization.Templates;
 
 namespace InferenceServer.Server.OpenAi;
@@ -19,24 +20,31 @@ public static class ChatPrompt
     /// </summary>
     private static readonly HashSet<string> Roles = new(StringComparer.Ordinal) { "system", "developer", "user", "assistant", "tool", "function" };
 
-    public static IReadOnlyList<int> Encode(IInferenceEngine engine, RequestJson j, bool addGenerationPrompt = true)
+    /// <param name="tools">The request's tools as the template receives them (<see cref="ChatTools.TemplateTools"/>), or null.</param>
+    /// <param name="assistantPrefix">Text the assistant's turn starts with (a forced tool call's opening), after the template's output.</param>
+    public static IReadOnlyList<int> Encode(IInferenceEngine engine, RequestJson j, bool addGenerationPrompt = true, object? tools = null, string assistantPrefix = "")
+    {
+        var text = Render(engine.TokenizerConfig, j, addGenerationPrompt, tools) + assistantPrefix;
+        // The template writes BOS itself; special-token strings in the text become their ids, no second BOS.
+        return engine.Tokenizer.Encode(text, addSpecialTokens: false);
+    }
+
+    /// <summary>The request's messages (and tools) through the model's chat template, as text.</summary>
+    public static string Render(TokenizerConfig config, RequestJson j, bool addGenerationPrompt, object? tools)
     {
         var messages = ReadMessages(j);
-        var config = engine.TokenizerConfig;
         var source = config.ChatTemplate
             ?? throw ApiException.BadRequest("This model has no chat template; use /v1/completions.", "messages");
-        string text;
         try
         {
-            text = Template(source).RenderChat(messages, addGenerationPrompt, config.BosToken, config.EosToken);
+            var extra = tools is null ? null : new Dictionary<string, object?> { ["tools"] = tools };
+            return Template(source).RenderChat(messages, addGenerationPrompt, config.BosToken, config.EosToken, extra);
         }
         catch (TemplateRuntimeException e)
         {
             // Templates raise for conversations they do not accept (e.g. roles not alternating).
             throw ApiException.BadRequest($"The chat template rejected the messages: {e.Message}", "messages");
         }
-        // The template writes BOS itself; special-token strings in the text become their ids, no second BOS.
-        return engine.Tokenizer.Encode(text, addSpecialTokens: false);
     }
 
     private static ChatTemplate Template(string source)
@@ -66,9 +74,43 @@ public static class ChatPrompt
             if (!Roles.Contains(role.GetString()!))
                 throw ApiException.BadRequest($"Unknown message role '{role.GetString()}'; expected one of {string.Join(", ", Roles)}.", "messages");
             dict["content"] = Content(msg);
+            if (msg.TryGetProperty("tool_calls", out var calls) && calls.ValueKind != JsonValueKind.Null)
+                dict["tool_calls"] = ToolCallsForTemplate(calls);
             list.Add(dict);
         }
         if (list.Count == 0) throw ApiException.BadRequest("messages cannot be empty.", "messages");
+        return list;
+    }
+
+    /// <summary>
+    /// An assistant message's tool_calls with each function's arguments (a JSON string in OpenAI's format) parsed into
+    /// a dict: the form tool-calling templates read (<c>arguments | tojson</c>), and what vLLM and transformers pass.
+    /// </summary>
+    private static List<object?> ToolCallsForTemplate(JsonElement calls)
+    {
+        if (calls.ValueKind != JsonValueKind.Array) throw RequestJson.TypeError("messages", "messages whose tool_calls is a list");
+        var list = new List<object?>();
+        foreach (var call in calls.EnumerateArray())
+        {
+            if (call.ValueKind != JsonValueKind.Object || !call.TryGetProperty("function", out var function) || function.ValueKind != JsonValueKind.Object
+                || !function.TryGetProperty("name", out var name) || name.ValueKind != JsonValueKind.String)
+                throw ApiException.BadRequest("Each tool call in a message needs a 'function' object with a string 'name'.", "messages");
+            var dict = (Dictionary<string, object?>)TemplateValues.FromJson(call)!;
+            var fn = (Dictionary<string, object?>)dict["function"]!;
+            if (function.TryGetProperty("arguments", out var args) && args.ValueKind == JsonValueKind.String)
+            {
+                try
+                {
+                    using var parsed = JsonDocument.Parse(args.GetString()!);
+                    fn["arguments"] = TemplateValues.FromJson(parsed.RootElement);
+                }
+                catch (JsonException)
+                {
+                    throw ApiException.BadRequest($"The arguments of tool call '{name.GetString()}' are not valid JSON.", "messages");
+                }
+            }
+            list.Add(dict);
+        }
         return list;
     }
 

@@ -36,7 +36,7 @@ public static class CompletionsEndpoint
         int? logprobs = j.Int("logprobs");
         bool echo = j.Bool("echo") ?? false;
         var prompts = ReadPrompts(j, engine);
-        var sampling = SamplingParsing.Read(j, logprobs, chat: false);
+        var sampling = SamplingParsing.Read(j, logprobs, chat: false) with { Constraint = StructuredOutputParsing.Read(j, engine) };
 
         string id = EndpointSupport.NewId("cmpl-");
         var requests = new List<GenerationRequest>();

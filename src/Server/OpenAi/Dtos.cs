@@ -30,7 +30,34 @@ public sealed record ChatTokenLogprobDto(string Token, float Logprob, List<int>?
 
 public sealed record ChatLogprobsDto(List<ChatTokenLogprobDto> Content);
 
-public sealed record ChatMessageDto(string Role, string? Content);
+/// <summary>
+/// An assistant message. <c>refusal</c> is always written (null: this server never refuses), as OpenAI's schema
+/// requires; <c>tool_calls</c> only when the model called tools.
+/// </summary>
+public sealed record ChatMessageDto(
+    string Role,
+    string? Content,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    [property: System.ComponentModel.Description("The calls the model made (tools with tool_choice auto, required or a named function); absent when none.")]
+    List<ToolCallDto>? ToolCalls = null,
+    [property: System.ComponentModel.Description("Always null: this server never refuses.")]
+    string? Refusal = null);
+
+public sealed record FunctionCallDto(string Name, string Arguments);
+
+/// <summary>A call in a message: type is always "function".</summary>
+public sealed record ToolCallDto(string Id, string Type, FunctionCallDto Function);
+
+/// <summary>A call in a streamed delta, as OpenAI streams them: index always, the rest only where it has something.</summary>
+public sealed record ToolCallDeltaDto(
+    int Index,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Id,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Type,
+    FunctionCallDeltaDto Function);
+
+public sealed record FunctionCallDeltaDto(
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Name,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Arguments);
 
 public sealed record ChatChoiceDto(int Index, ChatMessageDto Message, ChatLogprobsDto? Logprobs, string? FinishReason);
 
@@ -39,7 +66,8 @@ public sealed record ChatCompletionResponse(string Id, string Object, long Creat
 /// <summary>A streamed delta; unset fields are omitted (OpenAI sends only what changed).</summary>
 public sealed record ChatDeltaDto(
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Role,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Content);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Content,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] List<ToolCallDeltaDto>? ToolCalls = null);
 
 public sealed record ChatChunkChoiceDto(int Index, ChatDeltaDto Delta, ChatLogprobsDto? Logprobs, string? FinishReason);
 

@@ -41,6 +41,12 @@ public abstract class SamplingFieldsDoc
     public bool? IgnoreEos { get; init; }
     [Description("vLLM: leave special tokens out of the text (default true).")]
     public bool? SkipSpecialTokens { get; init; }
+    [Description("vLLM structured outputs: the output is one JSON value valid for this JSON Schema (an object, or its JSON text). Supported subset as response_format's json_schema.")]
+    public JsonElement? GuidedJson { get; init; }
+    [Description("vLLM structured outputs: the whole output matches this regular expression (no backreferences or lookaround).")]
+    public string? GuidedRegex { get; init; }
+    [Description("vLLM structured outputs: the output is exactly one of these strings.")]
+    public List<string>? GuidedChoice { get; init; }
 }
 
 public sealed class StreamOptionsDoc
@@ -61,6 +67,8 @@ public sealed class CompletionRequestDoc : SamplingFieldsDoc
     public bool? Echo { get; init; }
     [Description("Must equal n when given.")]
     public int? BestOf { get; init; }
+    [Description(ChatCompletionRequestDoc.ResponseFormatText)]
+    public JsonElement? ResponseFormat { get; init; }
 }
 
 public sealed class ChatRequestMessageDoc
@@ -70,19 +78,33 @@ public sealed class ChatRequestMessageDoc
     [Description("A string, or a list of {\"type\": \"text\", \"text\": ...} parts.")]
     public JsonElement? Content { get; init; }
     public string? Name { get; init; }
+    [Description("Assistant messages: the calls the model made, [{\"id\", \"type\": \"function\", \"function\": {\"name\", \"arguments\": JSON string}}]; the template receives arguments parsed into an object.")]
+    public JsonElement? ToolCalls { get; init; }
+    [Description("Tool messages: the id of the call this message answers.")]
+    public string? ToolCallId { get; init; }
 }
 
 public sealed class ChatCompletionRequestDoc : SamplingFieldsDoc
 {
+    public const string ResponseFormatText =
+        "{\"type\": \"text\"} (default), {\"type\": \"json_object\"} (the output is one JSON object) or " +
+        "{\"type\": \"json_schema\", \"json_schema\": {\"name\", \"schema\", \"strict\"}} (one JSON value valid for the schema), " +
+        "by constrained decoding. Schema subset (OpenAI strict mode's): type, properties, required, additionalProperties, items, " +
+        "enum, const, anyOf, $ref/$defs; any other keyword is a 400 naming it. Output is compact JSON with properties in schema order.";
+
     public required List<ChatRequestMessageDoc> Messages { get; init; }
     public int? MaxCompletionTokens { get; init; }
     public bool? Logprobs { get; init; }
     [Description("0 to 20; needs logprobs.")]
     public int? TopLogprobs { get; init; }
-    [Description("Only {\"type\": \"text\"} is supported.")]
+    [Description(ResponseFormatText)]
     public JsonElement? ResponseFormat { get; init; }
-    [Description("Tool calling is not supported; a non-empty list is a 400.")]
+    [Description("Function tools, [{\"type\": \"function\", \"function\": {\"name\", \"description\"?, \"parameters\"?}}]; rendered through the model's chat template.")]
     public JsonElement? Tools { get; init; }
+    [Description("\"none\" (tools shown, output not read for calls), \"auto\" (default with tools; needs --enable-auto-tool-choice and --tool-call-parser: calls are read from the output with that parser), \"required\", or {\"type\": \"function\", \"function\": {\"name\": ...}}.")]
+    public JsonElement? ToolChoice { get; init; }
+    [Description("Default true; false keeps only the first call of each choice.")]
+    public bool? ParallelToolCalls { get; init; }
 }
 
 public sealed class TokenizeRequestDoc

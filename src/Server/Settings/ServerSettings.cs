@@ -77,6 +77,11 @@ public sealed record ServerSettings
     /// information; ASP.NET Core's own request logs stay at warning unless this is debug or trace.
     /// </summary>
     public LogLevel LogLevel { get; init; } = LogLevel.Information;
+    /// <summary><c>--tool-call-parser</c>: the vLLM name of the parser that reads tool calls from output (hermes, llama3_json, mistral), or null.</summary>
+    public string? ToolCallParser { get; init; }
+
+    /// <summary><c>--enable-auto-tool-choice</c>: tool_choice "auto" is served (it needs <see cref="ToolCallParser"/>).</summary>
+    public bool EnableAutoToolChoice { get; init; }
 
     public string ModelName => ServedModelNames[0];
 
@@ -88,7 +93,8 @@ public sealed record ServerSettings
         b.Append($"Quantization = {Quantization}, MaxRequestBodyBytes = {MaxRequestBodyBytes}, ShutdownTimeout = {ShutdownTimeout}, ");
         b.Append($"MaxConcurrentRequests = {MaxConcurrentRequests}, MaxConcurrentRequestsPerClient = {MaxConcurrentRequestsPerClient}, ");
         b.Append($"AllowedOrigins = [{string.Join(", ", AllowedOrigins)}], AllowedMethods = [{string.Join(", ", AllowedMethods)}], ");
-        b.Append($"AllowedHeaders = [{string.Join(", ", AllowedHeaders)}], AllowCredentials = {AllowCredentials}, LogLevel = {LogLevel}");
+        b.Append($"AllowedHeaders = [{string.Join(", ", AllowedHeaders)}], AllowCredentials = {AllowCredentials}, LogLevel = {LogLevel}, ");
+        b.Append($"ToolCallParser = {ToolCallParser ?? "none"}, EnableAutoToolChoice = {EnableAutoToolChoice}");
         return true;
     }
 }

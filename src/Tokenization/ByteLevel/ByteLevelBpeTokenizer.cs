@@ -9,7 +9,7 @@ namespace InferenceServer.Tokenization;
 /// regex, then bytes written as GPT-2's printable alphabet) and merged by rank; decoding maps the alphabet back
 /// to bytes and reads them as UTF-8, with U+FFFD for invalid sequences.
 /// </summary>
-public sealed class ByteLevelBpeTokenizer : ITokenizer
+public sealed class ByteLevelBpeTokenizer : ITokenizer, ITokenBytes
 {
     private readonly RankedBpe _bpe;
     private readonly Dictionary<string, int> _tokenToId;
@@ -133,6 +133,16 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
     }
 
     public string? IdToToken(int id) => id >= 0 && id < _idToToken.Length ? _idToToken[id] : null;
+
+    public byte[]? TokenBytes(int id)
+    {
+        if (id < 0 || id >= _idToToken.Length || _specialIds.Contains(id) || _idToToken[id].Length == 0)
+            return null;
+        var bytes = new List<byte>();
+        if (_addedIds.Contains(id) || !ByteLevelAlphabet.TryDecode(_idToToken[id], bytes))
+            return Encoding.UTF8.GetBytes(_idToToken[id]);
+        return [.. bytes];
+    }
 
     public int? TokenToId(string token) => _tokenToId.TryGetValue(token, out var id) ? id : null;
 }

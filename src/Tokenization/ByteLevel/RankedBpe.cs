@@ -1,27 +1,48 @@
 using System.Collections.Concurrent;
+using System.Text;
 
 namespace InferenceServer.Tokenization;
 
 /// <summary>
 /// The BPE model of HF tokenizers: a word starts as one symbol per character and the adjacent pair with the
 /// lowest merge rank is merged first (leftmost on ties) until no listed merge applies. Results are cached per word,
-/// because the same words come back all the time.
+/// because the same words come back all the time. Characters are Unicode code points, as in the Rust library; one
+/// outside the vocabulary becomes its UTF-8 bytes as <c>&lt;0xXX&gt;</c> pieces with byte_fallback (SentencePiece-style
+/// vocabularies), else unk (consecutive unks fused into one with fuse_unk).
 /// </summary>
 internal sealed class RankedBpe
 {
     private const int MaxCacheEntries = 100_000;
 
+    /// <summary>Longer words (a whole unsplit SentencePiece-style segment) are not cached: they rarely repeat.</summary>
+    private const int MaxCachedWordLength = 256;
+
     private readonly Dictionary<string, int> _vocab;
-    private readonly Dictionary<char, int> _charIds;
+    private readonly Dictionary<int, int> _charIds;
+    private readonly int[]? _byteIds;
+    private readonly bool _fuseUnk;
     private readonly Dictionary<long, (int Rank, int Id)> _merges;
     private readonly bool _ignoreMerges;
     private readonly int? _unkId;
     private readonly ConcurrentDictionary<string, int[]> _cache = new(StringComparer.Ordinal);
 
-    public RankedBpe(Dictionary<string, int> vocab, IReadOnlyList<(string Left, string Right)> merges, bool ignoreMerges, int? unkId)
+    public RankedBpe(Dictionary<string, int> vocab, IReadOnlyList<(string Left, string Right)> merges, bool ignoreMerges, int? unkId,
+        bool byteFallback = false, bool fuseUnk = false)
     {
         _vocab = vocab;
-        _charIds = vocab.Where(e => e.Key.Length == 1).ToDictionary(e => e.Key[0], e => e.Value);
+        _charIds = [];
+        foreach (var (token, id) in vocab)
+        {
+            if (Rune.TryGetRuneAt(token, 0, out var rune) && rune.Utf16SequenceLength == token.Length)
+                _charIds[rune.Value] = id;
+        }
+        if (byteFallback)
+        {
+            _byteIds = new int[256];
+            for (var b = 0; b < 256; b++)
+                _byteIds[b] = vocab.TryGetValue($"<0x{b:X2}>", out var id) ? id : -1;
+        }
+        _fuseUnk = fuseUnk;
         var bySpan = vocab.GetAlternateLookup<ReadOnlySpan<char>>();
         _ignoreMerges = ignoreMerges;
         _unkId = unkId;
@@ -47,6 +68,11 @@ internal sealed class RankedBpe
             return;
         }
         var ids = Merge(word);
+        if (word.Length > MaxCachedWordLength)
+        {
+            output.AddRange(ids);
+            return;
+        }
         if (_cache.Count >= MaxCacheEntries)
             _cache.Clear();
         _cache[word] = ids;
@@ -68,12 +94,34 @@ internal sealed class RankedBpe
             return [whole];
 
         var symbols = new List<Symbol>(word.Length);
-        foreach (var c in word)
+        void Add(int id) => symbols.Add(new Symbol { Id = id, Prev = symbols.Count - 1, Next = symbols.Count + 1 });
+        Span<byte> utf8 = stackalloc byte[4];
+        var lastWasUnk = false;
+        foreach (var rune in word.EnumerateRunes())
         {
-            if (_charIds.TryGetValue(c, out var id))
-                symbols.Add(new Symbol { Id = id, Prev = symbols.Count - 1, Next = symbols.Count + 1 });
-            else if (_unkId is { } unk)
-                symbols.Add(new Symbol { Id = unk, Prev = symbols.Count - 1, Next = symbols.Count + 1 });
+            if (_charIds.TryGetValue(rune.Value, out var id))
+            {
+                Add(id);
+                lastWasUnk = false;
+                continue;
+            }
+            if (_byteIds is not null)
+            {
+                var length = rune.EncodeToUtf8(utf8);
+                var all = true;
+                for (var b = 0; b < length; b++)
+                    all &= _byteIds[utf8[b]] >= 0;
+                if (all)
+                {
+                    for (var b = 0; b < length; b++)
+                        Add(_byteIds[utf8[b]]);
+                    lastWasUnk = false;
+                    continue;
+                }
+            }
+            if (_unkId is { } unk && !(_fuseUnk && lastWasUnk))
+                Add(unk);
+            lastWasUnk = _unkId is not null;
         }
         if (symbols.Count == 0)
             return [];

@@ -67,13 +67,13 @@ internal static class TokenizerJsonReader
             root.TryGetProperty("post_processor", out var post) ? ReadPostProcessor(post, tokenIds) : null);
     }
 
-    private static JsonElement Required(JsonElement obj, string name) =>
+    internal static JsonElement Required(JsonElement obj, string name) =>
         obj.ValueKind == JsonValueKind.Object && obj.TryGetProperty(name, out var value)
             ? value
             : throw new FormatException($"missing \"{name}\"");
 
     /// <summary>Merges are "a b" strings in older files and ["a", "b"] pairs in newer ones.</summary>
-    private static (string, string) ReadMerge(JsonElement merge)
+    internal static (string, string) ReadMerge(JsonElement merge)
     {
         if (merge.ValueKind == JsonValueKind.Array && merge.GetArrayLength() == 2)
             return (merge[0].GetString()!, merge[1].GetString()!);
@@ -146,7 +146,7 @@ internal static class TokenizerJsonReader
     }
 
     /// <summary>The BOS/EOS template, or null when the post-processor adds nothing (ByteLevel, none).</summary>
-    private static SpecialTokenTemplate? ReadPostProcessor(JsonElement post, Dictionary<string, int> tokenIds)
+    internal static SpecialTokenTemplate? ReadPostProcessor(JsonElement post, Dictionary<string, int> tokenIds)
     {
         if (post.ValueKind == JsonValueKind.Null)
             return null;

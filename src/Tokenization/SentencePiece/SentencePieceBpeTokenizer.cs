@@ -11,7 +11,7 @@ namespace InferenceServer.Tokenization;
 /// With <c>legacy=false</c> text that already starts with a space gets no second ▁ ("▁x", as the fast tokenizer's
 /// Metaspace with prepend_scheme "first" does); with <c>legacy=true</c> it keeps sentencepiece's "▁▁x".
 /// </summary>
-public sealed class SentencePieceBpeTokenizer : ITokenizer
+public sealed class SentencePieceBpeTokenizer : ITokenizer, ITokenBytes
 {
     private const char Whitespace = '\u2581'; // ▁, SentencePiece's visible space
 
@@ -210,6 +210,15 @@ public sealed class SentencePieceBpeTokenizer : ITokenizer
     }
 
     public string? IdToToken(int id) => id >= 0 && id < _idToPiece.Length ? _idToPiece[id] : null;
+
+    public byte[]? TokenBytes(int id)
+    {
+        if (id < 0 || id >= _idToPiece.Length || _specialIds.Contains(id) || _idToPiece[id].Length == 0)
+            return null;
+        if (_types[id] == SentencePieceType.Byte && TryParseBytePiece(_idToPiece[id], out var value))
+            return [(byte)value];
+        return Encoding.UTF8.GetBytes(_addedById.ContainsKey(id) ? _idToPiece[id] : _idToPiece[id].Replace(Whitespace, ' '));
+    }
 
     public int? TokenToId(string token) => _pieceToId.TryGetValue(token, out var id) ? id : null;
 

@@ -44,6 +44,22 @@ public sealed class CommandLineTests
         Assert.DoesNotContain("--device cuda was asked for", err); // no --device was given
     }
 
+    /// <summary>vLLM's tool flags: an unknown parser and the auto flag without a parser are refused before the model loads.</summary>
+    [Fact]
+    public void ToolCallFlagsAreCheckedBeforeLoading()
+    {
+        var (code, _, err) = Run("serve", "--tool-call-parser", "pythonic");
+        Assert.NotEqual(0, code);
+        Assert.Contains("--tool-call-parser 'pythonic' is not known; use one of hermes, llama3_json, mistral", err);
+        (code, _, err) = Run("serve", "--enable-auto-tool-choice");
+        Assert.NotEqual(0, code);
+        Assert.Contains("--enable-auto-tool-choice needs --tool-call-parser", err);
+        (code, var help, _) = Run("serve", "--help");
+        Assert.Equal(0, code);
+        Assert.Contains("--tool-call-parser", help);
+        Assert.Contains("--enable-auto-tool-choice", help);
+    }
+
     [Fact]
     public void MissingModelFolderIsNamed()
     {
