@@ -46,14 +46,16 @@ public sealed class GrammarMatcher
 
     /// <summary>
     /// Writes the bitmask of allowed tokens (bit i of word i/32 = token i; end-of-sequence tokens are left 0) into
-    /// <paramref name="mask"/>, which holds <see cref="TokenVocabulary.MaskWords"/> words.
+    /// <paramref name="mask"/>, which should hold <see cref="TokenVocabulary.MaskWords"/> words (the first words of a
+    /// longer mask are written; a shorter one gets the ids it has room for).
     /// </summary>
     /// <param name="remainingTokens">Tokens the request may still generate, this one included; null = no limit. When
     /// set, tokens after which the output could not be completed (with one token left for EOS) are excluded.</param>
     public void WriteAllowed(Span<uint> mask, int? remainingTokens = null)
     {
         var allowed = _grammar.Mask(_state, remainingTokens is int r ? Math.Max(r - 2, 0) : null);
-        allowed.CopyTo(mask);
+        int n = Math.Min(allowed.Length, mask.Length);   // a wider mask's extra ids stay as they are (not allowed)
+        allowed.AsSpan(0, n).CopyTo(mask);
     }
 
     /// <summary>Whether <paramref name="tokenId"/> is allowed next (ignoring any token budget).</summary>

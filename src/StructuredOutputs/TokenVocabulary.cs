@@ -62,13 +62,14 @@ public sealed class TokenVocabulary
     }
 
     /// <summary>The vocabulary of a loaded tokenizer (which must expose its token bytes, see <see cref="ITokenBytes"/>).</summary>
-    /// <param name="vocabSize">The model's logits width, which may exceed the tokenizer's (padding ids are never allowed).</param>
+    /// <param name="vocabSize">The model's logits width (default: the tokenizer's): padding ids beyond the tokenizer are
+    /// never allowed, and tokenizer ids beyond the model cannot be sampled, so they are left out.</param>
     public static TokenVocabulary FromTokenizer(ITokenizer tokenizer, int? vocabSize = null)
     {
         if (tokenizer is not ITokenBytes source)
             throw new NotSupportedException($"{tokenizer.GetType().Name} does not expose token bytes; structured outputs need a SentencePiece or byte-level BPE tokenizer");
-        var bytes = new byte[]?[Math.Max(vocabSize ?? tokenizer.VocabSize, tokenizer.VocabSize)];
-        for (int id = 0; id < tokenizer.VocabSize; id++) bytes[id] = source.TokenBytes(id);
+        var bytes = new byte[]?[vocabSize ?? tokenizer.VocabSize];
+        for (int id = 0; id < Math.Min(bytes.Length, tokenizer.VocabSize); id++) bytes[id] = source.TokenBytes(id);
         return new TokenVocabulary(bytes);
     }
 

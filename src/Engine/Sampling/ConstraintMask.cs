@@ -22,9 +22,17 @@ internal static class ConstraintMask
             FillHost(copy, bits, words, batch, vocab);
             return copy;
         }
+        return ApplyWithTensorOps(logits, bits, words);
+    }
+
+    /// <summary>The device path: packed bits up in one copy, unpacked by tensor ops. Internal so CPU tests can check it.</summary>
+    internal static Tensor ApplyWithTensorOps(Tensor logits, uint[] bits, int words)
+    {
+        int batch = (int)logits.shape[0], vocab = (int)logits.shape[1];
         var packed = HostToDevice.Copy((int[])(object)bits, logits.device).view(batch, words, 1);          // [B, W, 1] int32
         var shifts = arange(32, ScalarType.Int32, logits.device);                                           // [32]
-        var allowed = packed.bitwise_right_shift(shifts).bitwise_and(Scalars.OneL).view(batch, words * 32)  // [B, W·32]
+        var one = ones(1, ScalarType.Int32, logits.device);                                                 // bitwise_and takes a tensor
+        var allowed = packed.bitwise_right_shift(shifts).bitwise_and(one).view(batch, words * 32)           // [B, W·32]
             .narrow(1, 0, vocab).to_type(ScalarType.Bool);                                                   // [B, V]
         return logits.masked_fill(allowed.logical_not(), Scalars.NegInfF);
     }
