@@ -1,5 +1,6 @@
 using InferenceServer.Engine.Models.Quantization;
 using InferenceServer.Quant.CompressedTensors;
+using InferenceServer.Quant.LutGemm;
 using InferenceServer.Quant.SmoothQuant;
 
 namespace InferenceServer.Quant;
@@ -14,7 +15,8 @@ public static class QuantMethods
     public static QuantizationRegistryBuilder AddQuantMethods(this QuantizationRegistryBuilder builder) => builder
         .AddSmoothQuant()
         .AddW8A8()
-        .AddCompressedTensors();
+        .AddCompressedTensors()
+        .AddLutGemm();
 
     /// <summary><c>--quantization smoothquant</c>: SmoothQuant smoothing, then W8A8.</summary>
     public static QuantizationRegistryBuilder AddSmoothQuant(this QuantizationRegistryBuilder builder) =>
@@ -27,4 +29,9 @@ public static class QuantMethods
     /// <summary>Checkpoints with quant_method "compressed-tensors" (what <c>quantize</c> writes).</summary>
     public static QuantizationRegistryBuilder AddCompressedTensors(this QuantizationRegistryBuilder builder) =>
         builder.AddCheckpointFormat(CompressedTensorsScheme.QuantMethod, qc => new CompressedTensorsW8A8Method(CompressedTensorsScheme.Parse(qc)));
+
+    /// <summary><c>--quantization lutgemm</c> (weight-only BCQ served by LUT-GEMM) and the checkpoints <c>quantize</c> writes for it.</summary>
+    public static QuantizationRegistryBuilder AddLutGemm(this QuantizationRegistryBuilder builder) => builder
+        .AddMethod(LutGemmMethod.MethodName, o => new LutGemmMethod(LutGemmOptions.Parse(o)))
+        .AddCheckpointFormat(LutGemmMethod.MethodName, LutGemmCheckpoint.Parse);
 }

@@ -21,6 +21,8 @@ public static class Calibration
         if (p.GetValue(a.CalibrationSeqLen) is int len) values["calibration-seq-len"] = len.ToString(CultureInfo.InvariantCulture);
         if (p.GetValue(a.WeightBits) is int bits) values["weight-bits"] = bits.ToString(CultureInfo.InvariantCulture);
         if (p.GetValue(a.GroupSize) is int group) values["group-size"] = group.ToString(CultureInfo.InvariantCulture);
+        if (p.GetValue(a.BcqInit) is string init) values["bcq-init"] = init;
+        if (p.GetValue(a.BcqIterations) is int rounds) values["bcq-iterations"] = rounds.ToString(CultureInfo.InvariantCulture);
         return new QuantMethodOptions { Values = values };
     }
 

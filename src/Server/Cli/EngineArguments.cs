@@ -10,7 +10,7 @@ public sealed class EngineArguments
     public Option<string?> Dtype { get; } = new("--dtype") { Description = "auto, float32, bfloat16 or float16. auto: float32 on CPU, bfloat16 on CUDA." };
     public Option<string?> LibTorch { get; } = new("--libtorch") { Description = "Folder of a CUDA build of libtorch (e.g. PyTorch's torch/lib); also INFERENCE_LIBTORCH." };
     public Option<string> LoadFormat { get; } = new("--load-format") { Description = "auto (safetensors) or dummy (random weights from config.json alone).", DefaultValueFactory = _ => "auto" };
-    public Option<string?> Quantization { get; } = new("--quantization", "-q") { Description = "Linear-layer quantization: none (default), smoothquant (smoothing + W8A8) or w8a8 (INT8 weights and activations, no smoothing)." };
+    public Option<string?> Quantization { get; } = new("--quantization", "-q") { Description = "Linear-layer quantization: none (default), smoothquant (smoothing + W8A8), w8a8 (INT8 weights and activations, no smoothing) or lutgemm (weight-only BCQ, 1-4 bits, served by LUT-GEMM)." };
     public Option<double?> SmoothQuantAlpha { get; } = new("--smoothquant-alpha") { Description = "SmoothQuant migration strength α in [0, 1]. Default: 0.5 for OPT, 0.85 for Llama/Mistral/Qwen2." };
     public Option<string?> ActScales { get; } = new("--act-scales") { Description = "W8A8 activation scales: dynamic (per token, default) or static (per tensor, from calibration)." };
     public Option<string?> CalibrationData { get; } = new("--calibration-data") { Description = "Text file for calibration, one sample per line. Default: the embedded calibration.txt." };
@@ -18,10 +18,12 @@ public sealed class EngineArguments
     public Option<int?> CalibrationSeqLen { get; } = new("--calibration-seq-len") { Description = "Tokens per calibration window (default 512)." };
     public Option<int?> WeightBits { get; } = new("--weight-bits") { Description = "Weight bits of the weight-quantizing methods (zeroquant: 4 or 8; lutgemm: 1 to 4)." };
     public Option<int?> GroupSize { get; } = new("--group-size") { Description = "Input channels per weight-quantization group (zeroquant, lutgemm); must divide every linear layer's input size." };
+    public Option<string?> BcqInit { get; } = new("--bcq-init") { Description = "lutgemm: uniform (round-to-nearest converted exactly to BCQ) or greedy (non-uniform BCQ with alternating refinement, default)." };
+    public Option<int?> BcqIterations { get; } = new("--bcq-iterations") { Description = "lutgemm: rounds of alternating refinement (least-squares scales, then nearest codes). Default: 30 for greedy, 0 for uniform." };
     public Option<int?> MaxModelLen { get; } = new("--max-model-len") { Description = "Maximum prompt + output tokens per request. Default: the model's max_position_embeddings." };
     public Option<string?> Tokenizer { get; } = new("--tokenizer") { Description = "Folder with the tokenizer files. Default: --model." };
     public Option<bool> SkipTokenizerInit { get; } = new("--skip-tokenizer-init") { Description = "Serve on token ids only (no tokenizer files needed; text prompts are refused)." };
     public Option<long> Seed { get; } = new("--seed") { Description = "Seed for dummy weights and unseeded sampling.", DefaultValueFactory = _ => 0 };
 
-    public IEnumerable<Option> All => [Model, Device, Dtype, LibTorch, LoadFormat, Quantization, SmoothQuantAlpha, ActScales, CalibrationData, CalibrationSamples, CalibrationSeqLen, WeightBits, GroupSize, MaxModelLen, Tokenizer, SkipTokenizerInit, Seed];
+    public IEnumerable<Option> All => [Model, Device, Dtype, LibTorch, LoadFormat, Quantization, SmoothQuantAlpha, ActScales, CalibrationData, CalibrationSamples, CalibrationSeqLen, WeightBits, GroupSize, BcqInit, BcqIterations, MaxModelLen, Tokenizer, SkipTokenizerInit, Seed];
 }

@@ -2,13 +2,15 @@ using System.CommandLine;
 using InferenceServer.Engine.Loading;
 using InferenceServer.Engine.Models.Quantization;
 using InferenceServer.Quant.CompressedTensors;
+using InferenceServer.Quant.LutGemm;
 using Spectre.Console;
 
 namespace InferenceServer.Server.Cli;
 
 /// <summary>
 /// <c>quantize</c>: calibrates and quantizes a checkpoint once (the same flags as <c>serve</c> and <c>perplexity</c>)
-/// and writes it as a compressed-tensors folder, which <c>serve --model OUT</c> then loads without calibrating.
+/// and writes it as a prequantized folder (compressed-tensors for smoothquant and w8a8, lutgemm's BCQ tensors for
+/// lutgemm), which <c>serve --model OUT</c> then loads without calibrating.
 /// </summary>
 public static class QuantizeCommand
 {
@@ -16,15 +18,15 @@ public static class QuantizeCommand
     {
         var a = new EngineArguments();
         var output = new Option<string>("--output", "-o") { Description = "Folder to write the quantized checkpoint to (must not exist or be empty).", Required = true };
-        var cmd = new Command("quantize", "Quantize a checkpoint (smoothquant or w8a8) and save it in the compressed-tensors format.");
+        var cmd = new Command("quantize", "Quantize a checkpoint (smoothquant, w8a8 or lutgemm) and save it (compressed-tensors, or BCQ for lutgemm).");
         foreach (var o in a.All) cmd.Options.Add(o);
         cmd.Options.Add(output);
         cmd.SetAction(p =>
         {
             var outDir = p.GetValue(output)!;
             var method = p.GetValue(a.Quantization);
-            if (method is not ("smoothquant" or "w8a8"))
-                throw new ArgumentException($"--quantization {method ?? "(none)"}: quantize writes smoothquant or w8a8 checkpoints; name one of them.");
+            if (method is not ("smoothquant" or "w8a8" or LutGemmMethod.MethodName))
+                throw new ArgumentException($"--quantization {method ?? "(none)"}: quantize writes smoothquant, w8a8 or lutgemm checkpoints; name one of them.");
             if (p.GetValue(a.LoadFormat) == "dummy")
                 throw new ArgumentException("--load-format dummy: quantize needs real weights to write.");
             if (Directory.Exists(outDir) && Directory.EnumerateFileSystemEntries(outDir).Any())
@@ -38,8 +40,9 @@ public static class QuantizeCommand
             if (options.WeightTransform is { } transform) source = transform(source);
             var started = DateTime.UtcNow;
             (int Tensors, long Bytes) result = default;
-            void Write(Action<int, int>? progress) => result = CompressedTensorsWriter.Write(outDir, checkpoint, source,
-                options.Dtype, capture!.Layers, progress);
+            void Write(Action<int, int>? progress) => result = capture!.Inner is LutGemmMethod lutgemm
+                ? LutGemmCheckpoint.Write(outDir, checkpoint, source, options.Dtype, capture.Layers, lutgemm.Options, progress)
+                : CompressedTensorsWriter.Write(outDir, checkpoint, source, options.Dtype, capture.Layers, progress);
             if (Console.IsErrorRedirected)
                 Write(null);
             else
@@ -51,7 +54,7 @@ public static class QuantizeCommand
                         Write((done, total) => { task.MaxValue = total; task.Value = done; });
                     });
             Console.Error.WriteLine($"wrote {outDir}: {result.Tensors} tensors, {result.Bytes / (1024.0 * 1024):F1} MiB, " +
-                $"{capture!.Name} as compressed-tensors in {(DateTime.UtcNow - started).TotalSeconds:F1} s. Serve it with: InferenceServer serve --model {outDir}");
+                $"{capture!.Name} as {(capture.Inner is LutGemmMethod ? "lutgemm BCQ" : "compressed-tensors")} in {(DateTime.UtcNow - started).TotalSeconds:F1} s. Serve it with: InferenceServer serve --model {outDir}");
             return 0;
         });
         return cmd;

@@ -130,7 +130,7 @@ public sealed class CommandLineTests
     {
         var (code, _, err) = Run("quantize", "--device", "cpu", "--output", "/tmp/never-written");
         Assert.Equal(2, code);
-        Assert.Contains("--quantization (none): quantize writes smoothquant or w8a8 checkpoints", err);
+        Assert.Contains("--quantization (none): quantize writes smoothquant, w8a8 or lutgemm checkpoints", err);
         Assert.False(Directory.Exists("/tmp/never-written"));
     }
 
