@@ -14,7 +14,7 @@ namespace InferenceServer.Quant.LutGemm;
 public sealed class LutGemmLinearKernel : ILinearKernel
 {
     private readonly BcqWeights? _host;
-    private readonly DeviceBcq? _device;
+    private readonly BcqTensors? _device;
     private readonly Tensor? _bias;   // [N] serving dtype
 
     public int InFeatures { get; }
@@ -24,7 +24,7 @@ public sealed class LutGemmLinearKernel : ILinearKernel
     public long WeightBytes => _host?.Bytes ?? _device!.Bytes;
     public Tensor? Bias => _bias;
 
-    private LutGemmLinearKernel(BcqWeights? host, DeviceBcq? device, Tensor? bias)
+    private LutGemmLinearKernel(BcqWeights? host, BcqTensors? device, Tensor? bias)
     {
         (_host, _device, _bias) = (host, device, bias);
         (OutFeatures, InFeatures, Bits, GroupSize) = host is not null
@@ -35,23 +35,19 @@ public sealed class LutGemmLinearKernel : ILinearKernel
     /// <summary>Packed weights already made on the host; moved to <paramref name="device"/> unless it is the CPU.</summary>
     public static LutGemmLinearKernel FromHost(BcqWeights weights, Tensor? bias, Device device) => device.type == DeviceType.CPU
         ? new LutGemmLinearKernel(weights, null, bias)
-        : new LutGemmLinearKernel(null, DeviceBcq.FromHost(weights, device), bias);
+        : new LutGemmLinearKernel(null, BcqTensors.FromHost(weights, device), bias);
 
     /// <summary>Packed tensors (signs int32 [q, W, N], alpha [q, G, N], offset [G, N]); takes ownership of them.</summary>
     public static LutGemmLinearKernel FromTensors(Tensor signs, Tensor alpha, Tensor offset, int inFeatures, int groupSize, Tensor? bias)
     {
-        var d = new DeviceBcq(signs, alpha, offset, inFeatures, groupSize);
+        var d = new BcqTensors(signs, alpha, offset, inFeatures, groupSize);
         if (signs.device.type != DeviceType.CPU) return new LutGemmLinearKernel(null, d, bias);
         using (d) return new LutGemmLinearKernel(d.ToHost(), null, bias);
     }
 
-    /// <summary>The dequantize-then-matmul form of the same weights on the CPU (tests and the microbenchmark's baseline).</summary>
-    internal static LutGemmLinearKernel DequantizingOnCpu(BcqWeights weights, Tensor? bias) =>
-        new(null, DeviceBcq.FromHost(weights, CPU), bias);
-
     /// <summary>The packed tensors on the CPU: signs int32 [q, W, N], alpha float32 [q, G, N], offset float32 [G, N].</summary>
     public (Tensor Signs, Tensor Alpha, Tensor Offset) PackedTensors() => _host is not null
-        ? DeviceBcq.TensorsOf(_host)
+        ? BcqTensors.TensorsOf(_host)
         : (_device!.Signs.cpu(), _device.Alpha.cpu(), _device.Offset.cpu());
 
     /// <param name="x">[T, K] in the serving dtype.</param>

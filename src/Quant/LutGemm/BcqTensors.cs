@@ -7,7 +7,7 @@ namespace InferenceServer.Quant.LutGemm;
 /// <see cref="BcqWeights"/> as tensors (any device, the same layout): signs int32 [q, W, N] (the uint32 words'
 /// bits), alpha float32 [q, G, N], offset float32 [G, N]. Owns them.
 /// </summary>
-internal sealed class DeviceBcq : IDisposable
+public sealed class BcqTensors : IDisposable
 {
     public Tensor Signs { get; }
     public Tensor Alpha { get; }
@@ -18,7 +18,7 @@ internal sealed class DeviceBcq : IDisposable
     public int GroupSize { get; }
     public long Bytes => 4L * (Signs.numel() + Alpha.numel() + Offset.numel());
 
-    public DeviceBcq(Tensor signs, Tensor alpha, Tensor offset, int inFeatures, int groupSize)
+    public BcqTensors(Tensor signs, Tensor alpha, Tensor offset, int inFeatures, int groupSize)
     {
         if (signs.dim() != 3 || alpha.dim() != 3 || offset.dim() != 2)
             throw new ArgumentException($"BCQ tensors must be signs [q, W, N], alpha [q, G, N], offset [G, N] (got {Shape(signs)}, {Shape(alpha)}, {Shape(offset)}).");
@@ -32,10 +32,10 @@ internal sealed class DeviceBcq : IDisposable
         (Signs, Alpha, Offset, Bits, OutFeatures, InFeatures, GroupSize) = (signs, alpha, offset, bits, n, inFeatures, groupSize);
     }
 
-    public static DeviceBcq FromHost(BcqWeights w, Device device)
+    public static BcqTensors FromHost(BcqWeights w, Device device)
     {
         var (s, a, o) = TensorsOf(w);
-        return new DeviceBcq(s.to(device), a.to(device), o.to(device), w.InFeatures, w.GroupSize);
+        return new BcqTensors(s.to(device), a.to(device), o.to(device), w.InFeatures, w.GroupSize);
     }
 
     /// <summary>CPU tensors holding copies of the host arrays.</summary>
