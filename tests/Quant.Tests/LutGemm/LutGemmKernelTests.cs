@@ -93,7 +93,7 @@ public sealed class LutGemmKernelTests
     public void TensorDequantizationEqualsTheFormat(int bits, int group, int k)
     {
         var w = BcqTestData.RandomPacked(19, k, bits, group, seed: k);
-        using var d = DeviceBcq.FromHost(w, CPU);
+        using var d = BcqTensors.FromHost(w, CPU);
         using var dense = d.Dequantize(ScalarType.Float32);
         Assert.Equal([19L, k], dense.shape);
         Assert.Equal(w.Dequantize(), dense.data<float>().ToArray());
