@@ -6,6 +6,7 @@
 // Usage: dotnet run tests/scripts/bench-lutgemm.cs [N,K ...] [--bits 3,4] [--json out.json]
 #:project ../../src/Quant/Quant.csproj
 #:property Configuration=Release
+using InferenceServer.Quant.Formats;
 using System.Diagnostics;
 using System.Text.Json;
 using InferenceServer.Quant.LutGemm;

@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
-using InferenceServer.Quant.LutGemm;
+using InferenceServer.Quant.Formats;
 
 namespace InferenceServer.Quant.Kernels;
 

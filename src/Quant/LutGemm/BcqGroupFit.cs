@@ -1,3 +1,5 @@
+using InferenceServer.Quant.Formats;
+
 namespace InferenceServer.Quant.LutGemm;
 
 /// <summary>

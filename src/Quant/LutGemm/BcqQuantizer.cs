@@ -1,3 +1,4 @@
+using InferenceServer.Quant.Formats;
 using System.Buffers;
 
 namespace InferenceServer.Quant.LutGemm;

@@ -1,3 +1,4 @@
+using InferenceServer.Quant.Formats;
 using System.Runtime.InteropServices;
 using static TorchSharp.torch;
 

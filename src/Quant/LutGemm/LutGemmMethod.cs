@@ -1,3 +1,4 @@
+using InferenceServer.Quant.Formats;
 using InferenceServer.Engine.Loading;
 using InferenceServer.Engine.Models.Quantization;
 using static TorchSharp.torch;

@@ -1,3 +1,4 @@
+using InferenceServer.Quant.Formats;
 using System.Globalization;
 using InferenceServer.Engine.Models.Quantization;
 

@@ -1,3 +1,4 @@
+using InferenceServer.Quant.Formats;
 using InferenceServer.Engine.Models.Quantization;
 using InferenceServer.Quant.LutGemm;
 

@@ -1,3 +1,4 @@
+using InferenceServer.Quant.Formats;
 using InferenceServer.Quant.LutGemm;
 
 namespace InferenceServer.Quant.Tests.LutGemm;

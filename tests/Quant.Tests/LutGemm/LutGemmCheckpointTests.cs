@@ -1,3 +1,4 @@
+using InferenceServer.Quant.Formats;
 using System.Text.Json.Nodes;
 using InferenceServer.Engine.Batching;
 using InferenceServer.Engine.KvCache;

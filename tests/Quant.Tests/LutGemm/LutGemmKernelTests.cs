@@ -1,3 +1,4 @@
+using InferenceServer.Quant.Formats;
 using InferenceServer.Quant.Kernels;
 using InferenceServer.Quant.LutGemm;
 using static TorchSharp.torch;

@@ -1,3 +1,4 @@
+using InferenceServer.Quant.Formats;
 using InferenceServer.Engine.Evaluation;
 using InferenceServer.Engine.Models;
 using InferenceServer.Engine.Models.Architectures;

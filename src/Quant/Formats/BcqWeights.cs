@@ -1,4 +1,4 @@
-namespace InferenceServer.Quant.LutGemm;
+namespace InferenceServer.Quant.Formats;
 
 /// <summary>
 /// One linear layer's weights W [N, K] in binary-coding form (BCQ), packed for LUT-GEMM:
@@ -18,7 +18,8 @@ namespace InferenceServer.Quant.LutGemm;
 /// </list>
 /// GroupSize is a multiple of <see cref="ChunkSize"/>, so a table chunk never straddles two groups. K need not be a
 /// multiple of the group size (the last group is shorter) nor of 8 (the last chunk is zero-padded).
-/// Size: q·N·(4·ceil(K/32) + 4·G) + 4·G·N bytes; at q = 3, g = 128 that is 3.28 bits per weight for K a multiple of 32.
+/// Size: q·N·(4·ceil(K/32) + 4·G) + 4·G·N bytes, i.e. q + 32·(q + 1)/g bits per weight for K a multiple of g and 32:
+/// 4.0 at q = 3, g = 128 (3 for the signs, 1 for the float32 scales and offset).
 /// </remarks>
 public sealed class BcqWeights
 {
