@@ -22,7 +22,7 @@ public enum LutGemmPath
 /// activations the 256 possible ±sums are tabulated once (T[b] = Σ_t (bit t of b ? +x_t : −x_t)), and each byte of a
 /// bit-plane indexes that table. Per group g and output n:
 /// <c>y[n] += Σ_i α[i, g, n] · Σ_{c ∈ g} T_c[byte(i, c, n)] + offset[g, n] · Σ_{k ∈ g} x[k]</c>.
-/// Exact up to float32 summation order; the error bound is (K + 8)·2^-24 · Σ_g (Σ_i |α| + |offset|) · Σ_{k∈g} |x_k|.
+/// Exact up to float32 summation order: |error| ≤ (K + 16)·2^-24 · Σ_g (Σ_i |α| + |offset|) · Σ_{k∈g} |x_k|.
 /// </summary>
 /// <remarks>
 /// A table entry is L[b mod 16] + H[b / 16], the ±sums of the chunk's low and high four activations (48 + 256 adds per
@@ -36,17 +36,15 @@ public static unsafe partial class LutGemm
     // Below this many table lookups a thread hand-off costs more than it saves.
     private const long ParallelThreshold = 1L << 18;
 
-    /// <summary>Tests force a path to check each against the reference; null uses Tiles for every full tile of 8 rows.</summary>
-    internal static LutGemmPath? ForcedPath { get; set; }
-
     /// <param name="x">[M, K] row-major float32.</param>
     /// <param name="y">[M, N] row-major float32, overwritten.</param>
+    /// <param name="path">Rows forces the one-row path for every row (tests compare the two); null or Tiles uses tiles where it can.</param>
     public static void Multiply(float[] x, BcqWeights w, float[] y, int m, LutGemmPath? path = null)
     {
         int k = w.InFeatures, n = w.OutFeatures;
         if (m < 0 || x.LongLength < (long)m * k || y.LongLength < (long)m * n)
             throw new ArgumentException($"buffers too small for [{m}, {k}] × [{n}, {k}]ᵀ");
-        var p = path ?? ForcedPath ?? LutGemmPath.Tiles;
+        var p = path ?? LutGemmPath.Tiles;   // Tiles for every full tile of 8 rows, Rows for the rest
         int tiles = p == LutGemmPath.Tiles ? m / TileRows : 0;
         int rows = m - tiles * TileRows;                  // handled one by one, after the tiles
         int units = tiles + rows;
