@@ -1,5 +1,6 @@
 using InferenceServer.Engine.Models.Quantization;
 using InferenceServer.Quant.CompressedTensors;
+using InferenceServer.Quant.LutGemm;
 using InferenceServer.Quant.SmoothQuant;
 using InferenceServer.Quant.ZeroQuant;
 
@@ -16,7 +17,8 @@ public static class QuantMethods
         .AddSmoothQuant()
         .AddW8A8()
         .AddMethod(ZeroQuantMethod.MethodName, o => new ZeroQuantMethod(ZeroQuantOptions.Parse(o)))
-        .AddCompressedTensors();
+        .AddCompressedTensors()
+        .AddLutGemm();
 
     /// <summary><c>--quantization smoothquant</c>: SmoothQuant smoothing, then W8A8.</summary>
     public static QuantizationRegistryBuilder AddSmoothQuant(this QuantizationRegistryBuilder builder) =>
@@ -31,4 +33,9 @@ public static class QuantMethods
         builder.AddCheckpointFormat(CompressedTensorsScheme.QuantMethod, qc => qc["format"]?.GetValue<string>() == PackQuantizedScheme.Format
             ? new CompressedTensorsGroupwiseMethod(PackQuantizedScheme.Parse(qc))
             : new CompressedTensorsW8A8Method(CompressedTensorsScheme.Parse(qc)));
+
+    /// <summary><c>--quantization lutgemm</c> (weight-only BCQ served by LUT-GEMM) and the checkpoints <c>quantize</c> writes for it.</summary>
+    public static QuantizationRegistryBuilder AddLutGemm(this QuantizationRegistryBuilder builder) => builder
+        .AddMethod(LutGemmMethod.MethodName, o => new LutGemmMethod(LutGemmOptions.Parse(o)))
+        .AddCheckpointFormat(LutGemmMethod.MethodName, LutGemmCheckpoint.Parse);
 }

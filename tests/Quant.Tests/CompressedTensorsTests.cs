@@ -89,6 +89,6 @@ public sealed class CompressedTensorsTests(ITestOutputHelper output)
         var e = Assert.Throws<ModelLoadException>(() => QuantMethods.CreateRegistry().ForCheckpoint(gptq, "/models/x/config.json"));
         Assert.Contains("/models/x/config.json", e.Message);
         Assert.Contains("gptq", e.Message);
-        Assert.Contains("this server reads: compressed-tensors.", e.Message);
+        Assert.Contains("this server reads: compressed-tensors, lutgemm.", e.Message);
     }
 }

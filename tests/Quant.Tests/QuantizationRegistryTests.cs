@@ -17,25 +17,30 @@ public sealed class QuantizationRegistryTests
     [Fact]
     public void NamesResolveToTheirMethods()
     {
-        Assert.Equal(["none", "smoothquant", "w8a8", "zeroquant"], Registry.Names);
+        Assert.Equal(["lutgemm", "none", "smoothquant", "w8a8", "zeroquant"], Registry.Names);
         Assert.Same(UnquantizedMethod.Instance, Registry.Resolve(null));
         Assert.Same(UnquantizedMethod.Instance, Registry.Resolve("none"));
         Assert.Equal("smoothquant", Assert.IsType<W8A8Method>(Registry.Resolve("SmoothQuant")).Name);
         var w8a8 = Assert.IsType<W8A8Method>(Registry.Resolve("w8a8", new QuantMethodOptions { Values = new Dictionary<string, string> { ["act-scales"] = "static" } }));
         Assert.Equal(ActScaleMode.Static, w8a8.Options.ActScales);
+        var lut = Assert.IsType<InferenceServer.Quant.LutGemm.LutGemmMethod>(Registry.Resolve("lutgemm", new QuantMethodOptions
+        {
+            Values = new Dictionary<string, string> { ["weight-bits"] = "3", ["group-size"] = "64", ["bcq-init"] = "uniform" },
+        }));
+        Assert.Equal((3, 64, InferenceServer.Quant.LutGemm.BcqInit.Uniform), (lut.Options.Bits, lut.Options.GroupSize, lut.Options.Init));
     }
 
     [Fact]
     public void UnknownNameIsRefusedWithTheKnownOnes()
     {
         var e = Assert.Throws<ArgumentException>(() => Registry.Resolve("awq"));
-        Assert.Equal("--quantization awq is not supported; choose one of: none, smoothquant, w8a8, zeroquant.", e.Message);
+        Assert.Equal("--quantization awq is not supported; choose one of: lutgemm, none, smoothquant, w8a8, zeroquant.", e.Message);
     }
 
     [Fact]
     public void CheckpointQuantMethodResolvesThroughTheSameRegistry()
     {
-        Assert.Equal(["compressed-tensors"], Registry.CheckpointFormats);
+        Assert.Equal(["compressed-tensors", "lutgemm"], Registry.CheckpointFormats);
         Assert.Null(Registry.ForCheckpoint(QuantTestModels.Config, "/m/config.json"));
         var prequantized = QuantTestModels.Config with { QuantizationConfig = new CompressedTensorsScheme(false, ["lm_head"]).ToJson() };
         Assert.IsType<CompressedTensorsW8A8Method>(Registry.ForCheckpoint(prequantized, "/m/config.json"));
@@ -56,7 +61,7 @@ public sealed class QuantizationRegistryTests
         Assert.Throws<ModelLoadException>(() => bare.ForCheckpoint(prequantized, "/m/config.json"));
         // One more method is one more call, and it may come from any assembly.
         var extended = new QuantizationRegistryBuilder().AddQuantMethods().AddMethod("custom", _ => UnquantizedMethod.Instance).Build();
-        Assert.Equal(["custom", "none", "smoothquant", "w8a8", "zeroquant"], extended.Names);
+        Assert.Equal(["custom", "lutgemm", "none", "smoothquant", "w8a8", "zeroquant"], extended.Names);
     }
 
     [Fact]

@@ -1,25 +1,18 @@
-using System.Text.Json;
-using System.Text.Json.Nodes;
 using InferenceServer.Engine.Loading;
 using InferenceServer.Engine.Models.Quantization;
+using InferenceServer.Quant.Formats;
 using InferenceServer.Quant.Kernels;
 using static TorchSharp.torch;
 
 namespace InferenceServer.Quant.CompressedTensors;
 
 /// <summary>
-/// Writes a quantized model as a compressed-tensors checkpoint folder: model.safetensors (INT8 linear layers split
-/// back into their checkpoint parts, everything else as the transformed source weights in the serving dtype),
-/// config.json with the quantization_config, and the tokenizer and generation files.
+/// Writes a quantized model as a compressed-tensors checkpoint folder (<see cref="QuantizedCheckpointFolder"/>): INT8
+/// linear layers split back into their checkpoint parts, everything else as the transformed source weights in the
+/// serving dtype, and config.json with the compressed-tensors quantization_config.
 /// </summary>
 public static class CompressedTensorsWriter
 {
-    private static readonly string[] CopiedFiles =
-    [
-        "tokenizer.json", "tokenizer.model", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
-        "vocab.json", "merges.txt", "generation_config.json", "chat_template.jinja", "chat_template.json",
-    ];
-
     /// <param name="checkpoint">The full-precision checkpoint (its folder also gives config.json and the tokenizer files).</param>
     /// <param name="source">The checkpoint as the model was built from it (SmoothQuant's smoothing already folded in).</param>
     /// <param name="layers">Every linear layer built, with its kernel; W8A8 kernels are written in INT8 (int-quantized), group-wise ones packed (pack-quantized).</param>
@@ -73,27 +66,9 @@ public static class CompressedTensorsWriter
             ignored.AddRange(spec.Parts.Select(p => p.Name));
         foreach (var spec in skipped ?? [])
             ignored.AddRange(spec.Parts.Select(p => p.Name));
-        foreach (var name in checkpoint.Names.Where(n => !written.Contains(n)).Order(StringComparer.Ordinal))
-        {
-            var shape = checkpoint.Entry(name).Shape;
-            var stored = checkpoint.Entry(name).Dtype;
-            var type = stored is ScalarType.Float32 or ScalarType.Float16 or ScalarType.BFloat16 ? dtype : stored;
-            items.Add(new(name, type, shape, () => source.Get(name, shape, type, CPU)));
-        }
-        Directory.CreateDirectory(outputDir);
-        SafeTensorsWriter.Write(Path.Combine(outputDir, "model.safetensors"), items, progress: progress);
-
-        var sourceDir = checkpoint.Directory;
-        var config = JsonNode.Parse(File.ReadAllText(Path.Combine(sourceDir, "config.json")))!.AsObject();
-        config["quantization_config"] = groupwise.Count > 0
+        var quantizationConfig = groupwise.Count > 0
             ? new PackQuantizedScheme([.. groupwise.Select(g => ((IReadOnlyList<string>)g.Value, g.Key))], ignored).ToJson()
             : new CompressedTensorsScheme(staticActs!.Value, ignored).ToJson();
-        config["torch_dtype"] = dtype switch { ScalarType.BFloat16 => "bfloat16", ScalarType.Float16 => "float16", _ => "float32" };
-        config.Remove("dtype");
-        File.WriteAllText(Path.Combine(outputDir, "config.json"), config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
-        foreach (var f in CopiedFiles.Where(f => File.Exists(Path.Combine(sourceDir, f))))
-            File.Copy(Path.Combine(sourceDir, f), Path.Combine(outputDir, f), overwrite: true);
-        long bytes = new FileInfo(Path.Combine(outputDir, "model.safetensors")).Length;
-        return (items.Count, bytes);
+        return QuantizedCheckpointFolder.Write(outputDir, checkpoint, source, dtype, items, written, quantizationConfig, progress);
     }
 }

@@ -31,6 +31,8 @@ public static class Calibration
         if (p.GetValue(a.LkdLr) is double lr) values["lkd-lr"] = lr.ToString("R", CultureInfo.InvariantCulture);
         if (p.GetValue(a.LkdBatchSize) is int lkdBatch) values["lkd-batch-size"] = lkdBatch.ToString(CultureInfo.InvariantCulture);
         if (p.GetValue(a.LkdSeqLen) is int lkdLen) values["lkd-seq-len"] = lkdLen.ToString(CultureInfo.InvariantCulture);
+        if (p.GetValue(a.BcqInit) is string init) values["bcq-init"] = init;
+        if (p.GetValue(a.BcqIterations) is int rounds) values["bcq-iterations"] = rounds.ToString(CultureInfo.InvariantCulture);
         return new QuantMethodOptions { Values = values };
     }
 

@@ -10,7 +10,7 @@ public sealed class EngineArguments
     public Option<string?> Dtype { get; } = new("--dtype") { Description = "auto, float32, bfloat16 or float16. auto: float32 on CPU, bfloat16 on CUDA." };
     public Option<string?> LibTorch { get; } = new("--libtorch") { Description = "Folder of a CUDA build of libtorch (e.g. PyTorch's torch/lib); also INFERENCE_LIBTORCH." };
     public Option<string> LoadFormat { get; } = new("--load-format") { Description = "auto (safetensors) or dummy (random weights from config.json alone).", DefaultValueFactory = _ => "auto" };
-    public Option<string?> Quantization { get; } = new("--quantization", "-q") { Description = "Linear-layer quantization: none (default), smoothquant (smoothing + W8A8), w8a8 (INT8 weights and activations, no smoothing) or zeroquant (group-wise INT4/INT8 weights, optional INT8 activations and LKD)." };
+    public Option<string?> Quantization { get; } = new("--quantization", "-q") { Description = "Linear-layer quantization: none (default), smoothquant (smoothing + W8A8), w8a8 (INT8 weights and activations, no smoothing) zeroquant (group-wise INT4/INT8 weights, optional INT8 activations and LKD) or lutgemm (weight-only BCQ, 1-4 bits, served by LUT-GEMM)." };
     public Option<double?> SmoothQuantAlpha { get; } = new("--smoothquant-alpha") { Description = "SmoothQuant migration strength α in [0, 1]. Default: 0.5 for OPT, 0.85 for Llama/Mistral/Qwen2." };
     public Option<string?> ActScales { get; } = new("--act-scales") { Description = "W8A8 activation scales: dynamic (per token, default) or static (per tensor, from calibration)." };
     public Option<string?> CalibrationData { get; } = new("--calibration-data") { Description = "Text file for calibration, one sample per line. Default: the embedded calibration.txt." };
@@ -27,6 +27,8 @@ public sealed class EngineArguments
     public Option<double?> LkdLr { get; } = new("--lkd-lr") { Description = "LKD: Adam learning rate (default 1e-4)." };
     public Option<int?> LkdBatchSize { get; } = new("--lkd-batch-size") { Description = "LKD: calibration windows per step (default 4)." };
     public Option<int?> LkdSeqLen { get; } = new("--lkd-seq-len") { Description = "LKD: tokens per calibration window (default 256); --calibration-samples sets the number of windows (LKD default 32)." };
+    public Option<string?> BcqInit { get; } = new("--bcq-init") { Description = "lutgemm: uniform (round-to-nearest converted exactly to BCQ) or greedy (non-uniform BCQ with alternating refinement, default)." };
+    public Option<int?> BcqIterations { get; } = new("--bcq-iterations") { Description = "lutgemm: rounds of alternating refinement (least-squares scales, then nearest codes). Default: 30 for greedy, 0 for uniform." };
     public Option<int?> MaxModelLen { get; } = new("--max-model-len") { Description = "Maximum prompt + output tokens per request. Default: the model's max_position_embeddings." };
     public Option<string?> Tokenizer { get; } = new("--tokenizer") { Description = "Folder with the tokenizer files. Default: --model." };
     public Option<bool> SkipTokenizerInit { get; } = new("--skip-tokenizer-init") { Description = "Serve on token ids only (no tokenizer files needed; text prompts are refused)." };
@@ -44,7 +46,7 @@ public sealed class EngineArguments
 
     /// <summary>How the linear layers are quantized (and calibrated): serve, bench, perplexity, quantize.</summary>
     public IEnumerable<Option> Quantizing => [Quantization, SmoothQuantAlpha, ActScales, CalibrationData, CalibrationSamples, CalibrationSeqLen, WeightBits, GroupSize,
-        WeightSymmetric, ActBits, MixedPrecision, QuantOverride, QuantOverridesFile, LkdSteps, LkdLr, LkdBatchSize, LkdSeqLen];
+        WeightSymmetric, ActBits, MixedPrecision, QuantOverride, QuantOverridesFile, LkdSteps, LkdLr, LkdBatchSize, LkdSeqLen, BcqInit, BcqIterations];
 
     /// <summary>Request-serving limits and token-id-only serving: serve and bench.</summary>
     public IEnumerable<Option> Serving => [MaxModelLen, SkipTokenizerInit];

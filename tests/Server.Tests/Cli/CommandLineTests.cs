@@ -129,12 +129,41 @@ public sealed class CommandLineTests
         }
     }
 
+    /// <summary>
+    /// quantize --quantization lutgemm writes BCQ tensors; serving them scores exactly like quantizing at startup with the
+    /// same flags (no re-quantization: the stored signs and scales are what the kernel reads).
+    /// </summary>
+    [Fact]
+    public void LutGemmCheckpointScoresLikeOnTheFlyQuantization()
+    {
+        var dir = Path.Combine(Directory.CreateTempSubdirectory("quantize-").FullName, "out");
+        string[] flags = ["--quantization", "lutgemm", "--weight-bits", "3", "--group-size", "64", "--bcq-init", "greedy", "--bcq-iterations", "2", "--device", "cpu"];
+        try
+        {
+            var (code, _, err) = Run(["quantize", .. flags, "--output", dir]);
+            Assert.True(code == 0, err);
+            Assert.Contains("as lutgemm BCQ", err);
+            var (c1, saved, e1) = Run("perplexity", "--model", dir, "--device", "cpu", "--json", "--windows", "2");
+            var (c2, onTheFly, e2) = Run(["perplexity", .. flags, "--json", "--windows", "2"]);
+            Assert.True(c1 == 0 && c2 == 0, e1 + e2);
+            Assert.Equal(onTheFly.Trim().Split('\n')[^1], saved.Trim().Split('\n')[^1]);
+            Assert.Contains("quantization lutgemm", e1);
+            var (bad, _, badErr) = Run("perplexity", "--quantization", "lutgemm", "--weight-bits", "5", "--device", "cpu", "--json");
+            Assert.Equal(2, bad);
+            Assert.Contains("--weight-bits 5", badErr);
+        }
+        finally
+        {
+            Directory.Delete(Path.GetDirectoryName(dir)!, recursive: true);
+        }
+    }
+
     [Fact]
     public void QuantizeNeedsAMethod()
     {
         var (code, _, err) = Run("quantize", "--device", "cpu", "--output", "/tmp/never-written");
         Assert.Equal(2, code);
-        Assert.Contains("--quantization (none): quantize writes smoothquant, w8a8 or zeroquant checkpoints", err);
+        Assert.Contains("--quantization (none): quantize writes smoothquant, w8a8, zeroquant or lutgemm checkpoints", err);
         Assert.False(Directory.Exists("/tmp/never-written"));
     }
 

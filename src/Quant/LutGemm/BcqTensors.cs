@@ -1,0 +1,87 @@
+using InferenceServer.Quant.Formats;
+using System.Runtime.InteropServices;
+using static TorchSharp.torch;
+
+namespace InferenceServer.Quant.LutGemm;
+
+/// <summary>
+/// <see cref="BcqWeights"/> as tensors (any device, the same layout): signs int32 [q, W, N] (the uint32 words'
+/// bits), alpha float32 [q, G, N], offset float32 [G, N]. Owns them.
+/// </summary>
+public sealed class BcqTensors : IDisposable
+{
+    public Tensor Signs { get; }
+    public Tensor Alpha { get; }
+    public Tensor Offset { get; }
+    public int Bits { get; }
+    public int OutFeatures { get; }
+    public int InFeatures { get; }
+    public int GroupSize { get; }
+    public long Bytes => 4L * (Signs.numel() + Alpha.numel() + Offset.numel());
+
+    public BcqTensors(Tensor signs, Tensor alpha, Tensor offset, int inFeatures, int groupSize)
+    {
+        if (signs.dim() != 3 || alpha.dim() != 3 || offset.dim() != 2)
+            throw new ArgumentException($"BCQ tensors must be signs [q, W, N], alpha [q, G, N], offset [G, N] (got {Shape(signs)}, {Shape(alpha)}, {Shape(offset)}).");
+        int bits = (int)signs.shape[0], n = (int)signs.shape[2];
+        BcqWeights.Validate(n, inFeatures, bits, groupSize);
+        long[] s = [bits, BcqWeights.WordsFor(inFeatures), n], a = [bits, BcqWeights.GroupsFor(inFeatures, groupSize), n], o = [a[1], n];
+        if (!signs.shape.SequenceEqual(s) || !alpha.shape.SequenceEqual(a) || !offset.shape.SequenceEqual(o))
+            throw new ArgumentException($"BCQ tensors for K = {inFeatures}, group {groupSize}: expected signs {Shape(s)}, alpha {Shape(a)}, offset {Shape(o)}; got {Shape(signs)}, {Shape(alpha)}, {Shape(offset)}.");
+        if (signs.dtype != ScalarType.Int32 || alpha.dtype != ScalarType.Float32 || offset.dtype != ScalarType.Float32)
+            throw new ArgumentException($"BCQ tensors must be int32, float32, float32 (got {signs.dtype}, {alpha.dtype}, {offset.dtype}).");
+        (Signs, Alpha, Offset, Bits, OutFeatures, InFeatures, GroupSize) = (signs, alpha, offset, bits, n, inFeatures, groupSize);
+    }
+
+    public static BcqTensors FromHost(BcqWeights w, Device device)
+    {
+        var (s, a, o) = TensorsOf(w);
+        return new BcqTensors(s.to(device), a.to(device), o.to(device), w.InFeatures, w.GroupSize);
+    }
+
+    /// <summary>CPU tensors holding copies of the host arrays.</summary>
+    public static (Tensor Signs, Tensor Alpha, Tensor Offset) TensorsOf(BcqWeights w) => (
+        tensor(MemoryMarshal.Cast<uint, int>(w.Signs.AsSpan()).ToArray(), [w.Bits, w.Words, w.OutFeatures]),
+        tensor(w.Alpha, [w.Bits, w.Groups, w.OutFeatures]),
+        tensor(w.Offset, [w.Groups, w.OutFeatures]));
+
+    public BcqWeights ToHost()
+    {
+        using var s = Signs.cpu().contiguous();
+        using var a = Alpha.cpu().contiguous();
+        using var o = Offset.cpu().contiguous();
+        var signs = new uint[s.numel()];
+        s.data<int>().CopyTo(MemoryMarshal.Cast<uint, int>(signs.AsSpan()));
+        var alpha = new float[a.numel()];
+        a.data<float>().CopyTo(alpha);
+        var offset = new float[o.numel()];
+        o.data<float>().CopyTo(offset);
+        return new BcqWeights(OutFeatures, InFeatures, Bits, GroupSize, signs, alpha, offset);
+    }
+
+    /// <summary>W [N, K] = Σ_i α·b + offset in <paramref name="dtype"/>, computed in float32 with TorchSharp ops.</summary>
+    public Tensor Dequantize(ScalarType dtype)
+    {
+        using var scope = NewDisposeScope();
+        var shifts = arange(32, ScalarType.Int32, Signs.device).view(1, 1, 32, 1);
+        var bits = Signs.unsqueeze(2).bitwise_right_shift(shifts).bitwise_and(1);                 // [q, W, 32, N]
+        var b = bits.reshape(Bits, -1, OutFeatures).narrow(1, 0, InFeatures)
+            .to(ScalarType.Float32).mul_(2).sub_(1);                                             // [q, K, N] ±1
+        var alpha = Alpha.repeat_interleave(GroupSize, 1).narrow(1, 0, InFeatures);             // [q, K, N]
+        var w = Offset.repeat_interleave(GroupSize, 0).narrow(0, 0, InFeatures).clone();         // [K, N]
+        var terms = (alpha * b).unbind(0);
+        var sum = terms[0];
+        for (int i = 1; i < terms.Length; i++) sum = sum + terms[i];
+        return (sum + w).t().to(dtype).contiguous().MoveToOuterDisposeScope();
+    }
+
+    private static string Shape(Tensor t) => Shape(t.shape);
+    private static string Shape(long[] s) => $"[{string.Join(", ", s)}]";
+
+    public void Dispose()
+    {
+        Signs.Dispose();
+        Alpha.Dispose();
+        Offset.Dispose();
+    }
+}
