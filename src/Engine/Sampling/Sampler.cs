@@ -84,7 +84,8 @@ public sealed class Sampler : IDisposable
         var plan = SamplingBatchPlan.Build(rows, vocabSize, _eosTokenIds);
         var ids = zeros([rows.Count], ScalarType.Int64, device);                                     // [B]
         var packed = plan.AnyLogprobs ? zeros([rows.Count, 3 + 2 * plan.MaxTopLogprobs], ScalarType.Float64, device) : ids.view(-1);
-        return new DeviceSamples(ids, packed, plan, rows);
+        // Owned by the samples, whatever dispose scope the caller is in.
+        return new DeviceSamples(ids.DetachFromDisposeScope(), packed.DetachFromDisposeScope(), plan, rows);
     }
 
     /// <summary>
