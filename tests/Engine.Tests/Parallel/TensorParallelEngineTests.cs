@@ -21,7 +21,6 @@ namespace InferenceServer.Engine.Tests.Parallel;
 public sealed class TensorParallelEngineTests
 {
     [Theory]
-    [InlineData(2, false)]
     [InlineData(2, true)]
     [InlineData(4, false)]
     public async Task ShardedEngineStreamsEqualTheSingleDeviceEngine(int size, bool asyncScheduling)
