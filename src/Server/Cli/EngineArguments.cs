@@ -22,6 +22,7 @@ public sealed class EngineArguments
     public Option<string?> Tokenizer { get; } = new("--tokenizer") { Description = "Folder with the tokenizer files. Default: --model." };
     public Option<bool> SkipTokenizerInit { get; } = new("--skip-tokenizer-init") { Description = "Serve on token ids only (no tokenizer files needed; text prompts are refused)." };
     public Option<long> Seed { get; } = new("--seed") { Description = "Seed for dummy weights and unseeded sampling.", DefaultValueFactory = _ => 0 };
+    public Option<int?> TensorParallelSize { get; } = new("--tensor-parallel-size", "-tp") { Description = "Ranks that share every layer (heads, MLP columns and vocabulary split among them). Default 1. CPU: in-process ranks on threads; CUDA needs the NCCL communicator (docs/tensor-parallelism.md)." };
 
     /// <summary>Every flag: serve and bench.</summary>
     public IEnumerable<Option> All => [.. Loading, .. Quantizing, .. Serving];
@@ -36,5 +37,5 @@ public sealed class EngineArguments
     public IEnumerable<Option> Quantizing => [Quantization, SmoothQuantAlpha, ActScales, CalibrationData, CalibrationSamples, CalibrationSeqLen, WeightBits, GroupSize];
 
     /// <summary>Request-serving limits and token-id-only serving: serve and bench.</summary>
-    public IEnumerable<Option> Serving => [MaxModelLen, SkipTokenizerInit];
+    public IEnumerable<Option> Serving => [MaxModelLen, SkipTokenizerInit, TensorParallelSize];
 }
