@@ -42,13 +42,14 @@ internal sealed class Rendezvous(int parties, TimeSpan timeout)
         }
     }
 
-    /// <summary>Breaks the barrier for every rank (one of them failed).</summary>
-    public void Fail(Exception reason)
+    /// <summary>Breaks the barrier for every rank (one of them failed); returns the first reason it was broken for.</summary>
+    public Exception Fail(Exception reason)
     {
         lock (_gate)
         {
             _broken ??= reason;
             Monitor.PulseAll(_gate);
+            return _broken;
         }
     }
 

@@ -26,7 +26,7 @@ public sealed class ThreadCommunicator : ICommunicator
     public static ThreadCommunicator[] CreateGroup(int worldSize, TimeSpan? timeout = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(worldSize, 1);
-        var shared = new Shared(new Tensor?[worldSize], new Rendezvous(worldSize, timeout ?? TimeSpan.FromMinutes(2)));
+        var shared = new Shared(new Posted?[worldSize], new Rendezvous(worldSize, timeout ?? TimeSpan.FromMinutes(2)));
         return Enumerable.Range(0, worldSize).Select(r => new ThreadCommunicator(shared, r)).ToArray();
     }
 
@@ -63,19 +63,21 @@ public sealed class ThreadCommunicator : ICommunicator
     {
         if (tensor.device.type != TorchSharp.DeviceType.CPU)
             throw new InvalidOperationException("the thread communicator moves CPU tensors only; CUDA ranks use the NCCL communicator");
-        _shared.Slots[Rank] = tensor;
+        _shared.Slots[Rank] = new Posted(tensor, tensor.shape, tensor.dtype);
         _shared.Barrier.Arrive(Rank);
         using var scope = NewDisposeScope();
         Tensor result;
         try
         {
-            var all = _shared.Slots.Select(s => s!).ToArray();
-            CheckAlike(all);
-            result = combine(all);
+            var posted = _shared.Slots.Select(s => s!).ToArray();
+            CheckAlike(posted);   // from the shapes posted: a rank that fails here may dispose its tensor as it unwinds
+            result = combine(posted.Select(p => p.Tensor).ToArray());
         }
         catch (Exception e)
         {
-            _shared.Barrier.Fail(e);
+            var first = _shared.Barrier.Fail(e);
+            if (!ReferenceEquals(first, e))   // another rank failed first: its reason is the one to report
+                throw new InvalidOperationException($"the tensor-parallel group stopped: {first.Message}", first);
             throw;
         }
         _shared.Barrier.Arrive(Rank);   // every rank has read every input: each may now overwrite its own
@@ -83,14 +85,17 @@ public sealed class ThreadCommunicator : ICommunicator
         apply(tensor, result);
     }
 
-    private static void CheckAlike(Tensor[] all)
+    private static void CheckAlike(Posted[] all)
     {
         foreach (var t in all)
-            if (t.dtype != all[0].dtype || !t.shape.SequenceEqual(all[0].shape))
-                throw new InvalidOperationException($"ranks disagree on a collective's tensor: [{string.Join(", ", all[0].shape)}] {all[0].dtype} vs [{string.Join(", ", t.shape)}] {t.dtype}");
+            if (t.Dtype != all[0].Dtype || !t.Shape.SequenceEqual(all[0].Shape))
+                throw new InvalidOperationException($"ranks disagree on a collective's tensor: [{string.Join(", ", all[0].Shape)}] {all[0].Dtype} vs [{string.Join(", ", t.Shape)}] {t.Dtype}");
     }
 
     public void Dispose() { }
 
-    private sealed record Shared(Tensor?[] Slots, Rendezvous Barrier);
+    private sealed record Shared(Posted?[] Slots, Rendezvous Barrier);
+
+    /// <summary>A rank's tensor with its shape and dtype read by that rank when it posted it.</summary>
+    private sealed record Posted(Tensor Tensor, long[] Shape, ScalarType Dtype);
 }
