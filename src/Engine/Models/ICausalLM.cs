@@ -18,6 +18,9 @@ public interface ICausalLM : IDisposable
     /// <summary>Bytes of all linear-layer weights (quantized or not), lm_head excluded.</summary>
     long LinearWeightBytes { get; }
 
+    /// <summary>KV heads this model's cache holds: all of them, or under tensor parallelism this rank's share.</summary>
+    int KvHeads => Config.NumKvHeads;
+
     /// <summary>
     /// Runs the batch and returns float32 logits [N, V] for the rows in <see cref="ForwardBatch.LogitsRows"/>. Unless
     /// the caller set <see cref="ForwardBatch.Attention"/> already, the model's attention backend builds it first.

@@ -21,6 +21,12 @@ public sealed record ModelOptions
     public bool UseNativeKernels { get; init; } = true;
 
     /// <summary>
+    /// The rank of a tensor-parallel group this model is one share of (see <see cref="Architectures.ShardedModel"/>);
+    /// null loads the whole model.
+    /// </summary>
+    public Parallel.ICommunicator? Communicator { get; init; }
+
+    /// <summary>
     /// Wraps the checkpoint's weight source before any layer is built (SmoothQuant folds its smoothing scales into
     /// norms and projections this way; tests build transformed models from committed ones). Not applied to dummy weights.
     /// </summary>

@@ -26,7 +26,7 @@ internal static class KvPoolSizing
     public static int Blocks(ICausalLM model, KvPoolSettings o, Action<string> log)
     {
         var c = model.Config;
-        long perBlock = KvCachePool.BytesPerBlock(c.NumLayers, o.BlockSize, c.NumKvHeads, c.HeadDim, model.Dtype);
+        long perBlock = KvCachePool.BytesPerBlock(c.NumLayers, o.BlockSize, model.KvHeads, c.HeadDim, model.Dtype);
         double bytes = model.Device.type == DeviceType.CUDA
             ? CudaKvBytes(model, o, log)
             : Math.Min(o.CpuKvCacheSpaceGiB * (1L << 30), perBlock * CpuBlocksInUseAtMost(o));
@@ -71,7 +71,7 @@ internal static class KvPoolSizing
             nextBlock += blocks;
             remaining -= n;
         }
-        using var scratch = new KvCachePool(c.NumLayers, nextBlock, o.BlockSize, c.NumKvHeads, c.HeadDim, model.Dtype, model.Device);
+        using var scratch = new KvCachePool(c.NumLayers, nextBlock, o.BlockSize, model.KvHeads, c.HeadDim, model.Dtype, model.Device);
         var (before, _) = kernels.MemoryAllocated(resetPeak: true);
         using (var batch = ForwardBatchBuilder.Build(chunks, o.BlockSize, model.Device))
         using (model.Forward(batch, scratch))

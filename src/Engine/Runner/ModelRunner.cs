@@ -3,6 +3,7 @@ using InferenceServer.Engine.Kernels;
 using InferenceServer.Engine.KvCache;
 using InferenceServer.Engine.Metrics;
 using InferenceServer.Engine.Models;
+using InferenceServer.Engine.Parallel;
 using InferenceServer.Engine.Requests;
 using InferenceServer.Engine.Runtime;
 using InferenceServer.Engine.Sampling;
@@ -14,7 +15,9 @@ namespace InferenceServer.Engine.Runner;
 /// <summary>
 /// Runs scheduled steps on one device: keeps the persistent input batch, builds each step's inputs from it, runs the
 /// forward pass (a replayed CUDA graph for decode steps where one was captured) and the sampler, and queues the
-/// samples' copy to the host. The KV pool and the graphs are made by explicit start-up steps.
+/// samples' copy to the host. The KV pool and the graphs are made by explicit start-up steps. Under tensor
+/// parallelism there is one runner per rank, each with its share of the model and its own KV pool; rank 0 samples
+/// and the others receive its tokens.
 /// </summary>
 public sealed class ModelRunner : IDisposable
 {
@@ -23,6 +26,7 @@ public sealed class ModelRunner : IDisposable
     private readonly NativeKernels? _kernels;          // CUDA only
     private readonly CpuThreadPolicy? _cpuThreads;
     private readonly StepProfiler? _profiler;
+    private readonly ICommunicator? _comm;             // tensor parallelism: this runner's rank
     private readonly long _profiledStep = StepProfiler.CudaProfiledStep();
     private readonly InputBatch _batch = new();
     private readonly OutOfMemoryFault? _oomFault = OutOfMemoryFault.FromEnvironment();
@@ -33,14 +37,16 @@ public sealed class ModelRunner : IDisposable
     private int _nextEvent, _scratchBlock;
     private long _stepIndex;
 
-    public ModelRunner(ICausalLM model, IReadOnlyCollection<int> eosTokenIds, StepProfiler? profiler)
+    /// <param name="comm">This runner's rank when the model is split across ranks; null for a whole model.</param>
+    public ModelRunner(ICausalLM model, IReadOnlyCollection<int> eosTokenIds, StepProfiler? profiler, ICommunicator? comm = null)
     {
         _model = model;
+        _comm = comm is { WorldSize: > 1 } ? comm : null;
         _sampler = new Sampler(eosTokenIds);
         _kernels = model.Kernels;
         _profiler = profiler;
         var c = model.Config;
-        if (model.Device.type == TorchSharp.DeviceType.CPU)
+        if (model.Device.type == TorchSharp.DeviceType.CPU && (_comm?.Rank ?? 0) == 0)   // one rank sets the process's thread count
             // Multiply-adds per token of the linear layers, about (attention 4·H² + MLP 3·H·I) per layer.
             _cpuThreads = new CpuThreadPolicy((long)c.NumLayers * (4L * c.HiddenSize * c.HiddenSize + 3L * c.HiddenSize * c.IntermediateSize));
         if (_kernels is not null) _readbackEvents = [_kernels.EventNew(), _kernels.EventNew()];
@@ -52,7 +58,7 @@ public sealed class ModelRunner : IDisposable
     public void InitializeKvCache(int blocks, int blockSize, int scratchBlock)
     {
         var c = _model.Config;
-        _cache = new KvCachePool(c.NumLayers, blocks, blockSize, c.NumKvHeads, c.HeadDim, _model.Dtype, _model.Device);
+        _cache = new KvCachePool(c.NumLayers, blocks, blockSize, _model.KvHeads, c.HeadDim, _model.Dtype, _model.Device);
         _scratchBlock = scratchBlock;
     }
 
@@ -111,7 +117,7 @@ public sealed class ModelRunner : IDisposable
         bool identity = sampleRows.Count == logits.shape[0] && sampleRows.Select((r, i) => r == i).All(x => x);
         var rowsToSample = identity ? logits : logits.index_select(0, HostToDevice.Copy(sampleRows.ToArray(), logits.device));
         _profiler?.Lap("sample-prep");
-        var samples = _sampler.SampleOnDevice(rowsToSample, sampled.Select(s => s.SamplingInput).ToArray());
+        var samples = Sample(rowsToSample, sampled.Select(s => s.SamplingInput).ToArray());
         IntPtr readbackEvent = IntPtr.Zero;
         if (_readbackEvents is not null)   // otherwise Read copies synchronously
         {
@@ -131,6 +137,18 @@ public sealed class ModelRunner : IDisposable
         _profiler?.Lap("sample");
         return _last = new LaunchedStep(_batch, sampled.Select(s => s.Id).ToArray(), tokenIndex, samples, _kernels, readbackEvent,
             needsHostTokens, promptLogprobs.Count == 0 ? null : promptLogprobs);
+    }
+
+    /// <summary>
+    /// Samples the rows; under tensor parallelism rank 0 draws (a request's seeded generator must advance once per
+    /// step) and the others receive its tokens, so every rank feeds the same ids to the next step.
+    /// </summary>
+    private DeviceSamples Sample(Tensor logits, SequenceSamplingInput[] rows)
+    {
+        if (_comm is null) return _sampler.SampleOnDevice(logits, rows);
+        var samples = _comm.Rank == 0 ? _sampler.SampleOnDevice(logits, rows) : _sampler.Expect(rows, (int)logits.shape[1], logits.device);
+        samples.Broadcast(_comm, 0);
+        return samples;
     }
 
     /// <summary>The forward pass: a replayed decode graph where one fits, else eager. The profile's host phase ends

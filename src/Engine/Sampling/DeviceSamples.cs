@@ -28,6 +28,16 @@ public sealed class DeviceSamples : IDisposable
     }
 
     /// <summary>
+    /// Makes these samples rank <paramref name="root"/>'s on every rank of a tensor-parallel group (one rank draws, so
+    /// a request's seeded generator advances once per step; the others feed and report the same tokens).
+    /// </summary>
+    public void Broadcast(Parallel.ICommunicator comm, int root)
+    {
+        comm.Broadcast(TokenIds, root);
+        if (_plan.AnyLogprobs) comm.Broadcast(_packed, root);   // otherwise _packed is a view of TokenIds
+    }
+
+    /// <summary>
     /// Queues the copy to host memory behind the work already on the device's stream, without waiting for it
     /// (page-locked memory on CUDA). The caller must know the copy finished (a recorded event) before <see cref="Read"/>.
     /// </summary>

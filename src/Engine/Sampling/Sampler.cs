@@ -78,6 +78,19 @@ public sealed class Sampler : IDisposable
     }
 
     /// <summary>
+    /// Samples of the shape <see cref="SampleOnDevice"/> would return for <paramref name="rows"/>, with nothing drawn:
+    /// a tensor-parallel rank other than the sampling one receives its tokens into them (<see cref="DeviceSamples.Broadcast"/>).
+    /// </summary>
+    public DeviceSamples Expect(IReadOnlyList<SequenceSamplingInput> rows, int vocabSize, Device device)
+    {
+        var plan = SamplingBatchPlan.Build(rows, vocabSize, _eosTokenIds);
+        var ids = zeros([rows.Count], ScalarType.Int64, device);                                     // [B]
+        var packed = plan.AnyLogprobs ? zeros([rows.Count, 3 + 2 * plan.MaxTopLogprobs], ScalarType.Float64, device) : ids.view(-1);
+        // Owned by the samples, whatever dispose scope the caller is in.
+        return new DeviceSamples(ids.DetachFromDisposeScope(), packed.DetachFromDisposeScope(), plan, rows);
+    }
+
+    /// <summary>
     /// min_tokens masking, logit_bias and penalties: the stages before the greedy/sampled split.
     /// Returns a new float32 [B, V] tensor (the input is untouched). Public so the stage can be checked directly.
     /// </summary>

@@ -9,13 +9,19 @@ namespace InferenceServer.Engine.Serving;
 /// <summary>The engine's start-up steps after sizing, with the log lines that say what each one did.</summary>
 internal static class EngineStartup
 {
-    public static void LogPool(ICausalLM model, int blocks, int blockSize, int maxModelLen, Action<string> log)
+    /// <returns>The parallel size and one rank's memory, as the log states it.</returns>
+    public static ParallelInfo LogPool(ICausalLM model, int tensorParallelSize, int blocks, int blockSize, int maxModelLen, Action<string> log)
     {
         var c = model.Config;
+        long kvBytes = KvCachePool.BytesPerBlock(c.NumLayers, blockSize, model.KvHeads, c.HeadDim, model.Dtype) * blocks;
+        var info = new ParallelInfo(tensorParallelSize, model.LinearWeightBytes, kvBytes);
         if (blocks * blockSize < maxModelLen)
             log($"warning: the KV pool of {blocks} blocks holds {blocks * blockSize} tokens, less than --max-model-len {maxModelLen}; long requests will be refused. Raise --kv-cache-space / --gpu-memory-utilization or lower --max-model-len.");
         log($"KV cache: {blocks} blocks of {blockSize} tokens ({(long)blocks * blockSize} tokens, " +
-            $"{KvCachePool.BytesPerBlock(c.NumLayers, blockSize, c.NumKvHeads, c.HeadDim, model.Dtype) * blocks / (1 << 20)} MiB)");
+            $"{kvBytes / (1 << 20)} MiB{(tensorParallelSize > 1 ? " per rank" : "")})");
+        if (tensorParallelSize > 1)
+            log($"tensor parallel: {tensorParallelSize} ranks; per rank {info.WeightBytesPerRank / (double)(1 << 20):F1} MiB of linear-layer weights, " +
+                $"{model.KvHeads} of {c.NumKvHeads} KV heads, {kvBytes / (double)(1 << 20):F1} MiB of KV cache");
         if (model.Device.type == TorchSharp.DeviceType.CUDA && model.Kernels is null)
         {
             var why = !NativeKernels.TakesHeadDim(c.HeadDim)
@@ -23,6 +29,7 @@ internal static class EngineStartup
                 : NativeKernels.TryGet(out var reason) is null ? reason : "the model was built without it";
             log($"CUDA without the native kernels ({why}): eager gather attention, no CUDA graphs");
         }
+        return info;
     }
 
     /// <summary>On the engine thread: a warm-up pass, then the decode graphs unless --enforce-eager.</summary>

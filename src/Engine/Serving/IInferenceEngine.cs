@@ -40,4 +40,7 @@ public interface IInferenceEngine
     IAsyncEnumerable<GenerationOutput> Submit(GenerationRequest request, CancellationToken cancellationToken);
 
     EngineLoad GetLoad();
+
+    /// <summary>The tensor-parallel size and one rank's memory.</summary>
+    ParallelInfo Parallel => new(1, 0, 0);
 }

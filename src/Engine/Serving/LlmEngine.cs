@@ -5,6 +5,7 @@ using InferenceServer.Engine.KvCache;
 using InferenceServer.Engine.Loading;
 using InferenceServer.Engine.Metrics;
 using InferenceServer.Engine.Models;
+using InferenceServer.Engine.Models.Architectures;
 using InferenceServer.Engine.Output;
 using InferenceServer.Engine.Requests;
 using InferenceServer.Engine.Runner;
@@ -18,17 +19,26 @@ namespace InferenceServer.Engine.Serving;
 /// The serving engine as clients see it: validates requests, hands them to the <see cref="EngineCore"/>, and turns
 /// each request's token stream into text on the reading side (<see cref="RequestOutputProcessor"/>). Construction
 /// only records the settings; <see cref="Start"/> runs the start-up steps in order: KV-pool sizing, the pool, then
-/// on the engine thread warm-up and CUDA-graph capture.
+/// on the engine thread warm-up and CUDA-graph capture. A <see cref="ShardedModel"/> is served by a
+/// <see cref="MultiRankExecutor"/>, one runner per tensor-parallel rank; the core and scheduler are the same.
 /// </summary>
 public sealed class LlmEngine(ICausalLM model, ITokenizer tokenizer, TokenizerConfig tokenizerConfig, EngineOptions options, Action<string>? log = null)
     : IInferenceEngine, IDisposable
 {
     private readonly Action<string> _log = log ?? (_ => { });
+    private readonly ShardedModel? _sharded;
     private readonly int[] _eosTokenIds = model.Config.EosTokenIds.Concat(tokenizer.EosTokenId is int e ? [e] : Array.Empty<int>()).Distinct().ToArray();
     private EngineCore? _core;
     private KvCacheManager? _kvCache;
     private IEngineObserver? _observer;
     private long _arrivals;
+
+    /// <summary>Serves a model split across tensor-parallel ranks (rank 0's model answers for the whole).</summary>
+    public LlmEngine(ShardedModel model, ITokenizer tokenizer, TokenizerConfig tokenizerConfig, EngineOptions options, Action<string>? log = null)
+        : this(model.Ranks[0], tokenizer, tokenizerConfig, options, log) => _sharded = model;
+
+    /// <summary>The tensor-parallel size and one rank's memory (weights, and the KV pool once started).</summary>
+    public ParallelInfo Parallel { get; private set; } = new(1, model.LinearWeightBytes, 0);
 
     public ModelConfig Config => model.Config;
     public ITokenizer Tokenizer => tokenizer;
@@ -60,11 +70,12 @@ public sealed class LlmEngine(ICausalLM model, ITokenizer tokenizer, TokenizerCo
         if (_core is not null) throw new InvalidOperationException("The engine was started already.");
         var s = options.Scheduler;
         var profiler = StepProfiler.FromEnvironment();   // one timeline: the runner's phases and the core's output phase
-        var runner = new ModelRunner(model, _eosTokenIds, profiler);
-        var executor = new UniProcExecutor(runner);
+        IExecutor executor = _sharded is null
+            ? new UniProcExecutor(new ModelRunner(model, _eosTokenIds, profiler))
+            : new MultiRankExecutor(_sharded.Ranks.Zip(_sharded.Communicators).ToArray(), _eosTokenIds, profiler);
         var settings = new KvPoolSettings(options.BlockSize, options.CpuKvCacheSpaceGiB, options.GpuMemoryUtilization, Math.Max(s.MaxNumBatchedTokens, s.MaxNumSeqs), MaxModelLen, s.MaxNumSeqs);
         int blocks = options.NumKvBlocks ?? executor.DetermineNumKvBlocks(settings, _log);
-        EngineStartup.LogPool(model, blocks, options.BlockSize, MaxModelLen, _log);
+        Parallel = EngineStartup.LogPool(model, _sharded?.Size ?? 1, blocks, options.BlockSize, MaxModelLen, _log);
         _kvCache = new KvCacheManager(new BlockAllocator(blocks, options.BlockSize, options.EnablePrefixCaching));
         int scratch = model.Kernels is not null ? _kvCache.ReserveScratchBlock() : 0;   // CPU warm-up writes block 0 before anyone owns it
         executor.InitializeKvCache(blocks, options.BlockSize, scratch);

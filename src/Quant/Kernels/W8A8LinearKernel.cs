@@ -1,4 +1,5 @@
 using InferenceServer.Engine.Models.Quantization;
+using InferenceServer.Engine.Parallel;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -9,9 +10,11 @@ namespace InferenceServer.Quant.Kernels;
 /// (per token from their own abs-max, or with one calibrated per-tensor scale), an exact int32 GEMM, then
 /// y[t, n] = acc[t, n] · sx[t] · sw[n] + b[n] in the serving dtype. On CUDA with the native library the GEMM is the
 /// project's tensor-core kernel with that dequantization in its epilogue, and the producer of x may hand over INT8
-/// directly (<see cref="IQuantizedInputLinear"/>).
+/// directly (<see cref="IQuantizedInputLinear"/>). Under tensor parallelism it splits per output channel: a
+/// column-parallel share keeps its rows' scales, a row-parallel share (<see cref="W8A8RowParallelShare"/>) keeps
+/// every row's scale and reduces the activation abs-max and the integer accumulators over the ranks.
 /// </summary>
-public sealed class W8A8LinearKernel : IQuantizedInputLinear
+public sealed class W8A8LinearKernel : IQuantizedInputLinear, IShardableLinearKernel
 {
     private readonly InferenceServer.Engine.Kernels.NativeKernels? _kernels;
     private readonly sbyte[]? _hostWeight;  // [N, K] row-major, on CPU devices (what Int8Gemm reads)
@@ -109,27 +112,65 @@ public sealed class W8A8LinearKernel : IQuantizedInputLinear
         if (_kernels is not null)
             return this.ForwardQuantized(_kernels.QuantizeRows(x.stride(1) == 1 ? x : x.contiguous(), _staticActScale), x.dtype);
         using var scope = NewDisposeScope();
-        long t = x.shape[0];
         var xf = x.to(ScalarType.Float32).contiguous();
-        var (qf, sx) = TokenwiseInt8.Quantize(xf, _staticActScale);                    // [T, K], [T, 1]
-        var qx = qf.to(ScalarType.Int8);
-        Tensor acc;                                                                      // [T, N] float32
-        if (_hostWeight is not null)
-        {
-            var a = new sbyte[t * InFeatures];
-            qx.data<sbyte>().CopyTo(a);
-            var c = new int[t * OutFeatures];
-            Int8Gemm.Multiply(a, _hostWeight, c, (int)t, OutFeatures, InFeatures, bRowSums: _hostRowSums);
-            acc = tensor(c, [t, OutFeatures]).to(ScalarType.Float32);
-        }
-        else
-        {
-            // Off-CPU without the native library: the same integers through a float matmul (exact up to 2^24).
-            acc = nn.functional.linear(qx.to(ScalarType.Float32), _deviceWeight!.to(ScalarType.Float32));
-        }
-        var y = acc * sx * _weightScale;
+        var sx = ActScale(xf, null);
+        return Dequantize(Accumulate(QuantizeActivations(xf, sx)), sx, x.dtype).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The activation scale: the calibrated one [1, 1], or each token's abs-max / 127 [T, 1]. With
+    /// <paramref name="comm"/> (a row-parallel share) the abs-max is taken over every rank's columns, so it is the
+    /// whole row's, exactly as on one device.
+    /// </summary>
+    /// <param name="xf">[T, K] float32.</param>
+    internal Tensor ActScale(Tensor xf, ICommunicator? comm) => TokenwiseInt8.Scale(xf, _staticActScale, comm);
+
+    /// <returns>[T, K] int8: round(x / sx) clamped to ±127.</returns>
+    internal static Tensor QuantizeActivations(Tensor xf, Tensor sx) => TokenwiseInt8.Apply(xf, sx).to(ScalarType.Int8);
+
+    /// <summary>The exact integer GEMM: [T, N] int32 on CPU (Int8Gemm); elsewhere float32 holding the same integers (exact up to 2^24).</summary>
+    /// <param name="qx">[T, K] int8.</param>
+    internal Tensor Accumulate(Tensor qx)
+    {
+        long t = qx.shape[0];
+        if (_hostWeight is null)
+            return nn.functional.linear(qx.to(ScalarType.Float32), _deviceWeight!.to(ScalarType.Float32));
+        var a = new sbyte[t * InFeatures];
+        qx.data<sbyte>().CopyTo(a);
+        var c = new int[t * OutFeatures];
+        Int8Gemm.Multiply(a, _hostWeight, c, (int)t, OutFeatures, InFeatures, bRowSums: _hostRowSums);
+        return tensor(c, [t, OutFeatures]);
+    }
+
+    /// <summary>y = acc · sx · sw (+ b), in <paramref name="dtype"/>.</summary>
+    /// <param name="acc">[T, N] integer accumulators.</param>
+    /// <param name="sx">[T, 1] or [1, 1] activation scales.</param>
+    internal Tensor Dequantize(Tensor acc, Tensor sx, ScalarType dtype)
+    {
+        var y = acc.to(ScalarType.Float32) * sx * _weightScale;
         if (_bias is not null) y = InferenceServer.Engine.Runtime.Scalars.Add(y, _bias.to(ScalarType.Float32));
-        return y.to(x.dtype).MoveToOuterDisposeScope();
+        return y.to(dtype);
+    }
+
+    public ShardGranularity Granularity => ShardGranularity.Any;
+
+    public ILinearKernel TakeRows(IReadOnlyList<(int Start, int Count)> ranges)
+    {
+        using var scope = NewDisposeScope();
+        Tensor Rows(Tensor t) => cat(ranges.Select(r => t.narrow(0, r.Start, r.Count)).ToList(), 0).contiguous().clone();
+        var device = _weightScale.device;
+        var q = Rows(QuantizedWeight()).to(device);
+        return new W8A8LinearKernel(q.DetachFromDisposeScope(), Rows(_weightScale).DetachFromDisposeScope(),
+            _bias is null ? null : Rows(_bias).DetachFromDisposeScope(), _staticActScale, _kernels);
+    }
+
+    public IRowParallelLinear TakeColumns(int start, int count)
+    {
+        using var scope = NewDisposeScope();
+        var q = QuantizedWeight().narrow(1, start, count).contiguous().clone().to(_weightScale.device);
+        // Every row's scale and the bias stay whole: they apply after the ranks' accumulators are summed.
+        return new W8A8RowParallelShare(new W8A8LinearKernel(q.DetachFromDisposeScope(), _weightScale.clone().DetachFromDisposeScope(),
+            _bias?.clone().DetachFromDisposeScope(), _staticActScale, _kernels));
     }
 
     public void Dispose()

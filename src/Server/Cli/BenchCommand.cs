@@ -56,7 +56,7 @@ public static class BenchCommand
             // 8192 measured no faster on the H100 at 64 × 128/128 (docs/benchmarks/h100-continuous-batching.json) and raised TTFT.
             int stepTokens = Math.Max(p.GetValue(batchedTokens) ?? new SchedulerOptions().MaxNumBatchedTokens, inLen);
             int blocks = p.GetValue(kvBlocks) ?? most * ((inLen + outLen + blockSize - 1) / blockSize + 1) + 1;
-            using var engine = new LlmEngine(loaded.Model, loaded.Tokenizer, loaded.TokenizerConfig, new EngineOptions
+            using var engine = loaded.CreateEngine(new EngineOptions
             {
                 NumKvBlocks = blocks,
                 // The pool above holds exactly this run's sequences; a longer --max-model-len would only warn about it.

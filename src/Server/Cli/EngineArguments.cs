@@ -34,6 +34,7 @@ public sealed class EngineArguments
     public Option<bool> SkipTokenizerInit { get; } = new("--skip-tokenizer-init") { Description = "Serve on token ids only (no tokenizer files needed; text prompts are refused)." };
     public Option<string> LogLevel { get; } = LogLevels.CreateOption();
     public Option<long> Seed { get; } = new("--seed") { Description = "Seed for dummy weights and unseeded sampling.", DefaultValueFactory = _ => 0 };
+    public Option<int?> TensorParallelSize { get; } = new("--tensor-parallel-size", "-tp") { Description = "Ranks that share every layer (heads, MLP columns and vocabulary split among them). Default 1. CPU: in-process ranks on threads; CUDA needs the NCCL communicator (docs/tensor-parallelism.md)." };
 
     /// <summary>Every flag: serve and bench.</summary>
     public IEnumerable<Option> All => [.. Loading, .. Quantizing, .. Serving];
@@ -49,5 +50,5 @@ public sealed class EngineArguments
         WeightSymmetric, ActBits, MixedPrecision, QuantOverride, QuantOverridesFile, LkdSteps, LkdLr, LkdBatchSize, LkdSeqLen, BcqInit, BcqIterations];
 
     /// <summary>Request-serving limits and token-id-only serving: serve and bench.</summary>
-    public IEnumerable<Option> Serving => [MaxModelLen, SkipTokenizerInit];
+    public IEnumerable<Option> Serving => [MaxModelLen, SkipTokenizerInit, TensorParallelSize];
 }

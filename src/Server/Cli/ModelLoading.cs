@@ -49,6 +49,9 @@ public static class ModelLoading
         if (wrapQuant is not null)
             options = options with { Quantization = wrapQuant(options.Quantization) };
         var started = DateTime.UtcNow;
+        int tp = p.GetValue(a.TensorParallelSize) ?? 1;   // serve and bench only; other verbs load the whole model
+        if (tp != 1)
+            return LoadSharded(config, options, tp, tokenizer, tokenizerConfig, dir, log, started);
         ICausalLM model;
         if (showProgress && !Console.IsOutputRedirected)
         {
@@ -70,6 +73,19 @@ public static class ModelLoading
         }
         log($"model loaded in {(DateTime.UtcNow - started).TotalSeconds:F1} s; linear-layer weights {model.LinearWeightBytes / (1024.0 * 1024):F1} MiB");
         return new LoadedModel(model, tokenizer, tokenizerConfig, dir) { Options = options };
+    }
+
+    /// <summary>--tensor-parallel-size N: every rank's share, one after another (each layer is built whole, then split).</summary>
+    private static LoadedModel LoadSharded(ModelConfig config, ModelOptions options, int size, ITokenizer tokenizer, TokenizerConfig tokenizerConfig,
+        string dir, Action<string> log, DateTime started)
+    {
+        var sharded = ShardedModel.Load(config, options, size, (done, total) =>
+        {
+            if (done == total || done % Math.Max(1, total / 4) == 0) log($"loaded {done}/{total} layer shares ({size} ranks)");
+        });
+        log($"model loaded in {(DateTime.UtcNow - started).TotalSeconds:F1} s as {size} tensor-parallel ranks; linear-layer weights per rank " +
+            string.Join(", ", sharded.Ranks.Select(m => $"{m.LinearWeightBytes / (1024.0 * 1024):F1}")) + " MiB");
+        return new LoadedModel(sharded.Ranks[0], tokenizer, tokenizerConfig, dir) { Options = options, Sharded = sharded };
     }
 
     /// <summary>A prequantized checkpoint brings its own method; a different --quantization would quantize twice.</summary>

@@ -20,6 +20,9 @@ public static class ModelInfoMapping
             Quantization = settings.Quantization,
             MaxModelLen = engine.MaxModelLen,
             VocabSize = c.VocabSize,
+            TensorParallelSize = engine.Parallel.TensorParallelSize,
+            WeightBytesPerRank = engine.Parallel.WeightBytesPerRank,
+            KvCacheBytesPerRank = engine.Parallel.KvCacheBytesPerRank,
         };
         r.ServedModelNames.AddRange(settings.ServedModelNames);
         r.EosTokenIds.AddRange(c.EosTokenIds.Concat(engine.Tokenizer.EosTokenId is int e ? [e] : Array.Empty<int>()).Distinct());

@@ -29,6 +29,8 @@ public sealed class DrainingEngine(IInferenceEngine inner, ShutdownDrain drain) 
     public bool IsReady => inner.IsReady;
     public EngineLoad GetLoad() => inner.GetLoad();
 
+    public ParallelInfo Parallel => inner.Parallel;
+
     public IAsyncEnumerable<GenerationOutput> Submit(GenerationRequest request, CancellationToken cancellationToken)
     {
         var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, drain.Deadline);

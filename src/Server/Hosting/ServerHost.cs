@@ -20,7 +20,7 @@ public static class ServerHost
 {
     public static int Run(LoadedModel loaded, EngineOptions engineOptions, ServerSettings settings)
     {
-        using var engine = new LlmEngine(loaded.Model, loaded.Tokenizer, loaded.TokenizerConfig, engineOptions, Console.WriteLine);
+        using var engine = loaded.CreateEngine(engineOptions, Console.WriteLine);
         engine.Start();
         var app = Build(engine, settings);
         Console.WriteLine($"serving {settings.ModelName} on http://{settings.Host}:{settings.Port} (OpenAI API at /v1, docs at /docs), gRPC on {settings.Host}:{settings.GrpcPort}"

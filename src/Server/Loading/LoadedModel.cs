@@ -1,4 +1,6 @@
 using InferenceServer.Engine.Models;
+using InferenceServer.Engine.Models.Architectures;
+using InferenceServer.Engine.Serving;
 using InferenceServer.Tokenization;
 
 namespace InferenceServer.Server.Loading;
@@ -12,5 +14,17 @@ public sealed record LoadedModel(ICausalLM Model, ITokenizer Tokenizer, Tokenize
     /// <summary>What the model was built with (after calibration: the calibrated quant method and weight transform).</summary>
     public ModelOptions? Options { get; init; }
 
-    public void Dispose() => Model.Dispose();
+    /// <summary>Every rank's share when the model is split (--tensor-parallel-size); <see cref="Model"/> is rank 0's.</summary>
+    public ShardedModel? Sharded { get; init; }
+
+    /// <summary>The engine over this model: one runner, or one per tensor-parallel rank.</summary>
+    public LlmEngine CreateEngine(EngineOptions options, Action<string>? log) => Sharded is { } s
+        ? new LlmEngine(s, Tokenizer, TokenizerConfig, options, log)
+        : new LlmEngine(Model, Tokenizer, TokenizerConfig, options, log);
+
+    public void Dispose()
+    {
+        if (Sharded is not null) Sharded.Dispose();
+        else Model.Dispose();
+    }
 }

@@ -54,6 +54,11 @@ public sealed class EngineMetrics : IDisposable
             return new Measurement<int>(1, new("block_size", l.BlockSize.ToString(System.Globalization.CultureInfo.InvariantCulture)),
                 new("num_gpu_blocks", l.KvBlocksTotal.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         }, null, "KV-cache configuration as labels.");
+        _meter.CreateObservableGauge(MetricNames.ParallelConfigInfo, () => new Measurement<int>(1,
+            new KeyValuePair<string, object?>("tensor_parallel_size", engine.Parallel.TensorParallelSize.ToString(System.Globalization.CultureInfo.InvariantCulture))),
+            null, "Parallel configuration as labels.");
+        _meter.CreateObservableGauge(MetricNames.WeightBytesPerRank, () => engine.Parallel.WeightBytesPerRank, null, "Bytes of one rank's linear-layer weights.");
+        _meter.CreateObservableGauge(MetricNames.KvCacheBytesPerRank, () => engine.Parallel.KvCacheBytesPerRank, null, "Bytes of one rank's KV-cache pool.");
         _meter.CreateObservableCounter(MetricNames.Preemptions, () => stats is null ? 0 : Interlocked.Read(ref stats.Preemptions), null, "Sequences preempted to free KV-cache blocks.");
         _meter.CreateObservableCounter(MetricNames.OutOfMemorySteps, () => stats is null ? 0 : Interlocked.Read(ref stats.OutOfMemorySteps), null, "Engine steps that ran out of device memory (their requests got 503; serving went on).");
         _meter.CreateObservableCounter(MetricNames.PrefixCacheQueries, () => stats is null ? 0 : Interlocked.Read(ref stats.PrefixCacheQueries), null, "Prompt tokens looked up in the prefix cache.");

@@ -32,6 +32,9 @@ public static class MetricNames
     public const string KvBlocksFree = Prefix + "kv_blocks_free";
     public const string KvBlockSize = Prefix + "kv_block_size";
     public const string CacheConfigInfo = Prefix + "cache_config_info";
+    public const string ParallelConfigInfo = Prefix + "parallel_config_info";
+    public const string WeightBytesPerRank = Prefix + "weight_bytes_per_rank";
+    public const string KvCacheBytesPerRank = Prefix + "kv_cache_bytes_per_rank";
 
     // Counters: the exporter appends _total, so these are exposed as e.g. inference_prompt_tokens_total.
     public const string PromptTokens = Prefix + "prompt_tokens";

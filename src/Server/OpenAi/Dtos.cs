@@ -83,7 +83,13 @@ public sealed record TokenizeResponse(List<int> Tokens, int Count, int MaxModelL
 
 public sealed record DetokenizeResponse(string Prompt);
 
-public sealed record ModelDto(string Id, string Object, long Created, string OwnedBy, int MaxModelLen);
+public sealed record ModelDto(string Id, string Object, long Created, string OwnedBy, int MaxModelLen, ParallelDto Parallel);
+
+/// <summary>How the model is split (an extension of OpenAI's model object): ranks, and one rank's weight and KV-cache bytes.</summary>
+public sealed record ParallelDto(int TensorParallelSize, long WeightBytesPerRank, long KvCacheBytesPerRank)
+{
+    public static ParallelDto From(InferenceServer.Engine.Serving.ParallelInfo p) => new(p.TensorParallelSize, p.WeightBytesPerRank, p.KvCacheBytesPerRank);
+}
 
 public sealed record ModelListDto(string Object, List<ModelDto> Data);
 

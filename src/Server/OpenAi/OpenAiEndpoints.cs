@@ -22,7 +22,7 @@ public static class OpenAiEndpoints
     {
         var v1 = app.MapGroup("/v1").WithTags("OpenAI");
         v1.MapGet("/models", (IInferenceEngine engine, ServerSettings s) => OpenAiJson.Result(
-                new ModelListDto("list", s.ServedModelNames.Select(n => new ModelDto(n, "model", 0, "inference-server", engine.MaxModelLen)).ToList()),
+                new ModelListDto("list", s.ServedModelNames.Select(n => new ModelDto(n, "model", 0, "inference-server", engine.MaxModelLen, ParallelDto.From(engine.Parallel))).ToList()),
                 OpenAiJson.Context.ModelListDto))
             .WithName("listModels").WithSummary("Lists the served model names.")
             .Produces<ModelListDto>(200, Json);

@@ -59,6 +59,6 @@ public static class ModelTestRunner
     private static KvCachePool NewCache(ICausalLM model, int tokens)
     {
         var c = model.Config;
-        return new KvCachePool(c.NumLayers, (tokens + BlockSize - 1) / BlockSize, BlockSize, c.NumKvHeads, c.HeadDim, model.Dtype, model.Device);
+        return new KvCachePool(c.NumLayers, (tokens + BlockSize - 1) / BlockSize, BlockSize, model.KvHeads, c.HeadDim, model.Dtype, model.Device);
     }
 }

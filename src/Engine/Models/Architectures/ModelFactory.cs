@@ -11,9 +11,14 @@ namespace InferenceServer.Engine.Models.Architectures;
 public static class ModelFactory
 {
     /// <summary>The native paged kernel when the library is in use (CUDA), else the portable gather path.</summary>
-    private static IAttentionBackend AttentionFor(ModelConfig c, Kernels.NativeKernels? kernels) => kernels is not null
-        ? new PagedCudaAttention(kernels, c.NumHeads, c.NumKvHeads, c.HeadDim, c.SlidingWindow)
-        : new GatherAttention(c.NumHeads, c.NumKvHeads, c.HeadDim, c.SlidingWindow);
+    /// <param name="layout">Which heads this rank holds (all of them with one rank).</param>
+    private static IAttentionBackend AttentionFor(ModelConfig c, Parallel.TensorParallelLayout layout, Kernels.NativeKernels? kernels)
+    {
+        int heads = layout.QueryHeads(c).Count, kvHeads = layout.KvHeads(c).Count;
+        return kernels is not null
+            ? new PagedCudaAttention(kernels, heads, kvHeads, c.HeadDim, c.SlidingWindow)
+            : new GatherAttention(heads, kvHeads, c.HeadDim, c.SlidingWindow);
+    }
 
     public static ICausalLM Load(ModelOptions options, Action<int, int>? progress = null) =>
         Load(ModelConfig.Load(options.ModelDir), options, progress);
@@ -28,6 +33,13 @@ public static class ModelFactory
                 throw new ModelLoadException($"{options.ModelDir}: --max-model-len {len} exceeds the model's max_position_embeddings " +
                     $"({config.MaxPositionEmbeddings}); OPT's learned position table cannot be extended. Use --max-model-len {config.MaxPositionEmbeddings} or less.");
             config = config with { MaxPositionEmbeddings = Math.Max(len, config.MaxPositionEmbeddings) };
+        }
+        var comm = options.Communicator ?? Parallel.SingleRankCommunicator.Instance;
+        if (comm.WorldSize > 1)
+        {
+            Parallel.TensorParallelLayout.Validate(config, comm.WorldSize);
+            if (options.Device.type != TorchSharp.DeviceType.CPU)
+                throw new ModelLoadException($"--tensor-parallel-size {comm.WorldSize} on {options.Device.type}: the GPU path needs the native library's NCCL communicator, which this build does not have yet (docs/tensor-parallelism.md); use --tensor-parallel-size 1 or the CPU.");
         }
         IWeightSource weights;
         Checkpoint? checkpoint = null;
@@ -51,8 +63,8 @@ public static class ModelFactory
             var kernels = options.Device.type == TorchSharp.DeviceType.CUDA && options.UseNativeKernels && Kernels.NativeKernels.TakesHeadDim(config.HeadDim)
                 ? Kernels.NativeKernels.TryGet(out _)
                 : null;
-            var ctx = new ModelBuildContext(config, weights, options.Dtype, options.Device, options.Quantization) { Progress = progress, Kernels = kernels };
-            var attention = AttentionFor(config, kernels);
+            var ctx = new ModelBuildContext(config, weights, options.Dtype, options.Device, options.Quantization) { Progress = progress, Kernels = kernels, Communicator = comm };
+            var attention = AttentionFor(config, ctx.Layout, kernels);
             return config.Architecture switch
             {
                 "OPTForCausalLM" => new OptModel(ctx, attention),

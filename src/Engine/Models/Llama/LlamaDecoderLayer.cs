@@ -17,6 +17,7 @@ public sealed class LlamaDecoderLayer : IDisposable
     private readonly int _index;
     private readonly ModelConfig _c;
     private readonly Kernels.NativeKernels? _kernels;
+    private readonly int _heads, _kvHeads;   // this rank's query and KV heads (all of them with one rank)
     public RmsNorm InputNorm { get; }
     public ILinearKernel QkvProj { get; }
     public ILinearKernel OProj { get; }
@@ -30,15 +31,20 @@ public sealed class LlamaDecoderLayer : IDisposable
         _c = ctx.Config;
         _kernels = ctx.Kernels;
         var p = $"model.layers.{index}";
-        int h = _c.HiddenSize, q = _c.NumHeads * _c.HeadDim, kv = _c.NumKvHeads * _c.HeadDim;
+        int h = _c.HiddenSize, d = _c.HeadDim, q = _c.NumHeads * d, kv = _c.NumKvHeads * d;
+        // Tensor parallelism: q/k/v and gate/up split by output rows (heads, intermediate columns), o/down by input columns.
+        var (qStart, heads) = ctx.Layout.QueryHeads(_c);
+        var (kvStart, kvHeads) = ctx.Layout.KvHeads(_c);
+        var mlp = ctx.Layout.Intermediate(_c);
+        (_heads, _kvHeads) = (heads, kvHeads);
         InputNorm = new RmsNorm(ctx.Load($"{p}.input_layernorm.weight", [h], WeightInit.Ones), _c.RmsNormEps, ctx.Kernels);
-        QkvProj = ctx.Linear($"{p}.self_attn.qkv_proj",
-            [$"{p}.self_attn.q_proj", $"{p}.self_attn.k_proj", $"{p}.self_attn.v_proj"], [q, kv, kv], h, _c.QkvBias);
-        OProj = ctx.Linear($"{p}.self_attn.o_proj", h, q, _c.OutputProjBias);
+        QkvProj = ctx.ColumnLinear($"{p}.self_attn.qkv_proj", [$"{p}.self_attn.q_proj", $"{p}.self_attn.k_proj", $"{p}.self_attn.v_proj"],
+            [q, kv, kv], [(qStart * d, heads * d), (kvStart * d, kvHeads * d), (kvStart * d, kvHeads * d)], h, _c.QkvBias);
+        OProj = ctx.RowLinear($"{p}.self_attn.o_proj", h, q, (qStart * d, heads * d), _c.OutputProjBias);
         PostAttentionNorm = new RmsNorm(ctx.Load($"{p}.post_attention_layernorm.weight", [h], WeightInit.Ones), _c.RmsNormEps, ctx.Kernels);
-        GateUpProj = ctx.Linear($"{p}.mlp.gate_up_proj",
-            [$"{p}.mlp.gate_proj", $"{p}.mlp.up_proj"], [_c.IntermediateSize, _c.IntermediateSize], h, _c.MlpBias);
-        DownProj = ctx.Linear($"{p}.mlp.down_proj", h, _c.IntermediateSize, _c.MlpBias);
+        GateUpProj = ctx.ColumnLinear($"{p}.mlp.gate_up_proj", [$"{p}.mlp.gate_proj", $"{p}.mlp.up_proj"],
+            [_c.IntermediateSize, _c.IntermediateSize], [mlp, mlp], h, _c.MlpBias);
+        DownProj = ctx.RowLinear($"{p}.mlp.down_proj", h, _c.IntermediateSize, mlp, _c.MlpBias);
     }
 
     /// <summary>
@@ -51,16 +57,16 @@ public sealed class LlamaDecoderLayer : IDisposable
     public Tensor Forward(Tensor residual, Tensor? delta, RotaryEmbedding rope, RotaryEmbedding.StepInputs ropeStep, ForwardBatch batch, KvCachePool cache, IAttentionBackend attention)
     {
         using var scope = NewDisposeScope();
-        var qkv = InputNorm.AddForwardInto(QkvProj, residual, delta);                 // [T, q + 2kv]
-        Tensor attn;                                                                  // [T, q]
+        var qkv = InputNorm.AddForwardInto(QkvProj, residual, delta);                 // [T, q + 2kv] (this rank's heads)
+        Tensor attn;                                                                  // [T, q] (this rank's heads)
         if (rope.FusesCacheWrite)
         {
-            var (qh, kh, vh) = rope.SplitRotateAndCache(qkv, ropeStep, _c.NumHeads, _c.NumKvHeads, _c.HeadDim, cache.Keys(_index), cache.Values(_index), batch.SlotMapping);
+            var (qh, kh, vh) = rope.SplitRotateAndCache(qkv, ropeStep, _heads, _kvHeads, _c.HeadDim, cache.Keys(_index), cache.Values(_index), batch.SlotMapping);
             attn = attention.AttendWritten(_index, qh, kh, vh, batch, cache);
         }
         else
         {
-            var (qh, kh, vh) = rope.SplitAndRotate(qkv, ropeStep, _c.NumHeads, _c.NumKvHeads, _c.HeadDim);
+            var (qh, kh, vh) = rope.SplitAndRotate(qkv, ropeStep, _heads, _kvHeads, _c.HeadDim);
             attn = attention.Forward(_index, qh, kh, vh, batch, cache);
         }
         var gateUp = PostAttentionNorm.AddForwardInto(GateUpProj, residual, OProj.Forward(attn)); // [T, 2I]

@@ -12,11 +12,11 @@ namespace InferenceServer.Engine.Models.Llama;
 /// <summary>LlamaForCausalLM, MistralForCausalLM and Qwen2ForCausalLM: the same graph with different options.</summary>
 public sealed class LlamaModel : ICausalLM
 {
-    private readonly Tensor _embedTokens;   // [V, H]
+    private readonly VocabParallelEmbedding _embedTokens;   // [V, H] (this rank's rows)
     private readonly LlamaDecoderLayer[] _layers;
     private readonly RmsNorm _norm;
-    private readonly Tensor _lmHead;        // [V, H]; the same tensor as _embedTokens when tied
-    private readonly DenseLinearKernel _lmHeadLinear; // reads _lmHead (never quantized); not disposed itself
+    private readonly Tensor _lmHead;        // [V, H] (this rank's rows); the same tensor as the embeddings' when tied
+    private readonly VocabParallelLmHead _lmHeadLinear; // reads _lmHead (never quantized); not disposed itself
     private readonly RotaryEmbedding _rope;
     private readonly IAttentionBackend _attention;
 
@@ -25,6 +25,7 @@ public sealed class LlamaModel : ICausalLM
     public Device Device { get; }
     public Kernels.NativeKernels? Kernels { get; }
     public long LinearWeightBytes => _layers.SelectMany(l => l.Linears).Sum(l => l.WeightBytes);
+    public int KvHeads { get; }
 
     public LlamaModel(ModelBuildContext ctx, IAttentionBackend attention)
     {
@@ -33,11 +34,12 @@ public sealed class LlamaModel : ICausalLM
         Device = ctx.Device;
         Kernels = ctx.Kernels;
         _attention = attention;
-        _embedTokens = ctx.Load("model.embed_tokens.weight", [c.VocabSize, c.HiddenSize]);
+        KvHeads = ctx.Layout.KvHeads(c).Count;
+        _embedTokens = ctx.Embedding("model.embed_tokens.weight", c.HiddenSize);
         _layers = ctx.Layers(i => new LlamaDecoderLayer(ctx, i));
         _norm = new RmsNorm(ctx.Load("model.norm.weight", [c.HiddenSize], WeightInit.Ones), c.RmsNormEps, ctx.Kernels);
-        _lmHead = ctx.LmHead(_embedTokens, c.HiddenSize);
-        _lmHeadLinear = new DenseLinearKernel(_lmHead, null, ctx.Kernels);
+        _lmHead = ctx.LmHead(_embedTokens.Weight, c.HiddenSize);
+        _lmHeadLinear = new VocabParallelLmHead(new DenseLinearKernel(_lmHead, null, ctx.Kernels), c.VocabSize, ctx.Communicator);
         _rope = new RotaryEmbedding(c.HeadDim, c.MaxPositionEmbeddings, c.Rope, ctx.Device, ctx.Kernels);
     }
 
@@ -45,7 +47,7 @@ public sealed class LlamaModel : ICausalLM
     {
         batch.Attention ??= _attention.BuildMetadata(batch);   // once per pass, outside the scope: the batch owns it
         using var scope = NewDisposeScope();
-        var residual = _embedTokens.index_select(0, batch.TokenIds);                 // [T, H], updated in place by the layers
+        var residual = _embedTokens.Forward(batch.TokenIds);                         // [T, H], updated in place by the layers
         var ropeStep = _rope.Prepare(batch.Positions, Dtype);
         Tensor? delta = null;                                                        // [T, H] last block's output, not yet added
         foreach (var layer in _layers)
@@ -63,7 +65,7 @@ public sealed class LlamaModel : ICausalLM
     {
         foreach (var l in _layers) l.Dispose();
         _norm.Dispose();
-        if (!ReferenceEquals(_lmHead, _embedTokens)) _lmHead.Dispose();
+        if (!ReferenceEquals(_lmHead, _embedTokens.Weight)) _lmHead.Dispose();
         _embedTokens.Dispose();
         _rope.Dispose();
     }

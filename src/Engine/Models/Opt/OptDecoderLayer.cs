@@ -17,6 +17,7 @@ public sealed class OptDecoderLayer : IDisposable
 {
     private readonly int _index;
     private readonly ModelConfig _c;
+    private readonly int _heads;   // this rank's heads (all of them with one rank)
     public LayerNorm SelfAttnNorm { get; }
     public ILinearKernel QkvProj { get; }
     public ILinearKernel OutProj { get; }
@@ -32,12 +33,17 @@ public sealed class OptDecoderLayer : IDisposable
         int h = _c.HiddenSize;
         bool b = _c.EnableBias;
         SelfAttnNorm = Norm(ctx, $"{p}.self_attn_layer_norm", h);
-        QkvProj = ctx.Linear($"{p}.self_attn.qkv_proj",
-            [$"{p}.self_attn.q_proj", $"{p}.self_attn.k_proj", $"{p}.self_attn.v_proj"], [h, h, h], h, b);
-        OutProj = ctx.Linear($"{p}.self_attn.out_proj", h, h, b);
+        // Tensor parallelism: q/k/v and fc1 split by output rows (heads, intermediate columns), out_proj and fc2 by input columns.
+        var (start, heads) = ctx.Layout.QueryHeads(_c);
+        var share = (start * _c.HeadDim, heads * _c.HeadDim);
+        var mlp = ctx.Layout.Intermediate(_c);
+        _heads = heads;
+        QkvProj = ctx.ColumnLinear($"{p}.self_attn.qkv_proj",
+            [$"{p}.self_attn.q_proj", $"{p}.self_attn.k_proj", $"{p}.self_attn.v_proj"], [h, h, h], [share, share, share], h, b);
+        OutProj = ctx.RowLinear($"{p}.self_attn.out_proj", h, h, share, b);
         FinalNorm = Norm(ctx, $"{p}.final_layer_norm", h);
-        Fc1 = ctx.Linear($"{p}.fc1", _c.IntermediateSize, h, b);
-        Fc2 = ctx.Linear($"{p}.fc2", h, _c.IntermediateSize, b);
+        Fc1 = ctx.ColumnLinear($"{p}.fc1", [$"{p}.fc1"], [_c.IntermediateSize], [mlp], h, b);
+        Fc2 = ctx.RowLinear($"{p}.fc2", h, _c.IntermediateSize, mlp, b);
     }
 
     internal static LayerNorm Norm(ModelBuildContext ctx, string name, int width) => new(
@@ -50,11 +56,11 @@ public sealed class OptDecoderLayer : IDisposable
         using var scope = NewDisposeScope();
         bool pre = _c.DoLayerNormBefore;
         long t = x.shape[0];
-        int h = _c.HiddenSize, d = _c.HeadDim;
-        var qkv = QkvProj.Forward(pre ? SelfAttnNorm.Forward(x) : x);                 // [T, 3H]
-        var qh = qkv.narrow(1, 0, h).view(t, _c.NumHeads, d);
-        var kh = qkv.narrow(1, h, h).view(t, _c.NumHeads, d);
-        var vh = qkv.narrow(1, 2 * h, h).reshape(t, _c.NumHeads, d);
+        int d = _c.HeadDim, h = _heads * d;                                           // h: this rank's share of the width
+        var qkv = QkvProj.Forward(pre ? SelfAttnNorm.Forward(x) : x);                 // [T, 3h]
+        var qh = qkv.narrow(1, 0, h).view(t, _heads, d);
+        var kh = qkv.narrow(1, h, h).view(t, _heads, d);
+        var vh = qkv.narrow(1, 2 * h, h).reshape(t, _heads, d);
         var h1 = Scalars.Add(x, OutProj.Forward(attention.Forward(_index, qh, kh, vh, batch, cache)));
         if (!pre) h1 = SelfAttnNorm.Forward(h1);
         var mlp = Fc2.Forward(nn.functional.relu(Fc1.Forward(pre ? FinalNorm.Forward(h1) : h1)));

@@ -20,13 +20,14 @@ public sealed class OptModel : ICausalLM
     private const int PositionOffset = 2;
     private static readonly TorchSharp.Scalar PositionOffsetScalar = ((long)PositionOffset).ToScalar();
 
-    private readonly Tensor _embedTokens;     // [V, P], P = word_embed_proj_dim
+    private readonly VocabParallelEmbedding _embedTokens;   // [V, P], P = word_embed_proj_dim (this rank's rows)
     private readonly Tensor _embedPositions;  // [maxPos + 2, H]
     private readonly ILinearKernel? _projectIn;   // P → H
     private readonly ILinearKernel? _projectOut;  // H → P
     private readonly OptDecoderLayer[] _layers;
     private readonly LayerNorm? _finalNorm;
-    private readonly Tensor _lmHead;          // [V, P]
+    private readonly Tensor _lmHead;          // [V, P] (this rank's rows)
+    private readonly VocabParallelLmHead _lmHeadLinear;   // reads _lmHead; not disposed itself
     private readonly IAttentionBackend _attention;
 
     public ModelConfig Config { get; }
@@ -34,6 +35,7 @@ public sealed class OptModel : ICausalLM
     public Device Device { get; }
     public Kernels.NativeKernels? Kernels { get; }
     public long LinearWeightBytes => _layers.SelectMany(l => l.Linears).Sum(l => l.WeightBytes);
+    public int KvHeads { get; }
 
     public OptModel(ModelBuildContext ctx, IAttentionBackend attention)
     {
@@ -46,7 +48,8 @@ public sealed class OptModel : ICausalLM
         var p = ctx.Weights.Has("decoder.embed_tokens.weight") && !ctx.Weights.Has("model.decoder.embed_tokens.weight")
             ? "decoder" : "model.decoder";
         int proj = c.WordEmbedProjDim, h = c.HiddenSize;
-        _embedTokens = ctx.Load($"{p}.embed_tokens.weight", [c.VocabSize, proj]);
+        KvHeads = ctx.Layout.KvHeads(c).Count;
+        _embedTokens = ctx.Embedding($"{p}.embed_tokens.weight", proj);
         _embedPositions = ctx.Load($"{p}.embed_positions.weight", [c.MaxPositionEmbeddings + PositionOffset, h]);
         if (proj != h)
         {
@@ -58,14 +61,15 @@ public sealed class OptModel : ICausalLM
         _layers = ctx.Layers(i => new OptDecoderLayer(ctx, p, i));
         if (c.DoLayerNormBefore && !c.RemoveFinalLayerNorm)
             _finalNorm = OptDecoderLayer.Norm(ctx, $"{p}.final_layer_norm", h);
-        _lmHead = ctx.LmHead(_embedTokens, proj);
+        _lmHead = ctx.LmHead(_embedTokens.Weight, proj);
+        _lmHeadLinear = new VocabParallelLmHead(new DenseLinearKernel(_lmHead, null), c.VocabSize, ctx.Communicator);
     }
 
     public Tensor Forward(ForwardBatch batch, KvCachePool cache)
     {
         batch.Attention ??= _attention.BuildMetadata(batch);   // once per pass, outside the scope: the batch owns it
         using var scope = NewDisposeScope();
-        var x = _embedTokens.index_select(0, batch.TokenIds);                       // [T, P]
+        var x = _embedTokens.Forward(batch.TokenIds);                               // [T, P]
         if (_projectIn is not null) x = _projectIn.Forward(x);                      // [T, H]
         x = Scalars.Add(x, _embedPositions.index_select(0, batch.Positions.add(PositionOffsetScalar, Scalars.OneL)));
         foreach (var layer in _layers)
@@ -73,7 +77,7 @@ public sealed class OptModel : ICausalLM
         var last = x.index_select(0, batch.LogitsRows);                             // [N, H]
         if (_finalNorm is not null) last = _finalNorm.Forward(last);
         if (_projectOut is not null) last = _projectOut.Forward(last);             // [N, P]
-        return nn.functional.linear(last, _lmHead).to(ScalarType.Float32).MoveToOuterDisposeScope();
+        return _lmHeadLinear.Forward(last).to(ScalarType.Float32).MoveToOuterDisposeScope();
     }
 
     public void Dispose()
@@ -82,7 +86,7 @@ public sealed class OptModel : ICausalLM
         _finalNorm?.Dispose();
         _projectIn?.Dispose();
         _projectOut?.Dispose();
-        if (!ReferenceEquals(_lmHead, _embedTokens)) _lmHead.Dispose();
+        if (!ReferenceEquals(_lmHead, _embedTokens.Weight)) _lmHead.Dispose();
         _embedTokens.Dispose();
         _embedPositions.Dispose();
     }

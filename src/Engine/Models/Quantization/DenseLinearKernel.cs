@@ -8,7 +8,7 @@ namespace InferenceServer.Engine.Models.Quantization;
 /// MKL. On the H100 the two tie at one row except for 4096×4096 (14.0 vs 15.8 µs), and cuBLAS wins from 16 rows on
 /// (docs/benchmarks/h100-w8a8.json), hence the small cut-off.
 /// </summary>
-public sealed class DenseLinearKernel(Tensor weight, Tensor? bias, Kernels.NativeKernels? kernels = null) : ILinearKernel
+public sealed class DenseLinearKernel(Tensor weight, Tensor? bias, Kernels.NativeKernels? kernels = null) : IShardableLinearKernel
 {
     public const int SkinnyMaxRows = 8;
     private readonly bool _skinny = kernels is not null && (weight.dtype is ScalarType.BFloat16 or ScalarType.Float16) && weight.shape[1] % 8 == 0;
@@ -24,6 +24,21 @@ public sealed class DenseLinearKernel(Tensor weight, Tensor? bias, Kernels.Nativ
         _skinny && x.shape[0] <= SkinnyMaxRows && x.stride(1) == 1 && x.stride(0) % 8 == 0
             ? kernels!.SkinnyLinear(x, Weight, Bias)
             : nn.functional.linear(x, Weight, Bias);
+
+    public ShardGranularity Granularity => ShardGranularity.Any;
+
+    public ILinearKernel TakeRows(IReadOnlyList<(int Start, int Count)> ranges) => new DenseLinearKernel(
+        StackRows(Weight, ranges), Bias is null ? null : StackRows(Bias, ranges), kernels);
+
+    public IRowParallelLinear TakeColumns(int start, int count) => new PartialSumLinear(
+        new DenseLinearKernel(Weight.narrow(1, start, count).contiguous().clone(), null, kernels), Bias?.clone());
+
+    /// <summary>The rows of <paramref name="ranges"/> along dim 0, stacked into a new tensor.</summary>
+    private static Tensor StackRows(Tensor t, IReadOnlyList<(int Start, int Count)> ranges)
+    {
+        using var scope = NewDisposeScope();
+        return cat(ranges.Select(r => t.narrow(0, r.Start, r.Count)).ToList(), 0).contiguous().clone().MoveToOuterDisposeScope();
+    }
 
     public void Dispose()
     {
