@@ -18,15 +18,40 @@ namespace InferenceServer.Server.Hosting;
 /// <summary>Builds and runs the web host: Kestrel on the REST port (HTTP/1.1) and the gRPC port (HTTP/2).</summary>
 public static class ServerHost
 {
-    public static int Run(LoadedModel loaded, EngineOptions engineOptions, ServerSettings settings)
+    /// <summary>
+    /// Listens first, then loads (<see cref="LoadingServer"/>): probes answer during the whole load. A load that fails
+    /// stops the host and rethrows, so <c>serve</c> reports it as before; a shutdown during the load exits at once.
+    /// </summary>
+    public static int Run(Func<LoadedModel> load, EngineOptions engineOptions, ServerSettings settings)
     {
-        using var engine = new LlmEngine(loaded.Model, loaded.Tokenizer, loaded.TokenizerConfig, engineOptions, Console.WriteLine);
-        engine.Start();
-        var app = Build(engine, settings);
-        Console.WriteLine($"serving {settings.ModelName} on http://{settings.Host}:{settings.Port} (OpenAI API at /v1, docs at /docs), gRPC on {settings.Host}:{settings.GrpcPort}"
-            + (settings.ApiKeys.Count > 0 ? $"; API key required ({settings.ApiKeys.Count} accepted)" : ""));
-        app.Run();
-        return 0;
+        var server = LoadingServer.StartAsync(load, engineOptions, settings, Console.WriteLine).GetAwaiter().GetResult();
+        try
+        {
+            var app = server.App;
+            Console.WriteLine($"listening on http://{settings.Host}:{settings.Port} and gRPC {settings.Host}:{settings.GrpcPort} while the model loads (/health 200, /ready 503 until ready)");
+            try
+            {
+                server.Ready.Wait(app.Lifetime.ApplicationStopping);
+            }
+            catch (OperationCanceledException)
+            {
+                Console.WriteLine("shutdown requested while the model was loading; exiting");
+                app.WaitForShutdown();
+                return 0;
+            }
+            catch (AggregateException e) when (e.InnerExceptions.Count == 1)
+            {
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerException!).Throw();
+            }
+            Console.WriteLine($"serving {settings.ModelName} on http://{settings.Host}:{settings.Port} (OpenAI API at /v1, docs at /docs), gRPC on {settings.Host}:{settings.GrpcPort}"
+                + (settings.ApiKeys.Count > 0 ? $"; API key required ({settings.ApiKeys.Count} accepted)" : ""));
+            app.WaitForShutdown();
+            return 0;
+        }
+        finally
+        {
+            server.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        }
     }
 
     /// <param name="configure">Last changes to the builder before it builds (tests add a log capture here).</param>
