@@ -4,6 +4,7 @@
 //                                              CRD schemas in CRD_DIR (InferencePool, LeaderWorkerSet)
 //   node check.mjs compose docker-compose.yml  the compose file against the compose-spec JSON schema
 //   node check.mjs dockerfile Dockerfile       dockerfile-utils' linter (the VS Code Docker extension's diagnostics)
+//   node check.mjs json FILE.yaml              the documents of a YAML file as one JSON array (for the C# tests)
 import fs from "node:fs";
 import path from "node:path";
 import YAML from "yaml";
@@ -106,4 +107,5 @@ async function dockerfile() {
 if (mode === "k8s") await k8s();
 else if (mode === "compose") compose();
 else if (mode === "dockerfile") await dockerfile();
+else if (mode === "json") console.log(JSON.stringify(YAML.parseAllDocuments(fs.readFileSync(file, "utf8")).map((d) => d.toJS({ merge: true })).filter(Boolean)));
 else { console.error("usage: node check.mjs k8s|compose|dockerfile FILE [CRD_DIR]"); process.exit(2); }
