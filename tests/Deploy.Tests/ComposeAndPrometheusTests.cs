@@ -38,8 +38,8 @@ public sealed class ComposeAndPrometheusTests
         Assert.Equal("service_healthy", (string?)services["grafana"]!["depends_on"]!["prometheus"]!["condition"]);
         Assert.NotNull(services["prometheus"]!["healthcheck"]);
         // Named volumes for the data; every bind mount's source exists in the repository.
-        Assert.NotNull(compose["volumes"]!["prometheus-data"]);
-        Assert.NotNull(compose["volumes"]!["grafana-data"]);
+        Assert.True(compose["volumes"]!.AsObject().ContainsKey("prometheus-data"));
+        Assert.True(compose["volumes"]!.AsObject().ContainsKey("grafana-data"));
         foreach (var (name, service) in services)
             foreach (var v in service!["volumes"]?.AsArray() ?? [])
             {

@@ -107,5 +107,5 @@ async function dockerfile() {
 if (mode === "k8s") await k8s();
 else if (mode === "compose") compose();
 else if (mode === "dockerfile") await dockerfile();
-else if (mode === "json") console.log(JSON.stringify(YAML.parseAllDocuments(fs.readFileSync(file, "utf8")).map((d) => d.toJS({ merge: true })).filter(Boolean)));
+else if (mode === "json") console.log(JSON.stringify(YAML.parseAllDocuments(fs.readFileSync(file, "utf8"), { merge: true }).map((d) => d.toJS()).filter(Boolean)));
 else { console.error("usage: node check.mjs k8s|compose|dockerfile FILE [CRD_DIR]"); process.exit(2); }
