@@ -96,6 +96,9 @@ public static class ServerHost
         });
         builder.Services.AddInferenceGrpc(engine, () => drain.IsStopping);
         builder.AddInferenceObservability();
+        // The gRPC health publisher runs the readiness check every 30 s and logs "Unhealthy" at error level; while the
+        // model loads (or drains) that is the expected state, already visible at /ready and gRPC health.
+        builder.Logging.AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks.DefaultHealthCheckService", LogLevel.Critical);
         configure?.Invoke(builder);
         var app = builder.Build();
         app.UseInferenceObservability(engine);
