@@ -55,8 +55,19 @@ public static class DeployTools
         return JsonNode.Parse(stdout)!.AsArray();
     }
 
-    /// <summary>kubectl kustomize of one overlay, written to a temp file; the rendered objects as JSON.</summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, Lazy<(string, JsonArray)>> Rendered = new();
+
+    /// <summary>
+    /// kubectl kustomize of one overlay, written to a temp file; the rendered objects as JSON (a fresh copy per call).
+    /// Rendered once per test run: several tests read the same overlay.
+    /// </summary>
     public static (string File, JsonArray Objects) Render(string overlay)
+    {
+        var (file, objects) = Rendered.GetOrAdd(overlay, o => new Lazy<(string, JsonArray)>(() => RenderOnce(o))).Value;
+        return (file, objects.DeepClone().AsArray());
+    }
+
+    private static (string File, JsonArray Objects) RenderOnce(string overlay)
     {
         var (code, stdout, stderr) = Run("kubectl", Root, "kustomize", Path.Combine(Overlays, overlay));
         Assert.True(code == 0, $"kubectl kustomize deploy/k8s/overlays/{overlay} failed: {stderr}");
