@@ -115,7 +115,7 @@ public sealed class LoadingServerTests
 
     private static void CheckMetricNames(string scrape)
     {
-        var exposed = Regex.Matches(scrape, @"^(inference_[a-z_]+?)(_bucket|_sum|_count)?\{", RegexOptions.Multiline)
+        var exposed = Regex.Matches(scrape, @"^(inference_[a-z0-9_]+?)(_bucket|_sum|_count)?\{", RegexOptions.Multiline)
             .SelectMany(m => new[] { m.Groups[1].Value, m.Groups[1].Value + m.Groups[2].Value }).ToHashSet();
         var named = new List<(string Where, string Metric)>();
         foreach (var overlay in DeployTools.OverlayNames)
@@ -139,7 +139,7 @@ public sealed class LoadingServerTests
         }
         var rules = DeployTools.Yaml(Path.Combine(DeployTools.Root, "deploy", "prometheus", "rules.yml"))[0]!;
         foreach (var rule in rules["groups"]![0]!["rules"]!.AsArray())
-            foreach (Match m in Regex.Matches((string)rule!["expr"]!, @"inference_[a-z_]+"))
+            foreach (Match m in Regex.Matches((string)rule!["expr"]!, @"inference_[a-z0-9_]+"))
                 named.Add(($"rules.yml {(string)rule["alert"]!}", m.Value));
         Assert.True(named.Count >= 10, $"only {named.Count} metric names found in the manifests");
         var missing = named.Where(n => !exposed.Contains(n.Metric)).ToList();
