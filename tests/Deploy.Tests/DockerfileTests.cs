@@ -45,6 +45,16 @@ public sealed partial class DockerfileTests
     }
 
     [Fact]
+    public void Linter_rejects_a_broken_copy()
+    {
+        string bad = Path.Combine(Path.GetTempPath(), $"Dockerfile-bad-{Environment.ProcessId}");
+        File.WriteAllText(bad, File.ReadAllText(DockerfilePath).Replace("EXPOSE 8000 8001", "EXPOSE 8000x 8001", StringComparison.Ordinal));
+        var (code, report) = DeployTools.Check("dockerfile", bad);
+        Assert.NotEqual(0, code);
+        Assert.Contains("Invalid containerPort: 8000x", report.ToJsonString());
+    }
+
+    [Fact]
     public void Stages_reference_earlier_stages_and_the_targets_exist()
     {
         var stages = new List<string>();

@@ -88,6 +88,31 @@ public sealed class LoadingServerTests
     }
 
     [Fact]
+    public void Serve_reports_a_load_that_fails_after_it_started_listening()
+    {
+        // serve listens first; the loader's error still ends it with exit code 2 and the message naming the flag.
+        string missing = Path.Combine(Path.GetTempPath(), $"no-such-model-{Guid.NewGuid():N}");
+        var (stdout, stderr) = (Console.Out, Console.Error);
+        using var o = new StringWriter();
+        using var e = new StringWriter();
+        Console.SetOut(o);
+        Console.SetError(e);
+        int code;
+        try
+        {
+            code = CommandLine.Run(["serve", "--model", missing, "--host", "127.0.0.1", "--port", "0", "--grpc-port", "0", "--device", "cpu"]);
+        }
+        finally
+        {
+            Console.SetOut(stdout);
+            Console.SetError(stderr);
+        }
+        Assert.Equal(2, code);
+        Assert.Contains("while the model loads", o.ToString());
+        Assert.Contains($"--model {missing}: no such directory", e.ToString());
+    }
+
+    [Fact]
     public void The_healthcheck_script_fails_when_nothing_listens()
     {
         using var probe = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
