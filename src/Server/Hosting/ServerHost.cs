@@ -20,7 +20,7 @@ public static class ServerHost
 {
     /// <summary>
     /// Listens first, then loads (<see cref="LoadingServer"/>): probes answer during the whole load. A load that fails
-    /// stops the host and rethrows, so <c>serve</c> reports it as before; a shutdown during the load exits at once.
+    /// stops the host and rethrows, so <c>serve</c> reports it as before; a shutdown during the load exits at once (0).
     /// </summary>
     public static int Run(Func<LoadedModel> load, EngineOptions engineOptions, ServerSettings settings)
     {
@@ -37,6 +37,7 @@ public static class ServerHost
             {
                 Console.WriteLine("shutdown requested while the model was loading; exiting");
                 app.WaitForShutdown();
+                ImmediateExit.Exit(0);   // the load thread is still in libtorch: no exit handlers under it
                 return 0;
             }
             catch (AggregateException e) when (e.InnerExceptions.Count == 1)
