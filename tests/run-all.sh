@@ -11,5 +11,6 @@ bash tests/scripts/fetch-tokenizers.sh \
 # Node clients (openai, @grpc/grpc-js) that the xunit tests drive against the real server (Server.Tests).
 (cd tests/node && npm ci --no-audit --no-fund --loglevel=error)
 tests/scripts/install-prometheus.sh  # observability tests: a real Prometheus + promtool from Debian's package
+tests/scripts/install-deploy-tools.sh  # deploy tests: the manifest validators (npm) and kubectl's kustomize
 dotnet build InferenceServer.sln -c Release --nologo -v q
 dotnet test --solution InferenceServer.sln -c Release --no-build "$@"

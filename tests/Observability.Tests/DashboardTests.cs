@@ -11,13 +11,19 @@ public sealed partial class DashboardTests(ObservabilityFixture fx)
 {
     private static readonly string DashboardPath = Path.Combine(RepoPaths.Root, "deploy", "grafana", "dashboards", "inference-server.json");
 
-    /// <summary>Every "expr" in the dashboard, with Grafana's $__rate_interval replaced by a window Prometheus accepts.</summary>
+    /// <summary>
+    /// Every "expr" in the dashboard, with Grafana's $__rate_interval replaced by a window Prometheus accepts, the
+    /// namespace and pod variables at "All" (.*: the test's static scrape has neither label) and the model variable at the
+    /// served name, so a query returns series only if the server labels them with model_name.
+    /// </summary>
     public static List<string> Expressions()
     {
         var dashboard = JsonNode.Parse(File.ReadAllText(DashboardPath))!;
         return dashboard["panels"]!.AsArray()
             .SelectMany(p => p!["targets"]!.AsArray())
-            .Select(t => ((string)t!["expr"]!).Replace("$__rate_interval", "1m", StringComparison.Ordinal))
+            .Select(t => ((string)t!["expr"]!).Replace("$__rate_interval", "1m", StringComparison.Ordinal)
+                .Replace("$namespace", ".*", StringComparison.Ordinal).Replace("$pod", ".*", StringComparison.Ordinal)
+                .Replace("$model", "tiny-llama", StringComparison.Ordinal))
             .ToList();
     }
 

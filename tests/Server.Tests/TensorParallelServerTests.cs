@@ -95,7 +95,7 @@ public sealed class TensorParallelServerTests(ServerFixture single) : IAsyncLife
         listener.SetMeasurementEventCallback<int>((i, v, tags, _) => seen.Add((i.Name, v, Size(tags))));
         listener.SetMeasurementEventCallback<long>((i, v, tags, _) => seen.Add((i.Name, v, Size(tags))));
         listener.Start();
-        using (new InferenceServer.Server.Observability.EngineMetrics(_engine, null))
+        using (new InferenceServer.Server.Observability.EngineMetrics(_engine, "tiny-llama"))
             listener.RecordObservableInstruments();
         Assert.Contains(("inference_parallel_config_info", 1L, "2"), seen);
         Assert.Contains(("inference_weight_bytes_per_rank", weights, (string?)null), seen);

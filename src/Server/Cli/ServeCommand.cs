@@ -57,7 +57,6 @@ public static class ServeCommand
             var (toolParser, autoToolChoice) = toolCalling.Value(p);
             var apiKeys = ApiKeySources.Resolve(p.GetValue(apiKey), p.GetValue(apiKeyFile), Environment.GetEnvironmentVariable); // so does a bad key file
             PortCheck.EnsureFree(p.GetValue(host)!, (p.GetValue(port), "--port"), (p.GetValue(grpcPort), "--grpc-port"));  // before the slow load
-            var loaded = ModelLoading.Load(p, a, quantization, Console.WriteLine, showProgress: true);
             var engineOptions = new EngineOptions
             {
                 MaxModelLen = p.GetValue(a.MaxModelLen),
@@ -75,14 +74,13 @@ public static class ServeCommand
                     MaxWaiting = p.GetValue(maxWaiting),
                 },
             };
-            var names = p.GetValue(served) is { Length: > 0 } n ? n : [ServedModelName.Default(p.GetValue(a.Model), loaded.ModelDir)];
+            var modelDir = p.GetValue(a.Model) ?? DefaultModel.TinyLlamaDir();   // the folder ModelLoading.Load reads
+            var names = p.GetValue(served) is { Length: > 0 } n ? n : [ServedModelName.Default(p.GetValue(a.Model), modelDir)];
             var settings = new ServerSettings
             {
                 Host = p.GetValue(host)!,
                 Port = p.GetValue(port),
                 GrpcPort = p.GetValue(grpcPort),
-                // What the model was built with: a prequantized checkpoint reports its own method without the flag.
-                Quantization = loaded.Options?.Quantization.Name ?? "none",
                 ServedModelNames = names,
                 ShutdownTimeout = TimeSpan.FromSeconds(p.GetValue(shutdownTimeout)),
                 ApiKeys = apiKeys,
@@ -95,7 +93,14 @@ public static class ServeCommand
             settings = protection.Apply(p, settings, engineOptions.Scheduler.MaxNumSeqs + engineOptions.Scheduler.MaxWaiting) with { LogLevel = LogLevels.Parse(p.GetValue(a.LogLevel)) };
             try
             {
-                return ServerHost.Run(loaded, engineOptions, settings);
+                // The server listens first and loads on another thread: probes answer during the load.
+                return ServerHost.Run(() =>
+                {
+                    var loaded = ModelLoading.Load(p, a, quantization, Console.WriteLine, showProgress: true);
+                    // What the model was built with: a prequantized checkpoint reports its own method without the flag.
+                    settings.Quantization = loaded.Options?.Quantization.Name ?? "none";
+                    return loaded;
+                }, engineOptions, settings);
             }
             catch (IOException e) when (e.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException)
             {

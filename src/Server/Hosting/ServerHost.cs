@@ -18,15 +18,41 @@ namespace InferenceServer.Server.Hosting;
 /// <summary>Builds and runs the web host: Kestrel on the REST port (HTTP/1.1) and the gRPC port (HTTP/2).</summary>
 public static class ServerHost
 {
-    public static int Run(LoadedModel loaded, EngineOptions engineOptions, ServerSettings settings)
+    /// <summary>
+    /// Listens first, then loads (<see cref="LoadingServer"/>): probes answer during the whole load. A load that fails
+    /// stops the host and rethrows, so <c>serve</c> reports it as before; a shutdown during the load exits at once (0).
+    /// </summary>
+    public static int Run(Func<LoadedModel> load, EngineOptions engineOptions, ServerSettings settings)
     {
-        using var engine = loaded.CreateEngine(engineOptions, Console.WriteLine);
-        engine.Start();
-        var app = Build(engine, settings);
-        Console.WriteLine($"serving {settings.ModelName} on http://{settings.Host}:{settings.Port} (OpenAI API at /v1, docs at /docs), gRPC on {settings.Host}:{settings.GrpcPort}"
-            + (settings.ApiKeys.Count > 0 ? $"; API key required ({settings.ApiKeys.Count} accepted)" : ""));
-        app.Run();
-        return 0;
+        var server = LoadingServer.StartAsync(load, engineOptions, settings, Console.WriteLine).GetAwaiter().GetResult();
+        try
+        {
+            var app = server.App;
+            Console.WriteLine($"listening on http://{settings.Host}:{settings.Port} and gRPC {settings.Host}:{settings.GrpcPort} while the model loads (/health 200, /ready 503 until ready)");
+            try
+            {
+                server.Ready.Wait(app.Lifetime.ApplicationStopping);
+            }
+            catch (OperationCanceledException)
+            {
+                Console.WriteLine("shutdown requested while the model was loading; exiting");
+                app.WaitForShutdown();
+                ImmediateExit.Exit(0);   // the load thread is still in libtorch: no exit handlers under it
+                return 0;
+            }
+            catch (AggregateException e) when (e.InnerExceptions.Count == 1)
+            {
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerException!).Throw();
+            }
+            Console.WriteLine($"serving {settings.ModelName} on http://{settings.Host}:{settings.Port} (OpenAI API at /v1, docs at /docs), gRPC on {settings.Host}:{settings.GrpcPort}"
+                + (settings.ApiKeys.Count > 0 ? $"; API key required ({settings.ApiKeys.Count} accepted)" : ""));
+            app.WaitForShutdown();
+            return 0;
+        }
+        finally
+        {
+            server.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        }
     }
 
     /// <param name="configure">Last changes to the builder before it builds (tests add a log capture here).</param>
@@ -75,6 +101,9 @@ public static class ServerHost
         if (settings.AllowedOrigins.Count > 0) builder.Services.AddCors(o => o.AddDefaultPolicy(p => CorsPolicy(p, settings)));
         var admission = new AdmissionControl(settings, engine);
         builder.Services.AddSingleton(admission);
+        // The gRPC health publisher runs the readiness check every 30 s and logs "Unhealthy" at error level; while the
+        // model loads (or drains) that is the expected state, already visible at /ready and gRPC health.
+        builder.Logging.AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks.DefaultHealthCheckService", LogLevel.Critical);
         configure?.Invoke(builder);
         var app = builder.Build();
         app.Lifetime.ApplicationStopped.Register(admission.Dispose);

@@ -11,6 +11,9 @@ public static class MetricNames
     public const string Meter = "InferenceServer";
     public const string Prefix = "inference_";
 
+    /// <summary>Label on every engine series: the served model name (vLLM's <c>model_name</c>).</summary>
+    public const string ModelLabel = "model_name";
+
     // Histograms (seconds; unit "s", names already end in _seconds so the exporter adds nothing).
     public const string TimeToFirstToken = Prefix + "time_to_first_token_seconds";
     public const string TimePerOutputToken = Prefix + "time_per_output_token_seconds";

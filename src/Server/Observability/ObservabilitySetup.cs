@@ -1,6 +1,7 @@
 using InferenceServer.Engine.Metrics;
 using InferenceServer.Engine.Requests;
 using InferenceServer.Engine.Serving;
+using InferenceServer.Server.Settings;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
@@ -34,7 +35,8 @@ public static class ObservabilitySetup
         if (engine.Observer is null)
         {
             var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("InferenceServer.Engine");
-            engine.Observer = new EngineTelemetry(new EngineMetrics(engine, engine.Stats), logger);
+            var model = app.Services.GetRequiredService<ServerSettings>().ModelName;
+            engine.Observer = new EngineTelemetry(new EngineMetrics(engine, model), logger);
         }
         // Once this host's meter provider listens (hosted services have started), every known error code and finish
         // reason gets its series at 0.

@@ -35,8 +35,11 @@ public sealed record ServerSettings
     /// <summary><c>--rest-on-grpc-port</c>: also serve the REST routes (over h2c) on the gRPC port; off, that port answers them 404.</summary>
     public bool RestOnGrpcPort { get; init; }
 
-    /// <summary>Weight quantization method the model was loaded with, as reported by gRPC ModelInfo.</summary>
-    public string Quantization { get; init; } = "none";
+    /// <summary>
+    /// Weight quantization method the model was loaded with, as reported by gRPC ModelInfo. Settable: <c>serve</c> listens
+    /// before the model is loaded and sets it once loading has found it (ModelInfo answers only when ready).
+    /// </summary>
+    public string Quantization { get; set; } = "none";
 
     /// <summary>Largest request body accepted (HTTP 413 beyond).</summary>
     public long MaxRequestBodyBytes { get; init; } = 4 << 20;
