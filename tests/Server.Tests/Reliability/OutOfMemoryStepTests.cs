@@ -60,7 +60,9 @@ public sealed class OutOfMemoryStepTests
         Assert.Equal(text, (string)body!["choices"]![0]!["text"]!);
         await GrpcTestSupport.WaitIdle(grpc, TimeSpan.FromSeconds(10));
         string metrics = await http.GetStringAsync("metrics", ct);
-        Assert.Contains("inference_out_of_memory_steps_total{otel_scope_name=\"InferenceServer\"} 3", metrics);
+        var line = metrics.Split('\n').Single(l => l.StartsWith("inference_out_of_memory_steps_total{", StringComparison.Ordinal));
+        Assert.Contains("model_name=\"tiny-llama\"", line);
+        Assert.Matches(@"\} 3(\s|$)", line);
         Assert.Contains("ran out of device memory", server.Output);
     }
 
