@@ -287,20 +287,8 @@ public sealed class ApiKeyFileCliTests
 {
     private static (int Code, string Err) Serve(params string[] args)
     {
-        var (stdout, stderr) = (Console.Out, Console.Error);
-        using var o = new StringWriter();
-        using var e = new StringWriter();
-        Console.SetOut(o);
-        Console.SetError(e);
-        try
-        {
-            return (CommandLine.Run(["serve", "--device", "cpu", .. args]), e.ToString());
-        }
-        finally
-        {
-            Console.SetOut(stdout);
-            Console.SetError(stderr);
-        }
+        var (code, _, err) = Cli.ConsoleCapture.Run(["serve", "--device", "cpu", .. args]);
+        return (code, err);
     }
 
     [Fact]

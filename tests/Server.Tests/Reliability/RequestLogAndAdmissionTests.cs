@@ -190,23 +190,7 @@ public sealed partial class RequestLogAndAdmissionTests(ServerFixture server)
 [Collection("console")]
 public sealed class ServeProtectionFlagTests
 {
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var (stdout, stderr) = (Console.Out, Console.Error);
-        using var o = new StringWriter();
-        using var e = new StringWriter();
-        Console.SetOut(o);
-        Console.SetError(e);
-        try
-        {
-            return (CommandLine.Run(args), o.ToString(), e.ToString());
-        }
-        finally
-        {
-            Console.SetOut(stdout);
-            Console.SetError(stderr);
-        }
-    }
+    private static (int Code, string Out, string Err) Run(params string[] args) => Cli.ConsoleCapture.Run(args);
 
     [Fact]
     public void Help_lists_the_admission_logging_and_cors_flags()
