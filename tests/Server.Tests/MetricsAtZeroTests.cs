@@ -27,7 +27,8 @@ public sealed class MetricsAtZeroTests(ServerFixture server)
             AssertSeries("inference_http_errors_total", "code", code.ToString(System.Globalization.CultureInfo.InvariantCulture));
         foreach (var code in ErrorMetrics.KnownGrpcCodes)
             AssertSeries("inference_grpc_errors_total", "code", code);
+        // The finish-reason series carry the model label the dashboard's panels select on.
         foreach (var reason in new[] { "stop", "length", "abort" })
-            AssertSeries("inference_request_success_total", "finished_reason", reason);
+            Assert.Matches(new Regex($@"(?m)^inference_request_success_total\{{(?=[^}}]*finished_reason=""{reason}"")(?=[^}}]*model_name=""{ServerFixture.Model}"")[^}}]*\}} \d+"), text);
     }
 }

@@ -91,11 +91,14 @@ public sealed class EngineMetrics : IDisposable
 
     public void Step(StepMetrics m) => _iteration.Record(m.BatchTokens, _model);
 
-    /// <summary>Adds 0 for every finished_reason, so the series exist from startup (see <see cref="ErrorMetrics.SeedZeros"/>).</summary>
+    /// <summary>
+    /// Adds 0 for every finished_reason under this model's label, the series the dashboard selects, so they exist from
+    /// startup (see <see cref="ErrorMetrics.SeedZeros"/>).
+    /// </summary>
     public void SeedZeros()
     {
         foreach (var reason in Enum.GetNames<FinishReason>())
-            _success.Add(0, new KeyValuePair<string, object?>("finished_reason", reason.ToLowerInvariant()));
+            _success.Add(0, _model, new KeyValuePair<string, object?>("finished_reason", reason.ToLowerInvariant()));
     }
 
     public void Dispose() => _meter.Dispose();
