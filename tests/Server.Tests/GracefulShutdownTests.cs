@@ -3,16 +3,12 @@ using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
 using Grpc.Core;
-using InferenceServer.Engine.Models;
-using InferenceServer.Engine.Models.Architectures;
 using InferenceServer.Engine.Requests;
 using InferenceServer.Engine.Serving;
 using InferenceServer.GrpcApi.V1;
 using InferenceServer.Server.Settings;
 using InferenceServer.TestSupport;
-using InferenceServer.Tokenization;
 using static InferenceServer.Server.Tests.Grpc.GrpcTestSupport;
-using static TorchSharp.torch;
 
 namespace InferenceServer.Server.Tests;
 
@@ -30,10 +26,7 @@ public sealed class GracefulShutdownTests
     {
         var ct = TestContext.Current.CancellationToken;
         // Its own engine with a long context, so a stream can outlast the drain; max_tokens bounds the work either way.
-        var model = ModelFactory.Load(new ModelOptions { ModelDir = RepoPaths.TinyLlama, Device = CPU, Dtype = ScalarType.Float32 });
-        var (tokenizer, config) = TokenizerLoader.Load(RepoPaths.TinyLlama);
-        using var engine = new LlmEngine(model, tokenizer, config, new EngineOptions { MaxModelLen = 2048, NumKvBlocks = 320 });
-        engine.Start();
+        using var engine = ServerFixture.StartEngine(new EngineOptions { MaxModelLen = 2048, NumKvBlocks = 320 });
         var (app, baseUri, grpcUri) = await ServerFixture.Start(engine, new ServerSettings { ServedModelNames = [ServerFixture.Model], ShutdownTimeout = Drain });
         await using var _ = app;
         await Waits.HttpReadyAsync(baseUri, "ready", ServerFixture.ReadyTimeout, ct);

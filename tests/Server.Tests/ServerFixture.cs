@@ -33,16 +33,24 @@ public sealed class ServerFixture : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        var model = ModelFactory.Load(new ModelOptions { ModelDir = RepoPaths.TinyLlama, Device = CPU, Dtype = ScalarType.Float32 });
-        var (tokenizer, config) = TokenizerLoader.Load(RepoPaths.TinyLlama);
         // A short context keeps the "prompt longer than the context" case cheap.
-        Engine = new LlmEngine(model, tokenizer, config, new EngineOptions { MaxModelLen = 256, NumKvBlocks = 256 });
-        Engine.Start();
+        Engine = StartEngine(new EngineOptions { MaxModelLen = 256, NumKvBlocks = 256 });
         (App, BaseUri, GrpcUri) = await StartServerWithGrpc(new ServerSettings { ServedModelNames = [Model], MaxRequestBodyBytes = BodyLimit });
         Http = new HttpClient { BaseAddress = BaseUri, Timeout = TimeSpan.FromMinutes(2) };
         // /ready is 503 until the engine has loaded and run its warm-up step; a fixture that never gets there fails
         // every test with this message rather than letting them run against a server that is not ready.
         await Waits.HttpReadyAsync(BaseUri, "ready", ReadyTimeout);
+    }
+
+    /// <summary>A started engine of its own on tiny-llama (CPU, fp32), or on another folder holding its files.</summary>
+    public static LlmEngine StartEngine(EngineOptions options, string? modelDir = null)
+    {
+        modelDir ??= RepoPaths.TinyLlama;
+        var model = ModelFactory.Load(new ModelOptions { ModelDir = modelDir, Device = CPU, Dtype = ScalarType.Float32 });
+        var (tokenizer, config) = TokenizerLoader.Load(modelDir);
+        var engine = new LlmEngine(model, tokenizer, config, options);
+        engine.Start();
+        return engine;
     }
 
     /// <summary>How long the fixture waits for /ready (tiny-llama on CPU is ready in well under a second).</summary>

@@ -1,11 +1,7 @@
 using System.Text.Json.Nodes;
-using InferenceServer.Engine.Models;
-using InferenceServer.Engine.Models.Architectures;
 using InferenceServer.Engine.Serving;
 using InferenceServer.Server.Settings;
 using InferenceServer.TestSupport;
-using InferenceServer.Tokenization;
-using static TorchSharp.torch;
 
 namespace InferenceServer.Server.Tests;
 
@@ -22,10 +18,7 @@ public sealed class SmallKvPoolTests : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        var model = ModelFactory.Load(new ModelOptions { ModelDir = RepoPaths.TinyLlama, Device = CPU, Dtype = ScalarType.Float32 });
-        var (tokenizer, config) = TokenizerLoader.Load(RepoPaths.TinyLlama);
-        _engine = new LlmEngine(model, tokenizer, config, new EngineOptions { MaxModelLen = 512, NumKvBlocks = 8 });
-        _engine.Start();
+        _engine = ServerFixture.StartEngine(new EngineOptions { MaxModelLen = 512, NumKvBlocks = 8 });
         Uri uri;
         (_app, uri, _) = await ServerFixture.Start(_engine, new ServerSettings { ServedModelNames = [ServerFixture.Model] });
         _http = new HttpClient { BaseAddress = uri, Timeout = TimeSpan.FromMinutes(2) };

@@ -1,11 +1,7 @@
-using InferenceServer.Engine.Models;
-using InferenceServer.Engine.Models.Architectures;
 using InferenceServer.Engine.Serving;
 using InferenceServer.Server.Settings;
 using InferenceServer.TestSupport;
-using InferenceServer.Tokenization;
 using Microsoft.AspNetCore.Builder;
-using static TorchSharp.torch;
 
 namespace InferenceServer.Server.Tests.Reliability;
 
@@ -22,10 +18,7 @@ internal sealed class IsolatedServer : IAsyncDisposable
 
     public static async Task<IsolatedServer> StartAsync(ServerSettings settings, EngineOptions? options = null)
     {
-        var model = ModelFactory.Load(new ModelOptions { ModelDir = RepoPaths.TinyLlama, Device = CPU, Dtype = ScalarType.Float32 });
-        var (tokenizer, config) = TokenizerLoader.Load(RepoPaths.TinyLlama);
-        var engine = new LlmEngine(model, tokenizer, config, options ?? new EngineOptions { MaxModelLen = 256, NumKvBlocks = 512 });
-        engine.Start();
+        var engine = ServerFixture.StartEngine(options ?? new EngineOptions { MaxModelLen = 256, NumKvBlocks = 512 });
         try
         {
             var (app, rest, grpc) = await ServerFixture.Start(engine, settings with { ServedModelNames = [ServerFixture.Model] });

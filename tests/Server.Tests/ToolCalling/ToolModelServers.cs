@@ -1,11 +1,8 @@
-using InferenceServer.Engine.Models;
-using InferenceServer.Engine.Models.Architectures;
 using InferenceServer.Engine.Serving;
 using InferenceServer.Server.Settings;
 using InferenceServer.TestSupport;
 using InferenceServer.Tokenization;
 using Microsoft.AspNetCore.Builder;
-using static TorchSharp.torch;
 
 namespace InferenceServer.Server.Tests.ToolCalling;
 
@@ -48,10 +45,7 @@ public sealed class ToolModelServers : IAsyncLifetime
         foreach (var file in new[] { "config.json", "generation_config.json", "model.safetensors", "tokenizer.model", "tokenizer_config.json" })
             File.Copy(Path.Combine(RepoPaths.TinyLlama, file), Path.Combine(dir, file));
         File.Copy(RepoPaths.Fixture("chat-templates", template), Path.Combine(dir, TokenizerLoader.ChatTemplateFile));
-        var model = ModelFactory.Load(new ModelOptions { ModelDir = dir, Device = CPU, Dtype = ScalarType.Float32 });
-        var (tokenizer, config) = TokenizerLoader.Load(dir);
-        var engine = new LlmEngine(model, tokenizer, config, new EngineOptions { MaxModelLen = 2048, NumKvBlocks = 512 });
-        engine.Start();
+        var engine = ServerFixture.StartEngine(new EngineOptions { MaxModelLen = 2048, NumKvBlocks = 512 }, dir);
         var (app, uri, _) = await ServerFixture.Start(engine, settings);
         _started.Add((engine, app));
         await Waits.HttpReadyAsync(uri, "ready", ServerFixture.ReadyTimeout);
