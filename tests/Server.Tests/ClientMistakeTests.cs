@@ -10,9 +10,9 @@ using InferenceServer.TestSupport;
 namespace InferenceServer.Server.Tests;
 
 /// <summary>
-/// Client mistakes that used to be 500s (lone surrogate escapes, a non-string content part type, bodies Kestrel refuses)
-/// and the small inconsistencies of the issue (unknown routes / wrong methods without an error object, "tools": "x",
-/// a repetition_penalty so small it overflows the logits): each is a 4xx with OpenAI's error object, never a 500.
+/// Client mistakes that reach deep into the server (lone surrogate escapes, a non-string content part type, bodies
+/// Kestrel refuses), unknown routes and wrong methods, "tools": "x", and a repetition_penalty so small it overflows the
+/// logits: each is a 4xx with OpenAI's error object, never a 500.
 /// </summary>
 public sealed class ClientMistakeTests(ServerFixture server)
 {
