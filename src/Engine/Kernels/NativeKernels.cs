@@ -8,7 +8,7 @@ namespace InferenceServer.Engine.Kernels;
 /// calls native functions directly. The library is found through INFERENCE_KERNELS (a file path), beside the app,
 /// or in build/kernels/ above the working directory; without it the engine keeps its portable TorchSharp paths.
 /// </summary>
-public sealed unsafe class NativeKernels
+public sealed unsafe partial class NativeKernels
 {
     public const string EnvVar = "INFERENCE_KERNELS";
     public const string FileName = "libinference_kernels.so";
@@ -49,12 +49,14 @@ public sealed unsafe class NativeKernels
     private readonly delegate* unmanaged<IntPtr, int> _eventSynchronize;
     private readonly delegate* unmanaged<IntPtr, void> _eventDelete;
 
+    private readonly IntPtr _library;
+
     public string Path { get; }
 
     private NativeKernels(string path)
     {
         Path = path;
-        var lib = NativeLibrary.Load(path);
+        var lib = _library = NativeLibrary.Load(path);
         IntPtr F(string name) => NativeLibrary.GetExport(lib, name);
         _lastError = (delegate* unmanaged<IntPtr>)F("ik_last_error");
         _pagedDecode = (delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, double, int, int, int>)F("ik_paged_decode_attention");
@@ -112,6 +114,19 @@ public sealed unsafe class NativeKernels
             }
         }
         return (null, $"{FileName} not found (set {EnvVar} or build src/Kernels with CMake)");
+    }
+
+    /// <summary>
+    /// The address of export <paramref name="name"/>, looked up on first use and kept in <paramref name="slot"/>: the
+    /// kernel families in the other parts of this class bind their functions this way, so a library built from older
+    /// sources still loads and only a call into a missing function fails, naming it.
+    /// </summary>
+    private IntPtr Export(ref IntPtr slot, string name)
+    {
+        if (slot != IntPtr.Zero) return slot;
+        if (!NativeLibrary.TryGetExport(_library, name, out var address))
+            throw new InvalidOperationException($"{Path} has no function {name}: it was built from older sources; rebuild src/Kernels.");
+        return slot = address;
     }
 
     private void Check(int rc, string what)

@@ -12,42 +12,26 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include "api_common.h"
 #include "fused_ops.h"
 #include "int8_gemm.h"
 #include "paged_attention.h"
 #include "quantize.h"
 #include "skinny_gemm.h"
 
+std::string& ik::last_error() {
+  thread_local std::string message;
+  return message;
+}
+
 namespace {
-thread_local std::string g_error;
-
-#define IK_TRY try {
-#define IK_CATCH(fail)                         \
-  }                                            \
-  catch (const std::exception& e) {            \
-    g_error = e.what();                        \
-    return fail;                               \
-  }
-
-void check(bool ok, const std::string& what) {
-  if (!ok) throw std::runtime_error(what);
-}
-
-int dtype_code(at::ScalarType t) {
-  switch (t) {
-    case at::kFloat: return 0;
-    case at::kHalf: return 1;
-    case at::kBFloat16: return 2;
-    default: throw std::runtime_error("unsupported dtype (expected float32, float16 or bfloat16)");
-  }
-}
+using ik::aligned16;
+using ik::check;
+using ik::check_launch;
+using ik::dtype_code;
 
 std::optional<c10::cuda::CUDAStream> g_capture_stream;
 std::atomic<bool> g_force_mma_sync{false};  // tests and benchmarks compare the two large-M INT8 kernels
-
-void check_launch(cudaError_t err, const char* what) {
-  check(err == cudaSuccess, std::string(what) + " launch failed: " + cudaGetErrorString(err));
-}
 
 // Checks q [T, K] int8 contiguous and scale [T] float32 contiguous, both on CUDA.
 void check_quantized(const at::Tensor& q, const at::Tensor& scale, const char* what) {
@@ -56,8 +40,6 @@ void check_quantized(const at::Tensor& q, const at::Tensor& scale, const char* w
   check(scale.scalar_type() == at::kFloat && scale.is_contiguous() && scale.numel() == q.size(0),
         std::string(what) + ": scale must be [T] float32 contiguous");
 }
-
-bool aligned16(const at::Tensor& t) { return reinterpret_cast<uintptr_t>(t.data_ptr()) % 16 == 0; }
 
 // Zero-pads the last dimension to a multiple of 16 (the GEMMs move 16-byte pieces); real models never need it.
 at::Tensor pad_k16(const at::Tensor& t) {
@@ -68,7 +50,7 @@ at::Tensor pad_k16(const at::Tensor& t) {
 
 extern "C" {
 
-const char* ik_last_error() { return g_error.c_str(); }
+const char* ik_last_error() { return ik::last_error().c_str(); }
 
 // out [B,H,D] = softmax(q·Kᵀ·scale)·V over each sequence's paged context.
 // q [B,H,D] (last two dims contiguous), k/v cache [slots,KV,D] contiguous, tables [B,M] int32, lens [B] int32.
@@ -384,7 +366,7 @@ int ik_empty_cache() {
 // --capture-range=cudaProfilerApi) records: one engine step chosen by INFERENCE_PROFILE_STEP.
 int ik_profiler_range(int start) {
   const auto err = start ? cudaProfilerStart() : cudaProfilerStop();
-  if (err != cudaSuccess) { g_error = cudaGetErrorString(err); return -1; }
+  if (err != cudaSuccess) { ik::last_error() = cudaGetErrorString(err); return -1; }
   return 0;
 }
 
@@ -427,19 +409,19 @@ void ik_graph_delete(void* graph) { delete static_cast<at::cuda::CUDAGraph*>(gra
 void* ik_event_new() {
   cudaEvent_t event = nullptr;
   const auto err = cudaEventCreateWithFlags(&event, cudaEventDisableTiming);
-  if (err != cudaSuccess) { g_error = cudaGetErrorString(err); return nullptr; }
+  if (err != cudaSuccess) { ik::last_error() = cudaGetErrorString(err); return nullptr; }
   return event;
 }
 
 int ik_event_record(void* event) {
   const auto err = cudaEventRecord(static_cast<cudaEvent_t>(event), at::cuda::getCurrentCUDAStream());
-  if (err != cudaSuccess) { g_error = cudaGetErrorString(err); return -1; }
+  if (err != cudaSuccess) { ik::last_error() = cudaGetErrorString(err); return -1; }
   return 0;
 }
 
 int ik_event_synchronize(void* event) {
   const auto err = cudaEventSynchronize(static_cast<cudaEvent_t>(event));
-  if (err != cudaSuccess) { g_error = cudaGetErrorString(err); return -1; }
+  if (err != cudaSuccess) { ik::last_error() = cudaGetErrorString(err); return -1; }
   return 0;
 }
 
