@@ -44,6 +44,37 @@ public sealed class CommandLineTests
         Assert.DoesNotContain("--device cuda was asked for", err); // no --device was given
     }
 
+    /// <summary>
+    /// bench-sampler on the embedded tiny-llama: a short CPU run writes its JSON with both constraints measured, and a
+    /// missing tokenizer folder is refused by name.
+    /// </summary>
+    [Fact]
+    public void SamplerBenchMeasuresBothConstraints()
+    {
+        var json = Path.Combine(Path.GetTempPath(), $"bench-sampler-{Guid.NewGuid():N}.json");
+        try
+        {
+            var (code, _, err) = Run("bench-sampler", "--batch", "4", "--steps", "3", "--output-json", json);
+            Assert.True(code == 0, err);
+            using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(json));
+            var result = doc.RootElement.GetProperty("results")[0];
+            Assert.Equal(4096, result.GetProperty("vocab_size").GetInt32());
+            foreach (var constraint in new[] { "json_schema", "json_object" })
+            {
+                var c = result.GetProperty(constraint);
+                Assert.True(c.GetProperty("constrained_step_ms").GetProperty("p50").GetDouble() > 0);
+                Assert.True(c.GetProperty("masks_built").GetInt32() > 0);
+            }
+            var (refused, _, refusal) = Run("bench-sampler", "--tokenizer", "no-such-tokenizer-dir");
+            Assert.Equal(2, refused);
+            Assert.Contains("no-such-tokenizer-dir: no such folder", refusal);
+        }
+        finally
+        {
+            File.Delete(json);
+        }
+    }
+
     /// <summary>vLLM's tool flags: an unknown parser and the auto flag without a parser are refused before the model loads.</summary>
     [Fact]
     public void ToolCallFlagsAreCheckedBeforeLoading()
