@@ -25,6 +25,13 @@ public sealed class MultiRankExecutor : IExecutor
         _runners = ranks.Select((r, i) => new ModelRunner(r.Model, eosTokenIds, i == 0 ? profiler : null, r.Comm)).ToArray();
         _comms = ranks.Select(r => r.Comm).ToArray();
         _workers = Enumerable.Range(1, ranks.Count - 1).Select(r => new RankWorker(r, _comms[r].Abort)).ToArray();
+        // A GPU rank's thread makes its device current before anything else runs on it (the native kernels and the
+        // memory queries work on the current device).
+        OnAll((_, rank) =>
+        {
+            if (_comms[rank] is NcclCommunicator nccl) nccl.MakeDeviceCurrent();
+            return 0;
+        });
     }
 
     public int Size => _runners.Length;

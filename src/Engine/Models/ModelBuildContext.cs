@@ -26,7 +26,7 @@ public sealed class ModelBuildContext(ModelConfig config, IWeightSource weights,
     public ICommunicator Communicator { get; init; } = SingleRankCommunicator.Instance;
 
     /// <summary>This rank's share of heads, intermediate width and vocabulary.</summary>
-    public TensorParallelLayout Layout => new(Communicator.Rank, Communicator.WorldSize);
+    public TensorParallelLayout Layout => new(Communicator.Rank, Communicator.WorldSize) { InGroup = Communicator is not SingleRankCommunicator };
 
     /// <summary>Called after each layer is built, for progress reporting: (layers done, layers total).</summary>
     public Action<int, int>? Progress { get; init; }

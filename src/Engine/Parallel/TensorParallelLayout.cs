@@ -12,7 +12,14 @@ public sealed record TensorParallelLayout(int Rank, int Size)
 {
     public static readonly TensorParallelLayout Single = new(0, 1);
 
-    public bool IsSharded => Size > 1;
+    /// <summary>
+    /// Whether layers take the parallel path (shares, collectives): with more than one rank, or with a real group of
+    /// one (<c>--distributed-executor-backend mp</c> at size 1, which runs the multi-rank code on one device).
+    /// </summary>
+    public bool IsSharded => Size > 1 || InGroup;
+
+    /// <summary>A real communicator stands behind this layout, even of one rank.</summary>
+    public bool InGroup { get; init; }
 
     /// <summary>This rank's query heads: [Start, Start + Count).</summary>
     public (int Start, int Count) QueryHeads(ModelConfig c) => Even(c.NumHeads);

@@ -41,7 +41,7 @@ public sealed class ModelRunner : IDisposable
     public ModelRunner(ICausalLM model, IReadOnlyCollection<int> eosTokenIds, StepProfiler? profiler, ICommunicator? comm = null)
     {
         _model = model;
-        _comm = comm is { WorldSize: > 1 } ? comm : null;
+        _comm = comm is SingleRankCommunicator ? null : comm;
         _sampler = new Sampler(eosTokenIds);
         _kernels = model.Kernels;
         _profiler = profiler;

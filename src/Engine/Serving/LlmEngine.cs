@@ -75,7 +75,7 @@ public sealed class LlmEngine(ICausalLM model, ITokenizer tokenizer, TokenizerCo
             : new MultiRankExecutor(_sharded.Ranks.Zip(_sharded.Communicators).ToArray(), _eosTokenIds, profiler);
         var settings = new KvPoolSettings(options.BlockSize, options.CpuKvCacheSpaceGiB, options.GpuMemoryUtilization, Math.Max(s.MaxNumBatchedTokens, s.MaxNumSeqs), MaxModelLen, s.MaxNumSeqs);
         int blocks = options.NumKvBlocks ?? executor.DetermineNumKvBlocks(settings, _log);
-        Parallel = EngineStartup.LogPool(model, _sharded?.Size ?? 1, blocks, options.BlockSize, MaxModelLen, _log);
+        Parallel = EngineStartup.LogPool(model, _sharded?.Size, blocks, options.BlockSize, MaxModelLen, _log);
         _kvCache = new KvCacheManager(new BlockAllocator(blocks, options.BlockSize, options.EnablePrefixCaching));
         int scratch = model.Kernels is not null ? _kvCache.ReserveScratchBlock() : 0;   // CPU warm-up writes block 0 before anyone owns it
         executor.InitializeKvCache(blocks, options.BlockSize, scratch);

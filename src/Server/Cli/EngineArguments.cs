@@ -34,7 +34,8 @@ public sealed class EngineArguments
     public Option<bool> SkipTokenizerInit { get; } = new("--skip-tokenizer-init") { Description = "Serve on token ids only (no tokenizer files needed; text prompts are refused)." };
     public Option<string> LogLevel { get; } = LogLevels.CreateOption();
     public Option<long> Seed { get; } = new("--seed") { Description = "Seed for dummy weights and unseeded sampling.", DefaultValueFactory = _ => 0 };
-    public Option<int?> TensorParallelSize { get; } = new("--tensor-parallel-size", "-tp") { Description = "Ranks that share every layer (heads, MLP columns and vocabulary split among them). Default 1. CPU: in-process ranks on threads; CUDA needs the NCCL communicator (docs/tensor-parallelism.md)." };
+    public Option<int?> TensorParallelSize { get; } = new("--tensor-parallel-size", "-tp") { Description = "Ranks that share every layer (heads, MLP columns and vocabulary split among them). Default 1. CPU: in-process ranks on threads; CUDA: one rank per GPU, talking through NCCL (docs/tensor-parallelism.md)." };
+    public Option<string?> DistributedExecutorBackend { get; } = CreateBackendOption();
 
     /// <summary>Every flag: serve and bench.</summary>
     public IEnumerable<Option> All => [.. Loading, .. Quantizing, .. Serving];
@@ -50,5 +51,17 @@ public sealed class EngineArguments
         WeightSymmetric, ActBits, MixedPrecision, QuantOverride, QuantOverridesFile, LkdSteps, LkdLr, LkdBatchSize, LkdSeqLen, BcqInit, BcqIterations];
 
     /// <summary>Request-serving limits and token-id-only serving: serve and bench.</summary>
-    public IEnumerable<Option> Serving => [MaxModelLen, SkipTokenizerInit, TensorParallelSize];
+    public IEnumerable<Option> Serving => [MaxModelLen, SkipTokenizerInit, TensorParallelSize, DistributedExecutorBackend];
+
+    private static Option<string?> CreateBackendOption()
+    {
+        var o = new Option<string?>("--distributed-executor-backend")
+        {
+            Description = "uni: one model runner in the engine's thread (the default at --tensor-parallel-size 1); mp: the multi-rank " +
+                          "executor, one runner per rank, each GPU's on a worker thread of this process (the default above 1; at size 1 it runs the " +
+                          "tensor-parallel code path, collectives included, on one device).",
+        };
+        o.AcceptOnlyFromAmong("uni", "mp");
+        return o;
+    }
 }

@@ -50,7 +50,10 @@ public static class ModelLoading
             options = options with { Quantization = wrapQuant(options.Quantization) };
         var started = DateTime.UtcNow;
         int tp = p.GetValue(a.TensorParallelSize) ?? 1;   // serve and bench only; other verbs load the whole model
-        if (tp != 1)
+        string backend = p.GetValue(a.DistributedExecutorBackend) ?? (tp == 1 ? "uni" : "mp");
+        if (backend == "uni" && tp != 1)
+            throw new ArgumentException($"--distributed-executor-backend uni runs one rank; --tensor-parallel-size {tp} needs mp (or leave the backend out).");
+        if (backend == "mp")
             return LoadSharded(config, options, tp, tokenizer, tokenizerConfig, dir, log, started);
         ICausalLM model;
         if (showProgress && !Console.IsOutputRedirected)

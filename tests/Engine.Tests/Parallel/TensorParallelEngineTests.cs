@@ -21,6 +21,7 @@ namespace InferenceServer.Engine.Tests.Parallel;
 public sealed class TensorParallelEngineTests
 {
     [Theory]
+    [InlineData(1, true)]   // a group of one: the parallel layers and collectives, on one rank
     [InlineData(2, true)]
     [InlineData(4, false)]
     public async Task ShardedEngineStreamsEqualTheSingleDeviceEngine(int size, bool asyncScheduling)

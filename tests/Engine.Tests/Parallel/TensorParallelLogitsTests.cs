@@ -26,6 +26,7 @@ public sealed class TensorParallelLogitsTests
 
     public static TheoryData<string, int> Cases => new()
     {
+        { "tiny-llama", 1 },   // a real group of one: the parallel layers and collectives on one rank
         { "tiny-llama", 2 }, { "tiny-llama", 4 },
         { "qwen2", 2 }, { "qwen2", 4 },
         { "mistral", 2 }, { "mistral", 4 },

@@ -35,12 +35,7 @@ public static class ModelFactory
             config = config with { MaxPositionEmbeddings = Math.Max(len, config.MaxPositionEmbeddings) };
         }
         var comm = options.Communicator ?? Parallel.SingleRankCommunicator.Instance;
-        if (comm.WorldSize > 1)
-        {
-            Parallel.TensorParallelLayout.Validate(config, comm.WorldSize);
-            if (options.Device.type != TorchSharp.DeviceType.CPU)
-                throw new ModelLoadException($"--tensor-parallel-size {comm.WorldSize} on {options.Device.type}: the GPU path needs the native library's NCCL communicator, which this build does not have yet (docs/tensor-parallelism.md); use --tensor-parallel-size 1 or the CPU.");
-        }
+        if (comm.WorldSize > 1) Parallel.TensorParallelLayout.Validate(config, comm.WorldSize);
         IWeightSource weights;
         Checkpoint? checkpoint = null;
         switch (options.LoadFormat)

@@ -35,7 +35,7 @@ public sealed class VocabParallelEmbedding : IDisposable
     /// <returns>[T, width] their embeddings.</returns>
     public Tensor Forward(Tensor ids)
     {
-        if (_comm.WorldSize == 1) return Weight.index_select(0, ids);
+        if (_comm is SingleRankCommunicator) return Weight.index_select(0, ids);
         using var scope = NewDisposeScope();
         var outside = ids.lt(_start).logical_or(ids.ge(_end));                        // [T] bool
         var local = ids.sub(_start).clamp(_firstRow, _last);                             // [T] rows of this share

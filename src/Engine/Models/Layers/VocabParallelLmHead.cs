@@ -16,7 +16,7 @@ public sealed class VocabParallelLmHead(ILinearKernel share, int vocabSize, ICom
     /// <returns>[N, V] logits in the serving dtype.</returns>
     public Tensor Forward(Tensor hidden)
     {
-        if (comm.WorldSize == 1) return share.Forward(hidden);
+        if (comm is SingleRankCommunicator) return share.Forward(hidden);
         using var scope = NewDisposeScope();
         var local = share.Forward(hidden);                                              // [N, Count]
         int chunk = TensorParallelLayout.VocabChunk(vocabSize, comm.WorldSize);
