@@ -42,7 +42,7 @@ extern "C" {
 
 // out [M, N] = x [M, K] · Wᵀ + bias, W the BCQ weights. x rows contiguous (unit stride along K), out contiguous, both
 // in one dtype (float32, float16, bfloat16), bias [N] in that dtype or null. kernel: 0 = automatic (the table kernel
-// for M ≤ 8, the tensor-core kernel above for float16/bfloat16), 1 = table kernel (any M, 8 rows per launch),
+// for M ≤ 8, the tensor-core kernel above for float16/bfloat16 when K is a multiple of 8), 1 = table kernel (any M, 8 rows per launch),
 // 2 = tensor-core kernel (float16/bfloat16, K a multiple of 8).
 int ik_lutgemm(at::Tensor* out, at::Tensor* x, at::Tensor* signs, at::Tensor* alpha, at::Tensor* offset, at::Tensor* bias, int group,
                int kernel) {
@@ -61,7 +61,7 @@ int ik_lutgemm(at::Tensor* out, at::Tensor* x, at::Tensor* signs, at::Tensor* al
   c10::cuda::CUDAGuard guard(x->device());
   const int sms = at::cuda::getCurrentDeviceProperties()->multiProcessorCount;
   auto stream = at::cuda::getCurrentCUDAStream();
-  const bool tensor_cores = kernel == 2 || (kernel == 0 && M > kLutMaxRows && dt != 0);
+  const bool tensor_cores = kernel == 2 || (kernel == 0 && M > kLutMaxRows && dt != 0 && K % 8 == 0);
   const auto* s = reinterpret_cast<const uint32_t*>(signs->data_ptr<int32_t>());
   const void* b = bias ? bias->data_ptr() : nullptr;
   if (tensor_cores) {
