@@ -14,7 +14,8 @@ namespace InferenceServer.Gpu.Tests;
 ///   serving dtype (2^-8·|y| in bfloat16, 2^-11 in float16, none in float32);
 /// - tensor-core kernel: every dequantized weight is rounded to the 16-bit dtype (relative 2^-9 in bfloat16, 2^-12 in
 ///   float16) before float32 MMA accumulation, so 2·(that + (K + 16)·2^-24)·Σ_k |w||x| plus the output's rounding.
-/// Activations are rounded to the dtype first and the reference uses the rounded values.
+/// Activations are rounded to the dtype first and the reference uses the rounded values; with float16 scales the
+/// reference uses the rounded scales too.
 /// </summary>
 public sealed class LutGemmKernelTests(CudaFixture cuda) : IClassFixture<CudaFixture>
 {
@@ -39,33 +40,42 @@ public sealed class LutGemmKernelTests(CudaFixture cuda) : IClassFixture<CudaFix
     public void MatchesDequantizedMatmul(int bits, int group, int m, int n, int k)
     {
         var device = cuda.Require();
-        var w = BcqTestData.RandomPacked(n, k, bits, group, seed: bits * 1000 + k + n);
-        var (signs, alpha, offset) = Upload(w, device);
+        var packed = BcqTestData.RandomPacked(n, k, bits, group, seed: bits * 1000 + k + n);
         var xHost = BcqTestData.Normal(m * k, seed: m + n + k);
-        var dense = w.Dequantize();
         double worst = 0;
-        foreach (var dtype in new[] { ScalarType.Float32, ScalarType.BFloat16, ScalarType.Float16 })
+        // float32 scales (the format) and float16 scales (what the engine uploads for 16-bit serving; the reference
+        // then uses the float16-rounded scales).
+        foreach (var halfScales in new[] { false, true })
         {
-            using var x = tensor(xHost, [m, k]).to(dtype).to(device);
-            var xr = Rounded(x);
-            var reference = BcqTestData.ReferenceMatmul(xr, dense, m, n, k);
-            var kernels = new List<NativeKernels.LutGemmKernel> { NativeKernels.LutGemmKernel.Table, NativeKernels.LutGemmKernel.Auto };
-            if (dtype != ScalarType.Float32 && k % 8 == 0) kernels.Add(NativeKernels.LutGemmKernel.TensorCore);
-            foreach (var kernel in kernels)
+            var w = halfScales ? WithHalfScales(packed) : packed;
+            var (signs, alpha, offset) = Upload(w, device, halfScales);
+            var dense = w.Dequantize();
+            foreach (var dtype in new[] { ScalarType.Float32, ScalarType.BFloat16, ScalarType.Float16 })
             {
-                bool tensorCores = kernel == NativeKernels.LutGemmKernel.TensorCore
-                    || (kernel == NativeKernels.LutGemmKernel.Auto && m > NativeKernels.LutGemmMaxTableRows && dtype != ScalarType.Float32 && k % 8 == 0);
-                using var y = Kernels().LutGemm(x, signs, alpha, offset, null, group, kernel);
-                var got = Rounded(y);
-                for (int r = 0; r < m; r++)
-                    for (int j = 0; j < n; j++)
-                    {
-                        double refv = reference[r * n + j], err = Math.Abs(got[r * n + j] - refv);
-                        double tol = (tensorCores ? TensorCoreBound(dense, xr, r, j, k, dtype) : BcqTestData.Tolerance(w, xr, r, j)) + OutputRounding(dtype) * Math.Abs(refv);
-                        worst = Math.Max(worst, err / tol);
-                        Assert.True(err <= tol, $"{kernel} {dtype} q={bits} g={group} [{m}, {n}, {k}] y[{r}, {j}] = {got[r * n + j]}, reference {refv}: error {err:E2} > bound {tol:E2}");
-                    }
+                using var x = tensor(xHost, [m, k]).to(dtype).to(device);
+                var xr = Rounded(x);
+                var reference = BcqTestData.ReferenceMatmul(xr, dense, m, n, k);
+                var kernels = new List<NativeKernels.LutGemmKernel> { NativeKernels.LutGemmKernel.Table, NativeKernels.LutGemmKernel.Auto };
+                if (dtype != ScalarType.Float32 && k % 8 == 0) kernels.Add(NativeKernels.LutGemmKernel.TensorCore);
+                foreach (var kernel in kernels)
+                {
+                    bool tensorCores = kernel == NativeKernels.LutGemmKernel.TensorCore
+                        || (kernel == NativeKernels.LutGemmKernel.Auto && m > NativeKernels.LutGemmMaxTableRows && dtype != ScalarType.Float32 && k % 8 == 0);
+                    using var y = Kernels().LutGemm(x, signs, alpha, offset, null, group, kernel);
+                    var got = Rounded(y);
+                    for (int r = 0; r < m; r++)
+                        for (int j = 0; j < n; j++)
+                        {
+                            double refv = reference[r * n + j], err = Math.Abs(got[r * n + j] - refv);
+                            double tol = (tensorCores ? TensorCoreBound(dense, xr, r, j, k, dtype) : BcqTestData.Tolerance(w, xr, r, j)) + OutputRounding(dtype) * Math.Abs(refv);
+                            worst = Math.Max(worst, err / tol);
+                            Assert.True(err <= tol, $"{kernel} {dtype} half scales {halfScales} q={bits} g={group} [{m}, {n}, {k}] y[{r}, {j}] = {got[r * n + j]}, reference {refv}: error {err:E2} > bound {tol:E2}");
+                        }
+                }
             }
+            signs.Dispose();
+            alpha.Dispose();
+            offset.Dispose();
         }
         GpuReport.Record($"lutgemm_q{bits}_g{group}_{m}x{n}x{k}_worst_error_over_bound", worst);
     }
@@ -132,11 +142,16 @@ public sealed class LutGemmKernelTests(CudaFixture cuda) : IClassFixture<CudaFix
         Assert.False(NativeKernels.LutGemmTakes(66, 128));
     }
 
-    internal static (Tensor Signs, Tensor Alpha, Tensor Offset) Upload(BcqWeights w, Device device)
+    internal static (Tensor Signs, Tensor Alpha, Tensor Offset) Upload(BcqWeights w, Device device, bool halfScales = false)
     {
         var (s, a, o) = Quant.LutGemm.BcqTensors.TensorsOf(w);
-        using (s) using (a) using (o) return (s.to(device), a.to(device), o.to(device));
+        var scales = halfScales ? ScalarType.Float16 : ScalarType.Float32;
+        using (s) using (a) using (o) return (s.to(device), a.to(scales).to(device), o.to(scales).to(device));
     }
+
+    /// <summary>The same weights with α and offsets rounded to float16 (kept as float32 values).</summary>
+    private static BcqWeights WithHalfScales(BcqWeights w) => new(w.OutFeatures, w.InFeatures, w.Bits, w.GroupSize, w.Signs,
+        w.Alpha.Select(v => (float)(Half)v).ToArray(), w.Offset.Select(v => (float)(Half)v).ToArray());
 
     private static float[] Rounded(Tensor t)
     {

@@ -4,8 +4,8 @@ namespace InferenceServer.Engine.Kernels;
 
 /// <summary>
 /// LUT-GEMM on binary-coded (BCQ) weights (csrc/lut_gemm.cu, csrc/api_lutgemm.cpp). The weights stay on the device in
-/// the packed layout of <c>InferenceServer.Quant.Formats.BcqWeights</c>: signs int32 [q, ceil(K/32), N], alpha float32
-/// [q, ceil(K/G), N], offset float32 [ceil(K/G), N]; G a multiple of 32 and N a multiple of 4.
+/// the packed layout of <c>InferenceServer.Quant.Formats.BcqWeights</c>: signs int32 [q, ceil(K/32), N], alpha
+/// [q, ceil(K/G), N] and offset [ceil(K/G), N] both float32 or both float16; G a multiple of 32 and N a multiple of 4.
 /// </summary>
 public sealed unsafe partial class NativeKernels
 {

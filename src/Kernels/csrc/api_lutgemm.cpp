@@ -16,15 +16,16 @@ using ik::check;
 using ik::check_launch;
 using ik::dtype_code;
 
-// signs int32 [q, ceil(K/32), N], alpha float32 [q, ceil(K/G), N], offset float32 [ceil(K/G), N], all contiguous on
-// x's device, 16-byte aligned; G a multiple of 32, N a multiple of 4. Returns q.
+// signs int32 [q, ceil(K/32), N], alpha [q, ceil(K/G), N] and offset [ceil(K/G), N] both float32 or both float16, all
+// contiguous on x's device, 16-byte aligned; G a multiple of 32, N a multiple of 4. Returns q.
 int check_bcq(const at::Tensor& signs, const at::Tensor& alpha, const at::Tensor& offset, int64_t n, int64_t k, int group,
               const at::Device& device, const char* what) {
   const std::string w(what);
   check(signs.is_cuda() && alpha.is_cuda() && offset.is_cuda(), w + ": BCQ tensors must be on CUDA");
   check(signs.device() == device && alpha.device() == device && offset.device() == device, w + ": BCQ tensors must be on one device");
-  check(signs.scalar_type() == at::kInt && alpha.scalar_type() == at::kFloat && offset.scalar_type() == at::kFloat,
-        w + ": signs must be int32, alpha and offset float32");
+  check(signs.scalar_type() == at::kInt && alpha.scalar_type() == offset.scalar_type() &&
+            (alpha.scalar_type() == at::kFloat || alpha.scalar_type() == at::kHalf),
+        w + ": signs must be int32, alpha and offset both float32 or both float16");
   check(signs.is_contiguous() && alpha.is_contiguous() && offset.is_contiguous(), w + ": BCQ tensors must be contiguous");
   check(group > 0 && group % 32 == 0, w + ": the CUDA kernels need a group size that is a multiple of 32 (got " + std::to_string(group) + ")");
   check(signs.dim() == 3 && signs.size(0) >= 1 && signs.size(0) <= 4, w + ": signs must be [q, W, N] with q = 1..4");
@@ -36,6 +37,9 @@ int check_bcq(const at::Tensor& signs, const at::Tensor& alpha, const at::Tensor
   check(aligned16(signs) && aligned16(alpha) && aligned16(offset), w + ": BCQ tensors must start on 16-byte boundaries");
   return (int)q;
 }
+
+// The kernels' scale dtype code: 0 float32, 1 float16.
+int scale_code(const at::Tensor& alpha) { return alpha.scalar_type() == at::kHalf ? 1 : 0; }
 }  // namespace
 
 extern "C" {
@@ -71,8 +75,8 @@ int ik_lutgemm(at::Tensor* out, at::Tensor* x, at::Tensor* signs, at::Tensor* al
     const at::Tensor xa = aligned16(*x) && x->stride(0) % 8 == 0 ? *x : x->contiguous().clone();
     const int splits = bcq_mma_splits((int)M, (int)N, (int)K, sms);
     at::Tensor ws = splits > 1 ? at::empty({splits, M, N}, x->options().dtype(at::kFloat)) : at::Tensor();
-    check_launch(launch_bcq_mma(dt, out->data_ptr(), splits > 1 ? ws.data_ptr<float>() : nullptr, xa.data_ptr(), s, alpha->data_ptr<float>(),
-                                offset->data_ptr<float>(), b, (int)M, (int)N, (int)K, q, group, xa.stride(0), N, splits, stream),
+    check_launch(launch_bcq_mma(dt, out->data_ptr(), splits > 1 ? ws.data_ptr<float>() : nullptr, xa.data_ptr(), s, alpha->data_ptr(),
+                                offset->data_ptr(), scale_code(*alpha), b, (int)M, (int)N, (int)K, q, group, xa.stride(0), N, splits, stream),
                  "lutgemm (tensor cores)");
     return 0;
   }
@@ -86,7 +90,7 @@ int ik_lutgemm(at::Tensor* out, at::Tensor* x, at::Tensor* signs, at::Tensor* al
     const int sp = lut_gemm_splits(mr, (int)N, (int)K, sms);
     const char* xp = static_cast<const char*>(x->data_ptr()) + m0 * x->stride(0) * elem;
     char* yp = static_cast<char*>(out->data_ptr()) + m0 * N * elem;
-    check_launch(launch_lut_gemm(dt, yp, sp > 1 ? ws.data_ptr<float>() : nullptr, xp, s, alpha->data_ptr<float>(), offset->data_ptr<float>(), b,
+    check_launch(launch_lut_gemm(dt, yp, sp > 1 ? ws.data_ptr<float>() : nullptr, xp, s, alpha->data_ptr(), offset->data_ptr(), scale_code(*alpha), b,
                                  mr, (int)N, (int)K, q, group, x->stride(0), N, sp, stream),
                  "lutgemm (tables)");
   }
@@ -105,7 +109,7 @@ int ik_bcq_dequantize(at::Tensor* w, at::Tensor* signs, at::Tensor* alpha, at::T
   check(aligned16(*w), "bcq_dequantize: w must start on a 16-byte boundary");
   c10::cuda::CUDAGuard guard(w->device());
   check_launch(launch_bcq_dequantize(dtype_code(w->scalar_type()), w->data_ptr(), reinterpret_cast<const uint32_t*>(signs->data_ptr<int32_t>()),
-                                     alpha->data_ptr<float>(), offset->data_ptr<float>(), (int)N, (int)K, q, group,
+                                     alpha->data_ptr(), offset->data_ptr(), scale_code(*alpha), (int)N, (int)K, q, group,
                                      at::cuda::getCurrentCUDAStream()),
                "bcq_dequantize");
   return 0;

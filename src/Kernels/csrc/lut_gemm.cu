@@ -44,18 +44,26 @@ __device__ __forceinline__ void add_entry(float (&s)[MP], const float* e) {
   }
 }
 
+// Four consecutive scales (float32 or float16) as floats; p is 16- (float) or 8-byte (half) aligned.
+__device__ __forceinline__ float4 load4(const float* p) { return *reinterpret_cast<const float4*>(p); }
+__device__ __forceinline__ float4 load4(const __half* p) {
+  const uint2 v = *reinterpret_cast<const uint2*>(p);
+  const float2 a = __half22float2(*reinterpret_cast<const __half2*>(&v.x)), b = __half22float2(*reinterpret_cast<const __half2*>(&v.y));
+  return make_float4(a.x, a.y, b.x, b.y);
+}
+
 __device__ __forceinline__ uint32_t word_at(const uint4& v, int o) { return o == 0 ? v.x : o == 1 ? v.y : o == 2 ? v.z : v.w; }
 
 // y [M, N] (or workspace [splits, M, N] float32 when gridDim.y > 1). Grid: (ceil(N / kLutBlockN), splits).
-template <typename T, int MP>
+template <typename T, typename S, int MP>
 __global__ void __launch_bounds__(kLutThreads) lut_gemm_kernel(T* __restrict__ y, float* __restrict__ ws, const T* __restrict__ x,
-                                                               const uint32_t* __restrict__ signs, const float* __restrict__ alpha,
-                                                               const float* __restrict__ offset, const T* __restrict__ bias,
+                                                               const uint32_t* __restrict__ signs, const S* __restrict__ alpha,
+                                                               const S* __restrict__ offset, const T* __restrict__ bias,
                                                                int M, int N, int K, int q, int group, int64_t xs, int64_t ys,
                                                                int words_per_split) {
-  using S = LutShape<MP>;
-  constexpr int SW = S::SW;
-  __shared__ __align__(16) float table[S::kTableFloats];
+  using Shape = LutShape<MP>;
+  constexpr int SW = Shape::SW;
+  __shared__ __align__(16) float table[Shape::kTableFloats];
   const int W = (K + 31) / 32, group_words = group / 32, G = (K + group - 1) / group;
   const int n0 = (blockIdx.x * kLutThreads + threadIdx.x) * kLutOuts;
   const bool active = n0 < N;
@@ -99,7 +107,7 @@ __global__ void __launch_bounds__(kLutThreads) lut_gemm_kernel(T* __restrict__ y
 #pragma unroll
       for (int i = 0; i < 4; i++) {
         if (i >= q) break;
-        const float4 a = *reinterpret_cast<const float4*>(alpha + ((int64_t)i * G + g) * N + n0);
+        const float4 a = load4(alpha + ((int64_t)i * G + g) * N + n0);
         const float av[4] = {a.x, a.y, a.z, a.w};
 #pragma unroll
         for (int o = 0; o < kLutOuts; o++) {
@@ -123,7 +131,7 @@ __global__ void __launch_bounds__(kLutThreads) lut_gemm_kernel(T* __restrict__ y
 #pragma unroll
       for (int m = 0; m < MP; m++) xsum[m] = 0.f;
       for (int c = 0; c < sw * 4; c++) add_entry<MP>(xsum, table + (c * 256 + 255) * MP);
-      const float4 off = *reinterpret_cast<const float4*>(offset + (int64_t)g * N + n0);
+      const float4 off = load4(offset + (int64_t)g * N + n0);
       const float ov[4] = {off.x, off.y, off.z, off.w};
 #pragma unroll
       for (int o = 0; o < kLutOuts; o++)
@@ -169,29 +177,36 @@ int words_per_split(int W, int splits, int unit) {
   return ((units + splits - 1) / splits) * unit;
 }
 
+template <typename T, typename S>
+cudaError_t lut_launch(void* y, float* ws, const void* x, const uint32_t* signs, const S* alpha, const S* offset, const void* bias,
+                       int m, int n, int k, int q, int group, int64_t xs, int64_t ys, int splits, cudaStream_t stream) {
+  const int W = (k + 31) / 32;
+  const int mp = m <= 1 ? 1 : m <= 2 ? 2 : m <= 4 ? 4 : 8;
+  const int sw = mp <= 2 ? 4 : mp == 4 ? 2 : 1;
+  const int wps = words_per_split(W, splits, sw);
+  const int real_splits = (W + wps - 1) / wps;
+  const dim3 grid((n + kLutBlockN - 1) / kLutBlockN, real_splits);
+  T* yt = (T*)y;
+  const T* xt = (const T*)x;
+  const T* bt = (const T*)bias;
+  switch (mp) {
+    case 1: lut_gemm_kernel<T, S, 1><<<grid, kLutThreads, 0, stream>>>(yt, ws, xt, signs, alpha, offset, bt, m, n, k, q, group, xs, ys, wps); break;
+    case 2: lut_gemm_kernel<T, S, 2><<<grid, kLutThreads, 0, stream>>>(yt, ws, xt, signs, alpha, offset, bt, m, n, k, q, group, xs, ys, wps); break;
+    case 4: lut_gemm_kernel<T, S, 4><<<grid, kLutThreads, 0, stream>>>(yt, ws, xt, signs, alpha, offset, bt, m, n, k, q, group, xs, ys, wps); break;
+    default: lut_gemm_kernel<T, S, 8><<<grid, kLutThreads, 0, stream>>>(yt, ws, xt, signs, alpha, offset, bt, m, n, k, q, group, xs, ys, wps); break;
+  }
+  auto err = cudaGetLastError();
+  if (err != cudaSuccess || real_splits == 1) return err;
+  return reduce<T>(yt, ws, bt, m, n, real_splits, ys, stream);
+}
+
 template <typename T>
 struct LutLaunch {
-  static cudaError_t run(void* y, float* ws, const void* x, const uint32_t* signs, const float* alpha, const float* offset,
-                         const void* bias, int m, int n, int k, int q, int group, int64_t xs, int64_t ys, int splits,
-                         cudaStream_t stream) {
-    const int W = (k + 31) / 32;
-    const int mp = m <= 1 ? 1 : m <= 2 ? 2 : m <= 4 ? 4 : 8;
-    const int sw = mp <= 2 ? 4 : mp == 4 ? 2 : 1;
-    const int wps = words_per_split(W, splits, sw);
-    const int real_splits = (W + wps - 1) / wps;
-    const dim3 grid((n + kLutBlockN - 1) / kLutBlockN, real_splits);
-    T* yt = (T*)y;
-    const T* xt = (const T*)x;
-    const T* bt = (const T*)bias;
-    switch (mp) {
-      case 1: lut_gemm_kernel<T, 1><<<grid, kLutThreads, 0, stream>>>(yt, ws, xt, signs, alpha, offset, bt, m, n, k, q, group, xs, ys, wps); break;
-      case 2: lut_gemm_kernel<T, 2><<<grid, kLutThreads, 0, stream>>>(yt, ws, xt, signs, alpha, offset, bt, m, n, k, q, group, xs, ys, wps); break;
-      case 4: lut_gemm_kernel<T, 4><<<grid, kLutThreads, 0, stream>>>(yt, ws, xt, signs, alpha, offset, bt, m, n, k, q, group, xs, ys, wps); break;
-      default: lut_gemm_kernel<T, 8><<<grid, kLutThreads, 0, stream>>>(yt, ws, xt, signs, alpha, offset, bt, m, n, k, q, group, xs, ys, wps); break;
-    }
-    auto err = cudaGetLastError();
-    if (err != cudaSuccess || real_splits == 1) return err;
-    return reduce<T>(yt, ws, bt, m, n, real_splits, ys, stream);
+  static cudaError_t run(void* y, float* ws, const void* x, const uint32_t* signs, const void* alpha, const void* offset, int scale_dtype,
+                         const void* bias, int m, int n, int k, int q, int group, int64_t xs, int64_t ys, int splits, cudaStream_t stream) {
+    return scale_dtype == 1
+        ? lut_launch<T, __half>(y, ws, x, signs, (const __half*)alpha, (const __half*)offset, bias, m, n, k, q, group, xs, ys, splits, stream)
+        : lut_launch<T, float>(y, ws, x, signs, (const float*)alpha, (const float*)offset, bias, m, n, k, q, group, xs, ys, splits, stream);
   }
 };
 
@@ -203,10 +218,10 @@ struct LutLaunch {
 // 20 words, so fragment reads and 16-byte stores hit distinct banks. Split-K over blocks when the tile grid is small.
 constexpr int kMmaBM = 64, kMmaBN = 64, kMmaThreads = 128, kRowWords = 20;
 
-template <typename T, bool Bf16>
+template <typename T, typename S, bool Bf16>
 __global__ void __launch_bounds__(kMmaThreads) bcq_mma_kernel(T* __restrict__ y, float* __restrict__ ws, const T* __restrict__ x,
-                                                              const uint32_t* __restrict__ signs, const float* __restrict__ alpha,
-                                                              const float* __restrict__ offset, const T* __restrict__ bias, int M,
+                                                              const uint32_t* __restrict__ signs, const S* __restrict__ alpha,
+                                                              const S* __restrict__ offset, const T* __restrict__ bias, int M,
                                                               int N, int K, int q, int group, int64_t xs, int64_t ys,
                                                               int words_per_split) {
   __shared__ __align__(16) uint32_t xs_s[kMmaBM][kRowWords];
@@ -229,9 +244,9 @@ __global__ void __launch_bounds__(kMmaThreads) bcq_mma_kernel(T* __restrict__ y,
 #pragma unroll
     for (int i = 0; i < 4; i++) {
       nw[i] = (i < q && n_ok) ? __ldg(signs + ((int64_t)i * W + w) * N + nb + dn) : 0u;
-      na[i] = (i < q && n_ok) ? __ldg(alpha + ((int64_t)i * G + gg) * N + nb + dn) : 0.f;
+      na[i] = (i < q && n_ok) ? to_f(alpha[((int64_t)i * G + gg) * N + nb + dn]) : 0.f;
     }
-    noff = n_ok ? __ldg(offset + (int64_t)gg * N + nb + dn) : 0.f;
+    noff = n_ok ? to_f(offset[(int64_t)gg * N + nb + dn]) : 0.f;
 #pragma unroll
     for (int r = 0; r < 2; r++) {
       const int row = m0 + xr + 32 * r, k = w * 32 + xp * 8;
@@ -317,15 +332,15 @@ __global__ void __launch_bounds__(kMmaThreads) bcq_mma_kernel(T* __restrict__ y,
       }
 }
 
-template <typename T, bool Bf16>
-cudaError_t launch_mma(void* y, float* ws, const void* x, const uint32_t* signs, const float* alpha, const float* offset,
+template <typename T, typename S, bool Bf16>
+cudaError_t launch_mma(void* y, float* ws, const void* x, const uint32_t* signs, const S* alpha, const S* offset,
                        const void* bias, int m, int n, int k, int q, int group, int64_t xs, int64_t ys, int splits,
                        cudaStream_t stream) {
   const int W = (k + 31) / 32;
   const int wps = words_per_split(W, splits, 1);
   const int real_splits = (W + wps - 1) / wps;
   const dim3 grid((n + kMmaBN - 1) / kMmaBN, (m + kMmaBM - 1) / kMmaBM, real_splits);
-  bcq_mma_kernel<T, Bf16><<<grid, kMmaThreads, 0, stream>>>((T*)y, ws, (const T*)x, signs, alpha, offset, (const T*)bias, m, n, k, q,
+  bcq_mma_kernel<T, S, Bf16><<<grid, kMmaThreads, 0, stream>>>((T*)y, ws, (const T*)x, signs, alpha, offset, (const T*)bias, m, n, k, q,
                                                            group, xs, ys, wps);
   auto err = cudaGetLastError();
   if (err != cudaSuccess || real_splits == 1) return err;
@@ -335,9 +350,9 @@ cudaError_t launch_mma(void* y, float* ws, const void* x, const uint32_t* signs,
 // ---------------------------------------------------------------------------------------------------------------------
 // Dequantization (baseline): thread = (output n, sign word w), n fastest so the sign/α/offset reads coalesce; each
 // thread writes its 32 weights as 16-byte pieces when the row allows it.
-template <typename T>
-__global__ void bcq_dequantize_kernel(T* __restrict__ w, const uint32_t* __restrict__ signs, const float* __restrict__ alpha,
-                                      const float* __restrict__ offset, int N, int K, int q, int group) {
+template <typename T, typename S>
+__global__ void bcq_dequantize_kernel(T* __restrict__ w, const uint32_t* __restrict__ signs, const S* __restrict__ alpha,
+                                      const S* __restrict__ offset, int N, int K, int q, int group) {
   const int n = blockIdx.x * blockDim.x + threadIdx.x, wi = blockIdx.y;
   if (n >= N) return;
   const int W = (K + 31) / 32, G = (K + group - 1) / group, g = wi * 32 / group;
@@ -346,9 +361,9 @@ __global__ void bcq_dequantize_kernel(T* __restrict__ w, const uint32_t* __restr
 #pragma unroll
   for (int i = 0; i < 4; i++) {
     bits[i] = i < q ? signs[((int64_t)i * W + wi) * N + n] : 0u;
-    a[i] = i < q ? alpha[((int64_t)i * G + g) * N + n] : 0.f;
+    a[i] = i < q ? to_f(alpha[((int64_t)i * G + g) * N + n]) : 0.f;
   }
-  const float off = offset[(int64_t)g * N + n];
+  const float off = to_f(offset[(int64_t)g * N + n]);
   __align__(16) T vals[32];
 #pragma unroll
   for (int j = 0; j < 32; j++) {
@@ -371,10 +386,13 @@ __global__ void bcq_dequantize_kernel(T* __restrict__ w, const uint32_t* __restr
 
 template <typename T>
 struct DequantLaunch {
-  static cudaError_t run(void* w, const uint32_t* signs, const float* alpha, const float* offset, int n, int k, int q, int group,
-                         cudaStream_t stream) {
+  static cudaError_t run(void* w, const uint32_t* signs, const void* alpha, const void* offset, int scale_dtype, int n, int k, int q,
+                         int group, cudaStream_t stream) {
     const dim3 grid((n + 127) / 128, (k + 31) / 32);
-    bcq_dequantize_kernel<T><<<grid, 128, 0, stream>>>((T*)w, signs, alpha, offset, n, k, q, group);
+    if (scale_dtype == 1)
+      bcq_dequantize_kernel<T, __half><<<grid, 128, 0, stream>>>((T*)w, signs, (const __half*)alpha, (const __half*)offset, n, k, q, group);
+    else
+      bcq_dequantize_kernel<T, float><<<grid, 128, 0, stream>>>((T*)w, signs, (const float*)alpha, (const float*)offset, n, k, q, group);
     return cudaGetLastError();
   }
 };
@@ -397,27 +415,38 @@ int bcq_mma_splits(int m, int n, int k, int sms) {
   return want < 1 ? 1 : want;
 }
 
-cudaError_t launch_lut_gemm(int dtype, void* y, float* workspace, const void* x, const uint32_t* signs, const float* alpha,
-                            const float* offset, const void* bias, int m, int n, int k, int q, int group, int64_t x_stride,
-                            int64_t y_stride, int splits, cudaStream_t stream) {
-  if (m < 1 || m > kLutMaxRows || q < 1 || q > 4 || group % 32 != 0 || n % 4 != 0) return cudaErrorInvalidValue;
-  return dispatch_dtype<LutLaunch>(dtype, y, workspace, x, signs, alpha, offset, bias, m, n, k, q, group, x_stride, y_stride, splits,
-                                   stream);
+cudaError_t launch_lut_gemm(int dtype, void* y, float* workspace, const void* x, const uint32_t* signs, const void* alpha,
+                            const void* offset, int scale_dtype, const void* bias, int m, int n, int k, int q, int group,
+                            int64_t x_stride, int64_t y_stride, int splits, cudaStream_t stream) {
+  if (m < 1 || m > kLutMaxRows || q < 1 || q > 4 || group % 32 != 0 || n % 4 != 0 || (scale_dtype != 0 && scale_dtype != 1))
+    return cudaErrorInvalidValue;
+  return dispatch_dtype<LutLaunch>(dtype, y, workspace, x, signs, alpha, offset, scale_dtype, bias, m, n, k, q, group, x_stride, y_stride,
+                                   splits, stream);
 }
 
-cudaError_t launch_bcq_mma(int dtype, void* y, float* workspace, const void* x, const uint32_t* signs, const float* alpha,
-                           const float* offset, const void* bias, int m, int n, int k, int q, int group, int64_t x_stride,
-                           int64_t y_stride, int splits, cudaStream_t stream) {
-  if (m < 1 || q < 1 || q > 4 || group % 32 != 0 || k % 8 != 0 || x_stride % 8 != 0) return cudaErrorInvalidValue;
+cudaError_t launch_bcq_mma(int dtype, void* y, float* workspace, const void* x, const uint32_t* signs, const void* alpha,
+                           const void* offset, int scale_dtype, const void* bias, int m, int n, int k, int q, int group,
+                           int64_t x_stride, int64_t y_stride, int splits, cudaStream_t stream) {
+  if (m < 1 || q < 1 || q > 4 || group % 32 != 0 || k % 8 != 0 || x_stride % 8 != 0 || (scale_dtype != 0 && scale_dtype != 1))
+    return cudaErrorInvalidValue;
+  const bool half_scales = scale_dtype == 1;
+  const auto* af = (const float*)alpha;
+  const auto* of = (const float*)offset;
+  const auto* ah = (const __half*)alpha;
+  const auto* oh = (const __half*)offset;
   switch (dtype) {
-    case 1: return launch_mma<__half, false>(y, workspace, x, signs, alpha, offset, bias, m, n, k, q, group, x_stride, y_stride, splits, stream);
-    case 2: return launch_mma<__nv_bfloat16, true>(y, workspace, x, signs, alpha, offset, bias, m, n, k, q, group, x_stride, y_stride, splits, stream);
+    case 1:
+      return half_scales ? launch_mma<__half, __half, false>(y, workspace, x, signs, ah, oh, bias, m, n, k, q, group, x_stride, y_stride, splits, stream)
+                         : launch_mma<__half, float, false>(y, workspace, x, signs, af, of, bias, m, n, k, q, group, x_stride, y_stride, splits, stream);
+    case 2:
+      return half_scales ? launch_mma<__nv_bfloat16, __half, true>(y, workspace, x, signs, ah, oh, bias, m, n, k, q, group, x_stride, y_stride, splits, stream)
+                         : launch_mma<__nv_bfloat16, float, true>(y, workspace, x, signs, af, of, bias, m, n, k, q, group, x_stride, y_stride, splits, stream);
     default: return cudaErrorInvalidValue;
   }
 }
 
-cudaError_t launch_bcq_dequantize(int dtype, void* w, const uint32_t* signs, const float* alpha, const float* offset, int n, int k,
-                                  int q, int group, cudaStream_t stream) {
-  if (q < 1 || q > 4 || group % 32 != 0) return cudaErrorInvalidValue;
-  return dispatch_dtype<DequantLaunch>(dtype, w, signs, alpha, offset, n, k, q, group, stream);
+cudaError_t launch_bcq_dequantize(int dtype, void* w, const uint32_t* signs, const void* alpha, const void* offset, int scale_dtype,
+                                  int n, int k, int q, int group, cudaStream_t stream) {
+  if (q < 1 || q > 4 || group % 32 != 0 || (scale_dtype != 0 && scale_dtype != 1)) return cudaErrorInvalidValue;
+  return dispatch_dtype<DequantLaunch>(dtype, w, signs, alpha, offset, scale_dtype, n, k, q, group, stream);
 }

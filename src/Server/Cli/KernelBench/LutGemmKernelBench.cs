@@ -8,7 +8,8 @@ namespace InferenceServer.Server.Cli.KernelBench;
 /// weight), the native LUT-GEMM as the engine runs it (the table kernel up to 8 rows, the tensor-core kernel above),
 /// and the dequantize-then-GEMM baseline (the BCQ weights written to a temporary bf16 [N, K], then cuBLAS). Bandwidth
 /// counts the packed bytes read (signs + α + offsets) and is compared with the device-copy bandwidth in the summary.
-/// Weights are random in packed form, made on the device; the bf16 and packed copies cycle through ≥ 256 MiB.
+/// Weights are random in packed form, made on the device, with float16 α and offsets as the engine uploads them for
+/// bf16 serving; the bf16 and packed copies cycle through ≥ 256 MiB.
 /// </summary>
 public sealed class LutGemmKernelBench : IKernelBenchSuite
 {
@@ -39,11 +40,11 @@ public sealed class LutGemmKernelBench : IKernelBenchSuite
         {
             using var scope = NewDisposeScope();
             int words = (k + 31) / 32, groups = (k + GroupSize - 1) / GroupSize;
-            long bytes = 4L * n * (q * words + q * groups + groups);
+            long bytes = 4L * n * q * words + 2L * n * (q * groups + groups);   // int32 sign words, float16 α and offsets
             var packed = KernelBenchContext.Cycle(bytes, () => (
                 Signs: randint(int.MinValue, int.MaxValue, [q, words, n], ScalarType.Int32, device),
-                Alpha: rand([q, groups, n], ScalarType.Float32, device).mul_(0.02),
-                Offset: randn([groups, n], ScalarType.Float32, device).mul_(0.002)));
+                Alpha: rand([q, groups, n], ScalarType.Float16, device).mul_(0.02),
+                Offset: randn([groups, n], ScalarType.Float16, device).mul_(0.002)));
             double lut = timer.Microseconds(() =>
             {
                 var p = packed();
