@@ -213,13 +213,22 @@ struct LutLaunch {
 // ---------------------------------------------------------------------------------------------------------------------
 // Tensor-core kernel (any M, float16/bfloat16). Block tile 64 tokens × 64 outputs, K step = one sign word (32).
 // Per step the 128 threads stage x [64 × 32] and dequantize W [64 outputs × 32] (Σ_i α_i·b_i + offset in float32,
-// rounded to the serving dtype) into shared memory, then 4 warps (2 × 2, 32 × 32 each) run m16n8k16 MMAs. The next
-// step's sign words, α, offset and x are loaded into registers while the current step's MMAs run. Rows are padded to
+// rounded to the serving dtype) into shared memory, then 4 warps (2 × 2, 32 × 32 each) run m16n8k16 MMAs. Sign words
+// are loaded kDepth steps ahead into a register ring (enough bytes in flight for small M, where the kernel is bound by
+// reading them), α, offset and x one step ahead. Rows are padded to
 // 20 words, so fragment reads and 16-byte stores hit distinct banks. Split-K over blocks when the tile grid is small.
 constexpr int kMmaBM = 64, kMmaBN = 64, kMmaThreads = 128, kRowWords = 20;
+constexpr int kDepth = 8;  // steps of sign words in flight per thread (the kernel is bound by their latency at small M)
+
+// Read-only 32-bit load that skips L1 (each sign word is read by the two threads of one output, then never again).
+__device__ __forceinline__ uint32_t ld_nc(const uint32_t* p) {
+  uint32_t v;
+  asm volatile("ld.global.nc.L1::no_allocate.u32 %0, [%1];\n" : "=r"(v) : "l"(p));
+  return v;
+}
 
 template <typename T, typename S, bool Bf16>
-__global__ void __launch_bounds__(kMmaThreads) bcq_mma_kernel(T* __restrict__ y, float* __restrict__ ws, const T* __restrict__ x,
+__global__ void __launch_bounds__(kMmaThreads, 3) bcq_mma_kernel(T* __restrict__ y, float* __restrict__ ws, const T* __restrict__ x,
                                                               const uint32_t* __restrict__ signs, const S* __restrict__ alpha,
                                                               const S* __restrict__ offset, const T* __restrict__ bias, int M,
                                                               int N, int K, int q, int group, int64_t xs, int64_t ys,
@@ -236,16 +245,19 @@ __global__ void __launch_bounds__(kMmaThreads) bcq_mma_kernel(T* __restrict__ y,
   // x staging role: two 16-byte pieces, rows xr and xr + 32, part xp (8 elements).
   const int xr = tid / 4, xp = tid % 4;
 
-  uint32_t nw[4];
+  // Sign words kDepth steps ahead (a ring in registers), α, offset and x one step ahead.
+  uint32_t ring[kDepth][4];
   float na[4], noff;
   uint4 nx[2];
+  auto load_words = [&](uint32_t (&dst)[4], int w) {
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+      dst[i] = (i < q && n_ok && w < w_end) ? ld_nc(signs + ((int64_t)i * W + w) * N + nb + dn) : 0u;
+  };
   auto prefetch = [&](int w) {
     const int gg = (w * 32) / group;
 #pragma unroll
-    for (int i = 0; i < 4; i++) {
-      nw[i] = (i < q && n_ok) ? __ldg(signs + ((int64_t)i * W + w) * N + nb + dn) : 0u;
-      na[i] = (i < q && n_ok) ? to_f(alpha[((int64_t)i * G + gg) * N + nb + dn]) : 0.f;
-    }
+    for (int i = 0; i < 4; i++) na[i] = (i < q && n_ok) ? to_f(alpha[((int64_t)i * G + gg) * N + nb + dn]) : 0.f;
     noff = n_ok ? to_f(offset[(int64_t)gg * N + nb + dn]) : 0.f;
 #pragma unroll
     for (int r = 0; r < 2; r++) {
@@ -261,8 +273,14 @@ __global__ void __launch_bounds__(kMmaThreads) bcq_mma_kernel(T* __restrict__ y,
 #pragma unroll
     for (int b = 0; b < 4; b++) acc[a][b][0] = acc[a][b][1] = acc[a][b][2] = acc[a][b][3] = 0.f;
 
+#pragma unroll
+  for (int d = 0; d < kDepth; d++) load_words(ring[d], w_begin + d);
   if (w_begin < w_end) prefetch(w_begin);
-  for (int w = w_begin; w < w_end; w++) {
+  for (int w0 = w_begin; w0 < w_end; w0 += kDepth) {
+#pragma unroll
+  for (int d = 0; d < kDepth; d++) {
+    const int w = w0 + d;
+    if (w >= w_end) break;  // uniform over the block
     __syncthreads();  // the previous step's fragments are read
     // Dequantize 16 weights of output dn: k = 32w + 16dh + j.
     uint32_t packed[8];
@@ -275,7 +293,7 @@ __global__ void __launch_bounds__(kMmaThreads) bcq_mma_kernel(T* __restrict__ y,
         const int bit = 16 * dh + j + u;
 #pragma unroll
         for (int i = 0; i < 4; i++)
-          if (i < q) s += ((nw[i] >> bit) & 1u) ? na[i] : -na[i];
+          if (i < q) s += ((ring[d][i] >> bit) & 1u) ? na[i] : -na[i];
         v[u] = s;
       }
       const T lo = from_f<T>(v[0]), hi = from_f<T>(v[1]);
@@ -286,6 +304,7 @@ __global__ void __launch_bounds__(kMmaThreads) bcq_mma_kernel(T* __restrict__ y,
 #pragma unroll
     for (int r = 0; r < 2; r++) *reinterpret_cast<uint4*>(&xs_s[xr + 32 * r][4 * xp]) = nx[r];
     __syncthreads();
+    load_words(ring[d], w + kDepth);
     if (w + 1 < w_end) prefetch(w + 1);
     const int wm = (warp % 2) * 32, wn = (warp / 2) * 32;
 #pragma unroll
@@ -311,6 +330,7 @@ __global__ void __launch_bounds__(kMmaThreads) bcq_mma_kernel(T* __restrict__ y,
         for (int nt = 0; nt < 4; nt++)
           mma_f16_16x8x16<Bf16>(acc[mt][nt], af[mt][0], af[mt][1], af[mt][2], af[mt][3], bf[nt][0], bf[nt][1]);
     }
+  }
   }
   const int wm = (warp % 2) * 32, wn = (warp / 2) * 32;
 #pragma unroll
@@ -410,7 +430,7 @@ int lut_gemm_splits(int m, int n, int k, int sms) {
 int bcq_mma_splits(int m, int n, int k, int sms) {
   const int tiles = ((n + kMmaBN - 1) / kMmaBN) * ((m + kMmaBM - 1) / kMmaBM);
   const int words = (k + 31) / 32;
-  int want = (2 * sms + tiles - 1) / tiles;
+  int want = (3 * sms + tiles - 1) / tiles;  // 3 resident blocks per SM
   if (want > words / 4) want = words / 4;  // at least 4 steps (128 activations) per block
   return want < 1 ? 1 : want;
 }
