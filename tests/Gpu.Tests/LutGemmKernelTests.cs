@@ -27,6 +27,7 @@ public sealed class LutGemmKernelTests(CudaFixture cuda) : IClassFixture<CudaFix
         { 1, 32, 1, 520, 96 },
         { 2, 64, 3, 4104, 200 },     // K not a multiple of the group nor of 32: a short last group, a partial last word
         { 3, 128, 8, 520, 1000 },
+        { 3, 64, 2, 520, 1000 },     // two rows: 8-byte table entries
         { 4, 256, 1, 4104, 4096 },
         { 3, 128, 17, 520, 4104 },   // M above the table kernel's 8 rows: tensor cores (16-bit), 3 table launches (float32)
         { 4, 32, 64, 4104, 512 },

@@ -152,6 +152,103 @@ __global__ void __launch_bounds__(kLutThreads) lut_gemm_kernel(T* __restrict__ y
   }
 }
 
+// The one-token table kernel: the same walk as lut_gemm_kernel with M = 1, but tables that halve and replicate. Since
+// T[255 − b] = −T[b], a chunk keeps only the 128 entries with bit 7 clear; byte b ≥ 128 reads entry 255 − b and flips
+// the sign. Each entry is stored 4 times, entry e of replica r at float 4e + r, and lane l reads replica (l / 8) mod 4:
+// the 8 lanes of one replica meet only its 8 banks, and different replicas never conflict, so a warp's 32 random
+// lookups cost about 2.3 bank cycles instead of about 3.4 with one 256-entry table; building the tables costs the
+// same 512 stores per chunk (one float4 per entry). IK_LUTGEMM_SYMMETRIC_TABLES=0 falls back to lut_gemm_kernel.
+__device__ __forceinline__ int bfe_s8(uint32_t w, int pos) {
+  int v;
+  asm("bfe.s32 %0, %1, %2, 8;" : "=r"(v) : "r"(w), "r"(pos));
+  return v;
+}
+
+template <typename T, typename S>
+__global__ void __launch_bounds__(kLutThreads) lut_gemm_m1_kernel(T* __restrict__ y, float* __restrict__ ws, const T* __restrict__ x,
+                                                                  const uint32_t* __restrict__ signs, const S* __restrict__ alpha,
+                                                                  const S* __restrict__ offset, const T* __restrict__ bias, int N,
+                                                                  int K, int q, int group, int words_per_split) {
+  constexpr int SW = 4;                      // words per slab: 16 chunks
+  constexpr int kChunkFloats = 128 * 4;      // 128 entries × 4 replicas
+  __shared__ __align__(16) float table[SW * 4 * kChunkFloats];  // 32 KB
+  const int W = (K + 31) / 32, group_words = group / 32, G = (K + group - 1) / group;
+  const int n0 = (blockIdx.x * kLutThreads + threadIdx.x) * kLutOuts;
+  const bool active = n0 < N;
+  const int w_begin = blockIdx.y * words_per_split, w_end = min(W, w_begin + words_per_split);
+  const float* mine = table + ((threadIdx.x >> 3) & 3);  // this lane's replica
+  float acc[kLutOuts] = {0.f, 0.f, 0.f, 0.f};
+
+  for (int s0 = w_begin; s0 < w_end;) {
+    const int g = s0 / group_words;
+    const int sw = min(SW, min(w_end, (g + 1) * group_words) - s0);
+    uint4 words[4][SW];
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+#pragma unroll
+      for (int j = 0; j < SW; j++)
+        words[i][j] = (active && i < q && j < sw) ? ld_stream(signs + ((int64_t)i * W + s0 + j) * N + n0) : make_uint4(0, 0, 0, 0);
+    __syncthreads();
+    // Task (chunk c, low nibble l): entries h·16 + l for h = 0..7 (bit 7 clear: x7 always negative).
+    for (int task = threadIdx.x; task < sw * 4 * 16; task += kLutThreads) {
+      const int l = task % 16, c = task / 16, k0 = s0 * 32 + c * 8;
+      float v[8];
+#pragma unroll
+      for (int t = 0; t < 8; t++) v[t] = k0 + t < K ? to_f(x[k0 + t]) : 0.f;
+      const float L = ((l & 1) ? v[0] : -v[0]) + ((l & 2) ? v[1] : -v[1]) + (((l & 4) ? v[2] : -v[2]) + ((l & 8) ? v[3] : -v[3]));
+      const float p45[4] = {-v[4] - v[5], v[4] - v[5], -v[4] + v[5], v[4] + v[5]};
+      const float p67[2] = {-v[6] - v[7], v[6] - v[7]};
+      float4* tc = reinterpret_cast<float4*>(table + c * kChunkFloats);
+#pragma unroll
+      for (int h = 0; h < 8; h++) {
+        const float e = L + (p45[h & 3] + p67[h >> 2]);
+        tc[h * 16 + l] = make_float4(e, e, e, e);
+      }
+    }
+    __syncthreads();
+    if (active) {
+#pragma unroll
+      for (int i = 0; i < 4; i++) {
+        if (i >= q) break;
+        const float4 a = load4(alpha + ((int64_t)i * G + g) * N + n0);
+        const float av[4] = {a.x, a.y, a.z, a.w};
+#pragma unroll
+        for (int o = 0; o < kLutOuts; o++) {
+          float s = 0.f;
+#pragma unroll
+          for (int j = 0; j < SW; j++) {
+            if (j < sw) {
+              const uint32_t wd = word_at(words[i][j], o);
+#pragma unroll
+              for (int b = 0; b < 4; b++) {
+                const int sb = bfe_s8(wd, 8 * b), flip = sb >> 31;  // flip = −1 for bytes ≥ 128
+                const int e = (sb ^ flip) & 127;                   // 255 − b for those
+                const float t = mine[(j * 4 + b) * kChunkFloats + 4 * e];
+                s += __int_as_float(__float_as_int(t) ^ (flip & (int)0x80000000));
+              }
+            }
+          }
+          acc[o] = fmaf(av[o], s, acc[o]);
+        }
+      }
+      float xsum = 0.f;  // Σx of a chunk = T[255] = −T[0]
+      for (int c = 0; c < sw * 4; c++) xsum -= mine[c * kChunkFloats];
+      const float4 off = load4(offset + (int64_t)g * N + n0);
+      acc[0] = fmaf(off.x, xsum, acc[0]);
+      acc[1] = fmaf(off.y, xsum, acc[1]);
+      acc[2] = fmaf(off.z, xsum, acc[2]);
+      acc[3] = fmaf(off.w, xsum, acc[3]);
+    }
+    s0 += sw;
+  }
+  if (!active) return;
+#pragma unroll
+  for (int o = 0; o < kLutOuts; o++) {
+    if (gridDim.y > 1) ws[(int64_t)blockIdx.y * N + n0 + o] = acc[o];
+    else y[n0 + o] = from_f<T>(acc[o] + (bias ? to_f(bias[n0 + o]) : 0.f));
+  }
+}
+
 // y [M, N] = Σ_s ws [s, M, N] + bias.
 template <typename T>
 __global__ void splitk_reduce_kernel(T* __restrict__ y, const float* __restrict__ ws, const T* __restrict__ bias, int M, int N,
@@ -177,6 +274,12 @@ int words_per_split(int W, int splits, int unit) {
   return ((units + splits - 1) / splits) * unit;
 }
 
+// Whether M = 1 uses the halved, replicated tables (IK_LUTGEMM_SYMMETRIC_TABLES=0 turns them off for comparisons).
+bool symmetric_tables() {
+  static const bool on = !env_switched_off("IK_LUTGEMM_SYMMETRIC_TABLES");
+  return on;
+}
+
 template <typename T, typename S>
 cudaError_t lut_launch(void* y, float* ws, const void* x, const uint32_t* signs, const S* alpha, const S* offset, const void* bias,
                        int m, int n, int k, int q, int group, int64_t xs, int64_t ys, int splits, cudaStream_t stream) {
@@ -190,7 +293,12 @@ cudaError_t lut_launch(void* y, float* ws, const void* x, const uint32_t* signs,
   const T* xt = (const T*)x;
   const T* bt = (const T*)bias;
   switch (mp) {
-    case 1: lut_gemm_kernel<T, S, 1><<<grid, kLutThreads, 0, stream>>>(yt, ws, xt, signs, alpha, offset, bt, m, n, k, q, group, xs, ys, wps); break;
+    case 1:
+      if (symmetric_tables())
+        lut_gemm_m1_kernel<T, S><<<grid, kLutThreads, 0, stream>>>(yt, ws, xt, signs, alpha, offset, bt, n, k, q, group, wps);
+      else
+        lut_gemm_kernel<T, S, 1><<<grid, kLutThreads, 0, stream>>>(yt, ws, xt, signs, alpha, offset, bt, m, n, k, q, group, xs, ys, wps);
+      break;
     case 2: lut_gemm_kernel<T, S, 2><<<grid, kLutThreads, 0, stream>>>(yt, ws, xt, signs, alpha, offset, bt, m, n, k, q, group, xs, ys, wps); break;
     case 4: lut_gemm_kernel<T, S, 4><<<grid, kLutThreads, 0, stream>>>(yt, ws, xt, signs, alpha, offset, bt, m, n, k, q, group, xs, ys, wps); break;
     default: lut_gemm_kernel<T, S, 8><<<grid, kLutThreads, 0, stream>>>(yt, ws, xt, signs, alpha, offset, bt, m, n, k, q, group, xs, ys, wps); break;
