@@ -14,8 +14,8 @@
 // Table build: the thread of (chunk, low nibble l, token) computes L = ±x0±x1±x2±x3 for l once and writes the 16
 // entries h·16 + l, H(h) = ±x4..±x7 from two pair sums; the threads of a warp write consecutive words (no bank
 // conflicts). Lookups are random by nature: with float32 entries and M = 1 a warp's 32 lookups land on random banks
-// (about 3.5-way conflicts on average); for M ≥ 2 one lookup is a 8/16/32-byte vector covering all tokens, so the
-// conflict cost is paid once for all of them.
+// (about 3.4-way conflicts on average), which lut_gemm_m1_kernel below cuts with halved, replicated tables; for M ≥ 2
+// one lookup is a 8/16/32-byte vector covering all tokens, so the conflict cost is paid once for all of them.
 namespace {
 
 constexpr int kLutThreads = 64;
