@@ -19,6 +19,7 @@ internal static class EngineStartup
         var info = new ParallelInfo(tensorParallelSize, model.LinearWeightBytes, kvBytes);
         if (blocks * blockSize < maxModelLen)
             log($"warning: the KV pool of {blocks} blocks holds {blocks * blockSize} tokens, less than --max-model-len {maxModelLen}; long requests will be refused. Raise --kv-cache-space / --gpu-memory-utilization or lower --max-model-len.");
+        log($"linear-layer weights: {model.LinearWeightBytes / (double)(1 << 30):F2} GiB (quantized layers in their packed form)");
         log($"KV cache: {blocks} blocks of {blockSize} tokens ({(long)blocks * blockSize} tokens, " +
             $"{kvBytes / (1 << 20)} MiB{(tensorParallelSize > 1 ? " per rank" : "")})");
         if (group is not null)

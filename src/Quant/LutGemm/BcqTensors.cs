@@ -6,7 +6,8 @@ namespace InferenceServer.Quant.LutGemm;
 
 /// <summary>
 /// <see cref="BcqWeights"/> as tensors (any device, the same layout): signs int32 [q, W, N] (the uint32 words'
-/// bits), alpha float32 [q, G, N], offset float32 [G, N]. Owns them.
+/// bits), alpha [q, G, N], offset [G, N], both float32 (the format) or both float16 (<see cref="WithHalfScales"/>, what
+/// the CUDA kernels read when serving in 16 bits). Owns them.
 /// </summary>
 public sealed class BcqTensors : IDisposable
 {
@@ -17,7 +18,7 @@ public sealed class BcqTensors : IDisposable
     public int OutFeatures { get; }
     public int InFeatures { get; }
     public int GroupSize { get; }
-    public long Bytes => 4L * (Signs.numel() + Alpha.numel() + Offset.numel());
+    public long Bytes => 4L * Signs.numel() + Alpha.element_size() * (Alpha.numel() + Offset.numel());
 
     public BcqTensors(Tensor signs, Tensor alpha, Tensor offset, int inFeatures, int groupSize)
     {
@@ -28,8 +29,8 @@ public sealed class BcqTensors : IDisposable
         long[] s = [bits, BcqWeights.WordsFor(inFeatures), n], a = [bits, BcqWeights.GroupsFor(inFeatures, groupSize), n], o = [a[1], n];
         if (!signs.shape.SequenceEqual(s) || !alpha.shape.SequenceEqual(a) || !offset.shape.SequenceEqual(o))
             throw new ArgumentException($"BCQ tensors for K = {inFeatures}, group {groupSize}: expected signs {Shape(s)}, alpha {Shape(a)}, offset {Shape(o)}; got {Shape(signs)}, {Shape(alpha)}, {Shape(offset)}.");
-        if (signs.dtype != ScalarType.Int32 || alpha.dtype != ScalarType.Float32 || offset.dtype != ScalarType.Float32)
-            throw new ArgumentException($"BCQ tensors must be int32, float32, float32 (got {signs.dtype}, {alpha.dtype}, {offset.dtype}).");
+        if (signs.dtype != ScalarType.Int32 || alpha.dtype != offset.dtype || alpha.dtype is not (ScalarType.Float32 or ScalarType.Float16))
+            throw new ArgumentException($"BCQ tensors must be int32 signs and float32 (or float16) alpha and offset (got {signs.dtype}, {alpha.dtype}, {offset.dtype}).");
         (Signs, Alpha, Offset, Bits, OutFeatures, InFeatures, GroupSize) = (signs, alpha, offset, bits, n, inFeatures, groupSize);
     }
 
@@ -45,11 +46,24 @@ public sealed class BcqTensors : IDisposable
         tensor(w.Alpha, [w.Bits, w.Groups, w.OutFeatures]),
         tensor(w.Offset, [w.Groups, w.OutFeatures]));
 
+    /// <summary>
+    /// The same tensors with alpha and offset rounded once to float16 (relative error ≤ 2^-11, below the bf16 rounding of
+    /// the activations they multiply): a quarter of the packed bytes at q = 3, g = 128. Disposes this instance's scales.
+    /// </summary>
+    public BcqTensors WithHalfScales()
+    {
+        if (Alpha.dtype == ScalarType.Float16) return this;
+        var result = new BcqTensors(Signs, Alpha.to(ScalarType.Float16), Offset.to(ScalarType.Float16), InFeatures, GroupSize);
+        Alpha.Dispose();
+        Offset.Dispose();
+        return result;
+    }
+
     public BcqWeights ToHost()
     {
         using var s = Signs.cpu().contiguous();
-        using var a = Alpha.cpu().contiguous();
-        using var o = Offset.cpu().contiguous();
+        using var a = Alpha.cpu().to(ScalarType.Float32).contiguous();
+        using var o = Offset.cpu().to(ScalarType.Float32).contiguous();
         var signs = new uint[s.numel()];
         s.data<int>().CopyTo(MemoryMarshal.Cast<uint, int>(signs.AsSpan()));
         var alpha = new float[a.numel()];
@@ -67,8 +81,8 @@ public sealed class BcqTensors : IDisposable
         var bits = Signs.unsqueeze(2).bitwise_right_shift(shifts).bitwise_and(1);                 // [q, W, 32, N]
         var b = bits.reshape(Bits, -1, OutFeatures).narrow(1, 0, InFeatures)
             .to(ScalarType.Float32).mul_(2).sub_(1);                                             // [q, K, N] ±1
-        var alpha = Alpha.repeat_interleave(GroupSize, 1).narrow(1, 0, InFeatures);             // [q, K, N]
-        var w = Offset.repeat_interleave(GroupSize, 0).narrow(0, 0, InFeatures).clone();         // [K, N]
+        var alpha = Alpha.to(ScalarType.Float32).repeat_interleave(GroupSize, 1).narrow(1, 0, InFeatures);   // [q, K, N]
+        var w = Offset.to(ScalarType.Float32).repeat_interleave(GroupSize, 0).narrow(0, 0, InFeatures).clone(); // [K, N]
         var terms = (alpha * b).unbind(0);
         var sum = terms[0];
         for (int i = 1; i < terms.Length; i++) sum = sum + terms[i];

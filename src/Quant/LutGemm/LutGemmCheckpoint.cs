@@ -64,7 +64,7 @@ public static class LutGemmCheckpoint
             if (spec.HasBias) bias.Add(weights.Get(part + ".bias", [rows], spec.Dtype, spec.Device, WeightInit.Zeros));
         }
         return LutGemmLinearKernel.FromTensors(Cat(signs, 2).DetachFromDisposeScope(), Cat(alpha, 2).DetachFromDisposeScope(),
-            Cat(offset, 1).DetachFromDisposeScope(), spec.InFeatures, options.GroupSize, spec.HasBias ? Cat(bias, 0).DetachFromDisposeScope() : null);
+            Cat(offset, 1).DetachFromDisposeScope(), spec.InFeatures, options.GroupSize, spec.HasBias ? Cat(bias, 0).DetachFromDisposeScope() : null, spec.Kernels, options.Kernel, spec.Dtype);
     }
 
     /// <summary>

@@ -34,7 +34,7 @@ public sealed class LutGemmMethod(LutGemmOptions options, bool prequantized = fa
         }
         weight.Dispose();
         var packed = BcqQuantizer.Quantize(w, spec.OutFeatures, spec.InFeatures, options.Bits, options.GroupSize, options.Init, options.RefinementRounds);
-        return LutGemmLinearKernel.FromHost(packed, bias, spec.Device);
+        return LutGemmLinearKernel.FromHost(packed, bias, spec.Device, spec.Kernels, options.Kernel, spec.Dtype);
     }
 
     /// <summary>
@@ -52,7 +52,7 @@ public sealed class LutGemmMethod(LutGemmOptions options, bool prequantized = fa
         scale.Dispose();
         var offset = zeros([groups, spec.OutFeatures], ScalarType.Float32, spec.Device);
         var bias = spec.HasBias ? zeros([spec.OutFeatures], spec.Dtype, spec.Device) : null;
-        return LutGemmLinearKernel.FromTensors(signs, alpha, offset, spec.InFeatures, options.GroupSize, bias);
+        return LutGemmLinearKernel.FromTensors(signs, alpha, offset, spec.InFeatures, options.GroupSize, bias, spec.Kernels, options.Kernel, spec.Dtype);
     }
 
     public ILinearKernel? LoadPrequantized(LinearSpec spec, IWeightSource weights) =>

@@ -8,7 +8,8 @@ namespace InferenceServer.Quant.LutGemm;
 /// <c>--quantization lutgemm</c> settings, read from <see cref="QuantMethodOptions.Values"/> (the CLI's flag names
 /// without dashes): <c>--weight-bits</c> 1–4 (default 4), <c>--group-size</c> (default 128), <c>--bcq-init</c>
 /// uniform|greedy (default greedy) and <c>--bcq-iterations</c> (default 0 for uniform, which keeps it exactly
-/// round-to-nearest, and <see cref="DefaultGreedyIterations"/> for greedy).
+/// round-to-nearest, and <see cref="DefaultGreedyIterations"/> for greedy), and <c>--lutgemm-kernel</c> lut|dequant
+/// (default lut; dequant runs the dequantize-then-GEMM baseline on CUDA, for comparisons).
 /// </summary>
 public sealed record LutGemmOptions
 {
@@ -16,6 +17,7 @@ public sealed record LutGemmOptions
     public const string GroupSizeKey = "group-size";
     public const string InitKey = "bcq-init";
     public const string IterationsKey = "bcq-iterations";
+    public const string KernelKey = "lutgemm-kernel";
     public const int DefaultBits = 4;
     public const int DefaultGroupSize = 128;
     /// <summary>Refinement rounds for greedy; most groups stop earlier, when no sign changes.</summary>
@@ -26,6 +28,8 @@ public sealed record LutGemmOptions
     public BcqInit Init { get; init; } = BcqInit.Greedy;
     /// <summary>Alternating-refinement rounds; null takes the init's default.</summary>
     public int? Iterations { get; init; }
+    /// <summary>The CUDA kernel: LUT-GEMM, or the dequantize-then-GEMM baseline.</summary>
+    public LutGemmKernelChoice Kernel { get; init; } = LutGemmKernelChoice.Lut;
 
     public int RefinementRounds => Iterations ?? (Init == BcqInit.Uniform ? 0 : DefaultGreedyIterations);
 
@@ -52,6 +56,16 @@ public sealed record LutGemmOptions
                     _ => throw new ArgumentException($"--{InitKey} {init}: expected uniform or greedy."),
                 },
             };
+        if (Get(v, KernelKey) is { } kernel)
+            o = o with
+            {
+                Kernel = kernel.ToLowerInvariant() switch
+                {
+                    "lut" => LutGemmKernelChoice.Lut,
+                    "dequant" => LutGemmKernelChoice.Dequant,
+                    _ => throw new ArgumentException($"--{KernelKey} {kernel}: expected lut or dequant."),
+                },
+            };
         if (Get(v, IterationsKey) is { } it)
             o = o with { Iterations = Int(IterationsKey, it, 0, 10_000, "an integer from 0 to 10000") };
         return o;
@@ -64,3 +78,10 @@ public sealed record LutGemmOptions
         int.TryParse(value, CultureInfo.InvariantCulture, out var n) && n >= min && n <= max
             ? n : throw new ArgumentException($"--{key} {value}: lutgemm expects {expected}.");
 }
+
+/// <summary>
+/// How a CUDA lutgemm layer multiplies: <see cref="Lut"/> reads the packed weights with the LUT-GEMM kernels (tables
+/// for few rows, tensor cores for many); <see cref="Dequant"/> dequantizes them to a temporary dense weight on every
+/// call and runs cuBLAS, the baseline the paper compares against. The CPU always runs its LUT-GEMM.
+/// </summary>
+public enum LutGemmKernelChoice { Lut, Dequant }

@@ -33,6 +33,7 @@ public static class Calibration
         if (p.GetValue(a.LkdSeqLen) is int lkdLen) values["lkd-seq-len"] = lkdLen.ToString(CultureInfo.InvariantCulture);
         if (p.GetValue(a.BcqInit) is string init) values["bcq-init"] = init;
         if (p.GetValue(a.BcqIterations) is int rounds) values["bcq-iterations"] = rounds.ToString(CultureInfo.InvariantCulture);
+        if (p.GetValue(a.LutGemmKernel) is string lutKernel) values["lutgemm-kernel"] = lutKernel;
         return new QuantMethodOptions { Values = values };
     }
 

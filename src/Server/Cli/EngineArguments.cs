@@ -29,6 +29,7 @@ public sealed class EngineArguments
     public Option<int?> LkdSeqLen { get; } = new("--lkd-seq-len") { Description = "LKD: tokens per calibration window (default 256); --calibration-samples sets the number of windows (LKD default 32)." };
     public Option<string?> BcqInit { get; } = new("--bcq-init") { Description = "lutgemm: uniform (round-to-nearest converted exactly to BCQ) or greedy (non-uniform BCQ with alternating refinement, default)." };
     public Option<int?> BcqIterations { get; } = new("--bcq-iterations") { Description = "lutgemm: rounds of alternating refinement (least-squares scales, then nearest codes). Default: 30 for greedy, 0 for uniform." };
+    public Option<string?> LutGemmKernel { get; } = new("--lutgemm-kernel") { Description = "lutgemm on CUDA: lut (LUT-GEMM kernels, default) or dequant (dequantize to a temporary bf16 weight, then cuBLAS: the baseline, for comparisons)." };
     public Option<int?> MaxModelLen { get; } = new("--max-model-len") { Description = "Maximum prompt + output tokens per request. Default: the model's max_position_embeddings." };
     public Option<string?> Tokenizer { get; } = new("--tokenizer") { Description = "Folder with the tokenizer files. Default: --model." };
     public Option<bool> SkipTokenizerInit { get; } = new("--skip-tokenizer-init") { Description = "Serve on token ids only (no tokenizer files needed; text prompts are refused)." };
@@ -48,7 +49,7 @@ public sealed class EngineArguments
 
     /// <summary>How the linear layers are quantized (and calibrated): serve, bench, perplexity, quantize.</summary>
     public IEnumerable<Option> Quantizing => [Quantization, SmoothQuantAlpha, ActScales, CalibrationData, CalibrationSamples, CalibrationSeqLen, WeightBits, GroupSize,
-        WeightSymmetric, ActBits, MixedPrecision, QuantOverride, QuantOverridesFile, LkdSteps, LkdLr, LkdBatchSize, LkdSeqLen, BcqInit, BcqIterations];
+        WeightSymmetric, ActBits, MixedPrecision, QuantOverride, QuantOverridesFile, LkdSteps, LkdLr, LkdBatchSize, LkdSeqLen, BcqInit, BcqIterations, LutGemmKernel];
 
     /// <summary>Request-serving limits and token-id-only serving: serve and bench.</summary>
     public IEnumerable<Option> Serving => [MaxModelLen, SkipTokenizerInit, TensorParallelSize, DistributedExecutorBackend];

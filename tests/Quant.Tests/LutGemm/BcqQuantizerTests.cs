@@ -108,6 +108,9 @@ public sealed class BcqQuantizerTests
         Assert.Contains("--group-size 12", Assert.Throws<ArgumentException>(() => Parse(("group-size", "12"))).Message);
         Assert.Contains("--bcq-init best", Assert.Throws<ArgumentException>(() => Parse(("bcq-init", "best"))).Message);
         Assert.Contains("--bcq-iterations -1", Assert.Throws<ArgumentException>(() => Parse(("bcq-iterations", "-1"))).Message);
+        Assert.Equal(LutGemmKernelChoice.Lut, LutGemmOptions.Parse(new QuantMethodOptions()).Kernel);
+        Assert.Equal(LutGemmKernelChoice.Dequant, Parse(("lutgemm-kernel", "dequant")).Kernel);
+        Assert.Contains("--lutgemm-kernel fast", Assert.Throws<ArgumentException>(() => Parse(("lutgemm-kernel", "fast"))).Message);
     }
 
     private static LutGemmOptions Parse(params (string Key, string Value)[] values) =>

@@ -101,6 +101,27 @@ public sealed class LutGemmKernelTests
         Assert.Equal(w.Signs, d.ToHost().Signs);
     }
 
+    /// <summary>
+    /// float16 scales (what CUDA layers hold for 16-bit serving): the sign words are untouched, the scales rounded once,
+    /// the bytes shrink by the scales' half, and both the host copy and the dequantization use the rounded scales.
+    /// </summary>
+    [Fact]
+    public void HalfScalesRoundOnceAndKeepTheSigns()
+    {
+        var w = BcqTestData.RandomPacked(20, 256, 3, 64, seed: 11);
+        var d = BcqTensors.FromHost(w, CPU);
+        long before = d.Bytes;
+        using var h = d.WithHalfScales();
+        Assert.Equal(ScalarType.Float16, h.Alpha.dtype);
+        Assert.Equal(before - 2L * (w.Alpha.Length + w.Offset.Length), h.Bytes);
+        var host = h.ToHost();
+        Assert.Equal(w.Signs, host.Signs);
+        Assert.Equal(w.Alpha.Select(v => (float)(Half)v).ToArray(), host.Alpha);
+        Assert.Equal(w.Offset.Select(v => (float)(Half)v).ToArray(), host.Offset);
+        using var dense = h.Dequantize(ScalarType.Float32);
+        Assert.Equal(host.Dequantize(), dense.data<float>().ToArray());
+    }
+
     [Fact]
     public void SizeChecksRejectWrongBuffers()
     {

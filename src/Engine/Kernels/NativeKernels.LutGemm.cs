@@ -1,0 +1,48 @@
+using static TorchSharp.torch;
+
+namespace InferenceServer.Engine.Kernels;
+
+/// <summary>
+/// LUT-GEMM on binary-coded (BCQ) weights (csrc/lut_gemm.cu, csrc/api_lutgemm.cpp). The weights stay on the device in
+/// the packed layout of <c>InferenceServer.Quant.Formats.BcqWeights</c>: signs int32 [q, ceil(K/32), N], alpha
+/// [q, ceil(K/G), N] and offset [ceil(K/G), N] both float32 or both float16; G a multiple of 32 and N a multiple of 4.
+/// </summary>
+public sealed unsafe partial class NativeKernels
+{
+    /// <summary>Rows the table kernel takes per launch; the automatic choice uses the tensor-core kernel above this (16-bit dtypes).</summary>
+    public const int LutGemmMaxTableRows = 8;
+
+    /// <summary>Which kernel <see cref="LutGemm"/> runs.</summary>
+    public enum LutGemmKernel
+    {
+        /// <summary>Tables for M ≤ <see cref="LutGemmMaxTableRows"/> (and for float32), tensor cores above.</summary>
+        Auto = 0,
+        /// <summary>The table kernel for every M (8 rows per launch).</summary>
+        Table = 1,
+        /// <summary>BCQ tiles dequantized in shared memory feeding mma.sync (float16/bfloat16, K a multiple of 8).</summary>
+        TensorCore = 2,
+    }
+
+    private IntPtr _lutGemm, _bcqDequantize;
+
+    /// <summary>Whether the CUDA kernels take this layer: group size a multiple of 32, N a multiple of 4.</summary>
+    public static bool LutGemmTakes(int outFeatures, int groupSize) => groupSize % 32 == 0 && outFeatures % 4 == 0;
+
+    /// <summary>y [M, N] = x [M, K] · Wᵀ + bias, W in BCQ form; y in x's dtype. x needs contiguous rows.</summary>
+    public Tensor LutGemm(Tensor x, Tensor signs, Tensor alpha, Tensor offset, Tensor? bias, int groupSize, LutGemmKernel kernel = LutGemmKernel.Auto)
+    {
+        var f = (delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, int, int, int>)Export(ref _lutGemm, "ik_lutgemm");
+        var output = empty([x.shape[0], signs.shape[2]], x.dtype, x.device);
+        Check(f(output.Handle, x.Handle, signs.Handle, alpha.Handle, offset.Handle, bias?.Handle ?? IntPtr.Zero, groupSize, (int)kernel), "lutgemm");
+        return output;
+    }
+
+    /// <summary>The represented weights W [N, K] (Σ_i α·b + offset) in <paramref name="dtype"/>: the dequantize-then-GEMM baseline.</summary>
+    public Tensor BcqDequantize(Tensor signs, Tensor alpha, Tensor offset, int inFeatures, int groupSize, ScalarType dtype)
+    {
+        var f = (delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, int, int>)Export(ref _bcqDequantize, "ik_bcq_dequantize");
+        var w = empty([signs.shape[2], inFeatures], dtype, signs.device);
+        Check(f(w.Handle, signs.Handle, alpha.Handle, offset.Handle, groupSize), "bcq_dequantize");
+        return w;
+    }
+}

@@ -1,0 +1,580 @@
+#include "dtype_convert.cuh"
+#include "lut_gemm.h"
+#include "mma.cuh"
+
+// Table kernel (M ≤ 8). A block owns 4·kLutThreads consecutive outputs and a range of K (split-K over blocks so
+// that all SMs work even for N = 4096). It walks its K range in slabs of SW sign words (32·SW activations, never
+// crossing a group): it first issues the 16-byte loads of all q planes' words of the slab (each thread 4 consecutive
+// outputs, so a warp reads 512 contiguous bytes per plane and word), then builds the slab's tables in shared memory,
+// T[c][b][m] = Σ_{t<8} (bit t of b ? +x[m, 8c+t] : −x[m, 8c+t]) in float32, for every chunk c of 8 activations,
+// b = 0..255 and token m (m innermost, so one lookup returns all tokens' sums), and finally every byte of every
+// sign word indexes its chunk's table: per plane s = Σ_c T[c][byte], y += α·s, and y += offset·Σx with Σx of the slab
+// read from the all-ones entries T[c][255]. Nothing is dequantized.
+//
+// Table build: the thread of (chunk, low nibble l, token) computes L = ±x0±x1±x2±x3 for l once and writes the 16
+// entries h·16 + l, H(h) = ±x4..±x7 from two pair sums; the threads of a warp write consecutive words (no bank
+// conflicts). Lookups are random by nature: with float32 entries and M = 1 a warp's 32 lookups land on random banks
+// (about 3.4-way conflicts on average), which lut_gemm_m1_kernel below cuts with halved, replicated tables; for M ≥ 2
+// one lookup is a 8/16/32-byte vector covering all tokens, so the conflict cost is paid once for all of them.
+namespace {
+
+constexpr int kLutThreads = 64;
+constexpr int kLutOuts = 4;  // consecutive outputs per thread (one uint4 of sign words)
+constexpr int kLutBlockN = kLutThreads * kLutOuts;
+
+// Tokens padded to 1, 2, 4 or 8 (the table's innermost extent) and words per slab: tables of SW·4 chunks ·256·MP floats.
+template <int MP> struct LutShape {
+  static constexpr int SW = MP <= 2 ? 4 : (MP == 4 ? 2 : 1);
+  static constexpr int kTableFloats = SW * 4 * 256 * MP;  // 16 KB (MP 1), 32 KB (MP 2, 4, 8)
+};
+
+template <int MP>
+__device__ __forceinline__ void add_entry(float (&s)[MP], const float* e) {
+  if constexpr (MP == 1) {
+    s[0] += e[0];
+  } else if constexpr (MP == 2) {
+    const float2 v = *reinterpret_cast<const float2*>(e);
+    s[0] += v.x; s[1] += v.y;
+  } else {
+#pragma unroll
+    for (int j = 0; j < MP; j += 4) {
+      const float4 v = *reinterpret_cast<const float4*>(e + j);
+      s[j] += v.x; s[j + 1] += v.y; s[j + 2] += v.z; s[j + 3] += v.w;
+    }
+  }
+}
+
+// Four consecutive scales (float32 or float16) as floats; p is 16- (float) or 8-byte (half) aligned.
+__device__ __forceinline__ float4 load4(const float* p) { return *reinterpret_cast<const float4*>(p); }
+__device__ __forceinline__ float4 load4(const __half* p) {
+  const uint2 v = *reinterpret_cast<const uint2*>(p);
+  const float2 a = __half22float2(*reinterpret_cast<const __half2*>(&v.x)), b = __half22float2(*reinterpret_cast<const __half2*>(&v.y));
+  return make_float4(a.x, a.y, b.x, b.y);
+}
+
+__device__ __forceinline__ uint32_t word_at(const uint4& v, int o) { return o == 0 ? v.x : o == 1 ? v.y : o == 2 ? v.z : v.w; }
+
+// y [M, N] (or workspace [splits, M, N] float32 when gridDim.y > 1). Grid: (ceil(N / kLutBlockN), splits).
+template <typename T, typename S, int MP>
+__global__ void __launch_bounds__(kLutThreads) lut_gemm_kernel(T* __restrict__ y, float* __restrict__ ws, const T* __restrict__ x,
+                                                               const uint32_t* __restrict__ signs, const S* __restrict__ alpha,
+                                                               const S* __restrict__ offset, const T* __restrict__ bias,
+                                                               int M, int N, int K, int q, int group, int64_t xs, int64_t ys,
+                                                               int words_per_split) {
+  using Shape = LutShape<MP>;
+  constexpr int SW = Shape::SW;
+  __shared__ __align__(16) float table[Shape::kTableFloats];
+  const int W = (K + 31) / 32, group_words = group / 32, G = (K + group - 1) / group;
+  const int n0 = (blockIdx.x * kLutThreads + threadIdx.x) * kLutOuts;
+  const bool active = n0 < N;
+  const int w_begin = blockIdx.y * words_per_split, w_end = min(W, w_begin + words_per_split);
+
+  float acc[kLutOuts][MP];
+#pragma unroll
+  for (int o = 0; o < kLutOuts; o++)
+#pragma unroll
+    for (int m = 0; m < MP; m++) acc[o][m] = 0.f;
+
+  for (int s0 = w_begin; s0 < w_end;) {
+    const int g = s0 / group_words;
+    const int sw = min(SW, min(w_end, (g + 1) * group_words) - s0);  // words in this slab (same group)
+    // 1. The slab's sign words of every plane, all in flight before the table is built.
+    uint4 words[4][SW];
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+#pragma unroll
+      for (int j = 0; j < SW; j++)
+        words[i][j] = (active && i < q && j < sw) ? ld_stream(signs + ((int64_t)i * W + s0 + j) * N + n0) : make_uint4(0, 0, 0, 0);
+    __syncthreads();  // the previous slab's lookups are done with the table
+    // 2. Tables of the slab's sw·4 chunks: task = (chunk, low nibble, token), token fastest.
+    const int tasks = sw * 4 * 16 * MP;
+    for (int task = threadIdx.x; task < tasks; task += kLutThreads) {
+      const int m = task % MP, l = task / MP % 16, c = task / (16 * MP);
+      const int k0 = (s0 * 32) + c * 8;
+      float v[8];
+#pragma unroll
+      for (int t = 0; t < 8; t++) v[t] = (m < M && k0 + t < K) ? to_f(x[(int64_t)m * xs + k0 + t]) : 0.f;
+      const float L = ((l & 1) ? v[0] : -v[0]) + ((l & 2) ? v[1] : -v[1]) + (((l & 4) ? v[2] : -v[2]) + ((l & 8) ? v[3] : -v[3]));
+      const float p45[4] = {-v[4] - v[5], v[4] - v[5], -v[4] + v[5], v[4] + v[5]};
+      const float p67[4] = {-v[6] - v[7], v[6] - v[7], -v[6] + v[7], v[6] + v[7]};
+      float* tc = table + c * 256 * MP;
+#pragma unroll
+      for (int h = 0; h < 16; h++) tc[(h * 16 + l) * MP + m] = L + (p45[h & 3] + p67[h >> 2]);
+    }
+    __syncthreads();
+    if (active) {
+      // 3. Lookups: every byte of every word indexes its chunk's table.
+#pragma unroll
+      for (int i = 0; i < 4; i++) {
+        if (i >= q) break;
+        const float4 a = load4(alpha + ((int64_t)i * G + g) * N + n0);
+        const float av[4] = {a.x, a.y, a.z, a.w};
+#pragma unroll
+        for (int o = 0; o < kLutOuts; o++) {
+          float s[MP];
+#pragma unroll
+          for (int m = 0; m < MP; m++) s[m] = 0.f;
+#pragma unroll
+          for (int j = 0; j < SW; j++) {
+            if (j < sw) {
+              const uint32_t wd = word_at(words[i][j], o);
+#pragma unroll
+              for (int b = 0; b < 4; b++) add_entry<MP>(s, table + ((j * 4 + b) * 256 + ((wd >> (8 * b)) & 255)) * MP);
+            }
+          }
+#pragma unroll
+          for (int m = 0; m < MP; m++) acc[o][m] = fmaf(av[o], s[m], acc[o][m]);
+        }
+      }
+      // 4. offset·Σx over the slab (Σx of a chunk is its all-ones entry).
+      float xsum[MP];
+#pragma unroll
+      for (int m = 0; m < MP; m++) xsum[m] = 0.f;
+      for (int c = 0; c < sw * 4; c++) add_entry<MP>(xsum, table + (c * 256 + 255) * MP);
+      const float4 off = load4(offset + (int64_t)g * N + n0);
+      const float ov[4] = {off.x, off.y, off.z, off.w};
+#pragma unroll
+      for (int o = 0; o < kLutOuts; o++)
+#pragma unroll
+        for (int m = 0; m < MP; m++) acc[o][m] = fmaf(ov[o], xsum[m], acc[o][m]);
+    }
+    s0 += sw;
+  }
+  if (!active) return;
+#pragma unroll
+  for (int m = 0; m < MP; m++) {
+    if (m >= M) break;
+#pragma unroll
+    for (int o = 0; o < kLutOuts; o++) {
+      if (gridDim.y > 1) ws[((int64_t)blockIdx.y * M + m) * N + n0 + o] = acc[o][m];
+      else y[(int64_t)m * ys + n0 + o] = from_f<T>(acc[o][m] + (bias ? to_f(bias[n0 + o]) : 0.f));
+    }
+  }
+}
+
+// The one-token table kernel: the same walk as lut_gemm_kernel with M = 1, but tables that halve and replicate. Since
+// T[255 − b] = −T[b], a chunk keeps only the 128 entries with bit 7 clear; byte b ≥ 128 reads entry 255 − b and flips
+// the sign. Each entry is stored 4 times, entry e of replica r at float 4e + r, and lane l reads replica (l / 8) mod 4:
+// the 8 lanes of one replica meet only its 8 banks, and different replicas never conflict, so a warp's 32 random
+// lookups cost about 2.3 bank cycles instead of about 3.4 with one 256-entry table; building the tables costs the
+// same 512 stores per chunk (one float4 per entry). IK_LUTGEMM_SYMMETRIC_TABLES=0 falls back to lut_gemm_kernel.
+__device__ __forceinline__ int bfe_s8(uint32_t w, int pos) {
+  int v;
+  asm("bfe.s32 %0, %1, %2, 8;" : "=r"(v) : "r"(w), "r"(pos));
+  return v;
+}
+
+template <typename T, typename S>
+__global__ void __launch_bounds__(kLutThreads) lut_gemm_m1_kernel(T* __restrict__ y, float* __restrict__ ws, const T* __restrict__ x,
+                                                                  const uint32_t* __restrict__ signs, const S* __restrict__ alpha,
+                                                                  const S* __restrict__ offset, const T* __restrict__ bias, int N,
+                                                                  int K, int q, int group, int words_per_split) {
+  constexpr int SW = 4;                      // words per slab: 16 chunks
+  constexpr int kChunkFloats = 128 * 4;      // 128 entries × 4 replicas
+  __shared__ __align__(16) float table[SW * 4 * kChunkFloats];  // 32 KB
+  const int W = (K + 31) / 32, group_words = group / 32, G = (K + group - 1) / group;
+  const int n0 = (blockIdx.x * kLutThreads + threadIdx.x) * kLutOuts;
+  const bool active = n0 < N;
+  const int w_begin = blockIdx.y * words_per_split, w_end = min(W, w_begin + words_per_split);
+  const float* mine = table + ((threadIdx.x >> 3) & 3);  // this lane's replica
+  float acc[kLutOuts] = {0.f, 0.f, 0.f, 0.f};
+
+  for (int s0 = w_begin; s0 < w_end;) {
+    const int g = s0 / group_words;
+    const int sw = min(SW, min(w_end, (g + 1) * group_words) - s0);
+    uint4 words[4][SW];
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+#pragma unroll
+      for (int j = 0; j < SW; j++)
+        words[i][j] = (active && i < q && j < sw) ? ld_stream(signs + ((int64_t)i * W + s0 + j) * N + n0) : make_uint4(0, 0, 0, 0);
+    __syncthreads();
+    // Task (chunk c, low nibble l): entries h·16 + l for h = 0..7 (bit 7 clear: x7 always negative).
+    for (int task = threadIdx.x; task < sw * 4 * 16; task += kLutThreads) {
+      const int l = task % 16, c = task / 16, k0 = s0 * 32 + c * 8;
+      float v[8];
+#pragma unroll
+      for (int t = 0; t < 8; t++) v[t] = k0 + t < K ? to_f(x[k0 + t]) : 0.f;
+      const float L = ((l & 1) ? v[0] : -v[0]) + ((l & 2) ? v[1] : -v[1]) + (((l & 4) ? v[2] : -v[2]) + ((l & 8) ? v[3] : -v[3]));
+      const float p45[4] = {-v[4] - v[5], v[4] - v[5], -v[4] + v[5], v[4] + v[5]};
+      const float p67[2] = {-v[6] - v[7], v[6] - v[7]};
+      float4* tc = reinterpret_cast<float4*>(table + c * kChunkFloats);
+#pragma unroll
+      for (int h = 0; h < 8; h++) {
+        const float e = L + (p45[h & 3] + p67[h >> 2]);
+        tc[h * 16 + l] = make_float4(e, e, e, e);
+      }
+    }
+    __syncthreads();
+    if (active) {
+#pragma unroll
+      for (int i = 0; i < 4; i++) {
+        if (i >= q) break;
+        const float4 a = load4(alpha + ((int64_t)i * G + g) * N + n0);
+        const float av[4] = {a.x, a.y, a.z, a.w};
+#pragma unroll
+        for (int o = 0; o < kLutOuts; o++) {
+          float s = 0.f;
+#pragma unroll
+          for (int j = 0; j < SW; j++) {
+            if (j < sw) {
+              const uint32_t wd = word_at(words[i][j], o);
+#pragma unroll
+              for (int b = 0; b < 4; b++) {
+                const int sb = bfe_s8(wd, 8 * b), flip = sb >> 31;  // flip = −1 for bytes ≥ 128
+                const int e = (sb ^ flip) & 127;                   // 255 − b for those
+                const float t = mine[(j * 4 + b) * kChunkFloats + 4 * e];
+                s += __int_as_float(__float_as_int(t) ^ (flip & (int)0x80000000));
+              }
+            }
+          }
+          acc[o] = fmaf(av[o], s, acc[o]);
+        }
+      }
+      float xsum = 0.f;  // Σx of a chunk = T[255] = −T[0]
+      for (int c = 0; c < sw * 4; c++) xsum -= mine[c * kChunkFloats];
+      const float4 off = load4(offset + (int64_t)g * N + n0);
+      acc[0] = fmaf(off.x, xsum, acc[0]);
+      acc[1] = fmaf(off.y, xsum, acc[1]);
+      acc[2] = fmaf(off.z, xsum, acc[2]);
+      acc[3] = fmaf(off.w, xsum, acc[3]);
+    }
+    s0 += sw;
+  }
+  if (!active) return;
+#pragma unroll
+  for (int o = 0; o < kLutOuts; o++) {
+    if (gridDim.y > 1) ws[(int64_t)blockIdx.y * N + n0 + o] = acc[o];
+    else y[n0 + o] = from_f<T>(acc[o] + (bias ? to_f(bias[n0 + o]) : 0.f));
+  }
+}
+
+// y [M, N] = Σ_s ws [s, M, N] + bias.
+template <typename T>
+__global__ void splitk_reduce_kernel(T* __restrict__ y, const float* __restrict__ ws, const T* __restrict__ bias, int M, int N,
+                                     int splits, int64_t ys) {
+  const int64_t idx = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+  if (idx >= (int64_t)M * N) return;
+  const int m = (int)(idx / N), n = (int)(idx % N);
+  float v = bias ? to_f(bias[n]) : 0.f;
+  for (int s = 0; s < splits; s++) v += ws[(int64_t)s * M * N + idx];
+  y[(int64_t)m * ys + n] = from_f<T>(v);
+}
+
+template <typename T>
+cudaError_t reduce(T* y, const float* ws, const T* bias, int m, int n, int splits, int64_t ys, cudaStream_t stream) {
+  const int64_t total = (int64_t)m * n;
+  splitk_reduce_kernel<T><<<(unsigned)((total + 255) / 256), 256, 0, stream>>>(y, ws, bias, m, n, splits, ys);
+  return cudaGetLastError();
+}
+
+// Words per split: a multiple of `unit` words, so that ceil(W / result) blocks cover K.
+int words_per_split(int W, int splits, int unit) {
+  const int units = (W + unit - 1) / unit;
+  return ((units + splits - 1) / splits) * unit;
+}
+
+// Whether M = 1 uses the halved, replicated tables (IK_LUTGEMM_SYMMETRIC_TABLES=0 turns them off for comparisons).
+bool symmetric_tables() {
+  static const bool on = !env_switched_off("IK_LUTGEMM_SYMMETRIC_TABLES");
+  return on;
+}
+
+template <typename T, typename S>
+cudaError_t lut_launch(void* y, float* ws, const void* x, const uint32_t* signs, const S* alpha, const S* offset, const void* bias,
+                       int m, int n, int k, int q, int group, int64_t xs, int64_t ys, int splits, cudaStream_t stream) {
+  const int W = (k + 31) / 32;
+  const int mp = m <= 1 ? 1 : m <= 2 ? 2 : m <= 4 ? 4 : 8;
+  const int sw = mp <= 2 ? 4 : mp == 4 ? 2 : 1;
+  const int wps = words_per_split(W, splits, sw);
+  const int real_splits = (W + wps - 1) / wps;
+  const dim3 grid((n + kLutBlockN - 1) / kLutBlockN, real_splits);
+  T* yt = (T*)y;
+  const T* xt = (const T*)x;
+  const T* bt = (const T*)bias;
+  switch (mp) {
+    case 1:
+      if (symmetric_tables())
+        lut_gemm_m1_kernel<T, S><<<grid, kLutThreads, 0, stream>>>(yt, ws, xt, signs, alpha, offset, bt, n, k, q, group, wps);
+      else
+        lut_gemm_kernel<T, S, 1><<<grid, kLutThreads, 0, stream>>>(yt, ws, xt, signs, alpha, offset, bt, m, n, k, q, group, xs, ys, wps);
+      break;
+    case 2: lut_gemm_kernel<T, S, 2><<<grid, kLutThreads, 0, stream>>>(yt, ws, xt, signs, alpha, offset, bt, m, n, k, q, group, xs, ys, wps); break;
+    case 4: lut_gemm_kernel<T, S, 4><<<grid, kLutThreads, 0, stream>>>(yt, ws, xt, signs, alpha, offset, bt, m, n, k, q, group, xs, ys, wps); break;
+    default: lut_gemm_kernel<T, S, 8><<<grid, kLutThreads, 0, stream>>>(yt, ws, xt, signs, alpha, offset, bt, m, n, k, q, group, xs, ys, wps); break;
+  }
+  auto err = cudaGetLastError();
+  if (err != cudaSuccess || real_splits == 1) return err;
+  return reduce<T>(yt, ws, bt, m, n, real_splits, ys, stream);
+}
+
+template <typename T>
+struct LutLaunch {
+  static cudaError_t run(void* y, float* ws, const void* x, const uint32_t* signs, const void* alpha, const void* offset, int scale_dtype,
+                         const void* bias, int m, int n, int k, int q, int group, int64_t xs, int64_t ys, int splits, cudaStream_t stream) {
+    return scale_dtype == 1
+        ? lut_launch<T, __half>(y, ws, x, signs, (const __half*)alpha, (const __half*)offset, bias, m, n, k, q, group, xs, ys, splits, stream)
+        : lut_launch<T, float>(y, ws, x, signs, (const float*)alpha, (const float*)offset, bias, m, n, k, q, group, xs, ys, splits, stream);
+  }
+};
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Tensor-core kernel (any M, float16/bfloat16). Block tile 64 tokens × 64 outputs, K step = one sign word (32).
+// Per step the 128 threads stage x [64 × 32] and dequantize W [64 outputs × 32] (Σ_i α_i·b_i + offset in float32,
+// rounded to the serving dtype) into shared memory, then 4 warps (2 × 2, 32 × 32 each) run m16n8k16 MMAs. Sign words
+// are loaded kDepth steps ahead into a register ring (enough bytes in flight for small M, where the kernel is bound by
+// reading them), α, offset and x one step ahead. Rows are padded to
+// 20 words, so fragment reads and 16-byte stores hit distinct banks. Split-K over blocks when the tile grid is small.
+constexpr int kMmaBM = 64, kMmaBN = 64, kMmaThreads = 128, kRowWords = 20;
+constexpr int kDepth = 8;  // steps of sign words in flight per thread (the kernel is bound by their latency at small M)
+
+// Read-only 32-bit load that skips L1 (each sign word is read by the two threads of one output, then never again).
+__device__ __forceinline__ uint32_t ld_nc(const uint32_t* p) {
+  uint32_t v;
+  asm volatile("ld.global.nc.L1::no_allocate.u32 %0, [%1];\n" : "=r"(v) : "l"(p));
+  return v;
+}
+
+template <typename T, typename S, bool Bf16>
+__global__ void __launch_bounds__(kMmaThreads, 3) bcq_mma_kernel(T* __restrict__ y, float* __restrict__ ws, const T* __restrict__ x,
+                                                              const uint32_t* __restrict__ signs, const S* __restrict__ alpha,
+                                                              const S* __restrict__ offset, const T* __restrict__ bias, int M,
+                                                              int N, int K, int q, int group, int64_t xs, int64_t ys,
+                                                              int words_per_split) {
+  __shared__ __align__(16) uint32_t xs_s[kMmaBM][kRowWords];
+  __shared__ __align__(16) uint32_t ws_s[kMmaBN][kRowWords];
+  const int tid = threadIdx.x, lane = tid % 32, warp = tid / 32, g = lane / 4, t = lane % 4;
+  const int W = (K + 31) / 32, group_words = group / 32, G = (K + group - 1) / group;
+  const int m0 = blockIdx.y * kMmaBM, nb = blockIdx.x * kMmaBN;
+  const int w_begin = blockIdx.z * words_per_split, w_end = min(W, w_begin + words_per_split);
+  // Dequantization role: output nb + dn, k half dh (16 weights).
+  const int dn = tid % kMmaBN, dh = tid / kMmaBN;
+  const bool n_ok = nb + dn < N;
+  // x staging role: two 16-byte pieces, rows xr and xr + 32, part xp (8 elements).
+  const int xr = tid / 4, xp = tid % 4;
+
+  // Sign words kDepth steps ahead (a ring in registers), α, offset and x one step ahead.
+  uint32_t ring[kDepth][4];
+  float na[4], noff;
+  uint4 nx[2];
+  auto load_words = [&](uint32_t (&dst)[4], int w) {
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+      dst[i] = (i < q && n_ok && w < w_end) ? ld_nc(signs + ((int64_t)i * W + w) * N + nb + dn) : 0u;
+  };
+  auto prefetch = [&](int w) {
+    const int gg = (w * 32) / group;
+#pragma unroll
+    for (int i = 0; i < 4; i++) na[i] = (i < q && n_ok) ? to_f(alpha[((int64_t)i * G + gg) * N + nb + dn]) : 0.f;
+    noff = n_ok ? to_f(offset[(int64_t)gg * N + nb + dn]) : 0.f;
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+      const int row = m0 + xr + 32 * r, k = w * 32 + xp * 8;
+      nx[r] = (row < M && k < K) ? *reinterpret_cast<const uint4*>(x + (int64_t)row * xs + k) : make_uint4(0, 0, 0, 0);
+    }
+  };
+  (void)group_words;
+
+  float acc[2][4][4];
+#pragma unroll
+  for (int a = 0; a < 2; a++)
+#pragma unroll
+    for (int b = 0; b < 4; b++) acc[a][b][0] = acc[a][b][1] = acc[a][b][2] = acc[a][b][3] = 0.f;
+
+#pragma unroll
+  for (int d = 0; d < kDepth; d++) load_words(ring[d], w_begin + d);
+  if (w_begin < w_end) prefetch(w_begin);
+  for (int w0 = w_begin; w0 < w_end; w0 += kDepth) {
+#pragma unroll
+  for (int d = 0; d < kDepth; d++) {
+    const int w = w0 + d;
+    if (w >= w_end) break;  // uniform over the block
+    __syncthreads();  // the previous step's fragments are read
+    // Dequantize 16 weights of output dn: k = 32w + 16dh + j.
+    uint32_t packed[8];
+#pragma unroll
+    for (int j = 0; j < 16; j += 2) {
+      float v[2];
+#pragma unroll
+      for (int u = 0; u < 2; u++) {
+        float s = noff;
+        const int bit = 16 * dh + j + u;
+#pragma unroll
+        for (int i = 0; i < 4; i++)
+          if (i < q) s += ((ring[d][i] >> bit) & 1u) ? na[i] : -na[i];
+        v[u] = s;
+      }
+      const T lo = from_f<T>(v[0]), hi = from_f<T>(v[1]);
+      packed[j / 2] = (uint32_t)(*reinterpret_cast<const uint16_t*>(&lo)) | ((uint32_t)(*reinterpret_cast<const uint16_t*>(&hi)) << 16);
+    }
+    *reinterpret_cast<uint4*>(&ws_s[dn][8 * dh]) = make_uint4(packed[0], packed[1], packed[2], packed[3]);
+    *reinterpret_cast<uint4*>(&ws_s[dn][8 * dh + 4]) = make_uint4(packed[4], packed[5], packed[6], packed[7]);
+#pragma unroll
+    for (int r = 0; r < 2; r++) *reinterpret_cast<uint4*>(&xs_s[xr + 32 * r][4 * xp]) = nx[r];
+    __syncthreads();
+    load_words(ring[d], w + kDepth);
+    if (w + 1 < w_end) prefetch(w + 1);
+    const int wm = (warp % 2) * 32, wn = (warp / 2) * 32;
+#pragma unroll
+    for (int kk = 0; kk < 2; kk++) {
+      uint32_t af[2][4], bf[4][2];
+#pragma unroll
+      for (int mt = 0; mt < 2; mt++) {
+        const int r = wm + 16 * mt + g;
+        af[mt][0] = xs_s[r][kk * 8 + t];
+        af[mt][1] = xs_s[r + 8][kk * 8 + t];
+        af[mt][2] = xs_s[r][kk * 8 + 4 + t];
+        af[mt][3] = xs_s[r + 8][kk * 8 + 4 + t];
+      }
+#pragma unroll
+      for (int nt = 0; nt < 4; nt++) {
+        const int c = wn + 8 * nt + g;
+        bf[nt][0] = ws_s[c][kk * 8 + t];
+        bf[nt][1] = ws_s[c][kk * 8 + 4 + t];
+      }
+#pragma unroll
+      for (int mt = 0; mt < 2; mt++)
+#pragma unroll
+        for (int nt = 0; nt < 4; nt++)
+          mma_f16_16x8x16<Bf16>(acc[mt][nt], af[mt][0], af[mt][1], af[mt][2], af[mt][3], bf[nt][0], bf[nt][1]);
+    }
+  }
+  }
+  const int wm = (warp % 2) * 32, wn = (warp / 2) * 32;
+#pragma unroll
+  for (int mt = 0; mt < 2; mt++)
+#pragma unroll
+    for (int nt = 0; nt < 4; nt++)
+#pragma unroll
+      for (int h = 0; h < 2; h++) {
+        const int row = m0 + wm + 16 * mt + g + 8 * h;
+        if (row >= M) continue;
+#pragma unroll
+        for (int u = 0; u < 2; u++) {
+          const int col = nb + wn + 8 * nt + 2 * t + u;
+          if (col >= N) continue;
+          const float v = acc[mt][nt][2 * h + u];
+          if (gridDim.z > 1) ws[((int64_t)blockIdx.z * M + row) * N + col] = v;
+          else y[(int64_t)row * ys + col] = from_f<T>(v + (bias ? to_f(bias[col]) : 0.f));
+        }
+      }
+}
+
+template <typename T, typename S, bool Bf16>
+cudaError_t launch_mma(void* y, float* ws, const void* x, const uint32_t* signs, const S* alpha, const S* offset,
+                       const void* bias, int m, int n, int k, int q, int group, int64_t xs, int64_t ys, int splits,
+                       cudaStream_t stream) {
+  const int W = (k + 31) / 32;
+  const int wps = words_per_split(W, splits, 1);
+  const int real_splits = (W + wps - 1) / wps;
+  const dim3 grid((n + kMmaBN - 1) / kMmaBN, (m + kMmaBM - 1) / kMmaBM, real_splits);
+  bcq_mma_kernel<T, S, Bf16><<<grid, kMmaThreads, 0, stream>>>((T*)y, ws, (const T*)x, signs, alpha, offset, (const T*)bias, m, n, k, q,
+                                                           group, xs, ys, wps);
+  auto err = cudaGetLastError();
+  if (err != cudaSuccess || real_splits == 1) return err;
+  return reduce<T>((T*)y, ws, (const T*)bias, m, n, real_splits, ys, stream);
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Dequantization (baseline): thread = (output n, sign word w), n fastest so the sign/α/offset reads coalesce; each
+// thread writes its 32 weights as 16-byte pieces when the row allows it.
+template <typename T, typename S>
+__global__ void bcq_dequantize_kernel(T* __restrict__ w, const uint32_t* __restrict__ signs, const S* __restrict__ alpha,
+                                      const S* __restrict__ offset, int N, int K, int q, int group) {
+  const int n = blockIdx.x * blockDim.x + threadIdx.x, wi = blockIdx.y;
+  if (n >= N) return;
+  const int W = (K + 31) / 32, G = (K + group - 1) / group, g = wi * 32 / group;
+  uint32_t bits[4];
+  float a[4];
+#pragma unroll
+  for (int i = 0; i < 4; i++) {
+    bits[i] = i < q ? signs[((int64_t)i * W + wi) * N + n] : 0u;
+    a[i] = i < q ? to_f(alpha[((int64_t)i * G + g) * N + n]) : 0.f;
+  }
+  const float off = to_f(offset[(int64_t)g * N + n]);
+  __align__(16) T vals[32];
+#pragma unroll
+  for (int j = 0; j < 32; j++) {
+    float s = off;
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+      if (i < q) s += ((bits[i] >> j) & 1u) ? a[i] : -a[i];
+    vals[j] = from_f<T>(s);
+  }
+  T* row = w + (int64_t)n * K + wi * 32;
+  const int valid = min(32, K - wi * 32);
+  if (valid == 32 && (K * sizeof(T)) % 16 == 0) {
+    const uint4* src = reinterpret_cast<const uint4*>(vals);
+#pragma unroll
+    for (int p = 0; p < (int)(32 * sizeof(T) / 16); p++) reinterpret_cast<uint4*>(row)[p] = src[p];
+  } else {
+    for (int j = 0; j < valid; j++) row[j] = vals[j];
+  }
+}
+
+template <typename T>
+struct DequantLaunch {
+  static cudaError_t run(void* w, const uint32_t* signs, const void* alpha, const void* offset, int scale_dtype, int n, int k, int q,
+                         int group, cudaStream_t stream) {
+    const dim3 grid((n + 127) / 128, (k + 31) / 32);
+    if (scale_dtype == 1)
+      bcq_dequantize_kernel<T, __half><<<grid, 128, 0, stream>>>((T*)w, signs, (const __half*)alpha, (const __half*)offset, n, k, q, group);
+    else
+      bcq_dequantize_kernel<T, float><<<grid, 128, 0, stream>>>((T*)w, signs, (const float*)alpha, (const float*)offset, n, k, q, group);
+    return cudaGetLastError();
+  }
+};
+
+}  // namespace
+
+int lut_gemm_splits(int m, int n, int k, int sms) {
+  (void)m;
+  const int blocks_n = (n + kLutBlockN - 1) / kLutBlockN;
+  const int words = (k + 31) / 32;
+  const int want = (8 * sms + blocks_n - 1) / blocks_n;  // about 8 resident blocks per SM
+  return want < 1 ? 1 : (want > words ? words : want);
+}
+
+int bcq_mma_splits(int m, int n, int k, int sms) {
+  const int tiles = ((n + kMmaBN - 1) / kMmaBN) * ((m + kMmaBM - 1) / kMmaBM);
+  const int words = (k + 31) / 32;
+  int want = (3 * sms + tiles - 1) / tiles;  // 3 resident blocks per SM
+  if (want > words / 4) want = words / 4;  // at least 4 steps (128 activations) per block
+  return want < 1 ? 1 : want;
+}
+
+cudaError_t launch_lut_gemm(int dtype, void* y, float* workspace, const void* x, const uint32_t* signs, const void* alpha,
+                            const void* offset, int scale_dtype, const void* bias, int m, int n, int k, int q, int group,
+                            int64_t x_stride, int64_t y_stride, int splits, cudaStream_t stream) {
+  if (m < 1 || m > kLutMaxRows || q < 1 || q > 4 || group % 32 != 0 || n % 4 != 0 || (scale_dtype != 0 && scale_dtype != 1))
+    return cudaErrorInvalidValue;
+  return dispatch_dtype<LutLaunch>(dtype, y, workspace, x, signs, alpha, offset, scale_dtype, bias, m, n, k, q, group, x_stride, y_stride,
+                                   splits, stream);
+}
+
+cudaError_t launch_bcq_mma(int dtype, void* y, float* workspace, const void* x, const uint32_t* signs, const void* alpha,
+                           const void* offset, int scale_dtype, const void* bias, int m, int n, int k, int q, int group,
+                           int64_t x_stride, int64_t y_stride, int splits, cudaStream_t stream) {
+  if (m < 1 || q < 1 || q > 4 || group % 32 != 0 || k % 8 != 0 || x_stride % 8 != 0 || (scale_dtype != 0 && scale_dtype != 1))
+    return cudaErrorInvalidValue;
+  const bool half_scales = scale_dtype == 1;
+  const auto* af = (const float*)alpha;
+  const auto* of = (const float*)offset;
+  const auto* ah = (const __half*)alpha;
+  const auto* oh = (const __half*)offset;
+  switch (dtype) {
+    case 1:
+      return half_scales ? launch_mma<__half, __half, false>(y, workspace, x, signs, ah, oh, bias, m, n, k, q, group, x_stride, y_stride, splits, stream)
+                         : launch_mma<__half, float, false>(y, workspace, x, signs, af, of, bias, m, n, k, q, group, x_stride, y_stride, splits, stream);
+    case 2:
+      return half_scales ? launch_mma<__nv_bfloat16, __half, true>(y, workspace, x, signs, ah, oh, bias, m, n, k, q, group, x_stride, y_stride, splits, stream)
+                         : launch_mma<__nv_bfloat16, float, true>(y, workspace, x, signs, af, of, bias, m, n, k, q, group, x_stride, y_stride, splits, stream);
+    default: return cudaErrorInvalidValue;
+  }
+}
+
+cudaError_t launch_bcq_dequantize(int dtype, void* w, const uint32_t* signs, const void* alpha, const void* offset, int scale_dtype,
+                                  int n, int k, int q, int group, cudaStream_t stream) {
+  if (q < 1 || q > 4 || group % 32 != 0 || (scale_dtype != 0 && scale_dtype != 1)) return cudaErrorInvalidValue;
+  return dispatch_dtype<DequantLaunch>(dtype, w, signs, alpha, offset, scale_dtype, n, k, q, group, stream);
+}

@@ -1,0 +1,33 @@
+// LUT-GEMM on binary-coded (BCQ) weights: y [M, N] = x [M, K] · Wᵀ + bias with
+// W[n, k] = Σ_{i<q} α[i, g, n]·b[i, n, k] + offset[g, n], g = k / group, b ∈ {−1, +1}.
+// Device layout = the host/checkpoint layout of src/Quant/Formats/BcqWeights.cs, unchanged:
+//   signs  uint32 [q, W, N], W = ceil(K/32): bit j of word [i, w, n] is b[i, n, 32w + j] (1 → +1), bits past K are 0;
+//   alpha  [q, G, N], G = ceil(K/group);
+//   offset [G, N];
+// alpha and offset in float32 (scale_dtype 0) or float16 (scale_dtype 1, what the engine uploads for 16-bit serving).
+// Requirements (checked by the C ABI): group a multiple of 32, N a multiple of 4, pointers 16-byte aligned.
+// dtype codes: 0 float32, 1 float16, 2 bfloat16 (x, y, bias, and the dequantized weights).
+#pragma once
+#include <cuda_runtime.h>
+#include <cstdint>
+
+constexpr int kLutMaxRows = 8;  // the table kernel takes at most this many rows per launch
+
+// Blocks along K (split-K) the table kernel uses for this shape; > 1 needs a float32 workspace [splits, M, N].
+int lut_gemm_splits(int m, int n, int k, int sms);
+// The same for the tensor-core kernel (M any, float16/bfloat16 only, K a multiple of 8).
+int bcq_mma_splits(int m, int n, int k, int sms);
+
+// Table kernel, M ≤ kLutMaxRows. workspace: float32 [splits, M, N] when splits > 1, else unused.
+cudaError_t launch_lut_gemm(int dtype, void* y, float* workspace, const void* x, const uint32_t* signs, const void* alpha,
+                            const void* offset, int scale_dtype, const void* bias, int m, int n, int k, int q, int group, int64_t x_stride,
+                            int64_t y_stride, int splits, cudaStream_t stream);
+
+// Tensor-core kernel: BCQ tiles dequantized into shared memory as float16/bfloat16, then mma.sync m16n8k16.
+cudaError_t launch_bcq_mma(int dtype, void* y, float* workspace, const void* x, const uint32_t* signs, const void* alpha,
+                           const void* offset, int scale_dtype, const void* bias, int m, int n, int k, int q, int group, int64_t x_stride,
+                           int64_t y_stride, int splits, cudaStream_t stream);
+
+// The dequantize-then-GEMM baseline's first half: w [N, K] row-major in dtype, every weight Σ α·b + offset.
+cudaError_t launch_bcq_dequantize(int dtype, void* w, const uint32_t* signs, const void* alpha, const void* offset, int scale_dtype,
+                                  int n, int k, int q, int group, cudaStream_t stream);
