@@ -6,6 +6,7 @@ public static class KernelBenchSuites
     public static readonly IReadOnlyList<IKernelBenchSuite> All =
     [
         new Int8KernelBench(),
+        new GroupwiseKernelBench(),
     ];
 
     public static IKernelBenchSuite Find(string name) => All.FirstOrDefault(s => s.Name == name)
