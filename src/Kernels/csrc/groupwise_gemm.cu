@@ -20,7 +20,8 @@
 namespace {
 
 constexpr int kWarps = 8;
-constexpr int kUnroll = 4;  // 64-byte chunks (A16) or 32-k steps (A8) per warp in flight before their MMAs
+constexpr int kUnroll = 4;     // 32-k steps (A8) per warp in flight before their MMAs
+constexpr int kUnrollA16 = 2;  // 64-byte chunks per warp and buffer (A16): 8 16-byte loads in flight per lane
 
 template <typename T> struct Pair;
 template <> struct Pair<__nv_bfloat16> {
@@ -45,8 +46,8 @@ template <> struct Pair<__half> {
 };
 
 // 16 packed bytes of one row → register pairs for the MMA. Bits 4: 16 pairs, pair 4j+i = k (8j+i, 8j+i+4) of
-// word j. Bits 8: 8 pairs in natural order (2c, 2c+1).
-template <typename T, int Bits>
+// word j. Bits 8: 8 pairs in natural order (2c, 2c+1). Scaled: (u − z)·s rounded to T; unscaled: u − z, exact.
+template <typename T, int Bits, bool Scaled>
 __device__ __forceinline__ void dequant_piece(uint32_t (&out)[64 / Bits], uint4 q, float s, float z) {
   using P = Pair<T>;
   const uint32_t w[4] = {q.x, q.y, q.z, q.w};
@@ -57,7 +58,8 @@ __device__ __forceinline__ void dequant_piece(uint32_t (&out)[64 / Bits], uint4 
 #pragma unroll
       for (int i = 0; i < 4; i++) {
         uint32_t v = ((w[j] >> (4 * i)) & 0x000F000Fu) | P::kMagic;
-        typename P::T2 h = __hmul2(__hsub2(*reinterpret_cast<typename P::T2*>(&v), zb), sb);
+        typename P::T2 h = __hsub2(*reinterpret_cast<typename P::T2*>(&v), zb);
+        if constexpr (Scaled) h = __hmul2(h, sb);
         out[4 * j + i] = *reinterpret_cast<uint32_t*>(&h);
       }
   } else {
@@ -66,26 +68,32 @@ __device__ __forceinline__ void dequant_piece(uint32_t (&out)[64 / Bits], uint4 
     for (int j = 0; j < 4; j++) {
       float f[4];
 #pragma unroll
-      for (int b = 0; b < 4; b++) f[b] = (__int_as_float(__byte_perm(w[j], 0x4B000000u, 0x7540 | b)) - zf) * s;
+      for (int b = 0; b < 4; b++) {
+        f[b] = __int_as_float(__byte_perm(w[j], 0x4B000000u, 0x7540 | b)) - zf;
+        if constexpr (Scaled) f[b] *= s;
+      }
       out[2 * j] = P::pack(f[0], f[1]);
       out[2 * j + 1] = P::pack(f[2], f[3]);
     }
   }
 }
 
-// y [M, N] (one token tile of ≤ 8·MT rows per grid.y), x [M, K], w packed bytes [N, K·Bits/8].
-template <typename T, int Bits, int MT>
-__global__ void __launch_bounds__(kWarps * 32) groupwise_a16_kernel(T* __restrict__ y, const T* __restrict__ x, const uint8_t* __restrict__ w,
+// y [M, N] (one token tile of ≤ 8·MT rows per grid.y), x [M, K], w packed bytes [N, K·Bits/8]. ScaleAfter (G a
+// multiple of a chunk's 128 int4 / 64 int8 codes): the fragments hold the exact integers u − z, each chunk's MMAs
+// go into a fresh accumulator, and the row's scale multiplies that in float; otherwise the scale is applied to the
+// fragments.
+template <typename T, int Bits, int MT, bool ScaleAfter>
+__global__ void __launch_bounds__(kWarps * 32, MT <= 2 ? 2 : 1) groupwise_a16_kernel(T* __restrict__ y, const T* __restrict__ x, const uint8_t* __restrict__ w,
                                                                     const float* __restrict__ scales, const uint8_t* __restrict__ zeros,
                                                                     const T* __restrict__ bias, int M, int N, int K, int group,
                                                                     int64_t x_stride, int64_t y_stride) {
   constexpr int kPairs = 64 / Bits;  // register pairs per 16-byte piece (16 or 8)
   constexpr int kX = 64 / Bits / 4;  // uint4 loads of x per piece per token (4 or 2)
   const int lane = threadIdx.x % 32, g = lane / 4, t = lane % 4, warp = threadIdx.x / 32;
-  const int m0 = blockIdx.y * kGroupwiseTileRows;
+  const int m0 = blockIdx.y * kGroupwiseA16TileRows;
   x += (int64_t)m0 * x_stride;
   y += (int64_t)m0 * y_stride;
-  M = min(M - m0, kGroupwiseTileRows);
+  M = min(M - m0, kGroupwiseA16TileRows);
   const int n0 = blockIdx.x * 16;
   const int64_t kb = (int64_t)K * Bits / 8;
   const int groups = K / group;
@@ -105,16 +113,16 @@ __global__ void __launch_bounds__(kWarps * 32) groupwise_a16_kernel(T* __restric
   for (int j = 0; j < MT; j++) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
 
   const int64_t chunks = (kb + 63) / 64;
-  constexpr int kStep = kWarps * kUnroll;
+  constexpr int kStep = kWarps * kUnrollA16;
   struct Buf {
-    uint4 q[kUnroll][2];
-    float s[kUnroll][2], z[kUnroll][2];
+    uint4 q[kUnrollA16][2];
+    float s[kUnrollA16][2], z[kUnrollA16][2];
   };
   Buf buf[2];
   const float zsym = (float)(1 << (Bits - 1));
   auto load = [&](Buf& b, int64_t c0) {
 #pragma unroll
-    for (int u = 0; u < kUnroll; u++) {
+    for (int u = 0; u < kUnrollA16; u++) {
       const int64_t off = (c0 + u * kWarps) * 64;
       const bool ok = off + t * 16 < kb;  // kb is a multiple of 16: a piece is wholly in or out
       const int64_t grp = ok ? (off + t * 16) * 8 / Bits / group : 0;
@@ -128,13 +136,13 @@ __global__ void __launch_bounds__(kWarps * 32) groupwise_a16_kernel(T* __restric
   };
   auto compute = [&](const Buf& b, int64_t c0) {
 #pragma unroll
-    for (int u = 0; u < kUnroll; u++) {
+    for (int u = 0; u < kUnrollA16; u++) {
       const int64_t off = (c0 + u * kWarps) * 64;
       const bool ok = off + t * 16 < kb;
       const int64_t k0 = (off + t * 16) * 8 / Bits;  // first k of this lane's piece
       uint32_t wa[kPairs], wb[kPairs];
-      dequant_piece<T, Bits>(wa, b.q[u][0], b.s[u][0], b.z[u][0]);
-      dequant_piece<T, Bits>(wb, b.q[u][1], b.s[u][1], b.z[u][1]);
+      dequant_piece<T, Bits, !ScaleAfter>(wa, b.q[u][0], b.s[u][0], b.z[u][0]);
+      dequant_piece<T, Bits, !ScaleAfter>(wb, b.q[u][1], b.s[u][1], b.z[u][1]);
 #pragma unroll
       for (int j = 0; j < MT; j++) {
         uint32_t r[kPairs], xp[kPairs];
@@ -153,13 +161,21 @@ __global__ void __launch_bounds__(kWarps * 32) groupwise_a16_kernel(T* __restric
 #pragma unroll
           for (int p = 0; p < kPairs; p++) xp[p] = r[p];
         }
+        float d[4] = {0.f, 0.f, 0.f, 0.f};
+        float (&dst)[4] = ScaleAfter ? d : acc[j];
 #pragma unroll
         for (int mm = 0; mm < kPairs / 2; mm++)
-          mma_f16_16x8x16<std::is_same_v<T, __nv_bfloat16>>(acc[j], wa[2 * mm], wb[2 * mm], wa[2 * mm + 1], wb[2 * mm + 1], xp[2 * mm], xp[2 * mm + 1]);
+          mma_f16_16x8x16<std::is_same_v<T, __nv_bfloat16>>(dst, wa[2 * mm], wb[2 * mm], wa[2 * mm + 1], wb[2 * mm + 1], xp[2 * mm], xp[2 * mm + 1]);
+        if constexpr (ScaleAfter) {
+          acc[j][0] = fmaf(b.s[u][0], d[0], acc[j][0]);
+          acc[j][1] = fmaf(b.s[u][0], d[1], acc[j][1]);
+          acc[j][2] = fmaf(b.s[u][1], d[2], acc[j][2]);
+          acc[j][3] = fmaf(b.s[u][1], d[3], acc[j][3]);
+        }
       }
     }
   };
-  // Double-buffered: the next kUnroll chunks' loads are in flight while the current ones feed the MMAs.
+  // Double-buffered: the next kUnrollA16 chunks' loads are in flight while the current ones feed the MMAs.
   load(buf[0], warp);
   for (int64_t c0 = warp; c0 < chunks; c0 += 2 * kStep) {
     load(buf[1], c0 + kStep);
@@ -326,16 +342,23 @@ bool shape_ok(int m, int n, int k, int bits, int group) {
   return m >= 1 && n >= 1 && k >= 32 && (bits == 4 || bits == 8) && group >= 32 && group % 32 == 0 && k % group == 0;
 }
 
+template <typename T, int Bits, bool ScaleAfter>
+cudaError_t launch_a16_tiles(T* y, const T* x, const uint8_t* w, const float* s, const uint8_t* z, const T* bias, int m, int n,
+                             int k, int group, int64_t xs, int64_t ys, cudaStream_t st) {
+  const dim3 block(kWarps * 32), grid((n + 15) / 16, (m + kGroupwiseA16TileRows - 1) / kGroupwiseA16TileRows);
+  if (m <= 8) groupwise_a16_kernel<T, Bits, 1, ScaleAfter><<<grid, block, 0, st>>>(y, x, w, s, z, bias, m, n, k, group, xs, ys);
+  else if (m <= 16) groupwise_a16_kernel<T, Bits, 2, ScaleAfter><<<grid, block, 0, st>>>(y, x, w, s, z, bias, m, n, k, group, xs, ys);
+  else groupwise_a16_kernel<T, Bits, 4, ScaleAfter><<<grid, block, 0, st>>>(y, x, w, s, z, bias, m, n, k, group, xs, ys);
+  return cudaGetLastError();
+}
+
 template <typename T, int Bits>
 cudaError_t launch_a16(T* y, const T* x, const int32_t* packed, const float* s, const uint8_t* z, const T* bias, int m, int n,
                        int k, int group, int64_t xs, int64_t ys, cudaStream_t st) {
   const auto w = reinterpret_cast<const uint8_t*>(packed);
-  const dim3 block(kWarps * 32), grid((n + 15) / 16, (m + kGroupwiseTileRows - 1) / kGroupwiseTileRows);
-  if (m <= 8) groupwise_a16_kernel<T, Bits, 1><<<grid, block, 0, st>>>(y, x, w, s, z, bias, m, n, k, group, xs, ys);
-  else if (m <= 16) groupwise_a16_kernel<T, Bits, 2><<<grid, block, 0, st>>>(y, x, w, s, z, bias, m, n, k, group, xs, ys);
-  else if (m <= 32) groupwise_a16_kernel<T, Bits, 4><<<grid, block, 0, st>>>(y, x, w, s, z, bias, m, n, k, group, xs, ys);
-  else groupwise_a16_kernel<T, Bits, 8><<<grid, block, 0, st>>>(y, x, w, s, z, bias, m, n, k, group, xs, ys);
-  return cudaGetLastError();
+  // A 64-byte chunk of a row holds 512 / Bits codes; when groups are whole chunks the scale can wait for the MMA.
+  if (group % (512 / Bits) == 0) return launch_a16_tiles<T, Bits, true>(y, x, w, s, z, bias, m, n, k, group, xs, ys, st);
+  return launch_a16_tiles<T, Bits, false>(y, x, w, s, z, bias, m, n, k, group, xs, ys, st);
 }
 
 template <typename OutT, int Bits>

@@ -7,7 +7,9 @@
 #include <cuda_runtime.h>
 #include <cstdint>
 
-// Rows per token tile of the streaming kernels; larger M runs several tiles (grid.y), each reading the weights again.
+// Rows per token tile of the streaming kernels (A16, A8); larger M runs several tiles (grid.y), each reading the
+// weights again.
+constexpr int kGroupwiseA16TileRows = 32;
 constexpr int kGroupwiseTileRows = 64;
 
 // A16: y [M, N] = x [M, K] · Wᵀ + bias, x/y/bias in dtype (1 = float16, 2 = bfloat16). The weights are streamed with
