@@ -64,8 +64,9 @@ public sealed class GroupwiseKernelTests(CudaFixture cuda) : IClassFixture<CudaF
             Assert.True(err < 0.02, $"A16 {dtype}: max error {err} of y's RMS");
         }
 
-        // A8: the activations quantized by the native quantizer, then exact int32 sums per group: against the float32
-        // product of the same INT8 values the only difference is float accumulation order (≈1e-6 relative).
+        // A8: the activations quantized by the native quantizer, then exact int32 sums per group (M ≤ 128), or the INT8
+        // rows and W dequantized in float32 for cuBLAS (M > 128): against the float32 product of the same INT8 values
+        // the only difference is float accumulation order (≈1e-6 relative).
         var (q, s) = Kernels().QuantizeRows(x, null);
         using (q)
         using (s)
@@ -79,7 +80,8 @@ public sealed class GroupwiseKernelTests(CudaFixture cuda) : IClassFixture<CudaF
             using var yb = Kernels().GroupwiseGemmA8(q, s, dw.Packed, dw.Scales, dw.Zeros, bias, bits, group, ScalarType.BFloat16);
             using var refb = reference + bias.to(ScalarType.Float32);
             var errb = MaxErrorOverRms(yb, refb);
-            Assert.True(errb < 0.01, $"A8 bf16 with bias: max error {errb} of y's RMS (bf16 rounding of y is 2^-9 relative)");
+            // bf16 output: y rounded once (2^-9 relative); above 128 rows the dequantized x and W are bf16 too.
+            Assert.True(errb < 0.02, $"A8 bf16 with bias: max error {errb} of y's RMS");
         }
     }
 

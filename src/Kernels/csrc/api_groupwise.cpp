@@ -11,8 +11,8 @@ namespace {
 using ik::check;
 using ik::check_launch;
 
-// Above this many rows the A16 path dequantizes W into a temporary [N, K] tensor (freed after the call) and runs
-// cuBLAS: the streaming kernel re-reads and re-dequantizes the weights for every 64-row tile.
+// Above this many rows W is dequantized into a temporary [N, K] tensor (freed after the call) and cuBLAS runs the
+// GEMM: the streaming kernels re-read and re-dequantize the weights for every token tile.
 constexpr int64_t kDenseMinRows = 129;
 
 // Checks the weight tensors and returns K; bits and group are checked against their shapes.
@@ -81,6 +81,8 @@ int ik_groupwise_gemm(at::Tensor* out, at::Tensor* x, at::Tensor* packed, at::Te
 }
 
 // out [M, N] = x_scale[m] · (xq [M, K] int8 · (codes − zeros)ᵀ per group · scales) + bias; out float32/float16/bfloat16.
+// M ≤ 128: the int8 tensor-core kernel (exact int32 sums per group). Larger M: the INT8 rows dequantized (xq · x_scale)
+// and W dequantized, both in out's dtype, then cuBLAS.
 int ik_groupwise_gemm_a8(at::Tensor* out, at::Tensor* xq, at::Tensor* x_scale, at::Tensor* packed, at::Tensor* scales, at::Tensor* zeros,
                          at::Tensor* bias, int bits, int group) {
   IK_TRY
@@ -95,6 +97,18 @@ int ik_groupwise_gemm_a8(at::Tensor* out, at::Tensor* xq, at::Tensor* x_scale, a
   const int64_t M = xq->size(0);
   if (M == 0) return 0;
   c10::cuda::CUDAGuard guard(xq->device());
+  if (M >= kDenseMinRows) {
+    const auto dt = out->scalar_type();
+    at::Tensor w = at::empty({N, K}, out->options());
+    check_launch(launch_groupwise_dequantize(ik::dtype_code(dt), w.data_ptr(), packed->data_ptr<int32_t>(), scales->data_ptr<float>(),
+                                             zeros ? zeros->data_ptr<uint8_t>() : nullptr, (int)N, (int)K, bits, group,
+                                             at::cuda::getCurrentCUDAStream()),
+                 "groupwise_dequantize");
+    const at::Tensor xd = xq->to(at::kFloat).mul_(x_scale->unsqueeze(1)).to(dt);
+    if (bias) at::addmm_out(*out, *bias, xd, w.t());
+    else at::mm_out(*out, xd, w.t());
+    return 0;
+  }
   const at::Tensor xa = ik::aligned16(*xq) ? *xq : xq->clone();
   check_launch(launch_groupwise_gemm_a8(ik::dtype_code(out->scalar_type()), out->data_ptr(), xa.data_ptr<int8_t>(), x_scale->data_ptr<float>(),
                                         packed->data_ptr<int32_t>(), scales->data_ptr<float>(), zeros ? zeros->data_ptr<uint8_t>() : nullptr,

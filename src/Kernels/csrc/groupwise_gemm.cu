@@ -330,12 +330,16 @@ __global__ void groupwise_dequantize_kernel(T* __restrict__ out, const uint8_t* 
   const float s = scales[grp], z = zeros ? (float)zeros[grp] : (float)(1 << (Bits - 1));
   const uint4 q = *reinterpret_cast<const uint4*>(w + i * 16);
   const uint32_t words[4] = {q.x, q.y, q.z, q.w};
-  T* o = out + row * (int64_t)K + k0;
+  alignas(16) T vals[kCodes];
 #pragma unroll
   for (int c = 0; c < kCodes; c++) {
     const uint32_t u = (words[c * Bits / 32] >> (Bits * (c % (32 / Bits)))) & ((1u << Bits) - 1);
-    o[c] = from_f<T>(((float)u - z) * s);
+    vals[c] = from_f<T>(((float)u - z) * s);
   }
+  // 16-byte stores: the piece's outputs are contiguous and start on a multiple of 16 codes.
+  uint4* o = reinterpret_cast<uint4*>(out + row * (int64_t)K + k0);
+#pragma unroll
+  for (int v = 0; v < kCodes * (int)sizeof(T) / 16; v++) o[v] = reinterpret_cast<const uint4*>(vals)[v];
 }
 
 bool shape_ok(int m, int n, int k, int bits, int group) {
