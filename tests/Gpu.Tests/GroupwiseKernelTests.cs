@@ -8,7 +8,7 @@ namespace InferenceServer.Gpu.Tests;
 /// The native group-wise GEMMs (groupwise_gemm.cu) against an exact dequantized reference: W from
 /// <see cref="GroupwiseWeight.Quantize"/> on the CPU, dequantized there ((u − z) · s in float32), and a float32 matmul
 /// on the device. Covers W4/W8, symmetric/asymmetric, group sizes 32–256, the streaming kernel's token tiles
-/// (M = 1, 3, 8, 16, 17, 64, 100) and the dense prefill path (M = 1024), N not a multiple of 16.
+/// (M = 1, 3, 8, 16, 17, 33, 64, 100) and the dense prefill path (M = 1024), N not a multiple of 16.
 /// </summary>
 public sealed class GroupwiseKernelTests(CudaFixture cuda) : IClassFixture<CudaFixture>
 {
@@ -22,7 +22,8 @@ public sealed class GroupwiseKernelTests(CudaFixture cuda) : IClassFixture<CudaF
         { 4, false, 64, 16, 520, 768 },
         { 4, true, 256, 17, 520, 1024 },
         { 4, false, 128, 64, 1000, 1024 },
-        { 4, false, 128, 100, 520, 1024 },  // two token tiles of the streaming kernel
+        { 4, false, 128, 100, 520, 1024 },  // several token tiles (32 rows for A16, 64 for A8)
+        { 4, true, 32, 33, 520, 768 },      // a partial second A16 tile, scale applied to the fragments (G < 128)
         { 4, false, 128, 1024, 520, 1024 }, // dense path: dequantize, then cuBLAS
         { 8, false, 128, 1, 4104, 4096 },
         { 8, true, 32, 3, 520, 768 },
@@ -53,8 +54,8 @@ public sealed class GroupwiseKernelTests(CudaFixture cuda) : IClassFixture<CudaF
         using var x = randn([m, k], ScalarType.Float32, device);
         foreach (var dtype in new[] { ScalarType.BFloat16, ScalarType.Float16 })
         {
-            // A16: W is rounded to the 16-bit type after its scale (relative 2^-9 for bf16, twice with the scale's
-            // own rounding) and the products are accumulated in float in another order than cuBLAS, then y is rounded
+            // A16: x is rounded to the 16-bit type; for G < 128 (int4) / 64 (int8) W is too, after its scale (relative
+            // 2^-9 for bf16, twice with the scale's own rounding; larger groups keep u − z exact); the products are accumulated in float in another order than cuBLAS, then y is rounded
             // once. Over K ≥ 768 random terms that is ≲ 0.3% of y's RMS per element; 2% of the RMS bounds the max.
             using var xs = x.to(dtype);
             using var reference = xs.to(ScalarType.Float32).matmul(wRef.t());

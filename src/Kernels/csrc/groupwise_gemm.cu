@@ -20,7 +20,7 @@
 namespace {
 
 constexpr int kWarps = 8;
-constexpr int kUnroll = 4;     // 32-k steps (A8) per warp in flight before their MMAs
+constexpr int kUnroll = 4;     // 32-k steps (A8) per warp in flight before their MMAs (twice that for one token tile)
 constexpr int kUnrollA16 = 2;  // 64-byte chunks per warp and buffer (A16): 8 16-byte loads in flight per lane
 
 template <typename T> struct Pair;
@@ -240,12 +240,13 @@ __global__ void __launch_bounds__(kWarps * 32) groupwise_a8_kernel(OutT* __restr
   for (int j = 0; j < MT; j++) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
   const float zsym = (float)(1 << (Bits - 1));
   const uint32_t ones = 0x01010101u;
+  constexpr int kU = MT == 1 ? 2 * kUnroll : kUnroll;  // decode: more small loads in flight per lane
 
-  for (int s0 = warp; s0 < steps; s0 += kWarps * kUnroll) {
-    uint2 q[kUnroll][2];
-    float sc[kUnroll][2], zp[kUnroll][2];
+  for (int s0 = warp; s0 < steps; s0 += kWarps * kU) {
+    uint2 q[kU][2];
+    float sc[kU][2], zp[kU][2];
 #pragma unroll
-    for (int u = 0; u < kUnroll; u++) {
+    for (int u = 0; u < kU; u++) {
       const int s = s0 + u * kWarps;
       const bool ok = s < steps;
       const int grp = ok ? s * 32 / group : 0;
@@ -263,7 +264,7 @@ __global__ void __launch_bounds__(kWarps * 32) groupwise_a8_kernel(OutT* __restr
       zp[u][1] = zeros && ok ? (float)__ldg(zeros + (int64_t)row_hi * groups + grp) : zsym;
     }
 #pragma unroll
-    for (int u = 0; u < kUnroll; u++) {
+    for (int u = 0; u < kU; u++) {
       const int s = s0 + u * kWarps;
       const bool ok = s < steps;
       uint32_t a0, a1, a2, a3;
