@@ -42,7 +42,9 @@ public sealed class GroupwiseDeviceWeight : IDisposable
     {
         if (kernels is null)
         {
-            NativeKernels.TryGet(out var why);
+            var why = NativeKernels.TryGet(out var reason) is null
+                ? reason
+                : $"it loaded, but this model does not use it: native kernels switched off, or head size outside what its attention kernels take (a multiple of 8, at most {NativeKernels.MaxHeadDim})";
             throw new ModelLoadException($"{layer}: group-wise (zeroquant / pack-quantized) layers on CUDA need the native kernel library {NativeKernels.FileName} ({why}); build src/Kernels or use --device cpu.");
         }
         if (groupSize % GroupMultiple != 0)
@@ -53,9 +55,13 @@ public sealed class GroupwiseDeviceWeight : IDisposable
     /// <summary>Copies the host weight's words, scales and zero points to <paramref name="device"/> once.</summary>
     public static GroupwiseDeviceWeight Upload(GroupwiseWeight w, Device device, NativeKernels kernels)
     {
-        var packed = tensor(w.Packed, [w.OutFeatures, w.WordsPerRow]).to(device);
-        var scales = tensor(w.Scales, [w.OutFeatures, w.Groups]).to(device);
-        var zeros = w.Symmetric ? null : tensor(w.Zeros, [w.OutFeatures, w.Groups], ScalarType.Byte).to(device);
+        static Tensor Copy(Tensor host, Device device)
+        {
+            using (host) return host.to(device);
+        }
+        var packed = Copy(tensor(w.Packed, [w.OutFeatures, w.WordsPerRow]), device);
+        var scales = Copy(tensor(w.Scales, [w.OutFeatures, w.Groups]), device);
+        var zeros = w.Symmetric ? null : Copy(tensor(w.Zeros, [w.OutFeatures, w.Groups], ScalarType.Byte), device);
         return new GroupwiseDeviceWeight(w.Bits, w.GroupSize, w.OutFeatures, w.InFeatures, packed, scales, zeros, kernels);
     }
 
