@@ -2,6 +2,7 @@
 #include "dtype_convert.cuh"
 #include "groupwise_gemm.h"
 #include "mma.cuh"
+#include "pdl.cuh"
 
 // Design (A16): the skinny GEMM's layout with the weight dequantized on the way in. The weight plays the MMA's "A"
 // (16 output channels per warp), the tokens its "B" (8 per tile). Lane (g, t) streams 16 packed bytes of rows g and
@@ -176,7 +177,10 @@ __global__ void __launch_bounds__(kWarps * 32, MT <= 2 ? 2 : 1) groupwise_a16_ke
     }
   };
   // Double-buffered: the next kUnrollA16 chunks' loads are in flight while the current ones feed the MMAs.
+  // Launched programmatically: the weights need nothing from the kernel before, x does.
   load(buf[0], warp);
+  pdl_wait();
+  pdl_launch_dependents();
   for (int64_t c0 = warp; c0 < chunks; c0 += 2 * kStep) {
     load(buf[1], c0 + kStep);
     compute(buf[0], c0);
@@ -351,10 +355,9 @@ template <typename T, int Bits, bool ScaleAfter>
 cudaError_t launch_a16_tiles(T* y, const T* x, const uint8_t* w, const float* s, const uint8_t* z, const T* bias, int m, int n,
                              int k, int group, int64_t xs, int64_t ys, cudaStream_t st) {
   const dim3 block(kWarps * 32), grid((n + 15) / 16, (m + kGroupwiseA16TileRows - 1) / kGroupwiseA16TileRows);
-  if (m <= 8) groupwise_a16_kernel<T, Bits, 1, ScaleAfter><<<grid, block, 0, st>>>(y, x, w, s, z, bias, m, n, k, group, xs, ys);
-  else if (m <= 16) groupwise_a16_kernel<T, Bits, 2, ScaleAfter><<<grid, block, 0, st>>>(y, x, w, s, z, bias, m, n, k, group, xs, ys);
-  else groupwise_a16_kernel<T, Bits, 4, ScaleAfter><<<grid, block, 0, st>>>(y, x, w, s, z, bias, m, n, k, group, xs, ys);
-  return cudaGetLastError();
+  if (m <= 8) return launch_pdl(groupwise_a16_kernel<T, Bits, 1, ScaleAfter>, grid, block, 0, st, y, x, w, s, z, bias, m, n, k, group, xs, ys);
+  if (m <= 16) return launch_pdl(groupwise_a16_kernel<T, Bits, 2, ScaleAfter>, grid, block, 0, st, y, x, w, s, z, bias, m, n, k, group, xs, ys);
+  return launch_pdl(groupwise_a16_kernel<T, Bits, 4, ScaleAfter>, grid, block, 0, st, y, x, w, s, z, bias, m, n, k, group, xs, ys);
 }
 
 template <typename T, int Bits>
