@@ -46,6 +46,10 @@ template <> struct Pair<__half> {
   }
 };
 
+// k / group without a division on the hot path when the group size is a power of two (shift ≥ 0).
+__device__ __forceinline__ int group_of(int k, int group, int shift) { return shift >= 0 ? k >> shift : k / group; }
+__device__ __forceinline__ int group_shift(int group) { return (group & (group - 1)) == 0 ? __ffs(group) - 1 : -1; }
+
 // 16 packed bytes of one row → register pairs for the MMA. Bits 4: 16 pairs, pair 4j+i = k (8j+i, 8j+i+4) of
 // word j. Bits 8: 8 pairs in natural order (2c, 2c+1). Scaled: (u − z)·s rounded to T; unscaled: u − z, exact.
 template <typename T, int Bits, bool Scaled>
@@ -121,12 +125,13 @@ __global__ void __launch_bounds__(kWarps * 32, MT <= 2 ? 2 : 1) groupwise_a16_ke
   };
   Buf buf[2];
   const float zsym = (float)(1 << (Bits - 1));
+  const int gshift = group_shift(group);
   auto load = [&](Buf& b, int64_t c0) {
 #pragma unroll
     for (int u = 0; u < kUnrollA16; u++) {
       const int64_t off = (c0 + u * kWarps) * 64;
       const bool ok = off + t * 16 < kb;  // kb is a multiple of 16: a piece is wholly in or out
-      const int64_t grp = ok ? (off + t * 16) * 8 / Bits / group : 0;
+      const int64_t grp = ok ? group_of((int)((off + t * 16) * 8 / Bits), group, gshift) : 0;
       b.q[u][0] = ok ? ld_stream(w_lo + off) : make_uint4(0, 0, 0, 0);
       b.q[u][1] = ok ? ld_stream(w_hi + off) : make_uint4(0, 0, 0, 0);
       b.s[u][0] = ok ? __ldg(scales + (int64_t)row_lo * groups + grp) : 0.f;
@@ -245,6 +250,7 @@ __global__ void __launch_bounds__(kWarps * 32) groupwise_a8_kernel(OutT* __restr
   const float zsym = (float)(1 << (Bits - 1));
   const uint32_t ones = 0x01010101u;
   constexpr int kU = MT == 1 ? 2 * kUnroll : kUnroll;  // decode: more small loads in flight per lane
+  const int gshift = group_shift(group);
 
   for (int s0 = warp; s0 < steps; s0 += kWarps * kU) {
     uint2 q[kU][2];
@@ -253,7 +259,7 @@ __global__ void __launch_bounds__(kWarps * 32) groupwise_a8_kernel(OutT* __restr
     for (int u = 0; u < kU; u++) {
       const int s = s0 + u * kWarps;
       const bool ok = s < steps;
-      const int grp = ok ? s * 32 / group : 0;
+      const int grp = ok ? group_of(s * 32, group, gshift) : 0;
       const int64_t off = (int64_t)s * kStepBytes;
       if constexpr (Bits == 4) {
         q[u][0] = make_uint2(ok ? __ldg(reinterpret_cast<const uint32_t*>(w_lo + off)) : 0u, 0u);
