@@ -31,8 +31,6 @@ public sealed class CompressedTensorsGroupwiseMethod(PackQuantizedScheme scheme)
         var s = scheme.SchemeOf(spec.Parts[0].Name)!;
         if (spec.Parts.Any(p => scheme.SchemeOf(p.Name) != s))
             throw new ModelLoadException($"the parts fused into {spec.Name} have different schemes in quantization_config; they must match.");
-        if (spec.Device.type != DeviceType.CPU)
-            throw new ModelLoadException("pack-quantized checkpoints are served on the CPU only for now (the CUDA group-wise kernel is not built yet); use --device cpu.");
         try
         {
             GroupwiseWeight.Check(s.WeightBits, s.GroupSize, spec.InFeatures, spec.Name);
@@ -41,6 +39,7 @@ public sealed class CompressedTensorsGroupwiseMethod(PackQuantizedScheme scheme)
         {
             throw new ModelLoadException(e.Message);
         }
+        if (spec.Device.type != DeviceType.CPU) GroupwiseDeviceWeight.Require(spec.Kernels, s.GroupSize, spec.Name);
         int k = spec.InFeatures, perWord = 32 / s.WeightBits, groups = k / s.GroupSize;
         var packed = new List<int>();
         var scales = new List<float>();
@@ -80,7 +79,7 @@ public sealed class CompressedTensorsGroupwiseMethod(PackQuantizedScheme scheme)
             bias = biases.Count == 1 ? biases[0] : cat(biases, 0);
             if (biases.Count > 1) foreach (var b in biases) b.Dispose();
         }
-        return new GroupwiseLinearKernel(gw, s.ActivationBits, bias);
+        return new GroupwiseLinearKernel(gw, s.ActivationBits, bias, spec.Device, spec.Kernels, spec.Name);
     }
 
     /// <summary>Zero points packed along the output dimension (pack_to_int32 with packed_dim=0): row r of group g is in word [r / (32/b), g] at bits b·(r mod 32/b).</summary>

@@ -1,3 +1,4 @@
+using InferenceServer.Engine.Kernels;
 using InferenceServer.Engine.Models.Quantization;
 using InferenceServer.Engine.Runtime;
 using TorchSharp;
@@ -6,44 +7,86 @@ using static TorchSharp.torch;
 namespace InferenceServer.Quant.Kernels;
 
 /// <summary>
-/// A ZeroQuant linear layer on the CPU: group-wise 4- or 8-bit weights (<see cref="GroupwiseWeight"/>), activations
+/// A ZeroQuant linear layer: group-wise 4- or 8-bit weights (<see cref="GroupwiseWeight"/>), activations
 /// either kept in full precision (W4A16 / W8A16) or quantized to INT8 per token on the way in (W4A8 / W8A8, the same
 /// <see cref="TokenwiseInt8"/> as SmoothQuant's W8A8). y = x · dequant(W)ᵀ (· s_x) + b, in the serving dtype.
 /// </summary>
 /// <remarks>
-/// Up to <see cref="DirectMaxRows"/> rows (decode steps) run <see cref="GroupwiseGemm"/> on the packed codes. Longer
-/// inputs (prefill) dequantize W into a temporary [N, K] float32 buffer, freed after the call, and use MKL's GEMM:
-/// the unpacking is then paid once per M ≥ 17 rows, and no full-precision copy of the weights stays resident. A
-/// CUDA kernel would take the same packed words, scales and zero points, uploaded once.
+/// On the CPU, up to <see cref="DirectMaxRows"/> rows (decode steps) run <see cref="GroupwiseGemm"/> on the packed
+/// codes. Longer inputs (prefill) dequantize W into a temporary [N, K] float32 buffer, freed after the call, and use
+/// MKL's GEMM: the unpacking is then paid once per M ≥ 17 rows, and no full-precision copy of the weights stays
+/// resident. On CUDA the packed words, scales and zero points are uploaded once (<see cref="GroupwiseDeviceWeight"/>)
+/// and the native group-wise GEMMs run on them (A8: the rows are quantized to INT8 by the native kernel first).
 /// </remarks>
 public sealed class GroupwiseLinearKernel : ILinearKernel
 {
     public const int DirectMaxRows = 16;
 
-    public GroupwiseWeight Weight { get; }
+    private GroupwiseWeight? _host;
+    private readonly GroupwiseDeviceWeight? _device;
+
+    /// <summary>The weight on the host (for a CUDA layer, downloaded on first use: only writing a checkpoint asks).</summary>
+    public GroupwiseWeight Weight => _host ??= _device!.Download();
+    /// <summary>The weight on the CUDA device, or null on the CPU.</summary>
+    public GroupwiseDeviceWeight? DeviceWeight => _device;
+    public int Bits { get; }
+    public int GroupSize { get; }
+    public bool Symmetric { get; }
     /// <summary>8: INT8 per-token activations; 16: activations in the serving dtype.</summary>
     public int ActivationBits { get; }
     /// <summary>[N] in the serving dtype, or null.</summary>
     public Tensor? Bias { get; }
-    public int InFeatures => Weight.InFeatures;
-    public int OutFeatures => Weight.OutFeatures;
-    public long WeightBytes => Weight.Bytes;
+    public int InFeatures { get; }
+    public int OutFeatures { get; }
+    /// <summary>Packed codes plus float32 scales, plus b-bit zero points when asymmetric (as <see cref="GroupwiseWeight.Bytes"/>).</summary>
+    public long WeightBytes
+    {
+        get
+        {
+            long groups = (long)OutFeatures * (InFeatures / GroupSize);
+            return (long)OutFeatures * InFeatures * Bits / 8 + 4 * groups + (Symmetric ? 0 : (groups * Bits + 7) / 8);
+        }
+    }
 
-    public GroupwiseLinearKernel(GroupwiseWeight weight, int activationBits, Tensor? bias)
+    /// <summary>A CPU layer, or (with <paramref name="device"/> CUDA) one uploaded to the device for the native kernels.</summary>
+    /// <param name="kernels">The native kernels; required on CUDA (a load error names the library otherwise).</param>
+    public GroupwiseLinearKernel(GroupwiseWeight weight, int activationBits, Tensor? bias, Device? device = null, NativeKernels? kernels = null, string layer = "layer")
+        : this(weight.Bits, weight.GroupSize, weight.OutFeatures, weight.InFeatures, weight.Symmetric, activationBits, bias)
+    {
+        if (device is null || device.type == DeviceType.CPU)
+        {
+            if (bias is not null && bias.device.type != DeviceType.CPU)
+                throw new ArgumentException("a CPU group-wise layer needs its bias on the CPU.");
+            _host = weight;
+        }
+        else
+            _device = GroupwiseDeviceWeight.Upload(weight, device, GroupwiseDeviceWeight.Require(kernels, weight.GroupSize, layer));
+    }
+
+    /// <summary>A CUDA layer over weights already on the device (takes ownership).</summary>
+    public GroupwiseLinearKernel(GroupwiseDeviceWeight weight, int activationBits, Tensor? bias)
+        : this(weight.Bits, weight.GroupSize, weight.OutFeatures, weight.InFeatures, weight.Symmetric, activationBits, bias) =>
+        _device = weight;
+
+    private GroupwiseLinearKernel(int bits, int groupSize, int n, int k, bool symmetric, int activationBits, Tensor? bias)
     {
         if (activationBits is not (8 or 16))
             throw new ArgumentException($"activations are 8-bit (per-token INT8) or 16-bit (unquantized), not {activationBits}.");
-        if (bias is not null && bias.device.type != DeviceType.CPU)
-            throw new NotSupportedException("group-wise kernels run on the CPU only (the CUDA kernel is not built yet).");
-        Weight = weight;
+        Bits = bits;
+        GroupSize = groupSize;
+        OutFeatures = n;
+        InFeatures = k;
+        Symmetric = symmetric;
         ActivationBits = activationBits;
         Bias = bias;
     }
 
-    /// <param name="x">[T, K] in the serving dtype, on the CPU.</param>
+    /// <param name="x">[T, K] in the serving dtype, on the layer's device.</param>
     /// <returns>[T, N] in the serving dtype.</returns>
     public Tensor Forward(Tensor x)
     {
+        if (_device is { } d) return ActivationBits == 8 ? d.Forward8(x, Bias) : d.Forward16(x, Bias);
+        var weight = _host!;
         using var scope = NewDisposeScope();
         long t = x.shape[0];
         var xf = x.to(ScalarType.Float32).contiguous();
@@ -55,13 +98,13 @@ public sealed class GroupwiseLinearKernel : ILinearKernel
             var a = new float[t * InFeatures];
             xf.data<float>().CopyTo(a);
             var c = new float[t * OutFeatures];
-            GroupwiseGemm.Multiply(a, (int)t, Weight, c);
+            GroupwiseGemm.Multiply(a, (int)t, weight, c);
             y = tensor(c, [t, OutFeatures]);
         }
         else
         {
             var w = new float[(long)OutFeatures * InFeatures];
-            GroupwiseGemm.Dequantize(Weight, w);
+            GroupwiseGemm.Dequantize(weight, w);
             y = nn.functional.linear(xf, tensor(w, [OutFeatures, InFeatures]));
         }
         if (sx is not null) y = y * sx;
@@ -69,5 +112,9 @@ public sealed class GroupwiseLinearKernel : ILinearKernel
         return y.to(x.dtype).MoveToOuterDisposeScope();
     }
 
-    public void Dispose() => Bias?.Dispose();
+    public void Dispose()
+    {
+        Bias?.Dispose();
+        _device?.Dispose();
+    }
 }

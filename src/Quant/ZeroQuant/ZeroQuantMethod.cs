@@ -35,14 +35,19 @@ public sealed class ZeroQuantMethod(ZeroQuantOptions options) : ICalibratedQuant
         {
             using var w = weight.to(ScalarType.Float32).cpu().contiguous();
             var gw = GroupwiseWeight.Quantize(w.data<float>().ToArray(), spec.OutFeatures, spec.InFeatures, scheme.WeightBits, scheme.GroupSize, scheme.Symmetric);
-            return new GroupwiseLinearKernel(gw, scheme.ActivationBits, bias);
+            return new GroupwiseLinearKernel(gw, scheme.ActivationBits, bias, spec.Device, spec.Kernels, spec.Name);
         }
     }
 
-    /// <summary>Random codes made directly in the packed format (no float copy): w ≈ N(0, 0.02)-sized values.</summary>
+    /// <summary>Random codes made directly in the packed format (no float copy; on CUDA, on the device): w ≈ N(0, 0.02)-sized values.</summary>
     public ILinearKernel CreateDummy(LinearSpec spec)
     {
         var scheme = Scheme(spec);
+        if (spec.Device.type != DeviceType.CPU)
+        {
+            var dw = GroupwiseDeviceWeight.Random(scheme.WeightBits, scheme.GroupSize, spec.OutFeatures, spec.InFeatures, scheme.Symmetric, spec.Device, spec.Kernels!);
+            return new GroupwiseLinearKernel(dw, scheme.ActivationBits, spec.HasBias ? ZeroBias(spec) : null);
+        }
         var rng = new Random(unchecked((int)(spec.Name.GetHashCode() ^ 0x5eed)));
         int groups = spec.InFeatures / scheme.GroupSize;
         var packed = new int[(long)spec.OutFeatures * spec.InFeatures / (32 / scheme.WeightBits)];
@@ -72,8 +77,6 @@ public sealed class ZeroQuantMethod(ZeroQuantOptions options) : ICalibratedQuant
     public LayerScheme Scheme(LinearSpec spec)
     {
         var scheme = options.SchemeFor(spec) ?? throw new InvalidOperationException($"{spec.Name} is not quantized by zeroquant.");
-        if (spec.Device.type != DeviceType.CPU)
-            throw new ModelLoadException($"--quantization zeroquant runs on the CPU only for now (its CUDA kernel is not built yet); use --device cpu.");
         try
         {
             GroupwiseWeight.Check(scheme.WeightBits, scheme.GroupSize, spec.InFeatures, spec.Name);
@@ -82,6 +85,7 @@ public sealed class ZeroQuantMethod(ZeroQuantOptions options) : ICalibratedQuant
         {
             throw new ModelLoadException(e.Message);
         }
+        if (spec.Device.type != DeviceType.CPU) GroupwiseDeviceWeight.Require(spec.Kernels, scheme.GroupSize, spec.Name);
         return scheme;
     }
 }

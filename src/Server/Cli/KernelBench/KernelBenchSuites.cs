@@ -7,6 +7,7 @@ public static class KernelBenchSuites
     [
         new Int8KernelBench(),
         new LutGemmKernelBench(),
+        new GroupwiseKernelBench(),
     ];
 
     public static IKernelBenchSuite Find(string name) => All.FirstOrDefault(s => s.Name == name)

@@ -1,0 +1,138 @@
+// C ABI of the group-wise (ZeroQuant / compressed-tensors pack-quantized) GEMMs: packed int32 words [N, K·b/32],
+// float32 scales [N, K/G], uint8 zero points [N, K/G] (or null: symmetric). See groupwise_gemm.h for the math.
+#include <ATen/ATen.h>
+#include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <string>
+#include "api_common.h"
+#include "groupwise_gemm.h"
+
+namespace {
+using ik::check;
+using ik::check_launch;
+
+// Above this many rows W is dequantized into a temporary [N, K] tensor (freed after the call) and cuBLAS runs the
+// GEMM: the streaming kernels re-read and re-dequantize the weights for every token tile.
+constexpr int64_t kDenseMinRows = 129;
+
+// Checks the weight tensors and returns K; bits and group are checked against their shapes.
+int64_t check_weight(const at::Tensor& packed, const at::Tensor& scales, const at::Tensor* zeros, int bits, int group, const char* what) {
+  const std::string w(what);
+  check(bits == 4 || bits == 8, w + ": bits must be 4 or 8");
+  check(group >= 32 && group % 32 == 0, w + ": group size must be a positive multiple of 32 on CUDA");
+  check(packed.is_cuda() && scales.is_cuda(), w + ": weights must be on CUDA");
+  check(packed.scalar_type() == at::kInt && packed.dim() == 2 && packed.is_contiguous(), w + ": packed must be [N, K·bits/32] int32 contiguous");
+  check(ik::aligned16(packed), w + ": packed must start on a 16-byte boundary");
+  const int64_t N = packed.size(0), K = packed.size(1) * (32 / bits);
+  check(K % group == 0, w + ": K must be a multiple of the group size");
+  check(scales.scalar_type() == at::kFloat && scales.is_contiguous() && scales.dim() == 2 && scales.size(0) == N && scales.size(1) == K / group,
+        w + ": scales must be [N, K/G] float32 contiguous");
+  if (zeros) {
+    check(zeros->is_cuda() && zeros->scalar_type() == at::kByte && zeros->is_contiguous() && zeros->sizes() == scales.sizes(),
+          w + ": zeros must be [N, K/G] uint8 contiguous on CUDA, like scales");
+  }
+  check(packed.get_device() == scales.get_device() && (!zeros || zeros->get_device() == packed.get_device()), w + ": weights on different devices");
+  return K;
+}
+
+void check_bias(const at::Tensor* bias, const at::Tensor& out, int64_t N, const char* what) {
+  check(bias == nullptr || (bias->is_cuda() && bias->is_contiguous() && bias->numel() == N && bias->scalar_type() == out.scalar_type()),
+        std::string(what) + ": bias must be [N] contiguous in out's dtype");
+}
+
+}  // namespace
+
+extern "C" {
+
+// out [M, N] = x [M, K] · dequant(W)ᵀ + bias, x/out/bias float16 or bfloat16. M ≤ 128: the streaming kernel (packed
+// weights read once per 64 rows, dequantized in registers). Larger M: W dequantized into a temporary, then cuBLAS.
+int ik_groupwise_gemm(at::Tensor* out, at::Tensor* x, at::Tensor* packed, at::Tensor* scales, at::Tensor* zeros, at::Tensor* bias, int bits, int group) {
+  IK_TRY
+  const int64_t K = check_weight(*packed, *scales, zeros, bits, group, "groupwise_gemm");
+  const int64_t N = packed->size(0);
+  check(x->is_cuda() && out->is_cuda(), "groupwise_gemm: x and out must be on CUDA");
+  check(x->dim() == 2 && x->stride(1) == 1 && x->size(1) == K, "groupwise_gemm: x must be [M, K] with contiguous rows (K from packed)");
+  check(out->dim() == 2 && out->is_contiguous() && out->size(0) == x->size(0) && out->size(1) == N, "groupwise_gemm: out must be [M, N] contiguous");
+  check(x->scalar_type() == out->scalar_type() && (x->scalar_type() == at::kHalf || x->scalar_type() == at::kBFloat16),
+        "groupwise_gemm: x and out must share float16 or bfloat16");
+  check(x->get_device() == packed->get_device(), "groupwise_gemm: x and the weights are on different devices");
+  check_bias(bias, *out, N, "groupwise_gemm");
+  const int64_t M = x->size(0);
+  if (M == 0) return 0;
+  c10::cuda::CUDAGuard guard(x->device());
+  auto stream = at::cuda::getCurrentCUDAStream();
+  if (M >= kDenseMinRows) {
+    at::Tensor w = at::empty({N, K}, x->options());
+    check_launch(launch_groupwise_dequantize(ik::dtype_code(x->scalar_type()), w.data_ptr(), packed->data_ptr<int32_t>(), scales->data_ptr<float>(),
+                                             zeros ? zeros->data_ptr<uint8_t>() : nullptr, (int)N, (int)K, bits, group, stream),
+                 "groupwise_dequantize");
+    if (bias) at::addmm_out(*out, *bias, *x, w.t());
+    else at::mm_out(*out, *x, w.t());
+    return 0;
+  }
+  // A view can start mid-row or have an odd row stride; the kernel moves 16-byte pieces, so such an x is copied once.
+  const at::Tensor xa = ik::aligned16(*x) && x->stride(0) % 8 == 0 ? *x : x->contiguous().clone();
+  check_launch(launch_groupwise_gemm_a16(ik::dtype_code(x->scalar_type()), out->data_ptr(), xa.data_ptr(), packed->data_ptr<int32_t>(),
+                                         scales->data_ptr<float>(), zeros ? zeros->data_ptr<uint8_t>() : nullptr, bias ? bias->data_ptr() : nullptr,
+                                         (int)M, (int)N, (int)K, bits, group, xa.stride(0), N, stream),
+               "groupwise_gemm");
+  return 0;
+  IK_CATCH(-1)
+}
+
+// out [M, N] = x_scale[m] · (xq [M, K] int8 · (codes − zeros)ᵀ per group · scales) + bias; out float32/float16/bfloat16.
+// M ≤ 128: the int8 tensor-core kernel (exact int32 sums per group). Larger M: the INT8 rows dequantized (xq · x_scale)
+// and W dequantized, both in out's dtype, then cuBLAS.
+int ik_groupwise_gemm_a8(at::Tensor* out, at::Tensor* xq, at::Tensor* x_scale, at::Tensor* packed, at::Tensor* scales, at::Tensor* zeros,
+                         at::Tensor* bias, int bits, int group) {
+  IK_TRY
+  const int64_t K = check_weight(*packed, *scales, zeros, bits, group, "groupwise_gemm_a8");
+  const int64_t N = packed->size(0);
+  check(xq->is_cuda() && x_scale->is_cuda() && out->is_cuda(), "groupwise_gemm_a8: tensors must be on CUDA");
+  check(xq->scalar_type() == at::kChar && xq->dim() == 2 && xq->is_contiguous() && xq->size(1) == K, "groupwise_gemm_a8: xq must be [M, K] int8 contiguous");
+  check(x_scale->scalar_type() == at::kFloat && x_scale->is_contiguous() && x_scale->numel() == xq->size(0), "groupwise_gemm_a8: x_scale must be [M] float32");
+  check(out->dim() == 2 && out->is_contiguous() && out->size(0) == xq->size(0) && out->size(1) == N, "groupwise_gemm_a8: out must be [M, N] contiguous");
+  check(xq->get_device() == packed->get_device(), "groupwise_gemm_a8: activations and weights are on different devices");
+  check_bias(bias, *out, N, "groupwise_gemm_a8");
+  const int64_t M = xq->size(0);
+  if (M == 0) return 0;
+  c10::cuda::CUDAGuard guard(xq->device());
+  if (M >= kDenseMinRows) {
+    const auto dt = out->scalar_type();
+    at::Tensor w = at::empty({N, K}, out->options());
+    check_launch(launch_groupwise_dequantize(ik::dtype_code(dt), w.data_ptr(), packed->data_ptr<int32_t>(), scales->data_ptr<float>(),
+                                             zeros ? zeros->data_ptr<uint8_t>() : nullptr, (int)N, (int)K, bits, group,
+                                             at::cuda::getCurrentCUDAStream()),
+                 "groupwise_dequantize");
+    const at::Tensor xd = xq->to(at::kFloat).mul_(x_scale->unsqueeze(1)).to(dt);
+    if (bias) at::addmm_out(*out, *bias, xd, w.t());
+    else at::mm_out(*out, xd, w.t());
+    return 0;
+  }
+  const at::Tensor xa = ik::aligned16(*xq) ? *xq : xq->clone();
+  check_launch(launch_groupwise_gemm_a8(ik::dtype_code(out->scalar_type()), out->data_ptr(), xa.data_ptr<int8_t>(), x_scale->data_ptr<float>(),
+                                        packed->data_ptr<int32_t>(), scales->data_ptr<float>(), zeros ? zeros->data_ptr<uint8_t>() : nullptr,
+                                        bias ? bias->data_ptr() : nullptr, (int)M, (int)N, (int)K, bits, group, xa.stride(0), N,
+                                        at::cuda::getCurrentCUDAStream()),
+               "groupwise_gemm_a8");
+  return 0;
+  IK_CATCH(-1)
+}
+
+// out [N, K] (float32, float16 or bfloat16) = (codes − zeros) · scales, computed in float.
+int ik_groupwise_dequantize(at::Tensor* out, at::Tensor* packed, at::Tensor* scales, at::Tensor* zeros, int bits, int group) {
+  IK_TRY
+  const int64_t K = check_weight(*packed, *scales, zeros, bits, group, "groupwise_dequantize");
+  const int64_t N = packed->size(0);
+  check(out->is_cuda() && out->dim() == 2 && out->is_contiguous() && out->size(0) == N && out->size(1) == K,
+        "groupwise_dequantize: out must be [N, K] contiguous on CUDA");
+  c10::cuda::CUDAGuard guard(packed->device());
+  check_launch(launch_groupwise_dequantize(ik::dtype_code(out->scalar_type()), out->data_ptr(), packed->data_ptr<int32_t>(), scales->data_ptr<float>(),
+                                           zeros ? zeros->data_ptr<uint8_t>() : nullptr, (int)N, (int)K, bits, group,
+                                           at::cuda::getCurrentCUDAStream()),
+               "groupwise_dequantize");
+  return 0;
+  IK_CATCH(-1)
+}
+
+}  // extern "C"

@@ -1,0 +1,444 @@
+#include <type_traits>
+#include "dtype_convert.cuh"
+#include "groupwise_gemm.h"
+#include "mma.cuh"
+#include "pdl.cuh"
+
+// Design (A16): the skinny GEMM's layout with the weight dequantized on the way in. The weight plays the MMA's "A"
+// (16 output channels per warp), the tokens its "B" (8 per tile). Lane (g, t) streams 16 packed bytes of rows g and
+// g+8 at byte offset 16·t of each 64-byte chunk (32 int4 or 16 int8 codes, all in one group since G is a multiple of
+// 32), and the same k range of each token row; the MMA only needs A and B to agree on which k is which, and lane
+// (g, t)'s k set depends on t alone, so no shuffles or shared memory sit between the loads and the tensor cores.
+// INT4 codes become bf16/fp16 with the magic-exponent trick: (word >> 4i) & 0x000F000F | 0x43004300 is the bf16 pair
+// (128 + u_i, 128 + u_{i+4}) (fp16: 0x6400, 1024 + u); subtracting 128 + z is exact, then one multiply by the
+// group's scale. So the pairs hold k = (i, i+4) of each word and the lane permutes its x registers to match (one
+// byte_perm per pair). INT8 codes go through float (8388608 + u from one byte_perm, exact subtract, scale) and keep
+// their natural pair order. The 8 warps of a block split K (interleaved chunks) and reduce through shared memory.
+//
+// Design (A8): int8 MMAs (m16n8k32) on the codes as int8 (int4: u ∈ [0, 15]; int8: u − 128 via xor 0x80), one MMA
+// per 32 consecutive k so each MMA lies in one group; a second MMA with an all-ones A gives the tokens' Σx over the
+// same k, so Σ x·(u − z) = Σ x·a + (o − z)·Σx exactly in int32, then s · that goes into the float accumulator.
+namespace {
+
+constexpr int kWarps = 8;
+constexpr int kUnroll = 4;     // 32-k steps (A8) per warp in flight before their MMAs (twice that for one token tile)
+constexpr int kUnrollA16 = 2;  // 64-byte chunks per warp and buffer (A16): 8 16-byte loads in flight per lane
+
+template <typename T> struct Pair;
+template <> struct Pair<__nv_bfloat16> {
+  using T2 = __nv_bfloat162;
+  static constexpr uint32_t kMagic = 0x43004300u;  // bf16 (128, 128)
+  static constexpr float kBase = 128.f;
+  __device__ static T2 both(float v) { return __float2bfloat162_rn(v); }
+  __device__ static uint32_t pack(float lo, float hi) {
+    T2 p = __floats2bfloat162_rn(lo, hi);
+    return *reinterpret_cast<uint32_t*>(&p);
+  }
+};
+template <> struct Pair<__half> {
+  using T2 = __half2;
+  static constexpr uint32_t kMagic = 0x64006400u;  // fp16 (1024, 1024)
+  static constexpr float kBase = 1024.f;
+  __device__ static T2 both(float v) { return __float2half2_rn(v); }
+  __device__ static uint32_t pack(float lo, float hi) {
+    T2 p = __floats2half2_rn(lo, hi);
+    return *reinterpret_cast<uint32_t*>(&p);
+  }
+};
+
+// k / group without a division on the hot path when the group size is a power of two (shift ≥ 0).
+__device__ __forceinline__ int group_of(int k, int group, int shift) { return shift >= 0 ? k >> shift : k / group; }
+__device__ __forceinline__ int group_shift(int group) { return (group & (group - 1)) == 0 ? __ffs(group) - 1 : -1; }
+
+// 16 packed bytes of one row → register pairs for the MMA. Bits 4: 16 pairs, pair 4j+i = k (8j+i, 8j+i+4) of
+// word j. Bits 8: 8 pairs in natural order (2c, 2c+1). Scaled: (u − z)·s rounded to T; unscaled: u − z, exact.
+template <typename T, int Bits, bool Scaled>
+__device__ __forceinline__ void dequant_piece(uint32_t (&out)[64 / Bits], uint4 q, float s, float z) {
+  using P = Pair<T>;
+  const uint32_t w[4] = {q.x, q.y, q.z, q.w};
+  if constexpr (Bits == 4) {
+    const typename P::T2 zb = P::both(P::kBase + z), sb = P::both(s);
+#pragma unroll
+    for (int j = 0; j < 4; j++)
+#pragma unroll
+      for (int i = 0; i < 4; i++) {
+        uint32_t v = ((w[j] >> (4 * i)) & 0x000F000Fu) | P::kMagic;
+        typename P::T2 h = __hsub2(*reinterpret_cast<typename P::T2*>(&v), zb);
+        if constexpr (Scaled) h = __hmul2(h, sb);
+        out[4 * j + i] = *reinterpret_cast<uint32_t*>(&h);
+      }
+  } else {
+    const float zf = 8388608.f + z;
+#pragma unroll
+    for (int j = 0; j < 4; j++) {
+      float f[4];
+#pragma unroll
+      for (int b = 0; b < 4; b++) {
+        f[b] = __int_as_float(__byte_perm(w[j], 0x4B000000u, 0x7540 | b)) - zf;
+        if constexpr (Scaled) f[b] *= s;
+      }
+      out[2 * j] = P::pack(f[0], f[1]);
+      out[2 * j + 1] = P::pack(f[2], f[3]);
+    }
+  }
+}
+
+// y [M, N] (one token tile of ≤ 8·MT rows per grid.y), x [M, K], w packed bytes [N, K·Bits/8]. ScaleAfter (G a
+// multiple of a chunk's 128 int4 / 64 int8 codes): the fragments hold the exact integers u − z, each chunk's MMAs
+// go into a fresh accumulator, and the row's scale multiplies that in float; otherwise the scale is applied to the
+// fragments.
+template <typename T, int Bits, int MT, bool ScaleAfter>
+__global__ void __launch_bounds__(kWarps * 32, MT <= 2 ? 2 : 1) groupwise_a16_kernel(T* __restrict__ y, const T* __restrict__ x, const uint8_t* __restrict__ w,
+                                                                    const float* __restrict__ scales, const uint8_t* __restrict__ zeros,
+                                                                    const T* __restrict__ bias, int M, int N, int K, int group,
+                                                                    int64_t x_stride, int64_t y_stride) {
+  constexpr int kPairs = 64 / Bits;  // register pairs per 16-byte piece (16 or 8)
+  constexpr int kX = 64 / Bits / 4;  // uint4 loads of x per piece per token (4 or 2)
+  const int lane = threadIdx.x % 32, g = lane / 4, t = lane % 4, warp = threadIdx.x / 32;
+  const int m0 = blockIdx.y * kGroupwiseA16TileRows;
+  x += (int64_t)m0 * x_stride;
+  y += (int64_t)m0 * y_stride;
+  M = min(M - m0, kGroupwiseA16TileRows);
+  const int n0 = blockIdx.x * 16;
+  const int64_t kb = (int64_t)K * Bits / 8;
+  const int groups = K / group;
+  const int row_lo = min(n0 + g, N - 1), row_hi = min(n0 + g + 8, N - 1);  // rows past N: computed, never stored
+  const uint8_t* w_lo = w + (int64_t)row_lo * kb + t * 16;
+  const uint8_t* w_hi = w + (int64_t)row_hi * kb + t * 16;
+  const T* x_row[MT];
+  bool x_ok[MT];
+#pragma unroll
+  for (int j = 0; j < MT; j++) {
+    const int m = j * 8 + g;
+    x_ok[j] = m < M;
+    x_row[j] = x + (int64_t)(x_ok[j] ? m : 0) * x_stride;
+  }
+  float acc[MT][4];
+#pragma unroll
+  for (int j = 0; j < MT; j++) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
+
+  const int64_t chunks = (kb + 63) / 64;
+  constexpr int kStep = kWarps * kUnrollA16;
+  struct Buf {
+    uint4 q[kUnrollA16][2];
+    float s[kUnrollA16][2], z[kUnrollA16][2];
+  };
+  Buf buf[2];
+  const float zsym = (float)(1 << (Bits - 1));
+  const int gshift = group_shift(group);
+  auto load = [&](Buf& b, int64_t c0) {
+#pragma unroll
+    for (int u = 0; u < kUnrollA16; u++) {
+      const int64_t off = (c0 + u * kWarps) * 64;
+      const bool ok = off + t * 16 < kb;  // kb is a multiple of 16: a piece is wholly in or out
+      const int64_t grp = ok ? group_of((int)((off + t * 16) * 8 / Bits), group, gshift) : 0;
+      b.q[u][0] = ok ? ld_stream(w_lo + off) : make_uint4(0, 0, 0, 0);
+      b.q[u][1] = ok ? ld_stream(w_hi + off) : make_uint4(0, 0, 0, 0);
+      b.s[u][0] = ok ? __ldg(scales + (int64_t)row_lo * groups + grp) : 0.f;
+      b.s[u][1] = ok ? __ldg(scales + (int64_t)row_hi * groups + grp) : 0.f;
+      b.z[u][0] = zeros && ok ? (float)__ldg(zeros + (int64_t)row_lo * groups + grp) : zsym;
+      b.z[u][1] = zeros && ok ? (float)__ldg(zeros + (int64_t)row_hi * groups + grp) : zsym;
+    }
+  };
+  auto compute = [&](const Buf& b, int64_t c0) {
+#pragma unroll
+    for (int u = 0; u < kUnrollA16; u++) {
+      const int64_t off = (c0 + u * kWarps) * 64;
+      const bool ok = off + t * 16 < kb;
+      const int64_t k0 = (off + t * 16) * 8 / Bits;  // first k of this lane's piece
+      uint32_t wa[kPairs], wb[kPairs];
+      dequant_piece<T, Bits, !ScaleAfter>(wa, b.q[u][0], b.s[u][0], b.z[u][0]);
+      dequant_piece<T, Bits, !ScaleAfter>(wb, b.q[u][1], b.s[u][1], b.z[u][1]);
+#pragma unroll
+      for (int j = 0; j < MT; j++) {
+        uint32_t r[kPairs], xp[kPairs];
+#pragma unroll
+        for (int v = 0; v < kX; v++) {
+          const uint4 xv = ok && x_ok[j] ? __ldg(reinterpret_cast<const uint4*>(x_row[j] + k0) + v) : make_uint4(0, 0, 0, 0);
+          r[4 * v] = xv.x, r[4 * v + 1] = xv.y, r[4 * v + 2] = xv.z, r[4 * v + 3] = xv.w;
+        }
+        if constexpr (Bits == 4) {
+#pragma unroll
+          for (int jj = 0; jj < 4; jj++)
+#pragma unroll
+            for (int i = 0; i < 4; i++)
+              xp[4 * jj + i] = __byte_perm(r[4 * jj + i / 2], r[4 * jj + 2 + i / 2], (i & 1) ? 0x7632 : 0x5410);
+        } else {
+#pragma unroll
+          for (int p = 0; p < kPairs; p++) xp[p] = r[p];
+        }
+        float d[4] = {0.f, 0.f, 0.f, 0.f};
+        float (&dst)[4] = ScaleAfter ? d : acc[j];
+#pragma unroll
+        for (int mm = 0; mm < kPairs / 2; mm++)
+          mma_f16_16x8x16<std::is_same_v<T, __nv_bfloat16>>(dst, wa[2 * mm], wb[2 * mm], wa[2 * mm + 1], wb[2 * mm + 1], xp[2 * mm], xp[2 * mm + 1]);
+        if constexpr (ScaleAfter) {
+          acc[j][0] = fmaf(b.s[u][0], d[0], acc[j][0]);
+          acc[j][1] = fmaf(b.s[u][0], d[1], acc[j][1]);
+          acc[j][2] = fmaf(b.s[u][1], d[2], acc[j][2]);
+          acc[j][3] = fmaf(b.s[u][1], d[3], acc[j][3]);
+        }
+      }
+    }
+  };
+  // Double-buffered: the next kUnrollA16 chunks' loads are in flight while the current ones feed the MMAs.
+  // Launched programmatically: the weights need nothing from the kernel before, x does.
+  load(buf[0], warp);
+  pdl_wait();
+  pdl_launch_dependents();
+  for (int64_t c0 = warp; c0 < chunks; c0 += 2 * kStep) {
+    load(buf[1], c0 + kStep);
+    compute(buf[0], c0);
+    load(buf[0], c0 + 2 * kStep);
+    compute(buf[1], c0 + kStep);
+  }
+
+  // Cross-warp reduction: red[warp][channel 0..15][token].
+  __shared__ float red[kWarps][16][MT * 8 + 1];
+#pragma unroll
+  for (int j = 0; j < MT; j++) {
+    red[warp][g][j * 8 + 2 * t] = acc[j][0];
+    red[warp][g][j * 8 + 2 * t + 1] = acc[j][1];
+    red[warp][g + 8][j * 8 + 2 * t] = acc[j][2];
+    red[warp][g + 8][j * 8 + 2 * t + 1] = acc[j][3];
+  }
+  __syncthreads();
+  for (int i = threadIdx.x; i < 16 * MT * 8; i += blockDim.x) {
+    const int c = i % 16, m = i / 16, n = n0 + c;
+    if (n >= N || m >= M) continue;
+    float s = 0.f;
+#pragma unroll
+    for (int wv = 0; wv < kWarps; wv++) s += red[wv][c][m];
+    if (bias) s += to_f(bias[n]);
+    y[(int64_t)m * y_stride + n] = from_f<T>(s);
+  }
+}
+
+// A8: xq [M, K] int8, x_scale [M]; one 32-k step per MMA. Lane (g, t) holds word(s) t of the step's 16 (int4) or 32
+// (int8) bytes per row and x bytes [8t, 8t+8) of token g.
+template <typename OutT, int Bits, int MT>
+__global__ void __launch_bounds__(kWarps * 32) groupwise_a8_kernel(OutT* __restrict__ y, const int8_t* __restrict__ x, const float* __restrict__ x_scale,
+                                                                   const uint8_t* __restrict__ w, const float* __restrict__ scales,
+                                                                   const uint8_t* __restrict__ zeros, const OutT* __restrict__ bias, int M, int N,
+                                                                   int K, int group, int64_t x_stride, int64_t y_stride) {
+  constexpr int kStepBytes = 32 * Bits / 8;  // bytes of one row per 32-k step (16 or 32)
+  constexpr int kLaneBytes = kStepBytes / 4;  // 4 or 8
+  constexpr float kOffset = Bits == 8 ? 128.f : 0.f;  // a = u − kOffset is what the MMA sees
+  const int lane = threadIdx.x % 32, g = lane / 4, t = lane % 4, warp = threadIdx.x / 32;
+  const int m0 = blockIdx.y * kGroupwiseTileRows;
+  x += (int64_t)m0 * x_stride;
+  x_scale += m0;
+  y += (int64_t)m0 * y_stride;
+  M = min(M - m0, kGroupwiseTileRows);
+  const int n0 = blockIdx.x * 16;
+  const int64_t kb = (int64_t)K * Bits / 8;
+  const int groups = K / group, steps = K / 32;
+  const int row_lo = min(n0 + g, N - 1), row_hi = min(n0 + g + 8, N - 1);
+  const uint8_t* w_lo = w + (int64_t)row_lo * kb + t * kLaneBytes;
+  const uint8_t* w_hi = w + (int64_t)row_hi * kb + t * kLaneBytes;
+  const int8_t* x_row[MT];
+  bool x_ok[MT];
+#pragma unroll
+  for (int j = 0; j < MT; j++) {
+    const int m = j * 8 + g;
+    x_ok[j] = m < M;
+    x_row[j] = x + (int64_t)(x_ok[j] ? m : 0) * x_stride + t * 8;
+  }
+  float acc[MT][4];
+#pragma unroll
+  for (int j = 0; j < MT; j++) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
+  const float zsym = (float)(1 << (Bits - 1));
+  const uint32_t ones = 0x01010101u;
+  constexpr int kU = MT == 1 ? 2 * kUnroll : kUnroll;  // decode: more small loads in flight per lane
+  const int gshift = group_shift(group);
+
+  for (int s0 = warp; s0 < steps; s0 += kWarps * kU) {
+    uint2 q[kU][2];
+    float sc[kU][2], zp[kU][2];
+#pragma unroll
+    for (int u = 0; u < kU; u++) {
+      const int s = s0 + u * kWarps;
+      const bool ok = s < steps;
+      const int grp = ok ? group_of(s * 32, group, gshift) : 0;
+      const int64_t off = (int64_t)s * kStepBytes;
+      if constexpr (Bits == 4) {
+        q[u][0] = make_uint2(ok ? __ldg(reinterpret_cast<const uint32_t*>(w_lo + off)) : 0u, 0u);
+        q[u][1] = make_uint2(ok ? __ldg(reinterpret_cast<const uint32_t*>(w_hi + off)) : 0u, 0u);
+      } else {
+        q[u][0] = ok ? __ldg(reinterpret_cast<const uint2*>(w_lo + off)) : make_uint2(0x80808080u, 0x80808080u);
+        q[u][1] = ok ? __ldg(reinterpret_cast<const uint2*>(w_hi + off)) : make_uint2(0x80808080u, 0x80808080u);
+      }
+      sc[u][0] = ok ? __ldg(scales + (int64_t)row_lo * groups + grp) : 0.f;
+      sc[u][1] = ok ? __ldg(scales + (int64_t)row_hi * groups + grp) : 0.f;
+      zp[u][0] = zeros && ok ? (float)__ldg(zeros + (int64_t)row_lo * groups + grp) : zsym;
+      zp[u][1] = zeros && ok ? (float)__ldg(zeros + (int64_t)row_hi * groups + grp) : zsym;
+    }
+#pragma unroll
+    for (int u = 0; u < kU; u++) {
+      const int s = s0 + u * kWarps;
+      const bool ok = s < steps;
+      uint32_t a0, a1, a2, a3;
+      if constexpr (Bits == 4) {
+        a0 = q[u][0].x & 0x0F0F0F0Fu, a2 = (q[u][0].x >> 4) & 0x0F0F0F0Fu;  // codes (0,2,4,6) and (1,3,5,7)
+        a1 = q[u][1].x & 0x0F0F0F0Fu, a3 = (q[u][1].x >> 4) & 0x0F0F0F0Fu;
+      } else {
+        a0 = q[u][0].x ^ 0x80808080u, a2 = q[u][0].y ^ 0x80808080u;  // u − 128 as int8
+        a1 = q[u][1].x ^ 0x80808080u, a3 = q[u][1].y ^ 0x80808080u;
+      }
+      const float c_lo = kOffset - zp[u][0], c_hi = kOffset - zp[u][1];
+#pragma unroll
+      for (int j = 0; j < MT; j++) {
+        const uint2 xv = ok && x_ok[j] ? __ldg(reinterpret_cast<const uint2*>(x_row[j] + (int64_t)s * 32)) : make_uint2(0u, 0u);
+        uint32_t b0, b1;
+        if constexpr (Bits == 4) {
+          b0 = __byte_perm(xv.x, xv.y, 0x6420), b1 = __byte_perm(xv.x, xv.y, 0x7531);
+        } else {
+          b0 = xv.x, b1 = xv.y;
+        }
+        int d[4] = {0, 0, 0, 0}, e[4] = {0, 0, 0, 0};
+        mma_s8_16x8x32(d, a0, a1, a2, a3, b0, b1);
+        mma_s8_16x8x32(e, ones, ones, ones, ones, b0, b1);  // Σx of tokens 2t, 2t+1 over the step
+        acc[j][0] += sc[u][0] * ((float)d[0] + c_lo * (float)e[0]);
+        acc[j][1] += sc[u][0] * ((float)d[1] + c_lo * (float)e[1]);
+        acc[j][2] += sc[u][1] * ((float)d[2] + c_hi * (float)e[2]);
+        acc[j][3] += sc[u][1] * ((float)d[3] + c_hi * (float)e[3]);
+      }
+    }
+  }
+
+  __shared__ float red[kWarps][16][MT * 8 + 1];
+#pragma unroll
+  for (int j = 0; j < MT; j++) {
+    red[warp][g][j * 8 + 2 * t] = acc[j][0];
+    red[warp][g][j * 8 + 2 * t + 1] = acc[j][1];
+    red[warp][g + 8][j * 8 + 2 * t] = acc[j][2];
+    red[warp][g + 8][j * 8 + 2 * t + 1] = acc[j][3];
+  }
+  __syncthreads();
+  for (int i = threadIdx.x; i < 16 * MT * 8; i += blockDim.x) {
+    const int c = i % 16, m = i / 16, n = n0 + c;
+    if (n >= N || m >= M) continue;
+    float v = 0.f;
+#pragma unroll
+    for (int wv = 0; wv < kWarps; wv++) v += red[wv][c][m];
+    v *= x_scale[m];
+    if (bias) v += to_f(bias[n]);
+    y[(int64_t)m * y_stride + n] = from_f<OutT>(v);
+  }
+}
+
+// One thread per 16-byte piece of packed row bytes: 32 (int4) or 16 (int8) outputs.
+template <typename T, int Bits>
+__global__ void groupwise_dequantize_kernel(T* __restrict__ out, const uint8_t* __restrict__ w, const float* __restrict__ scales,
+                                            const uint8_t* __restrict__ zeros, int N, int K, int group) {
+  constexpr int kCodes = 128 / Bits;
+  const int64_t pieces_per_row = (int64_t)K / kCodes;
+  const int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= pieces_per_row * N) return;
+  const int64_t row = i / pieces_per_row, k0 = i % pieces_per_row * kCodes;
+  const int groups = K / group;
+  const int64_t grp = row * groups + k0 / group;
+  const float s = scales[grp], z = zeros ? (float)zeros[grp] : (float)(1 << (Bits - 1));
+  const uint4 q = *reinterpret_cast<const uint4*>(w + i * 16);
+  const uint32_t words[4] = {q.x, q.y, q.z, q.w};
+  alignas(16) T vals[kCodes];
+#pragma unroll
+  for (int c = 0; c < kCodes; c++) {
+    const uint32_t u = (words[c * Bits / 32] >> (Bits * (c % (32 / Bits)))) & ((1u << Bits) - 1);
+    vals[c] = from_f<T>(((float)u - z) * s);
+  }
+  // 16-byte stores: the piece's outputs are contiguous and start on a multiple of 16 codes.
+  uint4* o = reinterpret_cast<uint4*>(out + row * (int64_t)K + k0);
+#pragma unroll
+  for (int v = 0; v < kCodes * (int)sizeof(T) / 16; v++) o[v] = reinterpret_cast<const uint4*>(vals)[v];
+}
+
+bool shape_ok(int m, int n, int k, int bits, int group) {
+  return m >= 1 && n >= 1 && k >= 32 && (bits == 4 || bits == 8) && group >= 32 && group % 32 == 0 && k % group == 0;
+}
+
+template <typename T, int Bits, bool ScaleAfter>
+cudaError_t launch_a16_tiles(T* y, const T* x, const uint8_t* w, const float* s, const uint8_t* z, const T* bias, int m, int n,
+                             int k, int group, int64_t xs, int64_t ys, cudaStream_t st) {
+  const dim3 block(kWarps * 32), grid((n + 15) / 16, (m + kGroupwiseA16TileRows - 1) / kGroupwiseA16TileRows);
+  if (m <= 8) return launch_pdl(groupwise_a16_kernel<T, Bits, 1, ScaleAfter>, grid, block, 0, st, y, x, w, s, z, bias, m, n, k, group, xs, ys);
+  if (m <= 16) return launch_pdl(groupwise_a16_kernel<T, Bits, 2, ScaleAfter>, grid, block, 0, st, y, x, w, s, z, bias, m, n, k, group, xs, ys);
+  return launch_pdl(groupwise_a16_kernel<T, Bits, 4, ScaleAfter>, grid, block, 0, st, y, x, w, s, z, bias, m, n, k, group, xs, ys);
+}
+
+template <typename T, int Bits>
+cudaError_t launch_a16(T* y, const T* x, const int32_t* packed, const float* s, const uint8_t* z, const T* bias, int m, int n,
+                       int k, int group, int64_t xs, int64_t ys, cudaStream_t st) {
+  const auto w = reinterpret_cast<const uint8_t*>(packed);
+  // A 64-byte chunk of a row holds 512 / Bits codes; when groups are whole chunks the scale can wait for the MMA.
+  if (group % (512 / Bits) == 0) return launch_a16_tiles<T, Bits, true>(y, x, w, s, z, bias, m, n, k, group, xs, ys, st);
+  return launch_a16_tiles<T, Bits, false>(y, x, w, s, z, bias, m, n, k, group, xs, ys, st);
+}
+
+template <typename OutT, int Bits>
+cudaError_t launch_a8(OutT* y, const int8_t* x, const float* xsc, const int32_t* packed, const float* s, const uint8_t* z,
+                      const OutT* bias, int m, int n, int k, int group, int64_t xs, int64_t ys, cudaStream_t st) {
+  const auto w = reinterpret_cast<const uint8_t*>(packed);
+  const dim3 block(kWarps * 32), grid((n + 15) / 16, (m + kGroupwiseTileRows - 1) / kGroupwiseTileRows);
+  if (m <= 8) groupwise_a8_kernel<OutT, Bits, 1><<<grid, block, 0, st>>>(y, x, xsc, w, s, z, bias, m, n, k, group, xs, ys);
+  else if (m <= 16) groupwise_a8_kernel<OutT, Bits, 2><<<grid, block, 0, st>>>(y, x, xsc, w, s, z, bias, m, n, k, group, xs, ys);
+  else if (m <= 32) groupwise_a8_kernel<OutT, Bits, 4><<<grid, block, 0, st>>>(y, x, xsc, w, s, z, bias, m, n, k, group, xs, ys);
+  else groupwise_a8_kernel<OutT, Bits, 8><<<grid, block, 0, st>>>(y, x, xsc, w, s, z, bias, m, n, k, group, xs, ys);
+  return cudaGetLastError();
+}
+
+template <typename OutT>
+cudaError_t launch_a8_bits(int bits, void* y, const int8_t* x, const float* xsc, const int32_t* p, const float* s, const uint8_t* z,
+                           const void* bias, int m, int n, int k, int group, int64_t xs, int64_t ys, cudaStream_t st) {
+  return bits == 4 ? launch_a8<OutT, 4>((OutT*)y, x, xsc, p, s, z, (const OutT*)bias, m, n, k, group, xs, ys, st)
+                   : launch_a8<OutT, 8>((OutT*)y, x, xsc, p, s, z, (const OutT*)bias, m, n, k, group, xs, ys, st);
+}
+
+template <typename T>
+cudaError_t launch_dequant(void* out, const int32_t* p, const float* s, const uint8_t* z, int n, int k, int bits, int group, cudaStream_t st) {
+  const auto w = reinterpret_cast<const uint8_t*>(p);
+  const int64_t pieces = (int64_t)n * k / (128 / bits);
+  const int threads = 256;
+  const unsigned blocks = (unsigned)((pieces + threads - 1) / threads);
+  if (bits == 4) groupwise_dequantize_kernel<T, 4><<<blocks, threads, 0, st>>>((T*)out, w, s, z, n, k, group);
+  else groupwise_dequantize_kernel<T, 8><<<blocks, threads, 0, st>>>((T*)out, w, s, z, n, k, group);
+  return cudaGetLastError();
+}
+
+}  // namespace
+
+cudaError_t launch_groupwise_gemm_a16(int dtype, void* y, const void* x, const int32_t* packed, const float* scales,
+                                      const uint8_t* zeros, const void* bias, int m, int n, int k, int bits, int group,
+                                      int64_t x_stride, int64_t y_stride, cudaStream_t stream) {
+  if (!shape_ok(m, n, k, bits, group) || x_stride % 8 != 0) return cudaErrorInvalidValue;
+  switch (dtype * 16 + bits) {
+    case 1 * 16 + 4: return launch_a16<__half, 4>((__half*)y, (const __half*)x, packed, scales, zeros, (const __half*)bias, m, n, k, group, x_stride, y_stride, stream);
+    case 1 * 16 + 8: return launch_a16<__half, 8>((__half*)y, (const __half*)x, packed, scales, zeros, (const __half*)bias, m, n, k, group, x_stride, y_stride, stream);
+    case 2 * 16 + 4: return launch_a16<__nv_bfloat16, 4>((__nv_bfloat16*)y, (const __nv_bfloat16*)x, packed, scales, zeros, (const __nv_bfloat16*)bias, m, n, k, group, x_stride, y_stride, stream);
+    case 2 * 16 + 8: return launch_a16<__nv_bfloat16, 8>((__nv_bfloat16*)y, (const __nv_bfloat16*)x, packed, scales, zeros, (const __nv_bfloat16*)bias, m, n, k, group, x_stride, y_stride, stream);
+    default: return cudaErrorInvalidValue;
+  }
+}
+
+cudaError_t launch_groupwise_gemm_a8(int out_dtype, void* y, const int8_t* xq, const float* x_scale, const int32_t* packed,
+                                     const float* scales, const uint8_t* zeros, const void* bias, int m, int n, int k,
+                                     int bits, int group, int64_t x_stride, int64_t y_stride, cudaStream_t stream) {
+  if (!shape_ok(m, n, k, bits, group) || x_stride % 8 != 0) return cudaErrorInvalidValue;
+  switch (out_dtype) {
+    case 0: return launch_a8_bits<float>(bits, y, xq, x_scale, packed, scales, zeros, bias, m, n, k, group, x_stride, y_stride, stream);
+    case 1: return launch_a8_bits<__half>(bits, y, xq, x_scale, packed, scales, zeros, bias, m, n, k, group, x_stride, y_stride, stream);
+    case 2: return launch_a8_bits<__nv_bfloat16>(bits, y, xq, x_scale, packed, scales, zeros, bias, m, n, k, group, x_stride, y_stride, stream);
+    default: return cudaErrorInvalidValue;
+  }
+}
+
+cudaError_t launch_groupwise_dequantize(int dtype, void* w, const int32_t* packed, const float* scales,
+                                        const uint8_t* zeros, int n, int k, int bits, int group, cudaStream_t stream) {
+  if (!shape_ok(1, n, k, bits, group)) return cudaErrorInvalidValue;
+  switch (dtype) {
+    case 0: return launch_dequant<float>(w, packed, scales, zeros, n, k, bits, group, stream);
+    case 1: return launch_dequant<__half>(w, packed, scales, zeros, n, k, bits, group, stream);
+    case 2: return launch_dequant<__nv_bfloat16>(w, packed, scales, zeros, n, k, bits, group, stream);
+    default: return cudaErrorInvalidValue;
+  }
+}

@@ -1,0 +1,129 @@
+using InferenceServer.Engine.Kernels;
+using InferenceServer.Quant.Kernels;
+using static TorchSharp.torch;
+
+namespace InferenceServer.Gpu.Tests;
+
+/// <summary>
+/// The native group-wise GEMMs (groupwise_gemm.cu) against an exact dequantized reference: W from
+/// <see cref="GroupwiseWeight.Quantize"/> on the CPU, dequantized there ((u − z) · s in float32), and a float32 matmul
+/// on the device. Covers W4/W8, symmetric/asymmetric, group sizes 32–256, the streaming kernel's token tiles
+/// (M = 1, 3, 8, 16, 17, 33, 64, 100) and the dense prefill path (M = 1024), N not a multiple of 16.
+/// </summary>
+public sealed class GroupwiseKernelTests(CudaFixture cuda) : IClassFixture<CudaFixture>
+{
+    private static NativeKernels Kernels() => NativeKernels.TryGet(out var why) ?? throw new InvalidOperationException(why);
+
+    public static TheoryData<int, bool, int, int, int, int> Shapes => new()
+    {
+        { 4, false, 128, 1, 4104, 4096 },   // a Llama-width row, several chunks per warp, N not a multiple of 16
+        { 4, true, 128, 3, 520, 1024 },
+        { 4, false, 32, 8, 520, 768 },
+        { 4, false, 64, 16, 520, 768 },
+        { 4, true, 256, 17, 520, 1024 },
+        { 4, false, 128, 64, 1000, 1024 },
+        { 4, false, 128, 100, 520, 1024 },  // several token tiles (32 rows for A16, 64 for A8)
+        { 4, true, 32, 33, 520, 768 },      // a partial second A16 tile, scale applied to the fragments (G < 128)
+        { 4, false, 128, 1024, 520, 1024 }, // dense path: dequantize, then cuBLAS
+        { 8, false, 128, 1, 4104, 4096 },
+        { 8, true, 32, 3, 520, 768 },
+        { 8, false, 64, 17, 520, 768 },
+        { 8, true, 128, 64, 520, 1024 },
+        { 8, false, 256, 1024, 520, 1024 },
+    };
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void MatchesDequantizedReference(int bits, bool symmetric, int group, int m, int n, int k)
+    {
+        var device = cuda.Require();
+        var rng = new Random(bits * 7919 + group * 31 + m * 131 + n + k);
+        var wf = new float[(long)n * k];
+        for (long i = 0; i < wf.Length; i++) wf[i] = (float)(rng.NextDouble() * 2 - 1) * 0.05f;
+        var gw = GroupwiseWeight.Quantize(wf, n, k, bits, group, symmetric);
+        var deq = new float[(long)n * k];
+        gw.Dequantize(deq, 0, n);
+        using var dw = GroupwiseDeviceWeight.Upload(gw, device, Kernels());
+        using var wRef = tensor(deq, [n, k]).to(device);              // [N, K] float32, exact dequantized W
+        var tag = $"w{bits}{(symmetric ? "s" : "a")}_g{group}_{m}x{n}x{k}";
+
+        // The dequantize kernel computes (u − z) · s in float like the CPU: bit-equal.
+        using (var wGpu = Kernels().GroupwiseDequantize(dw.Packed, dw.Scales, dw.Zeros, bits, group, ScalarType.Float32))
+            Assert.True(wGpu.equal(wRef).item<bool>(), "GPU dequantization differs from the CPU's");
+
+        using var x = randn([m, k], ScalarType.Float32, device);
+        foreach (var dtype in new[] { ScalarType.BFloat16, ScalarType.Float16 })
+        {
+            // A16: x is rounded to the 16-bit type; for G < 128 (int4) / 64 (int8) W is too, after its scale (relative
+            // 2^-9 for bf16, twice with the scale's own rounding; larger groups keep u − z exact); the products are accumulated in float in another order than cuBLAS, then y is rounded
+            // once. Over K ≥ 768 random terms that is ≲ 0.3% of y's RMS per element; 2% of the RMS bounds the max.
+            using var xs = x.to(dtype);
+            using var reference = xs.to(ScalarType.Float32).matmul(wRef.t());
+            using var y = Kernels().GroupwiseGemm(xs, dw.Packed, dw.Scales, dw.Zeros, null, bits, group);
+            var err = MaxErrorOverRms(y, reference);
+            GpuReport.Record($"groupwise_a16_{dtype}_{tag}_max_err_over_rms", err);
+            Assert.True(err < 0.02, $"A16 {dtype}: max error {err} of y's RMS");
+        }
+
+        // A8: the activations quantized by the native quantizer, then exact int32 sums per group (M ≤ 128), or the INT8
+        // rows and W dequantized in float32 for cuBLAS (M > 128): against the float32 product of the same INT8 values
+        // the only difference is float accumulation order (≈1e-6 relative).
+        var (q, s) = Kernels().QuantizeRows(x, null);
+        using (q)
+        using (s)
+        {
+            using var reference = q.to(ScalarType.Float32).matmul(wRef.t()) * s.unsqueeze(1);
+            using var y = Kernels().GroupwiseGemmA8(q, s, dw.Packed, dw.Scales, dw.Zeros, null, bits, group, ScalarType.Float32);
+            var err = MaxErrorOverRms(y, reference);
+            GpuReport.Record($"groupwise_a8_f32_{tag}_max_err_over_rms", err);
+            Assert.True(err < 1e-4, $"A8 float32: max error {err} of y's RMS");
+            using var bias = randn([n], ScalarType.BFloat16, device);
+            using var yb = Kernels().GroupwiseGemmA8(q, s, dw.Packed, dw.Scales, dw.Zeros, bias, bits, group, ScalarType.BFloat16);
+            using var refb = reference + bias.to(ScalarType.Float32);
+            var errb = MaxErrorOverRms(yb, refb);
+            // bf16 output: y rounded once (2^-9 relative); above 128 rows the dequantized x and W are bf16 too.
+            Assert.True(errb < 0.02, $"A8 bf16 with bias: max error {errb} of y's RMS");
+        }
+    }
+
+    [Fact]
+    public void BiasAndStridedInputAreHonoured()
+    {
+        var device = cuda.Require();
+        const int n = 264, k = 512, m = 5;
+        var rng = new Random(5);
+        var wf = new float[n * k];
+        for (int i = 0; i < wf.Length; i++) wf[i] = (float)(rng.NextDouble() - 0.5) * 0.1f;
+        var gw = GroupwiseWeight.Quantize(wf, n, k, 4, 64, false);
+        using var dw = GroupwiseDeviceWeight.Upload(gw, device, Kernels());
+        using var wide = randn([m, k + 8], ScalarType.BFloat16, device);
+        using var x = wide.narrow(1, 8, k);                                  // rows start 16 bytes in: a view
+        using var bias = randn([n], ScalarType.BFloat16, device);
+        using var y = Kernels().GroupwiseGemm(x, dw.Packed, dw.Scales, dw.Zeros, bias, 4, 64);
+        using var w = Kernels().GroupwiseDequantize(dw.Packed, dw.Scales, dw.Zeros, 4, 64, ScalarType.Float32);
+        using var reference = x.to(ScalarType.Float32).matmul(w.t()) + bias.to(ScalarType.Float32);
+        Assert.True(MaxErrorOverRms(y, reference) < 0.02);
+    }
+
+    [Fact]
+    public void BadArgumentsAreRefusedWithAMessage()
+    {
+        var device = cuda.Require();
+        using var packed = zeros([16, 64], ScalarType.Int32, device);      // K = 512 at 4 bits
+        using var scales = ones([16, 8], ScalarType.Float32, device);
+        using var x = zeros([2, 512], ScalarType.BFloat16, device);
+        var e = Assert.Throws<InvalidOperationException>(() => Kernels().GroupwiseGemm(x, packed, scales, null, null, 4, 48));
+        Assert.Contains("group size", e.Message);
+        using var xBad = zeros([2, 256], ScalarType.BFloat16, device);
+        e = Assert.Throws<InvalidOperationException>(() => Kernels().GroupwiseGemm(xBad, packed, scales, null, null, 4, 64));
+        Assert.Contains("x must be [M, K]", e.Message);
+    }
+
+    private static double MaxErrorOverRms(Tensor y, Tensor reference)
+    {
+        using var scope = NewDisposeScope();
+        var r = reference.to(ScalarType.Float32);
+        var rms = r.square().mean().sqrt().item<float>();
+        return (y.to(ScalarType.Float32) - r).abs().max().item<float>() / Math.Max(rms, 1e-12);
+    }
+}
