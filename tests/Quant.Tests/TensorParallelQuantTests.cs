@@ -5,7 +5,9 @@ using InferenceServer.Engine.Models;
 using InferenceServer.Engine.Models.Architectures;
 using InferenceServer.Quant.Calibration;
 using InferenceServer.Quant.CompressedTensors;
+using InferenceServer.Quant.LutGemm;
 using InferenceServer.Quant.SmoothQuant;
+using InferenceServer.Quant.ZeroQuant;
 using InferenceServer.TestSupport;
 using static TorchSharp.torch;
 
@@ -13,8 +15,10 @@ namespace InferenceServer.Quant.Tests;
 
 /// <summary>
 /// Quantized models split over 2 and 4 in-process ranks against the same quantized model on one device (CPU):
-/// W8A8 with per-token scales, SmoothQuant with calibrated static scales, and a prequantized compressed-tensors
-/// checkpoint, on tiny-llama and the Qwen2, Mistral and OPT fixtures. Layers are quantized whole and then split, and
+/// W8A8 with per-token scales, SmoothQuant with calibrated static scales, ZeroQuant (group-wise W4A16, and the mixed
+/// W8/W4-A8 scheme), LUT-GEMM (BCQ), and a prequantized compressed-tensors checkpoint, on tiny-llama and the Qwen2,
+/// Mistral and OPT fixtures. Group-wise shares hold whole groups; a row-parallel A8 share scales its columns by the
+/// whole row's abs-max, so its integers are the single device's. Layers are quantized whole and then split, and
 /// a row-parallel W8A8 share reduces the token abs-max and the int32 accumulators, so each rank's integers are
 /// the single device's; what remains of a difference is float32 summation order in attention and lm_head.
 /// </summary>
@@ -34,6 +38,8 @@ public sealed class TensorParallelQuantTests(ITestOutputHelper output)
         { "qwen2", "w8a8", 4 }, { "qwen2", "smoothquant", 2 },
         { "mistral", "w8a8", 2 }, { "mistral", "smoothquant", 4 },
         { "opt", "w8a8", 4 }, { "opt", "smoothquant", 2 },
+        { "tiny-llama", "zeroquant", 4 }, { "qwen2", "zeroquant", 2 }, { "opt", "zeroquant-mixed", 2 },
+        { "tiny-llama", "lutgemm", 4 }, { "opt", "lutgemm", 2 },
     };
 
     private static string Dir(string model) => model == "tiny-llama" ? RepoPaths.TinyLlama : RepoPaths.Fixture("hf", model);
@@ -49,12 +55,27 @@ public sealed class TensorParallelQuantTests(ITestOutputHelper output)
     {
         var dir = Dir(model);
         var config = ModelConfig.Load(dir);
-        var options = method == "w8a8"
-            ? Plain(dir) with { Quantization = new W8A8Method(false, new W8A8Options()) }
-            : new W8A8Method(true, new W8A8Options { ActScales = ActScaleMode.Static, Alpha = 0.5 })
-                .WithStats(config, Plain(dir), CalibrationRunner.Run(config, Plain(dir), Tokens(config.VocabSize, 256, 1), samples: 4, seqLen: 64));
-        Compare($"{model} {method} -tp {size}", config, options, size);
+        // Groups of 32 columns divide every share of these models (tiny-llama's o_proj at -tp 4: 64 columns).
+        var options = method switch
+        {
+            "w8a8" => Plain(dir) with { Quantization = new W8A8Method(false, new W8A8Options()) },
+            "zeroquant" => Plain(dir) with { Quantization = new ZeroQuantMethod(new ZeroQuantOptions { GroupSize = 32 }) },
+            "zeroquant-mixed" => Plain(dir) with { Quantization = new ZeroQuantMethod(new ZeroQuantOptions { GroupSize = 32, MixedPrecision = true }) },
+            "lutgemm" => Plain(dir) with { Quantization = new LutGemmMethod(new LutGemmOptions { Bits = 3, GroupSize = 32, Init = BcqInit.Uniform }) },
+            _ => new W8A8Method(true, new W8A8Options { ActScales = ActScaleMode.Static, Alpha = 0.5 })
+                .WithStats(config, Plain(dir), CalibrationRunner.Run(config, Plain(dir), Tokens(config.VocabSize, 256, 1), samples: 4, seqLen: 64)),
+        };
+        Compare($"{model} {method} -tp {size}", config, options, size, method.EndsWith("-mixed") ? A8Tolerance : Tolerance);
     }
+
+    /// <summary>
+    /// INT8 activations from float layers: a layer's input differs from one device's in the last float32 bits (the
+    /// attention and MLP sums run in another order), and an activation that lies that close to a rounding boundary of
+    /// x / s_x takes the neighbouring integer, moving the logits by up to about 1e-2 of their scale (4.4e-3 measured on
+    /// Qwen2 mixed -tp 2; exact elsewhere). The layer itself is exact given the same input:
+    /// ZeroQuant.GroupwiseShardTests. A sharding mistake moves logits by the scale's order.
+    /// </summary>
+    private const double A8Tolerance = 2e-2;
 
     [Theory]
     [InlineData("tiny-llama", 4)]
@@ -80,7 +101,7 @@ public sealed class TensorParallelQuantTests(ITestOutputHelper output)
         }
     }
 
-    private void Compare(string what, ModelConfig config, ModelOptions options, int size)
+    private void Compare(string what, ModelConfig config, ModelOptions options, int size, double tolerance = Tolerance)
     {
         var ids = Tokens(config.VocabSize, 37, 3);
         using var whole = ModelFactory.Load(config, options);
@@ -95,7 +116,7 @@ public sealed class TensorParallelQuantTests(ITestOutputHelper output)
         double scale = Math.Max(1.0, expected.abs().max().item<float>());
         double err = (actual - expected).abs().max().item<float>();
         output.WriteLine($"{what}: max |Δlogit| {err:E2} at logit scale {scale:F1}");
-        Assert.True(err <= Tolerance * scale, $"{what}: max |Δlogit| {err:E2} at logit scale {scale:F1}");
+        Assert.True(err <= tolerance * scale, $"{what}: max |Δlogit| {err:E2} at logit scale {scale:F1}");
     }
 
     /// <returns>[T, V] float32 logits of every prompt position, from a private KV pool.</returns>

@@ -18,7 +18,7 @@ namespace InferenceServer.Quant.Kernels;
 /// resident. On CUDA the packed words, scales and zero points are uploaded once (<see cref="GroupwiseDeviceWeight"/>)
 /// and the native group-wise GEMMs run on them (A8: the rows are quantized to INT8 by the native kernel first).
 /// </remarks>
-public sealed class GroupwiseLinearKernel : ILinearKernel
+public sealed partial class GroupwiseLinearKernel : ILinearKernel
 {
     public const int DirectMaxRows = 16;
 
@@ -86,30 +86,34 @@ public sealed class GroupwiseLinearKernel : ILinearKernel
     public Tensor Forward(Tensor x)
     {
         if (_device is { } d) return ActivationBits == 8 ? d.Forward8(x, Bias) : d.Forward16(x, Bias);
-        var weight = _host!;
         using var scope = NewDisposeScope();
-        long t = x.shape[0];
         var xf = x.to(ScalarType.Float32).contiguous();
-        Tensor? sx = null;
-        if (ActivationBits == 8) (xf, sx) = TokenwiseInt8.Quantize(xf);               // integers [T, K], scales [T, 1]
-        Tensor y;                                                                     // [T, N] float32
+        var y = ActivationBits == 8 ? Scaled(xf, TokenwiseInt8.Scale(xf, null)) : Accumulate(xf);   // [T, N] float32
+        if (Bias is not null) y = Scalars.Add(y, Bias.to(ScalarType.Float32));
+        return y.to(x.dtype).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The A8 product on the CPU with the given per-token scales: Σ round(x / s_x)·W · s_x, float32 [T, N], no bias.</summary>
+    /// <param name="xf">[T, K] float32.</param>
+    /// <param name="sx">[T, 1] float32 activation scales.</param>
+    private Tensor Scaled(Tensor xf, Tensor sx) => Accumulate(TokenwiseInt8.Apply(xf, sx)) * sx;
+
+    /// <summary>xf [T, K] float32 · dequant(W)ᵀ on the CPU: float32 [T, N], no bias.</summary>
+    private Tensor Accumulate(Tensor xf)
+    {
+        var weight = _host!;
+        long t = xf.shape[0];
         if (t <= DirectMaxRows)
         {
             var a = new float[t * InFeatures];
             xf.data<float>().CopyTo(a);
             var c = new float[t * OutFeatures];
             GroupwiseGemm.Multiply(a, (int)t, weight, c);
-            y = tensor(c, [t, OutFeatures]);
+            return tensor(c, [t, OutFeatures]);
         }
-        else
-        {
-            var w = new float[(long)OutFeatures * InFeatures];
-            GroupwiseGemm.Dequantize(weight, w);
-            y = nn.functional.linear(xf, tensor(w, [OutFeatures, InFeatures]));
-        }
-        if (sx is not null) y = y * sx;
-        if (Bias is not null) y = Scalars.Add(y, Bias.to(ScalarType.Float32));
-        return y.to(x.dtype).MoveToOuterDisposeScope();
+        var w = new float[(long)OutFeatures * InFeatures];
+        GroupwiseGemm.Dequantize(weight, w);
+        return nn.functional.linear(xf, tensor(w, [OutFeatures, InFeatures]));
     }
 
     public void Dispose()

@@ -16,7 +16,7 @@ namespace InferenceServer.Quant.LutGemm;
 /// Without the native library, or for shapes its kernels do not take (group size not a multiple of 32, N not a
 /// multiple of 4), the weights are dequantized by TorchSharp ops before a dense matmul.
 /// </summary>
-public sealed class LutGemmLinearKernel : ILinearKernel
+public sealed partial class LutGemmLinearKernel : ILinearKernel
 {
     private readonly BcqWeights? _host;
     private readonly BcqTensors? _device;
