@@ -18,7 +18,7 @@ public static class CommandLine
             PerplexityCommand.Create(quantization),
             BenchCommand.Create(quantization),
             KernelBenchCommand.Create(),
-            SamplerBench.SamplerBenchCommand.Create(),
+            SamplerBenchCommand.Create(),
             QuantizeCommand.Create(quantization),
             PlotCommand.Create(),
         };

@@ -4,11 +4,12 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using InferenceServer.Engine.Runtime;
 using InferenceServer.Server.Cli.KernelBench;
+using InferenceServer.Server.Cli.SamplerBench;
 using InferenceServer.StructuredOutputs;
 using InferenceServer.Tokenization;
 using static TorchSharp.torch;
 
-namespace InferenceServer.Server.Cli.SamplerBench;
+namespace InferenceServer.Server.Cli;
 
 /// <summary>
 /// <c>bench-sampler</c>: the cost of structured outputs in the sampler, on the CPU or a GPU. For each tokenizer it
@@ -55,7 +56,7 @@ public static class SamplerBenchCommand
             foreach (var dir in dirs) results.Add(BenchTokenizer(bench, dir));
             var doc = new JsonObject
             {
-                ["what"] = $"Sampler.Sample at batch {rows} on {dev.type} (float32 [{rows}, V] random logits N(0, 3²), temperature 1, seeded), each row's token appended to its output as the engine does; constrained rows follow the strict schema in src/Server/Cli/SamplerBench/SamplerBenchCommand.cs or json_object. Unconstrained and constrained steps alternate; constraint_extra_ms is their per-step difference. host_masks_cached_ms: {rows} matchers writing cached masks (the host part of a constrained step); mask_build_ms: one new state's mask (a vocabulary-trie walk), paid once per state per grammar.",
+                ["what"] = $"Sampler.Sample at batch {rows} on {dev.type} (float32 [{rows}, V] random logits N(0, 3²), temperature 1, seeded), each row's token appended to its output as the engine does; constrained rows follow the strict schema in src/Server/Cli/SamplerBenchCommand.cs or json_object. Unconstrained and constrained steps alternate; constraint_extra_ms is their per-step difference. host_masks_cached_ms: {rows} matchers writing cached masks (the host part of a constrained step); mask_build_ms: one new state's mask (a vocabulary-trie walk), paid once per state per grammar.",
                 ["command"] = "InferenceServer bench-sampler " + string.Join(' ', Environment.GetCommandLineArgs().Skip(2)),
                 ["device"] = dev.type == TorchSharp.DeviceType.CUDA ? KernelBenchContext.GpuName() : CpuName(),
                 ["cores"] = Environment.ProcessorCount,
