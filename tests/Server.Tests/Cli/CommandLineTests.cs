@@ -253,6 +253,15 @@ public sealed class CommandLineTests
             (refused, _, refusal) = Run("bench", "--device", "cpu", "--plot", png, "--plot-also", Path.Combine(dir, "missing.json"));
             Assert.Equal(2, refused);
             Assert.Contains("missing.json: no such file", refusal);
+
+            // The multi-rank executor as a group of one runs the tensor-parallel path; one rank cannot hold two.
+            string mp = Path.Combine(dir, "mp.json");
+            (code, output, err) = Run("bench", "--device", "cpu", "--input-len", "8", "--output-len", "4", "--distributed-executor-backend", "mp", "--output-json", mp);
+            Assert.True(code == 0, err);
+            Assert.Contains("tensor parallel: 1 ranks", err + output);
+            (refused, _, refusal) = Run("bench", "--device", "cpu", "-tp", "2", "--distributed-executor-backend", "uni");
+            Assert.Equal(2, refused);
+            Assert.Contains("--distributed-executor-backend uni runs one rank; --tensor-parallel-size 2 needs mp", refusal);
         }
         finally
         {
