@@ -49,7 +49,7 @@ public sealed class GroupwiseKernelTests(CudaFixture cuda) : IClassFixture<CudaF
 
         // The dequantize kernel computes (u − z) · s in float like the CPU: bit-equal.
         using (var wGpu = Kernels().GroupwiseDequantize(dw.Packed, dw.Scales, dw.Zeros, bits, group, ScalarType.Float32))
-            Assert.True(wGpu.equal(wRef).item<bool>(), "GPU dequantization differs from the CPU's");
+            Assert.True(wGpu.eq(wRef).all().item<bool>(), "GPU dequantization differs from the CPU's");
 
         using var x = randn([m, k], ScalarType.Float32, device);
         foreach (var dtype in new[] { ScalarType.BFloat16, ScalarType.Float16 })
