@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Prepares a GPU run of the round-*.sh scripts: packs the apps (../shared/gpu/pack), shrinks the pack below the
+# Prepares a GPU run of the round-*.sh scripts: packs the apps with the GPU kit's pack script (its folder is the first argument), shrinks the pack below the
 # 64 MiB travel limit (slim-pack.sh), and fills the git-ignored .gpu-extra/ with what the rounds read besides the
 # tree: the Llama-3 tokenizer (tests/scripts/fetch-tokenizers.sh) and compressed-tensors' pack_quantized.py.
-# Usage: tests/scripts/gpu/prepare.sh SHARED_GPU_DIR COMPRESSED_TENSORS_REPO   (a checkout or a bare git directory)
+# Usage: tests/scripts/gpu/prepare.sh GPU_KIT_DIR COMPRESSED_TENSORS_REPO   (a checkout or a bare git directory)
 # Then run, with carry [".gpu", ".gpu-extra"]:  bash .gpu/remote.sh bash tests/scripts/gpu/round-A.sh  (then B, C)
 set -euo pipefail
 [ $# -eq 2 ] || { sed -n '2,7p' "$0"; exit 2; }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Shrinks .gpu after ../shared/gpu/pack so the tree fits the 64 MiB travel limit: drops the published Server's
+# Shrinks .gpu after the GPU kit's pack script so the tree fits the 64 MiB travel limit: drops the published Server's
 # Assets copy (the device reads src/Assets from the tree), hard-links files the two apps share (tar stores them once),
 # drops the runtime's debugger libraries, and recompresses with xz -9e.
 set -euo pipefail
