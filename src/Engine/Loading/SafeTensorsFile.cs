@@ -74,6 +74,9 @@ public sealed class SafeTensorsFile : IDisposable
                 var entry = new Entry(prop.Name, dtype, shape, offsets[0], offsets[1]);
                 // Checked: a shape such as [2^32, 2^32] wraps to 0 elements unchecked and would pass as an empty tensor.
                 long bytes = checked(shape.Aggregate(1L, (a, b) => checked(a * b)) * ElementSize(dtype));
+                // libtorch's strides are products of the dimensions with zeros counted as 1: a zero-element shape such as
+                // [0, 2^63 − 1, 2] has no bytes but strides that overflow, so it is checked the same way.
+                _ = checked(shape.Aggregate(1L, (a, b) => checked(a * Math.Max(b, 1L))));
                 if (entry.End < entry.Begin || entry.End > dataLength || entry.End - entry.Begin != bytes)
                     throw new ModelLoadException($"{Path}: tensor {prop.Name} has data offsets [{entry.Begin}, {entry.End}) that do not match its shape or the file size.");
                 entries[prop.Name] = entry;
