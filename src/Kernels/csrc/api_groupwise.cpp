@@ -44,8 +44,10 @@ void check_bias(const at::Tensor* bias, const at::Tensor& out, int64_t N, const 
 
 extern "C" {
 
-// out [M, N] = x [M, K] · dequant(W)ᵀ + bias, x/out/bias float16 or bfloat16. M ≤ 128: the streaming kernel (packed
-// weights read once per 64 rows, dequantized in registers). Larger M: W dequantized into a temporary, then cuBLAS.
+// out [M, N] = x [M, K] · dequant(W)ᵀ + bias, x/out/bias float16 or bfloat16. On Hopper, INT4 with G a multiple of 128,
+// for the rows groupwise_gemm_sm90_supports names: the TMA + wgmma kernel. Otherwise M ≤ 128: the streaming kernel
+// (packed weights read once per 32 rows, dequantized in registers); larger M: W dequantized into a temporary, then
+// cuBLAS.
 int ik_groupwise_gemm(at::Tensor* out, at::Tensor* x, at::Tensor* packed, at::Tensor* scales, at::Tensor* zeros, at::Tensor* bias, int bits, int group) {
   IK_TRY
   const int64_t K = check_weight(*packed, *scales, zeros, bits, group, "groupwise_gemm");
@@ -61,6 +63,13 @@ int ik_groupwise_gemm(at::Tensor* out, at::Tensor* x, at::Tensor* packed, at::Te
   if (M == 0) return 0;
   c10::cuda::CUDAGuard guard(x->device());
   auto stream = at::cuda::getCurrentCUDAStream();
+  if (groupwise_gemm_sm90_supports(bits, group, M, x->data_ptr(), x->stride(0), stream)) {
+    check_launch(launch_groupwise_gemm_a16_sm90(ik::dtype_code(x->scalar_type()), out->data_ptr(), x->data_ptr(), packed->data_ptr<int32_t>(),
+                                                scales->data_ptr<float>(), zeros ? zeros->data_ptr<uint8_t>() : nullptr,
+                                                bias ? bias->data_ptr() : nullptr, (int)M, (int)N, (int)K, group, x->stride(0), N, stream),
+                 "groupwise_gemm_sm90");
+    return 0;
+  }
   if (M >= kDenseMinRows) {
     at::Tensor w = at::empty({N, K}, x->options());
     check_launch(launch_groupwise_dequantize(ik::dtype_code(x->scalar_type()), w.data_ptr(), packed->data_ptr<int32_t>(), scales->data_ptr<float>(),

@@ -49,3 +49,9 @@ inline bool env_switched_off(const char* name) {
   const char* v = std::getenv(name);
   return v && std::strcmp(v, "0") == 0;
 }
+
+// Whether the environment variable `name` is "1": the switches that widen a kernel choice for comparisons.
+inline bool env_switched_on(const char* name) {
+  const char* v = std::getenv(name);
+  return v && std::strcmp(v, "1") == 0;
+}

@@ -1,6 +1,7 @@
 #include <type_traits>
 #include "dtype_convert.cuh"
 #include "groupwise_gemm.h"
+#include "groupwise_pair.cuh"
 #include "mma.cuh"
 #include "pdl.cuh"
 
@@ -23,28 +24,6 @@ namespace {
 constexpr int kWarps = 8;
 constexpr int kUnroll = 4;     // 32-k steps (A8) per warp in flight before their MMAs (twice that for one token tile)
 constexpr int kUnrollA16 = 2;  // 64-byte chunks per warp and buffer (A16): 8 16-byte loads in flight per lane
-
-template <typename T> struct Pair;
-template <> struct Pair<__nv_bfloat16> {
-  using T2 = __nv_bfloat162;
-  static constexpr uint32_t kMagic = 0x43004300u;  // bf16 (128, 128)
-  static constexpr float kBase = 128.f;
-  __device__ static T2 both(float v) { return __float2bfloat162_rn(v); }
-  __device__ static uint32_t pack(float lo, float hi) {
-    T2 p = __floats2bfloat162_rn(lo, hi);
-    return *reinterpret_cast<uint32_t*>(&p);
-  }
-};
-template <> struct Pair<__half> {
-  using T2 = __half2;
-  static constexpr uint32_t kMagic = 0x64006400u;  // fp16 (1024, 1024)
-  static constexpr float kBase = 1024.f;
-  __device__ static T2 both(float v) { return __float2half2_rn(v); }
-  __device__ static uint32_t pack(float lo, float hi) {
-    T2 p = __floats2half2_rn(lo, hi);
-    return *reinterpret_cast<uint32_t*>(&p);
-  }
-};
 
 // k / group without a division on the hot path when the group size is a power of two (shift ≥ 0).
 __device__ __forceinline__ int group_of(int k, int group, int shift) { return shift >= 0 ? k >> shift : k / group; }

@@ -197,17 +197,25 @@ inline bool tma_operands_ok(const int8_t* x, const int8_t* w, int m, int n, int 
          reinterpret_cast<uintptr_t>(w) % 16 == 0;
 }
 
-// An int8 [rows, cols] matrix with rows `ld` bytes apart as [box_rows, kSliceBytes] boxes, 128-byte swizzled, zeros outside.
-inline bool tile_map(CUtensorMap* map, const int8_t* base, int rows, int cols, int64_t ld, int box_rows) {
+// A [rows, cols] matrix of 1- or 2-byte elements (rows `ld` bytes apart) as [box_rows, box_bytes] boxes with the given
+// swizzle, zeros outside.
+inline bool tile_map_2d(CUtensorMap* map, const void* base, bool two_byte, int rows, int64_t cols, int64_t ld, int box_bytes,
+                        int box_rows, CUtensorMapSwizzle swizzle) {
   const EncodeTiled encode = encode_tiled();
   if (encode == nullptr) return false;
+  const int elem = two_byte ? 2 : 1;
   const cuuint64_t dims[2] = {(cuuint64_t)cols, (cuuint64_t)rows};
   const cuuint64_t strides[1] = {(cuuint64_t)ld};
-  const cuuint32_t box[2] = {(cuuint32_t)kSliceBytes, (cuuint32_t)box_rows};
+  const cuuint32_t box[2] = {(cuuint32_t)(box_bytes / elem), (cuuint32_t)box_rows};
   const cuuint32_t unit[2] = {1, 1};
-  return encode(map, CU_TENSOR_MAP_DATA_TYPE_UINT8, 2, const_cast<int8_t*>(base), dims, strides, box, unit,
-                CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+  return encode(map, two_byte ? CU_TENSOR_MAP_DATA_TYPE_UINT16 : CU_TENSOR_MAP_DATA_TYPE_UINT8, 2, const_cast<void*>(base), dims,
+                strides, box, unit, CU_TENSOR_MAP_INTERLEAVE_NONE, swizzle, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
                 CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
+}
+
+// An int8 [rows, cols] matrix with rows `ld` bytes apart as [box_rows, kSliceBytes] boxes, 128-byte swizzled, zeros outside.
+inline bool tile_map(CUtensorMap* map, const int8_t* base, int rows, int cols, int64_t ld, int box_rows) {
+  return tile_map_2d(map, base, false, rows, cols, ld, kSliceBytes, box_rows, CU_TENSOR_MAP_SWIZZLE_128B);
 }
 
 inline int sm_count() {

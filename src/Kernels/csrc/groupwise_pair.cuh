@@ -1,0 +1,31 @@
+// 16-bit pairs of dequantized group-wise codes, shared by the mma.sync (groupwise_gemm.cu) and wgmma
+// (groupwise_gemm_sm90.cu) kernels. INT4 codes become bf16/fp16 pairs with the magic-exponent trick: a code u in the
+// low mantissa bits of kMagic's half is the value kBase + u, so subtracting kBase + z is exact.
+#pragma once
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cstdint>
+
+template <typename T>
+struct Pair;
+template <> struct Pair<__nv_bfloat16> {
+  using T2 = __nv_bfloat162;
+  static constexpr uint32_t kMagic = 0x43004300u;  // bf16 (128, 128)
+  static constexpr float kBase = 128.f;
+  __device__ static T2 both(float v) { return __float2bfloat162_rn(v); }
+  __device__ static uint32_t pack(float lo, float hi) {
+    T2 p = __floats2bfloat162_rn(lo, hi);
+    return *reinterpret_cast<uint32_t*>(&p);
+  }
+};
+template <> struct Pair<__half> {
+  using T2 = __half2;
+  static constexpr uint32_t kMagic = 0x64006400u;  // fp16 (1024, 1024)
+  static constexpr float kBase = 1024.f;
+  __device__ static T2 both(float v) { return __float2half2_rn(v); }
+  __device__ static uint32_t pack(float lo, float hi) {
+    T2 p = __floats2half2_rn(lo, hi);
+    return *reinterpret_cast<uint32_t*>(&p);
+  }
+};
+
