@@ -34,6 +34,8 @@ public sealed class LutGemmKernelTests(CudaFixture cuda) : IClassFixture<CudaFix
         { 2, 128, 64, 520, 260 },    // K not a multiple of 8: the automatic choice keeps the table kernel
         { 1, 256, 3, 96, 4104 },
         { 4, 64, 17, 1024, 1024 },
+        { 2, 128, 100, 264, 512 },   // Hopper tensor cores: one 128-token prefill tile, partly filled
+        { 3, 128, 300, 520, 768 },   // Hopper tensor cores: several prefill tiles
     };
 
     [Theory]

@@ -47,7 +47,7 @@ extern "C" {
 // out [M, N] = x [M, K] · Wᵀ + bias, W the BCQ weights. x rows contiguous (unit stride along K), out contiguous, both
 // in one dtype (float32, float16, bfloat16), bias [N] in that dtype or null. kernel: 0 = automatic (the table kernel
 // for M ≤ 8, the tensor-core kernel above for float16/bfloat16 when K is a multiple of 8), 1 = table kernel (any M, 8 rows per launch),
-// 2 = tensor-core kernel (float16/bfloat16, K a multiple of 8).
+// 2 = tensor-core kernel (float16/bfloat16, K a multiple of 8; on Hopper with G a multiple of 128 the warpgroup-MMA one).
 int ik_lutgemm(at::Tensor* out, at::Tensor* x, at::Tensor* signs, at::Tensor* alpha, at::Tensor* offset, at::Tensor* bias, int group,
                int kernel) {
   IK_TRY
@@ -73,6 +73,12 @@ int ik_lutgemm(at::Tensor* out, at::Tensor* x, at::Tensor* signs, at::Tensor* al
     check(K % 8 == 0, "lutgemm: the tensor-core kernel needs K a multiple of 8");
     // It moves 16-byte pieces of x; a view that starts mid-row or has an odd row stride is copied once.
     const at::Tensor xa = aligned16(*x) && x->stride(0) % 8 == 0 ? *x : x->contiguous().clone();
+    if (bcq_gemm_sm90_supports(dt, group, xa.data_ptr(), xa.stride(0), stream)) {
+      check_launch(launch_bcq_gemm_sm90(dt, out->data_ptr(), xa.data_ptr(), s, alpha->data_ptr(), offset->data_ptr(), scale_code(*alpha), b, (int)M,
+                                        (int)N, (int)K, q, group, xa.stride(0), N, stream),
+                   "lutgemm (tensor cores, Hopper)");
+      return 0;
+    }
     const int splits = bcq_mma_splits((int)M, (int)N, (int)K, sms);
     at::Tensor ws = splits > 1 ? at::empty({splits, M, N}, x->options().dtype(at::kFloat)) : at::Tensor();
     check_launch(launch_bcq_mma(dt, out->data_ptr(), splits > 1 ? ws.data_ptr<float>() : nullptr, xa.data_ptr(), s, alpha->data_ptr(),

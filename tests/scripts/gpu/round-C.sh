@@ -10,7 +10,8 @@ mkdir -p /tmp/res
 B="bench --device cuda --model src/Assets/configs/opt-175b --load-format dummy --skip-tokenizer-init --quantization lutgemm --weight-bits 3 --group-size 128 --concurrency 1,16 --input-len 128 --output-len 128"
 for k in lut dequant; do
   echo "=== $k at ${SECONDS}s"
-  timeout 250 dotnet $S $B --lutgemm-kernel $k --output-json /tmp/res/opt175b-$k.json 2>&1 | grep -vE '^\s*$' | grep -E 'error|weights|memory|KV cache|loaded|GiB|tok/s|^ *[0-9]' | head -14
+  timeout 200 dotnet $S $B --lutgemm-kernel $k --output-json /tmp/res/opt175b-$k.json 2>&1 | grep -vE '^\s*$' | grep -E 'error|weights|memory|KV cache|loaded|GiB|tok/s|^ *[0-9]' | head -14
   nvidia-smi --query-gpu=memory.used --format=csv,noheader
+  tar -C /tmp/res -cf $OUT/results-c.tar .
 done
 tar -C /tmp/res -cf $OUT/results-c.tar .

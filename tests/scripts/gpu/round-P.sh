@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Round P: the Hopper dequantizing GEMMs (group-wise INT4 and BCQ): registers and ptxas warnings, correctness on every
+# M, the kernel suites, and Nsight Compute stall reasons of the INT4 kernel.
+set -o pipefail
+cd "$(dirname "$0")/../../.."
+exec > >(tee $OUT/roundP.log) 2>&1
+for f in groupwise_gemm_sm90 lut_gemm_sm90; do
+  nvcc -gencode=arch=compute_90a,code=sm_90a -O3 --use_fast_math -std=c++17 -Xptxas -v -c src/Kernels/csrc/$f.cu -o /tmp/$f.o > /tmp/ptxas-$f.log 2>&1 || { echo "$f FAILED"; grep -B2 -A4 error /tmp/ptxas-$f.log | head -40; }
+  grep -iE "warn|serializ" /tmp/ptxas-$f.log | sort | uniq -c | head -6; grep -E "registers|spill" /tmp/ptxas-$f.log | sed 's/ptxas info    ://' | paste - - | cut -c1-200 | head -24
+done
+cmake -S src/Kernels -B build/kernels -G Ninja -DCMAKE_PREFIX_PATH=$TORCH_CMAKE_PREFIX_PATH > /dev/null
+cmake --build build/kernels > /tmp/build.log 2>&1 || { echo BUILD FAILED; grep -B2 -A6 'error' /tmp/build.log | head -80; exit 1; }
+echo "built in ${SECONDS}s"
+export INFERENCE_KERNELS=$PWD/build/kernels/libinference_kernels.so
+S=".gpu/app/Server/InferenceServer.dll"
+export INFERENCE_GROUPWISE_SM90_ALL_M=1
+timeout 150 dotnet .gpu/app/Gpu.Tests/Gpu.Tests.dll --filter-class '*GroupwiseKernelTests' --filter-class '*LutGemmKernelTests' > $OUT/kernel-tests.log 2>&1; echo "tests rc=$? at ${SECONDS}s"
+grep -E '\[FAIL\]|total:|succeeded:|failed:' $OUT/kernel-tests.log | head -20
+grep -A8 '\[FAIL\]' $OUT/kernel-tests.log | grep -E 'Assert|error|Error|Exception' | head -20
+mkdir -p /tmp/res
+timeout 100 dotnet $S bench-kernels --suite zeroquant --m 1,16,64,1024 --output-json /tmp/res/zq-sm90.json 2>&1 | grep -v '^ \|^{\|^}' | tail -2
+timeout 100 dotnet $S bench-kernels --suite lutgemm --shapes 6144x4096,4096x4096,28672x4096,4096x14336 --m 1,16,64,1024 --output-json /tmp/res/lut-sm90.json 2>&1 | grep -v '^ \|^{\|^}' | tail -2
+python3 - <<'PY'
+import json
+d=json.load(open('/tmp/res/zq-sm90.json'))
+print('zq geo', {k: round(v,2) for k,v in d['geomean_w4a16_speedup_vs_cublas_bf16'].items()}, 'bw', {k: round(v,2) for k,v in d['geomean_w4a16_fraction_of_copy_bandwidth'].items()})
+for r in d['results']: print(r['m'],r['n'],r['k'],'cublas %.1f w4 %.1f sp %.2f fr %.2f'%(r['cublas_bf16_us'],r['w4a16_us'],r['w4a16_speedup'],r['w4a16_fraction_of_copy_bandwidth']))
+d=json.load(open('/tmp/res/lut-sm90.json'))
+for q in ('q3','q4'): print(q, 'lut geo', {k: round(v,2) for k,v in d['geomean_%s_lut_speedup_vs_cublas_bf16'%q].items()})
+for r in d['results']: print(r['m'],r['n'],r['k'],'cublas %.1f q3 %.1f q4 %.1f deq %.1f'%(r['cublas_bf16_us'],r['q3_lut_us'],r['q4_lut_us'],r['q3_dequant_gemm_us']), r['q3_lut_kernel'])
+PY
+tar -C /tmp/res -cf $OUT/results-p.tar .
+NCU="ncu --clock-control none --section SpeedOfLight --section WarpStateStats --section Occupancy --section LaunchStats --section SchedulerStats --section MemoryWorkloadAnalysis --metrics regex:smsp__average_warps_issue_stalled_.*_per_issue_active\\.ratio"
+for m in 1 64; do
+  echo "=== ncu M=$m at ${SECONDS}s"
+  timeout 80 $NCU -k regex:dequant_gemm_sm90 --launch-skip 3 --launch-count 1 dotnet $S bench-kernels --suite zeroquant --shapes 6144x4096 --m $m --iters 2 > /tmp/res/ncu-sm90-$m.txt 2>&1
+  grep -E "Duration|DRAM Throughput|Registers Per|Achieved Occupancy|Warp Cycles Per Issued|Issue Slots Busy|No Eligible|rror" /tmp/res/ncu-sm90-$m.txt | head -12
+  grep -E "stalled" /tmp/res/ncu-sm90-$m.txt | sort -k3 -n -r | head -8
+  tar -C /tmp/res -cf $OUT/results-p.tar .
+done
