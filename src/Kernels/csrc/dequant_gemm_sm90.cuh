@@ -56,7 +56,9 @@ constexpr int kDequantMaxSplit = 8;    // the portable cluster size
 constexpr int kDequantPrefetchStages = 3;
 
 // stage_bytes: the bytes TMA writes per stage (the policy's actual tile plus the x boxes).
-template <typename T, typename W, int MT, int C, int KB>
+// Sync: mma.sync m16n8k16 per warp instead of warpgroup MMAs (decode tiles, C = 1): the x fragments come from the
+// swizzled boxes with 32-bit shared loads, and nothing waits on a warpgroup.
+template <typename T, typename W, int MT, int C, int KB, bool Sync>
 __global__ void __launch_bounds__(DequantTile<MT, C, KB, W::kTileBytes>::kThreads, DequantTile<MT, C, KB, W::kTileBytes>::kMinBlocks)
     dequant_gemm_sm90_kernel(const __grid_constant__ CUtensorMap x_map, const __grid_constant__ CUtensorMap w_map, T* __restrict__ y,
                              const typename W::Args args, const T* __restrict__ bias, int M, int N, int K, int64_t ldy, int split,
@@ -102,13 +104,34 @@ __global__ void __launch_bounds__(DequantTile<MT, C, KB, W::kTileBytes>::kThread
     auto box = [&](int i, int b, auto parity, uint32_t (&f)[4][4], float (&d)[MT / 2]) {
       const uint8_t* tile = smem + (i % kStages) * S::kStage;
       wl.template decode<decltype(parity)::value>(tile, b, f);
-      const uint32_t xs = smem_addr(tile + S::kW + b * S::kBox);
-      wgmma_fence();
+      if constexpr (Sync) {
+        // Token row 8j + g of the box: bytes 32·st + 4t (k 2t, 2t+1) and + 16 (k 2t+8, 2t+9), i.e. chunks 2st and
+        // 2st + 1 at offset 4t, swizzled by the row.
+        const uint8_t* xb = tile + S::kW + b * S::kBox;
+        const int g = lane / 4;
 #pragma unroll
-      for (int st = 0; st < 4; st++) wgmma_rs<std::is_same_v<T, __nv_bfloat16>, MT>(d, f[st], smem_desc(xs + 32 * st), true);
-      wgmma_commit();
-      wgmma_wait<1>();  // the previous box's MMAs are done: its fragments may be rewritten
-      if (b == 0 && i > 0 && lane == 0) bar_arrive(&empty[(i - 1) % kStages]);  // and so is the previous stage
+        for (int st = 0; st < 4; st++)
+#pragma unroll
+          for (int j = 0; j < MT / 8; j++) {
+            const uint8_t* row = xb + (8 * j + g) * 128 + 4 * t;
+            const uint32_t b0 = *reinterpret_cast<const uint32_t*>(row + (((2 * st) ^ g) << 4));
+            const uint32_t b1 = *reinterpret_cast<const uint32_t*>(row + (((2 * st + 1) ^ g) << 4));
+            mma_f16_16x8x16<std::is_same_v<T, __nv_bfloat16>>(*reinterpret_cast<float(*)[4]>(&d[4 * j]), f[st][0], f[st][1], f[st][2], f[st][3],
+                                                              b0, b1);
+          }
+        if (b == KB - 1) {
+          __syncwarp();
+          if (lane == 0) bar_arrive(&empty[i % kStages]);  // this warp is done with the stage
+        }
+      } else {
+        const uint32_t xs = smem_addr(tile + S::kW + b * S::kBox);
+        wgmma_fence();
+#pragma unroll
+        for (int st = 0; st < 4; st++) wgmma_rs<std::is_same_v<T, __nv_bfloat16>, MT>(d, f[st], smem_desc(xs + 32 * st), true);
+        wgmma_commit();
+        wgmma_wait<1>();  // the previous box's MMAs are done: its fragments may be rewritten
+        if (b == 0 && i > 0 && lane == 0) bar_arrive(&empty[(i - 1) % kStages]);  // and so is the previous stage
+      }
     };
     auto stage = [&](int i, auto parity) {
       constexpr int p = decltype(parity)::value;
@@ -125,7 +148,7 @@ __global__ void __launch_bounds__(DequantTile<MT, C, KB, W::kTileBytes>::kThread
       stage(i, std::integral_constant<int, 0>{});
       if (i + 1 < count) stage(i + 1, std::integral_constant<int, 1>{});
     }
-    wgmma_wait<0>();
+    if constexpr (!Sync) wgmma_wait<0>();
 #pragma unroll
     for (int i = 0; i < MT / 2; i++) acc[i] += acc1[i];
 
@@ -166,11 +189,11 @@ __global__ void __launch_bounds__(DequantTile<MT, C, KB, W::kTileBytes>::kThread
 }
 
 // Launches one tile configuration. w_map describes the policy's weights; w_bytes is its actual tile per stage.
-template <typename T, typename W, int MT, int C, int KB>
+template <typename T, typename W, int MT, int C, int KB, bool Sync>
 cudaError_t launch_dequant_tiles(const T* x, const CUtensorMap& w_map, int w_bytes, const typename W::Args& args, T* y, const T* bias, int m,
                                  int n, int k, int64_t ldx, int64_t ldy, cudaStream_t st) {
   using S = DequantTile<MT, C, KB, W::kTileBytes>;
-  constexpr auto kernel = dequant_gemm_sm90_kernel<T, W, MT, C, KB>;
+  constexpr auto kernel = dequant_gemm_sm90_kernel<T, W, MT, C, KB, Sync>;
   CUtensorMap x_map;
   if (!tile_map_2d(&x_map, x, true, m, k, ldx * 2, 128, MT, CU_TENSOR_MAP_SWIZZLE_128B)) return cudaErrorInvalidValue;
   auto err = allow_dynamic_smem<kernel>(S::kSmem);
@@ -181,6 +204,11 @@ cudaError_t launch_dequant_tiles(const T* x, const CUtensorMap& w_map, int w_byt
   const int split = m_tiles > 1 ? 1 : std::max(1, std::min({per_sm * sm_count() / tiles, kDequantMaxSplit, ktiles}));
   return launch_pdl_cluster(kernel, dim3(tiles * split, m_tiles), dim3(S::kThreads), S::kSmem, st, split, x_map, w_map, y, args, bias, m, n,
                             k, ldy, split, w_bytes + KB * S::kBox);
+}
+
+inline bool sync_mma_decode() {
+  static const bool on = env_switched_on("INFERENCE_DEQUANT_SM90_SYNC_MMA");
+  return on;
 }
 
 // The tile configuration for m rows. Decode (≤ 64 rows): one warpgroup, 256 columns per stage. Prefill: 128 channels
@@ -196,7 +224,11 @@ cudaError_t launch_dequant_gemm(const T* x, MakeMap make_map, const typename F::
     constexpr int MT = decltype(mt)::value, C = decltype(c)::value, KB = decltype(kb)::value;
     const int bytes = make_map(64 * C, 64 * KB, &w_map);
     if (bytes <= 0) return cudaErrorInvalidValue;
-    return launch_dequant_tiles<T, typename F::template Tile<C, KB>, MT, C, KB>(x, w_map, bytes, args, y, bias, m, n, k, ldx, ldy, st);
+    // Decode tiles multiply with mma.sync where INFERENCE_DEQUANT_SM90_SYNC_MMA=1 (for comparisons).
+    if constexpr (C == 1 && MT <= 16)
+      if (sync_mma_decode())
+        return launch_dequant_tiles<T, typename F::template Tile<C, KB>, MT, C, KB, true>(x, w_map, bytes, args, y, bias, m, n, k, ldx, ldy, st);
+    return launch_dequant_tiles<T, typename F::template Tile<C, KB>, MT, C, KB, false>(x, w_map, bytes, args, y, bias, m, n, k, ldx, ldy, st);
   };
   using I = std::integral_constant<int, 1>;
   using I2 = std::integral_constant<int, 2>;

@@ -17,19 +17,36 @@ export INFERENCE_GROUPWISE_SM90_ALL_M=1
 timeout 150 dotnet .gpu/app/Gpu.Tests/Gpu.Tests.dll --filter-class '*GroupwiseKernelTests' --filter-class '*LutGemmKernelTests' > $OUT/kernel-tests.log 2>&1; echo "tests rc=$? at ${SECONDS}s"
 grep -E '\[FAIL\]|total:|succeeded:|failed:' $OUT/kernel-tests.log | head -20
 grep -A8 '\[FAIL\]' $OUT/kernel-tests.log | grep -E 'Assert|error|Error|Exception' | head -20
+INFERENCE_DEQUANT_SM90_SYNC_MMA=1 timeout 100 dotnet .gpu/app/Gpu.Tests/Gpu.Tests.dll --filter-class '*GroupwiseKernelTests' > $OUT/kernel-tests-sync.log 2>&1; echo "sync tests rc=$? at ${SECONDS}s"
+grep -E '\[FAIL\]|total:|succeeded:|failed:' $OUT/kernel-tests-sync.log | head -8
 mkdir -p /tmp/res
 timeout 100 dotnet $S bench-kernels --suite zeroquant --m 1,16,64,1024 --output-json /tmp/res/zq-sm90.json 2>&1 | grep -v '^ \|^{\|^}' | tail -2
+INFERENCE_DEQUANT_SM90_SYNC_MMA=1 timeout 100 dotnet $S bench-kernels --suite zeroquant --m 1,16 --output-json /tmp/res/zq-sm90-sync.json 2>&1 | grep -v '^ \|^{\|^}' | tail -2
 timeout 100 dotnet $S bench-kernels --suite lutgemm --shapes 6144x4096,4096x4096,28672x4096,4096x14336 --m 1,16,64,1024 --output-json /tmp/res/lut-sm90.json 2>&1 | grep -v '^ \|^{\|^}' | tail -2
 python3 - <<'PY'
 import json
 d=json.load(open('/tmp/res/zq-sm90.json'))
 print('zq geo', {k: round(v,2) for k,v in d['geomean_w4a16_speedup_vs_cublas_bf16'].items()}, 'bw', {k: round(v,2) for k,v in d['geomean_w4a16_fraction_of_copy_bandwidth'].items()})
 for r in d['results']: print(r['m'],r['n'],r['k'],'cublas %.1f w4 %.1f sp %.2f fr %.2f'%(r['cublas_bf16_us'],r['w4a16_us'],r['w4a16_speedup'],r['w4a16_fraction_of_copy_bandwidth']))
+d=json.load(open('/tmp/res/zq-sm90-sync.json'))
+print('zq sync geo', {k: round(v,2) for k,v in d['geomean_w4a16_speedup_vs_cublas_bf16'].items()}, 'bw', {k: round(v,2) for k,v in d['geomean_w4a16_fraction_of_copy_bandwidth'].items()})
+for r in d['results']: print(r['m'],r['n'],r['k'],'cublas %.1f w4 %.1f sp %.2f fr %.2f'%(r['cublas_bf16_us'],r['w4a16_us'],r['w4a16_speedup'],r['w4a16_fraction_of_copy_bandwidth']))
 d=json.load(open('/tmp/res/lut-sm90.json'))
 for q in ('q3','q4'): print(q, 'lut geo', {k: round(v,2) for k,v in d['geomean_%s_lut_speedup_vs_cublas_bf16'%q].items()})
 for r in d['results']: print(r['m'],r['n'],r['k'],'cublas %.1f q3 %.1f q4 %.1f deq %.1f'%(r['cublas_bf16_us'],r['q3_lut_us'],r['q4_lut_us'],r['q3_dequant_gemm_us']), r['q3_lut_kernel'])
 PY
 tar -C /tmp/res -cf $OUT/results-p.tar .
+unset INFERENCE_GROUPWISE_SM90_ALL_M
+B="bench --device cuda --model src/Assets/configs/llama-3-8b --load-format dummy --skip-tokenizer-init --input-len 128 --output-len 128 --concurrency 1,1,64"
+for q in "bf16:" "zq-w4a16:--quantization zeroquant" "zq-w4a16-all-m:--quantization zeroquant" "lut-q3:--quantization lutgemm --weight-bits 3 --group-size 128"; do
+  name=${q%%:*}; flags=${q#*:}
+  env=""; [ $name = zq-w4a16-all-m ] && env="INFERENCE_GROUPWISE_SM90_ALL_M=1"
+  echo "=== $name at ${SECONDS}s"
+  env $env timeout 65 dotnet $S $B $flags --output-json /tmp/res/e2e-$name.json 2>&1 | grep -E 'error|weights:' | head -3
+  python3 -c "import json;[print(r['concurrency'],round(r['output_tokens_per_s'],1),round(r['mean_step_ms'],3)) for r in json.load(open('/tmp/res/e2e-$name.json'))['runs']]" 2>&1 | tail -4
+done
+tar -C /tmp/res -cf $OUT/results-p.tar .
+export INFERENCE_GROUPWISE_SM90_ALL_M=1
 NCU="ncu --clock-control none --section SpeedOfLight --section WarpStateStats --section Occupancy --section LaunchStats --section SchedulerStats --section MemoryWorkloadAnalysis --metrics regex:smsp__average_warps_issue_stalled_.*_per_issue_active\\.ratio"
 for m in 1 64; do
   echo "=== ncu M=$m at ${SECONDS}s"
