@@ -25,15 +25,18 @@ INFERENCE_DEQUANT_SM90_SYNC_MMA=1 timeout 100 dotnet $S bench-kernels --suite ze
 timeout 100 dotnet $S bench-kernels --suite lutgemm --shapes 6144x4096,4096x4096,28672x4096,4096x14336 --m 1,16,64,1024 --output-json /tmp/res/lut-sm90.json 2>&1 | grep -v '^ \|^{\|^}' | tail -2
 python3 - <<'PY'
 import json
-d=json.load(open('/tmp/res/zq-sm90.json'))
-print('zq geo', {k: round(v,2) for k,v in d['geomean_w4a16_speedup_vs_cublas_bf16'].items()}, 'bw', {k: round(v,2) for k,v in d['geomean_w4a16_fraction_of_copy_bandwidth'].items()})
-for r in d['results']: print(r['m'],r['n'],r['k'],'cublas %.1f w4 %.1f sp %.2f fr %.2f'%(r['cublas_bf16_us'],r['w4a16_us'],r['w4a16_speedup'],r['w4a16_fraction_of_copy_bandwidth']))
-d=json.load(open('/tmp/res/zq-sm90-sync.json'))
-print('zq sync geo', {k: round(v,2) for k,v in d['geomean_w4a16_speedup_vs_cublas_bf16'].items()}, 'bw', {k: round(v,2) for k,v in d['geomean_w4a16_fraction_of_copy_bandwidth'].items()})
-for r in d['results']: print(r['m'],r['n'],r['k'],'cublas %.1f w4 %.1f sp %.2f fr %.2f'%(r['cublas_bf16_us'],r['w4a16_us'],r['w4a16_speedup'],r['w4a16_fraction_of_copy_bandwidth']))
-d=json.load(open('/tmp/res/lut-sm90.json'))
-for q in ('q3','q4'): print(q, 'lut geo', {k: round(v,2) for k,v in d['geomean_%s_lut_speedup_vs_cublas_bf16'%q].items()})
-for r in d['results']: print(r['m'],r['n'],r['k'],'cublas %.1f q3 %.1f q4 %.1f deq %.1f'%(r['cublas_bf16_us'],r['q3_lut_us'],r['q4_lut_us'],r['q3_dequant_gemm_us']), r['q3_lut_kernel'])
+def zq(f, tag):
+  try: d=json.load(open(f))
+  except Exception as e: print(f, e); return
+  print(tag, 'geo', {k: round(v,2) for k,v in d['geomean_w4a16_speedup_vs_cublas_bf16'].items()}, 'bw', {k: round(v,2) for k,v in d['geomean_w4a16_fraction_of_copy_bandwidth'].items()})
+  for r in d['results']: print(r['m'],r['n'],r['k'],'cublas %.1f w4 %.1f sp %.2f fr %.2f'%(r['cublas_bf16_us'],r['w4a16_us'],r['w4a16_speedup'],r['w4a16_fraction_of_copy_bandwidth']))
+zq('/tmp/res/zq-sm90.json', 'zq wgmma')
+zq('/tmp/res/zq-sm90-sync.json', 'zq sync')
+try:
+  d=json.load(open('/tmp/res/lut-sm90.json'))
+  for q in ('q3','q4'): print(q, 'lut geo', {k: round(v,2) for k,v in d['geomean_%s_lut_speedup_vs_cublas_bf16'%q].items()})
+  for r in d['results']: print(r['m'],r['n'],r['k'],'cublas %.1f q3 %.1f q4 %.1f deq %.1f'%(r['cublas_bf16_us'],r['q3_lut_us'],r['q4_lut_us'],r['q3_dequant_gemm_us']), r['q3_lut_kernel'])
+except Exception as e: print('lut', e)
 PY
 tar -C /tmp/res -cf $OUT/results-p.tar .
 unset INFERENCE_GROUPWISE_SM90_ALL_M
