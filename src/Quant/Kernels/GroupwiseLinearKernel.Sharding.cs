@@ -17,10 +17,7 @@ public sealed partial class GroupwiseLinearKernel : IShardableLinearKernel
 
     public ILinearKernel TakeRows(IReadOnlyList<(int Start, int Count)> ranges)
     {
-        Tensor? bias = null;
-        if (Bias is not null)
-            using (var scope = NewDisposeScope())
-                bias = cat(ranges.Select(r => Bias.narrow(0, r.Start, r.Count)).ToList(), 0).contiguous().DetachFromDisposeScope();
+        var bias = Bias is null ? null : LinearSharding.StackRows(Bias, ranges).DetachFromDisposeScope();
         return Rebuild(Weight.TakeRows(ranges), bias);
     }
 

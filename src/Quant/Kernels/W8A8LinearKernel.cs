@@ -157,11 +157,9 @@ public sealed class W8A8LinearKernel : IQuantizedInputLinear, IShardableLinearKe
     public ILinearKernel TakeRows(IReadOnlyList<(int Start, int Count)> ranges)
     {
         using var scope = NewDisposeScope();
-        Tensor Rows(Tensor t) => cat(ranges.Select(r => t.narrow(0, r.Start, r.Count)).ToList(), 0).contiguous().clone();
-        var device = _weightScale.device;
-        var q = Rows(QuantizedWeight()).to(device);
-        return new W8A8LinearKernel(q.DetachFromDisposeScope(), Rows(_weightScale).DetachFromDisposeScope(),
-            _bias is null ? null : Rows(_bias).DetachFromDisposeScope(), _staticActScale, _kernels);
+        var q = LinearSharding.StackRows(QuantizedWeight(), ranges).to(_weightScale.device);
+        return new W8A8LinearKernel(q.DetachFromDisposeScope(), LinearSharding.StackRows(_weightScale, ranges).DetachFromDisposeScope(),
+            _bias is null ? null : LinearSharding.StackRows(_bias, ranges).DetachFromDisposeScope(), _staticActScale, _kernels);
     }
 
     public IRowParallelLinear TakeColumns(int start, int count)

@@ -1,3 +1,4 @@
+using InferenceServer.Engine.Models.Quantization;
 using InferenceServer.Quant.Formats;
 using static TorchSharp.torch;
 
@@ -14,11 +15,8 @@ public static class BcqShares
     public static int ColumnGranularity(int groupSize) => groupSize / Gcd(groupSize, BcqWeights.WordBits) * BcqWeights.WordBits;
 
     /// <summary>The output rows of <paramref name="ranges"/> stacked in order: new tensors.</summary>
-    public static (Tensor Signs, Tensor Alpha, Tensor Offset) TakeRows(Tensor signs, Tensor alpha, Tensor offset, IReadOnlyList<(int Start, int Count)> ranges)
-    {
-        Tensor Rows(Tensor t) => cat(ranges.Select(r => t.narrow(-1, r.Start, r.Count)).ToList(), -1).contiguous();
-        return (Rows(signs), Rows(alpha), Rows(offset));
-    }
+    public static (Tensor Signs, Tensor Alpha, Tensor Offset) TakeRows(Tensor signs, Tensor alpha, Tensor offset, IReadOnlyList<(int Start, int Count)> ranges) =>
+        (LinearSharding.StackRows(signs, ranges, -1), LinearSharding.StackRows(alpha, ranges, -1), LinearSharding.StackRows(offset, ranges, -1));
 
     /// <summary>Input columns [start, start + count) of a layer with <paramref name="inFeatures"/> columns: new tensors.</summary>
     public static (Tensor Signs, Tensor Alpha, Tensor Offset) TakeColumns(Tensor signs, Tensor alpha, Tensor offset, int inFeatures, int groupSize, int start, int count)

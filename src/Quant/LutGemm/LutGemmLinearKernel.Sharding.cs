@@ -16,7 +16,7 @@ public sealed partial class LutGemmLinearKernel : IShardableLinearKernel
         using var scope = NewDisposeScope();
         var (s, a, o) = Packed();
         var (signs, alpha, offset) = BcqShares.TakeRows(s, a, o, ranges);
-        var bias = _bias is null ? null : cat(ranges.Select(r => _bias.narrow(0, r.Start, r.Count)).ToList(), 0).contiguous();
+        var bias = _bias is null ? null : LinearSharding.StackRows(_bias, ranges);
         return Share(signs, alpha, offset, InFeatures, bias);
     }
 

@@ -28,17 +28,10 @@ public sealed class DenseLinearKernel(Tensor weight, Tensor? bias, Kernels.Nativ
     public ShardGranularity Granularity => ShardGranularity.Any;
 
     public ILinearKernel TakeRows(IReadOnlyList<(int Start, int Count)> ranges) => new DenseLinearKernel(
-        StackRows(Weight, ranges), Bias is null ? null : StackRows(Bias, ranges), kernels);
+        LinearSharding.StackRows(Weight, ranges), Bias is null ? null : LinearSharding.StackRows(Bias, ranges), kernels);
 
     public IRowParallelLinear TakeColumns(int start, int count) => new PartialSumLinear(
         new DenseLinearKernel(Weight.narrow(1, start, count).contiguous().clone(), null, kernels), Bias?.clone());
-
-    /// <summary>The rows of <paramref name="ranges"/> along dim 0, stacked into a new tensor.</summary>
-    private static Tensor StackRows(Tensor t, IReadOnlyList<(int Start, int Count)> ranges)
-    {
-        using var scope = NewDisposeScope();
-        return cat(ranges.Select(r => t.narrow(0, r.Start, r.Count)).ToList(), 0).contiguous().clone().MoveToOuterDisposeScope();
-    }
 
     public void Dispose()
     {

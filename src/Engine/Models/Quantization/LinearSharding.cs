@@ -1,4 +1,5 @@
 using InferenceServer.Engine.Loading;
+using static TorchSharp.torch;
 
 namespace InferenceServer.Engine.Models.Quantization;
 
@@ -23,6 +24,22 @@ public static class LinearSharding
         var s = Shardable(full, layer, size);
         Check(layer, "input columns", range.Start, range.Count, s.Granularity.Columns, size);
         return s.TakeColumns(range.Start, range.Count);
+    }
+
+    /// <summary>
+    /// The slices [Start, Start + Count) of <paramref name="t"/> along <paramref name="dim"/>, concatenated in the order
+    /// of <paramref name="ranges"/> into a new contiguous tensor that shares no storage with <paramref name="t"/>:
+    /// t [.., N, ..] gives [.., Σ Count, ..]. A column-parallel share takes its output rows this way, e.g. a fused
+    /// q/k/v weight [q + 2kv, in] gives one rank [(q + 2kv) / tp, in] built from its slice of each part.
+    /// </summary>
+    /// <remarks>The narrowed views are disposed here; the result belongs to the caller's dispose scope, as any torch op's.</remarks>
+    public static Tensor StackRows(Tensor t, IReadOnlyList<(int Start, int Count)> ranges, long dim = 0)
+    {
+        using var scope = NewDisposeScope();
+        var parts = ranges.Select(r => t.narrow(dim, r.Start, r.Count)).ToList();
+        // cat of a single tensor hands that tensor back, here a view of t, so one range is copied explicitly.
+        var stacked = parts.Count == 1 ? parts[0].clone() : cat(parts, dim);
+        return stacked.contiguous().MoveToOuterDisposeScope();
     }
 
     private static IShardableLinearKernel Shardable(ILinearKernel full, string layer, int size) => full as IShardableLinearKernel
