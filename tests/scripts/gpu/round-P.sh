@@ -1,28 +1,24 @@
 #!/usr/bin/env bash
-# Round P: the Hopper dequantizing GEMMs (group-wise INT4 and BCQ): registers and ptxas warnings, correctness on every
-# M, the kernel suites, and Nsight Compute stall reasons of the INT4 kernel.
+# Round P: the Hopper dequantizing GEMMs (group-wise INT4 and BCQ): registers, correctness on every M, the kernel
+# suites (and the mma.sync decode variant), Llama-3-8B end to end, then OPT-175B in 3-bit BCQ as time allows.
 set -o pipefail
 cd "$(dirname "$0")/../../.."
 exec > >(tee $OUT/roundP.log) 2>&1
-for f in groupwise_gemm_sm90 lut_gemm_sm90; do
-  nvcc -gencode=arch=compute_90a,code=sm_90a -O3 --use_fast_math -std=c++17 -Xptxas -v -c src/Kernels/csrc/$f.cu -o /tmp/$f.o > /tmp/ptxas-$f.log 2>&1 || { echo "$f FAILED"; grep -B2 -A4 error /tmp/ptxas-$f.log | head -40; }
-  grep -iE "warn|serializ" /tmp/ptxas-$f.log | sort | uniq -c | head -6; grep -E "registers|spill" /tmp/ptxas-$f.log | sed 's/ptxas info    ://' | paste - - | cut -c1-200 | head -24
-done
-cmake -S src/Kernels -B build/kernels -G Ninja -DCMAKE_PREFIX_PATH=$TORCH_CMAKE_PREFIX_PATH > /dev/null
+left() { echo $((590 - SECONDS)); }
+cmake -S src/Kernels -B build/kernels -G Ninja -DCMAKE_PREFIX_PATH=$TORCH_CMAKE_PREFIX_PATH -DCMAKE_CUDA_FLAGS="-Xptxas -v" > /dev/null
 cmake --build build/kernels > /tmp/build.log 2>&1 || { echo BUILD FAILED; grep -B2 -A6 'error' /tmp/build.log | head -80; exit 1; }
 echo "built in ${SECONDS}s"
+grep -iE "serializ|C75" /tmp/build.log | sort | uniq -c | head -6
+grep -A2 "Compiling entry function '.*dequant_gemm" /tmp/build.log | grep -E "Compiling|registers|spill" | sed -E "s/.*dequant_gemm_sm90_kernelI([^E]*)E.*/\1/" | paste - - - | cut -c1-220 | head -24
 export INFERENCE_KERNELS=$PWD/build/kernels/libinference_kernels.so
 S=".gpu/app/Server/InferenceServer.dll"
-export INFERENCE_GROUPWISE_SM90_ALL_M=1
-timeout 150 dotnet .gpu/app/Gpu.Tests/Gpu.Tests.dll --filter-class '*GroupwiseKernelTests' --filter-class '*LutGemmKernelTests' > $OUT/kernel-tests.log 2>&1; echo "tests rc=$? at ${SECONDS}s"
-grep -E '\[FAIL\]|total:|succeeded:|failed:' $OUT/kernel-tests.log | head -20
-grep -A8 '\[FAIL\]' $OUT/kernel-tests.log | grep -E 'Assert|error|Error|Exception' | head -20
-INFERENCE_DEQUANT_SM90_SYNC_MMA=1 timeout 100 dotnet .gpu/app/Gpu.Tests/Gpu.Tests.dll --filter-class '*GroupwiseKernelTests' > $OUT/kernel-tests-sync.log 2>&1; echo "sync tests rc=$? at ${SECONDS}s"
-grep -E '\[FAIL\]|total:|succeeded:|failed:' $OUT/kernel-tests-sync.log | head -8
 mkdir -p /tmp/res
-timeout 100 dotnet $S bench-kernels --suite zeroquant --m 1,16,64,1024 --output-json /tmp/res/zq-sm90.json 2>&1 | grep -v '^ \|^{\|^}' | tail -2
-INFERENCE_DEQUANT_SM90_SYNC_MMA=1 timeout 100 dotnet $S bench-kernels --suite zeroquant --m 1,16 --output-json /tmp/res/zq-sm90-sync.json 2>&1 | grep -v '^ \|^{\|^}' | tail -2
-timeout 100 dotnet $S bench-kernels --suite lutgemm --shapes 6144x4096,4096x4096,28672x4096,4096x14336 --m 1,16,64,1024 --output-json /tmp/res/lut-sm90.json 2>&1 | grep -v '^ \|^{\|^}' | tail -2
+INFERENCE_GROUPWISE_SM90_ALL_M=1 timeout 150 dotnet .gpu/app/Gpu.Tests/Gpu.Tests.dll --filter-class '*GroupwiseKernelTests' --filter-class '*LutGemmKernelTests' > $OUT/kernel-tests.log 2>&1; echo "tests rc=$? at ${SECONDS}s"
+grep -E '\[FAIL\]|total:|succeeded:|failed:' $OUT/kernel-tests.log | head -20
+grep -A8 '\[FAIL\]' $OUT/kernel-tests.log | grep -E 'Assert|error|Error|Exception' | head -12
+INFERENCE_GROUPWISE_SM90_ALL_M=1 timeout 100 dotnet $S bench-kernels --suite zeroquant --m 1,16,64,1024 --output-json /tmp/res/zq-sm90.json 2>&1 | grep -v '^ \|^{\|^}' | tail -1
+INFERENCE_GROUPWISE_SM90_ALL_M=1 INFERENCE_DEQUANT_SM90_SYNC_MMA=1 timeout 60 dotnet $S bench-kernels --suite zeroquant --m 1,16 --output-json /tmp/res/zq-sm90-sync.json 2>&1 | grep -v '^ \|^{\|^}' | tail -1
+timeout 100 dotnet $S bench-kernels --suite lutgemm --shapes 6144x4096,4096x4096,28672x4096,4096x14336 --m 1,16,64,1024 --output-json /tmp/res/lut-sm90.json 2>&1 | grep -v '^ \|^{\|^}' | tail -1
 python3 - <<'PY'
 import json
 def zq(f, tag):
@@ -39,7 +35,6 @@ try:
 except Exception as e: print('lut', e)
 PY
 tar -C /tmp/res -cf $OUT/results-p.tar .
-unset INFERENCE_GROUPWISE_SM90_ALL_M
 B="bench --device cuda --model src/Assets/configs/llama-3-8b --load-format dummy --skip-tokenizer-init --input-len 128 --output-len 128 --concurrency 1,1,64"
 for q in "bf16:" "zq-w4a16:--quantization zeroquant" "zq-w4a16-all-m:--quantization zeroquant" "lut-q3:--quantization lutgemm --weight-bits 3 --group-size 128"; do
   name=${q%%:*}; flags=${q#*:}
@@ -49,12 +44,10 @@ for q in "bf16:" "zq-w4a16:--quantization zeroquant" "zq-w4a16-all-m:--quantizat
   python3 -c "import json;[print(r['concurrency'],round(r['output_tokens_per_s'],1),round(r['mean_step_ms'],3)) for r in json.load(open('/tmp/res/e2e-$name.json'))['runs']]" 2>&1 | tail -4
 done
 tar -C /tmp/res -cf $OUT/results-p.tar .
-export INFERENCE_GROUPWISE_SM90_ALL_M=1
-NCU="ncu --clock-control none --section SpeedOfLight --section WarpStateStats --section Occupancy --section LaunchStats --section SchedulerStats --section MemoryWorkloadAnalysis --metrics regex:smsp__average_warps_issue_stalled_.*_per_issue_active\\.ratio"
-for m in 1 64; do
-  echo "=== ncu M=$m at ${SECONDS}s"
-  timeout 80 $NCU -k regex:dequant_gemm_sm90 --launch-skip 3 --launch-count 1 dotnet $S bench-kernels --suite zeroquant --shapes 6144x4096 --m $m --iters 2 > /tmp/res/ncu-sm90-$m.txt 2>&1
-  grep -E "Duration|DRAM Throughput|Registers Per|Achieved Occupancy|Warp Cycles Per Issued|Issue Slots Busy|No Eligible|rror" /tmp/res/ncu-sm90-$m.txt | head -12
-  grep -E "stalled" /tmp/res/ncu-sm90-$m.txt | sort -k3 -n -r | head -8
+B="bench --device cuda --model src/Assets/configs/opt-175b --load-format dummy --skip-tokenizer-init --quantization lutgemm --weight-bits 3 --group-size 128 --concurrency 1,16 --input-len 128 --output-len 128"
+for k in lut dequant; do
+  t=$(( $(left) - 5 )); [ $t -lt 60 ] && { echo "skipping opt-175b $k: ${t}s left"; continue; }
+  echo "=== opt-175b $k at ${SECONDS}s, ${t}s"
+  timeout $t dotnet $S $B --lutgemm-kernel $k --output-json /tmp/res/opt175b-$k.json 2>&1 | grep -vE '^\s*$' | grep -E 'error|weights|memory|KV cache|loaded|GiB|tok/s|^ *[0-9]' | head -14
   tar -C /tmp/res -cf $OUT/results-p.tar .
 done
