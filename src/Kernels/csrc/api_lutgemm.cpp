@@ -47,7 +47,7 @@ extern "C" {
 // out [M, N] = x [M, K] · Wᵀ + bias, W the BCQ weights. x rows contiguous (unit stride along K), out contiguous, both
 // in one dtype (float32, float16, bfloat16), bias [N] in that dtype or null. kernel: 0 = automatic (the table kernel
 // for M ≤ 8, the tensor-core kernel above for float16/bfloat16 when K is a multiple of 8), 1 = table kernel (any M, 8 rows per launch),
-// 2 = tensor-core kernel (float16/bfloat16, K a multiple of 8; on Hopper with G a multiple of 128 the warpgroup-MMA one).
+// 2 = tensor-core kernel (float16/bfloat16, K a multiple of 8; the warpgroup-MMA one where bcq_gemm_sm90_supports says so).
 int ik_lutgemm(at::Tensor* out, at::Tensor* x, at::Tensor* signs, at::Tensor* alpha, at::Tensor* offset, at::Tensor* bias, int group,
                int kernel) {
   IK_TRY

@@ -106,11 +106,10 @@ struct Int4Weights {
 
 }  // namespace
 
-// The row range where this kernel is faster than the mma.sync streaming kernel (M ≤ 16) and than dequantize + cuBLAS
-// (M > 128), from an H200 (Llama-3-8B's four shapes, geometric means against cuBLAS bf16 in one command;
-// h200-zeroquant-kernels.json: kernel_decisions): M = 64 0.67× against 0.26×.
+// Opt-in (INFERENCE_GROUPWISE_SM90=1; not yet validated on a GPU): at 17-128 rows, between the mma.sync streaming
+// kernel (decode) and dequantize + cuBLAS (prefill), or at every M with INFERENCE_GROUPWISE_SM90_ALL_M=1.
 bool groupwise_gemm_sm90_supports(int bits, int group, int64_t m, const void* x, int64_t x_stride, cudaStream_t stream) {
-  static const bool enabled = !env_switched_off("INFERENCE_GROUPWISE_SM90");
+  static const bool enabled = env_switched_on("INFERENCE_GROUPWISE_SM90");
   static const bool every_m = env_switched_on("INFERENCE_GROUPWISE_SM90_ALL_M");
   return enabled && (every_m || (m >= 17 && m <= 128)) && bits == 4 && group % 128 == 0 && reinterpret_cast<uintptr_t>(x) % 16 == 0 &&
          x_stride % 8 == 0 && int8_gemm_sm90_available(stream);

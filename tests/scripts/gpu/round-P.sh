@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Round P: the Hopper dequantizing GEMMs (group-wise INT4 and BCQ): registers, correctness on every M, the kernel
-# suites (and the mma.sync decode variant), Llama-3-8B end to end, then OPT-175B in 3-bit BCQ as time allows.
+# suites (and the mma.sync decode variant) with the opt-in Hopper paths on, Llama-3-8B end to end with them off and
+# on, then OPT-175B in 3-bit BCQ as time allows.
 set -o pipefail
 cd "$(dirname "$0")/../../.."
 exec > >(tee $OUT/roundP.log) 2>&1
@@ -11,14 +12,15 @@ echo "built in ${SECONDS}s"
 grep -iE "serializ|C75" /tmp/build.log | sort | uniq -c | head -6
 grep -A2 "Compiling entry function '.*dequant_gemm" /tmp/build.log | grep -E "Compiling|registers|spill" | sed -E "s/.*dequant_gemm_sm90_kernelI([^E]*)E.*/\1/" | paste - - - | cut -c1-220 | head -24
 export INFERENCE_KERNELS=$PWD/build/kernels/libinference_kernels.so
+SM90="INFERENCE_GROUPWISE_SM90=1 INFERENCE_GROUPWISE_SM90_ALL_M=1 INFERENCE_LUTGEMM_SM90=1"
 S=".gpu/app/Server/InferenceServer.dll"
 mkdir -p /tmp/res
-INFERENCE_GROUPWISE_SM90_ALL_M=1 timeout 150 dotnet .gpu/app/Gpu.Tests/Gpu.Tests.dll --filter-class '*GroupwiseKernelTests' --filter-class '*LutGemmKernelTests' > $OUT/kernel-tests.log 2>&1; echo "tests rc=$? at ${SECONDS}s"
+env $SM90 timeout 150 dotnet .gpu/app/Gpu.Tests/Gpu.Tests.dll --filter-class '*GroupwiseKernelTests' --filter-class '*LutGemmKernelTests' > $OUT/kernel-tests.log 2>&1; echo "tests rc=$? at ${SECONDS}s"
 grep -E '\[FAIL\]|total:|succeeded:|failed:' $OUT/kernel-tests.log | head -20
 grep -A8 '\[FAIL\]' $OUT/kernel-tests.log | grep -E 'Assert|error|Error|Exception' | head -12
-INFERENCE_GROUPWISE_SM90_ALL_M=1 timeout 100 dotnet $S bench-kernels --suite zeroquant --m 1,16,64,1024 --output-json /tmp/res/zq-sm90.json 2>&1 | grep -v '^ \|^{\|^}' | tail -1
-INFERENCE_GROUPWISE_SM90_ALL_M=1 INFERENCE_DEQUANT_SM90_SYNC_MMA=1 timeout 60 dotnet $S bench-kernels --suite zeroquant --m 1,16 --output-json /tmp/res/zq-sm90-sync.json 2>&1 | grep -v '^ \|^{\|^}' | tail -1
-timeout 100 dotnet $S bench-kernels --suite lutgemm --shapes 6144x4096,4096x4096,28672x4096,4096x14336 --m 1,16,64,1024 --output-json /tmp/res/lut-sm90.json 2>&1 | grep -v '^ \|^{\|^}' | tail -1
+env $SM90 timeout 100 dotnet $S bench-kernels --suite zeroquant --m 1,16,64,1024 --output-json /tmp/res/zq-sm90.json 2>&1 | grep -v '^ \|^{\|^}' | tail -1
+env $SM90 INFERENCE_DEQUANT_SM90_SYNC_MMA=1 timeout 60 dotnet $S bench-kernels --suite zeroquant --m 1,16 --output-json /tmp/res/zq-sm90-sync.json 2>&1 | grep -v '^ \|^{\|^}' | tail -1
+env $SM90 timeout 100 dotnet $S bench-kernels --suite lutgemm --shapes 6144x4096,4096x4096,28672x4096,4096x14336 --m 1,16,64,1024 --output-json /tmp/res/lut-sm90.json 2>&1 | grep -v '^ \|^{\|^}' | tail -1
 python3 - <<'PY'
 import json
 def zq(f, tag):
@@ -36,9 +38,9 @@ except Exception as e: print('lut', e)
 PY
 tar -C /tmp/res -cf $OUT/results-p.tar .
 B="bench --device cuda --model src/Assets/configs/llama-3-8b --load-format dummy --skip-tokenizer-init --input-len 128 --output-len 128 --concurrency 1,1,64"
-for q in "bf16:" "zq-w4a16:--quantization zeroquant" "zq-w4a16-all-m:--quantization zeroquant" "lut-q3:--quantization lutgemm --weight-bits 3 --group-size 128"; do
+for q in "bf16:" "zq-w4a16:--quantization zeroquant" "zq-w4a16-sm90:--quantization zeroquant" "lut-q3:--quantization lutgemm --weight-bits 3 --group-size 128" "lut-q3-sm90:--quantization lutgemm --weight-bits 3 --group-size 128"; do
   name=${q%%:*}; flags=${q#*:}
-  env=""; [ $name = zq-w4a16-all-m ] && env="INFERENCE_GROUPWISE_SM90_ALL_M=1"
+  env=""; [ $name = zq-w4a16-sm90 ] && env="INFERENCE_GROUPWISE_SM90=1"; [ $name = lut-q3-sm90 ] && env="INFERENCE_LUTGEMM_SM90=1"
   echo "=== $name at ${SECONDS}s"
   env $env timeout 65 dotnet $S $B $flags --output-json /tmp/res/e2e-$name.json 2>&1 | grep -E 'error|weights:' | head -3
   python3 -c "import json;[print(r['concurrency'],round(r['output_tokens_per_s'],1),round(r['mean_step_ms'],3)) for r in json.load(open('/tmp/res/e2e-$name.json'))['runs']]" 2>&1 | tail -4
