@@ -3,7 +3,8 @@
 # 64 MiB travel limit (slim-pack.sh), and fills the git-ignored .gpu-extra/ with what the rounds read besides the
 # tree: the Llama-3 tokenizer (tests/scripts/fetch-tokenizers.sh) and compressed-tensors' pack_quantized.py.
 # Usage: tests/scripts/gpu/prepare.sh GPU_KIT_DIR COMPRESSED_TENSORS_REPO   (a checkout or a bare git directory)
-# Then run, with carry [".gpu", ".gpu-extra"]:  bash .gpu/remote.sh bash tests/scripts/gpu/round-A.sh  (then B, C)
+# Then run, with carry [".gpu", ".gpu-extra"]:  bash .gpu/remote.sh bash tests/scripts/gpu/round-A.sh  (then B; round-P.sh
+# needs only .gpu: the Hopper dequantizing GEMMs, Llama-3-8B end to end, OPT-175B)
 set -euo pipefail
 [ $# -eq 2 ] || { sed -n '2,7p' "$0"; exit 2; }
 ROOT=$(cd "$(dirname "$0")/../../.." && pwd)

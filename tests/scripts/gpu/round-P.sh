@@ -15,9 +15,12 @@ export INFERENCE_KERNELS=$PWD/build/kernels/libinference_kernels.so
 SM90="INFERENCE_GROUPWISE_SM90=1 INFERENCE_GROUPWISE_SM90_ALL_M=1 INFERENCE_LUTGEMM_SM90=1"
 S=".gpu/app/Server/InferenceServer.dll"
 mkdir -p /tmp/res
-env $SM90 timeout 150 dotnet .gpu/app/Gpu.Tests/Gpu.Tests.dll --filter-class '*GroupwiseKernelTests' --filter-class '*LutGemmKernelTests' > $OUT/kernel-tests.log 2>&1; echo "tests rc=$? at ${SECONDS}s"
-grep -E '\[FAIL\]|total:|succeeded:|failed:' $OUT/kernel-tests.log | head -20
-grep -A8 '\[FAIL\]' $OUT/kernel-tests.log | grep -E 'Assert|error|Error|Exception' | head -12
+for mode in default sm90; do
+  env=""; [ $mode = sm90 ] && env="$SM90"
+  env $env timeout 150 dotnet .gpu/app/Gpu.Tests/Gpu.Tests.dll --filter-class '*GroupwiseKernelTests' --filter-class '*LutGemmKernelTests' > $OUT/kernel-tests-$mode.log 2>&1; echo "$mode tests rc=$? at ${SECONDS}s"
+  grep -E '\[FAIL\]|total:|succeeded:|failed:' $OUT/kernel-tests-$mode.log | head -20
+  grep -A8 '\[FAIL\]' $OUT/kernel-tests-$mode.log | grep -E 'Assert|error|Error|Exception' | head -12
+done
 env $SM90 timeout 100 dotnet $S bench-kernels --suite zeroquant --m 1,16,64,1024 --output-json /tmp/res/zq-sm90.json 2>&1 | grep -v '^ \|^{\|^}' | tail -1
 env $SM90 INFERENCE_DEQUANT_SM90_SYNC_MMA=1 timeout 60 dotnet $S bench-kernels --suite zeroquant --m 1,16 --output-json /tmp/res/zq-sm90-sync.json 2>&1 | grep -v '^ \|^{\|^}' | tail -1
 env $SM90 timeout 100 dotnet $S bench-kernels --suite lutgemm --shapes 6144x4096,4096x4096,28672x4096,4096x14336 --m 1,16,64,1024 --output-json /tmp/res/lut-sm90.json 2>&1 | grep -v '^ \|^{\|^}' | tail -1
