@@ -2,7 +2,7 @@
 // bf16 or fp16 in, float accumulators. Warp w of the warpgroup supplies A rows 16w..16w+15 in the mma.m16n8k16
 // A layout (lane 4g + t: a[0] = (g, k 2t..2t+1), a[1] = (g + 8, same), a[2] = (g, k 2t+8..2t+9), a[3] = (g + 8, same));
 // d[4j + 0/1] = (row 16w + g, column 8j + 2t, +1), d[4j + 2/3] = (row 16w + g + 8, same). B is K-major (desc: smem_desc
-// of sm90_async.cuh). accumulate = false overwrites D. Generated for N = 8, 16, 32, 64, 128, 256.
+// of sm90_async.cuh). accumulate = false overwrites D. Written out for N = 8, 16, 32, 64, 128, 256.
 #pragma once
 #include <cstdint>
 
