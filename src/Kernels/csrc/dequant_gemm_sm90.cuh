@@ -50,6 +50,7 @@ struct DequantTile {
   static constexpr int kPitch = kRows + 1;  // partial sums [MT][kPitch] float
   static constexpr int kSmem = 1024 + kStages * kStage + 2 * kStages * 8;
   static_assert(kW % 1024 == 0 && kBox % 1024 == 0, "stage pieces keep the 1024-byte swizzle alignment");
+  static_assert(KB == 1 || KB % 2 == 0, "boxes alternate their fragment sets in pairs");
   static_assert(MT * kPitch * 4 <= kStages * kStage, "the partial sums reuse the stage buffers");
 };
 constexpr int kDequantMaxSplit = 8;    // the portable cluster size

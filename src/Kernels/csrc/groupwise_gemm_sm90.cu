@@ -37,6 +37,7 @@ struct Int4Weights {
     // A stage starts on a multiple of its 64·KB columns and G is a multiple of 128, so a group can only change at a
     // 128-column boundary: kSets scale sets per stage, box b uses set b / 2.
     static constexpr int kSets = (KB + 1) / 2;
+    static_assert(KB == 1 || KB == 4, "the swizzle follows the row length: 128-byte rows (KB = 4) swizzled, 32-byte rows not");
 
     __device__ static void load(uint8_t* dst, const CUtensorMap* map, int kt, int n0, uint64_t* bar) {
 #ifdef IK_DEVICE_WGMMA
@@ -111,14 +112,14 @@ struct Int4Weights {
 bool groupwise_gemm_sm90_supports(int bits, int group, int64_t m, const void* x, int64_t x_stride, cudaStream_t stream) {
   static const bool enabled = env_switched_on("INFERENCE_GROUPWISE_SM90");
   static const bool every_m = env_switched_on("INFERENCE_GROUPWISE_SM90_ALL_M");
-  return enabled && (every_m || (m >= 17 && m <= 128)) && bits == 4 && group % 128 == 0 && reinterpret_cast<uintptr_t>(x) % 16 == 0 &&
+  return enabled && (every_m || (m >= 17 && m <= 128)) && bits == 4 && group > 0 && group % 128 == 0 && reinterpret_cast<uintptr_t>(x) % 16 == 0 &&
          x_stride % 8 == 0 && int8_gemm_sm90_available(stream);
 }
 
 cudaError_t launch_groupwise_gemm_a16_sm90(int dtype, void* y, const void* x, const int32_t* packed, const float* scales,
                                            const uint8_t* zeros, const void* bias, int m, int n, int k, int group, int64_t x_stride,
                                            int64_t y_stride, cudaStream_t stream) {
-  if (m < 1 || n < 1 || k < group || group % 128 != 0 || k % group != 0) return cudaErrorInvalidValue;
+  if (m < 1 || n < 1 || group <= 0 || k < group || group % 128 != 0 || k % group != 0) return cudaErrorInvalidValue;
   const Int4Args args{scales, zeros, group};
   // The packed codes [N, K/2] as [64·C rows, 32·KB bytes] boxes, 128-byte swizzled where the rows are 128 bytes.
   auto make_map = [&](int rows, int cols, CUtensorMap* map) {

@@ -119,14 +119,14 @@ cudaError_t launch_typed(const void* x, const uint32_t* signs, const void* alpha
 
 bool bcq_gemm_sm90_supports(int dtype, int group, const void* x, int64_t x_stride, cudaStream_t stream) {
   static const bool enabled = env_switched_on("INFERENCE_LUTGEMM_SM90");
-  return enabled && (dtype == 1 || dtype == 2) && group % 128 == 0 && reinterpret_cast<uintptr_t>(x) % 16 == 0 && x_stride % 8 == 0 &&
+  return enabled && (dtype == 1 || dtype == 2) && group > 0 && group % 128 == 0 && reinterpret_cast<uintptr_t>(x) % 16 == 0 && x_stride % 8 == 0 &&
          int8_gemm_sm90_available(stream);
 }
 
 cudaError_t launch_bcq_gemm_sm90(int dtype, void* y, const void* x, const uint32_t* signs, const void* alpha, const void* offset,
                                  int scale_dtype, const void* bias, int m, int n, int k, int q, int group, int64_t x_stride, int64_t y_stride,
                                  cudaStream_t stream) {
-  if (m < 1 || n < 1 || k < 1 || q < 1 || q > 4 || group % 128 != 0 || n % 4 != 0) return cudaErrorInvalidValue;
+  if (m < 1 || n < 1 || k < 1 || q < 1 || q > 4 || group <= 0 || group % 128 != 0 || n % 4 != 0) return cudaErrorInvalidValue;
   switch (dtype * 2 + scale_dtype) {
     case 2: return launch_typed<__half, float>(x, signs, alpha, offset, bias, y, m, n, k, q, group, x_stride, y_stride, stream);
     case 3: return launch_typed<__half, __half>(x, signs, alpha, offset, bias, y, m, n, k, q, group, x_stride, y_stride, stream);

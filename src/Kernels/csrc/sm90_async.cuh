@@ -64,7 +64,7 @@ __device__ __forceinline__ void named_barrier_sync(int id, int threads) {
   asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
 }
 
-// TMA: the box at (column c0 in bytes, row c1) of the tensor `map` describes, into shared memory at dst; the bytes
+// TMA: the box at (column c0, row c1; in elements of the map's type) of the tensor `map` describes, into shared memory at dst; the bytes
 // count towards bar's expected transactions.
 __device__ __forceinline__ void tma_load_2d(void* dst, const CUtensorMap* map, int c0, int c1, uint64_t* bar) {
   asm volatile(

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Round P: the Hopper dequantizing GEMMs (group-wise INT4 and BCQ): registers, correctness on every M, the kernel
+# Round P: the Hopper dequantizing GEMMs (group-wise INT4 and BCQ): registers, correctness on every M (the default
+# paths, the Hopper ones, and their mma.sync decode variant), the kernel
 # suites (and the mma.sync decode variant) with the opt-in Hopper paths on, Llama-3-8B end to end with them off and
 # on, then OPT-175B in 3-bit BCQ as time allows.
 set -o pipefail
@@ -15,8 +16,8 @@ export INFERENCE_KERNELS=$PWD/build/kernels/libinference_kernels.so
 SM90="INFERENCE_GROUPWISE_SM90=1 INFERENCE_GROUPWISE_SM90_ALL_M=1 INFERENCE_LUTGEMM_SM90=1"
 S=".gpu/app/Server/InferenceServer.dll"
 mkdir -p /tmp/res
-for mode in default sm90; do
-  env=""; [ $mode = sm90 ] && env="$SM90"
+for mode in default sm90 sm90-sync; do
+  env=""; [ $mode = sm90 ] && env="$SM90"; [ $mode = sm90-sync ] && env="$SM90 INFERENCE_DEQUANT_SM90_SYNC_MMA=1"
   env $env timeout 150 dotnet .gpu/app/Gpu.Tests/Gpu.Tests.dll --filter-class '*GroupwiseKernelTests' --filter-class '*LutGemmKernelTests' > $OUT/kernel-tests-$mode.log 2>&1; echo "$mode tests rc=$? at ${SECONDS}s"
   grep -E '\[FAIL\]|total:|succeeded:|failed:' $OUT/kernel-tests-$mode.log | head -20
   grep -A8 '\[FAIL\]' $OUT/kernel-tests-$mode.log | grep -E 'Assert|error|Error|Exception' | head -12
