@@ -53,6 +53,14 @@ struct DequantTile {
   static_assert(KB == 1 || KB % 2 == 0, "boxes alternate their fragment sets in pairs");
   static_assert(MT * kPitch * 4 <= kStages * kStage, "the partial sums reuse the stage buffers");
 };
+// Per-row parameters (scales, zero points, α) per stage: a stage starts on a multiple of its 64·KB columns and the
+// policies take G a multiple of 128, so a group can only change at a 128-column boundary. A stage has
+// dequant_param_sets(KB) sets, box b uses set b / 2; set j of stage kt belongs to group dequant_set_group(...).
+constexpr int dequant_param_sets(int kb) { return (kb + 1) / 2; }
+__device__ __forceinline__ int64_t dequant_set_group(int kt, int kb, int j, int group, int64_t groups) {
+  return min((int64_t)(kt * kb * 64 + 128 * j) / group, groups - 1);
+}
+
 constexpr int kDequantMaxSplit = 8;    // the portable cluster size
 constexpr int kDequantPrefetchStages = 3;
 

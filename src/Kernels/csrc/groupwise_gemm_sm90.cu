@@ -34,9 +34,7 @@ struct Int4Weights {
     using Args = Int4Args;
     static constexpr int kPitch = KB * 32;  // packed bytes of one row per stage
     static constexpr int kTileBytes = 64 * C * kPitch;
-    // A stage starts on a multiple of its 64·KB columns and G is a multiple of 128, so a group can only change at a
-    // 128-column boundary: kSets scale sets per stage, box b uses set b / 2.
-    static constexpr int kSets = (KB + 1) / 2;
+    static constexpr int kSets = dequant_param_sets(KB);
     static_assert(KB == 1 || KB == 4, "the swizzle follows the row length: 128-byte rows (KB = 4) swizzled, 32-byte rows not");
 
     __device__ static void load(uint8_t* dst, const CUtensorMap* map, int kt, int n0, uint64_t* bar) {
@@ -65,7 +63,7 @@ struct Int4Weights {
       __device__ void fetch(int kt) {
 #pragma unroll
         for (int j = 0; j < kSets; j++) {
-          const int64_t grp = min((int64_t)(kt * KB * 64 + 128 * j) / group, groups - 1);
+          const int64_t grp = dequant_set_group(kt, KB, j, group, groups);
 #pragma unroll
           for (int rr = 0; rr < 2; rr++) {
             s[P][j][rr] = __ldg(s_row[rr] + grp);

@@ -25,7 +25,7 @@ struct BcqWeights {
     using Args = BcqArgs<Sc>;
     static constexpr int kWords = 2 * KB, kRows = 64 * C;
     static constexpr int kTileBytes = 4 * kWords * kRows * 4;  // q ≤ 4 planes
-    static constexpr int kSets = (KB + 1) / 2;                 // α sets per stage (G a multiple of 128), box b uses b / 2
+    static constexpr int kSets = dequant_param_sets(KB);
 
     __device__ static void load(uint8_t* dst, const CUtensorMap* map, int kt, int n0, uint64_t* bar) {
 #ifdef IK_DEVICE_WGMMA
@@ -53,7 +53,7 @@ struct BcqWeights {
       __device__ void fetch(int kt) {
 #pragma unroll
         for (int j = 0; j < kSets; j++) {
-          const int64_t g = min((kt * KB * 64 + 128 * j) / group, G - 1);
+          const int64_t g = dequant_set_group(kt, KB, j, group, G);
 #pragma unroll
           for (int rr = 0; rr < 2; rr++) {
 #pragma unroll
