@@ -1,66 +1,26 @@
 #include <type_traits>
 #include "dtype_convert.cuh"
+#include "groupwise_a16.cuh"
 #include "groupwise_gemm.h"
-#include "groupwise_pair.cuh"
 #include "mma.cuh"
 #include "pdl.cuh"
 
-// Design (A16): the skinny GEMM's layout with the weight dequantized on the way in. The weight plays the MMA's "A"
-// (16 output channels per warp), the tokens its "B" (8 per tile). Lane (g, t) streams 16 packed bytes of rows g and
-// g+8 at byte offset 16·t of each 64-byte chunk (32 int4 or 16 int8 codes, all in one group since G is a multiple of
-// 32), and the same k range of each token row; the MMA only needs A and B to agree on which k is which, and lane
-// (g, t)'s k set depends on t alone, so no shuffles or shared memory sit between the loads and the tensor cores.
-// INT4 codes become bf16/fp16 with the magic-exponent trick: (word >> 4i) & 0x000F000F | 0x43004300 is the bf16 pair
-// (128 + u_i, 128 + u_{i+4}) (fp16: 0x6400, 1024 + u); subtracting 128 + z is exact, then one multiply by the
-// group's scale. So the pairs hold k = (i, i+4) of each word and the lane permutes its x registers to match (one
-// byte_perm per pair). INT8 codes go through float (8388608 + u from one byte_perm, exact subtract, scale) and keep
-// their natural pair order. The 8 warps of a block split K (interleaved chunks) and reduce through shared memory.
+// Design (A16): groupwise_a16.cuh (the lane layout, the dequantization, the MMAs). The general kernel here takes any
+// group size (a multiple of 32) and K; groupwise_a16_aligned.cu has a leaner one for INT4 with power-of-two groups of
+// whole 64-byte chunks and K a multiple of 128 (the common case, g128).
 //
 // Design (A8): int8 MMAs (m16n8k32) on the codes as int8 (int4: u ∈ [0, 15]; int8: u − 128 via xor 0x80), one MMA
 // per 32 consecutive k so each MMA lies in one group; a second MMA with an all-ones A gives the tokens' Σx over the
 // same k, so Σ x·(u − z) = Σ x·a + (o − z)·Σx exactly in int32, then s · that goes into the float accumulator.
 namespace {
 
-constexpr int kWarps = 8;
+using groupwise_a16::kWarps;
 constexpr int kUnroll = 4;     // 32-k steps (A8) per warp in flight before their MMAs (twice that for one token tile)
 constexpr int kUnrollA16 = 2;  // 64-byte chunks per warp and buffer (A16): 8 16-byte loads in flight per lane
 
 // k / group without a division on the hot path when the group size is a power of two (shift ≥ 0).
 __device__ __forceinline__ int group_of(int k, int group, int shift) { return shift >= 0 ? k >> shift : k / group; }
 __device__ __forceinline__ int group_shift(int group) { return (group & (group - 1)) == 0 ? __ffs(group) - 1 : -1; }
-
-// 16 packed bytes of one row → register pairs for the MMA. Bits 4: 16 pairs, pair 4j+i = k (8j+i, 8j+i+4) of
-// word j. Bits 8: 8 pairs in natural order (2c, 2c+1). Scaled: (u − z)·s rounded to T; unscaled: u − z, exact.
-template <typename T, int Bits, bool Scaled>
-__device__ __forceinline__ void dequant_piece(uint32_t (&out)[64 / Bits], uint4 q, float s, float z) {
-  using P = Pair<T>;
-  const uint32_t w[4] = {q.x, q.y, q.z, q.w};
-  if constexpr (Bits == 4) {
-    const typename P::T2 zb = P::both(P::kBase + z), sb = P::both(s);
-#pragma unroll
-    for (int j = 0; j < 4; j++)
-#pragma unroll
-      for (int i = 0; i < 4; i++) {
-        uint32_t v = ((w[j] >> (4 * i)) & 0x000F000Fu) | P::kMagic;
-        typename P::T2 h = __hsub2(*reinterpret_cast<typename P::T2*>(&v), zb);
-        if constexpr (Scaled) h = __hmul2(h, sb);
-        out[4 * j + i] = *reinterpret_cast<uint32_t*>(&h);
-      }
-  } else {
-    const float zf = 8388608.f + z;
-#pragma unroll
-    for (int j = 0; j < 4; j++) {
-      float f[4];
-#pragma unroll
-      for (int b = 0; b < 4; b++) {
-        f[b] = __int_as_float(__byte_perm(w[j], 0x4B000000u, 0x7540 | b)) - zf;
-        if constexpr (Scaled) f[b] *= s;
-      }
-      out[2 * j] = P::pack(f[0], f[1]);
-      out[2 * j + 1] = P::pack(f[2], f[3]);
-    }
-  }
-}
 
 // y [M, N] (one token tile of ≤ 8·MT rows per grid.y), x [M, K], w packed bytes [N, K·Bits/8]. ScaleAfter (G a
 // multiple of a chunk's 128 int4 / 64 int8 codes): the fragments hold the exact integers u − z, each chunk's MMAs
@@ -71,8 +31,6 @@ __global__ void __launch_bounds__(kWarps * 32, MT <= 2 ? 2 : 1) groupwise_a16_ke
                                                                     const float* __restrict__ scales, const uint8_t* __restrict__ zeros,
                                                                     const T* __restrict__ bias, int M, int N, int K, int group,
                                                                     int64_t x_stride, int64_t y_stride) {
-  constexpr int kPairs = 64 / Bits;  // register pairs per 16-byte piece (16 or 8)
-  constexpr int kX = 64 / Bits / 4;  // uint4 loads of x per piece per token (4 or 2)
   const int lane = threadIdx.x % 32, g = lane / 4, t = lane % 4, warp = threadIdx.x / 32;
   const int m0 = blockIdx.y * kGroupwiseA16TileRows;
   x += (int64_t)m0 * x_stride;
@@ -123,41 +81,8 @@ __global__ void __launch_bounds__(kWarps * 32, MT <= 2 ? 2 : 1) groupwise_a16_ke
 #pragma unroll
     for (int u = 0; u < kUnrollA16; u++) {
       const int64_t off = (c0 + u * kWarps) * 64;
-      const bool ok = off + t * 16 < kb;
-      const int64_t k0 = (off + t * 16) * 8 / Bits;  // first k of this lane's piece
-      uint32_t wa[kPairs], wb[kPairs];
-      dequant_piece<T, Bits, !ScaleAfter>(wa, b.q[u][0], b.s[u][0], b.z[u][0]);
-      dequant_piece<T, Bits, !ScaleAfter>(wb, b.q[u][1], b.s[u][1], b.z[u][1]);
-#pragma unroll
-      for (int j = 0; j < MT; j++) {
-        uint32_t r[kPairs], xp[kPairs];
-#pragma unroll
-        for (int v = 0; v < kX; v++) {
-          const uint4 xv = ok && x_ok[j] ? __ldg(reinterpret_cast<const uint4*>(x_row[j] + k0) + v) : make_uint4(0, 0, 0, 0);
-          r[4 * v] = xv.x, r[4 * v + 1] = xv.y, r[4 * v + 2] = xv.z, r[4 * v + 3] = xv.w;
-        }
-        if constexpr (Bits == 4) {
-#pragma unroll
-          for (int jj = 0; jj < 4; jj++)
-#pragma unroll
-            for (int i = 0; i < 4; i++)
-              xp[4 * jj + i] = __byte_perm(r[4 * jj + i / 2], r[4 * jj + 2 + i / 2], (i & 1) ? 0x7632 : 0x5410);
-        } else {
-#pragma unroll
-          for (int p = 0; p < kPairs; p++) xp[p] = r[p];
-        }
-        float d[4] = {0.f, 0.f, 0.f, 0.f};
-        float (&dst)[4] = ScaleAfter ? d : acc[j];
-#pragma unroll
-        for (int mm = 0; mm < kPairs / 2; mm++)
-          mma_f16_16x8x16<std::is_same_v<T, __nv_bfloat16>>(dst, wa[2 * mm], wb[2 * mm], wa[2 * mm + 1], wb[2 * mm + 1], xp[2 * mm], xp[2 * mm + 1]);
-        if constexpr (ScaleAfter) {
-          acc[j][0] = fmaf(b.s[u][0], d[0], acc[j][0]);
-          acc[j][1] = fmaf(b.s[u][0], d[1], acc[j][1]);
-          acc[j][2] = fmaf(b.s[u][1], d[2], acc[j][2]);
-          acc[j][3] = fmaf(b.s[u][1], d[3], acc[j][3]);
-        }
-      }
+      groupwise_a16::a16_piece<T, Bits, MT, ScaleAfter>(acc, b.q[u][0], b.q[u][1], b.s[u][0], b.s[u][1], b.z[u][0], b.z[u][1], x_row,
+                                                        x_ok, (off + t * 16) * 8 / Bits, off + t * 16 < kb);
     }
   };
   // Double-buffered: the next kUnrollA16 chunks' loads are in flight while the current ones feed the MMAs.
@@ -172,25 +97,7 @@ __global__ void __launch_bounds__(kWarps * 32, MT <= 2 ? 2 : 1) groupwise_a16_ke
     compute(buf[1], c0 + kStep);
   }
 
-  // Cross-warp reduction: red[warp][channel 0..15][token].
-  __shared__ float red[kWarps][16][MT * 8 + 1];
-#pragma unroll
-  for (int j = 0; j < MT; j++) {
-    red[warp][g][j * 8 + 2 * t] = acc[j][0];
-    red[warp][g][j * 8 + 2 * t + 1] = acc[j][1];
-    red[warp][g + 8][j * 8 + 2 * t] = acc[j][2];
-    red[warp][g + 8][j * 8 + 2 * t + 1] = acc[j][3];
-  }
-  __syncthreads();
-  for (int i = threadIdx.x; i < 16 * MT * 8; i += blockDim.x) {
-    const int c = i % 16, m = i / 16, n = n0 + c;
-    if (n >= N || m >= M) continue;
-    float s = 0.f;
-#pragma unroll
-    for (int wv = 0; wv < kWarps; wv++) s += red[wv][c][m];
-    if (bias) s += to_f(bias[n]);
-    y[(int64_t)m * y_stride + n] = from_f<T>(s);
-  }
+  groupwise_a16::a16_reduce_store<T, MT>(acc, y, bias, M, N, n0, y_stride);
 }
 
 // A8: xq [M, K] int8, x_scale [M]; one 32-k step per MMA. Lane (g, t) holds word(s) t of the step's 16 (int4) or 32
@@ -348,6 +255,8 @@ cudaError_t launch_a16_tiles(T* y, const T* x, const uint8_t* w, const float* s,
 template <typename T, int Bits>
 cudaError_t launch_a16(T* y, const T* x, const int32_t* packed, const float* s, const uint8_t* z, const T* bias, int m, int n,
                        int k, int group, int64_t xs, int64_t ys, cudaStream_t st) {
+  if (groupwise_a16_aligned_supports(Bits, group, k))
+    return launch_groupwise_gemm_a16_aligned(std::is_same_v<T, __half> ? 1 : 2, y, x, packed, s, z, bias, m, n, k, group, xs, ys, st);
   const auto w = reinterpret_cast<const uint8_t*>(packed);
   // A 64-byte chunk of a row holds 512 / Bits codes; when groups are whole chunks the scale can wait for the MMA.
   if (group % (512 / Bits) == 0) return launch_a16_tiles<T, Bits, true>(y, x, w, s, z, bias, m, n, k, group, xs, ys, st);

@@ -19,6 +19,14 @@ cudaError_t launch_groupwise_gemm_a16(int dtype, void* y, const void* x, const i
                                       const uint8_t* zeros, const void* bias, int m, int n, int k, int bits, int group,
                                       int64_t x_stride, int64_t y_stride, cudaStream_t stream);
 
+// The A16 kernel for INT4 codes, G = 128·2^s and K a multiple of 256 (groupwise_a16_aligned.cu), which launch_groupwise_gemm_a16 takes
+// where it applies: the same sums as the general streaming kernel with fewer instructions per weight byte.
+// INFERENCE_GROUPWISE_A16_ALIGNED=0 turns it off (for comparisons).
+bool groupwise_a16_aligned_supports(int bits, int group, int k);
+cudaError_t launch_groupwise_gemm_a16_aligned(int dtype, void* y, const void* x, const int32_t* packed, const float* scales,
+                                              const uint8_t* zeros, const void* bias, int m, int n, int k, int group, int64_t x_stride,
+                                              int64_t y_stride, cudaStream_t stream);
+
 // A8: y[m, n] = x_scale[m] · Σ_g s[n,g] · Σ_{k∈g} xq[m,k] · (u[n,k] − z[n,g]) + bias[n]: int8 tensor-core sums per
 // group (exact int32), scaled into float accumulators. y/bias in out_dtype (0 float32, 1 float16, 2 bfloat16).
 // xq rows must start on 8-byte boundaries.

@@ -20,7 +20,7 @@ template <typename T>
 __device__ __forceinline__ uint32_t int4_pair(uint32_t word, uint32_t sel, typename Pair<T>::T2 zb, typename Pair<T>::T2 sb) {
   using T2 = typename Pair<T>::T2;
   const uint32_t b = __byte_perm(word, 0u, sel);                 // 0x000000hl: h = code 2t+1, l = code 2t
-  uint32_t v = ((b * 0x1001u) & 0x000F000Fu) | Pair<T>::kMagic;  // (base + l, base + h)
+  uint32_t v = magic_pair<T>(b * 0x1001u);  // (base + l, base + h)
   T2 h = __hmul2(__hsub2(*reinterpret_cast<T2*>(&v), zb), sb);
   return *reinterpret_cast<uint32_t*>(&h);
 }

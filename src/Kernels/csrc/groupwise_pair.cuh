@@ -29,3 +29,11 @@ template <> struct Pair<__half> {
   }
 };
 
+// (bits & 0x000F000F) | magic in one lop3 (the compiler emits an and and an or): the pair (kBase + low nibble of each
+// half). bits: a code pair in the low nibbles of the two 16-bit halves, other bits ignored.
+template <typename T>
+__device__ __forceinline__ uint32_t magic_pair(uint32_t bits) {
+  uint32_t v;
+  asm("lop3.b32 %0, %1, %2, %3, 0xEA;" : "=r"(v) : "r"(bits), "r"(0x000F000Fu), "r"(Pair<T>::kMagic));  // 0xEA: (a & b) | c
+  return v;
+}

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Round P: the Hopper dequantizing GEMMs (group-wise INT4 and BCQ): registers, correctness on every M (the default
+# Round P: the aligned INT4 streaming kernel against the general one (decode sizes), and the Hopper dequantizing GEMMs
+# (group-wise INT4 and BCQ): registers, correctness on every M (the default
 # paths, the Hopper ones, and their mma.sync decode variant), the kernel
 # suites (and the mma.sync decode variant) with the opt-in Hopper paths on, Llama-3-8B end to end with them off and
 # on, then OPT-175B in 3-bit BCQ as time allows.
@@ -11,6 +12,7 @@ cmake -S src/Kernels -B build/kernels -G Ninja -DCMAKE_PREFIX_PATH=$TORCH_CMAKE_
 cmake --build build/kernels > /tmp/build.log 2>&1 || { echo BUILD FAILED; grep -B2 -A6 'error' /tmp/build.log | head -80; exit 1; }
 echo "built in ${SECONDS}s"
 grep -iE "serializ|C75" /tmp/build.log | sort | uniq -c | head -6
+grep -A4 "Compiling entry function '.*a16_aligned" /tmp/build.log | grep -E "Compiling|registers|spill" | sed -E "s/.*aligned_kernelI([^E]*)E.*/\1/" | paste - - - | cut -c1-160 | head -6
 grep -A4 "Compiling entry function '.*dequant_gemm" /tmp/build.log | grep -E "Compiling|registers|spill" | sed -E "s/.*dequant_gemm_sm90_kernelI([^E]*)E.*/\1/" | paste - - - | cut -c1-220 | head -24
 export INFERENCE_KERNELS=$PWD/build/kernels/libinference_kernels.so
 SM90="INFERENCE_GROUPWISE_SM90=1 INFERENCE_GROUPWISE_SM90_ALL_M=1 INFERENCE_LUTGEMM_SM90=1"
@@ -22,6 +24,8 @@ for mode in default sm90 sm90-sync; do
   grep -E '\[FAIL\]|total:|succeeded:|failed:' $OUT/kernel-tests-$mode.log | head -20
   grep -A8 '\[FAIL\]' $OUT/kernel-tests-$mode.log | grep -E 'Assert|error|Error|Exception' | head -12
 done
+timeout 60 dotnet $S bench-kernels --suite zeroquant --m 1,8,16 --output-json /tmp/res/zq-aligned.json 2>&1 | grep -v '^ \|^{\|^}' | tail -1
+INFERENCE_GROUPWISE_A16_ALIGNED=0 timeout 60 dotnet $S bench-kernels --suite zeroquant --m 1,8,16 --output-json /tmp/res/zq-general.json 2>&1 | grep -v '^ \|^{\|^}' | tail -1
 env $SM90 timeout 100 dotnet $S bench-kernels --suite zeroquant --m 1,16,64,1024 --output-json /tmp/res/zq-sm90.json 2>&1 | grep -v '^ \|^{\|^}' | tail -1
 env $SM90 INFERENCE_DEQUANT_SM90_SYNC_MMA=1 timeout 60 dotnet $S bench-kernels --suite zeroquant --m 1,16 --output-json /tmp/res/zq-sm90-sync.json 2>&1 | grep -v '^ \|^{\|^}' | tail -1
 env $SM90 timeout 100 dotnet $S bench-kernels --suite lutgemm --shapes 6144x4096,4096x4096,28672x4096,4096x14336 --m 1,16,64,1024 --output-json /tmp/res/lut-sm90.json 2>&1 | grep -v '^ \|^{\|^}' | tail -1
@@ -32,6 +36,8 @@ def zq(f, tag):
   except Exception as e: print(f, e); return
   print(tag, 'geo', {k: round(v,2) for k,v in d['geomean_w4a16_speedup_vs_cublas_bf16'].items()}, 'bw', {k: round(v,2) for k,v in d['geomean_w4a16_fraction_of_copy_bandwidth'].items()})
   for r in d['results']: print(r['m'],r['n'],r['k'],'cublas %.1f w4 %.1f sp %.2f fr %.2f'%(r['cublas_bf16_us'],r['w4a16_us'],r['w4a16_speedup'],r['w4a16_fraction_of_copy_bandwidth']))
+zq('/tmp/res/zq-aligned.json', 'zq aligned')
+zq('/tmp/res/zq-general.json', 'zq general')
 zq('/tmp/res/zq-sm90.json', 'zq wgmma')
 zq('/tmp/res/zq-sm90-sync.json', 'zq sync')
 try:

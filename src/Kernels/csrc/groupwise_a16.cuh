@@ -1,0 +1,124 @@
+// Pieces of the group-wise A16 streaming kernels (groupwise_gemm.cu's general one and groupwise_a16_aligned.cu's):
+// the weight is the MMA's "A" (16 output channels per warp), the tokens its "B" (8 per tile). Lane (g, t) streams
+// 16 packed bytes of rows g and g+8 at byte offset 16·t of each 64-byte chunk (32 int4 or 16 int8 codes, all in one
+// group since G is a multiple of 32), and the same k range of each token row; the MMA only needs A and B to agree on
+// which k is which, and lane (g, t)'s k set depends on t alone, so no shuffles or shared memory sit between the loads
+// and the tensor cores. INT4 codes become bf16/fp16 with the magic-exponent trick: (word >> 4i) & 0x000F000F |
+// 0x43004300 is the bf16 pair (128 + u_i, 128 + u_{i+4}) (fp16: 0x6400, 1024 + u); subtracting 128 + z is exact,
+// then one multiply by the group's scale. So the pairs hold k = (i, i+4) of each word and the lane permutes its x
+// registers to match (one byte_perm per pair). INT8 codes go through float (8388608 + u from one byte_perm, exact
+// subtract, scale) and keep their natural pair order.
+#pragma once
+#include <type_traits>
+#include "dtype_convert.cuh"
+#include "groupwise_pair.cuh"
+#include "mma.cuh"
+
+namespace groupwise_a16 {
+
+constexpr int kWarps = 8;  // warps per block; they split K and meet in a16_reduce_store
+
+// 16 packed bytes of one row → register pairs for the MMA. Bits 4: 16 pairs, pair 4j+i = k (8j+i, 8j+i+4) of
+// word j. Bits 8: 8 pairs in natural order (2c, 2c+1). Scaled: (u − z)·s rounded to T; unscaled: u − z, exact.
+template <typename T, int Bits, bool Scaled>
+__device__ __forceinline__ void dequant_piece(uint32_t (&out)[64 / Bits], uint4 q, float s, float z) {
+  using P = Pair<T>;
+  const uint32_t w[4] = {q.x, q.y, q.z, q.w};
+  if constexpr (Bits == 4) {
+    const typename P::T2 zb = P::both(P::kBase + z), sb = P::both(s);
+#pragma unroll
+    for (int j = 0; j < 4; j++)
+#pragma unroll
+      for (int i = 0; i < 4; i++) {
+        uint32_t v = magic_pair<T>(w[j] >> (4 * i));
+        typename P::T2 h = __hsub2(*reinterpret_cast<typename P::T2*>(&v), zb);
+        if constexpr (Scaled) h = __hmul2(h, sb);
+        out[4 * j + i] = *reinterpret_cast<uint32_t*>(&h);
+      }
+  } else {
+    const float zf = 8388608.f + z;
+#pragma unroll
+    for (int j = 0; j < 4; j++) {
+      float f[4];
+#pragma unroll
+      for (int b = 0; b < 4; b++) {
+        f[b] = __int_as_float(__byte_perm(w[j], 0x4B000000u, 0x7540 | b)) - zf;
+        if constexpr (Scaled) f[b] *= s;
+      }
+      out[2 * j] = P::pack(f[0], f[1]);
+      out[2 * j + 1] = P::pack(f[2], f[3]);
+    }
+  }
+}
+
+// One piece of rows lo/hi against MT token tiles: dequantize, load x [k0, k0 + 512/Bits/4) of each tile's row g
+// (zeros where `ok` is false), MMA. ScaleAfter (the piece's codes all share one scale per row): the fragments hold the
+// exact integers u − z, the MMAs go into a fresh accumulator, and the row's scale multiplies that into acc in float;
+// otherwise the scale is applied to the fragments. acc [MT][4]: the m16n8 accumulator of each token tile.
+template <typename T, int Bits, int MT, bool ScaleAfter>
+__device__ __forceinline__ void a16_piece(float (&acc)[MT][4], uint4 q_lo, uint4 q_hi, float s_lo, float s_hi, float z_lo, float z_hi,
+                                          const T* const (&x_row)[MT], const bool (&x_ok)[MT], int64_t k0, bool ok) {
+  constexpr int kPairs = 64 / Bits;  // register pairs per 16-byte piece (16 or 8)
+  constexpr int kX = 64 / Bits / 4;  // uint4 loads of x per piece per token (4 or 2)
+  uint32_t wa[kPairs], wb[kPairs];
+  dequant_piece<T, Bits, !ScaleAfter>(wa, q_lo, s_lo, z_lo);
+  dequant_piece<T, Bits, !ScaleAfter>(wb, q_hi, s_hi, z_hi);
+#pragma unroll
+  for (int j = 0; j < MT; j++) {
+    uint32_t r[kPairs], xp[kPairs];
+#pragma unroll
+    for (int v = 0; v < kX; v++) {
+      const uint4 xv = ok && x_ok[j] ? __ldg(reinterpret_cast<const uint4*>(x_row[j] + k0) + v) : make_uint4(0, 0, 0, 0);
+      r[4 * v] = xv.x, r[4 * v + 1] = xv.y, r[4 * v + 2] = xv.z, r[4 * v + 3] = xv.w;
+    }
+    if constexpr (Bits == 4) {
+#pragma unroll
+      for (int jj = 0; jj < 4; jj++)
+#pragma unroll
+        for (int i = 0; i < 4; i++)
+          xp[4 * jj + i] = __byte_perm(r[4 * jj + i / 2], r[4 * jj + 2 + i / 2], (i & 1) ? 0x7632 : 0x5410);
+    } else {
+#pragma unroll
+      for (int p = 0; p < kPairs; p++) xp[p] = r[p];
+    }
+    float d[4] = {0.f, 0.f, 0.f, 0.f};
+    float (&dst)[4] = ScaleAfter ? d : acc[j];
+#pragma unroll
+    for (int mm = 0; mm < kPairs / 2; mm++)
+      mma_f16_16x8x16<std::is_same_v<T, __nv_bfloat16>>(dst, wa[2 * mm], wb[2 * mm], wa[2 * mm + 1], wb[2 * mm + 1], xp[2 * mm], xp[2 * mm + 1]);
+    if constexpr (ScaleAfter) {
+      acc[j][0] = fmaf(s_lo, d[0], acc[j][0]);
+      acc[j][1] = fmaf(s_lo, d[1], acc[j][1]);
+      acc[j][2] = fmaf(s_hi, d[2], acc[j][2]);
+      acc[j][3] = fmaf(s_hi, d[3], acc[j][3]);
+    }
+  }
+}
+
+// The block's 8 warps each hold partial sums of the same 16 channels (from n0) × 8·MT tokens over their share of K:
+// sum them through shared memory, add the bias and store y [M, N] (M ≤ 8·MT here; channels ≥ N are dropped).
+template <typename T, int MT>
+__device__ __forceinline__ void a16_reduce_store(const float (&acc)[MT][4], T* __restrict__ y, const T* __restrict__ bias, int M, int N,
+                                                 int n0, int64_t y_stride) {
+  __shared__ float red[kWarps][16][MT * 8 + 1];  // [warp][channel][token]
+  const int lane = threadIdx.x % 32, g = lane / 4, t = lane % 4, warp = threadIdx.x / 32;
+#pragma unroll
+  for (int j = 0; j < MT; j++) {
+    red[warp][g][j * 8 + 2 * t] = acc[j][0];
+    red[warp][g][j * 8 + 2 * t + 1] = acc[j][1];
+    red[warp][g + 8][j * 8 + 2 * t] = acc[j][2];
+    red[warp][g + 8][j * 8 + 2 * t + 1] = acc[j][3];
+  }
+  __syncthreads();
+  for (int i = threadIdx.x; i < 16 * MT * 8; i += blockDim.x) {
+    const int c = i % 16, m = i / 16, n = n0 + c;
+    if (n >= N || m >= M) continue;
+    float s = 0.f;
+#pragma unroll
+    for (int wv = 0; wv < kWarps; wv++) s += red[wv][c][m];
+    if (bias) s += to_f(bias[n]);
+    y[(int64_t)m * y_stride + n] = from_f<T>(s);
+  }
+}
+
+}  // namespace groupwise_a16

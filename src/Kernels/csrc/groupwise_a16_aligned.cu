@@ -1,0 +1,128 @@
+#include <algorithm>
+#include "groupwise_a16.cuh"
+#include "groupwise_gemm.h"
+#include "pdl.cuh"
+
+// The A16 streaming kernel for the common layout: INT4 codes, G = 128·2^s (a group is whole 64-byte chunks, so every
+// piece has one scale per row and the scale waits for the MMA) and K a multiple of 256. It computes what the
+// general kernel in groupwise_gemm.cu computes, with the per-piece bookkeeping taken out of the loop: no bounds check
+// or zero fill per load (a warp past the end reloads the last chunk and skips it as a whole), token rows past M read
+// row M − 1 instead of being predicated (their sums land in columns that are never stored), the group index is a
+// shift of the chunk index, and offsets are 32-bit. The loop is issue-bound at decode sizes: per 32 bytes of weights
+// per lane (two 16-byte pieces, rows g and g+8) the general kernel's one-tile instance issues about 280 instructions
+// and this one about 150 (SASS for sm_90 from nvcc 11.8, `cuobjdump -sass`), against 64 for the dequantization.
+namespace {
+
+using groupwise_a16::kWarps;
+constexpr int kUnroll = 2;  // consecutive 64-byte chunks per warp and buffer: 4 weight loads of 16 bytes per lane
+
+template <typename T, int MT, bool Zeros>
+__global__ void __launch_bounds__(kWarps * 32, MT <= 2 ? 2 : 1)
+    groupwise_a16_aligned_kernel(T* __restrict__ y, const T* __restrict__ x, const uint8_t* __restrict__ w, const float* __restrict__ scales,
+                                 const uint8_t* __restrict__ zeros, const T* __restrict__ bias, int M, int N, int K, int chunk_shift,
+                                 int64_t x_stride, int64_t y_stride) {
+  const int lane = threadIdx.x % 32, g = lane / 4, t = lane % 4, warp = threadIdx.x / 32;
+  const int m0 = blockIdx.y * kGroupwiseA16TileRows;
+  x += (int64_t)m0 * x_stride;
+  y += (int64_t)m0 * y_stride;
+  M = min(M - m0, kGroupwiseA16TileRows);
+  const int n0 = blockIdx.x * 16;
+  const int chunks = K / 128, groups = chunks >> chunk_shift;  // per row: 64-byte chunks of 128 codes (even), and groups
+  const int row_lo = min(n0 + g, N - 1), row_hi = min(n0 + g + 8, N - 1);  // rows past N: computed, never stored
+  const uint8_t* w_lo = w + (int64_t)row_lo * chunks * 64 + t * 16;
+  const uint8_t* w_hi = w + (int64_t)row_hi * chunks * 64 + t * 16;
+  const float* s_lo = scales + (int64_t)row_lo * groups;
+  const float* s_hi = scales + (int64_t)row_hi * groups;
+  const uint8_t* z_lo = Zeros ? zeros + (int64_t)row_lo * groups : nullptr;
+  const uint8_t* z_hi = Zeros ? zeros + (int64_t)row_hi * groups : nullptr;
+  const T* x_row[MT];
+  bool x_ok[MT];
+#pragma unroll
+  for (int j = 0; j < MT; j++) {
+    x_row[j] = x + (int64_t)min(j * 8 + g, M - 1) * x_stride + t * 32;  // this lane's 32 codes of each chunk
+    x_ok[j] = true;
+  }
+  float acc[MT][4];
+#pragma unroll
+  for (int j = 0; j < MT; j++) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
+
+  constexpr int kStep = kWarps * kUnroll;
+  struct Buf {
+    uint4 q[kUnroll][2];
+    float s[kUnroll][2], z[kUnroll][2];
+  };
+  Buf buf[2];
+  // A warp's buffer is kUnroll consecutive chunks from c0 (even, since chunks is): one address per row, the rest
+  // immediate offsets. Past the end it reloads the last chunks (kept in range, skipped by compute as a whole).
+  auto load = [&](Buf& b, int c0) {
+    c0 = min(c0, chunks - kUnroll);
+    const uint8_t* p_lo = w_lo + c0 * 64;
+    const uint8_t* p_hi = w_hi + c0 * 64;
+    const int grp = c0 >> chunk_shift;
+#pragma unroll
+    for (int u = 0; u < kUnroll; u++) {
+      const int du = ((c0 + u) >> chunk_shift) - grp;  // 0 or u: the group of chunk c0 + u, relative
+      b.q[u][0] = ld_stream(p_lo + u * 64);
+      b.q[u][1] = ld_stream(p_hi + u * 64);
+      b.s[u][0] = __ldg(s_lo + grp + du);
+      b.s[u][1] = __ldg(s_hi + grp + du);
+      b.z[u][0] = Zeros ? (float)__ldg(z_lo + grp + du) : 8.f;
+      b.z[u][1] = Zeros ? (float)__ldg(z_hi + grp + du) : 8.f;
+    }
+  };
+  auto compute = [&](const Buf& b, int c0) {
+    if (c0 >= chunks) return;  // warp-uniform
+#pragma unroll
+    for (int u = 0; u < kUnroll; u++)
+      groupwise_a16::a16_piece<T, 4, MT, true>(acc, b.q[u][0], b.q[u][1], b.s[u][0], b.s[u][1], b.z[u][0], b.z[u][1], x_row, x_ok,
+                                               (c0 + u) * 128, true);
+  };
+  // Double-buffered like the general kernel; launched programmatically: the weights need nothing from the kernel
+  // before, x does.
+  load(buf[0], warp * kUnroll);
+  pdl_wait();
+  pdl_launch_dependents();
+  for (int c0 = warp * kUnroll; c0 < chunks; c0 += 2 * kStep) {
+    load(buf[1], c0 + kStep);
+    compute(buf[0], c0);
+    load(buf[0], c0 + 2 * kStep);
+    compute(buf[1], c0 + kStep);
+  }
+  groupwise_a16::a16_reduce_store<T, MT>(acc, y, bias, M, N, n0, y_stride);
+}
+
+template <typename T, bool Zeros>
+cudaError_t launch_tiles(T* y, const T* x, const uint8_t* w, const float* s, const uint8_t* z, const T* bias, int m, int n, int k,
+                         int chunk_shift, int64_t xs, int64_t ys, cudaStream_t st) {
+  const dim3 block(kWarps * 32), grid((n + 15) / 16, (m + kGroupwiseA16TileRows - 1) / kGroupwiseA16TileRows);
+  if (m <= 8) return launch_pdl(groupwise_a16_aligned_kernel<T, 1, Zeros>, grid, block, 0, st, y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys);
+  if (m <= 16) return launch_pdl(groupwise_a16_aligned_kernel<T, 2, Zeros>, grid, block, 0, st, y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys);
+  return launch_pdl(groupwise_a16_aligned_kernel<T, 4, Zeros>, grid, block, 0, st, y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys);
+}
+
+template <typename T>
+cudaError_t launch_typed(void* y, const void* x, const int32_t* packed, const float* s, const uint8_t* z, const void* bias, int m, int n,
+                         int k, int group, int64_t xs, int64_t ys, cudaStream_t st) {
+  const int chunk_shift = __builtin_ctz(group / 128);
+  const auto w = reinterpret_cast<const uint8_t*>(packed);
+  return z ? launch_tiles<T, true>((T*)y, (const T*)x, w, s, z, (const T*)bias, m, n, k, chunk_shift, xs, ys, st)
+           : launch_tiles<T, false>((T*)y, (const T*)x, w, s, z, (const T*)bias, m, n, k, chunk_shift, xs, ys, st);
+}
+
+}  // namespace
+
+bool groupwise_a16_aligned_supports(int bits, int group, int k) {
+  static const bool enabled = !env_switched_off("INFERENCE_GROUPWISE_A16_ALIGNED");
+  return enabled && bits == 4 && group >= 128 && (group & (group - 1)) == 0 && k % 256 == 0;
+}
+
+cudaError_t launch_groupwise_gemm_a16_aligned(int dtype, void* y, const void* x, const int32_t* packed, const float* scales,
+                                              const uint8_t* zeros, const void* bias, int m, int n, int k, int group, int64_t x_stride,
+                                              int64_t y_stride, cudaStream_t stream) {
+  if (!groupwise_a16_aligned_supports(4, group, k) || m < 1 || n < 1 || k < group || k % group != 0) return cudaErrorInvalidValue;
+  switch (dtype) {
+    case 1: return launch_typed<__half>(y, x, packed, scales, zeros, bias, m, n, k, group, x_stride, y_stride, stream);
+    case 2: return launch_typed<__nv_bfloat16>(y, x, packed, scales, zeros, bias, m, n, k, group, x_stride, y_stride, stream);
+    default: return cudaErrorInvalidValue;
+  }
+}
