@@ -8,7 +8,7 @@ namespace InferenceServer.Gpu.Tests;
 /// The native group-wise GEMMs (groupwise_gemm.cu) against an exact dequantized reference: W from
 /// <see cref="GroupwiseWeight.Quantize"/> on the CPU, dequantized there ((u − z) · s in float32), and a float32 matmul
 /// on the device. Covers W4/W8, symmetric/asymmetric, group sizes 32–256, the streaming kernel's token tiles
-/// (M = 1, 3, 8, 12, 16, 17, 33, 64, 100), the prefill paths (M = 130, 300, 1024), N not a multiple of 16. INT4 with
+/// (M = 1, 2, 3, 7, 8, 12, 16, 17, 33, 64, 100), the prefill paths (M = 130, 300, 1024), N not a multiple of 16. INT4 with
 /// G = 128·2^s and K a multiple of 256 runs the aligned streaming kernel (groupwise_a16_aligned.cu) up to 128 rows,
 /// the other shapes the general one; with INFERENCE_GROUPWISE_SM90=1 on Hopper those INT4 cases run the TMA + wgmma
 /// kernel (groupwise_gemm_sm90.cu) instead.
@@ -31,6 +31,8 @@ public sealed class GroupwiseKernelTests(CudaFixture cuda) : IClassFixture<CudaF
         { 4, false, 128, 5, 300, 640 },     // K not a multiple of 256: the general kernel; Hopper: K ends mid-stage, split K
         { 4, true, 128, 12, 264, 2048 },    // aligned kernel, two token tiles, symmetric
         { 4, false, 256, 2, 72, 4352 },     // aligned kernel, 2 chunks per group, a last pass with one warp's chunks
+        { 4, true, 512, 7, 48, 1024 },      // aligned kernel, 4 chunks per group
+        { 4, false, 128, 1, 40, 256 },      // aligned kernel, the smallest K: one warp's chunks, seven idle warps
         { 4, true, 128, 130, 520, 1024 },   // Hopper: one 128-token prefill tile, partly filled
         { 4, false, 256, 300, 1000, 768 },  // Hopper: several prefill tiles, the last partly filled
         { 8, false, 128, 1, 4104, 4096 },

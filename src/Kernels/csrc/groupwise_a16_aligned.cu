@@ -1,4 +1,3 @@
-#include <algorithm>
 #include "groupwise_a16.cuh"
 #include "groupwise_gemm.h"
 #include "pdl.cuh"
@@ -8,9 +7,10 @@
 // general kernel in groupwise_gemm.cu computes, with the per-piece bookkeeping taken out of the loop: no bounds check
 // or zero fill per load (a warp past the end reloads the last chunk and skips it as a whole), token rows past M read
 // row M − 1 instead of being predicated (their sums land in columns that are never stored), the group index is a
-// shift of the chunk index, and offsets are 32-bit. The loop is issue-bound at decode sizes: per 32 bytes of weights
-// per lane (two 16-byte pieces, rows g and g+8) the general kernel's one-tile instance issues about 280 instructions
-// and this one about 150 (SASS for sm_90 from nvcc 11.8, `cuobjdump -sass`), against 64 for the dequantization.
+// shift of the chunk index, and a warp takes two consecutive chunks per buffer (one address per row). The loop is
+// issue-bound at decode sizes: per 32 bytes of weights per lane (two 16-byte pieces, rows g and g+8) the general
+// kernel's one-tile instance issues 274 instructions and this one 170 (SASS for sm_90 from nvcc 11.8, `cuobjdump
+// -sass`, bf16 with zero points), of which 88 dequantize (shift, lop3, subtract) and 16 permute x.
 namespace {
 
 using groupwise_a16::kWarps;
@@ -53,7 +53,8 @@ __global__ void __launch_bounds__(kWarps * 32, MT <= 2 ? 2 : 1)
   };
   Buf buf[2];
   // A warp's buffer is kUnroll consecutive chunks from c0 (even, since chunks is): one address per row, the rest
-  // immediate offsets. Past the end it reloads the last chunks (kept in range, skipped by compute as a whole).
+  // immediate offsets. Past the end it reloads the last two chunks (L2 hits, kept in range) and compute skips them:
+  // a warp-uniform branch around the loads keeps the stale buffer live and costs more instructions and registers.
   auto load = [&](Buf& b, int c0) {
     c0 = min(c0, chunks - kUnroll);
     const uint8_t* p_lo = w_lo + c0 * 64;

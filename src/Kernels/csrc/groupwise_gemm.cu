@@ -7,7 +7,7 @@
 
 // Design (A16): groupwise_a16.cuh (the lane layout, the dequantization, the MMAs). The general kernel here takes any
 // group size (a multiple of 32) and K; groupwise_a16_aligned.cu has a leaner one for INT4 with power-of-two groups of
-// whole 64-byte chunks and K a multiple of 128 (the common case, g128).
+// whole 64-byte chunks and K a multiple of 256 (the common case, g128).
 //
 // Design (A8): int8 MMAs (m16n8k32) on the codes as int8 (int4: u ∈ [0, 15]; int8: u − 128 via xor 0x80), one MMA
 // per 32 consecutive k so each MMA lies in one group; a second MMA with an all-ones A gives the tokens' Σx over the

@@ -20,7 +20,8 @@ cudaError_t launch_groupwise_gemm_a16(int dtype, void* y, const void* x, const i
                                       int64_t x_stride, int64_t y_stride, cudaStream_t stream);
 
 // The A16 kernel for INT4 codes, G = 128·2^s and K a multiple of 256 (groupwise_a16_aligned.cu), which launch_groupwise_gemm_a16 takes
-// where it applies: the same sums as the general streaming kernel with fewer instructions per weight byte.
+// where it applies: the same sums as the general streaming kernel with fewer instructions per weight byte. Same
+// preconditions as launch_groupwise_gemm_a16 (x rows on 16-byte boundaries), which it does not check again.
 // INFERENCE_GROUPWISE_A16_ALIGNED=0 turns it off (for comparisons).
 bool groupwise_a16_aligned_supports(int bits, int group, int k);
 cudaError_t launch_groupwise_gemm_a16_aligned(int dtype, void* y, const void* x, const int32_t* packed, const float* scales,

@@ -158,10 +158,20 @@ __global__ void __launch_bounds__(kLutThreads) lut_gemm_kernel(T* __restrict__ y
 // the 8 lanes of one replica meet only its 8 banks, and different replicas never conflict, so a warp's 32 random
 // lookups cost about 2.3 bank cycles instead of about 3.4 with one 256-entry table; building the tables costs the
 // same 512 stores per chunk (one float4 per entry). IK_LUTGEMM_SYMMETRIC_TABLES=0 falls back to lut_gemm_kernel.
-__device__ __forceinline__ int bfe_s8(uint32_t w, int pos) {
-  int v;
-  asm("bfe.s32 %0, %1, %2, 8;" : "=r"(v) : "r"(w), "r"(pos));
-  return v;
+// s += the entries of the 4 bytes of a sign word in 4 consecutive halved tables (chunk: shared-memory address of this
+// lane's replica of the first table, tables 128·4 floats apart). Byte b sign-extended (one prmt) is sb: sb ≥ 0 reads
+// entry sb; sb < 0 (byte ≥ 128) reads entry sb ^ −1 = 255 − byte and flips its sign with sb's sign bit. The address is
+// one shift-add on a 32-bit shared address (table offsets go into the load's immediate): 7 instructions per byte.
+__device__ __forceinline__ void halved_lookups(float& s, uint32_t chunk, uint32_t wd) {
+  constexpr uint32_t kChunkBytes = 128 * 4 * 4;
+#pragma unroll
+  for (int b = 0; b < 4; b++) {
+    int sb;
+    asm("prmt.b32 %0, %1, 0, %2;" : "=r"(sb) : "r"(wd), "r"(b | (8 | b) << 4 | (8 | b) << 8 | (8 | b) << 12));  // byte b, sign-extended
+    float t;
+    asm("ld.shared.f32 %0, [%1];" : "=f"(t) : "r"(chunk + b * kChunkBytes + ((uint32_t)(sb ^ (sb >> 31)) << 4)));
+    s += __int_as_float(__float_as_int(t) ^ (sb & (int)0x80000000));
+  }
 }
 
 template <typename T, typename S>
@@ -177,6 +187,7 @@ __global__ void __launch_bounds__(kLutThreads) lut_gemm_m1_kernel(T* __restrict_
   const bool active = n0 < N;
   const int w_begin = blockIdx.y * words_per_split, w_end = min(W, w_begin + words_per_split);
   const float* mine = table + ((threadIdx.x >> 3) & 3);  // this lane's replica
+  const uint32_t mine_addr = smem_addr(mine);
   float acc[kLutOuts] = {0.f, 0.f, 0.f, 0.f};
 
   for (int s0 = w_begin; s0 < w_end;) {
@@ -215,18 +226,13 @@ __global__ void __launch_bounds__(kLutThreads) lut_gemm_m1_kernel(T* __restrict_
 #pragma unroll
         for (int o = 0; o < kLutOuts; o++) {
           float s = 0.f;
+          if (sw == SW) {  // a whole slab (always, when G and the split are multiples of 128 columns): no word checks
 #pragma unroll
-          for (int j = 0; j < SW; j++) {
-            if (j < sw) {
-              const uint32_t wd = word_at(words[i][j], o);
+            for (int j = 0; j < SW; j++) halved_lookups(s, mine_addr + j * 4 * kChunkFloats * 4, word_at(words[i][j], o));
+          } else {
 #pragma unroll
-              for (int b = 0; b < 4; b++) {
-                const int sb = bfe_s8(wd, 8 * b), flip = sb >> 31;  // flip = −1 for bytes ≥ 128
-                const int e = (sb ^ flip) & 127;                   // 255 − b for those
-                const float t = mine[(j * 4 + b) * kChunkFloats + 4 * e];
-                s += __int_as_float(__float_as_int(t) ^ (flip & (int)0x80000000));
-              }
-            }
+            for (int j = 0; j < SW; j++)
+              if (j < sw) halved_lookups(s, mine_addr + j * 4 * kChunkFloats * 4, word_at(words[i][j], o));
           }
           acc[o] = fmaf(av[o], s, acc[o]);
         }
