@@ -97,7 +97,7 @@ __global__ void __launch_bounds__(kWarps * 32, MT <= 2 ? 2 : 1) groupwise_a16_ke
     compute(buf[1], c0 + kStep);
   }
 
-  groupwise_a16::a16_reduce_store<T, MT>(acc, y, bias, M, N, n0, y_stride);
+  groupwise_a16::reduce_store<T, MT>(acc, y, bias, M, N, n0, y_stride);
 }
 
 // A8: xq [M, K] int8, x_scale [M]; one 32-k step per MMA. Lane (g, t) holds word(s) t of the step's 16 (int4) or 32
@@ -192,25 +192,7 @@ __global__ void __launch_bounds__(kWarps * 32) groupwise_a8_kernel(OutT* __restr
     }
   }
 
-  __shared__ float red[kWarps][16][MT * 8 + 1];
-#pragma unroll
-  for (int j = 0; j < MT; j++) {
-    red[warp][g][j * 8 + 2 * t] = acc[j][0];
-    red[warp][g][j * 8 + 2 * t + 1] = acc[j][1];
-    red[warp][g + 8][j * 8 + 2 * t] = acc[j][2];
-    red[warp][g + 8][j * 8 + 2 * t + 1] = acc[j][3];
-  }
-  __syncthreads();
-  for (int i = threadIdx.x; i < 16 * MT * 8; i += blockDim.x) {
-    const int c = i % 16, m = i / 16, n = n0 + c;
-    if (n >= N || m >= M) continue;
-    float v = 0.f;
-#pragma unroll
-    for (int wv = 0; wv < kWarps; wv++) v += red[wv][c][m];
-    v *= x_scale[m];
-    if (bias) v += to_f(bias[n]);
-    y[(int64_t)m * y_stride + n] = from_f<OutT>(v);
-  }
+  groupwise_a16::reduce_store<OutT, MT>(acc, y, bias, M, N, n0, y_stride, x_scale);
 }
 
 // One thread per 16-byte piece of packed row bytes: 32 (int4) or 16 (int8) outputs.
