@@ -158,6 +158,7 @@ __global__ void __launch_bounds__(kLutThreads) lut_gemm_kernel(T* __restrict__ y
 // the 8 lanes of one replica meet only its 8 banks, and different replicas never conflict, so a warp's 32 random
 // lookups cost about 2.3 bank cycles instead of about 3.4 with one 256-entry table; building the tables costs the
 // same 512 stores per chunk (one float4 per entry). IK_LUTGEMM_SYMMETRIC_TABLES=0 falls back to lut_gemm_kernel.
+// x_vec: x starts on a 16-byte boundary, so a 16-bit chunk of 8 activations is one load.
 // s += the entries of the 4 bytes of a sign word in 4 consecutive halved tables (chunk: shared-memory address of this
 // lane's replica of the first table, tables 128·4 floats apart). Byte b sign-extended (one prmt) is sb: sb ≥ 0 reads
 // entry sb; sb < 0 (byte ≥ 128) reads entry sb ^ −1 = 255 − byte and flips its sign with sb's sign bit. The address is
@@ -178,7 +179,7 @@ template <typename T, typename S>
 __global__ void __launch_bounds__(kLutThreads) lut_gemm_m1_kernel(T* __restrict__ y, float* __restrict__ ws, const T* __restrict__ x,
                                                                   const uint32_t* __restrict__ signs, const S* __restrict__ alpha,
                                                                   const S* __restrict__ offset, const T* __restrict__ bias, int N,
-                                                                  int K, int q, int group, int words_per_split) {
+                                                                  int K, int q, int group, int words_per_split, bool x_vec) {
   constexpr int SW = 4;                      // words per slab: 16 chunks
   constexpr int kChunkFloats = 128 * 4;      // 128 entries × 4 replicas
   __shared__ __align__(16) float table[SW * 4 * kChunkFloats];  // 32 KB
@@ -204,8 +205,20 @@ __global__ void __launch_bounds__(kLutThreads) lut_gemm_m1_kernel(T* __restrict_
     for (int task = threadIdx.x; task < sw * 4 * 16; task += kLutThreads) {
       const int l = task % 16, c = task / 16, k0 = s0 * 32 + c * 8;
       float v[8];
+      bool loaded = false;
+      if constexpr (sizeof(T) == 2) {
+        if (x_vec && k0 + 8 <= K) {  // the chunk's 8 activations in one 16-byte load
+          const uint4 u = *reinterpret_cast<const uint4*>(x + k0);
+          const T* e = reinterpret_cast<const T*>(&u);
 #pragma unroll
-      for (int t = 0; t < 8; t++) v[t] = k0 + t < K ? to_f(x[k0 + t]) : 0.f;
+          for (int t = 0; t < 8; t++) v[t] = to_f(e[t]);
+          loaded = true;
+        }
+      }
+      if (!loaded) {
+#pragma unroll
+        for (int t = 0; t < 8; t++) v[t] = k0 + t < K ? to_f(x[k0 + t]) : 0.f;
+      }
       const float L = ((l & 1) ? v[0] : -v[0]) + ((l & 2) ? v[1] : -v[1]) + (((l & 4) ? v[2] : -v[2]) + ((l & 8) ? v[3] : -v[3]));
       const float p45[4] = {-v[4] - v[5], v[4] - v[5], -v[4] + v[5], v[4] + v[5]};
       const float p67[2] = {-v[6] - v[7], v[6] - v[7]};
@@ -301,7 +314,8 @@ cudaError_t lut_launch(void* y, float* ws, const void* x, const uint32_t* signs,
   switch (mp) {
     case 1:
       if (symmetric_tables())
-        lut_gemm_m1_kernel<T, S><<<grid, kLutThreads, 0, stream>>>(yt, ws, xt, signs, alpha, offset, bt, n, k, q, group, wps);
+        lut_gemm_m1_kernel<T, S><<<grid, kLutThreads, 0, stream>>>(yt, ws, xt, signs, alpha, offset, bt, n, k, q, group, wps,
+                                                                   reinterpret_cast<uintptr_t>(x) % 16 == 0);
       else
         lut_gemm_kernel<T, S, 1><<<grid, kLutThreads, 0, stream>>>(yt, ws, xt, signs, alpha, offset, bt, m, n, k, q, group, xs, ys, wps);
       break;
