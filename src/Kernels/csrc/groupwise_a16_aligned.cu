@@ -3,14 +3,14 @@
 #include "pdl.cuh"
 
 // The A16 streaming kernel for the common layout: INT4 codes, G = 128·2^s (a group is whole 64-byte chunks, so every
-// piece has one scale per row and the scale waits for the MMA) and K a multiple of 256. It computes what the
-// general kernel in groupwise_gemm.cu computes, with the per-piece bookkeeping taken out of the loop: no bounds check
-// or zero fill per load (a warp past the end reloads the last two chunks and skips them as a whole), token rows past M read
-// row M − 1 instead of being predicated (their sums land in columns that are never stored), the group index is a
-// shift of the chunk index, and a warp takes two consecutive chunks per buffer (one address per row). The loop is
-// issue-bound at decode sizes: per 32 bytes of weights per lane (two 16-byte pieces, rows g and g+8) the general
-// kernel's one-tile instance issues 274 instructions and this one 170 (SASS for sm_90 from nvcc 11.8, `cuobjdump
-// -sass`, bf16 with zero points), of which 88 dequantize (shift, lop3, subtract) and 16 permute x.
+// piece has one scale per row and the scale waits for the MMA) and K a multiple of 256. It computes what the general
+// kernel in groupwise_gemm.cu computes, with the per-piece bookkeeping taken out of the loop: no bounds check or zero
+// fill per load (a warp past the end reloads the last two chunks and skips them as a whole), token rows past M read row
+// M − 1 instead of being predicated (their sums land in columns that are never stored), the group index is a shift of
+// the chunk index, and a warp takes two consecutive chunks per buffer (one address per row). The loop is issue-bound at
+// decode sizes: per 32 bytes of weights per lane (two 16-byte pieces, rows g and g+8) the general kernel's one-tile
+// instance issues 274 instructions and this one 170 (SASS for sm_90 from nvcc 11.8, `cuobjdump -sass`, bf16 with zero
+// points), of which 88 dequantize (shift, lop3, subtract) and 16 permute x.
 namespace {
 
 using groupwise_a16::kWarps;
