@@ -172,16 +172,24 @@ internal static class PyOps
         if (b is string t && a is long or bool) return Repeat(t, AsLong(a));
         if (a is IReadOnlyList<object?> l && b is long or bool && a is not IReadOnlyDictionary<string, object?>)
         {
+            var n = AsLong(b);
+            if (n > 0 && l.Count > 0 && n > MaxRepeatedItems / l.Count) throw new TemplateRuntimeException("repeated list is too long");
             var list = new List<object?>();
-            for (var i = 0; i < AsLong(b); i++) list.AddRange(l);
+            for (var i = 0; i < n; i++) list.AddRange(l);
             return a is PyTuple ? new PyTuple([.. list]) : list;
         }
 
         throw Unsupported("*", a, b);
     }
 
+    // Repetition caps: Python would try to allocate whatever is asked (`'ab' * 2**62`), which would hang or exhaust the
+    // server's memory; a template never needs more than a prompt's worth.
+    private const long MaxRepeatedChars = 100_000_000, MaxRepeatedItems = 10_000_000;
+
     private static string Repeat(string s, long n)
     {
+        if (n > 0 && s.Length > 0 && n > MaxRepeatedChars / s.Length)
+            throw new TemplateRuntimeException("repeated string is too long");
         var sb = new StringBuilder();
         for (var i = 0; i < n; i++) sb.Append(s);
         return sb.ToString();
@@ -222,8 +230,14 @@ internal static class PyOps
         if (!IsNumber(a) || !IsNumber(b)) throw Unsupported("** or pow()", a, b);
         if (a is double || b is double || AsLong(b) < 0) return Math.Pow(AsDouble(a), AsDouble(b));
 
+        // Square-and-multiply: O(log e) steps, so `true ** 9223372036854775807` is 1 at once. x is squared only while
+        // bits of e remain, and then the result holds at least x², so an overflow there is the result's own.
         long result = 1, x = AsLong(a);
-        for (var e = AsLong(b); e > 0; e--) result = checked(result * x);
+        for (var e = AsLong(b); e > 0; e >>= 1)
+        {
+            if ((e & 1) != 0) result = checked(result * x);
+            if (e > 1) x = checked(x * x);
+        }
         return result;
     }
 
