@@ -11,6 +11,7 @@
 #pragma once
 #include <type_traits>
 #include "dtype_convert.cuh"
+#include "groupwise_gemm.h"
 #include "groupwise_pair.cuh"
 #include "mma.cuh"
 
@@ -49,6 +50,15 @@ __device__ __forceinline__ void dequant_piece(uint32_t (&out)[64 / Bits], uint4 
       out[2 * j + 1] = P::pack(f[2], f[3]);
     }
   }
+}
+
+// Moves x, y and M to this block's tile of kGroupwiseA16TileRows tokens (grid.y): M becomes the tile's token count.
+template <typename XPtr, typename YPtr>  // the kernels' (restrict-qualified) x and y pointers
+__device__ __forceinline__ void enter_token_tile(XPtr& x, YPtr& y, int& M, int64_t x_stride, int64_t y_stride) {
+  const int m0 = blockIdx.y * kGroupwiseA16TileRows;
+  x += (int64_t)m0 * x_stride;
+  y += (int64_t)m0 * y_stride;
+  M = min(M - m0, kGroupwiseA16TileRows);
 }
 
 // One piece of rows lo/hi against MT token tiles: dequantize, load x [k0, k0 + 512/Bits/4) of each tile's row g

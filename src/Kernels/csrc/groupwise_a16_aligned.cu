@@ -22,10 +22,7 @@ __global__ void __launch_bounds__(kWarps * 32, MT <= 2 ? 2 : 1)
                                  const uint8_t* __restrict__ zeros, const T* __restrict__ bias, int M, int N, int K, int chunk_shift,
                                  int64_t x_stride, int64_t y_stride) {
   const int lane = threadIdx.x % 32, g = lane / 4, t = lane % 4, warp = threadIdx.x / 32;
-  const int m0 = blockIdx.y * kGroupwiseA16TileRows;
-  x += (int64_t)m0 * x_stride;
-  y += (int64_t)m0 * y_stride;
-  M = min(M - m0, kGroupwiseA16TileRows);
+  groupwise_a16::enter_token_tile(x, y, M, x_stride, y_stride);
   const int n0 = blockIdx.x * 16;
   const int chunks = K / 128, groups = chunks >> chunk_shift;  // per row: 64-byte chunks of 128 codes (even), and groups
   const int row_lo = min(n0 + g, N - 1), row_hi = min(n0 + g + 8, N - 1);  // rows past N: computed, never stored

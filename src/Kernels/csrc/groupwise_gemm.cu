@@ -32,10 +32,7 @@ __global__ void __launch_bounds__(kWarps * 32, MT <= 2 ? 2 : 1) groupwise_a16_ke
                                                                     const T* __restrict__ bias, int M, int N, int K, int group,
                                                                     int64_t x_stride, int64_t y_stride) {
   const int lane = threadIdx.x % 32, g = lane / 4, t = lane % 4, warp = threadIdx.x / 32;
-  const int m0 = blockIdx.y * kGroupwiseA16TileRows;
-  x += (int64_t)m0 * x_stride;
-  y += (int64_t)m0 * y_stride;
-  M = min(M - m0, kGroupwiseA16TileRows);
+  groupwise_a16::enter_token_tile(x, y, M, x_stride, y_stride);
   const int n0 = blockIdx.x * 16;
   const int64_t kb = (int64_t)K * Bits / 8;
   const int groups = K / group;
