@@ -1,4 +1,4 @@
-// Pieces of the group-wise streaming kernels (groupwise_gemm.cu's general A16 and its A8, groupwise_a16_aligned.cu's A16):
+// Pieces of the group-wise A16 streaming kernels (groupwise_gemm.cu's general one, groupwise_a16_aligned.cu's):
 // the weight is the MMA's "A" (16 output channels per warp), the tokens its "B" (8 per tile). Lane (g, t) streams
 // 16 packed bytes of rows g and g+8 at byte offset 16·t of each 64-byte chunk (32 int4 or 16 int8 codes, all in one
 // group since G is a multiple of 32), and the same k range of each token row; the MMA only needs A and B to agree on
@@ -14,10 +14,11 @@
 #include "groupwise_gemm.h"
 #include "groupwise_pair.cuh"
 #include "mma.cuh"
+#include "mma_partials.cuh"
 
 namespace groupwise_a16 {
 
-constexpr int kWarps = 8;  // warps per block; they split K and meet in reduce_store
+constexpr int kWarps = 8;  // warps per block; they split K and meet in reduce_partials_store (mma_partials.cuh)
 
 // 16 packed bytes of one row → register pairs for the MMA. Bits 4: 16 pairs, pair 4j+i = k (8j+i, 8j+i+4) of
 // word j. Bits 8: 8 pairs in natural order (2c, 2c+1). Scaled: (u − z)·s rounded to T; unscaled: u − z, exact.
@@ -102,34 +103,6 @@ __device__ __forceinline__ void a16_piece(float (&acc)[MT][4], uint4 q_lo, uint4
       acc[j][2] = fmaf(s_hi, d[2], acc[j][2]);
       acc[j][3] = fmaf(s_hi, d[3], acc[j][3]);
     }
-  }
-}
-
-// The block's 8 warps each hold partial sums of the same 16 channels (from n0) × 8·MT tokens over their share of K:
-// sum them through shared memory, times token_scale[m] where given (A8: the token's activation scale), plus the bias,
-// and store y [M, N] (M ≤ 8·MT here; channels ≥ N are dropped). Shared by the A16 kernels and groupwise_gemm.cu's A8.
-template <typename OutT, int MT>
-__device__ __forceinline__ void reduce_store(const float (&acc)[MT][4], OutT* __restrict__ y, const OutT* __restrict__ bias, int M, int N,
-                                             int n0, int64_t y_stride, const float* __restrict__ token_scale = nullptr) {
-  __shared__ float red[kWarps][16][MT * 8 + 1];  // [warp][channel][token]
-  const int lane = threadIdx.x % 32, g = lane / 4, t = lane % 4, warp = threadIdx.x / 32;
-#pragma unroll
-  for (int j = 0; j < MT; j++) {
-    red[warp][g][j * 8 + 2 * t] = acc[j][0];
-    red[warp][g][j * 8 + 2 * t + 1] = acc[j][1];
-    red[warp][g + 8][j * 8 + 2 * t] = acc[j][2];
-    red[warp][g + 8][j * 8 + 2 * t + 1] = acc[j][3];
-  }
-  __syncthreads();
-  for (int i = threadIdx.x; i < 16 * MT * 8; i += blockDim.x) {
-    const int c = i % 16, m = i / 16, n = n0 + c;
-    if (n >= N || m >= M) continue;
-    float s = 0.f;
-#pragma unroll
-    for (int wv = 0; wv < kWarps; wv++) s += red[wv][c][m];
-    if (token_scale) s *= token_scale[m];
-    if (bias) s += to_f(bias[n]);
-    y[(int64_t)m * y_stride + n] = from_f<OutT>(s);
   }
 }
 

@@ -86,7 +86,7 @@ __global__ void __launch_bounds__(kWarps * 32, MT <= 2 ? 2 : 1)
     load(buf[0], c0 + 2 * kStep);
     compute(buf[1], c0 + kStep);
   }
-  groupwise_a16::reduce_store<T, MT>(acc, y, bias, M, N, n0, y_stride);
+  reduce_partials_store<kWarps, 1, MT>(acc, warp, 0, y, bias, M, N, n0, y_stride, [](float sum, int, int) { return sum; });
 }
 
 template <typename T, bool Zeros>

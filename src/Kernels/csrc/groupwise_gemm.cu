@@ -94,7 +94,7 @@ __global__ void __launch_bounds__(kWarps * 32, MT <= 2 ? 2 : 1) groupwise_a16_ke
     compute(buf[1], c0 + kStep);
   }
 
-  groupwise_a16::reduce_store<T, MT>(acc, y, bias, M, N, n0, y_stride);
+  reduce_partials_store<kWarps, 1, MT>(acc, warp, 0, y, bias, M, N, n0, y_stride, [](float sum, int, int) { return sum; });
 }
 
 // A8: xq [M, K] int8, x_scale [M]; one 32-k step per MMA. Lane (g, t) holds word(s) t of the step's 16 (int4) or 32
@@ -189,7 +189,7 @@ __global__ void __launch_bounds__(kWarps * 32) groupwise_a8_kernel(OutT* __restr
     }
   }
 
-  groupwise_a16::reduce_store<OutT, MT>(acc, y, bias, M, N, n0, y_stride, x_scale);
+  reduce_partials_store<kWarps, 1, MT>(acc, warp, 0, y, bias, M, N, n0, y_stride, [&](float sum, int m, int) { return sum * x_scale[m]; });
 }
 
 // One thread per 16-byte piece of packed row bytes: 32 (int4) or 16 (int8) outputs.

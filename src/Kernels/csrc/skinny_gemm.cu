@@ -1,6 +1,7 @@
 #include <type_traits>
 #include "dtype_convert.cuh"
 #include "mma.cuh"
+#include "mma_partials.cuh"
 #include "pdl.cuh"
 #include "skinny_gemm.h"
 
@@ -92,28 +93,9 @@ __global__ void __launch_bounds__(kWarps * 32) skinny_gemm_kernel(OutT* __restri
     compute(buf[1], c0 + kStep);
   }
 
-  // Cross-warp reduction within each row group: red[split warp][channel 0..16·RG-1][token].
-  __shared__ Acc red[kSplit][16 * RG][MT * 8 + 1];
-  const int r = group * 16 + g;
-#pragma unroll
-  for (int j = 0; j < MT; j++) {
-    red[warp][r][j * 8 + 2 * t] = acc[j][0];
-    red[warp][r][j * 8 + 2 * t + 1] = acc[j][1];
-    red[warp][r + 8][j * 8 + 2 * t] = acc[j][2];
-    red[warp][r + 8][j * 8 + 2 * t + 1] = acc[j][3];
-  }
-  __syncthreads();
-  const int nb = blockIdx.x * RG * 16;
-  for (int i = threadIdx.x; i < 16 * RG * MT * 8; i += blockDim.x) {
-    const int c = i % (16 * RG), m = i / (16 * RG), n = nb + c;  // consecutive threads write consecutive channels
-    if (n >= N || m >= M) continue;
-    Acc s = 0;
-#pragma unroll
-    for (int wv = 0; wv < kSplit; wv++) s += red[wv][c][m];
-    float v = Int8 ? (float)s * x_scale[m] * w_scale[n] : (float)s;
-    if (bias) v += to_f(bias[n]);
-    y[(int64_t)m * y_stride + n] = from_f<OutT>(v);
-  }
+  reduce_partials_store<kSplit, RG, MT>(acc, warp, group, y, bias, M, N, blockIdx.x * RG * 16, y_stride, [&](Acc sum, int m, int n) {
+    return Int8 ? (float)sum * x_scale[m] * w_scale[n] : (float)sum;
+  });
 }
 
 template <typename OutT, bool Int8, bool Bf16>
