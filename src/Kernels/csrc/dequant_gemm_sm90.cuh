@@ -174,26 +174,11 @@ __global__ void __launch_bounds__(DequantTile<MT, C, KB, W::kTileBytes>::kThread
       }
   }
 
-  // Block `rank` of the cluster finishes its share of the tile's elements e = token·64C + channel, summing every
-  // block's partial.
-  if (split > 1) cg::this_cluster().sync();
-  else __syncthreads();
-  const float* part = reinterpret_cast<const float*>(smem);
-  const float* parts[kDequantMaxSplit];
-#pragma unroll
-  for (int r = 0; r < kDequantMaxSplit; r++) parts[r] = split > 1 && r < split ? cg::this_cluster().map_shared_rank(part, r) : part;
-  const int total = min(M - m0, MT) * S::kRows, chunk = (total + split - 1) / split, end = min(total, (rank + 1) * chunk);
-  for (int e = rank * chunk + threadIdx.x; e < end; e += S::kThreads) {
-    const int m = e / S::kRows, ch = e % S::kRows, n = n0 + ch;
-    if (n >= N) continue;
-    const int at = m * S::kPitch + ch;
-    float sum = 0.f;
-#pragma unroll
-    for (int r = 0; r < kDequantMaxSplit; r++) sum += r < split ? parts[r][at] : 0.f;
-    if (bias) sum += to_f(bias[n]);
-    y[(int64_t)(m0 + m) * ldy + n] = from_f<T>(sum);
-  }
-  if (split > 1) cg::this_cluster().sync();  // no block may leave while another still reads its partial sums
+  cluster_sum_partials<kDequantMaxSplit, S::kRows, S::kPitch, S::kThreads>(reinterpret_cast<const float*>(smem), split, rank, min(M - m0, MT),
+                                                                          n0, N, [&](int m, int n, float sum) {
+                                                                            if (bias) sum += to_f(bias[n]);
+                                                                            y[(int64_t)(m0 + m) * ldy + n] = from_f<T>(sum);
+                                                                          });
 #endif
 }
 

@@ -88,28 +88,12 @@ __global__ void __launch_bounds__(kThreads) skinny_int8_sm90_kernel(const __grid
       }
   }
 
-  // Block `rank` of the cluster finishes elements [rank·chunk, rank·chunk + chunk) of the tile's real tokens,
-  // e = token·64 + channel (consecutive threads store consecutive channels), summing every block's partial. The
-  // blocks' partials are read all at once (one distributed-shared-memory round trip per element, not `split`), and
-  // only tokens below M are shared out: reading them rank by rank over all MT columns makes M=17 cost as much as
-  // M=32 (fused M=17 1.50× against 1.61×; h100-w8a8.json: kernel_decisions, tma_skinny_epilogue).
-  if (split > 1) cg::this_cluster().sync();
-  else __syncthreads();
-  const int* part = reinterpret_cast<const int*>(smem);
-  const int* parts[kMaxSplit];
-#pragma unroll
-  for (int r = 0; r < kMaxSplit; r++) parts[r] = split > 1 && r < split ? cg::this_cluster().map_shared_rank(part, r) : part;
-  const int total = min(M, MT) * kChannels, chunk = (total + split - 1) / split, end = min(total, (rank + 1) * chunk);
-  for (int e = rank * chunk + threadIdx.x; e < end; e += kThreads) {
-    const int m = e / kChannels, ch = e % kChannels, n = n0 + ch;
-    if (n >= N) continue;
-    const int at = m * S::kPitch + ch;
-    int sum = 0;
-#pragma unroll
-    for (int r = 0; r < kMaxSplit; r++) sum += r < split ? parts[r][at] : 0;
-    y[(int64_t)m * ldy + n] = from_f<OutT>(dequantized(sum, xs[m], ws, bias, n));
-  }
-  if (split > 1) cg::this_cluster().sync();  // no block may leave while another still reads its partial sums
+  // Only tokens below M are shared out: reading them rank by rank over all MT columns makes M=17 cost as much as M=32
+  // (fused M=17 1.50× against 1.61×; h100-w8a8.json: kernel_decisions, tma_skinny_epilogue).
+  cluster_sum_partials<kMaxSplit, kChannels, S::kPitch, kThreads>(reinterpret_cast<const int*>(smem), split, rank, min(M, MT), n0, N,
+                                                                  [&](int m, int n, int sum) {
+                                                                    y[(int64_t)m * ldy + n] = from_f<OutT>(dequantized(sum, xs[m], ws, bias, n));
+                                                                  });
 #endif
 }
 

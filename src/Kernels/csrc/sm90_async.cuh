@@ -4,6 +4,7 @@
 // first (int8_gemm.h).
 #pragma once
 #include <cuda.h>  // CUtensorMap and cuTensorMapEncodeTiled's types (the function comes from the runtime: no libcuda link)
+#include <cooperative_groups.h>
 #include <cuda_runtime.h>
 #include <cstdint>
 #include "mma.cuh"
@@ -23,6 +24,32 @@ __device__ __forceinline__ uint64_t smem_desc(uint32_t addr) {
 }
 
 #ifdef IK_DEVICE_WGMMA
+// Split-K over a thread-block cluster of `split` blocks (1: a single block): each block has written its partial sums of
+// the tile to its own shared memory, part[m·Pitch + ch] for token m and channel ch < Rows. Block `rank` finishes the
+// elements e = m·Rows + ch in [rank·chunk, rank·chunk + chunk) of the tokens·Rows real ones (consecutive threads take
+// consecutive channels), reading every block's partial at once through distributed shared memory (one round trip per
+// element, not `split`), and calls finish(m, n, Σ partials) for the channels n = n0 + ch below N.
+template <int MaxSplit, int Rows, int Pitch, int Threads, typename P, typename Finish>
+__device__ __forceinline__ void cluster_sum_partials(const P* part, int split, int rank, int tokens, int n0, int N, Finish finish) {
+  namespace cg = cooperative_groups;
+  if (split > 1) cg::this_cluster().sync();
+  else __syncthreads();
+  const P* parts[MaxSplit];
+#pragma unroll
+  for (int r = 0; r < MaxSplit; r++) parts[r] = split > 1 && r < split ? cg::this_cluster().map_shared_rank(part, r) : part;
+  const int total = tokens * Rows, chunk = (total + split - 1) / split, end = min(total, (rank + 1) * chunk);
+  for (int e = rank * chunk + threadIdx.x; e < end; e += Threads) {
+    const int m = e / Rows, ch = e % Rows, n = n0 + ch;
+    if (n >= N) continue;
+    const int at = m * Pitch + ch;
+    P sum = 0;
+#pragma unroll
+    for (int r = 0; r < MaxSplit; r++) sum += r < split ? parts[r][at] : P(0);
+    finish(m, n, sum);
+  }
+  if (split > 1) cg::this_cluster().sync();  // no block may leave while another still reads its partial sums
+}
+
 __device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
 __device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
 template <int N>
