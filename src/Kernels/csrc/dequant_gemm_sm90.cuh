@@ -163,15 +163,7 @@ __global__ void __launch_bounds__(DequantTile<MT, C, KB, W::kTileBytes>::kThread
 
     // Every stage has been consumed, so the buffers take the partial sums once all consumer warps are done.
     named_barrier_sync(1, 128 * C);
-    float* part = reinterpret_cast<float*>(smem);
-#pragma unroll
-    for (int j = 0; j < MT / 8; j++)
-#pragma unroll
-      for (int e = 0; e < 2; e++) {
-        const int m = 8 * j + 2 * t + e;
-        part[m * S::kPitch + r_lo] = acc[4 * j + e];
-        part[m * S::kPitch + r_lo + 8] = acc[4 * j + 2 + e];
-      }
+    store_partials<MT, S::kPitch>(reinterpret_cast<float*>(smem), acc, r_lo, t);
   }
 
   cluster_sum_partials<kDequantMaxSplit, S::kRows, S::kPitch, S::kThreads>(reinterpret_cast<const float*>(smem), split, rank, min(M - m0, MT),

@@ -76,16 +76,7 @@ __global__ void __launch_bounds__(kThreads) skinny_int8_sm90_kernel(const __grid
     consume_slices<MT>(acc, smem, S::kStage, 0, S::kW, full, empty, kStages, count);
     // Every copy has been consumed, so the stage buffers take the partial sums once all 4 warps are done with them.
     named_barrier_sync(1, 128);
-    int* part = reinterpret_cast<int*>(smem);
-    const int g = lane / 4, t = lane % 4, ch = warp * 16 + g;
-#pragma unroll
-    for (int j = 0; j < MT / 8; j++)
-#pragma unroll
-      for (int e = 0; e < 2; e++) {
-        const int m = 8 * j + 2 * t + e;
-        part[m * S::kPitch + ch] = acc[4 * j + e];
-        part[m * S::kPitch + ch + 8] = acc[4 * j + 2 + e];
-      }
+    store_partials<MT, S::kPitch>(reinterpret_cast<int*>(smem), acc, warp * 16 + lane / 4, lane % 4);
   }
 
   // Only tokens below M are shared out: reading them rank by rank over all MT columns makes M=17 cost as much as M=32

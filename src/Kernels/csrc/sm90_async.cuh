@@ -24,6 +24,20 @@ __device__ __forceinline__ uint64_t smem_desc(uint32_t addr) {
 }
 
 #ifdef IK_DEVICE_WGMMA
+// A consumer warp's m64nMT accumulator share into shared memory as part[token·Pitch + channel]: lane (g, t) holds
+// channels ch and ch + 8 (ch = its warp's 16 channels + g) for tokens 8j + 2t + e in acc[4j + e] and acc[4j + 2 + e].
+template <int MT, int Pitch, typename P>
+__device__ __forceinline__ void store_partials(P* part, const P (&acc)[MT / 2], int ch, int t) {
+#pragma unroll
+  for (int j = 0; j < MT / 8; j++)
+#pragma unroll
+    for (int e = 0; e < 2; e++) {
+      const int m = 8 * j + 2 * t + e;
+      part[m * Pitch + ch] = acc[4 * j + e];
+      part[m * Pitch + ch + 8] = acc[4 * j + 2 + e];
+    }
+}
+
 // Split-K over a thread-block cluster of `split` blocks (1: a single block): each block has written its partial sums of
 // the tile to its own shared memory, part[m·Pitch + ch] for token m and channel ch < Rows. Block `rank` finishes the
 // elements e = m·Rows + ch in [rank·chunk, rank·chunk + chunk) of the tokens·Rows real ones (consecutive threads take
