@@ -152,13 +152,6 @@ __global__ void __launch_bounds__(kLutThreads) lut_gemm_kernel(T* __restrict__ y
   }
 }
 
-// The one-token table kernel: the same walk as lut_gemm_kernel with M = 1, but tables that halve and replicate. Since
-// T[255 − b] = −T[b], a chunk keeps only the 128 entries with bit 7 clear; byte b ≥ 128 reads entry 255 − b and flips
-// the sign. Each entry is stored 4 times, entry e of replica r at float 4e + r, and lane l reads replica (l / 8) mod 4:
-// the 8 lanes of one replica meet only its 8 banks, and different replicas never conflict, so a warp's 32 random
-// lookups cost about 2.3 bank cycles instead of about 3.4 with one 256-entry table; building the tables costs the
-// same 512 stores per chunk (one float4 per entry). IK_LUTGEMM_SYMMETRIC_TABLES=0 falls back to lut_gemm_kernel.
-// x_vec: x starts on a 16-byte boundary, so a 16-bit chunk of 8 activations is one load.
 // s += the entries of the 4 bytes of a sign word in 4 consecutive halved tables (chunk: shared-memory address of this
 // lane's replica of the first table, tables 128·4 floats apart). Byte b sign-extended (one prmt) is sb: sb ≥ 0 reads
 // entry sb; sb < 0 (byte ≥ 128) reads entry sb ^ −1 = 255 − byte and flips its sign with sb's sign bit. The address is
@@ -175,6 +168,13 @@ __device__ __forceinline__ void halved_lookups(float& s, uint32_t chunk, uint32_
   }
 }
 
+// The one-token table kernel: the same walk as lut_gemm_kernel with M = 1, but tables that halve and replicate. Since
+// T[255 − b] = −T[b], a chunk keeps only the 128 entries with bit 7 clear; byte b ≥ 128 reads entry 255 − b and flips
+// the sign. Each entry is stored 4 times, entry e of replica r at float 4e + r, and lane l reads replica (l / 8) mod 4:
+// the 8 lanes of one replica meet only its 8 banks, and different replicas never conflict, so a warp's 32 random
+// lookups cost about 2.3 bank cycles instead of about 3.4 with one 256-entry table; building the tables costs the
+// same 512 stores per chunk (one float4 per entry). IK_LUTGEMM_SYMMETRIC_TABLES=0 falls back to lut_gemm_kernel.
+// x_vec: x starts on a 16-byte boundary, so a 16-bit chunk of 8 activations is one load.
 template <typename T, typename S>
 __global__ void __launch_bounds__(kLutThreads) lut_gemm_m1_kernel(T* __restrict__ y, float* __restrict__ ws, const T* __restrict__ x,
                                                                   const uint32_t* __restrict__ signs, const S* __restrict__ alpha,
