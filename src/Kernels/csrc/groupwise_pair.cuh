@@ -5,6 +5,7 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cstdint>
+#include "ptx_bits.cuh"
 
 template <typename T>
 struct Pair;
@@ -33,7 +34,5 @@ template <> struct Pair<__half> {
 // half). bits: a code pair in the low nibbles of the two 16-bit halves, other bits ignored.
 template <typename T>
 __device__ __forceinline__ uint32_t magic_pair(uint32_t bits) {
-  uint32_t v;
-  asm("lop3.b32 %0, %1, %2, %3, 0xEA;" : "=r"(v) : "r"(bits), "r"(0x000F000Fu), "r"(Pair<T>::kMagic));  // 0xEA: (a & b) | c
-  return v;
+  return lop3<0xEA>(bits, 0x000F000Fu, Pair<T>::kMagic);  // 0xEA: (a & b) | c
 }

@@ -1,6 +1,7 @@
 #include "dtype_convert.cuh"
 #include "lut_gemm.h"
 #include "mma.cuh"
+#include "ptx_bits.cuh"
 
 // Table kernel (M ≤ 8). A block owns 4·kLutThreads consecutive outputs and a range of K (split-K over blocks so
 // that all SMs work even for N = 4096). It walks its K range in slabs of SW sign words (32·SW activations, never
@@ -160,10 +161,8 @@ __device__ __forceinline__ void halved_lookups(float& s, uint32_t chunk, uint32_
   constexpr uint32_t kChunkBytes = 128 * 4 * 4;
 #pragma unroll
   for (int b = 0; b < 4; b++) {
-    int sb;
-    asm("prmt.b32 %0, %1, 0, %2;" : "=r"(sb) : "r"(wd), "r"(b | (8 | b) << 4 | (8 | b) << 8 | (8 | b) << 12));  // byte b, sign-extended
-    float t;
-    asm("ld.shared.f32 %0, [%1];" : "=f"(t) : "r"(chunk + b * kChunkBytes + ((uint32_t)(sb ^ (sb >> 31)) << 4)));
+    const int sb = (int)prmt(wd, 0, b | (8 | b) << 4 | (8 | b) << 8 | (8 | b) << 12);  // byte b, sign-extended
+    const float t = ld_shared_f32(chunk + b * kChunkBytes + ((uint32_t)(sb ^ (sb >> 31)) << 4));
     s += __int_as_float(__float_as_int(t) ^ (sb & (int)0x80000000));
   }
 }
@@ -343,17 +342,11 @@ struct LutLaunch {
 // Per step the 128 threads stage x [64 × 32] and dequantize W [64 outputs × 32] (Σ_i α_i·b_i + offset in float32,
 // rounded to the serving dtype) into shared memory, then 4 warps (2 × 2, 32 × 32 each) run m16n8k16 MMAs. Sign words
 // are loaded kDepth steps ahead into a register ring (enough bytes in flight for small M, where the kernel is bound by
-// reading them), α, offset and x one step ahead. Rows are padded to
+// reading them; non-caching, since each is read by the two threads of one output and never again), α, offset and x
+// one step ahead. Rows are padded to
 // 20 words, so fragment reads and 16-byte stores hit distinct banks. Split-K over blocks when the tile grid is small.
 constexpr int kMmaBM = 64, kMmaBN = 64, kMmaThreads = 128, kRowWords = 20;
 constexpr int kDepth = 8;  // steps of sign words in flight per thread (the kernel is bound by their latency at small M)
-
-// Read-only 32-bit load that skips L1 (each sign word is read by the two threads of one output, then never again).
-__device__ __forceinline__ uint32_t ld_nc(const uint32_t* p) {
-  uint32_t v;
-  asm volatile("ld.global.nc.L1::no_allocate.u32 %0, [%1];\n" : "=r"(v) : "l"(p));
-  return v;
-}
 
 template <typename T, typename S, bool Bf16>
 __global__ void __launch_bounds__(kMmaThreads, 3) bcq_mma_kernel(T* __restrict__ y, float* __restrict__ ws, const T* __restrict__ x,
@@ -380,7 +373,7 @@ __global__ void __launch_bounds__(kMmaThreads, 3) bcq_mma_kernel(T* __restrict__
   auto load_words = [&](uint32_t (&dst)[4], int w) {
 #pragma unroll
     for (int i = 0; i < 4; i++)
-      dst[i] = (i < q && n_ok && w < w_end) ? ld_nc(signs + ((int64_t)i * W + w) * N + nb + dn) : 0u;
+      dst[i] = (i < q && n_ok && w < w_end) ? ld_stream_u32(signs + ((int64_t)i * W + w) * N + nb + dn) : 0u;
   };
   auto prefetch = [&](int w) {
     const int gg = (w * 32) / group;

@@ -1,4 +1,5 @@
-// Warp-level tensor-core MMA wrappers (sm_80+ mma.sync) and 16-byte global/shared memory helpers.
+// Warp-level tensor-core MMA wrappers (sm_80+ mma.sync) and global/shared memory access helpers. The kernel emulator
+// (tests/KernelEmulation) replaces this header with host code of the same meaning.
 #pragma once
 #include <cstdint>
 
@@ -39,8 +40,21 @@ __device__ __forceinline__ uint4 ld_stream(const void* p) {
                : "l"(p));
   return v;
 }
+// The same for 4 bytes.
+__device__ __forceinline__ uint32_t ld_stream_u32(const uint32_t* p) {
+  uint32_t v;
+  asm volatile("ld.global.nc.L1::no_allocate.u32 %0, [%1];\n" : "=r"(v) : "l"(p));
+  return v;
+}
 
 __device__ __forceinline__ uint32_t smem_addr(const void* p) { return (uint32_t)__cvta_generic_to_shared(p); }
+
+// A float from a shared-memory address (smem_addr), so that address arithmetic stays in 32 bits.
+__device__ __forceinline__ float ld_shared_f32(uint32_t addr) {
+  float v;
+  asm("ld.shared.f32 %0, [%1];" : "=f"(v) : "r"(addr));
+  return v;
+}
 
 // 16-byte async copy global → shared; src_bytes = 0 zero-fills the destination (out-of-range rows/columns).
 __device__ __forceinline__ void cp_async16(void* smem, const void* gmem, int src_bytes) {
