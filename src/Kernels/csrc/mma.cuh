@@ -1,5 +1,5 @@
 // Warp-level tensor-core MMA wrappers (sm_80+ mma.sync) and global/shared memory access helpers. The kernel emulator
-// (tests/KernelEmulation) replaces this header with host code of the same meaning.
+// (tests/Kernels.Tests/emulator) replaces this header with host code of the same meaning.
 #pragma once
 #include <cstdint>
 

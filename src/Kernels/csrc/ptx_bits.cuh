@@ -1,5 +1,5 @@
 // Bit-level PTX instructions in forms CUDA's intrinsics do not offer. Like mma.cuh, the kernel emulator
-// (tests/KernelEmulation) replaces this header with host code of the same meaning.
+// (tests/Kernels.Tests/emulator) replaces this header with host code of the same meaning.
 #pragma once
 #include <cstdint>
 

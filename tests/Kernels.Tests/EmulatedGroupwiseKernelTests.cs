@@ -1,0 +1,59 @@
+namespace InferenceServer.Kernels.Tests;
+
+/// <summary>
+/// The group-wise (ZeroQuant / pack-quantized) CUDA kernels, groupwise_gemm.cu and groupwise_a16_aligned.cu, run by
+/// the emulator (<see cref="KernelEmulator"/>): A16 (bf16/fp16 activations, dequantized into tensor-core fragments),
+/// A8 (INT8 MMAs with exact per-group sums) and the dequantize kernel, against the exact dequantized weights, on the
+/// shapes of tests/Gpu.Tests/GroupwiseKernelTests with fewer output rows. INT4 with G = 128·2^s and K a multiple of
+/// 256 runs the aligned A16 kernel, the other shapes the general one; INFERENCE_GROUPWISE_A16_ALIGNED=0 sends the
+/// aligned shapes to the general kernel too. Arguments: dtype, bits, sym|asym, group, M, N, K.
+/// </summary>
+public sealed class EmulatedGroupwiseKernelTests
+{
+    private const string General = "INFERENCE_GROUPWISE_A16_ALIGNED=0";
+
+    public static TheoryData<string, string> A16 => new()
+    {
+        { "bf16 4 asym 128 1 136 4096", "" },      // aligned: Llama's K, several passes per warp, N not a multiple of 16
+        { "bf16 4 asym 128 1 136 4096", General }, // the same on the general kernel (scale after the MMA)
+        { "fp16 4 sym 128 3 72 1024", "" },
+        { "bf16 4 asym 32 8 72 768", "" },         // general: G < 128, the scale applied to the fragments
+        { "fp16 4 asym 64 16 72 768", "" },        // general, two token tiles
+        { "bf16 4 sym 256 17 72 1024", "" },       // aligned, 2 chunks per group, four token tiles
+        { "bf16 4 sym 256 17 72 1024", General },
+        { "bf16 4 asym 128 100 40 1024", "" },     // several 32-row token tiles on grid.y, the last partly filled
+        { "fp16 4 sym 32 33 40 768", "" },         // general, a partial second tile
+        { "bf16 4 asym 128 5 40 640", "" },        // K not a multiple of 256: general kernel, a last partial pass
+        { "fp16 4 sym 128 12 40 2048", "" },       // aligned, two tiles, symmetric
+        { "fp16 4 asym 256 2 72 4352", "" },       // aligned, a last pass with one warp's chunks
+        { "fp16 4 asym 256 2 72 4352", General },
+        { "bf16 4 sym 512 7 48 1024", "" },        // aligned, 4 chunks per group
+        { "bf16 4 asym 128 1 40 256", "" },        // aligned, the smallest K: seven idle warps
+        { "bf16 8 asym 128 1 136 4096", "" },      // INT8 codes (through float), scale after the MMA
+        { "fp16 8 sym 32 3 72 768", "" },          // INT8, the scale applied to the fragments
+        { "bf16 8 asym 64 17 72 768", "" },
+    };
+
+    [Theory]
+    [MemberData(nameof(A16))]
+    public void A16MatchesTheDequantizedReference(string args, string environment) => KernelEmulator.Check("groupwise a16 " + args, environment);
+
+    public static TheoryData<string> A8 => new()
+    {
+        "fp32 4 asym 128 1 136 4096",
+        "bf16 4 sym 32 33 72 768",     // bf16 output, 33 rows in one 64-row A8 tile
+        "fp16 8 asym 64 17 72 768",
+        "fp32 8 sym 128 64 40 1024",
+        "bf16 4 asym 128 100 40 1024", // two A8 tiles
+    };
+
+    [Theory]
+    [MemberData(nameof(A8))]
+    public void A8MatchesTheQuantizedActivationReference(string args) => KernelEmulator.Check("groupwise a8 " + args);
+
+    [Theory]
+    [InlineData("bf16 4 asym 32 1 72 768")]
+    [InlineData("fp16 8 sym 128 1 40 1024")]
+    [InlineData("fp32 4 sym 256 1 40 1024")]
+    public void DequantizeIsBitEqualToTheFormula(string args) => KernelEmulator.Check("groupwise dequant " + args);
+}

@@ -1,0 +1,41 @@
+namespace InferenceServer.Kernels.Tests;
+
+/// <summary>
+/// The LUT-GEMM CUDA kernels of lut_gemm.cu run by the emulator (<see cref="KernelEmulator"/>) against the matmul of
+/// the BCQ weights' definition, with the error bounds of tests/Gpu.Tests/LutGemmKernelTests: the table kernel (M ≤ 8;
+/// M = 1 on the halved, replicated tables unless IK_LUTGEMM_SYMMETRIC_TABLES=0), the tensor-core kernel and the
+/// dequantize kernel. Arguments: dtype, f32|f16 scales, bits q, group, M, N, K, split-K blocks, x's offset in elements
+/// (1 puts x's rows off 16-byte boundaries).
+/// </summary>
+public sealed class EmulatedLutGemmKernelTests
+{
+    public static TheoryData<string, string> Table => new()
+    {
+        { "bf16 f32 1 32 1 520 96 1 0", "" },
+        { "fp16 f16 4 256 1 1032 4096 4 0", "" },            // M = 1, whole slabs, split K
+        { "bf16 f32 3 128 1 520 1000 3 1", "" },             // M = 1, x not 16-byte aligned, a partial last word
+        { "bf16 f32 3 128 1 520 1000 3 0", "IK_LUTGEMM_SYMMETRIC_TABLES=0" },
+        { "fp32 f32 3 128 1 520 1000 2 0", "" },
+        { "bf16 f16 2 64 3 1032 200 1 0", "" },              // K not a multiple of the group nor of 32
+        { "fp16 f32 3 128 8 520 1000 2 0", "" },
+        { "bf16 f32 3 64 2 520 1000 1 0", "" },              // two rows: 8-byte table entries
+        { "bf16 f32 1 256 3 96 4104 5 0", "" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Table))]
+    public void TableKernelMatchesTheDequantizedMatmul(string args, string environment) => KernelEmulator.Check("lut table " + args, environment);
+
+    [Theory]
+    [InlineData("bf16 f32 3 128 17 72 1024 1 0")]
+    [InlineData("fp16 f16 4 32 64 136 512 2 0")]
+    [InlineData("bf16 f16 4 64 17 136 1024 3 0")]
+    [InlineData("fp16 f32 2 128 100 72 512 1 0")]   // two 64-row tiles, the second partly filled
+    public void TensorCoreKernelMatchesTheDequantizedMatmul(string args) => KernelEmulator.Check("lut mma " + args);
+
+    [Theory]
+    [InlineData("bf16 f32 2 64 1 1032 200 1 0")]
+    [InlineData("fp16 f16 3 128 1 520 1000 1 0")]
+    [InlineData("fp32 f32 4 256 1 520 4096 1 0")]
+    public void DequantizeIsBitEqualToTheFormula(string args) => KernelEmulator.Check("lut dequant " + args);
+}

@@ -1,0 +1,61 @@
+using System.Diagnostics;
+using InferenceServer.TestSupport;
+
+namespace InferenceServer.Kernels.Tests;
+
+/// <summary>
+/// The CUDA kernel files of src/Kernels/csrc compiled for the host with the emulator in emulator/ (emulator/include/simt.h
+/// says what it models), once per test run, into the program emulator/kernel_checks.cpp, which runs one kernel on
+/// random data and checks every output against a reference computed in double from the packed format's definition.
+/// Needs g++ with AddressSanitizer (Debian's g++).
+/// </summary>
+public static class KernelEmulator
+{
+    private static readonly TimeSpan BuildTimeout = TimeSpan.FromMinutes(10);
+    private static readonly TimeSpan CaseTimeout = TimeSpan.FromMinutes(2);
+    private static readonly Lazy<string> Program = new(Build, LazyThreadSafetyMode.ExecutionAndPublication);
+
+    /// <summary>
+    /// Runs <c>kernel-checks ARGS</c> (see kernel_checks.cpp) with <paramref name="environment"/> ("NAME=VALUE", the
+    /// kernels' switches) and fails the test unless every output is within its bound, nothing outside the buffers was
+    /// touched and the program exited cleanly. Returns the program's report line.
+    /// </summary>
+    public static string Check(string args, string environment = "")
+    {
+        var env = new Dictionary<string, string> { ["ASAN_OPTIONS"] = "detect_leaks=1", ["UBSAN_OPTIONS"] = "print_stacktrace=1" };
+        if (environment.Length > 0)
+        {
+            var eq = environment.IndexOf('=');
+            env[environment[..eq]] = environment[(eq + 1)..];
+        }
+        var (code, output) = Run(Program.Value, args, env, CaseTimeout);
+        var report = output.Split('\n').LastOrDefault(l => l.StartsWith("ok ") || l.StartsWith("FAIL ")) ?? "";
+        Assert.True(code == 0 && report.StartsWith("ok "), $"kernel-checks {args} ({environment}) exited {code}:\n{output}");
+        return report;
+    }
+
+    private static string Build()
+    {
+        var script = Path.Combine(RepoPaths.Root, "tests", "Kernels.Tests", "emulator", "build.sh");
+        var outDir = Path.Combine(AppContext.BaseDirectory, "kernel-emulation");
+        var (code, output) = Run("bash", $"\"{script}\" \"{outDir}\"", new(), BuildTimeout);
+        if (code != 0)
+            throw new InvalidOperationException($"{script} failed (exit {code}); it needs g++ with AddressSanitizer (Debian's g++):\n{output}");
+        return Path.Combine(outDir, "kernel-checks");
+    }
+
+    private static (int Code, string Output) Run(string file, string args, Dictionary<string, string> env, TimeSpan timeout)
+    {
+        var info = new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var (k, v) in env) info.Environment[k] = v;
+        using var p = Process.Start(info) ?? throw new InvalidOperationException($"cannot start {file}");
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        if (!p.WaitForExit(timeout))
+        {
+            p.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{file} {args}: no exit within {timeout.TotalSeconds} s");
+        }
+        return (p.ExitCode, stdout.Result + stderr.Result);
+    }
+}
