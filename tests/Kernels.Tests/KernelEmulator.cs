@@ -22,16 +22,22 @@ public static class KernelEmulator
     /// </summary>
     public static string Check(string args, string environment = "")
     {
+        var (code, output) = Execute(args, environment);
+        var report = output.Split('\n').LastOrDefault(l => l.StartsWith("ok ") || l.StartsWith("FAIL ")) ?? "";
+        Assert.True(code == 0 && report.StartsWith("ok "), $"kernel-checks {args} ({environment}) exited {code}:\n{output}");
+        return report;
+    }
+
+    /// <summary>Runs <c>kernel-checks ARGS</c> and returns its exit code and output (stdout, then stderr).</summary>
+    public static (int Code, string Output) Execute(string args, string environment = "")
+    {
         var env = new Dictionary<string, string> { ["ASAN_OPTIONS"] = "detect_leaks=1", ["UBSAN_OPTIONS"] = "print_stacktrace=1" };
         if (environment.Length > 0)
         {
             var eq = environment.IndexOf('=');
             env[environment[..eq]] = environment[(eq + 1)..];
         }
-        var (code, output) = Run(Program.Value, args, env, CaseTimeout);
-        var report = output.Split('\n').LastOrDefault(l => l.StartsWith("ok ") || l.StartsWith("FAIL ")) ?? "";
-        Assert.True(code == 0 && report.StartsWith("ok "), $"kernel-checks {args} ({environment}) exited {code}:\n{output}");
-        return report;
+        return Run(Program.Value, args, env, CaseTimeout);
     }
 
     private static string Build()
