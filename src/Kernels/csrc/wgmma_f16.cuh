@@ -3,10 +3,12 @@
 // A layout (lane 4g + t: a[0] = (g, k 2t..2t+1), a[1] = (g + 8, same), a[2] = (g, k 2t+8..2t+9), a[3] = (g + 8, same));
 // d[4j + 0/1] = (row 16w + g, column 8j + 2t, +1), d[4j + 2/3] = (row 16w + g + 8, same). B is K-major (desc: smem_desc
 // of sm90_async.cuh). accumulate = false overwrites D. Written out for N = 8, 16, 32, 64, 128, 256.
+// Like ptx_sm90.cuh, the kernel emulator (tests/Kernels.Tests/emulator) replaces this header with host code.
 #pragma once
 #include <cstdint>
+#include "ptx_sm90.cuh"
 
-#if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#ifdef IK_DEVICE_WGMMA
 template <bool Bf16, int N>
 __device__ __forceinline__ void wgmma_rs(float (&d)[N / 2], const uint32_t (&a)[4], uint64_t desc, bool accumulate);
 template <>
