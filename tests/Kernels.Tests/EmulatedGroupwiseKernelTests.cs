@@ -6,7 +6,8 @@ namespace InferenceServer.Kernels.Tests;
 /// A8 (INT8 MMAs with exact per-group sums) and the dequantize kernel, against the exact dequantized weights, on the
 /// shapes of tests/Gpu.Tests/GroupwiseKernelTests with fewer output rows. INT4 with G = 128·2^s and K a multiple of
 /// 256 runs the aligned A16 kernel, the other shapes the general one; INFERENCE_GROUPWISE_A16_ALIGNED=0 sends the
-/// aligned shapes to the general kernel too. Arguments: dtype, bits, sym|asym, group, M, N, K.
+/// aligned shapes to the general kernel too; the Hopper kernel is checked on its own shapes. Arguments: dtype, bits,
+/// sym|asym, group, M, N, K.
 /// </summary>
 public sealed class EmulatedGroupwiseKernelTests
 {
@@ -37,6 +38,28 @@ public sealed class EmulatedGroupwiseKernelTests
     [Theory]
     [MemberData(nameof(A16))]
     public void A16MatchesTheDequantizedReference(string args, string environment) => KernelEmulator.Check("groupwise a16 " + args, environment);
+
+    /// <summary>
+    /// The Hopper kernel (groupwise_gemm_sm90.cu on dequant_gemm_sm90.cuh: TMA stages, fragments decoded from shared
+    /// memory, warpgroup MMAs), which serving takes only with INFERENCE_GROUPWISE_SM90=1: decode tiles of 8–64 tokens
+    /// with K split over a cluster (132 multiprocessors emulated), prefill tiles of 128 and 256 tokens, a K that ends
+    /// mid-stage, and the mma.sync consumer of the decode tiles (INFERENCE_DEQUANT_SM90_SYNC_MMA=1).
+    /// </summary>
+    public static TheoryData<string, string> A16Hopper => new()
+    {
+        { "bf16 4 asym 128 1 136 1024", "" },        // 8-token tile, a cluster of 4 blocks over K
+        { "bf16 4 asym 128 1 136 1024", "INFERENCE_DEQUANT_SM90_SYNC_MMA=1" },
+        { "bf16 4 asym 128 17 520 1024", "" },       // 32-token tile
+        { "fp16 4 sym 256 33 264 2048", "" },        // 64-token tile
+        { "fp16 4 sym 256 16 264 2048", "INFERENCE_DEQUANT_SM90_SYNC_MMA=1" },
+        { "bf16 4 asym 128 100 520 1024", "" },      // a 128-token prefill tile, partly filled
+        { "fp16 4 asym 128 130 264 640", "" },       // two 128-token tiles; K ends mid-stage
+        { "bf16 4 sym 256 300 1000 768", "" },       // 256-token tiles
+    };
+
+    [Theory]
+    [MemberData(nameof(A16Hopper))]
+    public void HopperA16MatchesTheDequantizedReference(string args, string environment) => KernelEmulator.Check("groupwise a16-sm90 " + args, environment);
 
     public static TheoryData<string> A8 => new()
     {

@@ -33,6 +33,19 @@ public sealed class EmulatedLutGemmKernelTests
     [InlineData("fp16 f32 2 128 100 72 512 1 0")]   // two 64-row tiles, the second partly filled
     public void TensorCoreKernelMatchesTheDequantizedMatmul(string args) => KernelEmulator.Check("lut mma " + args);
 
+    /// <summary>
+    /// LUT-GEMM's Hopper tensor-core path (lut_gemm_sm90.cu on dequant_gemm_sm90.cuh), which serving takes only with
+    /// INFERENCE_LUTGEMM_SM90=1: BCQ sign planes streamed by TMA and decoded into warpgroup-MMA fragments; decode tiles
+    /// with K split over a cluster, prefill tiles, K ending mid-stage. Bound: the tensor-core one.
+    /// </summary>
+    [Theory]
+    [InlineData("bf16 f32 3 128 1 136 1024 1 0")]
+    [InlineData("fp16 f16 4 128 17 264 1024 1 0")]
+    [InlineData("bf16 f16 2 256 64 136 2048 1 0")]
+    [InlineData("fp16 f32 3 128 100 264 512 1 0")]
+    [InlineData("bf16 f32 3 128 130 264 1000 1 0")]
+    public void HopperTensorCoreKernelMatchesTheDequantizedMatmul(string args) => KernelEmulator.Check("lut sm90 " + args);
+
     [Theory]
     [InlineData("bf16 f32 2 64 1 1032 200 1 0")]
     [InlineData("fp16 f16 3 128 1 520 1000 1 0")]

@@ -12,11 +12,13 @@ rm -rf "$src"
 mkdir -p "$src"
 cp "$root"/src/Kernels/csrc/*.cu "$root"/src/Kernels/csrc/*.cuh "$root"/src/Kernels/csrc/*.h "$src"/
 cp "$here"/overrides/*.cuh "$src"/
-# C++ has no kernel<<<config>>>(args) syntax: the same launch as simt::launch(kernel, {config}, args).
-perl -0pi -e 's/(\w+(?:<[^<>;]*>)?)<<<(.*?)>>>\(/simt::launch($1, simt::Config{$2}, /gs' "$src"/*.cu
-kernels=(groupwise_gemm groupwise_a16_aligned lut_gemm)
+# C++ has no kernel<<<config>>>(args) syntax: the same launch as simt::launch(kernel, {config}, args). Dynamic shared
+# memory (extern __shared__ T name[]) becomes a pointer to the block's arena.
+perl -0pi -e 's/(\w+(?:<[^<>;]*>)?)<<<(.*?)>>>\(/simt::launch($1, simt::Config{$2}, /gs;
+              s/extern\s+__shared__\s+(?:__align__\(\d+\)\s+)?([\w:]+)\s+(\w+)\[\];/$1* const $2 = simt::dynamic_shared<$1>();/g' "$src"/*.cu "$src"/*.cuh
+kernels=(groupwise_gemm groupwise_a16_aligned lut_gemm groupwise_gemm_sm90 lut_gemm_sm90 int8_gemm_sm90 skinny_gemm_sm90)
 flags=(-std=c++17 -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-       -Wall -Wno-unknown-pragmas -Wno-unused-function -Wno-unused-variable -I"$here/include" -include cuda_runtime.h)
+       -Wall -Wno-unknown-pragmas -Wno-unused-function -Wno-unused-variable -Wno-psabi -I"$here/include" -include cuda_runtime.h)
 pids=()
 for k in "${kernels[@]}"; do
   g++ "${flags[@]}" -x c++ -c "$src/$k.cu" -o "$out/$k.o" & pids+=($!)

@@ -4,8 +4,9 @@
 // y's [M, N] window (rows are strided) is written. AddressSanitizer reports any read or write outside the buffers,
 // each allocated at its exact size.
 //
-//   kernel-checks groupwise a16|a8|dequant bf16|fp16|fp32 BITS sym|asym GROUP M N K
-//   kernel-checks lut table|mma|dequant bf16|fp16|fp32 f32|f16 Q GROUP M N K SPLITS X_OFFSET
+//   kernel-checks groupwise a16|a16-sm90|a8|dequant bf16|fp16|fp32 BITS sym|asym GROUP M N K
+//   kernel-checks lut table|mma|sm90|dequant bf16|fp16|fp32 f32|f16 Q GROUP M N K SPLITS X_OFFSET
+//   kernel-checks int8 sm90|skinny fp32|fp16|bf16 M N K              (W8A8 on the Hopper kernels; y in that dtype)
 //   kernel-checks selftest divergence|barrier      (the emulator's own detection of divergence and missing barriers)
 //
 // Prints one line with the worst error relative to its bound; exits 1 when any output is out of bounds.
@@ -18,6 +19,7 @@
 #include <vector>
 #include <cuda_fp16.h>
 #include "groupwise_gemm.h"
+#include "int8_gemm.h"
 #include "lut_gemm.h"
 #include "mma.cuh"
 
@@ -25,8 +27,9 @@ namespace {
 
 [[noreturn]] void usage(const char* why) {
   std::fprintf(stderr,
-               "%s\nusage: kernel-checks groupwise a16|a8|dequant bf16|fp16|fp32 BITS sym|asym GROUP M N K\n"
-               "       kernel-checks lut table|mma|dequant bf16|fp16|fp32 f32|f16 Q GROUP M N K SPLITS X_OFFSET\n"
+               "%s\nusage: kernel-checks groupwise a16|a16-sm90|a8|dequant bf16|fp16|fp32 BITS sym|asym GROUP M N K\n"
+               "       kernel-checks lut table|mma|sm90|dequant bf16|fp16|fp32 f32|f16 Q GROUP M N K SPLITS X_OFFSET\n"
+               "       kernel-checks int8 sm90|skinny fp32|fp16|bf16 M N K\n"
                "       kernel-checks selftest divergence|barrier\n",
                why);
   std::exit(2);
@@ -181,7 +184,7 @@ int groupwise(int argc, char** argv) {
   for (int r = 0; r < n; r++)
     for (int c = 0; c < k; c++) w[(size_t)r * k + c] = weight(r, c);
 
-  if (kind == "a16") {
+  if (kind == "a16" || kind == "a16-sm90") {
     if (t.code == 0) usage("a16 takes bf16 or fp16");
     Buffer<uint8_t> x((size_t)m * xs * t.bytes());
     std::vector<float> xv((size_t)m * k);
@@ -191,11 +194,13 @@ int groupwise(int argc, char** argv) {
         t.store(x.p, (size_t)r * xs + c, v);
         if (c < k) xv[(size_t)r * k + c] = v;
       }
-    const cudaError_t err = launch_groupwise_gemm_a16(t.code, y.mem.p, x.p, packed.p, scales.p, z, bias_mem.p, m, n, k, bits, group, xs,
-                                                      y.stride, nullptr);
-    // Bound: float accumulation and, where groups are smaller than a 64-byte chunk (so the scale is applied to the
-    // fragments), the rounding of (u − z)·s to the 16-bit type (u·Σ|x·w|); then the output's rounding.
-    const double frag = group * bits < 512 ? t.u() : 0;
+    const bool sm90 = kind == "a16-sm90";
+    const cudaError_t err =
+        sm90 ? launch_groupwise_gemm_a16_sm90(t.code, y.mem.p, x.p, packed.p, scales.p, z, bias_mem.p, m, n, k, group, xs, y.stride, nullptr)
+             : launch_groupwise_gemm_a16(t.code, y.mem.p, x.p, packed.p, scales.p, z, bias_mem.p, m, n, k, bits, group, xs, y.stride, nullptr);
+    // Bound: float accumulation and, where the scale is applied to the fragments (groups smaller than a 64-byte chunk;
+    // always on the Hopper kernel), the rounding of (u − z)·s to the 16-bit type (u·Σ|x·w|); then the output's rounding.
+    const double frag = sm90 || group * bits < 512 ? t.u() : 0;
     for (int r = 0; r < m; r++)
       for (int c = 0; c < n; c++) {
         double s = bias[c], a = 0;
@@ -207,7 +212,7 @@ int groupwise(int argc, char** argv) {
         ref[(size_t)r * n + c] = s;
         bound[(size_t)r * n + c] = t.output_bound(s, (frag + accumulation(k)) * a);
       }
-    return report("groupwise a16", y, ref, bound, err);
+    return report(sm90 ? "groupwise a16 (Hopper)" : "groupwise a16", y, ref, bound, err);
   }
   if (kind == "a8") {
     const int64_t xs8 = k + 16;
@@ -309,6 +314,9 @@ int lut(int argc, char** argv) {
   else if (kind == "mma")
     err = launch_bcq_mma(t.code, y.mem.p, ws.p, x, signs.p, alpha_mem.p, offset_mem.p, half_scales ? 1 : 0, bias_mem.p, m, n, k, q, group,
                          xs, y.stride, splits, nullptr);
+  else if (kind == "sm90")
+    err = launch_bcq_gemm_sm90(t.code, y.mem.p, x, signs.p, alpha_mem.p, offset_mem.p, half_scales ? 1 : 0, bias_mem.p, m, n, k, q, group, xs,
+                               y.stride, nullptr);
   else
     usage(("unknown lut kernel " + kind).c_str());
   // Bounds, as in tests/Gpu.Tests/LutGemmKernelTests: table kernel (K + 16)·2^-24·Σ_k (Σ_i |α| + |offset|)·|x_k|
@@ -332,7 +340,45 @@ int lut(int argc, char** argv) {
       ref[(size_t)r * n + c] = s;
       bound[(size_t)r * n + c] = t.output_bound(s, kind == "table" ? acc_eps * a_tab : 2 * (w_eps + acc_eps) * a_w);
     }
-  return report(kind == "table" ? "lut table" : "lut tensor cores", y, ref, bound, err);
+  return report(kind == "table" ? "lut table" : kind == "mma" ? "lut tensor cores" : "lut tensor cores (Hopper)", y, ref, bound, err);
+}
+
+// ---- W8A8 (SmoothQuant) on the Hopper kernels ----
+
+int int8(int argc, char** argv) {
+  if (argc != 7) usage("int8 takes 5 arguments");
+  const std::string kind = argv[2];
+  const Dtype t = parse_dtype(argv[3]);
+  const int m = to_int(argv[4]), n = to_int(argv[5]), k = to_int(argv[6]);
+  const int64_t xs = k + 16;  // strided rows, 16-byte aligned as TMA needs
+  Buffer<int8_t> xq((size_t)m * xs), wq((size_t)n * k);
+  Buffer<float> xscale(m), wscale(n);
+  for (size_t i = 0; i < xq.count; i++) xq[i] = (int8_t)(rng() % 255 - 127);
+  for (size_t i = 0; i < wq.count; i++) wq[i] = (int8_t)(rng() % 255 - 127);
+  for (int r = 0; r < m; r++) xscale[r] = (float)uniform(0.5, 1.5) / 127.f;
+  for (int c = 0; c < n; c++) wscale[c] = (float)uniform(0.5, 1.5) * 0.02f / 127.f;
+  Buffer<uint8_t> bias_mem((size_t)n * t.bytes());
+  std::vector<float> bias(n);
+  for (int c = 0; c < n; c++) t.store(bias_mem.p, c, bias[c] = t.round(normal() * 0.1f));
+  Output y(t, m, n);
+  cudaError_t err;
+  if (kind == "sm90")
+    err = launch_int8_gemm_sm90(t.code, y.mem.p, xq.p, xscale.p, wq.p, wscale.p, bias_mem.p, m, n, k, xs, y.stride, nullptr);
+  else if (kind == "skinny")
+    err = launch_int8_gemm_sm90_skinny(t.code, y.mem.p, xq.p, xscale.p, wq.p, wscale.p, bias_mem.p, m, n, k, xs, y.stride, nullptr);
+  else
+    usage(("unknown int8 kernel " + kind).c_str());
+  // The int32 sums are exact; a few float roundings (scales, bias) and then the output's.
+  std::vector<double> ref((size_t)m * n), bound((size_t)m * n);
+  for (int r = 0; r < m; r++)
+    for (int c = 0; c < n; c++) {
+      int64_t acc = 0;
+      for (int kk = 0; kk < k; kk++) acc += (int64_t)xq[(size_t)r * xs + kk] * wq[(size_t)c * k + kk];
+      const double s = (double)acc * xscale[r] * wscale[c] + bias[c];
+      ref[(size_t)r * n + c] = s;
+      bound[(size_t)r * n + c] = t.output_bound(s, std::ldexp(1.0, -20) * (std::fabs(s) + std::fabs(bias[c])));
+    }
+  return report(kind == "sm90" ? "int8 (Hopper)" : "int8 skinny (Hopper)", y, ref, bound, err);
 }
 
 // ---- the emulator's own checks ----
@@ -387,6 +433,7 @@ int main(int argc, char** argv) {
   const std::string family = argv[1];
   if (family == "groupwise") return groupwise(argc, argv);
   if (family == "lut") return lut(argc, argv);
+  if (family == "int8") return int8(argc, argv);
   if (family == "selftest") return selftest(argc, argv);
   usage(("unknown family " + family).c_str());
 }

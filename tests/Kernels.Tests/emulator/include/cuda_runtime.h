@@ -1,9 +1,10 @@
 // The runtime API the kernel files call on the host side: launches (cudaLaunchKernelEx and, through the build's
-// rewrite of kernel<<<...>>>(...), simt::launch), errors, and a device of compute capability 8.0, so no Hopper-only
-// path (programmatic launch, clusters) is taken.
+// rewrite of kernel<<<...>>>(...), simt::launch), errors, memory, the driver entry point of cuTensorMapEncodeTiled
+// (cuda.h), and a device of compute capability 9.0 with SIMT_SM_COUNT (default 132) multiprocessors.
 #pragma once
 #include "simt.h"
 
+#define CUDART_VERSION 12080
 enum cudaError_t { cudaSuccess = 0, cudaErrorInvalidValue = 1 };
 using cudaStream_t = struct CUstream_st*;
 enum cudaDeviceAttr { cudaDevAttrComputeCapabilityMajor = 75, cudaDevAttrMultiProcessorCount = 16 };
@@ -24,6 +25,10 @@ struct cudaLaunchConfig_t {
   cudaLaunchAttribute* attrs;
   unsigned numAttrs;
 };
+enum cudaStreamCaptureStatus { cudaStreamCaptureStatusNone = 0, cudaStreamCaptureStatusActive = 1 };
+enum cudaMemcpyKind { cudaMemcpyHostToDevice = 1, cudaMemcpyDeviceToHost = 2, cudaMemcpyDeviceToDevice = 3 };
+enum cudaDriverEntryPointQueryResult { cudaDriverEntryPointSuccess = 0, cudaDriverEntryPointSymbolNotFound = 1 };
+enum { cudaEnableDefault = 0 };
 
 inline cudaError_t cudaGetLastError() { return cudaSuccess; }
 inline cudaError_t cudaGetDevice(int* d) {
@@ -31,11 +36,29 @@ inline cudaError_t cudaGetDevice(int* d) {
   return cudaSuccess;
 }
 inline cudaError_t cudaDeviceGetAttribute(int* v, cudaDeviceAttr a, int) {
-  *v = a == cudaDevAttrComputeCapabilityMajor ? 8 : 132;
+  const char* sms = std::getenv("SIMT_SM_COUNT");
+  *v = a == cudaDevAttrComputeCapabilityMajor ? 9 : sms ? std::atoi(sms) : 132;
   return cudaSuccess;
 }
 template <typename F>
 inline cudaError_t cudaFuncSetAttribute(F, cudaFuncAttribute, int) { return cudaSuccess; }
+inline cudaError_t cudaStreamIsCapturing(cudaStream_t, cudaStreamCaptureStatus* s) {
+  *s = cudaStreamCaptureStatusNone;
+  return cudaSuccess;
+}
+template <typename T>
+inline cudaError_t cudaMalloc(T** p, size_t bytes) {
+  *p = static_cast<T*>(std::malloc(bytes));
+  return *p ? cudaSuccess : cudaErrorInvalidValue;
+}
+inline cudaError_t cudaFree(void* p) {
+  std::free(p);
+  return cudaSuccess;
+}
+inline cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind) {
+  std::memcpy(dst, src, bytes);
+  return cudaSuccess;
+}
 
 namespace simt {
 // kernel<<<grid, block, smem, stream>>>(args...): every thread calls the kernel with its own copy of the arguments.
@@ -45,17 +68,35 @@ struct Config {
   cudaStream_t stream = nullptr;
 };
 template <typename... KArgs, typename... Args>
-cudaError_t launch(void (*kernel)(KArgs...), Config c, Args... args) {
+cudaError_t launch_cluster(void (*kernel)(KArgs...), Config c, int cluster, Args... args) {
   const std::tuple<KArgs...> a(static_cast<KArgs>(args)...);
-  run_grid(c.grid, c.block, [&] { std::apply(kernel, std::tuple<KArgs...>(a)); });
+  run_grid(c.grid, c.block, cluster, c.smem, [&] { std::apply(kernel, std::tuple<KArgs...>(a)); });
   return cudaSuccess;
+}
+template <typename... KArgs, typename... Args>
+cudaError_t launch(void (*kernel)(KArgs...), Config c, Args... args) {
+  return launch_cluster(kernel, c, 1, args...);
 }
 }  // namespace simt
 
 template <typename... KArgs, typename... Args>
 cudaError_t cudaLaunchKernelEx(const cudaLaunchConfig_t* cfg, void (*kernel)(KArgs...), Args... args) {
+  int cluster = 1;
   for (unsigned i = 0; i < cfg->numAttrs; i++)
-    if (cfg->attrs[i].id == cudaLaunchAttributeClusterDimension && cfg->attrs[i].val.clusterDim.x > 1)
-      simt::fail("thread-block clusters are not emulated");
-  return simt::launch(kernel, simt::Config{cfg->gridDim, cfg->blockDim, cfg->dynamicSmemBytes, cfg->stream}, args...);
+    if (cfg->attrs[i].id == cudaLaunchAttributeClusterDimension) {
+      if (cfg->attrs[i].val.clusterDim.y != 1 || cfg->attrs[i].val.clusterDim.z != 1) simt::fail("clusters are emulated along x only");
+      cluster = (int)cfg->attrs[i].val.clusterDim.x;
+    }
+  return simt::launch_cluster(kernel, simt::Config{cfg->gridDim, cfg->blockDim, cfg->dynamicSmemBytes, cfg->stream}, cluster, args...);
+}
+
+#include "cuda.h"
+inline cudaError_t cudaGetDriverEntryPoint(const char* name, void** fn, int, cudaDriverEntryPointQueryResult* found) {
+  const bool ok = std::strcmp(name, "cuTensorMapEncodeTiled") == 0;
+  *fn = ok ? reinterpret_cast<void*>(&cuTensorMapEncodeTiled) : nullptr;
+  *found = ok ? cudaDriverEntryPointSuccess : cudaDriverEntryPointSymbolNotFound;
+  return cudaSuccess;
+}
+inline cudaError_t cudaGetDriverEntryPointByVersion(const char* name, void** fn, unsigned, int flags, cudaDriverEntryPointQueryResult* found) {
+  return cudaGetDriverEntryPoint(name, fn, flags, found);
 }

@@ -27,7 +27,7 @@ inline float half_at(uint32_t reg, int i) {
 // b1: B[2t+8, 2t+9][g]; d0, d1: D[g][2t, 2t+1], d2, d3: D[g+8][2t, 2t+1]. Products are exact in float; each
 // output's 16 products are summed in double and added to the accumulator once.
 template <bool Bf16>
-void f16_op(void* const* lanes) {
+void f16_op(void* const* lanes, int) {
   float A[16][16], B[16][8];
   for (int l = 0; l < 32; l++) {
     const auto& L = *static_cast<const F16Args*>(lanes[l]);
@@ -55,7 +55,7 @@ void f16_op(void* const* lanes) {
 
 // m16n8k32 s8: a0: A[g][4t..4t+3], a1: A[g+8][4t..], a2: A[g][16+4t..], a3: A[g+8][16+4t..] (bytes, low first);
 // b0: B[4t..4t+3][g], b1: B[16+4t..][g]; d as above. Exact in int32.
-inline void s8_op(void* const* lanes) {
+inline void s8_op(void* const* lanes, int) {
   int A[16][32], B[32][8];
   for (int l = 0; l < 32; l++) {
     const auto& L = *static_cast<const S8Args*>(lanes[l]);
@@ -86,7 +86,7 @@ struct LdmatrixArgs {
   uint32_t* r;
 };
 // ldmatrix .x4: lane (g, t) receives, from each matrix i, the 32-bit element t of row g.
-inline void ldmatrix_op(void* const* lanes) {
+inline void ldmatrix_op(void* const* lanes, int) {
   uint32_t m[4][8][4];
   for (int l = 0; l < 32; l++) std::memcpy(m[l / 8][l % 8], static_cast<const LdmatrixArgs*>(lanes[l])->row, 16);
   for (int l = 0; l < 32; l++)

@@ -1,0 +1,23 @@
+namespace InferenceServer.Kernels.Tests;
+
+/// <summary>
+/// The Hopper W8A8 kernels (int8_gemm_sm90.cu: 128-row tiles on warpgroup MMAs with both operands in shared memory;
+/// skinny_gemm_sm90.cu: up to 128 rows, K split over a cluster) run by the emulator against the exact int32 sums,
+/// scaled per token and channel. These kernels pass their tests on H100 and H200 GPUs, so they also check the
+/// emulator's model of TMA copies, the 128-byte swizzle and shared-memory descriptors, which the group-wise and
+/// LUT-GEMM Hopper kernels share. Arguments: output dtype, M, N, K.
+/// </summary>
+public sealed class EmulatedInt8KernelTests
+{
+    [Theory]
+    [InlineData("fp32 130 300 256")]    // two row tiles, the second nearly empty; a partial column tile
+    [InlineData("bf16 300 520 1008")]   // K ends mid-slice
+    [InlineData("fp16 64 264 512")]
+    public void HopperTilesMatchTheIntegerReference(string args) => KernelEmulator.Check("int8 sm90 " + args);
+
+    [Theory]
+    [InlineData("fp16 8 136 256")]
+    [InlineData("bf16 17 300 512")]
+    [InlineData("fp32 100 264 1024")]
+    public void HopperSkinnyKernelMatchesTheIntegerReference(string args) => KernelEmulator.Check("int8 skinny " + args);
+}
