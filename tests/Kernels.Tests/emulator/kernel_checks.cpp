@@ -6,7 +6,8 @@
 //
 //   kernel-checks groupwise a16|a16-sm90|a8|dequant bf16|fp16|fp32 BITS sym|asym GROUP M N K
 //   kernel-checks lut table|mma|sm90|dequant bf16|fp16|fp32 f32|f16 Q GROUP M N K SPLITS X_OFFSET
-//   kernel-checks int8 sm90|skinny fp32|fp16|bf16 M N K              (W8A8 on the Hopper kernels; y in that dtype)
+//   kernel-checks int8 tiled|skinny|sm90|sm90-skinny fp32|fp16|bf16 M N K    (W8A8; y in that dtype)
+//   kernel-checks dense skinny bf16|fp16 M N K                              (the 16-bit skinny GEMM)
 //   kernel-checks selftest divergence|barrier      (the emulator's own detection of divergence and missing barriers)
 //
 // Prints one line with the worst error relative to its bound; exits 1 when any output is out of bounds.
@@ -21,6 +22,7 @@
 #include "groupwise_gemm.h"
 #include "int8_gemm.h"
 #include "lut_gemm.h"
+#include "skinny_gemm.h"
 #include "mma.cuh"
 
 namespace {
@@ -29,7 +31,8 @@ namespace {
   std::fprintf(stderr,
                "%s\nusage: kernel-checks groupwise a16|a16-sm90|a8|dequant bf16|fp16|fp32 BITS sym|asym GROUP M N K\n"
                "       kernel-checks lut table|mma|sm90|dequant bf16|fp16|fp32 f32|f16 Q GROUP M N K SPLITS X_OFFSET\n"
-               "       kernel-checks int8 sm90|skinny fp32|fp16|bf16 M N K\n"
+               "       kernel-checks int8 tiled|skinny|sm90|sm90-skinny fp32|fp16|bf16 M N K\n"
+               "       kernel-checks dense skinny bf16|fp16 M N K\n"
                "       kernel-checks selftest divergence|barrier\n",
                why);
   std::exit(2);
@@ -343,7 +346,7 @@ int lut(int argc, char** argv) {
   return report(kind == "table" ? "lut table" : kind == "mma" ? "lut tensor cores" : "lut tensor cores (Hopper)", y, ref, bound, err);
 }
 
-// ---- W8A8 (SmoothQuant) on the Hopper kernels ----
+// ---- W8A8 (SmoothQuant) and the 16-bit skinny GEMM ----
 
 int int8(int argc, char** argv) {
   if (argc != 7) usage("int8 takes 5 arguments");
@@ -362,9 +365,13 @@ int int8(int argc, char** argv) {
   for (int c = 0; c < n; c++) t.store(bias_mem.p, c, bias[c] = t.round(normal() * 0.1f));
   Output y(t, m, n);
   cudaError_t err;
-  if (kind == "sm90")
-    err = launch_int8_gemm_sm90(t.code, y.mem.p, xq.p, xscale.p, wq.p, wscale.p, bias_mem.p, m, n, k, xs, y.stride, nullptr);
+  if (kind == "tiled")
+    err = launch_int8_gemm_tiled(t.code, y.mem.p, xq.p, xscale.p, wq.p, wscale.p, bias_mem.p, m, n, k, xs, y.stride, nullptr);
   else if (kind == "skinny")
+    err = launch_skinny_gemm_s8(t.code, y.mem.p, xq.p, xscale.p, wq.p, wscale.p, bias_mem.p, m, n, k, xs, y.stride, nullptr);
+  else if (kind == "sm90")
+    err = launch_int8_gemm_sm90(t.code, y.mem.p, xq.p, xscale.p, wq.p, wscale.p, bias_mem.p, m, n, k, xs, y.stride, nullptr);
+  else if (kind == "sm90-skinny")
     err = launch_int8_gemm_sm90_skinny(t.code, y.mem.p, xq.p, xscale.p, wq.p, wscale.p, bias_mem.p, m, n, k, xs, y.stride, nullptr);
   else
     usage(("unknown int8 kernel " + kind).c_str());
@@ -378,7 +385,40 @@ int int8(int argc, char** argv) {
       ref[(size_t)r * n + c] = s;
       bound[(size_t)r * n + c] = t.output_bound(s, std::ldexp(1.0, -20) * (std::fabs(s) + std::fabs(bias[c])));
     }
-  return report(kind == "sm90" ? "int8 (Hopper)" : "int8 skinny (Hopper)", y, ref, bound, err);
+  return report(("int8 " + kind).c_str(), y, ref, bound, err);
+}
+
+int dense(int argc, char** argv) {
+  if (argc != 7 || std::string(argv[2]) != "skinny") usage("dense takes skinny and 4 arguments");
+  const Dtype t = parse_dtype(argv[3]);
+  if (t.code == 0) usage("dense skinny takes bf16 or fp16");
+  const int m = to_int(argv[4]), n = to_int(argv[5]), k = to_int(argv[6]);
+  const int64_t xs = k + 8;
+  Buffer<uint8_t> x((size_t)m * xs * t.bytes()), w((size_t)n * k * t.bytes()), bias_mem((size_t)n * t.bytes());
+  std::vector<float> xv((size_t)m * k), wv((size_t)n * k), bias(n);
+  for (int r = 0; r < m; r++)
+    for (int c = 0; c < xs; c++) {
+      const float v = t.round(normal());
+      t.store(x.p, (size_t)r * xs + c, v);
+      if (c < k) xv[(size_t)r * k + c] = v;
+    }
+  for (size_t i = 0; i < wv.size(); i++) t.store(w.p, i, wv[i] = t.round(normal() * 0.05f));
+  for (int c = 0; c < n; c++) t.store(bias_mem.p, c, bias[c] = t.round(normal() * 0.1f));
+  Output y(t, m, n);
+  const cudaError_t err = launch_skinny_gemm_f16(t.code, y.mem.p, x.p, w.p, bias_mem.p, m, n, k, xs, y.stride, nullptr);
+  std::vector<double> ref((size_t)m * n), bound((size_t)m * n);
+  for (int r = 0; r < m; r++)
+    for (int c = 0; c < n; c++) {
+      double s = bias[c], a = 0;
+      for (int kk = 0; kk < k; kk++) {
+        const double p = (double)xv[(size_t)r * k + kk] * wv[(size_t)c * k + kk];
+        s += p;
+        a += std::fabs(p);
+      }
+      ref[(size_t)r * n + c] = s;
+      bound[(size_t)r * n + c] = t.output_bound(s, accumulation(k) * a);
+    }
+  return report("dense skinny", y, ref, bound, err);
 }
 
 // ---- the emulator's own checks ----
@@ -434,6 +474,7 @@ int main(int argc, char** argv) {
   if (family == "groupwise") return groupwise(argc, argv);
   if (family == "lut") return lut(argc, argv);
   if (family == "int8") return int8(argc, argv);
+  if (family == "dense") return dense(argc, argv);
   if (family == "selftest") return selftest(argc, argv);
   usage(("unknown family " + family).c_str());
 }
