@@ -55,6 +55,11 @@ public sealed class EmulatedGroupwiseKernelTests
         { "bf16 4 asym 128 100 520 1024", "" },      // a 128-token prefill tile, partly filled
         { "fp16 4 asym 128 130 264 640", "" },       // two 128-token tiles; K ends mid-stage
         { "bf16 4 sym 256 300 1000 768", "" },       // 256-token tiles
+        // One multiprocessor: no K split, so a block runs 16 stages through 8 buffers and every stage barrier turns
+        // over (the phase parities of the producer/consumer hand-off).
+        { "bf16 4 asym 128 1 136 4096", "SIMT_SM_COUNT=1" },
+        { "bf16 4 asym 128 9 136 4096", "SIMT_SM_COUNT=1 INFERENCE_DEQUANT_SM90_SYNC_MMA=1" },
+        { "fp16 4 sym 128 40 136 4096", "SIMT_SM_COUNT=1" },
     };
 
     [Theory]

@@ -32,4 +32,8 @@ public sealed class EmulatedInt8KernelTests
     [InlineData("bf16 17 300 512")]
     [InlineData("fp32 100 264 1024")]
     public void HopperSkinnyKernelMatchesTheIntegerReference(string args) => KernelEmulator.Check("int8 sm90-skinny " + args);
+
+    /// <summary>One multiprocessor emulated: no K split, so the stage barriers of the pipeline turn over.</summary>
+    [Fact]
+    public void HopperSkinnyKernelRunsManyStagesThroughItsBuffers() => KernelEmulator.Check("int8 sm90-skinny bf16 17 136 2048", "SIMT_SM_COUNT=1");
 }

@@ -46,6 +46,11 @@ public sealed class EmulatedLutGemmKernelTests
     [InlineData("bf16 f32 3 128 130 264 1000 1 0")]
     public void HopperTensorCoreKernelMatchesTheDequantizedMatmul(string args) => KernelEmulator.Check("lut sm90 " + args);
 
+    /// <summary>One multiprocessor emulated: no K split, so the stage barriers of the pipeline turn over.</summary>
+    [Fact]
+    public void HopperTensorCoreKernelRunsManyStagesThroughItsBuffers() =>
+        KernelEmulator.Check("lut sm90 bf16 f32 3 128 5 136 4096 1 0", "SIMT_SM_COUNT=1");
+
     [Theory]
     [InlineData("bf16 f32 2 64 1 1032 200 1 0")]
     [InlineData("fp16 f16 3 128 1 520 1000 1 0")]

@@ -16,8 +16,8 @@ public static class KernelEmulator
     private static readonly Lazy<string> Program = new(Build, LazyThreadSafetyMode.ExecutionAndPublication);
 
     /// <summary>
-    /// Runs <c>kernel-checks ARGS</c> (see kernel_checks.cpp) with <paramref name="environment"/> ("NAME=VALUE", the
-    /// kernels' switches) and fails the test unless every output is within its bound, nothing outside the buffers was
+    /// Runs <c>kernel-checks ARGS</c> (see kernel_checks.cpp) with <paramref name="environment"/> ("NAME=VALUE ...": the
+    /// kernels' switches, and SIMT_SM_COUNT, the multiprocessors the emulated device reports) and fails the test unless every output is within its bound, nothing outside the buffers was
     /// touched and the program exited cleanly. Returns the program's report line.
     /// </summary>
     public static string Check(string args, string environment = "")
@@ -32,10 +32,10 @@ public static class KernelEmulator
     public static (int Code, string Output) Execute(string args, string environment = "")
     {
         var env = new Dictionary<string, string> { ["ASAN_OPTIONS"] = "detect_leaks=1", ["UBSAN_OPTIONS"] = "print_stacktrace=1" };
-        if (environment.Length > 0)
+        foreach (var setting in environment.Split(' ', StringSplitOptions.RemoveEmptyEntries))
         {
-            var eq = environment.IndexOf('=');
-            env[environment[..eq]] = environment[(eq + 1)..];
+            var eq = setting.IndexOf('=');
+            env[setting[..eq]] = setting[(eq + 1)..];
         }
         return Run(Program.Value, args, env, CaseTimeout);
     }
