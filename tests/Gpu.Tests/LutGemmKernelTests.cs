@@ -12,8 +12,9 @@ namespace InferenceServer.Gpu.Tests;
 /// - table kernel: the float32 accumulation bound of the CPU tests, (K + 16)·2^-24·Σ_g (Σ_i |α| + |offset|)·Σ_{k∈g} |x|
 ///   (float32 tables of 8-sums, chunk and plane sums, α and offset products), plus the output's rounding to the
 ///   serving dtype (2^-8·|y| in bfloat16, 2^-11 in float16, none in float32);
-/// - tensor-core kernel: every dequantized weight is rounded to the 16-bit dtype (relative 2^-9 in bfloat16, 2^-12 in
-///   float16) before float32 MMA accumulation, so 2·(that + (K + 16)·2^-24)·Σ_k |w||x| plus the output's rounding.
+/// - tensor-core kernel, and the automatic choice above 8 rows (W dequantized to a temporary, then cuBLAS): every
+///   dequantized weight is rounded to the 16-bit dtype (relative 2^-9 in bfloat16, 2^-12 in float16) before float32
+///   accumulation, so 2·(that + (K + 16)·2^-24)·Σ_k |w||x| plus the output's rounding.
 /// Activations are rounded to the dtype first and the reference uses the rounded values; with float16 scales the
 /// reference uses the rounded scales too.
 /// </summary>

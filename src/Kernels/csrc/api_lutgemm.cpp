@@ -46,8 +46,10 @@ extern "C" {
 
 // out [M, N] = x [M, K] · Wᵀ + bias, W the BCQ weights. x rows contiguous (unit stride along K), out contiguous, both
 // in one dtype (float32, float16, bfloat16), bias [N] in that dtype or null. kernel: 0 = automatic (the table kernel
-// for M ≤ 8, the tensor-core kernel above for float16/bfloat16 when K is a multiple of 8), 1 = table kernel (any M, 8 rows per launch),
-// 2 = tensor-core kernel (float16/bfloat16, K a multiple of 8; the warpgroup-MMA one where bcq_gemm_sm90_supports says so).
+// for M ≤ 8; above, for float16/bfloat16 when K is a multiple of 8, the warpgroup-MMA kernel where bcq_gemm_sm90_supports
+// says so, else W dequantized into a temporary and multiplied by cuBLAS), 1 = table kernel (any M, 8 rows per launch),
+// 2 = tensor-core kernel (float16/bfloat16, K a multiple of 8; the warpgroup-MMA one where bcq_gemm_sm90_supports says so,
+// else the mma.sync one).
 int ik_lutgemm(at::Tensor* out, at::Tensor* x, at::Tensor* signs, at::Tensor* alpha, at::Tensor* offset, at::Tensor* bias, int group,
                int kernel) {
   IK_TRY
@@ -77,6 +79,18 @@ int ik_lutgemm(at::Tensor* out, at::Tensor* x, at::Tensor* signs, at::Tensor* al
       check_launch(launch_bcq_gemm_sm90(dt, out->data_ptr(), xa.data_ptr(), s, alpha->data_ptr(), offset->data_ptr(), scale_code(*alpha), b, (int)M,
                                         (int)N, (int)K, q, group, xa.stride(0), N, stream),
                    "lutgemm (tensor cores, Hopper)");
+      return 0;
+    }
+    if (kernel == 0) {
+      // Above the table kernel's rows the dequantize-then-cuBLAS path beats the mma.sync tensor-core kernel: on an H200,
+      // geometric mean over Llama-3-8B's and OPT-175B's shapes at q = 3, 1.20× faster at M = 16 and 9.2× at M = 1024
+      // (docs/benchmarks/h200-lutgemm-kernels.json: q3_dequant_gemm_us against q3_lut_us, kernel tensor_core).
+      at::Tensor w = at::empty({N, K}, x->options());
+      check_launch(launch_bcq_dequantize(dt, w.data_ptr(), s, alpha->data_ptr(), offset->data_ptr(), scale_code(*alpha), (int)N, (int)K, q, group,
+                                         stream),
+                   "lutgemm (dequantize)");
+      if (bias) at::addmm_out(*out, *bias, *x, w.t());
+      else at::mm_out(*out, *x, w.t());
       return 0;
     }
     const int splits = bcq_mma_splits((int)M, (int)N, (int)K, sms);

@@ -5,8 +5,9 @@ namespace InferenceServer.Server.Cli.KernelBench;
 
 /// <summary>
 /// The LUT-GEMM suite: per shape and per q ∈ {3, 4} at group size 128, cuBLAS bf16 (TorchSharp's linear on a bf16
-/// weight), the native LUT-GEMM as the engine runs it (the table kernel up to 8 rows, the tensor-core kernel above),
-/// and the dequantize-then-GEMM baseline (the BCQ weights written to a temporary bf16 [N, K], then cuBLAS). Bandwidth
+/// weight), the native LUT-GEMM as the engine runs it (the table kernel up to 8 rows; above, dequantize-then-cuBLAS,
+/// or the Hopper tensor-core kernel where INFERENCE_LUTGEMM_SM90=1), the explicit tensor-core kernel above 8 rows, and
+/// the dequantize-then-GEMM baseline (the BCQ weights written to a temporary bf16 [N, K], then cuBLAS). Bandwidth
 /// counts the packed bytes read (signs + α + offsets) and is compared with the device-copy bandwidth in the summary.
 /// Weights are random in packed form, made on the device, with float16 α and offsets as the engine uploads them for
 /// bf16 serving; the bf16 and packed copies cycle through ≥ 256 MiB.
@@ -58,15 +59,25 @@ public sealed class LutGemmKernelBench : IKernelBenchSuite
                 return nn.functional.linear(x, w).MoveToOuterDisposeScope();
             });
             r[$"q{q}_packed_bytes"] = bytes;
-            r[$"q{q}_lut_kernel"] = m <= NativeKernels.LutGemmMaxTableRows ? "table" : "tensor_core";
+            r[$"q{q}_lut_kernel"] = m <= NativeKernels.LutGemmMaxTableRows ? "table"
+                : Environment.GetEnvironmentVariable("INFERENCE_LUTGEMM_SM90") == "1" ? "tensor_core_sm90" : "dequantize_cublas";
             r[$"q{q}_lut_us"] = lut;
             r[$"q{q}_dequant_gemm_us"] = dequant;
             r[$"q{q}_lut_speedup_vs_cublas_bf16"] = cublas / lut;
             r[$"q{q}_lut_speedup_vs_dequant_gemm"] = dequant / lut;
             r[$"q{q}_lut_tb_per_s"] = bytes / lut / 1e6;
+            if (m > NativeKernels.LutGemmMaxTableRows)
+            {
+                // The explicit tensor-core kernel beside the automatic choice (mma.sync; the Hopper one where opted in).
+                r[$"q{q}_tensor_core_kernel_us"] = timer.Microseconds(() =>
+                {
+                    var p = packed();
+                    return kernels.LutGemm(x, p.Signs, p.Alpha, p.Offset, null, GroupSize, NativeKernels.LutGemmKernel.TensorCore);
+                });
+            }
             if (m > NativeKernels.LutGemmMaxTableRows && m <= 2 * NativeKernels.LutGemmMaxTableRows)
             {
-                // The table kernel beside the tensor-core one where both are plausible (two launches of 8 rows).
+                // The table kernel too where it is plausible (two launches of 8 rows).
                 double table = timer.Microseconds(() =>
                 {
                     var p = packed();
