@@ -35,7 +35,7 @@ def zq(f, tag):
   try: d=json.load(open(f))
   except Exception as e: print(f, e); return
   print(tag, 'geo', {k: round(v,2) for k,v in d['geomean_w4a16_speedup_vs_cublas_bf16'].items()}, 'bw', {k: round(v,2) for k,v in d['geomean_w4a16_fraction_of_copy_bandwidth'].items()})
-  for r in d['results']: print(r['m'],r['n'],r['k'],'cublas %.1f w4 %.1f sp %.2f fr %.2f'%(r['cublas_bf16_us'],r['w4a16_us'],r['w4a16_speedup'],r['w4a16_fraction_of_copy_bandwidth']))
+  for r in d['results']: print(r['m'],r['n'],r['k'],'cublas %.1f w4 %.1f sp %.2f fr %.2f deq+cublas %.1f'%(r['cublas_bf16_us'],r['w4a16_us'],r['w4a16_speedup'],r['w4a16_fraction_of_copy_bandwidth'],r.get('w4a16_dequant_gemm_us',0)))
 zq('/tmp/res/zq-aligned.json', 'zq aligned')
 zq('/tmp/res/zq-general.json', 'zq general')
 zq('/tmp/res/zq-sm90.json', 'zq wgmma')
@@ -43,7 +43,7 @@ zq('/tmp/res/zq-sm90-sync.json', 'zq sync')
 try:
   d=json.load(open('/tmp/res/lut-sm90.json'))
   for q in ('q3','q4'): print(q, 'lut geo', {k: round(v,2) for k,v in d['geomean_%s_lut_speedup_vs_cublas_bf16'%q].items()})
-  for r in d['results']: print(r['m'],r['n'],r['k'],'cublas %.1f q3 %.1f q4 %.1f deq %.1f'%(r['cublas_bf16_us'],r['q3_lut_us'],r['q4_lut_us'],r['q3_dequant_gemm_us']), r['q3_lut_kernel'])
+  for r in d['results']: print(r['m'],r['n'],r['k'],'cublas %.1f q3 %.1f q4 %.1f deq %.1f tc %.1f'%(r['cublas_bf16_us'],r['q3_lut_us'],r['q4_lut_us'],r['q3_dequant_gemm_us'],r.get('q3_tensor_core_kernel_us',0)), r['q3_lut_kernel'])
 except Exception as e: print('lut', e)
 PY
 tar -C /tmp/res -cf $OUT/results-p.tar .
