@@ -197,8 +197,8 @@ inline bool sync_mma_decode() {
   return on;
 }
 
-// The tile configuration for m rows. Decode (≤ 64 rows): one warpgroup, 256 columns per stage. Prefill: 128 channels
-// × 128 or 256 tokens, whichever leaves fewer idle SMs in the last wave (a 128-token tile reads its weights twice as
+// The tile configuration for m rows. Decode (≤ 64 rows): 256 columns per stage, one warpgroup up to 16 rows, two above.
+// Prefill: 128 channels × 128 or 256 tokens, whichever leaves fewer idle SMs in the last wave (a 128-token tile reads its weights twice as
 // often per token, counted as 1.25× the work per column as in the INT8 kernel), 64 columns per stage.
 // F is the weights family: F::Args, and F::Tile<C, KB> the policy. make_map(rows per tile, stage columns,
 // CUtensorMap*) → the tile's actual bytes per stage (0: refused).
@@ -221,8 +221,11 @@ cudaError_t launch_dequant_gemm(const T* x, MakeMap make_map, const typename F::
   using I4 = std::integral_constant<int, 4>;
   if (m <= 8) return run(std::integral_constant<int, 8>{}, I{}, I4{});
   if (m <= 16) return run(std::integral_constant<int, 16>{}, I{}, I4{});
-  if (m <= 32) return run(std::integral_constant<int, 32>{}, I{}, I4{});
-  if (m <= 64) return run(std::integral_constant<int, 64>{}, I{}, I4{});
+  // 17-64 tokens: two consumer warpgroups (128 channels) per block, so each x box in shared memory serves twice the
+  // channels. Every block reads its K range of x once, so at one warpgroup x's reads from L2 would exceed the weights'
+  // (64 tokens × 2 bytes per column against 64 channels × 0.5 bytes) and 2 stages of 40 KB would fit the decode budget.
+  if (m <= 32) return run(std::integral_constant<int, 32>{}, I2{}, I4{});
+  if (m <= 64) return run(std::integral_constant<int, 64>{}, I2{}, I4{});
   const long tiles = (n + 127) / 128;
   const auto cost = [&](int mt, double factor) { return (double)((tiles * ((m + mt - 1) / mt) + sm_count() - 1) / sm_count()) * mt * factor; };
   if (m <= 128 || cost(128, 1.25) < cost(256, 1.0)) return run(std::integral_constant<int, 128>{}, I2{}, I{});
