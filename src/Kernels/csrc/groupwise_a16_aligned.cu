@@ -16,14 +16,18 @@ namespace {
 using groupwise_a16::kWarps;
 constexpr int kUnroll = 2;  // consecutive 64-byte chunks per warp and buffer: 4 weight loads of 16 bytes per lane
 
-template <typename T, int MT, bool Zeros>
+// RG row groups of 16 channels per block, each on kWarps / RG warps that split K: more row groups per block means
+// each x chunk is read from L2 once for 16·RG channels instead of 16 (INFERENCE_GROUPWISE_A16_ROW_GROUPS, default 1).
+template <typename T, int MT, bool Zeros, int RG>
 __global__ void __launch_bounds__(kWarps * 32, MT <= 2 ? 2 : 1)
     groupwise_a16_aligned_kernel(T* __restrict__ y, const T* __restrict__ x, const uint8_t* __restrict__ w, const float* __restrict__ scales,
                                  const uint8_t* __restrict__ zeros, const T* __restrict__ bias, int M, int N, int K, int chunk_shift,
                                  int64_t x_stride, int64_t y_stride) {
   const int lane = threadIdx.x % 32, g = lane / 4, t = lane % 4, warp = threadIdx.x / 32;
   groupwise_a16::enter_token_tile(x, y, M, x_stride, y_stride);
-  const int n0 = blockIdx.x * 16;
+  constexpr int kSplits = kWarps / RG;  // warps sharing a row group's K
+  const int split = RG == 1 ? warp : warp % kSplits, rg = RG == 1 ? 0 : warp / kSplits;
+  const int nb = blockIdx.x * 16 * RG, n0 = nb + 16 * rg;
   const int chunks = K / 128, groups = chunks >> chunk_shift;  // per row: 64-byte chunks of 128 codes (even), and groups
   const int row_lo = min(n0 + g, N - 1), row_hi = min(n0 + g + 8, N - 1);  // rows past N: computed, never stored
   const uint8_t* w_lo = w + (int64_t)row_lo * chunks * 64 + t * 16;
@@ -43,7 +47,7 @@ __global__ void __launch_bounds__(kWarps * 32, MT <= 2 ? 2 : 1)
 #pragma unroll
   for (int j = 0; j < MT; j++) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
 
-  constexpr int kStep = kWarps * kUnroll;
+  constexpr int kStep = kSplits * kUnroll;
   struct Buf {
     uint4 q[kUnroll][2];
     float s[kUnroll][2], z[kUnroll][2];
@@ -77,25 +81,45 @@ __global__ void __launch_bounds__(kWarps * 32, MT <= 2 ? 2 : 1)
   };
   // Double-buffered like the general kernel; launched programmatically: the weights need nothing from the kernel
   // before, x does.
-  load(buf[0], warp * kUnroll);
+  load(buf[0], split * kUnroll);
   pdl_wait();
   pdl_launch_dependents();
-  for (int c0 = warp * kUnroll; c0 < chunks; c0 += 2 * kStep) {
+  for (int c0 = split * kUnroll; c0 < chunks; c0 += 2 * kStep) {
     load(buf[1], c0 + kStep);
     compute(buf[0], c0);
     load(buf[0], c0 + 2 * kStep);
     compute(buf[1], c0 + kStep);
   }
-  reduce_partials_store<kWarps, 1, MT>(acc, warp, 0, y, bias, M, N, n0, y_stride, [](float sum, int, int) { return sum; });
+  reduce_partials_store<kSplits, RG, MT>(acc, split, rg, y, bias, M, N, nb, y_stride, [](float sum, int, int) { return sum; });
+}
+
+template <typename T, bool Zeros, int RG>
+cudaError_t launch_tiles(T* y, const T* x, const uint8_t* w, const float* s, const uint8_t* z, const T* bias, int m, int n, int k,
+                         int chunk_shift, int64_t xs, int64_t ys, cudaStream_t st) {
+  const dim3 block(kWarps * 32), grid((n + 16 * RG - 1) / (16 * RG), (m + kGroupwiseA16TileRows - 1) / kGroupwiseA16TileRows);
+  if (m <= 8) return launch_pdl(groupwise_a16_aligned_kernel<T, 1, Zeros, RG>, grid, block, 0, st, y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys);
+  if (m <= 16) return launch_pdl(groupwise_a16_aligned_kernel<T, 2, Zeros, RG>, grid, block, 0, st, y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys);
+  return launch_pdl(groupwise_a16_aligned_kernel<T, 4, Zeros, RG>, grid, block, 0, st, y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys);
+}
+
+// Row groups per block (INFERENCE_GROUPWISE_A16_ROW_GROUPS = 1, 2 or 4; 1 otherwise), for comparisons.
+int row_groups() {
+  static const int rg = [] {
+    const char* v = std::getenv("INFERENCE_GROUPWISE_A16_ROW_GROUPS");
+    const int r = v ? std::atoi(v) : 1;
+    return r == 2 || r == 4 ? r : 1;
+  }();
+  return rg;
 }
 
 template <typename T, bool Zeros>
-cudaError_t launch_tiles(T* y, const T* x, const uint8_t* w, const float* s, const uint8_t* z, const T* bias, int m, int n, int k,
-                         int chunk_shift, int64_t xs, int64_t ys, cudaStream_t st) {
-  const dim3 block(kWarps * 32), grid((n + 15) / 16, (m + kGroupwiseA16TileRows - 1) / kGroupwiseA16TileRows);
-  if (m <= 8) return launch_pdl(groupwise_a16_aligned_kernel<T, 1, Zeros>, grid, block, 0, st, y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys);
-  if (m <= 16) return launch_pdl(groupwise_a16_aligned_kernel<T, 2, Zeros>, grid, block, 0, st, y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys);
-  return launch_pdl(groupwise_a16_aligned_kernel<T, 4, Zeros>, grid, block, 0, st, y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys);
+cudaError_t launch_row_groups(T* y, const T* x, const uint8_t* w, const float* s, const uint8_t* z, const T* bias, int m, int n, int k,
+                              int chunk_shift, int64_t xs, int64_t ys, cudaStream_t st) {
+  switch (row_groups()) {
+    case 2: return launch_tiles<T, Zeros, 2>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
+    case 4: return launch_tiles<T, Zeros, 4>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
+    default: return launch_tiles<T, Zeros, 1>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
+  }
 }
 
 template <typename T>
@@ -103,8 +127,8 @@ cudaError_t launch_typed(void* y, const void* x, const int32_t* packed, const fl
                          int k, int group, int64_t xs, int64_t ys, cudaStream_t st) {
   const int chunk_shift = __builtin_ctz(group / 128);
   const auto w = reinterpret_cast<const uint8_t*>(packed);
-  return z ? launch_tiles<T, true>((T*)y, (const T*)x, w, s, z, (const T*)bias, m, n, k, chunk_shift, xs, ys, st)
-           : launch_tiles<T, false>((T*)y, (const T*)x, w, s, z, (const T*)bias, m, n, k, chunk_shift, xs, ys, st);
+  return z ? launch_row_groups<T, true>((T*)y, (const T*)x, w, s, z, (const T*)bias, m, n, k, chunk_shift, xs, ys, st)
+           : launch_row_groups<T, false>((T*)y, (const T*)x, w, s, z, (const T*)bias, m, n, k, chunk_shift, xs, ys, st);
 }
 
 }  // namespace

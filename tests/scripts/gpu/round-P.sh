@@ -26,6 +26,7 @@ for mode in default sm90 sm90-sync; do
 done
 timeout 60 dotnet $S bench-kernels --suite zeroquant --m 1,8,16 --output-json /tmp/res/zq-aligned.json 2>&1 | grep -v '^ \|^{\|^}' | tail -1
 INFERENCE_GROUPWISE_A16_ALIGNED=0 timeout 60 dotnet $S bench-kernels --suite zeroquant --m 1,8,16 --output-json /tmp/res/zq-general.json 2>&1 | grep -v '^ \|^{\|^}' | tail -1
+for rg in 2 4; do INFERENCE_GROUPWISE_A16_ROW_GROUPS=$rg timeout 60 dotnet $S bench-kernels --suite zeroquant --m 1,16,64 --output-json /tmp/res/zq-rg$rg.json 2>&1 | grep -v '^ \|^{\|^}' | tail -1; done
 env $SM90 timeout 100 dotnet $S bench-kernels --suite zeroquant --m 1,16,64,1024 --output-json /tmp/res/zq-sm90.json 2>&1 | grep -v '^ \|^{\|^}' | tail -1
 env $SM90 INFERENCE_DEQUANT_SM90_SYNC_MMA=1 timeout 60 dotnet $S bench-kernels --suite zeroquant --m 1,16 --output-json /tmp/res/zq-sm90-sync.json 2>&1 | grep -v '^ \|^{\|^}' | tail -1
 env $SM90 timeout 100 dotnet $S bench-kernels --suite lutgemm --shapes 6144x4096,4096x4096,28672x4096,4096x14336 --m 1,16,64,1024 --output-json /tmp/res/lut-sm90.json 2>&1 | grep -v '^ \|^{\|^}' | tail -1
@@ -38,6 +39,8 @@ def zq(f, tag):
   for r in d['results']: print(r['m'],r['n'],r['k'],'cublas %.1f w4 %.1f sp %.2f fr %.2f deq+cublas %.1f'%(r['cublas_bf16_us'],r['w4a16_us'],r['w4a16_speedup'],r['w4a16_fraction_of_copy_bandwidth'],r.get('w4a16_dequant_gemm_us',0)))
 zq('/tmp/res/zq-aligned.json', 'zq aligned')
 zq('/tmp/res/zq-general.json', 'zq general')
+zq('/tmp/res/zq-rg2.json', 'zq aligned, 2 row groups')
+zq('/tmp/res/zq-rg4.json', 'zq aligned, 4 row groups')
 zq('/tmp/res/zq-sm90.json', 'zq wgmma')
 zq('/tmp/res/zq-sm90-sync.json', 'zq sync')
 try:
