@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Builds the kernel emulator's check program: the CUDA kernel files of src/Kernels/csrc compiled as C++ for the host
-# against include/ (the emulator and CUDA's headers) and overrides/ (mma.cuh and ptx_bits.cuh, the inline-PTX
-# headers), with AddressSanitizer and UndefinedBehaviorSanitizer. Usage: build.sh [OUT_DIR] (default build/kernel-emulation).
-# Prints the path of the program.
+# Builds the kernel emulator's check program (kernel_checks.cpp and the check_*.cpp it runs): the CUDA kernel files of
+# src/Kernels/csrc compiled as C++ for the host against include/ (the emulator and CUDA's headers) and overrides/ (the
+# headers with inline PTX: mma.cuh, ptx_bits.cuh, ptx_sm90.cuh, wgmma_f16.cuh), with AddressSanitizer and
+# UndefinedBehaviorSanitizer. Usage: build.sh [OUT_DIR] (default build/kernel-emulation). Prints the program's path.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
@@ -23,9 +23,12 @@ pids=()
 for k in "${kernels[@]}"; do
   g++ "${flags[@]}" -x c++ -c "$src/$k.cu" -o "$out/$k.o" & pids+=($!)
 done
-g++ "${flags[@]}" -I"$src" -c "$here/kernel_checks.cpp" -o "$out/kernel_checks.o" & pids+=($!)
+checks=(kernel_checks check_groupwise check_lutgemm check_dense check_selftest)
+for c in "${checks[@]}"; do
+  g++ "${flags[@]}" -I"$src" -c "$here/$c.cpp" -o "$out/$c.o" & pids+=($!)
+done
 for p in "${pids[@]}"; do wait "$p"; done
 objects=()
-for k in "${kernels[@]}"; do objects+=("$out/$k.o"); done
-g++ -fsanitize=address,undefined "${objects[@]}" "$out/kernel_checks.o" -o "$out/kernel-checks"
+for o in "${kernels[@]}" "${checks[@]}"; do objects+=("$out/$o.o"); done
+g++ -fsanitize=address,undefined "${objects[@]}" -o "$out/kernel-checks"
 echo "$out/kernel-checks"

@@ -71,7 +71,7 @@ namespace simt {
 
 enum class State { Ready, Spinning, AtBarrier, AtClusterBarrier, AtGroupOp, Done };
 
-// A warp- or warpgroup-wide instruction: `run` is called once with the group's argument blocks (in thread order)
+// A warp- or warpgroup-wide instruction: called once with the group's argument blocks (in thread order)
 // when all of them have arrived.
 using GroupOp = void (*)(void* const* lanes, int count);
 
