@@ -68,14 +68,9 @@ int dense(int argc, char** argv) {
   std::vector<double> ref((size_t)m * n), bound((size_t)m * n);
   for (int r = 0; r < m; r++)
     for (int c = 0; c < n; c++) {
-      double s = bias[c], a = 0;
-      for (int kk = 0; kk < k; kk++) {
-        const double p = (double)xv[(size_t)r * k + kk] * wv[(size_t)c * k + kk];
-        s += p;
-        a += std::fabs(p);
-      }
-      ref[(size_t)r * n + c] = s;
-      bound[(size_t)r * n + c] = t.output_bound(s, accumulation(k) * a);
+      const Dot d = dot(&xv[(size_t)r * k], &wv[(size_t)c * k], k);
+      ref[(size_t)r * n + c] = d.sum + bias[c];
+      bound[(size_t)r * n + c] = t.output_bound(d.sum + bias[c], accumulation(k) * d.magnitude);
     }
   return report("dense skinny", y, ref, bound, err);
 }

@@ -73,14 +73,9 @@ int groupwise(int argc, char** argv) {
     const double frag = sm90 || group * bits < 512 ? t.u() : 0;
     for (int r = 0; r < m; r++)
       for (int c = 0; c < n; c++) {
-        double s = bias[c], a = 0;
-        for (int kk = 0; kk < k; kk++) {
-          const double p = (double)xv[(size_t)r * k + kk] * w[(size_t)c * k + kk];
-          s += p;
-          a += std::fabs(p);
-        }
-        ref[(size_t)r * n + c] = s;
-        bound[(size_t)r * n + c] = t.output_bound(s, (frag + accumulation(k)) * a);
+        const Dot d = dot(&xv[(size_t)r * k], &w[(size_t)c * k], k);
+        ref[(size_t)r * n + c] = d.sum + bias[c];
+        bound[(size_t)r * n + c] = t.output_bound(d.sum + bias[c], (frag + accumulation(k)) * d.magnitude);
       }
     return report(sm90 ? "groupwise a16 (Hopper)" : "groupwise a16", y, ref, bound, err);
   }
@@ -100,15 +95,10 @@ int groupwise(int argc, char** argv) {
     // Exact int32 sums per 32 columns; float accumulation of the scaled sums, then the output's rounding.
     for (int r = 0; r < m; r++)
       for (int c = 0; c < n; c++) {
-        double s = 0, a = 0;
-        for (int kk = 0; kk < k; kk++) {
-          const double p = (double)xq[(size_t)r * xs8 + kk] * w[(size_t)c * k + kk];
-          s += p;
-          a += std::fabs(p);
-        }
-        s = s * xscale[r] + bias[c];
+        const Dot d = dot(&xq[(size_t)r * xs8], &w[(size_t)c * k], k);
+        const double s = d.sum * xscale[r] + bias[c];
         ref[(size_t)r * n + c] = s;
-        bound[(size_t)r * n + c] = t.output_bound(s, accumulation(k) * a * xscale[r]);
+        bound[(size_t)r * n + c] = t.output_bound(s, accumulation(k) * d.magnitude * xscale[r]);
       }
     return report("groupwise a8", y, ref, bound, err);
   }

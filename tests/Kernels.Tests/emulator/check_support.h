@@ -88,6 +88,21 @@ struct Output {
   }
 };
 
+// Σ_k x[k]·w[k] in double, and Σ_k |x[k]·w[k]|, the scale of its rounding errors.
+struct Dot {
+  double sum = 0, magnitude = 0;
+};
+template <typename X>
+inline Dot dot(const X* x, const float* w, int k) {
+  Dot d;
+  for (int i = 0; i < k; i++) {
+    const double p = (double)x[i] * w[i];
+    d.sum += p;
+    d.magnitude += std::fabs(p);
+  }
+  return d;
+}
+
 // Worst-case error of summing K products in float32 (plus a few more terms), relative to Σ|products|.
 inline double accumulation(int k) { return (k + 16) * std::ldexp(1.0, -24); }
 

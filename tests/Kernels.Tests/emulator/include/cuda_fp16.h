@@ -12,34 +12,22 @@ struct __half2 { __half x, y; };
 struct __nv_bfloat16 { uint16_t x; };
 struct __nv_bfloat162 { __nv_bfloat16 x, y; };
 
-namespace simt {
-inline uint32_t float_bits(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  return u;
-}
-inline float bits_float(uint32_t u) {
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
-}  // namespace simt
 
-inline float __bfloat162float(__nv_bfloat16 h) { return simt::bits_float((uint32_t)h.x << 16); }
+inline float __bfloat162float(__nv_bfloat16 h) { return __int_as_float((int)(uint32_t)h.x << 16); }
 inline __nv_bfloat16 __float2bfloat16(float f) {
-  const uint32_t u = simt::float_bits(f);
+  const uint32_t u = (uint32_t)__float_as_int(f);
   if (std::isnan(f)) return {(uint16_t)((u >> 16) | 0x40)};
   return {(uint16_t)((u + 0x7FFF + ((u >> 16) & 1)) >> 16)};
 }
 
 inline float __half2float(__half h) {
   const uint32_t sign = (uint32_t)(h.x & 0x8000) << 16, e = (h.x >> 10) & 0x1F, m = h.x & 0x3FF;
-  if (e == 0x1F) return simt::bits_float(sign | 0x7F800000u | m << 13);
+  if (e == 0x1F) return __int_as_float((int)sign | 0x7F800000u | m << 13);
   if (e == 0) return (sign ? -1.f : 1.f) * std::ldexp((float)m, -24);
-  return simt::bits_float(sign | (e + 112) << 23 | m << 13);
+  return __int_as_float((int)sign | (e + 112) << 23 | m << 13);
 }
 inline __half __float2half(float f) {
-  const uint32_t u = simt::float_bits(f), sign = (u >> 16) & 0x8000;
+  const uint32_t u = (uint32_t)__float_as_int(f), sign = (u >> 16) & 0x8000;
   if (std::isnan(f)) return {(uint16_t)(sign | 0x7E00)};
   const float a = std::fabs(f);
   if (a >= 65520.f) return {(uint16_t)(sign | 0x7C00)};  // rounds to infinity
