@@ -63,17 +63,26 @@ struct BcqWeights {
         }
       }
 #ifdef IK_DEVICE_WGMMA
-      // offset + Σ_i (bit i of the element ? +α_i : −α_i); sign[i] holds the inverted bit at bit 31.
-      template <int P>
+      // offset + Σ_{i<Q} (bit i of the element ? +α_i : −α_i); sign[i] holds the inverted bit at bit 31.
+      template <int P, int Q>
       __device__ float value(int set, int rr, const uint32_t (&sign)[4]) const {
         float s = of[P][set][rr];
 #pragma unroll
-        for (int i = 0; i < 4; i++)
-          if (i < q) s += __int_as_float(__float_as_int(al[P][set][rr][i]) ^ (sign[i] & 0x80000000u));
+        for (int i = 0; i < Q; i++) s += __int_as_float(__float_as_int(al[P][set][rr][i]) ^ (sign[i] & 0x80000000u));
         return s;
       }
+      // Box b's fragments: one branch on the warp-uniform q, then Q planes with nothing computed for the others.
       template <int P>
       __device__ void decode(const uint8_t* tile, int b, uint32_t (&f)[4][4]) const {
+        switch (q) {
+          case 1: decode_planes<P, 1>(tile, b, f); break;
+          case 2: decode_planes<P, 2>(tile, b, f); break;
+          case 3: decode_planes<P, 3>(tile, b, f); break;
+          default: decode_planes<P, 4>(tile, b, f); break;
+        }
+      }
+      template <int P, int Q>
+      __device__ void decode_planes(const uint8_t* tile, int b, uint32_t (&f)[4][4]) const {
         const uint32_t* wt = reinterpret_cast<const uint32_t*>(tile);
 #pragma unroll
         for (int rr = 0; rr < 2; rr++) {
@@ -82,18 +91,18 @@ struct BcqWeights {
           for (int h = 0; h < 2; h++) {  // word 2b + h: k16 steps 2h and 2h + 1
             uint32_t words[4];
 #pragma unroll
-            for (int i = 0; i < 4; i++) words[i] = i < q ? ~wt[(i * kWords + 2 * b + h) * kRows + r] : 0u;
+            for (int i = 0; i < Q; i++) words[i] = ~wt[(i * kWords + 2 * b + h) * kRows + r];
 #pragma unroll
             for (int s2 = 0; s2 < 2; s2++) {
               uint32_t v[4], e0[4], e1[4], e8[4], e9[4];  // bit j of v: element 2t + j of the step
 #pragma unroll
-              for (int i = 0; i < 4; i++) {
+              for (int i = 0; i < Q; i++) {
                 v[i] = words[i] >> (16 * s2 + t2);
                 e0[i] = v[i] << 31, e1[i] = v[i] << 30, e8[i] = v[i] << 23, e9[i] = v[i] << 22;
               }
               const int st = 2 * h + s2;
-              f[st][rr] = Pair<T>::pack(value<P>(b / 2, rr, e0), value<P>(b / 2, rr, e1));
-              f[st][2 + rr] = Pair<T>::pack(value<P>(b / 2, rr, e8), value<P>(b / 2, rr, e9));
+              f[st][rr] = Pair<T>::pack(value<P, Q>(b / 2, rr, e0), value<P, Q>(b / 2, rr, e1));
+              f[st][2 + rr] = Pair<T>::pack(value<P, Q>(b / 2, rr, e8), value<P, Q>(b / 2, rr, e9));
             }
           }
         }
