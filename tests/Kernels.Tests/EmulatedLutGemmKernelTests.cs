@@ -40,6 +40,7 @@ public sealed class EmulatedLutGemmKernelTests
     /// </summary>
     [Theory]
     [InlineData("bf16 f32 3 128 1 136 1024 1 0")]
+    [InlineData("bf16 f32 1 128 9 136 1024 1 0")]     // one plane
     [InlineData("fp16 f16 4 128 17 264 1024 1 0")]
     [InlineData("bf16 f16 2 256 64 136 2048 1 0")]
     [InlineData("fp16 f32 3 128 100 264 512 1 0")]
