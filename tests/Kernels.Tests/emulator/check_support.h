@@ -18,6 +18,7 @@ namespace checks {
                "       kernel-checks lut table|mma|sm90|dequant bf16|fp16|fp32 f32|f16 Q GROUP M N K SPLITS X_OFFSET\n"
                "       kernel-checks int8 tiled|skinny|sm90|sm90-skinny fp32|fp16|bf16 M N K\n"
                "       kernel-checks dense skinny bf16|fp16 M N K\n"
+               "       kernel-checks attention fp32|fp16|bf16 B H KV D BLOCK_SIZE MAX_CONTEXT WINDOW SPLITS\n"
                "       kernel-checks selftest divergence|barrier\n",
                why);
   std::exit(2);
@@ -69,14 +70,15 @@ inline int to_int(const char* s) {
   return (int)v;
 }
 
-// y [M, ys] with ys > N: rows start with the N outputs, the rest holds a sentinel nothing may overwrite.
+// y [M, ys] with ys > N (N + pad; 3 unless the kernel needs aligned rows): rows start with the N outputs, the rest holds a
+// sentinel nothing may overwrite.
 struct Output {
   Dtype t;
   int m, n;
   int64_t stride;
   Buffer<uint8_t> mem;
   static constexpr uint8_t kSentinel = 0xA5;
-  Output(Dtype t_, int m_, int n_) : t(t_), m(m_), n(n_), stride(n_ + 3), mem((size_t)m_ * (n_ + 3) * t_.bytes()) {
+  Output(Dtype t_, int m_, int n_, int pad = 3) : t(t_), m(m_), n(n_), stride(n_ + pad), mem((size_t)m_ * (n_ + pad) * t_.bytes()) {
     std::memset(mem.p, kSentinel, mem.count);
   }
   float at(int r, int c) const { return t.load(mem.p, (size_t)r * stride + c); }
@@ -146,6 +148,7 @@ int groupwise(int argc, char** argv);
 int lut(int argc, char** argv);
 int int8(int argc, char** argv);
 int dense(int argc, char** argv);
+int attention(int argc, char** argv);
 int selftest(int argc, char** argv);
 
 

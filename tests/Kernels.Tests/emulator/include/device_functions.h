@@ -1,6 +1,7 @@
 // CUDA's vector types and the device intrinsics the emulated kernels use, with the device's meaning. Loads check the
 // alignment the device requires (a misaligned vector load faults there).
 #pragma once
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -9,10 +10,12 @@ struct alignas(16) uint4 { unsigned x, y, z, w; };
 struct alignas(8) uint2 { unsigned x, y; };
 struct alignas(16) float4 { float x, y, z, w; };
 struct alignas(8) float2 { float x, y; };
+struct alignas(8) int2 { int x, y; };
 inline uint4 make_uint4(unsigned x, unsigned y, unsigned z, unsigned w) { return {x, y, z, w}; }
 inline uint2 make_uint2(unsigned x, unsigned y) { return {x, y}; }
 inline float4 make_float4(float x, float y, float z, float w) { return {x, y, z, w}; }
 inline float2 make_float2(float x, float y) { return {x, y}; }
+inline int2 make_int2(int x, int y) { return {x, y}; }
 
 namespace simt {
 template <typename T>
@@ -39,6 +42,33 @@ inline unsigned __byte_perm(unsigned x, unsigned y, unsigned s) {
 }
 
 inline int __ffs(int v) { return __builtin_ffs(v); }
+inline float __expf(float v) { return std::exp(v); }
+inline float rsqrtf(float v) { return 1.f / std::sqrt(v); }
+inline unsigned __umulhi(unsigned a, unsigned b) { return (unsigned)(((uint64_t)a * b) >> 32); }
+
+// __shfl_xor_sync over the whole warp: lane l gets lane (l ^ mask)'s value.
+namespace simt {
+template <typename T>
+struct ShuffleArgs {
+  T value, result;
+  int lane_mask;
+};
+template <typename T>
+inline void shuffle_xor_op(void* const* lanes, int) {
+  for (int l = 0; l < 32; l++) {
+    auto* a = static_cast<ShuffleArgs<T>*>(lanes[l]);
+    a->result = static_cast<const ShuffleArgs<T>*>(lanes[l ^ a->lane_mask])->value;
+  }
+}
+}  // namespace simt
+template <typename T>
+inline T __shfl_xor_sync(unsigned member_mask, T value, int lane_mask) {
+  if (member_mask != 0xFFFFFFFFu) simt::fail("__shfl_xor_sync is emulated for whole warps only");
+  if (lane_mask < 0 || lane_mask > 31) simt::fail("__shfl_xor_sync lane mask outside 0-31");
+  simt::ShuffleArgs<T> a{value, T(), lane_mask};
+  simt::warp_op(simt::shuffle_xor_op<T>, &a);
+  return a.result;
+}
 inline float __int_as_float(int v) {
   float f;
   std::memcpy(&f, &v, 4);

@@ -1,0 +1,20 @@
+namespace InferenceServer.Kernels.Tests;
+
+/// <summary>
+/// Paged decode attention (paged_attention.cu) run by the emulator against softmax(scale·q·kᵀ)·v in double, the
+/// sequences' blocks scattered over a shuffled pool: grouped-query heads (1 to 8 query heads per KV head, 28 in 4 sub-
+/// groups), head sizes 64-256, a sliding window, the context split over blocks (the launcher's choice for 132 SMs) or
+/// not, and many short sequences. Arguments: dtype, batch, heads, KV heads, head dim, block size, longest context,
+/// window (0: none), splits (0: the launcher's choice).
+/// </summary>
+public sealed class EmulatedPagedAttentionTests
+{
+    [Theory]
+    [InlineData("bf16 3 8 8 128 16 300 0 0")]
+    [InlineData("fp16 2 16 4 128 16 400 0 0")]
+    [InlineData("bf16 2 28 4 128 32 200 64 0")]
+    [InlineData("fp32 2 8 2 64 16 130 0 1")]
+    [InlineData("fp16 40 4 4 64 16 40 0 0")]
+    [InlineData("bf16 1 8 1 256 16 200 0 0")]
+    public void MatchesTheDoublePrecisionSoftmax(string args) => KernelEmulator.Check("attention " + args);
+}
