@@ -16,14 +16,14 @@ cp "$here"/overrides/*.cuh "$src"/
 # memory (extern __shared__ T name[]) becomes a pointer to the block's arena.
 perl -0pi -e 's/(\w+(?:<[^<>;]*>)?)<<<(.*?)>>>\(/simt::launch($1, simt::Config{$2}, /gs;
               s/extern\s+__shared__\s+(?:__align__\(\d+\)\s+)?([\w:]+)\s+(\w+)\[\];/$1* const $2 = simt::dynamic_shared<$1>();/g' "$src"/*.cu "$src"/*.cuh
-kernels=(groupwise_gemm groupwise_a16_aligned lut_gemm skinny_gemm int8_gemm paged_attention groupwise_gemm_sm90 lut_gemm_sm90 int8_gemm_sm90 skinny_gemm_sm90)
+kernels=(groupwise_gemm groupwise_a16_aligned lut_gemm skinny_gemm int8_gemm paged_attention quantize fused_ops groupwise_gemm_sm90 lut_gemm_sm90 int8_gemm_sm90 skinny_gemm_sm90)
 flags=(-std=c++17 -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
        -Wall -Wno-unknown-pragmas -Wno-unused-function -Wno-unused-variable -Wno-psabi -I"$here/include" -include cuda_runtime.h)
 pids=()
 for k in "${kernels[@]}"; do
   g++ "${flags[@]}" -x c++ -c "$src/$k.cu" -o "$out/$k.o" & pids+=($!)
 done
-checks=(kernel_checks check_groupwise check_lutgemm check_dense check_attention check_selftest)
+checks=(kernel_checks check_groupwise check_lutgemm check_dense check_attention check_rows check_selftest)
 for c in "${checks[@]}"; do
   g++ "${flags[@]}" -I"$src" -c "$here/$c.cpp" -o "$out/$c.o" & pids+=($!)
 done

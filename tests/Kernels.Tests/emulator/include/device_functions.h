@@ -44,6 +44,8 @@ inline unsigned __byte_perm(unsigned x, unsigned y, unsigned s) {
 inline int __ffs(int v) { return __builtin_ffs(v); }
 inline float __expf(float v) { return std::exp(v); }
 inline float rsqrtf(float v) { return 1.f / std::sqrt(v); }
+inline float __fdiv_rn(float a, float b) { return a / b; }
+inline float __frcp_rn(float a) { return 1.f / a; }
 inline unsigned __umulhi(unsigned a, unsigned b) { return (unsigned)(((uint64_t)a * b) >> 32); }
 
 // __shfl_xor_sync over the whole warp: lane l gets lane (l ^ mask)'s value.
