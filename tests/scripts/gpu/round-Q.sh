@@ -5,23 +5,8 @@
 set -o pipefail
 cd "$(dirname "$0")/../../.."
 exec > >(tee $OUT/roundQ.log) 2>&1
-left() { echo $((590 - SECONDS)); }
-cmake -S src/Kernels -B build/kernels -G Ninja -DCMAKE_PREFIX_PATH=$TORCH_CMAKE_PREFIX_PATH -DCMAKE_CUDA_FLAGS="-Xptxas -v" > /dev/null
-cmake --build build/kernels > /tmp/build.log 2>&1 || { echo BUILD FAILED; grep -B2 -A6 'error' /tmp/build.log | head -80; exit 1; }
-echo "built in ${SECONDS}s"
-grep -iE "serializ|C75" /tmp/build.log | sort | uniq -c | head -6
-grep -A4 "Compiling entry function '.*a16_aligned" /tmp/build.log | grep -E "Compiling|registers|spill" | sed -E "s/.*aligned_kernelI([^E]*)E.*/\1/" | paste - - - | cut -c1-160 | head -6
-grep -A4 "Compiling entry function '.*dequant_gemm" /tmp/build.log | grep -E "Compiling|registers|spill" | sed -E "s/.*dequant_gemm_sm90_kernelI([^E]*)E.*/\1/" | paste - - - | cut -c1-220 | head -24
-export INFERENCE_KERNELS=$PWD/build/kernels/libinference_kernels.so
-SM90="INFERENCE_GROUPWISE_SM90=1 INFERENCE_GROUPWISE_SM90_ALL_M=1 INFERENCE_LUTGEMM_SM90=1"
-S=".gpu/app/Server/InferenceServer.dll"
-mkdir -p /tmp/res
-for mode in default sm90; do
-  env=""; [ $mode = sm90 ] && env="$SM90"; [ $mode = sm90-sync ] && env="$SM90 INFERENCE_DEQUANT_SM90_SYNC_MMA=1"
-  env $env timeout 120 dotnet .gpu/app/Gpu.Tests/Gpu.Tests.dll --filter-class '*GroupwiseKernelTests' --filter-class '*LutGemmKernelTests' > $OUT/kernel-tests-$mode.log 2>&1; echo "$mode tests rc=$? at ${SECONDS}s"
-  grep -E '\[FAIL\]|total:|succeeded:|failed:' $OUT/kernel-tests-$mode.log | head -20
-  grep -A8 '\[FAIL\]' $OUT/kernel-tests-$mode.log | grep -E 'Assert|error|Error|Exception' | head -12
-done
+source tests/scripts/gpu/round-common.sh
+kernel_tests 120 default sm90
 timeout 60 dotnet $S bench-kernels --suite zeroquant --m 1,16,64 --output-json /tmp/res/zq-aligned.json 2>&1 | grep -v '^ \|^{\|^}' | tail -1
 INFERENCE_GROUPWISE_A16_ALIGNED=0 timeout 50 dotnet $S bench-kernels --suite zeroquant --m 1,16,64 --output-json /tmp/res/zq-general.json 2>&1 | grep -v '^ \|^{\|^}' | tail -1
 INFERENCE_GROUPWISE_A16_ROW_GROUPS=4 timeout 50 dotnet $S bench-kernels --suite zeroquant --m 1,16,64 --output-json /tmp/res/zq-rg4.json 2>&1 | grep -v '^ \|^{\|^}' | tail -1
