@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json.Nodes;
 using InferenceServer.TestSupport;
 
@@ -21,20 +20,8 @@ public static class DeployTools
 
     public static readonly string[] OverlayNames = ["cpu", "gpu", "tensor-parallel", "tensor-parallel-multinode", "scale-out"];
 
-    public static (int Code, string Stdout, string Stderr) Run(string file, string workingDir, params string[] args)
-    {
-        var psi = new ProcessStartInfo(file) { WorkingDirectory = workingDir, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {file}");
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(TimeSpan.FromMinutes(2)))
-        {
-            p.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{file} {string.Join(' ', args)} ran over 2 minutes");
-        }
-        return (p.ExitCode, stdout.Result, stderr.Result);
-    }
+    public static (int Code, string Stdout, string Stderr) Run(string file, string workingDir, params string[] args) =>
+        ChildProcess.Run(file, args, TimeSpan.FromMinutes(2), workingDir: workingDir);
 
     /// <summary>node check.mjs MODE FILE [CRD_DIR]; returns the exit code and the parsed JSON report.</summary>
     public static (int Code, JsonNode Report) Check(string mode, string file, string? extra = null)

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using InferenceServer.TestSupport;
 
 namespace InferenceServer.Kernels.Tests;
@@ -17,8 +16,9 @@ public static class KernelEmulator
 
     /// <summary>
     /// Runs <c>kernel-checks ARGS</c> (see kernel_checks.cpp) with <paramref name="environment"/> ("NAME=VALUE ...": the
-    /// kernels' switches, and SIMT_SM_COUNT, the multiprocessors the emulated device reports) and fails the test unless every output is within its bound, nothing outside the buffers was
-    /// touched and the program exited cleanly. Returns the program's report line.
+    /// kernels' switches, and SIMT_SM_COUNT, the multiprocessors the emulated device reports) and fails the test unless
+    /// every output is within its bound, nothing outside the buffers was touched and the program exited cleanly.
+    /// Returns the program's report line.
     /// </summary>
     public static string Check(string args, string environment = "")
     {
@@ -37,31 +37,18 @@ public static class KernelEmulator
             var eq = setting.IndexOf('=');
             env[setting[..eq]] = setting[(eq + 1)..];
         }
-        return Run(Program.Value, args, env, CaseTimeout);
+        var (code, stdout, stderr) = ChildProcess.Run(Program.Value, args.Split(' ', StringSplitOptions.RemoveEmptyEntries), CaseTimeout, env);
+        return (code, stdout + stderr);
     }
 
     private static string Build()
     {
         var script = Path.Combine(RepoPaths.Root, "tests", "Kernels.Tests", "emulator", "build.sh");
         var outDir = Path.Combine(AppContext.BaseDirectory, "kernel-emulation");
-        var (code, output) = Run("bash", $"\"{script}\" \"{outDir}\"", new(), BuildTimeout);
+        var (code, stdout, stderr) = ChildProcess.Run("bash", [script, outDir], BuildTimeout);
+        var output = stdout + stderr;
         if (code != 0)
             throw new InvalidOperationException($"{script} failed (exit {code}); it needs g++ with AddressSanitizer (Debian's g++):\n{output}");
         return Path.Combine(outDir, "kernel-checks");
-    }
-
-    private static (int Code, string Output) Run(string file, string args, Dictionary<string, string> env, TimeSpan timeout)
-    {
-        var info = new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var (k, v) in env) info.Environment[k] = v;
-        using var p = Process.Start(info) ?? throw new InvalidOperationException($"cannot start {file}");
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(timeout))
-        {
-            p.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{file} {args}: no exit within {timeout.TotalSeconds} s");
-        }
-        return (p.ExitCode, stdout.Result + stderr.Result);
     }
 }
