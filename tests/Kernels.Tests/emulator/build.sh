@@ -19,15 +19,18 @@ perl -0pi -e 's/(\w+(?:<[^<>;]*>)?)<<<(.*?)>>>\(/simt::launch($1, simt::Config{$
 kernels=(groupwise_gemm groupwise_a16_aligned lut_gemm skinny_gemm int8_gemm paged_attention quantize fused_ops groupwise_gemm_sm90 lut_gemm_sm90 int8_gemm_sm90 skinny_gemm_sm90)
 flags=(-std=c++17 -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
        -Wall -Wno-unknown-pragmas -Wno-unused-function -Wno-unused-variable -Wno-psabi -I"$here/include" -include cuda_runtime.h)
-pids=()
-for k in "${kernels[@]}"; do
-  g++ "${flags[@]}" -x c++ -c "$src/$k.cu" -o "$out/$k.o" & pids+=($!)
-done
+# At most one compile per core, at low priority: CI runs this beside the other test projects on two cores, and
+# nineteen compilers at normal priority starve their servers' start-up.
+max_jobs=$(nproc) running=0
+compile() {  # compile SOURCE OBJECT [FLAGS...]
+  if (( running >= max_jobs )); then wait -n; running=$((running - 1)); fi
+  nice -n 10 g++ "${flags[@]}" "${@:3}" -c "$1" -o "$2" &
+  running=$((running + 1))
+}
+for k in "${kernels[@]}"; do compile "$src/$k.cu" "$out/$k.o" -x c++; done
 checks=(kernel_checks check_groupwise check_lutgemm check_dense check_attention check_rows check_selftest)
-for c in "${checks[@]}"; do
-  g++ "${flags[@]}" -I"$src" -c "$here/$c.cpp" -o "$out/$c.o" & pids+=($!)
-done
-for p in "${pids[@]}"; do wait "$p"; done
+for c in "${checks[@]}"; do compile "$here/$c.cpp" "$out/$c.o" -I"$src"; done
+for (( ; running > 0; running-- )); do wait -n; done
 objects=()
 for o in "${kernels[@]}" "${checks[@]}"; do objects+=("$out/$o.o"); done
 g++ -fsanitize=address,undefined "${objects[@]}" -o "$out/kernel-checks"
