@@ -62,7 +62,7 @@ public sealed class OptModel : ICausalLM
         if (c.DoLayerNormBefore && !c.RemoveFinalLayerNorm)
             _finalNorm = OptDecoderLayer.Norm(ctx, $"{p}.final_layer_norm", h);
         _lmHead = ctx.LmHead(_embedTokens.Weight, proj);
-        _lmHeadLinear = new VocabParallelLmHead(new DenseLinearKernel(_lmHead, null), c.VocabSize, ctx.Communicator);
+        _lmHeadLinear = new VocabParallelLmHead(new DenseLinearKernel(_lmHead, null, ctx.Kernels), c.VocabSize, ctx.Communicator);
     }
 
     public Tensor Forward(ForwardBatch batch, KvCachePool cache)
