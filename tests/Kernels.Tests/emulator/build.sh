@@ -28,7 +28,7 @@ compile() {  # compile SOURCE OBJECT [FLAGS...]
   running=$((running + 1))
 }
 for k in "${kernels[@]}"; do compile "$src/$k.cu" "$out/$k.o" -x c++; done
-checks=(kernel_checks check_groupwise check_lutgemm check_dense check_attention check_rows check_selftest)
+checks=(kernel_checks check_groupwise check_lutgemm check_dense check_attention check_rows check_rotary check_selftest)
 for c in "${checks[@]}"; do compile "$here/$c.cpp" "$out/$c.o" -I"$src"; done
 for (( ; running > 0; running-- )); do wait -n; done
 objects=()

@@ -20,6 +20,7 @@ namespace checks {
                "       kernel-checks dense skinny bf16|fp16 M N K\n"
                "       kernel-checks attention fp32|fp16|bf16 B H KV D BLOCK_SIZE MAX_CONTEXT WINDOW SPLITS\n"
                "       kernel-checks rows quantize|rms-quant|add-rms-quant|silu-quant|rms|add-rms|silu DTYPE ROWS WIDTH STATIC_SCALE\n"
+               "       kernel-checks rotary DTYPE TOKENS HEADS KV_HEADS HEAD_DIM ROW_PAD\n"
                "       kernel-checks selftest divergence|barrier\n",
                why);
   std::exit(2);
@@ -151,6 +152,7 @@ int int8(int argc, char** argv);
 int dense(int argc, char** argv);
 int attention(int argc, char** argv);
 int rows(int argc, char** argv);
+int rotary(int argc, char** argv);
 int selftest(int argc, char** argv);
 
 

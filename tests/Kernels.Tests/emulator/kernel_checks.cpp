@@ -10,6 +10,7 @@
 //   kernel-checks dense skinny bf16|fp16 M N K                              (the 16-bit skinny GEMM)
 //   kernel-checks attention fp32|fp16|bf16 B H KV D BLOCK_SIZE MAX_CONTEXT WINDOW SPLITS   (paged decode attention)
 //   kernel-checks rows quantize|rms-quant|add-rms-quant|silu-quant|rms|add-rms|silu DTYPE ROWS WIDTH STATIC_SCALE
+//   kernel-checks rotary DTYPE TOKENS HEADS KV_HEADS HEAD_DIM ROW_PAD    (rotary embedding + KV-cache write)
 //   kernel-checks selftest divergence|barrier      (the emulator's own detection of divergence and missing barriers)
 //
 // Prints one line with the worst error relative to its bound; exits 1 when any output is out of bounds.
@@ -25,6 +26,7 @@ int main(int argc, char** argv) {
   if (family == "dense") return checks::dense(argc, argv);
   if (family == "attention") return checks::attention(argc, argv);
   if (family == "rows") return checks::rows(argc, argv);
+  if (family == "rotary") return checks::rotary(argc, argv);
   if (family == "selftest") return checks::selftest(argc, argv);
   checks::usage(("unknown family " + family).c_str());
 }
