@@ -51,13 +51,14 @@ __device__ inline float block_reduce(float v) {
   return r;
 }
 
-// Sum (or max) of v over a thread-block cluster of Blocks blocks of Threads threads (compute capability 9.0+; a
-// block_reduce below that, where no cluster is ever launched); every thread gets the result, summed in rank order.
-// Ends with a cluster barrier, so no block leaves or reuses the slot while another still reads it.
+// Sum (or max) of v over a thread-block cluster of Blocks blocks of Threads threads (compute capability 9.0+, and the
+// kernel emulator of tests/Kernels.Tests; a block_reduce below that, where no cluster is ever launched); every thread
+// gets the result, summed in rank order. Ends with a cluster barrier, so no block leaves or reuses the slot while
+// another still reads it.
 template <int Threads, int Blocks, bool Max>
 __device__ inline float cluster_reduce(float v) {
   const float mine = block_reduce<Threads, Max>(v);
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+#if (defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900) || defined(SIMT_EMULATOR)
   namespace cg = cooperative_groups;
   __shared__ float slot;
   if (threadIdx.x == 0) slot = mine;

@@ -13,9 +13,11 @@ mkdir -p "$src"
 cp "$root"/src/Kernels/csrc/*.cu "$root"/src/Kernels/csrc/*.cuh "$root"/src/Kernels/csrc/*.h "$src"/
 cp "$here"/overrides/*.cuh "$src"/
 # C++ has no kernel<<<config>>>(args) syntax: the same launch as simt::launch(kernel, {config}, args). Dynamic shared
-# memory (extern __shared__ T name[]) becomes a pointer to the block's arena.
+# memory (extern __shared__ T name[]) becomes a pointer to the start of the block's arena, a static __shared__ variable
+# (T name[A][B] or T name) a reference to its place at the arena's end (simt::static_shared).
 perl -0pi -e 's/(\w+(?:<[^<>;]*>)?)<<<(.*?)>>>\(/simt::launch($1, simt::Config{$2}, /gs;
-              s/extern\s+__shared__\s+(?:__align__\(\d+\)\s+)?([\w:]+)\s+(\w+)\[\];/$1* const $2 = simt::dynamic_shared<$1>();/g' "$src"/*.cu "$src"/*.cuh
+              s/extern\s+__shared__\s+(?:__align__\(\d+\)\s+)?([\w:]+)\s+(\w+)\[\];/$1* const $2 = simt::dynamic_shared<$1>();/g;
+              s/__shared__\s+(?:__align__\(\d+\)\s+)?([\w:]+)\s+(\w+)((?:\[[^\]]*\])*)\s*;/"$1 " . ($3 ? "(&$2)$3" : "&$2") . " = simt::static_shared<$1$3>([] {});"/ge' "$src"/*.cu "$src"/*.cuh
 kernels=(groupwise_gemm groupwise_a16_aligned lut_gemm skinny_gemm int8_gemm paged_attention quantize fused_ops groupwise_gemm_sm90 lut_gemm_sm90 int8_gemm_sm90 skinny_gemm_sm90)
 flags=(-std=c++17 -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
        -Wall -Wno-unknown-pragmas -Wno-unused-function -Wno-unused-variable -Wno-psabi -I"$here/include" -include cuda_runtime.h)

@@ -45,7 +45,7 @@ bool residual_updated(const Dtype& t, bool add, const void* residual, const std:
 }  // namespace
 
 // kernel-checks rows quantize|rms-quant|add-rms-quant|silu-quant|rms|add-rms|silu DTYPE ROWS WIDTH STATIC_SCALE
-// (STATIC_SCALE 0: per-token dynamic scales). Widths stay below where the launcher spreads a row over a cluster.
+// (STATIC_SCALE 0: per-token dynamic scales). Up to 16 rows wider than 8192 take the launcher's cluster path.
 int rows(int argc, char** argv) {
   if (argc != 7) usage("rows takes 5 arguments");
   const std::string kind = argv[2];

@@ -1,5 +1,5 @@
 // The part of cooperative groups the kernels use: the thread-block cluster (its barrier, the block's rank, and
-// distributed shared memory: a pointer into this block's dynamic shared memory mapped to another block's).
+// distributed shared memory: a pointer into this block's shared memory mapped to another block's).
 #pragma once
 #include "simt.h"
 
@@ -11,7 +11,7 @@ struct cluster_group {
   T* map_shared_rank(T* p, int rank) const {
     const char* c = reinterpret_cast<const char*>(p);
     const char* mine = simt::arena(simt::g_thread->rank);
-    if (c < mine || c >= mine + simt::kArenaBytes) simt::fail("map_shared_rank of a pointer outside dynamic shared memory");
+    if (c < mine || c >= mine + simt::kArenaBytes) simt::fail("map_shared_rank of a pointer outside shared memory");
     if (rank < 0 || rank >= simt::g_launch->cluster) simt::fail("map_shared_rank to a block outside the cluster");
     return reinterpret_cast<T*>(simt::arena(rank) + (c - mine));
   }

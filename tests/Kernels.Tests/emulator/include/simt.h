@@ -15,11 +15,13 @@
 // thread waits at and aborts. Ready threads run in a shuffled order (fixed seed) every round, so a missing barrier
 // between shared-memory writes and reads shows up as wrong results instead of depending on a lucky order.
 //
-// Shared memory: a function-local static is a block's static __shared__ variable (clusters of one only: blocks run
-// one at a time); dynamic shared memory (extern __shared__, rewritten by build.sh) is one arena per block of the
-// cluster, 1024-byte aligned, filled with 0xCD before the cluster starts and again once its block has exited.
-// Shared-memory addresses (cvta.to.shared) are offsets into the thread's own arena, or, for static variables,
-// 0x80000000 + their offset from an anchor.
+// Shared memory: one arena per block of the cluster, 1024-byte aligned, filled with 0xCD before the cluster starts and
+// again once its block has exited. Dynamic shared memory (extern __shared__, rewritten by build.sh) starts at the
+// arena's beginning; the kernel files' static __shared__ variables (rewritten by build.sh to static_shared) are laid
+// out from its end, per launch, so every block of a cluster has its own. Shared-memory addresses (cvta.to.shared) are
+// offsets into the thread's own arena. In the emulator's own test kernels (check_selftest.cpp, not rewritten) a
+// function-local static is the block's static __shared__ variable (clusters of one only: blocks run one at a time),
+// addressed as 0x80000000 + its offset from an anchor.
 //
 // The kernel sources are compiled as C++ against the CUDA headers next to this one (cuda_runtime.h forced in with
 // -include, as nvcc does); mma.cuh, ptx_bits.cuh, ptx_sm90.cuh and wgmma_f16.cuh, the headers with inline PTX, are
@@ -44,6 +46,7 @@
 #include <sanitizer/common_interface_defs.h>
 #endif
 
+#define SIMT_EMULATOR 1  // for device code that only compute capability 9.0 compiles (row_ops.cuh's cluster_reduce)
 #define __global__
 #define __device__
 #define __host__
@@ -90,6 +93,8 @@ struct Launch {
   dim3 grid, block;
   int cluster = 1;
   size_t dynamic_smem = 0;
+  size_t static_smem = 0;  // bytes of static __shared__ variables, at the end of each arena
+  std::unordered_map<const void*, size_t> static_offsets;  // a declaration's key → its offset in the arena
   std::function<void()> body;  // one thread's kernel call
   std::vector<Thread> threads;  // the cluster's, block by block
   int per_block = 0;
@@ -130,6 +135,22 @@ inline void* shared_pointer(uint32_t a) { return shared_pointer(a, g_thread->ran
 template <typename T>
 inline T* dynamic_shared() {
   return reinterpret_cast<T*>(arena(g_thread->rank));
+}
+// The bytes of every arena that 0xCD fills: the dynamic part (and 1 KB past it) and the static variables at the end.
+inline void poison_arena(int rank, size_t dynamic_smem, size_t static_smem) {
+  std::memset(arena(rank), 0xCD, std::min(dynamic_smem + 1024, kArenaBytes));
+  std::memset(arena(rank) + kArenaBytes - static_smem, 0xCD, static_smem);
+}
+// The arena offset of the static __shared__ variable `key` stands for, placed below the ones already placed in this
+// launch (16-byte aligned at least, like nvcc's), poisoned in every block of the cluster.
+inline size_t static_offset(const void* key, size_t bytes, size_t align);
+// A static __shared__ variable of type T (an array type too) in this thread's block: build.sh rewrites
+// `__shared__ T name[N];` as `T (&name)[N] = simt::static_shared<T[N]>([] {});`. The lambda's type, distinct for each
+// declaration and each template instantiation around it, makes the key.
+template <typename T, typename Site>
+inline T& static_shared(Site) {
+  static const char key = 0;
+  return *reinterpret_cast<T*>(arena(g_thread->rank) + static_offset(&key, sizeof(T), std::max<size_t>(alignof(T), 16)));
 }
 
 // ---- fibers ----
@@ -173,7 +194,17 @@ inline void yield(State s) {
 inline void release_arena_if_exited(const Launch& L, int rank) {
   for (int i = 0; i < L.per_block; i++)
     if (L.threads[rank * L.per_block + i].state != State::Done) return;
-  std::memset(arena(rank), 0xCD, std::min(L.dynamic_smem + 1024, kArenaBytes));
+  poison_arena(rank, L.dynamic_smem, L.static_smem);
+}
+
+inline size_t static_offset(const void* key, size_t bytes, size_t align) {
+  Launch& L = *g_launch;
+  if (auto it = L.static_offsets.find(key); it != L.static_offsets.end()) return it->second;
+  const size_t end = (L.static_smem + bytes + align - 1) / align * align;  // kArenaBytes is a multiple of 1024
+  if (end > kArenaBytes - L.dynamic_smem) fail("static and dynamic shared memory together exceed a block's");
+  for (int r = 0; r < L.cluster; r++) std::memset(arena(r) + kArenaBytes - end, 0xCD, end - L.static_smem);
+  L.static_smem = end;
+  return L.static_offsets[key] = kArenaBytes - end;
 }
 
 inline void thread_entry() {
@@ -305,7 +336,7 @@ inline void on_cluster_end() {
 // The blocks first_x .. first_x + cluster - 1 (row y, slice z) together, to completion.
 inline void run_cluster(Launch& L, unsigned first_x, unsigned y, unsigned z) {
   const int nb = L.per_block, n = nb * L.cluster;
-  for (int r = 0; r < L.cluster; r++) std::memset(arena(r), 0xCD, std::min(L.dynamic_smem + 1024, kArenaBytes));
+  for (int r = 0; r < L.cluster; r++) poison_arena(r, L.dynamic_smem, L.static_smem);
   on_cluster_start();
   for (int i = 0; i < n; i++) {
     Thread& t = L.threads[i];
