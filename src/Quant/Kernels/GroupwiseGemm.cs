@@ -17,8 +17,12 @@ namespace InferenceServer.Quant.Kernels;
 /// </remarks>
 public static unsafe class GroupwiseGemm
 {
-    /// <summary>Tests force the scalar loop to check the SIMD one against it; null picks AVX2 when present.</summary>
-    internal static bool? ForceScalar { get; set; }
+    /// <summary>
+    /// Tests force the scalar loop to check the SIMD one against it; null picks AVX2 when present. Per thread (read by
+    /// the calling thread before any work is handed out), so a test forcing it leaves tests running beside it alone.
+    /// </summary>
+    internal static bool? ForceScalar { get => _forceScalar; set => _forceScalar = value; }
+    [ThreadStatic] private static bool? _forceScalar;
 
     public static bool UsesAvx2 => ForceScalar != true && Avx2.IsSupported && Fma.IsSupported;
 

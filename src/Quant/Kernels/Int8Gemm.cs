@@ -32,8 +32,12 @@ public enum Int8GemmPath
 /// </remarks>
 public static unsafe class Int8Gemm
 {
-    /// <summary>Tests force a path to check each against the scalar reference; null picks the best available.</summary>
-    internal static Int8GemmPath? ForcedPath { get; set; }
+    /// <summary>
+    /// Tests force a path to check each against the scalar reference; null picks the best available. Per thread (read
+    /// by the calling thread), so a test forcing it leaves tests running beside it alone.
+    /// </summary>
+    internal static Int8GemmPath? ForcedPath { get => _forcedPath; set => _forcedPath = value; }
+    [ThreadStatic] private static Int8GemmPath? _forcedPath;
 
     public static IReadOnlyList<Int8GemmPath> AvailablePaths { get; } = FindPaths();
 
