@@ -17,11 +17,9 @@
 //
 // Shared memory: one arena per block of the cluster, 1024-byte aligned, filled with 0xCD before the cluster starts and
 // again once its block has exited. Dynamic shared memory (extern __shared__, rewritten by build.sh) starts at the
-// arena's beginning; the kernel files' static __shared__ variables (rewritten by build.sh to static_shared) are laid
-// out from its end, per launch, so every block of a cluster has its own. Shared-memory addresses (cvta.to.shared) are
-// offsets into the thread's own arena. In the emulator's own test kernels (check_selftest.cpp, not rewritten) a
-// function-local static is the block's static __shared__ variable (clusters of one only: blocks run one at a time),
-// addressed as 0x80000000 + its offset from an anchor.
+// arena's beginning; static __shared__ variables (rewritten by build.sh to static_shared) are laid out from its end,
+// per launch, so every block of a cluster has its own. Shared-memory addresses (cvta.to.shared) are offsets into the
+// thread's own arena.
 //
 // The kernel sources are compiled as C++ against the CUDA headers next to this one (cuda_runtime.h forced in with
 // -include, as nvcc does); mma.cuh, ptx_bits.cuh, ptx_sm90.cuh and wgmma_f16.cuh, the headers with inline PTX, are
@@ -54,7 +52,6 @@
 #define __launch_bounds__(...)
 #define __grid_constant__
 #define __align__(n) __attribute__((aligned(n)))
-#define __shared__ static  // one block at a time: a function-local static is the block's shared memory
 
 struct dim3 {
   unsigned x, y, z;
@@ -113,22 +110,17 @@ struct alignas(1024) Arena {
   char bytes[kArenaBytes];
 };
 inline Arena g_arenas[kMaxCluster];
-alignas(1024) inline char g_shared_anchor[1024];
-constexpr int64_t kStaticShared = 0x80000000;  // static variables: kStaticShared + offset from the anchor, within ±1 GB
 
 inline char* arena(int rank) { return g_arenas[rank].bytes; }
 inline uint32_t shared_address(const void* p) {
   const char* c = static_cast<const char*>(p);
   const char* mine = arena(g_thread ? g_thread->rank : 0);
-  if (c >= mine && c < mine + kArenaBytes) return (uint32_t)(c - mine);
-  const int64_t off = c - g_shared_anchor;
-  if (off < -(int64_t)0x40000000 || off >= (int64_t)0x40000000) fail("a static __shared__ variable too far from the anchor");
-  return (uint32_t)(kStaticShared + off);
+  if (c < mine || c >= mine + kArenaBytes) fail("a shared-memory address of a pointer outside the block's shared memory");
+  return (uint32_t)(c - mine);
 }
 // The pointer behind a shared address of `rank`'s block.
 inline void* shared_pointer(uint32_t a, int rank) {
   if (a < kArenaBytes) return arena(rank) + a;
-  if (a >= 0x40000000u) return g_shared_anchor + ((int64_t)a - kStaticShared);
   fail("shared address " + std::to_string(a) + " is outside shared memory");
 }
 inline void* shared_pointer(uint32_t a) { return shared_pointer(a, g_thread->rank); }
