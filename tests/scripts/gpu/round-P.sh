@@ -9,11 +9,11 @@ exec > >(tee $OUT/roundP.log) 2>&1
 left() { echo $((${ROUND_SECONDS:-590} - SECONDS)); }  # ROUND_SECONDS: the call's limit, less 10 s
 source tests/scripts/gpu/round-common.sh
 kernel_tests 150 default sm90
-timeout 60 dotnet $S bench-kernels --suite zeroquant --m 1,8,16 --output-json /tmp/res/zq-aligned.json 2>&1 | grep -v '^ \|^{\|^}' | tail -1
-INFERENCE_GROUPWISE_A16_ALIGNED=0 timeout 60 dotnet $S bench-kernels --suite zeroquant --m 1,8,16 --output-json /tmp/res/zq-general.json 2>&1 | grep -v '^ \|^{\|^}' | tail -1
-for rg in 2 4; do INFERENCE_GROUPWISE_A16_ROW_GROUPS=$rg timeout 60 dotnet $S bench-kernels --suite zeroquant --m 1,16,64 --output-json /tmp/res/zq-rg$rg.json 2>&1 | grep -v '^ \|^{\|^}' | tail -1; done
-env $SM90 timeout 100 dotnet $S bench-kernels --suite zeroquant --m 1,16,64,1024 --output-json /tmp/res/zq-sm90.json 2>&1 | grep -v '^ \|^{\|^}' | tail -1
-env $SM90 timeout 100 dotnet $S bench-kernels --suite lutgemm --shapes 6144x4096,4096x4096,28672x4096,4096x14336 --m 1,16,64,1024 --output-json /tmp/res/lut-sm90.json 2>&1 | grep -v '^ \|^{\|^}' | tail -1
+suite zq-aligned 60 "" --suite zeroquant --m 1,8,16
+suite zq-general 60 "INFERENCE_GROUPWISE_A16_ALIGNED=0" --suite zeroquant --m 1,8,16
+for rg in 2 4; do suite zq-rg$rg 60 "INFERENCE_GROUPWISE_A16_ROW_GROUPS=$rg" --suite zeroquant --m 1,16,64; done
+suite zq-sm90 100 "$SM90" --suite zeroquant --m 1,16,64,1024
+suite lut-sm90 100 "$SM90" --suite lutgemm --shapes 6144x4096,4096x4096,28672x4096,4096x14336 --m 1,16,64,1024
 python3 - <<'PY'
 import json
 def zq(f, tag):

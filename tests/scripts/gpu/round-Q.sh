@@ -7,7 +7,7 @@ cd "$(dirname "$0")/../../.."
 exec > >(tee $OUT/roundQ.log) 2>&1
 source tests/scripts/gpu/round-common.sh
 kernel_tests 120 default sm90
-timeout 60 dotnet $S bench-kernels --suite zeroquant --m 1,16,64 --output-json /tmp/res/zq-aligned.json 2>&1 | grep -v '^ \|^{\|^}' | tail -1
-INFERENCE_GROUPWISE_A16_ALIGNED=0 timeout 50 dotnet $S bench-kernels --suite zeroquant --m 1,16,64 --output-json /tmp/res/zq-general.json 2>&1 | grep -v '^ \|^{\|^}' | tail -1
-INFERENCE_GROUPWISE_A16_ROW_GROUPS=4 timeout 50 dotnet $S bench-kernels --suite zeroquant --m 1,16,64 --output-json /tmp/res/zq-rg4.json 2>&1 | grep -v '^ \|^{\|^}' | tail -1
+suite zq-aligned 60 "" --suite zeroquant --m 1,16,64
+suite zq-general 50 "INFERENCE_GROUPWISE_A16_ALIGNED=0" --suite zeroquant --m 1,16,64
+suite zq-rg4 50 "INFERENCE_GROUPWISE_A16_ROW_GROUPS=4" --suite zeroquant --m 1,16,64
 tar -C /tmp/res -cf $OUT/results-q.tar .

@@ -1,7 +1,8 @@
 # Sourced by round-P.sh and round-Q.sh (from the repository root, after their `exec > >(tee ...)`): builds the native
 # library with ptxas -v and prints the aligned and Hopper kernels' registers and spills, exports INFERENCE_KERNELS and
 # sets SM90 (the opt-in Hopper switches) and S (the server dll); kernel_tests TIMEOUT MODE... runs the group-wise and
-# LUT-GEMM kernel tests once per mode (default, sm90, sm90-sync).
+# LUT-GEMM kernel tests once per mode (default, sm90, sm90-sync); suite NAME TIMEOUT "ENV" ARGS... runs bench-kernels
+# ARGS with the environment settings ENV into /tmp/res/NAME.json and prints its last line.
 cmake -S src/Kernels -B build/kernels -G Ninja -DCMAKE_PREFIX_PATH=$TORCH_CMAKE_PREFIX_PATH -DCMAKE_CUDA_FLAGS="-Xptxas -v" > /dev/null
 cmake --build build/kernels > /tmp/build.log 2>&1 || { echo BUILD FAILED; grep -B2 -A6 'error' /tmp/build.log | head -80; exit 1; }
 echo "built in ${SECONDS}s"
@@ -21,4 +22,9 @@ kernel_tests() {
     grep -E '\[FAIL\]|total:|succeeded:|failed:' $OUT/kernel-tests-$mode.log | head -20
     grep -A8 '\[FAIL\]' $OUT/kernel-tests-$mode.log | grep -E 'Assert|error|Error|Exception' | head -12
   done
+}
+suite() {
+  local name=$1 limit=$2 settings=$3
+  shift 3
+  env $settings timeout $limit dotnet $S bench-kernels "$@" --output-json /tmp/res/$name.json 2>&1 | grep -v '^ \|^{\|^}' | tail -1
 }
