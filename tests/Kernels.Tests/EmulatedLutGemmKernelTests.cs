@@ -14,6 +14,9 @@ public sealed class EmulatedLutGemmKernelTests
         { "bf16 f32 1 32 1 520 96 1 0", "" },
         { "fp16 f16 4 256 1 1032 4096 4 0", "" },            // M = 1, whole slabs, split K
         { "bf16 f32 3 128 1 520 1000 3 1", "" },             // M = 1, x not 16-byte aligned, a partial last word
+        { "bf16 f32 3 128 1 264 4096 1 0", "" },             // M = 1, 32 slabs per block: the one-slab-ahead loads turn over
+        { "bf16 f16 3 128 1 264 1024 8 0", "" },             // M = 1, one slab per block: no loads ahead
+        { "fp16 f16 2 64 1 264 1000 1 1", "" },              // M = 1, 2-word slabs (G = 64), x off 16 bytes, a partial last word
         { "bf16 f32 3 128 1 520 1000 3 0", "IK_LUTGEMM_SYMMETRIC_TABLES=0" },
         { "fp32 f32 3 128 1 520 1000 2 0", "" },
         { "bf16 f16 2 64 3 1032 200 1 0", "" },              // K not a multiple of the group nor of 32

@@ -12,21 +12,24 @@ public sealed unsafe partial class NativeKernels
     /// <summary>Rows the table kernel takes per launch; the automatic choice takes another path above this (16-bit dtypes).</summary>
     public const int LutGemmMaxTableRows = 8;
 
+    /// <summary>Rows up to which the automatic choice takes the Hopper tensor-core kernel (kBcqSm90MaxRows in lut_gemm.h).</summary>
+    public const int LutGemmMaxSm90Rows = 128;
+
     /// <summary>Which kernel <see cref="LutGemm"/> runs.</summary>
     public enum LutGemmKernel
     {
         /// <summary>
         /// Tables for M ≤ <see cref="LutGemmMaxTableRows"/> (and for float32). Above, in 16 bits with K a multiple of 8:
-        /// the Hopper tensor-core kernel where INFERENCE_LUTGEMM_SM90=1, else W dequantized into a temporary and
-        /// multiplied by cuBLAS, which beats the mma.sync tensor-core kernel on an H200 (1.20× at M = 16, 9.2× at
-        /// M = 1024; docs/benchmarks/h200-lutgemm-kernels.json).
+        /// on Hopper up to <see cref="LutGemmMaxSm90Rows"/> rows the warpgroup-MMA kernel (INFERENCE_LUTGEMM_SM90=0
+        /// turns it off), else W dequantized into a temporary and multiplied by cuBLAS, which beats the mma.sync
+        /// tensor-core kernel (docs/benchmarks/h200-lutgemm-kernels.json).
         /// </summary>
         Auto = 0,
         /// <summary>The table kernel for every M (8 rows per launch).</summary>
         Table = 1,
         /// <summary>
         /// BCQ tiles dequantized in shared memory feeding mma.sync (float16/bfloat16, K a multiple of 8); the Hopper
-        /// warpgroup-MMA kernel instead where INFERENCE_LUTGEMM_SM90=1.
+        /// warpgroup-MMA kernel instead on Hopper (unless INFERENCE_LUTGEMM_SM90=0).
         /// </summary>
         TensorCore = 2,
     }

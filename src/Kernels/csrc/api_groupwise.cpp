@@ -46,7 +46,7 @@ extern "C" {
 
 // out [M, N] = x [M, K] · dequant(W)ᵀ + bias, x/out/bias float16 or bfloat16. M ≤ 128: the streaming kernel (packed
 // weights read once per 32 rows, dequantized in registers); larger M: W dequantized into a temporary, then cuBLAS.
-// Where groupwise_gemm_sm90_supports says so (opt-in, Hopper, INT4, G a multiple of 128): the TMA + wgmma kernel.
+// Where groupwise_gemm_sm90_supports says so (Hopper, 17-128 rows, INT4, G a multiple of 128): the TMA + wgmma kernel.
 int ik_groupwise_gemm(at::Tensor* out, at::Tensor* x, at::Tensor* packed, at::Tensor* scales, at::Tensor* zeros, at::Tensor* bias, int bits, int group) {
   IK_TRY
   const int64_t K = check_weight(*packed, *scales, zeros, bits, group, "groupwise_gemm");

@@ -46,8 +46,8 @@ extern "C" {
 
 // out [M, N] = x [M, K] · Wᵀ + bias, W the BCQ weights. x rows contiguous (unit stride along K), out contiguous, both
 // in one dtype (float32, float16, bfloat16), bias [N] in that dtype or null. kernel: 0 = automatic (the table kernel
-// for M ≤ 8; above, for float16/bfloat16 when K is a multiple of 8, the warpgroup-MMA kernel where bcq_gemm_sm90_supports
-// says so, else W dequantized into a temporary and multiplied by cuBLAS), 1 = table kernel (any M, 8 rows per launch),
+// for M ≤ 8; above, for float16/bfloat16 when K is a multiple of 8, the warpgroup-MMA kernel up to kBcqSm90MaxRows rows
+// where bcq_gemm_sm90_supports says so, else W dequantized into a temporary and multiplied by cuBLAS), 1 = table kernel (any M, 8 rows per launch),
 // 2 = tensor-core kernel (float16/bfloat16, K a multiple of 8; the warpgroup-MMA one where bcq_gemm_sm90_supports says so,
 // else the mma.sync one).
 int ik_lutgemm(at::Tensor* out, at::Tensor* x, at::Tensor* signs, at::Tensor* alpha, at::Tensor* offset, at::Tensor* bias, int group,
@@ -75,7 +75,7 @@ int ik_lutgemm(at::Tensor* out, at::Tensor* x, at::Tensor* signs, at::Tensor* al
     check(K % 8 == 0, "lutgemm: the tensor-core kernel needs K a multiple of 8");
     // It moves 16-byte pieces of x; a view that starts mid-row or has an odd row stride is copied once.
     const at::Tensor xa = aligned16(*x) && x->stride(0) % 8 == 0 ? *x : x->contiguous().clone();
-    if (bcq_gemm_sm90_supports(dt, group, xa.data_ptr(), xa.stride(0), stream)) {
+    if ((kernel == 2 || M <= kBcqSm90MaxRows) && bcq_gemm_sm90_supports(dt, group, xa.data_ptr(), xa.stride(0), stream)) {
       check_launch(launch_bcq_gemm_sm90(dt, out->data_ptr(), xa.data_ptr(), s, alpha->data_ptr(), offset->data_ptr(), scale_code(*alpha), b, (int)M,
                                         (int)N, (int)K, q, group, xa.stride(0), N, stream),
                    "lutgemm (tensor cores, Hopper)");

@@ -105,10 +105,12 @@ struct Int4Weights {
 
 }  // namespace
 
-// Opt-in (INFERENCE_GROUPWISE_SM90=1; not yet validated on a GPU): at 17-128 rows, between the mma.sync streaming
-// kernel (decode) and dequantize + cuBLAS (prefill), or at every M with INFERENCE_GROUPWISE_SM90_ALL_M=1.
+// On Hopper at 17-128 rows, between the mma.sync streaming kernel (decode) and dequantize + cuBLAS (prefill): on an
+// H200 at Llama-3-8B's shapes it is 1.9x faster than the streaming kernel at M = 64, slower at M = 16 and slower than
+// dequantize + cuBLAS at M = 1024 (docs/benchmarks/h200-zeroquant-kernels.json). INFERENCE_GROUPWISE_SM90=0 turns it
+// off, INFERENCE_GROUPWISE_SM90_ALL_M=1 sends every M to it (for comparisons).
 bool groupwise_gemm_sm90_supports(int bits, int group, int64_t m, const void* x, int64_t x_stride, cudaStream_t stream) {
-  static const bool enabled = env_switched_on("INFERENCE_GROUPWISE_SM90");
+  static const bool enabled = !env_switched_off("INFERENCE_GROUPWISE_SM90");
   static const bool every_m = env_switched_on("INFERENCE_GROUPWISE_SM90_ALL_M");
   return enabled && (every_m || (m >= 17 && m <= 128)) && bits == 4 && group > 0 && group % 128 == 0 && reinterpret_cast<uintptr_t>(x) % 16 == 0 &&
          x_stride % 8 == 0 && int8_gemm_sm90_available(stream);

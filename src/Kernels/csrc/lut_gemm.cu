@@ -167,54 +167,76 @@ __device__ __forceinline__ void halved_lookups(float& s, uint32_t chunk, uint32_
   }
 }
 
-// The one-token table kernel: the same walk as lut_gemm_kernel with M = 1, but tables that halve and replicate. Since
-// T[255 − b] = −T[b], a chunk keeps only the 128 entries with bit 7 clear; byte b ≥ 128 reads entry 255 − b and flips
-// the sign. Each entry is stored 4 times, entry e of replica r at float 4e + r, and lane l reads replica (l / 8) mod 4:
-// the 8 lanes of one replica meet only its 8 banks, and different replicas never conflict, so a warp's 32 random
-// lookups cost about 2.3 bank cycles instead of about 3.4 with one 256-entry table; building the tables costs the
-// same 512 stores per chunk (one float4 per entry). IK_LUTGEMM_SYMMETRIC_TABLES=0 falls back to lut_gemm_kernel.
+// The one-token table kernel: the same walk as lut_gemm_kernel with M = 1, but tables that halve and replicate, and a
+// slab's loads issued one slab ahead. Since T[255 − b] = −T[b], a chunk keeps only the 128 entries with bit 7 clear;
+// byte b ≥ 128 reads entry 255 − b and flips the sign. Each entry is stored 4 times, entry e of replica r at float
+// 4e + r, and lane l reads replica (l / 8) mod 4: the 8 lanes of one replica meet only its 8 banks, and different
+// replicas never conflict, so a warp's 32 random lookups cost about 2.3 bank cycles instead of about 3.4 with one
+// 256-entry table; building the tables costs the same 512 stores per chunk (one float4 per entry).
+// IK_LUTGEMM_SYMMETRIC_TABLES=0 falls back to lut_gemm_kernel.
+// Ahead (blocks with more than one slab): slab s + 1's sign words, α, offsets and x chunks are loaded into registers
+// before slab s's tables are built and read, so the memory latency overlaps the table work instead of following it.
+// The second buffer costs registers (216 per thread at Q = 3; nvcc 13, sm_90), so fewer blocks fit on an SM: one-slab
+// blocks, whose loads all start at once anyway, do without it. Q (the planes) sizes the buffers exactly.
 // x_vec: x starts on a 16-byte boundary, so a 16-bit chunk of 8 activations is one load.
-template <typename T, typename S>
+template <typename T, typename S, int Q, bool Ahead>
 __global__ void __launch_bounds__(kLutThreads) lut_gemm_m1_kernel(T* __restrict__ y, float* __restrict__ ws, const T* __restrict__ x,
                                                                   const uint32_t* __restrict__ signs, const S* __restrict__ alpha,
                                                                   const S* __restrict__ offset, const T* __restrict__ bias, int N,
-                                                                  int K, int q, int group, int words_per_split, bool x_vec) {
-  constexpr int SW = 4;                      // words per slab: 16 chunks
+                                                                  int K, int group, int words_per_split, bool x_vec) {
+  constexpr int SW = 4;                      // words per slab: 16 chunks; a thread builds one chunk per word
   constexpr int kChunkFloats = 128 * 4;      // 128 entries × 4 replicas
+  constexpr bool kVecX = sizeof(T) == 2;     // 8 activations in one 16-byte load
   __shared__ __align__(16) float table[SW * 4 * kChunkFloats];  // 32 KB
   const int W = (K + 31) / 32, group_words = group / 32, G = (K + group - 1) / group;
   const int n0 = (blockIdx.x * kLutThreads + threadIdx.x) * kLutOuts;
   const bool active = n0 < N;
   const int w_begin = blockIdx.y * words_per_split, w_end = min(W, w_begin + words_per_split);
+  const int l = threadIdx.x % 16, c_first = threadIdx.x / 16;  // build tasks: chunks c_first + 4j (j < sw), low nibble l
   const float* mine = table + ((threadIdx.x >> 3) & 3);  // this lane's replica
   const uint32_t mine_addr = smem_addr(mine);
   float acc[kLutOuts] = {0.f, 0.f, 0.f, 0.f};
 
-  for (int s0 = w_begin; s0 < w_end;) {
+  // One slab's operands: sw words from s0 (one group), in registers.
+  struct Slab {
+    int s0, sw;
+    uint4 words[Q][SW];
+    float4 a[Q], off;
+    uint4 xc[SW];  // the 8 activations of chunk c_first + 4j (kVecX and whole chunks only)
+  };
+  auto slab_words = [&](int s0) { return min(SW, min(w_end, (s0 / group_words + 1) * group_words) - s0); };
+  auto load = [&](Slab& b, int s0) {
+    b.s0 = s0;
+    b.sw = slab_words(s0);
     const int g = s0 / group_words;
-    const int sw = min(SW, min(w_end, (g + 1) * group_words) - s0);
-    uint4 words[4][SW];
 #pragma unroll
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < Q; i++)
 #pragma unroll
       for (int j = 0; j < SW; j++)
-        words[i][j] = (active && i < q && j < sw) ? ld_stream(signs + ((int64_t)i * W + s0 + j) * N + n0) : make_uint4(0, 0, 0, 0);
-    __syncthreads();
-    // Task (chunk c, low nibble l): entries h·16 + l for h = 0..7 (bit 7 clear: x7 always negative).
-    for (int task = threadIdx.x; task < sw * 4 * 16; task += kLutThreads) {
-      const int l = task % 16, c = task / 16, k0 = s0 * 32 + c * 8;
-      float v[8];
-      bool loaded = false;
-      if constexpr (sizeof(T) == 2) {
-        if (x_vec && k0 + 8 <= K) {  // the chunk's 8 activations in one 16-byte load
-          const uint4 u = *reinterpret_cast<const uint4*>(x + k0);
-          const T* e = reinterpret_cast<const T*>(&u);
+        b.words[i][j] = (active && j < b.sw) ? ld_stream(signs + ((int64_t)i * W + s0 + j) * N + n0) : make_uint4(0, 0, 0, 0);
 #pragma unroll
-          for (int t = 0; t < 8; t++) v[t] = to_f(e[t]);
-          loaded = true;
-        }
+    for (int i = 0; i < Q; i++) b.a[i] = active ? load4(alpha + ((int64_t)i * G + g) * N + n0) : make_float4(0.f, 0.f, 0.f, 0.f);
+    b.off = active ? load4(offset + (int64_t)g * N + n0) : make_float4(0.f, 0.f, 0.f, 0.f);
+    if constexpr (kVecX) {
+#pragma unroll
+      for (int j = 0; j < SW; j++) {
+        const int k0 = s0 * 32 + (c_first + 4 * j) * 8;
+        b.xc[j] = x_vec && j < b.sw && k0 + 8 <= K ? *reinterpret_cast<const uint4*>(x + k0) : make_uint4(0, 0, 0, 0);
       }
-      if (!loaded) {
+    }
+  };
+  // Chunk c_first + 4j's entries h·16 + l for h = 0..7 (bit 7 clear: x7 always negative).
+  auto build = [&](const Slab& b) {
+#pragma unroll
+    for (int j = 0; j < SW; j++) {
+      if (j >= b.sw) break;
+      const int c = c_first + 4 * j, k0 = b.s0 * 32 + c * 8;
+      float v[8];
+      if (kVecX && x_vec && k0 + 8 <= K) {
+        const T* e = reinterpret_cast<const T*>(&b.xc[j]);
+#pragma unroll
+        for (int t = 0; t < 8; t++) v[t] = to_f(e[t]);
+      } else {
 #pragma unroll
         for (int t = 0; t < 8; t++) v[t] = k0 + t < K ? to_f(x[k0 + t]) : 0.f;
       }
@@ -228,36 +250,47 @@ __global__ void __launch_bounds__(kLutThreads) lut_gemm_m1_kernel(T* __restrict_
         tc[h * 16 + l] = make_float4(e, e, e, e);
       }
     }
-    __syncthreads();
-    if (active) {
+  };
+  auto lookups = [&](const Slab& b) {
 #pragma unroll
-      for (int i = 0; i < 4; i++) {
-        if (i >= q) break;
-        const float4 a = load4(alpha + ((int64_t)i * G + g) * N + n0);
-        const float av[4] = {a.x, a.y, a.z, a.w};
+    for (int i = 0; i < Q; i++) {
+      const float av[4] = {b.a[i].x, b.a[i].y, b.a[i].z, b.a[i].w};
 #pragma unroll
-        for (int o = 0; o < kLutOuts; o++) {
-          float s = 0.f;
-          if (sw == SW) {  // a whole slab (always, when G and the split are multiples of 128 columns): no word checks
+      for (int o = 0; o < kLutOuts; o++) {
+        float s = 0.f;
+        if (b.sw == SW) {  // a whole slab (always, when G and the split are multiples of 128 columns): no word checks
 #pragma unroll
-            for (int j = 0; j < SW; j++) halved_lookups(s, mine_addr + j * 4 * kChunkFloats * 4, word_at(words[i][j], o));
-          } else {
+          for (int j = 0; j < SW; j++) halved_lookups(s, mine_addr + j * 4 * kChunkFloats * 4, word_at(b.words[i][j], o));
+        } else {
 #pragma unroll
-            for (int j = 0; j < SW; j++)
-              if (j < sw) halved_lookups(s, mine_addr + j * 4 * kChunkFloats * 4, word_at(words[i][j], o));
-          }
-          acc[o] = fmaf(av[o], s, acc[o]);
+          for (int j = 0; j < SW; j++)
+            if (j < b.sw) halved_lookups(s, mine_addr + j * 4 * kChunkFloats * 4, word_at(b.words[i][j], o));
         }
+        acc[o] = fmaf(av[o], s, acc[o]);
       }
-      float xsum = 0.f;  // Σx of a chunk = T[255] = −T[0]
-      for (int c = 0; c < sw * 4; c++) xsum -= mine[c * kChunkFloats];
-      const float4 off = load4(offset + (int64_t)g * N + n0);
-      acc[0] = fmaf(off.x, xsum, acc[0]);
-      acc[1] = fmaf(off.y, xsum, acc[1]);
-      acc[2] = fmaf(off.z, xsum, acc[2]);
-      acc[3] = fmaf(off.w, xsum, acc[3]);
     }
-    s0 += sw;
+    float xsum = 0.f;  // Σx of a chunk = T[255] = −T[0]
+    for (int c = 0; c < b.sw * 4; c++) xsum -= mine[c * kChunkFloats];
+    acc[0] = fmaf(b.off.x, xsum, acc[0]);
+    acc[1] = fmaf(b.off.y, xsum, acc[1]);
+    acc[2] = fmaf(b.off.z, xsum, acc[2]);
+    acc[3] = fmaf(b.off.w, xsum, acc[3]);
+  };
+
+  if (w_begin < w_end) {  // uniform over the block
+    Slab cur, next;
+    load(cur, w_begin);
+    for (;;) {
+      const int s1 = cur.s0 + cur.sw;
+      if (Ahead && s1 < w_end) load(next, s1);  // in flight while this slab's tables are built and read
+      __syncthreads();                          // the previous slab's lookups are done with the table
+      build(cur);
+      __syncthreads();
+      if (active) lookups(cur);
+      if (s1 >= w_end) break;
+      if (Ahead) cur = next;
+      else load(cur, s1);
+    }
   }
   if (!active) return;
 #pragma unroll
@@ -298,6 +331,17 @@ bool symmetric_tables() {
   return on;
 }
 
+template <typename T, typename S, bool Ahead>
+void m1_launch(dim3 grid, cudaStream_t stream, T* y, float* ws, const T* x, const uint32_t* signs, const S* alpha, const S* offset,
+               const T* bias, int n, int k, int q, int group, int wps, bool x_vec) {
+  switch (q) {
+    case 1: lut_gemm_m1_kernel<T, S, 1, Ahead><<<grid, kLutThreads, 0, stream>>>(y, ws, x, signs, alpha, offset, bias, n, k, group, wps, x_vec); break;
+    case 2: lut_gemm_m1_kernel<T, S, 2, Ahead><<<grid, kLutThreads, 0, stream>>>(y, ws, x, signs, alpha, offset, bias, n, k, group, wps, x_vec); break;
+    case 3: lut_gemm_m1_kernel<T, S, 3, Ahead><<<grid, kLutThreads, 0, stream>>>(y, ws, x, signs, alpha, offset, bias, n, k, group, wps, x_vec); break;
+    default: lut_gemm_m1_kernel<T, S, 4, Ahead><<<grid, kLutThreads, 0, stream>>>(y, ws, x, signs, alpha, offset, bias, n, k, group, wps, x_vec); break;
+  }
+}
+
 template <typename T, typename S>
 cudaError_t lut_launch(void* y, float* ws, const void* x, const uint32_t* signs, const S* alpha, const S* offset, const void* bias,
                        int m, int n, int k, int q, int group, int64_t xs, int64_t ys, int splits, cudaStream_t stream) {
@@ -312,10 +356,11 @@ cudaError_t lut_launch(void* y, float* ws, const void* x, const uint32_t* signs,
   const T* bt = (const T*)bias;
   switch (mp) {
     case 1:
-      if (symmetric_tables())
-        lut_gemm_m1_kernel<T, S><<<grid, kLutThreads, 0, stream>>>(yt, ws, xt, signs, alpha, offset, bt, n, k, q, group, wps,
-                                                                   reinterpret_cast<uintptr_t>(x) % 16 == 0);
-      else
+      if (symmetric_tables()) {
+        const bool x_vec = reinterpret_cast<uintptr_t>(x) % 16 == 0;
+        if (wps > (group < 128 ? group / 32 : 4)) m1_launch<T, S, true>(grid, stream, yt, ws, xt, signs, alpha, offset, bt, n, k, q, group, wps, x_vec);
+        else m1_launch<T, S, false>(grid, stream, yt, ws, xt, signs, alpha, offset, bt, n, k, q, group, wps, x_vec);
+      } else
         lut_gemm_kernel<T, S, 1><<<grid, kLutThreads, 0, stream>>>(yt, ws, xt, signs, alpha, offset, bt, m, n, k, q, group, xs, ys, wps);
       break;
     case 2: lut_gemm_kernel<T, S, 2><<<grid, kLutThreads, 0, stream>>>(yt, ws, xt, signs, alpha, offset, bt, m, n, k, q, group, xs, ys, wps); break;

@@ -34,7 +34,9 @@ cudaError_t launch_bcq_dequantize(int dtype, void* w, const uint32_t* signs, con
 
 // Hopper (sm_90a builds on compute capability 9.0), float16/bfloat16, G a multiple of 128: the tensor-core path on
 // warpgroup MMAs, BCQ tiles streamed by TMA and dequantized into register fragments (lut_gemm_sm90.cu). x rows must
-// start on 16-byte boundaries. Opt-in (INFERENCE_LUTGEMM_SM90=1; not yet validated on a GPU).
+// start on 16-byte boundaries. INFERENCE_LUTGEMM_SM90=0 turns it off (for comparisons). The automatic choice takes it for
+// 9 to kBcqSm90MaxRows rows, where it beats dequantize + cuBLAS (docs/benchmarks/h200-lutgemm-kernels.json).
+constexpr int kBcqSm90MaxRows = 128;
 bool bcq_gemm_sm90_supports(int dtype, int group, const void* x, int64_t x_stride, cudaStream_t stream);
 cudaError_t launch_bcq_gemm_sm90(int dtype, void* y, const void* x, const uint32_t* signs, const void* alpha, const void* offset,
                                  int scale_dtype, const void* bias, int m, int n, int k, int q, int group, int64_t x_stride, int64_t y_stride,

@@ -127,7 +127,7 @@ cudaError_t launch_typed(const void* x, const uint32_t* signs, const void* alpha
 }  // namespace
 
 bool bcq_gemm_sm90_supports(int dtype, int group, const void* x, int64_t x_stride, cudaStream_t stream) {
-  static const bool enabled = env_switched_on("INFERENCE_LUTGEMM_SM90");
+  static const bool enabled = !env_switched_off("INFERENCE_LUTGEMM_SM90");
   return enabled && (dtype == 1 || dtype == 2) && group > 0 && group % 128 == 0 && reinterpret_cast<uintptr_t>(x) % 16 == 0 && x_stride % 8 == 0 &&
          int8_gemm_sm90_available(stream);
 }

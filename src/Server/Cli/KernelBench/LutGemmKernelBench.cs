@@ -22,12 +22,13 @@ public sealed class LutGemmKernelBench : IKernelBenchSuite
     public string Name => "lutgemm";
     public string Description => "cuBLAS bf16 against LUT-GEMM on 3- and 4-bit BCQ weights (g128) and the dequantize-then-GEMM baseline";
     public string DefaultShapes => KernelBenchCommand.LlamaShapes + "," + OptShapes;
-    public string DefaultRows => "1,16,1024";
+    public string DefaultRows => "1,16,64,1024";
 
     public Dictionary<string, object> BenchShape(KernelBenchContext context, int m, int n, int k)
     {
         var (timer, kernels, device) = (context.Timer, context.Kernels, context.Device);
         var r = new Dictionary<string, object> { ["m"] = m, ["n"] = n, ["k"] = k };
+        bool hopper = KernelBenchContext.IsHopper() && Environment.GetEnvironmentVariable("INFERENCE_LUTGEMM_SM90") != "0";
         var x = randn([m, k], ScalarType.BFloat16, device);
         double cublas;
         using (var scope = NewDisposeScope())
@@ -60,7 +61,7 @@ public sealed class LutGemmKernelBench : IKernelBenchSuite
             });
             r[$"q{q}_packed_bytes"] = bytes;
             r[$"q{q}_lut_kernel"] = m <= NativeKernels.LutGemmMaxTableRows ? "table"
-                : Environment.GetEnvironmentVariable("INFERENCE_LUTGEMM_SM90") == "1" ? "tensor_core_sm90" : "dequantize_cublas";
+                : m <= NativeKernels.LutGemmMaxSm90Rows && hopper ? "tensor_core_sm90" : "dequantize_cublas";
             r[$"q{q}_lut_us"] = lut;
             r[$"q{q}_dequant_gemm_us"] = dequant;
             r[$"q{q}_lut_speedup_vs_cublas_bf16"] = cublas / lut;
@@ -68,7 +69,7 @@ public sealed class LutGemmKernelBench : IKernelBenchSuite
             r[$"q{q}_lut_tb_per_s"] = bytes / lut / 1e6;
             if (m > NativeKernels.LutGemmMaxTableRows)
             {
-                // The explicit tensor-core kernel beside the automatic choice (mma.sync; the Hopper one where opted in).
+                // The explicit tensor-core kernel beside the automatic choice (the Hopper one on Hopper, else mma.sync).
                 r[$"q{q}_tensor_core_kernel_us"] = timer.Microseconds(() =>
                 {
                     var p = packed();

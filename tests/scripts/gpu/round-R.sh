@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Round R: the default kernel choices as serving makes them. Build with ptxas -v (the one-token LUT-GEMM kernel's
+# registers and spills), the group-wise and LUT-GEMM kernel tests, the device copy timed eagerly and from a CUDA graph
+# (PyTorch), the zeroquant and lutgemm suites with their default shapes, Llama-3-8B end to end in bf16, W4A16 and 3-bit
+# BCQ, then OPT-175B in 3-bit BCQ against its dequantize-then-GEMM path as time allows.
+set -o pipefail
+cd "$(dirname "$0")/../../.."
+exec > >(tee $OUT/roundR.log) 2>&1
+left() { echo $((${ROUND_SECONDS:-590} - SECONDS)); }  # ROUND_SECONDS: the call's limit, less 10 s
+source tests/scripts/gpu/round-common.sh
+grep -A4 "Compiling entry function '.*lut_gemm_m1_kernel" /tmp/build.log | grep -E "Compiling|registers|spill" | sed -E "s/.*lut_gemm_m1_kernelI([^E]*)E.*/\1/" | paste - - - | cut -c1-200 | head -8
+kernel_tests 150 default
+python3 - <<'PY'
+import time, torch
+x = torch.empty(1 << 30, dtype=torch.uint8, device="cuda"); y = torch.empty_like(x)
+y.copy_(x); torch.cuda.synchronize(); t = time.perf_counter()
+for _ in range(20): y.copy_(x)
+torch.cuda.synchronize(); print("copy eager TB/s %.2f" % (2 * 20 * x.numel() / (time.perf_counter() - t) / 1e12))
+g = torch.cuda.CUDAGraph()
+with torch.cuda.graph(g):
+  for _ in range(5): y.copy_(x)
+g.replay(); torch.cuda.synchronize(); t = time.perf_counter()
+for _ in range(4): g.replay()
+torch.cuda.synchronize(); print("copy graph TB/s %.2f" % (2 * 20 * x.numel() / (time.perf_counter() - t) / 1e12))
+PY
+suite zq 150 "" --suite zeroquant --m 1,16,64,1024
+suite lut 220 "" --suite lutgemm
+python3 - <<'PY'
+import json
+d = json.load(open('/tmp/res/zq.json')); print('copy', round(d['device_copy_tb_per_s'], 2))
+print('zq geo', {k: round(v, 2) for k, v in d['geomean_w4a16_speedup_vs_cublas_bf16'].items()}, 'bw', {k: round(v, 2) for k, v in d['geomean_w4a16_fraction_of_copy_bandwidth'].items()})
+for r in d['results']: print(r['m'], r['n'], r['k'], 'cublas %.1f w4 %.1f sp %.2f fr %.2f' % (r['cublas_bf16_us'], r['w4a16_us'], r['w4a16_speedup'], r['w4a16_fraction_of_copy_bandwidth']))
+d = json.load(open('/tmp/res/lut.json'))
+for q in ('q3', 'q4'):
+  for key in ('lut_speedup_vs_cublas_bf16', 'lut_speedup_vs_dequant_gemm', 'lut_fraction_of_copy_bandwidth'):
+    print(q, key, {k: round(v, 2) for k, v in d['geomean_%s_%s' % (q, key)].items()})
+for r in d['results']: print(r['m'], r['n'], r['k'], 'cublas %.1f q3 %.1f q4 %.1f deq %.1f tc %.1f' % (r['cublas_bf16_us'], r['q3_lut_us'], r['q4_lut_us'], r['q3_dequant_gemm_us'], r.get('q3_tensor_core_kernel_us', 0)), r['q3_lut_kernel'])
+PY
+tar -C /tmp/res -cf $OUT/results-r.tar .
+B="bench --device cuda --model src/Assets/configs/llama-3-8b --load-format dummy --skip-tokenizer-init --input-len 128 --output-len 128 --concurrency 1,1,64"
+for q in "bf16:" "zq-w4a16:--quantization zeroquant" "lut-q3:--quantization lutgemm --weight-bits 3 --group-size 128"; do
+  name=${q%%:*}; flags=${q#*:}
+  echo "=== $name at ${SECONDS}s"
+  timeout 65 dotnet $S $B $flags --output-json /tmp/res/e2e-$name.json 2>&1 | grep -E 'error|weights:' | head -3
+  python3 -c "import json;[print(r['concurrency'],round(r['output_tokens_per_s'],1),round(r['mean_step_ms'],3)) for r in json.load(open('/tmp/res/e2e-$name.json'))['runs']]" 2>&1 | tail -4
+done
+tar -C /tmp/res -cf $OUT/results-r.tar .
+B="bench --device cuda --model src/Assets/configs/opt-175b --load-format dummy --skip-tokenizer-init --quantization lutgemm --weight-bits 3 --group-size 128 --concurrency 1,16 --input-len 128 --output-len 32"
+for k in lut dequant; do
+  t=$(( $(left) - 5 )); [ $t -lt 40 ] && { echo "skipping opt-175b $k: ${t}s left"; continue; }
+  echo "=== opt-175b $k at ${SECONDS}s, ${t}s"
+  timeout $t dotnet $S $B --lutgemm-kernel $k --output-json /tmp/res/opt175b-$k.json 2>&1 | grep -vE '^\s*$' | grep -E 'error|weights:|KV cache|GiB|^ *[0-9]' | head -8
+  tar -C /tmp/res -cf $OUT/results-r.tar .
+done
