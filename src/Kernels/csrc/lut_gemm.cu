@@ -168,18 +168,18 @@ __device__ __forceinline__ void halved_lookups(float& s, uint32_t chunk, uint32_
 }
 
 // The one-token table kernel: the same walk as lut_gemm_kernel with M = 1, but tables that halve and replicate, and a
-// slab's loads issued one slab ahead. Since T[255 − b] = −T[b], a chunk keeps only the 128 entries with bit 7 clear;
-// byte b ≥ 128 reads entry 255 − b and flips the sign. Each entry is stored 4 times, entry e of replica r at float
-// 4e + r, and lane l reads replica (l / 8) mod 4: the 8 lanes of one replica meet only its 8 banks, and different
-// replicas never conflict, so a warp's 32 random lookups cost about 2.3 bank cycles instead of about 3.4 with one
-// 256-entry table; building the tables costs the same 512 stores per chunk (one float4 per entry).
-// IK_LUTGEMM_SYMMETRIC_TABLES=0 falls back to lut_gemm_kernel.
-// Ahead (blocks with more than one slab): slab s + 1's sign words, α, offsets and x chunks are loaded into registers
-// before slab s's tables are built and read, so the memory latency overlaps the table work instead of following it.
-// The second buffer costs registers (216 per thread at Q = 3; nvcc 13, sm_90), so fewer blocks fit on an SM: one-slab
-// blocks, whose loads all start at once anyway, do without it. Q (the planes) sizes the buffers exactly.
+// slab's loads issued while the slab before it is still being worked on. Since T[255 − b] = −T[b], a chunk keeps only
+// the 128 entries with bit 7 clear; byte b ≥ 128 reads entry 255 − b and flips the sign. Each entry is stored 4 times,
+// entry e of replica r at float 4e + r, and lane l reads replica (l / 8) mod 4: the 8 lanes of one replica meet only
+// its 8 banks, and different replicas never conflict, so a warp's 32 random lookups cost about 2.3 bank cycles instead
+// of about 3.4 with one 256-entry table; building the tables costs the same 512 stores per chunk (one float4 per
+// entry). IK_LUTGEMM_SYMMETRIC_TABLES=0 falls back to lut_gemm_kernel.
+// Loads ahead, in one set of registers: each piece of slab s is reloaded with slab s + 1's as soon as its last reader
+// is done — the x chunks after the tables are built, plane i's sign words and α after its lookups, the offsets after
+// the Σx term — so a block with several slabs has the next slab's bytes in flight while it builds and reads tables,
+// for the register cost of one slab (Q, the planes, sizes it exactly).
 // x_vec: x starts on a 16-byte boundary, so a 16-bit chunk of 8 activations is one load.
-template <typename T, typename S, int Q, bool Ahead>
+template <typename T, typename S, int Q>
 __global__ void __launch_bounds__(kLutThreads) lut_gemm_m1_kernel(T* __restrict__ y, float* __restrict__ ws, const T* __restrict__ x,
                                                                   const uint32_t* __restrict__ signs, const S* __restrict__ alpha,
                                                                   const S* __restrict__ offset, const T* __restrict__ bias, int N,
@@ -195,45 +195,38 @@ __global__ void __launch_bounds__(kLutThreads) lut_gemm_m1_kernel(T* __restrict_
   const int l = threadIdx.x % 16, c_first = threadIdx.x / 16;  // build tasks: chunks c_first + 4j (j < sw), low nibble l
   const float* mine = table + ((threadIdx.x >> 3) & 3);  // this lane's replica
   const uint32_t mine_addr = smem_addr(mine);
-  float acc[kLutOuts] = {0.f, 0.f, 0.f, 0.f};
-
-  // One slab's operands: sw words from s0 (one group), in registers.
-  struct Slab {
-    int s0, sw;
-    uint4 words[Q][SW];
-    float4 a[Q], off;
-    uint4 xc[SW];  // the 8 activations of chunk c_first + 4j (kVecX and whole chunks only)
-  };
   auto slab_words = [&](int s0) { return min(SW, min(w_end, (s0 / group_words + 1) * group_words) - s0); };
-  auto load = [&](Slab& b, int s0) {
-    b.s0 = s0;
-    b.sw = slab_words(s0);
+
+  // The slab's operands (sw words from s0, one group) and their loads.
+  uint4 words[Q][SW];
+  float4 a[Q], off;
+  uint4 xc[SW];  // the 8 activations of chunk c_first + 4j (kVecX and whole chunks only)
+  auto load_plane = [&](int i, int s0, int sw) {
     const int g = s0 / group_words;
 #pragma unroll
-    for (int i = 0; i < Q; i++)
-#pragma unroll
-      for (int j = 0; j < SW; j++)
-        b.words[i][j] = (active && j < b.sw) ? ld_stream(signs + ((int64_t)i * W + s0 + j) * N + n0) : make_uint4(0, 0, 0, 0);
-#pragma unroll
-    for (int i = 0; i < Q; i++) b.a[i] = active ? load4(alpha + ((int64_t)i * G + g) * N + n0) : make_float4(0.f, 0.f, 0.f, 0.f);
-    b.off = active ? load4(offset + (int64_t)g * N + n0) : make_float4(0.f, 0.f, 0.f, 0.f);
+    for (int j = 0; j < SW; j++)
+      words[i][j] = (active && j < sw) ? ld_stream(signs + ((int64_t)i * W + s0 + j) * N + n0) : make_uint4(0, 0, 0, 0);
+    a[i] = active ? load4(alpha + ((int64_t)i * G + g) * N + n0) : make_float4(0.f, 0.f, 0.f, 0.f);
+  };
+  auto load_x = [&](int s0, int sw) {
     if constexpr (kVecX) {
 #pragma unroll
       for (int j = 0; j < SW; j++) {
         const int k0 = s0 * 32 + (c_first + 4 * j) * 8;
-        b.xc[j] = x_vec && j < b.sw && k0 + 8 <= K ? *reinterpret_cast<const uint4*>(x + k0) : make_uint4(0, 0, 0, 0);
+        xc[j] = x_vec && j < sw && k0 + 8 <= K ? *reinterpret_cast<const uint4*>(x + k0) : make_uint4(0, 0, 0, 0);
       }
     }
   };
+  auto load_offsets = [&](int s0) { off = active ? load4(offset + (int64_t)(s0 / group_words) * N + n0) : make_float4(0.f, 0.f, 0.f, 0.f); };
   // Chunk c_first + 4j's entries h·16 + l for h = 0..7 (bit 7 clear: x7 always negative).
-  auto build = [&](const Slab& b) {
+  auto build = [&](int s0, int sw) {
 #pragma unroll
     for (int j = 0; j < SW; j++) {
-      if (j >= b.sw) break;
-      const int c = c_first + 4 * j, k0 = b.s0 * 32 + c * 8;
+      if (j >= sw) break;
+      const int c = c_first + 4 * j, k0 = s0 * 32 + c * 8;
       float v[8];
       if (kVecX && x_vec && k0 + 8 <= K) {
-        const T* e = reinterpret_cast<const T*>(&b.xc[j]);
+        const T* e = reinterpret_cast<const T*>(&xc[j]);
 #pragma unroll
         for (int t = 0; t < 8; t++) v[t] = to_f(e[t]);
       } else {
@@ -251,46 +244,49 @@ __global__ void __launch_bounds__(kLutThreads) lut_gemm_m1_kernel(T* __restrict_
       }
     }
   };
-  auto lookups = [&](const Slab& b) {
-#pragma unroll
-    for (int i = 0; i < Q; i++) {
-      const float av[4] = {b.a[i].x, b.a[i].y, b.a[i].z, b.a[i].w};
-#pragma unroll
-      for (int o = 0; o < kLutOuts; o++) {
-        float s = 0.f;
-        if (b.sw == SW) {  // a whole slab (always, when G and the split are multiples of 128 columns): no word checks
-#pragma unroll
-          for (int j = 0; j < SW; j++) halved_lookups(s, mine_addr + j * 4 * kChunkFloats * 4, word_at(b.words[i][j], o));
-        } else {
-#pragma unroll
-          for (int j = 0; j < SW; j++)
-            if (j < b.sw) halved_lookups(s, mine_addr + j * 4 * kChunkFloats * 4, word_at(b.words[i][j], o));
-        }
-        acc[o] = fmaf(av[o], s, acc[o]);
-      }
-    }
-    float xsum = 0.f;  // Σx of a chunk = T[255] = −T[0]
-    for (int c = 0; c < b.sw * 4; c++) xsum -= mine[c * kChunkFloats];
-    acc[0] = fmaf(b.off.x, xsum, acc[0]);
-    acc[1] = fmaf(b.off.y, xsum, acc[1]);
-    acc[2] = fmaf(b.off.z, xsum, acc[2]);
-    acc[3] = fmaf(b.off.w, xsum, acc[3]);
-  };
 
-  if (w_begin < w_end) {  // uniform over the block
-    Slab cur, next;
-    load(cur, w_begin);
-    for (;;) {
-      const int s1 = cur.s0 + cur.sw;
-      if (Ahead && s1 < w_end) load(next, s1);  // in flight while this slab's tables are built and read
-      __syncthreads();                          // the previous slab's lookups are done with the table
-      build(cur);
-      __syncthreads();
-      if (active) lookups(cur);
-      if (s1 >= w_end) break;
-      if (Ahead) cur = next;
-      else load(cur, s1);
+  float acc[kLutOuts] = {0.f, 0.f, 0.f, 0.f};
+  int s0 = w_begin, sw = w_begin < w_end ? slab_words(s0) : 0;  // sw = 0: no (more) slabs, uniform over the block
+  if (sw) {
+#pragma unroll
+    for (int i = 0; i < Q; i++) load_plane(i, s0, sw);
+    load_offsets(s0);
+    load_x(s0, sw);
+  }
+  while (sw) {
+    const int s1 = s0 + sw, sw1 = s1 < w_end ? slab_words(s1) : 0;  // the next slab (sw1 = 0: none)
+    __syncthreads();  // the previous slab's lookups are done with the table
+    build(s0, sw);
+    if (sw1) load_x(s1, sw1);
+    __syncthreads();
+    if (active) {
+#pragma unroll
+      for (int i = 0; i < Q; i++) {
+        const float av[4] = {a[i].x, a[i].y, a[i].z, a[i].w};
+#pragma unroll
+        for (int o = 0; o < kLutOuts; o++) {
+          float s = 0.f;
+          if (sw == SW) {  // a whole slab (always, when G and the split are multiples of 128 columns): no word checks
+#pragma unroll
+            for (int j = 0; j < SW; j++) halved_lookups(s, mine_addr + j * 4 * kChunkFloats * 4, word_at(words[i][j], o));
+          } else {
+#pragma unroll
+            for (int j = 0; j < SW; j++)
+              if (j < sw) halved_lookups(s, mine_addr + j * 4 * kChunkFloats * 4, word_at(words[i][j], o));
+          }
+          acc[o] = fmaf(av[o], s, acc[o]);
+        }
+        if (sw1) load_plane(i, s1, sw1);
+      }
+      float xsum = 0.f;  // Σx of a chunk = T[255] = −T[0]
+      for (int c = 0; c < sw * 4; c++) xsum -= mine[c * kChunkFloats];
+      acc[0] = fmaf(off.x, xsum, acc[0]);
+      acc[1] = fmaf(off.y, xsum, acc[1]);
+      acc[2] = fmaf(off.z, xsum, acc[2]);
+      acc[3] = fmaf(off.w, xsum, acc[3]);
+      if (sw1) load_offsets(s1);
     }
+    s0 = s1, sw = sw1;
   }
   if (!active) return;
 #pragma unroll
@@ -331,17 +327,6 @@ bool symmetric_tables() {
   return on;
 }
 
-template <typename T, typename S, bool Ahead>
-void m1_launch(dim3 grid, cudaStream_t stream, T* y, float* ws, const T* x, const uint32_t* signs, const S* alpha, const S* offset,
-               const T* bias, int n, int k, int q, int group, int wps, bool x_vec) {
-  switch (q) {
-    case 1: lut_gemm_m1_kernel<T, S, 1, Ahead><<<grid, kLutThreads, 0, stream>>>(y, ws, x, signs, alpha, offset, bias, n, k, group, wps, x_vec); break;
-    case 2: lut_gemm_m1_kernel<T, S, 2, Ahead><<<grid, kLutThreads, 0, stream>>>(y, ws, x, signs, alpha, offset, bias, n, k, group, wps, x_vec); break;
-    case 3: lut_gemm_m1_kernel<T, S, 3, Ahead><<<grid, kLutThreads, 0, stream>>>(y, ws, x, signs, alpha, offset, bias, n, k, group, wps, x_vec); break;
-    default: lut_gemm_m1_kernel<T, S, 4, Ahead><<<grid, kLutThreads, 0, stream>>>(y, ws, x, signs, alpha, offset, bias, n, k, group, wps, x_vec); break;
-  }
-}
-
 template <typename T, typename S>
 cudaError_t lut_launch(void* y, float* ws, const void* x, const uint32_t* signs, const S* alpha, const S* offset, const void* bias,
                        int m, int n, int k, int q, int group, int64_t xs, int64_t ys, int splits, cudaStream_t stream) {
@@ -358,8 +343,12 @@ cudaError_t lut_launch(void* y, float* ws, const void* x, const uint32_t* signs,
     case 1:
       if (symmetric_tables()) {
         const bool x_vec = reinterpret_cast<uintptr_t>(x) % 16 == 0;
-        if (wps > (group < 128 ? group / 32 : 4)) m1_launch<T, S, true>(grid, stream, yt, ws, xt, signs, alpha, offset, bt, n, k, q, group, wps, x_vec);
-        else m1_launch<T, S, false>(grid, stream, yt, ws, xt, signs, alpha, offset, bt, n, k, q, group, wps, x_vec);
+        switch (q) {
+          case 1: lut_gemm_m1_kernel<T, S, 1><<<grid, kLutThreads, 0, stream>>>(yt, ws, xt, signs, alpha, offset, bt, n, k, group, wps, x_vec); break;
+          case 2: lut_gemm_m1_kernel<T, S, 2><<<grid, kLutThreads, 0, stream>>>(yt, ws, xt, signs, alpha, offset, bt, n, k, group, wps, x_vec); break;
+          case 3: lut_gemm_m1_kernel<T, S, 3><<<grid, kLutThreads, 0, stream>>>(yt, ws, xt, signs, alpha, offset, bt, n, k, group, wps, x_vec); break;
+          default: lut_gemm_m1_kernel<T, S, 4><<<grid, kLutThreads, 0, stream>>>(yt, ws, xt, signs, alpha, offset, bt, n, k, group, wps, x_vec); break;
+        }
       } else
         lut_gemm_kernel<T, S, 1><<<grid, kLutThreads, 0, stream>>>(yt, ws, xt, signs, alpha, offset, bt, m, n, k, q, group, xs, ys, wps);
       break;
