@@ -10,8 +10,8 @@ namespace InferenceServer.Gpu.Tests;
 /// on the device. Covers W4/W8, symmetric/asymmetric, group sizes 32–256, the streaming kernel's token tiles
 /// (M = 1, 2, 3, 7, 8, 12, 16, 17, 33, 64, 100), the prefill paths (M = 130, 300, 1024), N not a multiple of 16. INT4 with
 /// G = 128·2^s and K a multiple of 256 runs the aligned streaming kernel (groupwise_a16_aligned.cu) up to 128 rows,
-/// the other shapes the general one; with INFERENCE_GROUPWISE_SM90=1 on Hopper those INT4 cases run the TMA + wgmma
-/// kernel (groupwise_gemm_sm90.cu) instead.
+/// the other shapes the general one; on Hopper the INT4 cases with G a multiple of 128 and 17–128 rows run the TMA +
+/// wgmma kernel (groupwise_gemm_sm90.cu) instead, and every M does with INFERENCE_GROUPWISE_SM90_ALL_M=1.
 /// </summary>
 public sealed class GroupwiseKernelTests(CudaFixture cuda) : IClassFixture<CudaFixture>
 {

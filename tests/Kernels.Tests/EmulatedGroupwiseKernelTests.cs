@@ -44,7 +44,7 @@ public sealed class EmulatedGroupwiseKernelTests
 
     /// <summary>
     /// The Hopper kernel (groupwise_gemm_sm90.cu on dequant_gemm_sm90.cuh: TMA stages, fragments decoded from shared
-    /// memory, warpgroup MMAs), which serving takes only with INFERENCE_GROUPWISE_SM90=1: decode tiles of 8–64 tokens
+    /// memory, warpgroup MMAs), which serving takes on Hopper at 17–128 rows: decode tiles of 8–64 tokens
     /// with K split over a cluster (132 multiprocessors emulated), prefill tiles of 128 and 256 tokens, a K that ends
     /// mid-stage, and the mma.sync consumer of the decode tiles (INFERENCE_DEQUANT_SM90_SYNC_MMA=1).
     /// </summary>

@@ -37,8 +37,8 @@ public sealed class EmulatedLutGemmKernelTests
     public void TensorCoreKernelMatchesTheDequantizedMatmul(string args) => KernelEmulator.Check("lut mma " + args);
 
     /// <summary>
-    /// LUT-GEMM's Hopper tensor-core path (lut_gemm_sm90.cu on dequant_gemm_sm90.cuh), which serving takes only with
-    /// INFERENCE_LUTGEMM_SM90=1: BCQ sign planes streamed by TMA and decoded into warpgroup-MMA fragments; decode tiles
+    /// LUT-GEMM's Hopper tensor-core path (lut_gemm_sm90.cu on dequant_gemm_sm90.cuh), which serving takes on Hopper at
+    /// 9–128 rows: BCQ sign planes streamed by TMA and decoded into warpgroup-MMA fragments; decode tiles
     /// with K split over a cluster, prefill tiles, K ending mid-stage. Bound: the tensor-core one.
     /// </summary>
     [Theory]

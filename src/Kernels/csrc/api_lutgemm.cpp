@@ -46,8 +46,9 @@ extern "C" {
 
 // out [M, N] = x [M, K] · Wᵀ + bias, W the BCQ weights. x rows contiguous (unit stride along K), out contiguous, both
 // in one dtype (float32, float16, bfloat16), bias [N] in that dtype or null. kernel: 0 = automatic (the table kernel
-// for M ≤ 8; above, for float16/bfloat16 when K is a multiple of 8, the warpgroup-MMA kernel up to kBcqSm90MaxRows rows
-// where bcq_gemm_sm90_supports says so, else W dequantized into a temporary and multiplied by cuBLAS), 1 = table kernel (any M, 8 rows per launch),
+// for M ≤ 8; above, for float16/bfloat16 when K is a multiple of 8, the warpgroup-MMA kernel up to kBcqSm90MaxRows
+// rows where bcq_gemm_sm90_supports says so, else W dequantized into a temporary and multiplied by cuBLAS),
+// 1 = table kernel (any M, 8 rows per launch),
 // 2 = tensor-core kernel (float16/bfloat16, K a multiple of 8; the warpgroup-MMA one where bcq_gemm_sm90_supports says so,
 // else the mma.sync one).
 int ik_lutgemm(at::Tensor* out, at::Tensor* x, at::Tensor* signs, at::Tensor* alpha, at::Tensor* offset, at::Tensor* bias, int group,

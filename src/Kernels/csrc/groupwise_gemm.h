@@ -41,9 +41,9 @@ cudaError_t launch_groupwise_dequantize(int dtype, void* w, const int32_t* packe
                                         const uint8_t* zeros, int n, int k, int bits, int group, cudaStream_t stream);
 
 // Hopper (sm_90a builds on compute capability 9.0): the A16 GEMM for INT4 codes and G a multiple of 128, with
-// TMA-streamed weights dequantized into warpgroup-MMA fragments (groupwise_gemm_sm90.cu). Opt-in for now:
-// INFERENCE_GROUPWISE_SM90=1 takes it at 17-128 rows, adding INFERENCE_GROUPWISE_SM90_ALL_M=1 at every M. x rows must
-// start on 16-byte boundaries.
+// TMA-streamed weights dequantized into warpgroup-MMA fragments (groupwise_gemm_sm90.cu), taken at 17-128 rows
+// (INFERENCE_GROUPWISE_SM90=0: never; INFERENCE_GROUPWISE_SM90_ALL_M=1: at every M). x rows must start on 16-byte
+// boundaries.
 bool groupwise_gemm_sm90_supports(int bits, int group, int64_t m, const void* x, int64_t x_stride, cudaStream_t stream);
 cudaError_t launch_groupwise_gemm_a16_sm90(int dtype, void* y, const void* x, const int32_t* packed, const float* scales,
                                            const uint8_t* zeros, const void* bias, int m, int n, int k, int group, int64_t x_stride,

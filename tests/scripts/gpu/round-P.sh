@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Round P: the aligned INT4 streaming kernel against the general one (decode sizes), and the Hopper dequantizing GEMMs
 # (group-wise INT4 and BCQ): registers, correctness on every M (the default paths and the Hopper ones), the kernel
-# suites with the opt-in Hopper paths on, Llama-3-8B end to end with them off and on, then OPT-175B in 3-bit BCQ as
-# time allows.
+# suites with the Hopper paths at every M, Llama-3-8B end to end with them on (the default) and off, then OPT-175B in
+# 3-bit BCQ as time allows.
 set -o pipefail
 cd "$(dirname "$0")/../../.."
 exec > >(tee $OUT/roundP.log) 2>&1
@@ -34,9 +34,9 @@ except Exception as e: print('lut', e)
 PY
 tar -C /tmp/res -cf $OUT/results-p.tar .
 B="bench --device cuda --model src/Assets/configs/llama-3-8b --load-format dummy --skip-tokenizer-init --input-len 128 --output-len 128 --concurrency 1,1,64"
-for q in "bf16:" "zq-w4a16:--quantization zeroquant" "zq-w4a16-sm90:--quantization zeroquant" "lut-q3:--quantization lutgemm --weight-bits 3 --group-size 128" "lut-q3-sm90:--quantization lutgemm --weight-bits 3 --group-size 128"; do
+for q in "bf16:" "zq-w4a16:--quantization zeroquant" "zq-w4a16-no-sm90:--quantization zeroquant" "lut-q3:--quantization lutgemm --weight-bits 3 --group-size 128" "lut-q3-no-sm90:--quantization lutgemm --weight-bits 3 --group-size 128"; do
   name=${q%%:*}; flags=${q#*:}
-  env=""; [ $name = zq-w4a16-sm90 ] && env="INFERENCE_GROUPWISE_SM90=1"; [ $name = lut-q3-sm90 ] && env="INFERENCE_LUTGEMM_SM90=1"
+  env=""; [ $name = zq-w4a16-no-sm90 ] && env="INFERENCE_GROUPWISE_SM90=0"; [ $name = lut-q3-no-sm90 ] && env="INFERENCE_LUTGEMM_SM90=0"
   echo "=== $name at ${SECONDS}s"
   env $env timeout 65 dotnet $S $B $flags --output-json /tmp/res/e2e-$name.json 2>&1 | grep -E 'error|weights:' | head -3
   python3 -c "import json;[print(r['concurrency'],round(r['output_tokens_per_s'],1),round(r['mean_step_ms'],3)) for r in json.load(open('/tmp/res/e2e-$name.json'))['runs']]" 2>&1 | tail -4

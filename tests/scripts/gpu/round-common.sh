@@ -1,6 +1,6 @@
-# Sourced by round-P.sh and round-Q.sh (from the repository root, after their `exec > >(tee ...)`): builds the native
+# Sourced by the round-*.sh scripts (from the repository root, after their `exec > >(tee ...)`): builds the native
 # library with ptxas -v and prints the aligned and Hopper kernels' registers and spills, exports INFERENCE_KERNELS and
-# sets SM90 (the opt-in Hopper switches) and S (the server dll); kernel_tests TIMEOUT MODE... runs the group-wise and
+# sets SM90 (the Hopper paths at every M) and S (the server dll); kernel_tests TIMEOUT MODE... runs the group-wise and
 # LUT-GEMM kernel tests once per mode (default, sm90, sm90-sync); suite NAME TIMEOUT "ENV" ARGS... runs bench-kernels
 # ARGS with the environment settings ENV into /tmp/res/NAME.json and prints its last line.
 cmake -S src/Kernels -B build/kernels -G Ninja -DCMAKE_PREFIX_PATH=$TORCH_CMAKE_PREFIX_PATH -DCMAKE_CUDA_FLAGS="-Xptxas -v" > /dev/null

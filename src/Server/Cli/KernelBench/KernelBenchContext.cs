@@ -24,8 +24,8 @@ public sealed class KernelBenchContext(Device device, NativeKernels kernels, Gra
 
     /// <summary>
     /// Device-to-device copy bandwidth in bytes per second, counting bytes read plus bytes written (the ceiling the
-    /// bandwidth figures are compared with): 20 eager copies of 1 GiB between two synchronisations, as PyTorch times it
-    /// (../shared/gpu/baselines.py). The same copy replayed from a CUDA graph measured 2.7 TB/s on an H200, below what
+    /// bandwidth figures are compared with): 20 eager copies of 1 GiB between two synchronisations, as PyTorch's eager
+    /// copy_ is timed. The same copy replayed from a CUDA graph measured 2.7 TB/s on an H200, below what
     /// cuBLAS reads at, so it is not the ceiling.
     /// </summary>
     public double CopyBytesPerSecond()
