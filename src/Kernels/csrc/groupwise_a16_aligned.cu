@@ -93,6 +93,115 @@ __global__ void __launch_bounds__(kWarps * 32, MT <= 2 ? 2 : 1)
   reduce_partials_store<kSplits, RG, MT>(acc, split, rg, y, bias, M, N, nb, y_stride, [](float sum, int, int) { return sum; });
 }
 
+// The same computation with the weights staged through shared memory (INFERENCE_GROUPWISE_A16_STAGES=4, for
+// comparisons): each lane copies its pieces of a buffer with cp.async (L2 only) into a ring of kStages buffers and
+// reads them back just before its MMAs, so kStages − 1 buffers per lane are in flight while one is computed, against
+// one in the register form above (whose loads, 64 bytes per lane, are what bounds it at decode sizes: 32 KB in flight
+// per SM at two blocks). Scales and zero points stay in registers, one set per stage. A lane reads only what it copied
+// itself, so cp.async.wait_group orders it and no barrier is needed; a stage is overwritten only after the MMAs that
+// consumed its registers have issued. Ring layout [stage][piece][thread] (piece = chunk u, row lo/hi): a warp's
+// 16-byte accesses are consecutive, conflict-free. Token tiles, row groups of 1 only.
+constexpr int kStages = 4;
+constexpr int kPieces = 2 * kUnroll;  // 16-byte pieces per lane and buffer
+
+template <typename T, int MT, bool Zeros>
+__global__ void __launch_bounds__(kWarps * 32, MT <= 2 ? 2 : 1)
+    groupwise_a16_staged_kernel(T* __restrict__ y, const T* __restrict__ x, const uint8_t* __restrict__ w, const float* __restrict__ scales,
+                                const uint8_t* __restrict__ zeros, const T* __restrict__ bias, int M, int N, int K, int chunk_shift,
+                                int64_t x_stride, int64_t y_stride) {
+  extern __shared__ uint4 ring[];  // [kStages][kPieces][kWarps · 32]
+  const int tid = threadIdx.x, lane = tid % 32, g = lane / 4, t = lane % 4, split = tid / 32;
+  groupwise_a16::enter_token_tile(x, y, M, x_stride, y_stride);
+  const int nb = blockIdx.x * 16;
+  const int chunks = K / 128, groups = chunks >> chunk_shift;
+  const int row_lo = min(nb + g, N - 1), row_hi = min(nb + g + 8, N - 1);  // rows past N: computed, never stored
+  const uint8_t* w_lo = w + (int64_t)row_lo * chunks * 64 + t * 16;
+  const uint8_t* w_hi = w + (int64_t)row_hi * chunks * 64 + t * 16;
+  const float* s_lo = scales + (int64_t)row_lo * groups;
+  const float* s_hi = scales + (int64_t)row_hi * groups;
+  const uint8_t* z_lo = Zeros ? zeros + (int64_t)row_lo * groups : nullptr;
+  const uint8_t* z_hi = Zeros ? zeros + (int64_t)row_hi * groups : nullptr;
+  const T* x_row[MT];
+  bool x_ok[MT];
+#pragma unroll
+  for (int j = 0; j < MT; j++) {
+    x_row[j] = x + (int64_t)min(j * 8 + g, M - 1) * x_stride + t * 32;
+    x_ok[j] = true;
+  }
+  float acc[MT][4];
+#pragma unroll
+  for (int j = 0; j < MT; j++) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
+
+  constexpr int kStep = kWarps * kUnroll;
+  float sc[kStages][kUnroll][2], zp[kStages][kUnroll][2];
+  auto piece = [&](int stage, int p) -> uint4& { return ring[(stage * kPieces + p) * (kWarps * 32) + tid]; };
+  // Buffer c0 (kUnroll consecutive chunks, c0 even and chunks even, so all in range when c0 is) into `stage`.
+  auto issue = [&](int stage, int c0) {
+    if (c0 >= chunks) return;  // warp-uniform: nothing to load or compute
+#pragma unroll
+    for (int u = 0; u < kUnroll; u++) {
+      const int gu = (c0 + u) >> chunk_shift;
+      cp_async16(&piece(stage, 2 * u), w_lo + (c0 + u) * 64, 16);
+      cp_async16(&piece(stage, 2 * u + 1), w_hi + (c0 + u) * 64, 16);
+      sc[stage][u][0] = __ldg(s_lo + gu);
+      sc[stage][u][1] = __ldg(s_hi + gu);
+      zp[stage][u][0] = Zeros ? (float)__ldg(z_lo + gu) : 8.f;
+      zp[stage][u][1] = Zeros ? (float)__ldg(z_hi + gu) : 8.f;
+    }
+  };
+#pragma unroll
+  for (int st = 0; st < kStages - 1; st++) {
+    issue(st, split * kUnroll + st * kStep);
+    cp_async_commit();
+  }
+  pdl_wait();  // the weights need nothing from the kernel before, x does
+  pdl_launch_dependents();
+  for (int c0 = split * kUnroll; c0 < chunks; c0 += kStages * kStep) {
+#pragma unroll
+    for (int st = 0; st < kStages; st++) {
+      issue((st + kStages - 1) % kStages, c0 + (st + kStages - 1) * kStep);  // the stage computed one step ago
+      cp_async_commit();
+      cp_async_wait<kStages - 1>();  // this stage's copies have landed
+      const int c = c0 + st * kStep;
+      if (c < chunks) {  // warp-uniform
+#pragma unroll
+        for (int u = 0; u < kUnroll; u++)
+          groupwise_a16::a16_piece<T, 4, MT, true>(acc, piece(st, 2 * u), piece(st, 2 * u + 1), sc[st][u][0], sc[st][u][1], zp[st][u][0],
+                                                   zp[st][u][1], x_row, x_ok, (c + u) * 128, true);
+      }
+    }
+  }
+  reduce_partials_store<kWarps, 1, MT>(acc, split, 0, y, bias, M, N, nb, y_stride, [](float sum, int, int) { return sum; });
+}
+
+template <typename T, bool Zeros, int MT>
+cudaError_t launch_staged(T* y, const T* x, const uint8_t* w, const float* s, const uint8_t* z, const T* bias, int m, int n, int k,
+                          int chunk_shift, int64_t xs, int64_t ys, cudaStream_t st) {
+  constexpr int kSmem = kStages * kPieces * kWarps * 32 * 16;  // 64 KB
+  static const cudaError_t set =
+      cudaFuncSetAttribute(groupwise_a16_staged_kernel<T, MT, Zeros>, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem);
+  if (set != cudaSuccess) return set;
+  const dim3 block(kWarps * 32), grid((n + 15) / 16, (m + kGroupwiseA16TileRows - 1) / kGroupwiseA16TileRows);
+  return launch_pdl(groupwise_a16_staged_kernel<T, MT, Zeros>, grid, block, kSmem, st, y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys);
+}
+
+template <typename T, bool Zeros>
+cudaError_t launch_staged_tiles(T* y, const T* x, const uint8_t* w, const float* s, const uint8_t* z, const T* bias, int m, int n, int k,
+                                int chunk_shift, int64_t xs, int64_t ys, cudaStream_t st) {
+  if (m <= 8) return launch_staged<T, Zeros, 1>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
+  if (m <= 16) return launch_staged<T, Zeros, 2>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
+  return launch_staged<T, Zeros, 4>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
+}
+
+// Whether the shared-memory staged form runs (INFERENCE_GROUPWISE_A16_STAGES=4), for comparisons.
+bool staged() {
+  static const bool on = [] {
+    const char* v = std::getenv("INFERENCE_GROUPWISE_A16_STAGES");
+    return v && std::atoi(v) == kStages;
+  }();
+  return on;
+}
+
 template <typename T, bool Zeros, int RG>
 cudaError_t launch_tiles(T* y, const T* x, const uint8_t* w, const float* s, const uint8_t* z, const T* bias, int m, int n, int k,
                          int chunk_shift, int64_t xs, int64_t ys, cudaStream_t st) {
@@ -115,6 +224,7 @@ int row_groups() {
 template <typename T, bool Zeros>
 cudaError_t launch_row_groups(T* y, const T* x, const uint8_t* w, const float* s, const uint8_t* z, const T* bias, int m, int n, int k,
                               int chunk_shift, int64_t xs, int64_t ys, cudaStream_t st) {
+  if (staged()) return launch_staged_tiles<T, Zeros>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
   switch (row_groups()) {
     case 2: return launch_tiles<T, Zeros, 2>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
     case 4: return launch_tiles<T, Zeros, 4>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
