@@ -16,6 +16,34 @@ namespace {
 using groupwise_a16::kWarps;
 constexpr int kUnroll = 2;  // consecutive 64-byte chunks per warp and buffer: 4 weight loads of 16 bytes per lane
 
+// Lane (g, t)'s operands for the 16 channels from n0: its two weight rows (g and g + 8, clamped to N − 1: rows past N
+// are computed, never stored) at byte 16·t of each 64-byte chunk, their scales and zero points per group, and its
+// token rows (past M they read row M − 1, whose sums land in columns never stored) at the same 32 codes of a chunk.
+template <typename T, int MT, bool Zeros>
+struct LaneRows {
+  const uint8_t *w_lo, *w_hi;
+  const float *s_lo, *s_hi;
+  const uint8_t *z_lo, *z_hi;
+  const T* x_row[MT];
+  bool x_ok[MT];
+  __device__ LaneRows(const T* x, const uint8_t* w, const float* scales, const uint8_t* zeros, int M, int N, int n0, int chunks, int groups,
+                      int64_t x_stride) {
+    const int lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
+    const int row_lo = min(n0 + g, N - 1), row_hi = min(n0 + g + 8, N - 1);
+    w_lo = w + (int64_t)row_lo * chunks * 64 + t * 16;
+    w_hi = w + (int64_t)row_hi * chunks * 64 + t * 16;
+    s_lo = scales + (int64_t)row_lo * groups;
+    s_hi = scales + (int64_t)row_hi * groups;
+    z_lo = Zeros ? zeros + (int64_t)row_lo * groups : nullptr;
+    z_hi = Zeros ? zeros + (int64_t)row_hi * groups : nullptr;
+#pragma unroll
+    for (int j = 0; j < MT; j++) {
+      x_row[j] = x + (int64_t)min(j * 8 + g, M - 1) * x_stride + t * 32;
+      x_ok[j] = true;
+    }
+  }
+};
+
 // RG row groups of 16 channels per block, each on kWarps / RG warps that split K: more row groups per block means
 // each x chunk is read from L2 once for 16·RG channels instead of 16 (INFERENCE_GROUPWISE_A16_ROW_GROUPS, default 1).
 template <typename T, int MT, bool Zeros, int RG>
@@ -23,26 +51,13 @@ __global__ void __launch_bounds__(kWarps * 32, MT <= 2 ? 2 : 1)
     groupwise_a16_aligned_kernel(T* __restrict__ y, const T* __restrict__ x, const uint8_t* __restrict__ w, const float* __restrict__ scales,
                                  const uint8_t* __restrict__ zeros, const T* __restrict__ bias, int M, int N, int K, int chunk_shift,
                                  int64_t x_stride, int64_t y_stride) {
-  const int lane = threadIdx.x % 32, g = lane / 4, t = lane % 4, warp = threadIdx.x / 32;
+  const int warp = threadIdx.x / 32;
   groupwise_a16::enter_token_tile(x, y, M, x_stride, y_stride);
   constexpr int kSplits = kWarps / RG;  // warps sharing a row group's K
   const int split = RG == 1 ? warp : warp % kSplits, rg = RG == 1 ? 0 : warp / kSplits;
-  const int nb = blockIdx.x * 16 * RG, n0 = nb + 16 * rg;
+  const int nb = blockIdx.x * 16 * RG;
   const int chunks = K / 128, groups = chunks >> chunk_shift;  // per row: 64-byte chunks of 128 codes (even), and groups
-  const int row_lo = min(n0 + g, N - 1), row_hi = min(n0 + g + 8, N - 1);  // rows past N: computed, never stored
-  const uint8_t* w_lo = w + (int64_t)row_lo * chunks * 64 + t * 16;
-  const uint8_t* w_hi = w + (int64_t)row_hi * chunks * 64 + t * 16;
-  const float* s_lo = scales + (int64_t)row_lo * groups;
-  const float* s_hi = scales + (int64_t)row_hi * groups;
-  const uint8_t* z_lo = Zeros ? zeros + (int64_t)row_lo * groups : nullptr;
-  const uint8_t* z_hi = Zeros ? zeros + (int64_t)row_hi * groups : nullptr;
-  const T* x_row[MT];
-  bool x_ok[MT];
-#pragma unroll
-  for (int j = 0; j < MT; j++) {
-    x_row[j] = x + (int64_t)min(j * 8 + g, M - 1) * x_stride + t * 32;  // this lane's 32 codes of each chunk
-    x_ok[j] = true;
-  }
+  const LaneRows<T, MT, Zeros> r(x, w, scales, zeros, M, N, nb + 16 * rg, chunks, groups, x_stride);
   float acc[MT][4];
 #pragma unroll
   for (int j = 0; j < MT; j++) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
@@ -58,25 +73,25 @@ __global__ void __launch_bounds__(kWarps * 32, MT <= 2 ? 2 : 1)
   // a warp-uniform branch around the loads keeps the stale buffer live and costs more instructions and registers.
   auto load = [&](Buf& b, int c0) {
     c0 = min(c0, chunks - kUnroll);
-    const uint8_t* p_lo = w_lo + c0 * 64;
-    const uint8_t* p_hi = w_hi + c0 * 64;
+    const uint8_t* p_lo = r.w_lo + c0 * 64;
+    const uint8_t* p_hi = r.w_hi + c0 * 64;
     const int grp = c0 >> chunk_shift;
 #pragma unroll
     for (int u = 0; u < kUnroll; u++) {
       const int du = ((c0 + u) >> chunk_shift) - grp;  // 0 or u: the group of chunk c0 + u, relative
       b.q[u][0] = ld_stream(p_lo + u * 64);
       b.q[u][1] = ld_stream(p_hi + u * 64);
-      b.s[u][0] = __ldg(s_lo + grp + du);
-      b.s[u][1] = __ldg(s_hi + grp + du);
-      b.z[u][0] = Zeros ? (float)__ldg(z_lo + grp + du) : 8.f;
-      b.z[u][1] = Zeros ? (float)__ldg(z_hi + grp + du) : 8.f;
+      b.s[u][0] = __ldg(r.s_lo + grp + du);
+      b.s[u][1] = __ldg(r.s_hi + grp + du);
+      b.z[u][0] = Zeros ? (float)__ldg(r.z_lo + grp + du) : 8.f;
+      b.z[u][1] = Zeros ? (float)__ldg(r.z_hi + grp + du) : 8.f;
     }
   };
   auto compute = [&](const Buf& b, int c0) {
     if (c0 >= chunks) return;  // warp-uniform
 #pragma unroll
     for (int u = 0; u < kUnroll; u++)
-      groupwise_a16::a16_piece<T, 4, MT, true>(acc, b.q[u][0], b.q[u][1], b.s[u][0], b.s[u][1], b.z[u][0], b.z[u][1], x_row, x_ok,
+      groupwise_a16::a16_piece<T, 4, MT, true>(acc, b.q[u][0], b.q[u][1], b.s[u][0], b.s[u][1], b.z[u][0], b.z[u][1], r.x_row, r.x_ok,
                                                (c0 + u) * 128, true);
   };
   // Double-buffered like the general kernel; launched programmatically: the weights need nothing from the kernel
@@ -110,24 +125,11 @@ __global__ void __launch_bounds__(kWarps * 32, MT <= 2 ? 2 : 1)
                                 const uint8_t* __restrict__ zeros, const T* __restrict__ bias, int M, int N, int K, int chunk_shift,
                                 int64_t x_stride, int64_t y_stride) {
   extern __shared__ uint4 ring[];  // [kStages][kPieces][kWarps · 32]
-  const int tid = threadIdx.x, lane = tid % 32, g = lane / 4, t = lane % 4, split = tid / 32;
+  const int tid = threadIdx.x, split = tid / 32;
   groupwise_a16::enter_token_tile(x, y, M, x_stride, y_stride);
   const int nb = blockIdx.x * 16;
   const int chunks = K / 128, groups = chunks >> chunk_shift;
-  const int row_lo = min(nb + g, N - 1), row_hi = min(nb + g + 8, N - 1);  // rows past N: computed, never stored
-  const uint8_t* w_lo = w + (int64_t)row_lo * chunks * 64 + t * 16;
-  const uint8_t* w_hi = w + (int64_t)row_hi * chunks * 64 + t * 16;
-  const float* s_lo = scales + (int64_t)row_lo * groups;
-  const float* s_hi = scales + (int64_t)row_hi * groups;
-  const uint8_t* z_lo = Zeros ? zeros + (int64_t)row_lo * groups : nullptr;
-  const uint8_t* z_hi = Zeros ? zeros + (int64_t)row_hi * groups : nullptr;
-  const T* x_row[MT];
-  bool x_ok[MT];
-#pragma unroll
-  for (int j = 0; j < MT; j++) {
-    x_row[j] = x + (int64_t)min(j * 8 + g, M - 1) * x_stride + t * 32;
-    x_ok[j] = true;
-  }
+  const LaneRows<T, MT, Zeros> r(x, w, scales, zeros, M, N, nb, chunks, groups, x_stride);
   float acc[MT][4];
 #pragma unroll
   for (int j = 0; j < MT; j++) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
@@ -141,12 +143,12 @@ __global__ void __launch_bounds__(kWarps * 32, MT <= 2 ? 2 : 1)
 #pragma unroll
     for (int u = 0; u < kUnroll; u++) {
       const int gu = (c0 + u) >> chunk_shift;
-      cp_async16(&piece(stage, 2 * u), w_lo + (c0 + u) * 64, 16);
-      cp_async16(&piece(stage, 2 * u + 1), w_hi + (c0 + u) * 64, 16);
-      sc[stage][u][0] = __ldg(s_lo + gu);
-      sc[stage][u][1] = __ldg(s_hi + gu);
-      zp[stage][u][0] = Zeros ? (float)__ldg(z_lo + gu) : 8.f;
-      zp[stage][u][1] = Zeros ? (float)__ldg(z_hi + gu) : 8.f;
+      cp_async16(&piece(stage, 2 * u), r.w_lo + (c0 + u) * 64, 16);
+      cp_async16(&piece(stage, 2 * u + 1), r.w_hi + (c0 + u) * 64, 16);
+      sc[stage][u][0] = __ldg(r.s_lo + gu);
+      sc[stage][u][1] = __ldg(r.s_hi + gu);
+      zp[stage][u][0] = Zeros ? (float)__ldg(r.z_lo + gu) : 8.f;
+      zp[stage][u][1] = Zeros ? (float)__ldg(r.z_hi + gu) : 8.f;
     }
   };
 #pragma unroll
@@ -167,7 +169,7 @@ __global__ void __launch_bounds__(kWarps * 32, MT <= 2 ? 2 : 1)
 #pragma unroll
         for (int u = 0; u < kUnroll; u++)
           groupwise_a16::a16_piece<T, 4, MT, true>(acc, piece(st, 2 * u), piece(st, 2 * u + 1), sc[st][u][0], sc[st][u][1], zp[st][u][0],
-                                                   zp[st][u][1], x_row, x_ok, (c + u) * 128, true);
+                                                   zp[st][u][1], r.x_row, r.x_ok, (c + u) * 128, true);
       }
     }
   }

@@ -33,19 +33,10 @@ try:
 except Exception as e: print('lut', e)
 PY
 tar -C /tmp/res -cf $OUT/results-p.tar .
-B="bench --device cuda --model src/Assets/configs/llama-3-8b --load-format dummy --skip-tokenizer-init --input-len 128 --output-len 128 --concurrency 1,1,64"
-for q in "bf16:" "zq-w4a16:--quantization zeroquant" "zq-w4a16-no-sm90:--quantization zeroquant" "lut-q3:--quantization lutgemm --weight-bits 3 --group-size 128" "lut-q3-no-sm90:--quantization lutgemm --weight-bits 3 --group-size 128"; do
-  name=${q%%:*}; flags=${q#*:}
-  env=""; [ $name = zq-w4a16-no-sm90 ] && env="INFERENCE_GROUPWISE_SM90=0"; [ $name = lut-q3-no-sm90 ] && env="INFERENCE_LUTGEMM_SM90=0"
-  echo "=== $name at ${SECONDS}s"
-  env $env timeout 65 dotnet $S $B $flags --output-json /tmp/res/e2e-$name.json 2>&1 | grep -E 'error|weights:' | head -3
-  python3 -c "import json;[print(r['concurrency'],round(r['output_tokens_per_s'],1),round(r['mean_step_ms'],3)) for r in json.load(open('/tmp/res/e2e-$name.json'))['runs']]" 2>&1 | tail -4
-done
+e2e bf16 ""
+e2e zq-w4a16 "" --quantization zeroquant
+e2e zq-w4a16-no-sm90 "INFERENCE_GROUPWISE_SM90=0" --quantization zeroquant
+e2e lut-q3 "" --quantization lutgemm --weight-bits 3 --group-size 128
+e2e lut-q3-no-sm90 "INFERENCE_LUTGEMM_SM90=0" --quantization lutgemm --weight-bits 3 --group-size 128
 tar -C /tmp/res -cf $OUT/results-p.tar .
-B="bench --device cuda --model src/Assets/configs/opt-175b --load-format dummy --skip-tokenizer-init --quantization lutgemm --weight-bits 3 --group-size 128 --concurrency 1,16 --input-len 128 --output-len 128"
-for k in lut dequant; do
-  t=$(( $(left) - 5 )); [ $t -lt 60 ] && { echo "skipping opt-175b $k: ${t}s left"; continue; }
-  echo "=== opt-175b $k at ${SECONDS}s, ${t}s"
-  timeout $t dotnet $S $B --lutgemm-kernel $k --output-json /tmp/res/opt175b-$k.json 2>&1 | grep -vE '^\s*$' | grep -E 'error|weights|memory|KV cache|loaded|GiB|tok/s|^ *[0-9]' | head -14
-  tar -C /tmp/res -cf $OUT/results-p.tar .
-done
+opt175b results-p.tar lut dequant

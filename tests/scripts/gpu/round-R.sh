@@ -37,18 +37,8 @@ for q in ('q3', 'q4'):
 for r in d['results']: print(r['m'], r['n'], r['k'], 'cublas %.1f q3 %.1f q4 %.1f deq %.1f tc %.1f' % (r['cublas_bf16_us'], r['q3_lut_us'], r['q4_lut_us'], r['q3_dequant_gemm_us'], r.get('q3_tensor_core_kernel_us', 0)), r['q3_lut_kernel'])
 PY
 tar -C /tmp/res -cf $OUT/results-r.tar .
-B="bench --device cuda --model src/Assets/configs/llama-3-8b --load-format dummy --skip-tokenizer-init --input-len 128 --output-len 128 --concurrency 1,1,64"
-for q in "bf16:" "zq-w4a16:--quantization zeroquant" "lut-q3:--quantization lutgemm --weight-bits 3 --group-size 128"; do
-  name=${q%%:*}; flags=${q#*:}
-  echo "=== $name at ${SECONDS}s"
-  timeout 65 dotnet $S $B $flags --output-json /tmp/res/e2e-$name.json 2>&1 | grep -E 'error|weights:' | head -3
-  python3 -c "import json;[print(r['concurrency'],round(r['output_tokens_per_s'],1),round(r['mean_step_ms'],3)) for r in json.load(open('/tmp/res/e2e-$name.json'))['runs']]" 2>&1 | tail -4
-done
+e2e bf16 ""
+e2e zq-w4a16 "" --quantization zeroquant
+e2e lut-q3 "" --quantization lutgemm --weight-bits 3 --group-size 128
 tar -C /tmp/res -cf $OUT/results-r.tar .
-B="bench --device cuda --model src/Assets/configs/opt-175b --load-format dummy --skip-tokenizer-init --quantization lutgemm --weight-bits 3 --group-size 128 --concurrency 1,16 --input-len 128 --output-len 32"
-for k in lut dequant; do
-  t=$(( $(left) - 5 )); [ $t -lt 40 ] && { echo "skipping opt-175b $k: ${t}s left"; continue; }
-  echo "=== opt-175b $k at ${SECONDS}s, ${t}s"
-  timeout $t dotnet $S $B --lutgemm-kernel $k --output-json /tmp/res/opt175b-$k.json 2>&1 | grep -vE '^\s*$' | grep -E 'error|weights:|KV cache|GiB|^ *[0-9]' | head -8
-  tar -C /tmp/res -cf $OUT/results-r.tar .
-done
+opt175b results-r.tar lut dequant

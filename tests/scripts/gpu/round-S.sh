@@ -33,8 +33,4 @@ for f in ('zq-regs', 'zq-staged'):
   for r in d['results']: print(r['m'], r['n'], r['k'], 'cublas %.1f w4 %.1f' % (r['cublas_bf16_us'], r['w4a16_us']))
 PY
 tar -C /tmp/res -cf $OUT/results-s.tar .
-t=$(( $(left) - 5 ))
-[ $t -lt 30 ] && { echo "skipping opt-175b: ${t}s left"; exit 0; }
-B="bench --device cuda --model src/Assets/configs/opt-175b --load-format dummy --skip-tokenizer-init --quantization lutgemm --weight-bits 3 --group-size 128 --concurrency 1,16 --input-len 128 --output-len 32"
-timeout $t dotnet $S $B --output-json /tmp/res/opt175b-lut.json 2>&1 | grep -vE '^\s*$' | grep -E 'error|weights:|KV cache|^ *[0-9]' | head -8
-tar -C /tmp/res -cf $OUT/results-s.tar .
+opt175b results-s.tar lut

@@ -2,7 +2,10 @@
 # library with ptxas -v and prints the aligned and Hopper kernels' registers and spills, exports INFERENCE_KERNELS and
 # sets SM90 (the Hopper paths at every M) and S (the server dll); kernel_tests TIMEOUT MODE... runs the group-wise and
 # LUT-GEMM kernel tests once per mode (default, sm90, sm90-sync); suite NAME TIMEOUT "ENV" ARGS... runs bench-kernels
-# ARGS with the environment settings ENV into /tmp/res/NAME.json and prints its last line.
+# ARGS with the environment settings ENV into /tmp/res/NAME.json and prints its last line; e2e NAME "ENV" FLAGS... runs
+# Llama-3-8B end to end (dummy weights, 128 + 128 tokens, concurrency 1, 1 and 64) into /tmp/res/e2e-NAME.json and prints
+# each level's tok/s and mean step ms; opt175b TAR KERNEL... runs OPT-175B in 3-bit BCQ g128 (dummy weights, 128 + 32
+# tokens, batch 1 and 16) with each --lutgemm-kernel while the script's left() says there is time, and tars /tmp/res.
 cmake -S src/Kernels -B build/kernels -G Ninja -DCMAKE_PREFIX_PATH=$TORCH_CMAKE_PREFIX_PATH -DCMAKE_CUDA_FLAGS="-Xptxas -v" > /dev/null
 cmake --build build/kernels > /tmp/build.log 2>&1 || { echo BUILD FAILED; grep -B2 -A6 'error' /tmp/build.log | head -80; exit 1; }
 echo "built in ${SECONDS}s"
@@ -27,4 +30,24 @@ suite() {
   local name=$1 limit=$2 settings=$3
   shift 3
   env $settings timeout $limit dotnet $S bench-kernels "$@" --output-json /tmp/res/$name.json 2>&1 | grep -v '^ \|^{\|^}' | tail -1
+}
+e2e() {
+  local name=$1 settings=$2
+  shift 2
+  echo "=== $name at ${SECONDS}s"
+  env $settings timeout 65 dotnet $S bench --device cuda --model src/Assets/configs/llama-3-8b --load-format dummy --skip-tokenizer-init \
+    --input-len 128 --output-len 128 --concurrency 1,1,64 "$@" --output-json /tmp/res/e2e-$name.json 2>&1 | grep -E 'error|weights:' | head -3
+  python3 -c "import json;[print(r['concurrency'],round(r['output_tokens_per_s'],1),round(r['mean_step_ms'],3)) for r in json.load(open('/tmp/res/e2e-$name.json'))['runs']]" 2>&1 | tail -4
+}
+opt175b() {
+  local tar=$1 k t
+  shift
+  for k in "$@"; do
+    t=$(( $(left) - 5 )); [ $t -lt 40 ] && { echo "skipping opt-175b $k: ${t}s left"; continue; }
+    echo "=== opt-175b $k at ${SECONDS}s, ${t}s"
+    timeout $t dotnet $S bench --device cuda --model src/Assets/configs/opt-175b --load-format dummy --skip-tokenizer-init --quantization lutgemm \
+      --weight-bits 3 --group-size 128 --concurrency 1,16 --input-len 128 --output-len 32 --lutgemm-kernel $k --output-json /tmp/res/opt175b-$k.json 2>&1 |
+      grep -vE '^\s*$' | grep -E 'error|weights:|KV cache|^ *[0-9]' | head -8
+    tar -C /tmp/res -cf $OUT/$tar .
+  done
 }
