@@ -26,6 +26,8 @@ public sealed class CudaLutGemmPerplexityTests(CudaFixture cuda) : IClassFixture
     [InlineData(false, 2, BcqInit.Greedy, 80.80)]
     [InlineData(true, 4, BcqInit.Uniform, 59.23)]
     [InlineData(true, 3, BcqInit.Uniform, 67.83)]
+    [InlineData(true, 2, BcqInit.Uniform, 171.93)]
+    [InlineData(true, 4, BcqInit.Greedy, 67.85)]
     public void MatchesTheCpuLutGemm(bool outliers, int bits, BcqInit init, double cpu)
     {
         var device = cuda.Require();

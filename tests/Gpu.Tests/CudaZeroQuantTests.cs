@@ -12,7 +12,8 @@ namespace InferenceServer.Gpu.Tests;
 /// <summary>
 /// ZeroQuant on CUDA through the native group-wise kernels against the CPU figures of the same protocol (reference
 /// token stream, 48 windows of 256; Quant.Tests' ZeroQuantPerplexityTests): tiny-llama W4 g128 56.08, W8 g128 54.30,
-/// mixed W4/8-A8 55.58 (HF transformers' fake-quant reference for W4 g128: 56.07). In float32 the CUDA path differs
+/// mixed W4/8-A8 55.58 (HF transformers' fake-quant reference for W4 g128: 56.07); tiny-llama-outliers W8 g128 54.42,
+/// mixed 64.05 (docs/benchmarks/zeroquant-cpu.json). In float32 the CUDA path differs
 /// from the CPU's only in summation order (A16 through the float32 dequantized weight, A8 through the INT8 kernel
 /// with exact per-group sums): within 0.3%. In bf16 (the A16 streaming and dense kernels) the activations and
 /// weights are rounded to bf16: within 1.5%.
@@ -20,15 +21,17 @@ namespace InferenceServer.Gpu.Tests;
 public sealed class CudaZeroQuantTests(CudaFixture cuda) : IClassFixture<CudaFixture>
 {
     [Theory]
-    [InlineData("W4A16 g128", 56.08, new[] { "weight-bits", "4", "group-size", "128" })]
-    [InlineData("W8A16 g128", 54.30, new[] { "weight-bits", "8", "group-size", "128" })]
-    [InlineData("mixed W4/8-A8 g128", 55.58, new[] { "mixed-precision", "true" })]
-    public void PerplexityMatchesTheCpu(string label, double cpu, string[] values)
+    [InlineData(false, "W4A16 g128", 56.08, new[] { "weight-bits", "4", "group-size", "128" })]
+    [InlineData(false, "W8A16 g128", 54.30, new[] { "weight-bits", "8", "group-size", "128" })]
+    [InlineData(false, "mixed W4/8-A8 g128", 55.58, new[] { "mixed-precision", "true" })]
+    [InlineData(true, "W8A16 g128", 54.42, new[] { "weight-bits", "8", "group-size", "128" })]
+    [InlineData(true, "mixed W4/8-A8 g128", 64.05, new[] { "mixed-precision", "true" })]
+    public void PerplexityMatchesTheCpu(bool outliers, string label, double cpu, string[] values)
     {
         var device = cuda.Require();
-        var fp32 = Measure(device, ScalarType.Float32, label, values);
+        var fp32 = Measure(device, ScalarType.Float32, label, values, outliers);
         Assert.InRange(fp32, cpu * 0.997, cpu * 1.003);
-        var bf16 = Measure(device, ScalarType.BFloat16, label, values);
+        var bf16 = Measure(device, ScalarType.BFloat16, label, values, outliers);
         Assert.InRange(bf16, cpu * 0.985, cpu * 1.015);
     }
 
