@@ -180,9 +180,7 @@ template <typename T, bool Zeros, int MT>
 cudaError_t launch_staged(T* y, const T* x, const uint8_t* w, const float* s, const uint8_t* z, const T* bias, int m, int n, int k,
                           int chunk_shift, int64_t xs, int64_t ys, cudaStream_t st) {
   constexpr int kSmem = kStages * kPieces * kWarps * 32 * 16;  // 64 KB
-  static const cudaError_t set =
-      cudaFuncSetAttribute(groupwise_a16_staged_kernel<T, MT, Zeros>, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem);
-  if (set != cudaSuccess) return set;
+  if (const cudaError_t err = allow_dynamic_smem<groupwise_a16_staged_kernel<T, MT, Zeros>>(kSmem); err != cudaSuccess) return err;
   const dim3 block(kWarps * 32), grid((n + 15) / 16, (m + kGroupwiseA16TileRows - 1) / kGroupwiseA16TileRows);
   return launch_pdl(groupwise_a16_staged_kernel<T, MT, Zeros>, grid, block, kSmem, st, y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys);
 }
