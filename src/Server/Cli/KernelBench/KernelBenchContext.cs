@@ -51,7 +51,9 @@ public sealed class KernelBenchContext(Device device, NativeKernels kernels, Gra
     public static string GpuName() => NvidiaSmi("name");
 
     /// <summary>Whether the GPU is a Hopper (compute capability 9.x), where the native library's sm_90 kernels run.</summary>
-    public static bool IsHopper() => NvidiaSmi("compute_cap").StartsWith("9.", StringComparison.Ordinal);
+    public static bool IsHopper() => Hopper.Value;
+
+    static readonly Lazy<bool> Hopper = new(() => NvidiaSmi("compute_cap").StartsWith("9.", StringComparison.Ordinal));
 
     static string NvidiaSmi(string field)
     {
