@@ -8,9 +8,8 @@ cd "$(dirname "$0")/../../.."
 exec > >(tee $OUT/roundS.log) 2>&1
 left() { echo $((${ROUND_SECONDS:-330} - SECONDS)); }  # ROUND_SECONDS: the call's limit, less 10 s
 source tests/scripts/gpu/round-common.sh > /dev/null
-for k in lut_gemm_m1_kernel groupwise_a16_staged_kernel; do
-  grep -A4 "Compiling entry function '.*$k" /tmp/build.log | grep -E "Compiling|registers|spill" | sed -E "s/.*${k}I([^E]*)E.*/\1/" | paste - - - | cut -c1-200 | head -6
-done
+registers lut_gemm_m1_kernel 6
+registers groupwise_a16_staged_kernel 6
 echo "built at ${SECONDS}s"
 suite lut-m1 50 "" --suite lutgemm --m 1
 suite zq-staged 40 "INFERENCE_GROUPWISE_A16_STAGES=4" --suite zeroquant --m 1,16

@@ -1,17 +1,21 @@
 # Sourced by the round-*.sh scripts (from the repository root, after their `exec > >(tee ...)`): builds the native
-# library with ptxas -v and prints the aligned and Hopper kernels' registers and spills, exports INFERENCE_KERNELS and
-# sets SM90 (the Hopper paths at every M) and S (the server dll); kernel_tests TIMEOUT MODE... runs the group-wise and
+# library with ptxas -v and prints the aligned and Hopper kernels' registers and spills (registers KERNEL LINES prints
+# the first LINES instances of another), exports INFERENCE_KERNELS and sets SM90 (the Hopper paths at every M) and S (the server dll); kernel_tests TIMEOUT MODE... runs the group-wise and
 # LUT-GEMM kernel tests once per mode (default, sm90, sm90-sync); suite NAME TIMEOUT "ENV" ARGS... runs bench-kernels
 # ARGS with the environment settings ENV into /tmp/res/NAME.json and prints its last line; e2e NAME "ENV" FLAGS... runs
 # Llama-3-8B end to end (dummy weights, 128 + 128 tokens, concurrency 1, 1 and 64) into /tmp/res/e2e-NAME.json and prints
 # each level's tok/s and mean step ms; opt175b TAR KERNEL... runs OPT-175B in 3-bit BCQ g128 (dummy weights, 128 + 32
 # tokens, batch 1 and 16) with each --lutgemm-kernel while the script's left() says there is time, and tars /tmp/res.
+registers() {
+  grep -A4 "Compiling entry function '.*$1" /tmp/build.log | grep -E "Compiling|registers|spill" | sed -E "s/.*$1I([^E]*)E.*/\1/" | paste - - - |
+    cut -c1-220 | head -$2
+}
 cmake -S src/Kernels -B build/kernels -G Ninja -DCMAKE_PREFIX_PATH=$TORCH_CMAKE_PREFIX_PATH -DCMAKE_CUDA_FLAGS="-Xptxas -v" > /dev/null
 cmake --build build/kernels > /tmp/build.log 2>&1 || { echo BUILD FAILED; grep -B2 -A6 'error' /tmp/build.log | head -80; exit 1; }
 echo "built in ${SECONDS}s"
 grep -iE "serializ|C75" /tmp/build.log | sort | uniq -c | head -6
-grep -A4 "Compiling entry function '.*a16_aligned" /tmp/build.log | grep -E "Compiling|registers|spill" | sed -E "s/.*aligned_kernelI([^E]*)E.*/\1/" | paste - - - | cut -c1-160 | head -6
-grep -A4 "Compiling entry function '.*dequant_gemm" /tmp/build.log | grep -E "Compiling|registers|spill" | sed -E "s/.*dequant_gemm_sm90_kernelI([^E]*)E.*/\1/" | paste - - - | cut -c1-220 | head -24
+registers groupwise_a16_aligned_kernel 6
+registers dequant_gemm_sm90_kernel 24
 export INFERENCE_KERNELS=$PWD/build/kernels/libinference_kernels.so
 SM90="INFERENCE_GROUPWISE_SM90=1 INFERENCE_GROUPWISE_SM90_ALL_M=1 INFERENCE_LUTGEMM_SM90=1"
 S=".gpu/app/Server/InferenceServer.dll"
