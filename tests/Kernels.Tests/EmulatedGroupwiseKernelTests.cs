@@ -6,14 +6,15 @@ namespace InferenceServer.Kernels.Tests;
 /// A8 (INT8 MMAs with exact per-group sums) and the dequantize kernel, against the exact dequantized weights, on the
 /// shapes of tests/Gpu.Tests/GroupwiseKernelTests with fewer output rows. INT4 with G = 128·2^s and K a multiple of
 /// 256 runs the aligned A16 kernel, the other shapes the general one; INFERENCE_GROUPWISE_A16_ALIGNED=0 sends the
-/// aligned shapes to the general kernel too, INFERENCE_GROUPWISE_A16_ROW_GROUPS puts 2 or 4 row groups in its blocks,
-/// INFERENCE_GROUPWISE_A16_STAGES=4 stages its weights through shared memory; the Hopper kernel is checked on its own
-/// shapes. Arguments: dtype, bits, sym|asym, group, M, N, K.
+/// aligned shapes to the general kernel too. The aligned kernel's persistent blocks walk several 16-channel tiles each
+/// where the emulated device has few multiprocessors (SIMT_SM_COUNT), and one tile each with
+/// INFERENCE_GROUPWISE_A16_PERSISTENT=0; the Hopper kernel is checked on its own shapes. Arguments: dtype, bits,
+/// sym|asym, group, M, N, K.
 /// </summary>
 public sealed class EmulatedGroupwiseKernelTests
 {
     private const string General = "INFERENCE_GROUPWISE_A16_ALIGNED=0";
-    private const string Staged = "INFERENCE_GROUPWISE_A16_STAGES=4";
+    private const string OneSm = "SIMT_SM_COUNT=1";  // two persistent blocks (one at 17+ tokens) walk every tile
 
     public static TheoryData<string, string> A16 => new()
     {
@@ -32,13 +33,11 @@ public sealed class EmulatedGroupwiseKernelTests
         { "fp16 4 asym 256 2 72 4352", General },
         { "bf16 4 sym 512 7 48 1024", "" },        // aligned, 4 chunks per group
         { "bf16 4 asym 128 1 40 256", "" },        // aligned, the smallest K: seven idle warps
-        { "bf16 4 asym 128 1 136 4096", "INFERENCE_GROUPWISE_A16_ROW_GROUPS=4" },  // aligned, 64 channels per block
-        { "fp16 4 sym 128 12 40 2048", "INFERENCE_GROUPWISE_A16_ROW_GROUPS=2" },   // 32 channels per block, N = 40
-        { "bf16 4 asym 128 100 40 1024", "INFERENCE_GROUPWISE_A16_ROW_GROUPS=4" },
-        { "bf16 4 asym 128 1 136 4096", Staged },  // aligned, weights through a 4-stage shared-memory ring
-        { "fp16 4 sym 256 12 40 2048", Staged },   // two token tiles, 2 chunks per group, fewer passes than stages
-        { "bf16 4 asym 128 100 40 1024", Staged }, // four token tiles per block, several on grid.y
-        { "bf16 4 asym 128 1 40 256", Staged },    // the smallest K: seven idle warps
+        { "bf16 4 asym 128 1 136 4096", OneSm },   // 9 tiles on 2 blocks: the ring runs on across tiles
+        { "fp16 4 sym 256 12 40 2048", OneSm },    // one stage per tile: a tile ends at every stage
+        { "bf16 4 asym 128 100 40 1024", OneSm },  // four token tiles on grid.y, one persistent block each
+        { "bf16 4 asym 128 5 136 256", OneSm },    // the smallest K: seven idle warps in every stage
+        { "fp16 4 asym 256 2 72 4352", "INFERENCE_GROUPWISE_A16_PERSISTENT=0" }, // a block per tile
         { "bf16 8 asym 128 1 136 4096", "" },      // INT8 codes (through float), scale after the MMA
         { "fp16 8 sym 32 3 72 768", "" },          // INT8, the scale applied to the fragments
         { "bf16 8 asym 64 17 72 768", "" },

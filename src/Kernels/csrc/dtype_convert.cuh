@@ -44,6 +44,16 @@ inline int device_cc_major() {
   return cudaGetDevice(&dev) == cudaSuccess && cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) == cudaSuccess ? major : 0;
 }
 
+// Multiprocessors of the current device (asked once; 132 when it cannot be asked).
+inline int sm_count() {
+  static const int count = [] {
+    int dev = 0, n = 0;
+    cudaGetDevice(&dev);
+    return cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev) == cudaSuccess ? n : 132;
+  }();
+  return count;
+}
+
 // Whether the environment variable `name` is "0": the switches that turn a kernel choice off for comparisons.
 inline bool env_switched_off(const char* name) {
   const char* v = std::getenv(name);

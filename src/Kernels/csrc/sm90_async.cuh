@@ -181,11 +181,3 @@ inline bool tile_map(CUtensorMap* map, const int8_t* base, int rows, int cols, i
   return tile_map_2d(map, base, false, rows, cols, ld, kSliceBytes, box_rows, CU_TENSOR_MAP_SWIZZLE_128B);
 }
 
-inline int sm_count() {
-  static const int count = [] {
-    int dev = 0, n = 0;
-    cudaGetDevice(&dev);
-    return cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev) == cudaSuccess ? n : 132;
-  }();
-  return count;
-}
