@@ -8,7 +8,8 @@ namespace InferenceServer.Kernels.Tests;
 /// 256 runs the aligned A16 kernel, the other shapes the general one; INFERENCE_GROUPWISE_A16_ALIGNED=0 sends the
 /// aligned shapes to the general kernel too. The aligned kernel's persistent blocks walk several 16-channel tiles each
 /// where the emulated device has few multiprocessors (SIMT_SM_COUNT), and one tile each with
-/// INFERENCE_GROUPWISE_A16_PERSISTENT=0; the Hopper kernel is checked on its own shapes. Arguments: dtype, bits,
+/// INFERENCE_GROUPWISE_A16_PERSISTENT=0; at one token it reads x permuted in shared memory, from global memory with
+/// INFERENCE_GROUPWISE_A16_X_SHARED=0. The Hopper kernel is checked on its own shapes. Arguments: dtype, bits,
 /// sym|asym, group, M, N, K.
 /// </summary>
 public sealed class EmulatedGroupwiseKernelTests
@@ -38,6 +39,9 @@ public sealed class EmulatedGroupwiseKernelTests
         { "bf16 4 asym 128 100 40 1024", OneSm },  // four token tiles on grid.y, one persistent block each
         { "bf16 4 asym 128 5 136 256", OneSm },    // the smallest K: seven idle warps in every stage
         { "fp16 4 asym 256 2 72 4352", "INFERENCE_GROUPWISE_A16_PERSISTENT=0" }, // a block per tile
+        { "bf16 4 asym 128 1 136 4096", "INFERENCE_GROUPWISE_A16_X_SHARED=0" },  // one token, x read from global memory
+        { "fp16 4 asym 128 1 24 16640", "" },      // one token past the 16384 columns x may occupy in shared memory
+        { "bf16 4 sym 512 1 48 1024", OneSm },     // one token, x in shared memory, G = 512
         { "bf16 8 asym 128 1 136 4096", "" },      // INT8 codes (through float), scale after the MMA
         { "fp16 8 sym 32 3 72 768", "" },          // INT8, the scale applied to the fragments
         { "bf16 8 asym 64 17 72 768", "" },

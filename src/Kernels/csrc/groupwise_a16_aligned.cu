@@ -19,7 +19,7 @@
 namespace {
 
 using groupwise_a16::kWarps;
-constexpr int kUnroll = 2;            // consecutive 64-byte chunks per warp and stage
+constexpr int kUnroll = 2;            // consecutive 64-byte chunks per warp and stage (the scale loads assume 2)
 constexpr int kPieces = 2 * kUnroll;  // 16-byte pieces per lane and stage (chunk u, row lo/hi)
 constexpr int kStages = 4;
 constexpr int kStep = kWarps * kUnroll;  // chunks a block's warps cover per stage
@@ -57,12 +57,13 @@ struct Cursor {
 // itself, so cp.async.wait_group orders it and no barrier is needed; a stage is overwritten only after the MMAs that
 // consumed its registers have issued. Scales and zero points stay in registers, one set per stage (the unrolled stage
 // loop keeps their indices static).
-template <typename T, int MT, bool Zeros>
+template <typename T, int MT, bool Zeros, bool XShared>
 __global__ void __launch_bounds__(kWarps * 32, MT <= 2 ? 2 : 1)
     groupwise_a16_aligned_kernel(T* __restrict__ y, const T* __restrict__ x, const uint8_t* __restrict__ w, const float* __restrict__ scales,
                                  const uint8_t* __restrict__ zeros, const T* __restrict__ bias, int M, int N, int K, int chunk_shift,
                                  int64_t x_stride, int64_t y_stride) {
-  extern __shared__ uint4 ring[];  // [kStages][kPieces][kWarps · 32]
+  extern __shared__ uint4 ring[];  // [kStages][kPieces][kWarps · 32], then (XShared) x_perm
+  uint4* const x_perm = ring + kStages * kPieces * kWarps * 32;  // [chunk][v][t]: lane t's 4 uint4 of a chunk, in pair order
   const int tid = threadIdx.x, split = tid / 32, g = tid % 32 / 4, t = tid % 4;
   groupwise_a16::enter_token_tile(x, y, M, x_stride, y_stride);
   const int chunks = K / 128, groups = chunks >> chunk_shift, tiles = (N + 15) / 16;
@@ -88,14 +89,28 @@ __global__ void __launch_bounds__(kWarps * 32, MT <= 2 ? 2 : 1)
       const TileRows<Zeros> r(w, scales, zeros, N, in.tile * 16, chunks, groups);
 #pragma unroll
       for (int u = 0; u < kUnroll; u++) {
-        const int gu = (c0 + u) >> chunk_shift;
         cp_async16(&piece(stage, 2 * u), r.w_lo + (c0 + u) * 64, 16);
         cp_async16(&piece(stage, 2 * u + 1), r.w_hi + (c0 + u) * 64, 16);
-        sc[stage][u][0] = __ldg(r.s_lo + gu);
-        sc[stage][u][1] = __ldg(r.s_hi + gu);
-        zp[stage][u][0] = Zeros ? (float)__ldg(r.z_lo + gu) : 8.f;
-        zp[stage][u][1] = Zeros ? (float)__ldg(r.z_hi + gu) : 8.f;
       }
+      // The two chunks' scales and zero points in one load per row: at G = 128 they are groups c0 and c0 + 1, adjacent
+      // and (c0 and `groups` even) 8- / 2-byte aligned; at larger G both chunks lie in group c0 >> chunk_shift.
+      const int g0 = c0 >> chunk_shift;
+      if (chunk_shift == 0) {  // kernel-uniform
+        const float2 lo = __ldg(reinterpret_cast<const float2*>(r.s_lo + g0)), hi = __ldg(reinterpret_cast<const float2*>(r.s_hi + g0));
+        sc[stage][0][0] = lo.x, sc[stage][1][0] = lo.y, sc[stage][0][1] = hi.x, sc[stage][1][1] = hi.y;
+        if constexpr (Zeros) {
+          const unsigned zl = __ldg(reinterpret_cast<const unsigned short*>(r.z_lo + g0)), zh = __ldg(reinterpret_cast<const unsigned short*>(r.z_hi + g0));
+          zp[stage][0][0] = (float)(zl & 0xFF), zp[stage][1][0] = (float)(zl >> 8), zp[stage][0][1] = (float)(zh & 0xFF), zp[stage][1][1] = (float)(zh >> 8);
+        }
+      } else {
+        sc[stage][0][0] = sc[stage][1][0] = __ldg(r.s_lo + g0);
+        sc[stage][0][1] = sc[stage][1][1] = __ldg(r.s_hi + g0);
+        if constexpr (Zeros) {
+          zp[stage][0][0] = zp[stage][1][0] = (float)__ldg(r.z_lo + g0);
+          zp[stage][0][1] = zp[stage][1][1] = (float)__ldg(r.z_hi + g0);
+        }
+      }
+      if constexpr (!Zeros) zp[stage][0][0] = zp[stage][1][0] = zp[stage][0][1] = zp[stage][1][1] = 8.f;
     }
     cp_async_commit();
     in.advance(steps);
@@ -104,6 +119,22 @@ __global__ void __launch_bounds__(kWarps * 32, MT <= 2 ? 2 : 1)
   for (int st = 0; st < kStages - 1; st++) issue(st);
   pdl_wait();  // the weights need nothing from the kernel before, x does
   pdl_launch_dependents();
+  if constexpr (XShared) {  // one token: its activations once per block, already permuted the way every piece reads them
+    for (int i = tid; i < chunks * 4; i += kWarps * 32) {
+      const int c = i / 4, tt = i % 4;
+      const uint4* src = reinterpret_cast<const uint4*>(x + c * 128 + tt * 32);
+      uint32_t r[16], xp[16];
+#pragma unroll
+      for (int v = 0; v < 4; v++) {
+        const uint4 q = __ldg(src + v);
+        r[4 * v] = q.x, r[4 * v + 1] = q.y, r[4 * v + 2] = q.z, r[4 * v + 3] = q.w;
+      }
+      groupwise_a16::permute_x_int4(xp, r);
+#pragma unroll
+      for (int v = 0; v < 4; v++) x_perm[(c * 4 + v) * 4 + tt] = make_uint4(xp[4 * v], xp[4 * v + 1], xp[4 * v + 2], xp[4 * v + 3]);
+    }
+    __syncthreads();
+  }
   while (out.tile < tiles) {  // block-uniform
 #pragma unroll
     for (int st = 0; st < kStages; st++) {
@@ -115,11 +146,12 @@ __global__ void __launch_bounds__(kWarps * 32, MT <= 2 ? 2 : 1)
 #pragma unroll
           for (int u = 0; u < kUnroll; u++)
             groupwise_a16::a16_piece<T, 4, MT, true>(acc, piece(st, 2 * u), piece(st, 2 * u + 1), sc[st][u][0], sc[st][u][1], zp[st][u][0],
-                                                     zp[st][u][1], x_row, x_ok, (c + u) * 128, true);
+                                                     zp[st][u][1], x_row, x_ok, (c + u) * 128, true,
+                                                     XShared ? x_perm + (c + u) * 16 + t : nullptr);
         }
         if (out.step == steps - 1) {  // the tile's last stage: its warps meet, store, and start the next tile at zero
-          reduce_partials_store<kWarps, 1, MT>(acc, split, 0, y, bias, M, N, out.tile * 16, y_stride, [](float sum, int, int) { return sum; });
-          __syncthreads();  // every warp has read the partials before any writes the next tile's
+          reduce_partials_store<kWarps, 1, MT, 2>(acc, split, 0, y, bias, M, N, out.tile * 16, y_stride, [](float sum, int, int) { return sum; },
+                                                  (out.tile / gridDim.x) & 1);
 #pragma unroll
           for (int j = 0; j < MT; j++) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
         }
@@ -138,23 +170,28 @@ int grid_blocks(int tiles, int token_tiles) {
   return std::max(1, std::min(tiles, (MT <= 2 ? 2 : 1) * sm_count() / token_tiles));
 }
 
-template <typename T, bool Zeros, int MT>
+constexpr int kRingBytes = kStages * kPieces * kWarps * 32 * 16;  // 64 KB
+constexpr int kMaxXSharedK = 16384;                               // one token's activations up to 32 KB beside the ring
+
+template <typename T, bool Zeros, int MT, bool XShared>
 cudaError_t launch(T* y, const T* x, const uint8_t* w, const float* s, const uint8_t* z, const T* bias, int m, int n, int k, int chunk_shift,
                    int64_t xs, int64_t ys, cudaStream_t st) {
-  constexpr int kSmem = kStages * kPieces * kWarps * 32 * 16;  // 64 KB
-  constexpr auto kernel = groupwise_a16_aligned_kernel<T, MT, Zeros>;
-  if (const cudaError_t err = allow_dynamic_smem<kernel>(kSmem); err != cudaSuccess) return err;
+  constexpr auto kernel = groupwise_a16_aligned_kernel<T, MT, Zeros, XShared>;
+  if (const cudaError_t err = allow_dynamic_smem<kernel>(kRingBytes + (XShared ? kMaxXSharedK * 2 : 0)); err != cudaSuccess) return err;
   const int token_tiles = (m + kGroupwiseA16TileRows - 1) / kGroupwiseA16TileRows;
   const dim3 block(kWarps * 32), grid(grid_blocks<MT>((n + 15) / 16, token_tiles), token_tiles);
-  return launch_pdl(kernel, grid, block, kSmem, st, y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys);
+  return launch_pdl(kernel, grid, block, kRingBytes + (XShared ? k * 2 : 0), st, y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys);
 }
 
+// INFERENCE_GROUPWISE_A16_X_SHARED=0 keeps one token's activations in global memory, for comparisons.
 template <typename T, bool Zeros>
 cudaError_t launch_tiles(T* y, const T* x, const uint8_t* w, const float* s, const uint8_t* z, const T* bias, int m, int n, int k,
                          int chunk_shift, int64_t xs, int64_t ys, cudaStream_t st) {
-  if (m <= 8) return launch<T, Zeros, 1>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
-  if (m <= 16) return launch<T, Zeros, 2>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
-  return launch<T, Zeros, 4>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
+  static const bool x_shared = !env_switched_off("INFERENCE_GROUPWISE_A16_X_SHARED");
+  if (m == 1 && k <= kMaxXSharedK && x_shared) return launch<T, Zeros, 1, true>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
+  if (m <= 8) return launch<T, Zeros, 1, false>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
+  if (m <= 16) return launch<T, Zeros, 2, false>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
+  return launch<T, Zeros, 4, false>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
 }
 
 template <typename T>

@@ -7,12 +7,15 @@
 
 // acc [MT][4]: this warp's accumulators; split: its index among its row group's warps; row_group: which 16 of the
 // block's 16·RG channels (from nb) it holds. For each stored element y[m, n] = to_float(Σ partials, m, n) + bias[n]
-// (M ≤ 8·MT tokens here; channels ≥ N are dropped).
-template <int Splits, int RG, int MT, typename Acc, typename OutT, typename ToFloat>
+// (M ≤ 8·MT tokens here; channels ≥ N are dropped). A block that reduces again (persistent blocks) alternates between
+// Buffers = 2 places, `buffer` = 0, 1, 0, ...: the barrier inside a call then also keeps a warp from writing a place
+// another warp still reads, without a barrier after it.
+template <int Splits, int RG, int MT, int Buffers = 1, typename Acc, typename OutT, typename ToFloat>
 __device__ __forceinline__ void reduce_partials_store(const Acc (&acc)[MT][4], int split, int row_group, OutT* __restrict__ y,
                                                       const OutT* __restrict__ bias, int M, int N, int nb, int64_t y_stride,
-                                                      ToFloat to_float) {
-  __shared__ Acc red[Splits][16 * RG][MT * 8 + 1];  // [split warp][channel][token], padded against bank conflicts
+                                                      ToFloat to_float, int buffer = 0) {
+  __shared__ Acc places[Buffers][Splits][16 * RG][MT * 8 + 1];  // [split warp][channel][token], padded against bank conflicts
+  auto& red = places[buffer];
   const int lane = threadIdx.x % 32, g = lane / 4, t = lane % 4, r = row_group * 16 + g;
 #pragma unroll
   for (int j = 0; j < MT; j++) {
