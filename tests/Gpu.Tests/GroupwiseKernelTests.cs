@@ -65,14 +65,17 @@ public sealed class GroupwiseKernelTests(CudaFixture cuda) : IClassFixture<CudaF
         foreach (var dtype in new[] { ScalarType.BFloat16, ScalarType.Float16 })
         {
             // A16: x is rounded to the 16-bit type; for G < 128 (int4) / 64 (int8) W is too, after its scale (relative
-            // 2^-9 for bf16, twice with the scale's own rounding; larger groups keep u − z exact); the products are accumulated in float in another order than cuBLAS, then y is rounded
-            // once. Over K ≥ 768 random terms that is ≲ 0.3% of y's RMS per element; 2% of the RMS bounds the max.
+            // 2^-9 for bf16, twice with the scale's own rounding; larger groups keep u − z exact; the prefill path rounds
+            // every dequantized weight); the products are accumulated in float in another order than cuBLAS, then y is
+            // rounded once. Over K ≥ 768 random terms the sums differ by ≲ 0.3% of y's RMS per element, but rounding y
+            // alone costs up to half a bf16 ulp, 2^-8 of |y|: 1.8% of the RMS at the largest of 300,000 outputs (about
+            // 4.5 RMS; x is unseeded). 3% of the RMS bounds the max; a wrong scale or code is off by tens of percent.
             using var xs = x.to(dtype);
             using var reference = xs.to(ScalarType.Float32).matmul(wRef.t());
             using var y = Kernels().GroupwiseGemm(xs, dw.Packed, dw.Scales, dw.Zeros, null, bits, group);
             var err = MaxErrorOverRms(y, reference);
             GpuReport.Record($"groupwise_a16_{dtype}_{tag}_max_err_over_rms", err);
-            Assert.True(err < 0.02, $"A16 {dtype}: max error {err} of y's RMS");
+            Assert.True(err < 0.03, $"A16 {dtype}: max error {err} of y's RMS");
         }
 
         // A8: the activations quantized by the native quantizer, then exact int32 sums per group (M ≤ 128), or the INT8
