@@ -45,13 +45,18 @@ __device__ __forceinline__ void add_entry(float (&s)[MP], const float* e) {
   }
 }
 
-// Four consecutive scales (float32 or float16) as floats; p is 16- (float) or 8-byte (half) aligned.
-__device__ __forceinline__ float4 load4(const float* p) { return *reinterpret_cast<const float4*>(p); }
-__device__ __forceinline__ float4 load4(const __half* p) {
-  const uint2 v = *reinterpret_cast<const uint2*>(p);
+// Four consecutive scales (float32 or float16) as loaded, and as floats; p is 16- (float) or 8-byte (half) aligned.
+// A kernel that loads ahead keeps the loaded form until the scales' use: converting on arrival makes the warp wait for
+// the load there (an instruction that reads a load's register waits for it).
+__device__ __forceinline__ float4 load4_raw(const float* p) { return *reinterpret_cast<const float4*>(p); }
+__device__ __forceinline__ uint2 load4_raw(const __half* p) { return *reinterpret_cast<const uint2*>(p); }
+__device__ __forceinline__ float4 to_float4(float4 v) { return v; }
+__device__ __forceinline__ float4 to_float4(uint2 v) {
   const float2 a = __half22float2(*reinterpret_cast<const __half2*>(&v.x)), b = __half22float2(*reinterpret_cast<const __half2*>(&v.y));
   return make_float4(a.x, a.y, b.x, b.y);
 }
+template <typename S>
+__device__ __forceinline__ float4 load4(const S* p) { return to_float4(load4_raw(p)); }
 
 __device__ __forceinline__ uint32_t word_at(const uint4& v, int o) { return o == 0 ? v.x : o == 1 ? v.y : o == 2 ? v.z : v.w; }
 
@@ -199,14 +204,14 @@ __global__ void __launch_bounds__(kLutThreads) lut_gemm_m1_kernel(T* __restrict_
 
   // The slab's operands (sw words from s0, one group) and their loads.
   uint4 words[Q][SW];
-  float4 a[Q], off;
+  decltype(load4_raw(alpha)) a[Q], off;  // as loaded (see load4_raw); read by active threads only
   uint4 xc[SW];  // the 8 activations of chunk c_first + 4j (kVecX and whole chunks only)
   auto load_plane = [&](int i, int s0, int sw) {
     const int g = s0 / group_words;
 #pragma unroll
     for (int j = 0; j < SW; j++)
       words[i][j] = (active && j < sw) ? ld_stream(signs + ((int64_t)i * W + s0 + j) * N + n0) : make_uint4(0, 0, 0, 0);
-    a[i] = active ? load4(alpha + ((int64_t)i * G + g) * N + n0) : make_float4(0.f, 0.f, 0.f, 0.f);
+    if (active) a[i] = load4_raw(alpha + ((int64_t)i * G + g) * N + n0);
   };
   auto load_x = [&](int s0, int sw) {
     if constexpr (kVecX) {
@@ -217,7 +222,9 @@ __global__ void __launch_bounds__(kLutThreads) lut_gemm_m1_kernel(T* __restrict_
       }
     }
   };
-  auto load_offsets = [&](int s0) { off = active ? load4(offset + (int64_t)(s0 / group_words) * N + n0) : make_float4(0.f, 0.f, 0.f, 0.f); };
+  auto load_offsets = [&](int s0) {
+    if (active) off = load4_raw(offset + (int64_t)(s0 / group_words) * N + n0);
+  };
   // Chunk c_first + 4j's entries h·16 + l for h = 0..7 (bit 7 clear: x7 always negative).
   auto build = [&](int s0, int sw) {
 #pragma unroll
@@ -262,7 +269,8 @@ __global__ void __launch_bounds__(kLutThreads) lut_gemm_m1_kernel(T* __restrict_
     if (active) {
 #pragma unroll
       for (int i = 0; i < Q; i++) {
-        const float av[4] = {a[i].x, a[i].y, a[i].z, a[i].w};
+        const float4 af = to_float4(a[i]);
+        const float av[4] = {af.x, af.y, af.z, af.w};
 #pragma unroll
         for (int o = 0; o < kLutOuts; o++) {
           float s = 0.f;
@@ -280,10 +288,11 @@ __global__ void __launch_bounds__(kLutThreads) lut_gemm_m1_kernel(T* __restrict_
       }
       float xsum = 0.f;  // Σx of a chunk = T[255] = −T[0]
       for (int c = 0; c < sw * 4; c++) xsum -= mine[c * kChunkFloats];
-      acc[0] = fmaf(off.x, xsum, acc[0]);
-      acc[1] = fmaf(off.y, xsum, acc[1]);
-      acc[2] = fmaf(off.z, xsum, acc[2]);
-      acc[3] = fmaf(off.w, xsum, acc[3]);
+      const float4 of = to_float4(off);
+      acc[0] = fmaf(of.x, xsum, acc[0]);
+      acc[1] = fmaf(of.y, xsum, acc[1]);
+      acc[2] = fmaf(of.z, xsum, acc[2]);
+      acc[3] = fmaf(of.w, xsum, acc[3]);
       if (sw1) load_offsets(s1);
     }
     s0 = s1, sw = sw1;
