@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Round U: why the streaming kernels stall. Nsight Compute's stall reasons per issued instruction for the aligned
 # W4A16 kernel (1 and 16 tokens, 28672 × 4096) and the one-token LUT-GEMM kernel (q3, 12288 × 49152); then the
-# zeroquant suite at 1 and 16 tokens with each patch of tests/scripts/gpu/variants applied in turn (the library rebuilt
-# incrementally), against the unpatched kernel in the same lease.
+# zeroquant suite at 1 and 16 tokens with each patch in tests/scripts/gpu/variants/ applied in turn (the library rebuilt
+# incrementally), against the unpatched kernel in the same lease. The patches are experiments written for the call and
+# not kept (round U timed split-chain, two MMA accumulators per piece, and three-blocks, 3 blocks per SM with 3 stages).
 set -o pipefail
 cd "$(dirname "$0")/../../.."
 exec > >(tee $OUT/roundU.log) 2>&1

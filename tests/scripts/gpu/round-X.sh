@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Round X: loads ahead that stay in flight. The aligned W4A16 kernel keeps a stage's scales and zero points as loaded
 # until the stage is computed, and the one-token LUT-GEMM kernel its float16 α and offsets; against the previous
-# commit's kernels (.round/to-base.patch, rebuilt incrementally) in the same lease: the zeroquant suite at 1 and 16
+# commit's kernels (.round/to-base.patch, made before the call with `git diff -R HEAD -- src/Kernels/csrc`; rebuilt
+# incrementally) in the same lease: the zeroquant suite at 1 and 16
 # tokens and the lutgemm suite at one token; Nsight Compute's stall reasons for the W4A16 kernel at one token; the
 # group-wise and LUT-GEMM kernel tests.
 set -o pipefail
