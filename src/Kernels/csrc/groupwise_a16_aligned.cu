@@ -24,6 +24,10 @@ constexpr int kUnroll = 2;            // consecutive 64-byte chunks per warp and
 constexpr int kPieces = 2 * kUnroll;  // 16-byte pieces per lane and stage (chunk u, row lo/hi)
 constexpr int kStages = 4;
 constexpr int kStep = kWarps * kUnroll;  // chunks a block's warps cover per stage
+constexpr int kRingBytes = kStages * kPieces * kWarps * 32 * 16;  // 64 KB
+constexpr int kMaxXSharedK = 16384;                               // one token's activations up to 32 KB beside the ring
+template <int MT>
+constexpr int kBlocksPerSm = MT <= 2 ? 2 : 1;  // what the registers (__launch_bounds__) and the ring leave room for
 
 // Lane (g, t)'s weight rows of the 16-channel tile from n0: rows g and g + 8 (clamped to N − 1: rows past N are
 // computed, never stored) at byte 16·t of each 64-byte chunk, and their scales and zero points per group.
@@ -59,12 +63,12 @@ struct Cursor {
 // consumed its registers have issued. Scales and zero points stay in registers, one set per stage (the unrolled stage
 // loop keeps their indices static).
 template <typename T, int MT, bool Zeros, bool XShared>
-__global__ void __launch_bounds__(kWarps * 32, MT <= 2 ? 2 : 1)
+__global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<MT>)
     groupwise_a16_aligned_kernel(T* __restrict__ y, const T* __restrict__ x, const uint8_t* __restrict__ w, const float* __restrict__ scales,
                                  const uint8_t* __restrict__ zeros, const T* __restrict__ bias, int M, int N, int K, int chunk_shift,
                                  int64_t x_stride, int64_t y_stride) {
   extern __shared__ uint4 ring[];  // [kStages][kPieces][kWarps · 32], then (XShared) x_perm
-  uint4* const x_perm = ring + kStages * kPieces * kWarps * 32;  // [chunk][v][t]: lane t's 4 uint4 of a chunk, in pair order
+  uint4* const x_perm = ring + kRingBytes / 16;  // [chunk][v][t]: lane t's 4 uint4 of a chunk, in pair order
   const int tid = threadIdx.x, split = tid / 32, g = tid % 32 / 4, t = tid % 4;
   groupwise_a16::enter_token_tile(x, y, M, x_stride, y_stride);
   const int chunks = K / 128, groups = chunks >> chunk_shift, tiles = (N + 15) / 16;
@@ -162,17 +166,14 @@ __global__ void __launch_bounds__(kWarps * 32, MT <= 2 ? 2 : 1)
   }
 }
 
-// Persistent blocks per multiprocessor (what __launch_bounds__ and the 64 KB ring leave room for);
-// INFERENCE_GROUPWISE_A16_PERSISTENT=0 gives every tile its own block instead, for comparisons.
+// kBlocksPerSm persistent blocks per multiprocessor; INFERENCE_GROUPWISE_A16_PERSISTENT=0 gives every tile its own
+// block instead, for comparisons.
 template <int MT>
 int grid_blocks(int tiles, int token_tiles) {
   static const bool persistent = !env_switched_off("INFERENCE_GROUPWISE_A16_PERSISTENT");
   if (!persistent) return tiles;
-  return std::max(1, std::min(tiles, (MT <= 2 ? 2 : 1) * sm_count() / token_tiles));
+  return std::max(1, std::min(tiles, kBlocksPerSm<MT> * sm_count() / token_tiles));
 }
-
-constexpr int kRingBytes = kStages * kPieces * kWarps * 32 * 16;  // 64 KB
-constexpr int kMaxXSharedK = 16384;                               // one token's activations up to 32 KB beside the ring
 
 template <typename T, bool Zeros, int MT, bool XShared>
 cudaError_t launch(T* y, const T* x, const uint8_t* w, const float* s, const uint8_t* z, const T* bias, int m, int n, int k, int chunk_shift,
