@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Round V: the aligned W4A16 kernel with one token's activations permuted into shared memory once per block, its scale
-# and zero-point loads paired, one barrier per tile and two MMA chains per piece, against the same kernel reading x
-# from global memory (INFERENCE_GROUPWISE_A16_X_SHARED=0) and against the previous commit's kernel (.round/to-base.patch,
-# made before the call with `git diff -R HEAD -- src/Kernels/csrc > .round/to-base.patch`; rebuilt incrementally), at 1 and 16 tokens; the group-wise kernel tests; Nsight Compute's stall reasons at one token;
-# Llama-3-8B end to end in W4A16 and bf16 as time allows.
+# and zero-point loads paired, one barrier per tile and two MMA chains per piece, against the same kernel reading x from
+# global memory (INFERENCE_GROUPWISE_A16_X_SHARED=0) and against the previous commit's kernel (.round/to-base.patch,
+# made before the call with `git diff -R HEAD -- src/Kernels/csrc > .round/to-base.patch`; rebuilt incrementally), at 1
+# and 16 tokens; the group-wise kernel tests; Nsight Compute's stall reasons at one token; Llama-3-8B end to end in
+# W4A16 and bf16 as time allows.
 set -o pipefail
 cd "$(dirname "$0")/../../.."
 exec > >(tee $OUT/roundV.log) 2>&1
