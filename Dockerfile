@@ -44,7 +44,9 @@ COPY protos protos
 COPY src/Tokenization/Tokenization.csproj src/Tokenization/
 COPY src/Engine/Engine.csproj src/Engine/
 COPY src/Quant/Quant.csproj src/Quant/
+COPY src/StructuredOutputs/StructuredOutputs.csproj src/StructuredOutputs/
 COPY src/Server/Server.csproj src/Server/
+COPY src/Analyzers/Analyzers.csproj src/Analyzers/
 RUN dotnet restore src/Server/Server.csproj -r linux-x64
 COPY src src
 RUN dotnet publish src/Server/Server.csproj -c Release -r linux-x64 --self-contained false --no-restore -o /app --nologo

@@ -137,6 +137,33 @@ public sealed partial class DockerfileTests
         }
     }
 
+    /// <summary>
+    /// The restore layer sees only the project files copied before it: every project the server references, directly
+    /// or through another, and the analyzer project that Directory.Build.targets adds to each, must be among them.
+    /// </summary>
+    [Fact]
+    public void Restore_layer_copies_every_project_the_server_needs()
+    {
+        var restore = Array.FindIndex(Lines, l => l.StartsWith("RUN dotnet restore ", StringComparison.Ordinal));
+        Assert.True(restore > 0, "no RUN dotnet restore");
+        var copied = Lines.Take(restore).Where(l => l.StartsWith("COPY ", StringComparison.Ordinal)).Select(l => l.Split(' ')[1]).ToHashSet();
+        var needed = new SortedSet<string>(StringComparer.Ordinal) { "src/Analyzers/Analyzers.csproj" };
+        var pending = new Stack<string>(["src/Server/Server.csproj"]);
+        while (pending.TryPop(out var project))
+        {
+            if (!needed.Add(project)) continue;
+            var dir = Path.GetDirectoryName(project)!;
+            foreach (Match m in ProjectReference().Matches(File.ReadAllText(Path.Combine(DeployTools.Root, project))))
+                pending.Push(Path.GetRelativePath(DeployTools.Root, Path.GetFullPath(Path.Combine(DeployTools.Root, dir, m.Groups[1].Value))));
+        }
+        Assert.Contains("src/Analyzers/Analyzers.csproj", File.ReadAllText(Path.Combine(DeployTools.Root, "Directory.Build.targets")));
+        var missing = needed.Except(copied).ToList();
+        Assert.True(missing.Count == 0, "not copied before the restore: " + string.Join(", ", missing));
+    }
+
+    [GeneratedRegex(@"<ProjectReference Include=""([^""]+)""")]
+    private static partial Regex ProjectReference();
+
     [GeneratedRegex(@"^FROM (?<image>\S+) AS (?<name>[a-z0-9-]+)$")]
     private static partial Regex FromLine();
 }

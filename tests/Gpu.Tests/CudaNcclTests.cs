@@ -2,6 +2,7 @@ using InferenceServer.Engine.Models;
 using InferenceServer.Engine.Models.Architectures;
 using InferenceServer.Engine.Parallel;
 using InferenceServer.Engine.Requests;
+using InferenceServer.Engine.Runtime;
 using InferenceServer.Engine.Sampling;
 using InferenceServer.Engine.Serving;
 using InferenceServer.Engine.Tests.Support;
@@ -37,7 +38,7 @@ public sealed class CudaNcclTests(CudaFixture cuda) : IClassFixture<CudaFixture>
             using var gathered = comm.AllGather(t, 1);
             Assert.Equal([5L, 3L], gathered.shape);
             Assert.True(gathered.eq(t).all().item<bool>());
-            using var ids = arange(7, ScalarType.Int64, device);
+            using var ids = Scalars.Arange(7, ScalarType.Int64, device);
             comm.Broadcast(ids, 0);
             Assert.Equal(21L, ids.sum().item<long>());
         }

@@ -1,4 +1,5 @@
 using InferenceServer.Engine.Kernels;
+using InferenceServer.Engine.Runtime;
 using InferenceServer.Quant.Kernels;
 using static TorchSharp.torch;
 
@@ -92,7 +93,7 @@ public sealed class GroupwiseKernelTests(CudaFixture cuda) : IClassFixture<CudaF
             Assert.True(err < 1e-4, $"A8 float32: max error {err} of y's RMS");
             using var bias = randn([n], ScalarType.BFloat16, device);
             using var yb = Kernels().GroupwiseGemmA8(q, s, dw.Packed, dw.Scales, dw.Zeros, bias, bits, group, ScalarType.BFloat16);
-            using var refb = reference + bias.to(ScalarType.Float32);
+            using var refb = Scalars.Add(reference, bias.to(ScalarType.Float32));
             var errb = MaxErrorOverRms(yb, refb);
             // bf16 output: y rounded once (2^-9 relative); above 128 rows the dequantized x and W are bf16 too.
             Assert.True(errb < 0.02, $"A8 bf16 with bias: max error {errb} of y's RMS");
@@ -114,7 +115,7 @@ public sealed class GroupwiseKernelTests(CudaFixture cuda) : IClassFixture<CudaF
         using var bias = randn([n], ScalarType.BFloat16, device);
         using var y = Kernels().GroupwiseGemm(x, dw.Packed, dw.Scales, dw.Zeros, bias, 4, 64);
         using var w = Kernels().GroupwiseDequantize(dw.Packed, dw.Scales, dw.Zeros, 4, 64, ScalarType.Float32);
-        using var reference = x.to(ScalarType.Float32).matmul(w.t()) + bias.to(ScalarType.Float32);
+        using var reference = Scalars.Add(x.to(ScalarType.Float32).matmul(w.t()), bias.to(ScalarType.Float32));
         Assert.True(MaxErrorOverRms(y, reference) < 0.02);
     }
 

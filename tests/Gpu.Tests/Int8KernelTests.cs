@@ -1,6 +1,7 @@
 using InferenceServer.Engine.Kernels;
 using InferenceServer.Quant.Kernels;
 using static TorchSharp.torch;
+using static InferenceServer.Engine.Runtime.Scalars;
 
 namespace InferenceServer.Gpu.Tests;
 
@@ -67,12 +68,12 @@ public sealed class Int8KernelTests(CudaFixture cuda) : IClassFixture<CudaFixtur
         }
 
         // Real scales, bias and bf16 output: y = acc · sx[m] · sw[n] + b[n], rounded once to bf16.
-        using var sx = rand([m], ScalarType.Float32, device).add_(0.01);
-        using var sw = rand([n], ScalarType.Float32, device).mul_(0.001);
+        using var sx = rand([m], ScalarType.Float32, device).add_(Of(0.01), OneF);
+        using var sw = rand([n], ScalarType.Float32, device).mul_(Of(0.001));
         using var bias = randn([n], ScalarType.BFloat16, device);
         using var y = Kernels().Int8Gemm(xq, sx, wq, sw, bias, ScalarType.BFloat16);
-        using var reference = tensor(expected, [m, n]).to(ScalarType.Float32).to(device) * sx.unsqueeze(1) * sw + bias.to(ScalarType.Float32);
-        var rel = ((y.to(ScalarType.Float32) - reference).abs() / (reference.abs() + 1e-3)).max().item<float>();
+        using var reference = Add(tensor(expected, [m, n]).to(ScalarType.Float32).to(device) * sx.unsqueeze(1) * sw, bias.to(ScalarType.Float32));
+        var rel = ((y.to(ScalarType.Float32) - reference).abs() / reference.abs().add(Of(1e-3), OneF)).max().item<float>();
         GpuReport.Record($"int8_gemm_{m}x{n}x{k}_bf16_max_rel_error", rel);
         Assert.True(rel < 8e-3, $"max relative error {rel} (bf16 rounding is 3.9e-3)");
     }
@@ -87,7 +88,7 @@ public sealed class Int8KernelTests(CudaFixture cuda) : IClassFixture<CudaFixtur
         var device = cuda.Require();
         manual_seed(m + n + k);
         using var x = randn([m, k], ScalarType.BFloat16, device);
-        using var w = randn([n, k], ScalarType.BFloat16, device).mul_(0.05);
+        using var w = randn([n, k], ScalarType.BFloat16, device).mul_(Of(0.05));
         using var bias = randn([n], ScalarType.BFloat16, device);
         using var ours = Kernels().SkinnyLinear(x, w, bias).to(ScalarType.Float32);
         using var exact = nn.functional.linear(x.to(ScalarType.Float64), w.to(ScalarType.Float64), bias.to(ScalarType.Float64)).to(ScalarType.Float32);
@@ -109,12 +110,12 @@ public sealed class Int8KernelTests(CudaFixture cuda) : IClassFixture<CudaFixtur
         manual_seed(3);
         float? s = staticScale ? 0.03f : null;
         // RMSNorm → INT8: the reference is the native RMSNorm (bf16) quantized by the same formula on the CPU.
-        using var x = randn([19, 4096], ScalarType.BFloat16, device).mul_(3);
-        using var w = rand([4096], ScalarType.BFloat16, device).add_(0.5);
+        using var x = randn([19, 4096], ScalarType.BFloat16, device).mul_(Of(3));
+        using var w = rand([4096], ScalarType.BFloat16, device).add_(Of(0.5), OneF);
         var (q1, s1) = kernels.RmsNormQuant(x, w, 1e-5, s);
         AssertQuantized(kernels.RmsNorm(x, w, 1e-5), q1, s1, s, "rms_norm_quant");
         // SiLU·mul → INT8.
-        using var gu = randn([7, 2 * 1000], ScalarType.BFloat16, device).mul_(2);
+        using var gu = randn([7, 2 * 1000], ScalarType.BFloat16, device).mul_(Of(2));
         var (q2, s2) = kernels.SiluMulQuant(gu, s);
         AssertQuantized(kernels.SiluMul(gu), q2, s2, s, "silu_mul_quant", exact: true);
         // Plain rows, from a strided view (the attention output of a fused qkv can be one).
@@ -124,7 +125,7 @@ public sealed class Int8KernelTests(CudaFixture cuda) : IClassFixture<CudaFixtur
         AssertQuantized(view, q3, s3, s, "quantize_rows", exact: true);
         // Decode-step rows wider than 8192, which a cluster of blocks shares (a slice each, the abs-max met in
         // distributed shared memory).
-        using var gu1 = randn([1, 2 * 14336], ScalarType.BFloat16, device).mul_(2);
+        using var gu1 = randn([1, 2 * 14336], ScalarType.BFloat16, device).mul_(Of(2));
         var (q4, s4) = kernels.SiluMulQuant(gu1, s);
         AssertQuantized(kernels.SiluMul(gu1), q4, s4, s, "silu_mul_quant_one_row", exact: true);
         using var rows3 = randn([3, 12288], ScalarType.BFloat16, device);
@@ -140,10 +141,10 @@ public sealed class Int8KernelTests(CudaFixture cuda) : IClassFixture<CudaFixtur
         // Rows wider than 8192 (a cluster of blocks per row, up to 16 rows): the norm against its formula in float32,
         // then its INT8 against the bf16 kernel's output, level for level (the two share the cluster's reduction order).
         using var xWide = randn([5, 14336], ScalarType.BFloat16, device);
-        using var wWide = rand([14336], ScalarType.BFloat16, device).add_(0.5);
+        using var wWide = rand([14336], ScalarType.BFloat16, device).add_(Of(0.5), OneF);
         using var normedWide = kernels.RmsNorm(xWide, wWide, 1e-5);
         using var xf = xWide.to(ScalarType.Float32);
-        using var expectedNorm = (xf * (xf * xf).mean([-1L], keepdim: true).add(1e-5).rsqrt()).to(ScalarType.BFloat16) * wWide;
+        using var expectedNorm = (xf * (xf * xf).mean([-1L], keepdim: true).add(Of(1e-5), OneF).rsqrt()).to(ScalarType.BFloat16) * wWide;
         var normErr = ((normedWide.to(ScalarType.Float32) - expectedNorm.to(ScalarType.Float32)).abs().max() / expectedNorm.to(ScalarType.Float32).abs().max()).item<float>();
         Assert.True(normErr < 1e-2, $"rms_norm of 14336-wide rows: max error {normErr} of the largest value");
         var (qWide, sWide) = kernels.RmsNormQuant(xWide, wWide, 1e-5, s);
@@ -156,14 +157,14 @@ public sealed class Int8KernelTests(CudaFixture cuda) : IClassFixture<CudaFixtur
         // back is T(residual + delta) in both, and the INT8 is that of the bf16 kernel's output, level for level.
         using var res = randn([3, 14336], ScalarType.BFloat16, device);
         using var delta = randn([3, 14336], ScalarType.BFloat16, device);
-        using var expectedRes = (res.to(ScalarType.Float32) + delta.to(ScalarType.Float32)).to(ScalarType.BFloat16);
+        using var expectedRes = Add(res.to(ScalarType.Float32), delta.to(ScalarType.Float32)).to(ScalarType.BFloat16);
         using var resQ = res.clone();
         using var normedAdd = kernels.AddRmsNorm(res, delta, wWide, 1e-5);
         var (qAdd, sAdd) = kernels.AddRmsNormQuant(resQ, delta, wWide, 1e-5, s);
         Assert.True(res.ne(expectedRes).sum().item<long>() == 0 && resQ.ne(expectedRes).sum().item<long>() == 0,
             "add_rms_norm(_quant) of 14336-wide rows: the residual written back differs from T(residual + delta)");
         using var rf = expectedRes.to(ScalarType.Float32);
-        using var expectedAdd = (rf * (rf * rf).mean([-1L], keepdim: true).add(1e-5).rsqrt()).to(ScalarType.BFloat16) * wWide;
+        using var expectedAdd = (rf * (rf * rf).mean([-1L], keepdim: true).add(Of(1e-5), OneF).rsqrt()).to(ScalarType.BFloat16) * wWide;
         var addErr = ((normedAdd.to(ScalarType.Float32) - expectedAdd.to(ScalarType.Float32)).abs().max() / expectedAdd.to(ScalarType.Float32).abs().max()).item<float>();
         Assert.True(addErr < 1e-2, $"add_rms_norm of 14336-wide rows: max error {addErr} of the largest value");
         AssertQuantized(normedAdd, qAdd, sAdd, s, "add_rms_norm_quant_wide_rows", exact: true);
@@ -171,7 +172,7 @@ public sealed class Int8KernelTests(CudaFixture cuda) : IClassFixture<CudaFixtur
         using var rows40 = randn([40, 14336], ScalarType.BFloat16, device);
         var (q6, s6) = kernels.QuantizeRows(rows40, s);
         AssertQuantized(rows40, q6, s6, s, "quantize_rows_forty_rows", exact: true);
-        using var gu24 = randn([24, 2 * 1000], ScalarType.BFloat16, device).mul_(2);
+        using var gu24 = randn([24, 2 * 1000], ScalarType.BFloat16, device).mul_(Of(2));
         var (q7, s7) = kernels.SiluMulQuant(gu24, s);
         AssertQuantized(kernels.SiluMul(gu24), q7, s7, s, "silu_mul_quant_24_rows", exact: true);
     }
@@ -184,13 +185,13 @@ public sealed class Int8KernelTests(CudaFixture cuda) : IClassFixture<CudaFixtur
     {
         using var vf = v.to(ScalarType.Float32).cpu();
         using var expectedScale = staticScale is float st
-            ? full([v.shape[0], 1], st, ScalarType.Float32)
-            : vf.abs().amax([1L], keepdim: true).clamp_min(1e-8).div(127.0);
-        using var expectedQ = (vf / expectedScale).round().clamp(-127, 127).to(ScalarType.Int32);
+            ? full([v.shape[0], 1], Of(st), ScalarType.Float32)
+            : vf.abs().amax([1L], keepdim: true).clamp_min(Of(1e-8)).div(Of(127));
+        using var expectedQ = (vf / expectedScale).round().clamp(Of(-127), Of(127)).to(ScalarType.Int32);
         var scaleErr = ((scale.cpu().unsqueeze(1) - expectedScale).abs() / expectedScale).max().item<float>();
         Assert.True(scaleErr < 1e-6, $"{what}: scale relative error {scaleErr}");
         using var diff = (q.cpu().to(ScalarType.Int32) - expectedQ).abs();
-        long off = diff.gt(0).sum().item<long>();
+        long off = diff.gt(ZeroL).sum().item<long>();
         int maxDiff = diff.max().item<int>();
         GpuReport.Record($"{what}_{(staticScale is null ? "dynamic" : "static")}_levels_off", off);
         // The norm's float32 reduction order may differ from the reference kernel's by an ulp, which can move a value

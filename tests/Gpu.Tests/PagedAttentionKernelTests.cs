@@ -2,6 +2,7 @@ using InferenceServer.Engine.Attention;
 using InferenceServer.Engine.Batching;
 using InferenceServer.Engine.Kernels;
 using InferenceServer.Engine.KvCache;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace InferenceServer.Gpu.Tests;
@@ -87,8 +88,9 @@ public sealed class PagedAttentionKernelTests(CudaFixture cuda) : IClassFixture<
     private static void PoisonFreeMemory(Device device)
     {
         using var scope = NewDisposeScope();
-        for (int i = 0; i < 64; i++) full([1 << 17], float.NaN, ScalarType.Float32, device); // 512 KiB each: the small-block pool
-        full([64L << 20], float.NaN, ScalarType.Float32, device);                              // 256 MiB: the large-block pool
+        using var nan = float.NaN.ToScalar();
+        for (int i = 0; i < 64; i++) full([1 << 17], nan, ScalarType.Float32, device); // 512 KiB each: the small-block pool
+        full([64L << 20], nan, ScalarType.Float32, device);                                // 256 MiB: the large-block pool
     }
 
     private static KvCachePool RandomCache(int kvHeads, int headDim, ScalarType dtype, Device device)

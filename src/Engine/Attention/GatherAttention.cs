@@ -1,5 +1,6 @@
 using InferenceServer.Engine.Batching;
 using InferenceServer.Engine.KvCache;
+using InferenceServer.Engine.Runtime;
 using static TorchSharp.torch;
 
 namespace InferenceServer.Engine.Attention;
@@ -120,8 +121,8 @@ public sealed class GatherAttention(int numHeads, int numKvHeads, int headDim, i
     /// <summary>[n, ctx] bool: query j sits at position ctx-n+j and sees keys p ≤ it (within the window).</summary>
     private Tensor CausalMask(int n, int ctx, Device device)
     {
-        var qPos = arange(ctx - n, ctx, ScalarType.Int64, device).unsqueeze(1);
-        var kPos = arange(0, ctx, ScalarType.Int64, device).unsqueeze(0);
+        var qPos = Scalars.Arange(ctx - n, ctx, ScalarType.Int64, device).unsqueeze(1);
+        var kPos = Scalars.Arange(ctx, ScalarType.Int64, device).unsqueeze(0);
         var mask = kPos <= qPos;
         if (slidingWindow is int w)
             mask = mask.logical_and((qPos - kPos) < tensor(new[] { (long)w }, device: device)); // a tensor, not a temporary Scalar

@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace InferenceServer.Engine.Loading;
@@ -8,11 +9,11 @@ namespace InferenceServer.Engine.Loading;
 /// </summary>
 public sealed class DummyWeightSource : IWeightSource
 {
-    private readonly double _std;
+    private readonly Scalar _std;   // a field, so the scalar outlives every op that reads it
 
     public DummyWeightSource(long seed = 0, double std = 0.02)
     {
-        _std = std;
+        _std = std.ToScalar();
         manual_seed(seed);
     }
 

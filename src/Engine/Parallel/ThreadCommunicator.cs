@@ -1,3 +1,4 @@
+using InferenceServer.Engine.Runtime;
 using static TorchSharp.torch;
 
 namespace InferenceServer.Engine.Parallel;
@@ -38,7 +39,7 @@ public sealed class ThreadCommunicator : ICommunicator
         {
             var result = all[0].clone();
             for (int r = 1; r < all.Length; r++)
-                if (op == ReduceOp.Sum) result.add_(all[r]);
+                if (op == ReduceOp.Sum) Scalars.AddInPlace(result, all[r]);
                 else result = result.maximum(all[r]);
             return result;
         }, (t, result) => t.copy_(result));

@@ -53,7 +53,7 @@ public sealed class DecodeGraphRunner : IDisposable
             _tables = full([max, _tableWidth], scratchId, ScalarType.Int32, dev);
         }
         _lens = ones(max, ScalarType.Int32, dev);
-        _rows = arange(max, ScalarType.Int64, dev);
+        _rows = Scalars.Arange(max, ScalarType.Int64, dev);
         IntPtr pool = IntPtr.Zero;
         int[] scratchTable = [scratchBlock];
         foreach (var b in sizes.OrderDescending())   // largest first: later graphs reuse its memory pool

@@ -30,7 +30,7 @@ internal static class ConstraintMask
     {
         int batch = (int)logits.shape[0], vocab = (int)logits.shape[1];
         var packed = HostToDevice.Copy((int[])(object)bits, logits.device).view(batch, words, 1);          // [B, W, 1] int32
-        var shifts = arange(32, ScalarType.Int32, logits.device);                                           // [32]
+        var shifts = Scalars.Arange(32, ScalarType.Int32, logits.device);                                     // [32]
         var one = ones(1, ScalarType.Int32, logits.device);                                                 // bitwise_and takes a tensor
         var allowed = packed.bitwise_right_shift(shifts).bitwise_and(one).view(batch, words * 32)           // [B, W·32]
             .narrow(1, 0, vocab).to_type(ScalarType.Bool);                                                   // [B, V]

@@ -21,9 +21,8 @@ internal static class TemperatureAndTruncation
             // One scalar op when all sampled rows agree (greedy rows' values are discarded later).
             if (t != 1f)
             {
-                var divisor = t.ToScalar(); // disposed (not finalized) only after the op has read it
+                using var divisor = t.ToScalar(); // disposed (not finalized) only after the op has read it
                 logits.div_(divisor);
-                divisor.Dispose();
             }
         }
         else

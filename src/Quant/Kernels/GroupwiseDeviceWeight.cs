@@ -72,8 +72,9 @@ public sealed class GroupwiseDeviceWeight : IDisposable
     public static GroupwiseDeviceWeight Random(int bits, int groupSize, int n, int k, bool symmetric, Device device, NativeKernels kernels)
     {
         var packed = randint(int.MinValue, int.MaxValue, [n, k / (32 / bits)], ScalarType.Int32, device);
-        var scales = full([n, k / groupSize], 0.02f / (1 << (bits - 2)), ScalarType.Float32, device);
-        var zeros = symmetric ? null : full([n, k / groupSize], 1 << (bits - 1), ScalarType.Byte, device);
+        using Scalar scale = (0.02f / (1 << (bits - 2))).ToScalar(), zero = (1 << (bits - 1)).ToScalar();
+        var scales = full([n, k / groupSize], scale, ScalarType.Float32, device);
+        var zeros = symmetric ? null : full([n, k / groupSize], zero, ScalarType.Byte, device);
         return new GroupwiseDeviceWeight(bits, groupSize, n, k, packed, scales, zeros, kernels);
     }
 

@@ -1,5 +1,6 @@
 using InferenceServer.Engine.Models.Quantization;
 using InferenceServer.Engine.Parallel;
+using InferenceServer.Engine.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -61,7 +62,7 @@ public sealed partial class GroupwiseLinearKernel : IShardableLinearKernel
                 y = partial.ForwardWithActScale(x, sx).MoveToOuterDisposeScope();
             }
             comm.AllReduce(y);
-            return bias is null ? y : y.add_(bias);
+            return bias is null ? y : Scalars.AddInPlace(y, bias);
         }
 
         public void Dispose()

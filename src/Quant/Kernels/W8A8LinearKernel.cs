@@ -95,7 +95,8 @@ public sealed class W8A8LinearKernel : IQuantizedInputLinear, IShardableLinearKe
     public static W8A8LinearKernel Random(int outFeatures, int inFeatures, Tensor? bias, float? staticActScale, Device device, InferenceServer.Engine.Kernels.NativeKernels? kernels)
     {
         var q = randint(-64, 65, [outFeatures, inFeatures], ScalarType.Int8, device);
-        var scale = full([outFeatures], 0.02 / 37.0, ScalarType.Float32, device);
+        using var step = (0.02 / 37.0).ToScalar();
+        var scale = full([outFeatures], step, ScalarType.Float32, device);
         return new W8A8LinearKernel(q, scale, bias, staticActScale, kernels);
     }
 

@@ -1,5 +1,6 @@
 using InferenceServer.Quant.Formats;
 using System.Runtime.InteropServices;
+using InferenceServer.Engine.Runtime;
 using static TorchSharp.torch;
 
 namespace InferenceServer.Quant.LutGemm;
@@ -77,16 +78,17 @@ public sealed class BcqTensors : IDisposable
     public Tensor Dequantize(ScalarType dtype)
     {
         using var scope = NewDisposeScope();
-        var shifts = arange(32, ScalarType.Int32, Signs.device).view(1, 1, 32, 1);
-        var bits = Signs.unsqueeze(2).bitwise_right_shift(shifts).bitwise_and(1);                 // [q, W, 32, N]
+        var shifts = Scalars.Arange(32, ScalarType.Int32, Signs.device).view(1, 1, 32, 1);
+        var one = ones(1, ScalarType.Int32, Signs.device);                                       // bitwise_and takes a tensor
+        var bits = Signs.unsqueeze(2).bitwise_right_shift(shifts).bitwise_and(one);               // [q, W, 32, N]
         var b = bits.reshape(Bits, -1, OutFeatures).narrow(1, 0, InFeatures)
-            .to(ScalarType.Float32).mul_(2).sub_(1);                                             // [q, K, N] ±1
+            .to(ScalarType.Float32).mul_(Scalars.Of(2)).sub_(Scalars.OneF);                      // [q, K, N] ±1
         var alpha = Alpha.to(ScalarType.Float32).repeat_interleave(GroupSize, 1).narrow(1, 0, InFeatures);   // [q, K, N]
         var w = Offset.to(ScalarType.Float32).repeat_interleave(GroupSize, 0).narrow(0, 0, InFeatures).clone(); // [K, N]
         var terms = (alpha * b).unbind(0);
         var sum = terms[0];
-        for (int i = 1; i < terms.Length; i++) sum = sum + terms[i];
-        return (sum + w).t().to(dtype).contiguous().MoveToOuterDisposeScope();
+        for (int i = 1; i < terms.Length; i++) sum = Scalars.Add(sum, terms[i]);
+        return Scalars.Add(sum, w).t().to(dtype).contiguous().MoveToOuterDisposeScope();
     }
 
     private static string Shape(Tensor t) => Shape(t.shape);

@@ -1,6 +1,7 @@
 using InferenceServer.Quant.Formats;
 using InferenceServer.Engine.Kernels;
 using InferenceServer.Engine.Models.Quantization;
+using InferenceServer.Engine.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -82,7 +83,7 @@ public sealed partial class LutGemmLinearKernel : ILinearKernel
             var c = new float[t * OutFeatures];
             Kernels.LutGemm.Multiply(a, _host, c, (int)t);
             y = tensor(c, [t, OutFeatures]);
-            if (_bias is not null) y = y.add_(_bias.to(ScalarType.Float32));
+            if (_bias is not null) y = Scalars.AddInPlace(y, _bias.to(ScalarType.Float32));
         }
         else if (UsesNativeKernels && x.device.type == DeviceType.CUDA)
         {

@@ -3,6 +3,7 @@ using InferenceServer.Engine.Models.Quantization;
 using TorchSharp;
 using static TorchSharp.torch;
 using static InferenceServer.Quant.ZeroQuant.FakeQuant;
+using static InferenceServer.Engine.Runtime.Scalars;
 
 namespace InferenceServer.Quant.ZeroQuant;
 
@@ -62,7 +63,7 @@ internal sealed class DistillationBlock : IDisposable
             quantized && _schemes[idx] is { } sc ? Weight(weights[idx], sc) : weights[idx]);
         var a = RmsNorm(x, _inNorm);
         var qkv = cat([Lin(a, 0), Lin(a, 1), Lin(a, 2)], -1);                                  // [B, S, q + 2kv]
-        if (_qkvBias is not null) qkv = qkv + _qkvBias;
+        if (_qkvBias is not null) qkv = Add(qkv, _qkvBias);
         var qh = Rope(qkv.narrow(-1, 0, q).view(b, s, nh, d).transpose(1, 2), cos, sin);         // [B, nh, S, D]
         var kh = Rope(qkv.narrow(-1, q, kv).view(b, s, nkv, d).transpose(1, 2), cos, sin);       // [B, nkv, S, D]
         var vh = qkv.narrow(-1, q + kv, kv).view(b, s, nkv, d).transpose(1, 2);
@@ -74,21 +75,21 @@ internal sealed class DistillationBlock : IDisposable
         var attn = nn.functional.scaled_dot_product_attention(qh, kh, vh, is_casual: true)      // [B, nh, S, D]
             .transpose(1, 2).reshape(b, s, q);
         var o = Lin(attn, 3);
-        if (_oBias is not null) o = o + _oBias;
-        var h1 = x + o;
+        if (_oBias is not null) o = Add(o, _oBias);
+        var h1 = Add(x, o);
         var m = RmsNorm(h1, _postNorm);
         var act = nn.functional.silu(Lin(m, 4)) * Lin(m, 5);
-        return (h1 + Lin(act, 6)).MoveToOuterDisposeScope();
+        return Add(h1, Lin(act, 6)).MoveToOuterDisposeScope();
     }
 
-    private Tensor RmsNorm(Tensor x, Tensor w) => x * (x * x).mean([-1L], keepdim: true).add(S(_c.RmsNormEps)).rsqrt() * w;
+    private Tensor RmsNorm(Tensor x, Tensor w) => x * (x * x).mean([-1L], keepdim: true).add(Of(_c.RmsNormEps), OneF).rsqrt() * w;
 
     /// <summary>HF's rotate-half rotary embedding: x·cos + rotate_half(x)·sin, x [B, heads, S, D].</summary>
     private static Tensor Rope(Tensor x, Tensor cos, Tensor sin)
     {
         long half = x.shape[^1] / 2;
         var rotated = cat([x.narrow(-1, half, half).neg(), x.narrow(-1, 0, half)], -1);
-        return x * cos + rotated * sin;
+        return Add(x * cos, rotated * sin);
     }
 
     public void Dispose()

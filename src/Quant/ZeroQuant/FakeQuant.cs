@@ -1,6 +1,6 @@
-using System.Collections.Concurrent;
 using TorchSharp;
 using static TorchSharp.torch;
+using static InferenceServer.Engine.Runtime.Scalars;
 
 namespace InferenceServer.Quant.ZeroQuant;
 
@@ -12,9 +12,6 @@ namespace InferenceServer.Quant.ZeroQuant;
 /// </summary>
 internal static class FakeQuant
 {
-    // Scalars live as long as the process, so none can be finalized while an op reads it (see Engine.Runtime.Scalars).
-    private static readonly ConcurrentDictionary<double, Scalar> Cache = new();
-    public static Scalar S(double v) => Cache.GetOrAdd(v, x => x.ToScalar());
 
     /// <param name="w">[N, K] float32, requires grad.</param>
     public static Tensor Weight(Tensor w, LayerScheme scheme)
@@ -28,21 +25,21 @@ internal static class FakeQuant
             if (scheme.Symmetric)
             {
                 int half = 1 << (scheme.WeightBits - 1);
-                var s = g.abs().amax([-1L], keepdim: true).clamp_min(S(1e-10)).div(S(half - 1));
-                deq = (g / s).round().clamp(S(-half), S(half - 1)).mul(s);
+                var s = g.abs().amax([-1L], keepdim: true).clamp_min(Of(1e-10)).div(Of(half - 1));
+                deq = (g / s).round().clamp(Of(-half), Of(half - 1)).mul(s);
             }
             else
             {
                 int levels = (1 << scheme.WeightBits) - 1;
-                var min = g.amin([-1L], keepdim: true).clamp_max(S(0));
-                var max = g.amax([-1L], keepdim: true).clamp_min(S(0));
-                var s = (max - min).clamp_min(S(1e-10)).div(S(levels));
-                var z = (min.neg() / s).round().clamp(S(0), S(levels));
-                deq = ((g / s).round() + z).clamp(S(0), S(levels)).sub(z).mul(s);
+                var min = g.amin([-1L], keepdim: true).clamp_max(Of(0));
+                var max = g.amax([-1L], keepdim: true).clamp_min(Of(0));
+                var s = (max - min).clamp_min(Of(1e-10)).div(Of(levels));
+                var z = (min.neg() / s).round().clamp(Of(0), Of(levels));
+                deq = Add((g / s).round(), z).clamp(Of(0), Of(levels)).sub(z).mul(s);
             }
             deq = deq.view(n, k) - w.detach();
         }
-        return (w + deq).MoveToOuterDisposeScope();
+        return Add(w, deq).MoveToOuterDisposeScope();
     }
 
     /// <param name="x">[..., K] float32: per-row (per-token) symmetric INT8, straight through.</param>
@@ -53,9 +50,9 @@ internal static class FakeQuant
         using (no_grad())
         {
             var d = x.detach();
-            var s = d.abs().amax([-1L], keepdim: true).clamp_min(S(1e-8)).div(S(127));
-            delta = (d / s).round().clamp(S(-127), S(127)).mul(s) - d;
+            var s = d.abs().amax([-1L], keepdim: true).clamp_min(Of(1e-8)).div(Of(127));
+            delta = (d / s).round().clamp(Of(-127), Of(127)).mul(s) - d;
         }
-        return (x + delta).MoveToOuterDisposeScope();
+        return Add(x, delta).MoveToOuterDisposeScope();
     }
 }

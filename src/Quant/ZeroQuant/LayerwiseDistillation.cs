@@ -1,6 +1,7 @@
 using InferenceServer.Engine.Loading;
 using InferenceServer.Engine.Models;
 using InferenceServer.Engine.Models.Layers;
+using InferenceServer.Engine.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -57,17 +58,17 @@ public static class LayerwiseDistillation
                 target = cat(Batches(windows, batch).Select(r => block.Forward(hidden.narrow(0, r.Start, r.Count), teacherWeights, false, cos, sin)).ToList(), 0);
             var student = teacherWeights.Select(w => new TorchSharp.Modules.Parameter(w.clone(), requires_grad: true)).ToArray();
             double before = Loss(block, hidden, target, student, windows, batch, cos, sin);
-            using (var adam = optim.Adam(student, lkd.LearningRate))
+            using (var adam = new AdamOptimizer(student, lkd.LearningRate))
             {
                 for (int step = 0; step < lkd.Steps; step++)
                 {
                     using var scope = NewDisposeScope();
                     int start = step * batch % windows, count = Math.Min(batch, windows - start);
-                    adam.zero_grad();
+                    adam.ZeroGrad();
                     var y = block.Forward(hidden.narrow(0, start, count), student, true, cos, sin);
                     var loss = nn.functional.mse_loss(y, target.narrow(0, start, count));
                     loss.backward();
-                    adam.step();
+                    adam.Step();
                     progress?.Invoke(++done, total);
                 }
             }
@@ -109,7 +110,7 @@ public static class LayerwiseDistillation
     private static (Tensor Cos, Tensor Sin) RotaryTables(ModelConfig c, int seqLen, Device device)
     {
         using var scope = NewDisposeScope();
-        var freqs = outer(arange(seqLen, ScalarType.Float32), tensor(RotaryEmbedding.InverseFrequencies(c.HeadDim, c.Rope)));
+        var freqs = outer(Scalars.Arange(seqLen, ScalarType.Float32, CPU), tensor(RotaryEmbedding.InverseFrequencies(c.HeadDim, c.Rope)));
         var emb = cat([freqs, freqs], -1);
         return (emb.cos().to(device).MoveToOuterDisposeScope(), emb.sin().to(device).MoveToOuterDisposeScope());
     }

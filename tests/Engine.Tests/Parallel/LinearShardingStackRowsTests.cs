@@ -1,4 +1,5 @@
 using InferenceServer.Engine.Models.Quantization;
+using InferenceServer.Engine.Runtime;
 using static TorchSharp.torch;
 
 namespace InferenceServer.Engine.Tests.Parallel;
@@ -12,7 +13,7 @@ public sealed class LinearShardingStackRowsTests
     [Fact]
     public void StacksTheRangesInOrderAlongDimZero()
     {
-        using var t = arange(0, 24, dtype: ScalarType.Float32).reshape(6, 4);   // row r holds 4r .. 4r + 3
+        using var t = Scalars.Arange(24, ScalarType.Float32, CPU).reshape(6, 4);   // row r holds 4r .. 4r + 3
         using var rows = LinearSharding.StackRows(t, [(4, 2), (1, 1)]);
         Assert.Equal(new long[] { 3, 4 }, rows.shape);
         Assert.True(rows.is_contiguous());
@@ -22,7 +23,7 @@ public sealed class LinearShardingStackRowsTests
     [Fact]
     public void StacksAlongTheLastDimension()
     {
-        using var t = arange(0, 12, dtype: ScalarType.Float32).reshape(2, 6);   // BCQ keeps output rows last: [.., N]
+        using var t = Scalars.Arange(12, ScalarType.Float32, CPU).reshape(2, 6);   // BCQ keeps output rows last: [.., N]
         using var rows = LinearSharding.StackRows(t, [(0, 2), (4, 1)], -1);
         Assert.Equal(new long[] { 2, 3 }, rows.shape);
         Assert.True(rows.is_contiguous());
@@ -43,7 +44,7 @@ public sealed class LinearShardingStackRowsTests
     {
         using var t = ones(3, 2);
         using var rows = LinearSharding.StackRows(t, ranges, dim);
-        rows.fill_(5f);
+        rows.fill_(Scalars.Of(5));
         Assert.Equal(6f, t.sum().item<float>());
     }
 

@@ -1,4 +1,5 @@
 using InferenceServer.Engine.Parallel;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace InferenceServer.Engine.Tests.Parallel;
@@ -44,7 +45,8 @@ public sealed class ThreadCommunicatorTests
     {
         var results = OnRanks(3, c =>
         {
-            using var mine = full([2, 1], (float)c.Rank);
+            using var rank = ((float)c.Rank).ToScalar();
+            using var mine = full([2, 1], rank);
             using var gathered = c.AllGather(mine, 1);                // [2, 3]
             using var b = tensor(new[] { c.Rank * 1.5f });
             c.Broadcast(b, root: 2);

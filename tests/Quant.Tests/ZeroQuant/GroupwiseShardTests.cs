@@ -1,4 +1,5 @@
 using InferenceServer.Engine.Parallel;
+using InferenceServer.Engine.Runtime;
 using InferenceServer.Quant.Kernels;
 using static TorchSharp.torch;
 
@@ -17,9 +18,9 @@ public sealed class GroupwiseShardTests
     private static GroupwiseLinearKernel Layer(int bits, int actBits, bool symmetric)
     {
         var g = new Generator(7);
-        var w = randn([N, K], generator: g).mul_(0.05);
+        var w = randn([N, K], generator: g).mul_(Scalars.Of(0.05));
         var q = GroupwiseWeight.Quantize(w.data<float>().ToArray(), N, K, bits, Group, symmetric);
-        return new GroupwiseLinearKernel(q, actBits, randn([N], generator: g).mul_(0.1));
+        return new GroupwiseLinearKernel(q, actBits, randn([N], generator: g).mul_(Scalars.Of(0.1)));
     }
 
     [Theory]

@@ -20,7 +20,7 @@ public sealed class RotaryEmbedding : IDisposable
         _kernels = kernels;
         var invFreq = InverseFrequencies(headDim, rope);
         using var scope = NewDisposeScope();
-        var t = arange(maxPositions, ScalarType.Float32);
+        var t = Scalars.Arange(maxPositions, ScalarType.Float32, CPU);
         var freqs = outer(t, tensor(invFreq));             // [maxPos, D/2]
         var emb = cat([freqs, freqs], -1);                  // [maxPos, D]
         _cos = emb.cos().to(device).MoveToOuterDisposeScope();

@@ -1,3 +1,4 @@
+using InferenceServer.Engine.Runtime;
 using InferenceServer.Engine.Parallel;
 using static TorchSharp.torch;
 
@@ -19,7 +20,7 @@ public sealed class PartialSumLinear(ILinearKernel partial, Tensor? bias) : IRow
     {
         var y = partial.Forward(x);                  // [T, out] this rank's partial sum
         comm.AllReduce(y);
-        return bias is null ? y : y.add_(bias);
+        return bias is null ? y : Scalars.AddInPlace(y, bias);
     }
 
     public void Dispose()

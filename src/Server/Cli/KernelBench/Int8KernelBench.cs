@@ -22,7 +22,7 @@ public sealed class Int8KernelBench : IKernelBenchSuite
         var norm = rand([k], ScalarType.BFloat16, device);
         var w = KernelBenchContext.Cycle(2L * n * k, () => randn([n, k], ScalarType.BFloat16, device).mul_(InferenceServer.Engine.Runtime.Scalars.InitStd));
         var wq = KernelBenchContext.Cycle(1L * n * k, () => randint(-127, 128, [n, k], ScalarType.Int8, device));
-        var ws = rand([n], ScalarType.Float32, device).mul_(1e-3);
+        var ws = rand([n], ScalarType.Float32, device).mul_(InferenceServer.Engine.Runtime.Scalars.Of(1e-3));
         var (xq, xs) = kernels.QuantizeRows(x, null);
         double flops = 2.0 * m * n * k;
         double cublas = timer.Microseconds(() => nn.functional.linear(x, w()));

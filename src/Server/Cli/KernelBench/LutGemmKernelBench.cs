@@ -1,4 +1,5 @@
 using InferenceServer.Engine.Kernels;
+using InferenceServer.Engine.Runtime;
 using static TorchSharp.torch;
 
 namespace InferenceServer.Server.Cli.KernelBench;
@@ -33,7 +34,7 @@ public sealed class LutGemmKernelBench : IKernelBenchSuite
         double cublas;
         using (var scope = NewDisposeScope())
         {
-            var w = KernelBenchContext.Cycle(2L * n * k, () => randn([n, k], ScalarType.BFloat16, device).mul_(0.02));
+            var w = KernelBenchContext.Cycle(2L * n * k, () => randn([n, k], ScalarType.BFloat16, device).mul_(Scalars.InitStd));
             cublas = timer.Microseconds(() => nn.functional.linear(x, w()));
         }
         r["cublas_bf16_us"] = cublas;
@@ -45,8 +46,8 @@ public sealed class LutGemmKernelBench : IKernelBenchSuite
             long bytes = 4L * n * q * words + 2L * n * (q * groups + groups);   // int32 sign words, float16 α and offsets
             var packed = KernelBenchContext.Cycle(bytes, () => (
                 Signs: randint(int.MinValue, int.MaxValue, [q, words, n], ScalarType.Int32, device),
-                Alpha: rand([q, groups, n], ScalarType.Float16, device).mul_(0.02),
-                Offset: randn([groups, n], ScalarType.Float16, device).mul_(0.002)));
+                Alpha: rand([q, groups, n], ScalarType.Float16, device).mul_(Scalars.InitStd),
+                Offset: randn([groups, n], ScalarType.Float16, device).mul_(Scalars.Of(0.002))));
             double lut = timer.Microseconds(() =>
             {
                 var p = packed();

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
+using InferenceServer.Engine.Runtime;
 using InferenceServer.Engine.Sampling;
 using InferenceServer.Server.Constraints;
 using InferenceServer.StructuredOutputs;
@@ -22,7 +23,7 @@ public sealed class SamplerStepBench(int batch, int steps, Device device)
     public (JsonObject Plain, JsonObject Constrained, JsonObject Extra) Interleaved(TokenGrammar grammar, int eos)
     {
         var constraint = new GrammarConstraint(grammar);
-        using var logits = randn(batch, grammar.Vocabulary.Size, device: device).mul_(3);
+        using var logits = randn(batch, grammar.Vocabulary.Size, device: device).mul_(Scalars.Of(3));
         using var plainSampler = new Sampler([eos], sharedSeed: 1);
         using var constrainedSampler = new Sampler([eos], sharedSeed: 1);
         var plain = new Rows(batch, null);
