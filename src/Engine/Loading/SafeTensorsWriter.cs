@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json.Nodes;
+using InferenceServer.Engine.Runtime;
 using static TorchSharp.torch;
 
 namespace InferenceServer.Engine.Loading;
@@ -43,6 +44,7 @@ public static class SafeTensorsWriter
         for (int i = 0; i < items.Count; i++)
         {
             var item = items[i];
+            using var keep = new KeepAliveScope();   // producing may quantize, leaving temporaries to the collector
             using var produced = item.Produce();
             using var cpu = produced.to(item.Dtype, CPU).contiguous();
             if (!cpu.shape.SequenceEqual(item.Shape))

@@ -2,6 +2,7 @@ using InferenceServer.Engine.Loading;
 using InferenceServer.Engine.Models.Layers;
 using InferenceServer.Engine.Models.Quantization;
 using InferenceServer.Engine.Parallel;
+using InferenceServer.Engine.Runtime;
 using static TorchSharp.torch;
 
 namespace InferenceServer.Engine.Models;
@@ -73,6 +74,7 @@ public sealed class ModelBuildContext(ModelConfig config, IWeightSource weights,
         IReadOnlyList<(int Start, int Count)> shares, int inFeatures, bool bias)
     {
         if (!Layout.IsSharded) return Linear(name, parts, outSizes, inFeatures, bias);
+        using var keep = new KeepAliveScope();
         using var full = Linear(name, parts, outSizes, inFeatures, bias);
         var ranges = shares.Select((s, i) => (outSizes.Take(i).Sum() + s.Start, s.Count)).ToArray();
         return LinearSharding.Rows(full, name, ranges, Layout.Size);
@@ -85,6 +87,7 @@ public sealed class ModelBuildContext(ModelConfig config, IWeightSource weights,
     public ILinearKernel RowLinear(string name, int outFeatures, int inFeatures, (int Start, int Count) share, bool bias)
     {
         if (!Layout.IsSharded) return Linear(name, outFeatures, inFeatures, bias);
+        using var keep = new KeepAliveScope();
         using var full = Linear(name, outFeatures, inFeatures, bias);
         return new RowParallelLinear(LinearSharding.Columns(full, name, share, Layout.Size), Communicator);
     }
@@ -100,6 +103,7 @@ public sealed class ModelBuildContext(ModelConfig config, IWeightSource weights,
             Parts = parts.Select((p, i) => (p, outSizes[i])).ToArray(),
         };
         var method = Quant.AppliesTo(spec) ? Quant : UnquantizedMethod.Instance;
+        using var keep = new KeepAliveScope();   // quantizing leaves temporaries to the collector: keep them until built
         if (Weights is DummyWeightSource)
             return method.CreateDummy(spec);
         if (method.LoadPrequantized(spec, Weights) is { } prequantized)

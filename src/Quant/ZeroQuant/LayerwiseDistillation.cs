@@ -51,6 +51,7 @@ public static class LayerwiseDistillation
         int total = config.NumLayers * lkd.Steps, done = 0;
         for (int layer = 0; layer < config.NumLayers; layer++)
         {
+            using var keep = new KeepAliveScope();
             using var block = new DistillationBlock(config, src, layer, method.Options, device);
             var teacherWeights = block.Weights.Select(w => w.Weight).ToArray();
             Tensor target;                                                                   // [windows, S, H]
