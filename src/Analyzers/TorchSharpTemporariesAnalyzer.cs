@@ -76,9 +76,10 @@ public sealed class TorchSharpTemporariesAnalyzer : DiagnosticAnalyzer
     private static string? HiddenScalarFix(IMethodSymbol m, TorchTypes t)
     {
         // add(x) and add_(x) call add(x, alpha: 1); torch.add(a, b) calls a.add(b); addcdiv(a, b) passes value: 1.
-        if (m.Name is "add" or "add_" && !m.Parameters.Any(p => p.Name == "alpha"))
+        bool tensorMath = t.IsTensor(m.ContainingType) || m.ContainingType.Name == "torch";
+        if (tensorMath && m.Name is "add" or "add_" && !m.Parameters.Any(p => p.Name == "alpha"))
             return "pass a kept alpha (Scalars.Add / Scalars.AddInPlace, or add(x, alpha))";
-        if (m.Name is "addcdiv" or "addcdiv_" && !m.Parameters.Any(p => p.Name == "value"))
+        if (tensorMath && m.Name is "addcdiv" or "addcdiv_" && !m.Parameters.Any(p => p.Name == "value"))
             return "pass a kept value";
         // TensorExtensionMethods.ToSingle() and friends read the value through value.ToScalar().
         if (m.ContainingType.Name == "TensorExtensionMethods" && m.Name.StartsWith("To") && m.Parameters.Length == 1
