@@ -33,7 +33,7 @@ public static class Scalars
     private static Scalar MakeConstant(double value) => value.ToScalar();
 #pragma warning restore IS0001
 
-    /// <summary>a + b for floating tensors, with a kept-alive alpha.</summary>
+    /// <summary>a + b, integral or floating, with a kept-alive alpha.</summary>
     public static Tensor Add(Tensor a, Tensor b) => a.add(b, is_integral(a.dtype) ? OneL : OneF);
 
     /// <summary>a += b in place with a kept-alive alpha.</summary>

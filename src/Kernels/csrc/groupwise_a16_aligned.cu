@@ -12,11 +12,12 @@
 //
 // The weights pass through shared memory: each lane copies its pieces with cp.async (L2 only) into a ring of kStages
 // stages and reads them back just before its MMAs, so three stages per lane (192 bytes) are in flight while one is
-// computed, three times what one 64-byte buffer per lane in registers would keep in flight. Blocks are persistent: a grid of two blocks per multiprocessor walks the 16-channel tiles, and the ring
-// runs on across tile boundaries, so the next tile's weights are in flight while a tile's warps meet in shared memory
-// and store; at K = 4096 a tile is only two stages per warp. At one token (K ≤ kMaxXSharedK) each block first copies x
-// into shared memory already permuted into the pieces' pair order, which saves every piece its four global loads and
-// 16 byte permutes of x.
+// computed, three times what one 64-byte buffer per lane in registers would keep in flight. Blocks are persistent: a
+// grid of kBlocksPerSm blocks per multiprocessor (two up to 16 tokens, else one) walks the 16-channel tiles, and the
+// ring runs on across tile boundaries, so the next tile's weights are in flight while a tile's warps meet in shared
+// memory and store; at K = 4096 a tile is only two stages per warp. At one token (K ≤ kMaxXSharedK) each block first
+// copies x into shared memory already permuted into the pieces' pair order, which saves every piece its four global
+// loads and 16 byte permutes of x.
 namespace {
 
 using groupwise_a16::kWarps;
