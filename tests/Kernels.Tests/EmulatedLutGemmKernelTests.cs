@@ -59,5 +59,6 @@ public sealed class EmulatedLutGemmKernelTests
     [InlineData("bf16 f32 2 64 1 1032 200 1 0")]
     [InlineData("fp16 f16 3 128 1 520 1000 1 0")]
     [InlineData("fp32 f32 4 256 1 520 4096 1 0")]
+    [InlineData("bf16 f16 1 32 1 37 100 1 0")]  // rows of 200 bytes: element stores
     public void DequantizeIsBitEqualToTheFormula(string args) => KernelEmulator.Check("lut dequant " + args);
 }

@@ -192,30 +192,55 @@ __global__ void __launch_bounds__(kWarps * 32) groupwise_a8_kernel(OutT* __restr
   reduce_partials_store<kWarps, 1, MT>(acc, warp, 0, y, bias, M, N, n0, y_stride, [&](float sum, int m, int) { return sum * x_scale[m]; });
 }
 
-// One thread per 16-byte piece of packed row bytes: 32 (int4) or 16 (int8) outputs.
+// The prefill path's W [N, K] = (u − z)·s in float, rounded once to T. An octet is 8 consecutive codes of a row (4
+// packed bytes at int4, 8 at int8; K is a multiple of 32, so an octet never crosses a row or a group). A warp takes
+// kOctetsPerLane·32 consecutive octets, lane l octets l, l + 32, ...: each load instruction reads 128 (int4) or 256
+// (int8) contiguous bytes and each 16-byte store of 8 bf16/fp16 outputs writes 512 contiguous bytes, and a lane's
+// kOctetsPerLane loads are in flight together. u − z is exact in float: the code goes into the mantissa of 2^23
+// (one lop3 or byte_perm) and 2^23 + z is subtracted.
+constexpr int kOctetsPerLane = 4;
+
+template <typename T>
+__device__ __forceinline__ void store_octet(T* out, const float (&v)[8]) {
+  if constexpr (sizeof(T) == 4) {
+    reinterpret_cast<float4*>(out)[0] = make_float4(v[0], v[1], v[2], v[3]);
+    reinterpret_cast<float4*>(out)[1] = make_float4(v[4], v[5], v[6], v[7]);
+  } else {
+    *reinterpret_cast<uint4*>(out) = make_uint4(Pair<T>::pack(v[0], v[1]), Pair<T>::pack(v[2], v[3]), Pair<T>::pack(v[4], v[5]),
+                                                Pair<T>::pack(v[6], v[7]));
+  }
+}
+
 template <typename T, int Bits>
 __global__ void groupwise_dequantize_kernel(T* __restrict__ out, const uint8_t* __restrict__ w, const float* __restrict__ scales,
-                                            const uint8_t* __restrict__ zeros, int N, int K, int group) {
-  constexpr int kCodes = 128 / Bits;
-  const int64_t pieces_per_row = (int64_t)K / kCodes;
-  const int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-  if (i >= pieces_per_row * N) return;
-  const int64_t row = i / pieces_per_row, k0 = i % pieces_per_row * kCodes;
-  const int groups = K / group;
-  const int64_t grp = row * groups + k0 / group;
-  const float s = scales[grp], z = zeros ? (float)zeros[grp] : (float)(1 << (Bits - 1));
-  const uint4 q = *reinterpret_cast<const uint4*>(w + i * 16);
-  const uint32_t words[4] = {q.x, q.y, q.z, q.w};
-  alignas(16) T vals[kCodes];
+                                            const uint8_t* __restrict__ zeros, int K, int group, int64_t octets) {
+  using Word = std::conditional_t<Bits == 4, uint32_t, uint2>;  // one octet's packed codes
+  const int64_t first = ((int64_t)blockIdx.x * blockDim.x + (threadIdx.x & ~31)) * kOctetsPerLane + (threadIdx.x & 31);
+  const int octets_per_row = K / 8, groups = K / group;
+  Word q[kOctetsPerLane];
 #pragma unroll
-  for (int c = 0; c < kCodes; c++) {
-    const uint32_t u = (words[c * Bits / 32] >> (Bits * (c % (32 / Bits)))) & ((1u << Bits) - 1);
-    vals[c] = from_f<T>(((float)u - z) * s);
+  for (int j = 0; j < kOctetsPerLane; j++) {
+    const int64_t o = first + 32 * j;
+    if (o < octets) q[j] = reinterpret_cast<const Word*>(w)[o];
   }
-  // 16-byte stores: the piece's outputs are contiguous and start on a multiple of 16 codes.
-  uint4* o = reinterpret_cast<uint4*>(out + row * (int64_t)K + k0);
 #pragma unroll
-  for (int v = 0; v < kCodes * (int)sizeof(T) / 16; v++) o[v] = reinterpret_cast<const uint4*>(vals)[v];
+  for (int j = 0; j < kOctetsPerLane; j++) {
+    const int64_t o = first + 32 * j;
+    if (o >= octets) break;
+    const int64_t row = o / octets_per_row;
+    const int k0 = (int)(o - row * octets_per_row) * 8;
+    const int64_t grp = row * groups + k0 / group;
+    const float s = scales[grp], zf = 8388608.f + (zeros ? (float)zeros[grp] : (float)(1 << (Bits - 1)));
+    float v[8];
+#pragma unroll
+    for (int c = 0; c < 8; c++) {
+      uint32_t bits;
+      if constexpr (Bits == 4) bits = lop3<0xEA>(q[j] >> (4 * c), 0xFu, 0x4B000000u);  // 2^23 + code
+      else bits = __byte_perm(c < 4 ? q[j].x : q[j].y, 0x4B000000u, 0x7540 | (c % 4));
+      v[c] = (__int_as_float((int)bits) - zf) * s;
+    }
+    store_octet(out + o * 8, v);
+  }
 }
 
 bool shape_ok(int m, int n, int k, int bits, int group) {
@@ -264,11 +289,11 @@ cudaError_t launch_a8_bits(int bits, void* y, const int8_t* x, const float* xsc,
 template <typename T>
 cudaError_t launch_dequant(void* out, const int32_t* p, const float* s, const uint8_t* z, int n, int k, int bits, int group, cudaStream_t st) {
   const auto w = reinterpret_cast<const uint8_t*>(p);
-  const int64_t pieces = (int64_t)n * k / (128 / bits);
+  const int64_t octets = (int64_t)n * k / 8;
   const int threads = 256;
-  const unsigned blocks = (unsigned)((pieces + threads - 1) / threads);
-  if (bits == 4) groupwise_dequantize_kernel<T, 4><<<blocks, threads, 0, st>>>((T*)out, w, s, z, n, k, group);
-  else groupwise_dequantize_kernel<T, 8><<<blocks, threads, 0, st>>>((T*)out, w, s, z, n, k, group);
+  const unsigned blocks = (unsigned)((octets + threads * kOctetsPerLane - 1) / (threads * kOctetsPerLane));
+  if (bits == 4) groupwise_dequantize_kernel<T, 4><<<blocks, threads, 0, st>>>((T*)out, w, s, z, k, group, octets);
+  else groupwise_dequantize_kernel<T, 8><<<blocks, threads, 0, st>>>((T*)out, w, s, z, k, group, octets);
   return cudaGetLastError();
 }
 

@@ -532,39 +532,59 @@ cudaError_t launch_mma(void* y, float* ws, const void* x, const uint32_t* signs,
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
-// Dequantization (baseline): thread = (output n, sign word w), n fastest so the sign/α/offset reads coalesce; each
-// thread writes its 32 weights as 16-byte pieces when the row allows it.
+// Dequantization (baseline): W [N, K] in T. A block of 256 threads takes 32 outputs × 8 sign words (256 columns).
+// Thread (warp w, lane l) reads word w of output l for every plane (n fastest: each load instruction reads 128
+// contiguous bytes), computes its 32 weights (offset + Σ_i ±α_i in float32, rounded once to T) and stores them into
+// a shared-memory tile as 16-byte pieces; then each warp writes four of the tile's rows, lane l the 8 columns from 8l
+// (each store instruction writes one row's 512 contiguous bytes at bf16/fp16). Rows are padded by 16 bytes, so the
+// tile's 16-byte stores and loads are free of bank conflicts.
+constexpr int kDequantRows = 32, kDequantWords = 8;
+
 template <typename T, typename S>
-__global__ void bcq_dequantize_kernel(T* __restrict__ w, const uint32_t* __restrict__ signs, const S* __restrict__ alpha,
-                                      const S* __restrict__ offset, int N, int K, int q, int group) {
-  const int n = blockIdx.x * blockDim.x + threadIdx.x, wi = blockIdx.y;
-  if (n >= N) return;
-  const int W = (K + 31) / 32, G = (K + group - 1) / group, g = wi * 32 / group;
-  uint32_t bits[4];
-  float a[4];
+__global__ void __launch_bounds__(256) bcq_dequantize_kernel(T* __restrict__ w, const uint32_t* __restrict__ signs,
+                                                             const S* __restrict__ alpha, const S* __restrict__ offset, int N, int K,
+                                                             int q, int group) {
+  constexpr int kCols = kDequantWords * 32, kPitch = kCols + 16 / sizeof(T);
+  __shared__ __align__(16) T tile[kDequantRows][kPitch];
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  const int n0 = blockIdx.x * kDequantRows, w0 = blockIdx.y * kDequantWords, k0 = w0 * 32;
+  const int W = (K + 31) / 32, G = (K + group - 1) / group;
+  const int n = n0 + lane, wi = w0 + warp;
+  if (n < N && wi < W) {
+    const int g = wi * 32 / group;
+    uint32_t bits[4];
+    float a[4];
 #pragma unroll
-  for (int i = 0; i < 4; i++) {
-    bits[i] = i < q ? signs[((int64_t)i * W + wi) * N + n] : 0u;
-    a[i] = i < q ? to_f(alpha[((int64_t)i * G + g) * N + n]) : 0.f;
+    for (int i = 0; i < 4; i++) {
+      bits[i] = i < q ? signs[((int64_t)i * W + wi) * N + n] : 0u;
+      a[i] = i < q ? to_f(alpha[((int64_t)i * G + g) * N + n]) : 0.f;
+    }
+    const float off = to_f(offset[(int64_t)g * N + n]);
+    __align__(16) T v[32];
+#pragma unroll
+    for (int j = 0; j < 32; j++) {
+      float s = off;
+#pragma unroll
+      for (int i = 0; i < 4; i++)
+        if (i < q) s += ((bits[i] >> j) & 1u) ? a[i] : -a[i];
+      v[j] = from_f<T>(s);
+    }
+#pragma unroll
+    for (int p = 0; p < (int)(32 * sizeof(T) / 16); p++)
+      reinterpret_cast<uint4*>(&tile[lane][warp * 32])[p] = reinterpret_cast<const uint4*>(v)[p];
   }
-  const float off = to_f(offset[(int64_t)g * N + n]);
-  __align__(16) T vals[32];
+  __syncthreads();
+  const int k = k0 + 8 * lane;  // this lane's 8 columns of each row
+  const bool vec = k + 8 <= K && (K * sizeof(T)) % 16 == 0;
+  for (int r = warp; r < kDequantRows && n0 + r < N; r += 8) {
+    T* dst = w + (int64_t)(n0 + r) * K + k;
+    const T* src = &tile[r][8 * lane];
+    if (vec) {
 #pragma unroll
-  for (int j = 0; j < 32; j++) {
-    float s = off;
-#pragma unroll
-    for (int i = 0; i < 4; i++)
-      if (i < q) s += ((bits[i] >> j) & 1u) ? a[i] : -a[i];
-    vals[j] = from_f<T>(s);
-  }
-  T* row = w + (int64_t)n * K + wi * 32;
-  const int valid = min(32, K - wi * 32);
-  if (valid == 32 && (K * sizeof(T)) % 16 == 0) {
-    const uint4* src = reinterpret_cast<const uint4*>(vals);
-#pragma unroll
-    for (int p = 0; p < (int)(32 * sizeof(T) / 16); p++) reinterpret_cast<uint4*>(row)[p] = src[p];
-  } else {
-    for (int j = 0; j < valid; j++) row[j] = vals[j];
+      for (int p = 0; p < (int)(8 * sizeof(T) / 16); p++) reinterpret_cast<uint4*>(dst)[p] = reinterpret_cast<const uint4*>(src)[p];
+    } else {
+      for (int j = 0; j < 8 && k + j < K; j++) dst[j] = src[j];
+    }
   }
 }
 
@@ -572,11 +592,11 @@ template <typename T>
 struct DequantLaunch {
   static cudaError_t run(void* w, const uint32_t* signs, const void* alpha, const void* offset, int scale_dtype, int n, int k, int q,
                          int group, cudaStream_t stream) {
-    const dim3 grid((n + 127) / 128, (k + 31) / 32);
+    const dim3 grid((n + kDequantRows - 1) / kDequantRows, ((k + 31) / 32 + kDequantWords - 1) / kDequantWords);
     if (scale_dtype == 1)
-      bcq_dequantize_kernel<T, __half><<<grid, 128, 0, stream>>>((T*)w, signs, (const __half*)alpha, (const __half*)offset, n, k, q, group);
+      bcq_dequantize_kernel<T, __half><<<grid, 256, 0, stream>>>((T*)w, signs, (const __half*)alpha, (const __half*)offset, n, k, q, group);
     else
-      bcq_dequantize_kernel<T, float><<<grid, 128, 0, stream>>>((T*)w, signs, (const float*)alpha, (const float*)offset, n, k, q, group);
+      bcq_dequantize_kernel<T, float><<<grid, 256, 0, stream>>>((T*)w, signs, (const float*)alpha, (const float*)offset, n, k, q, group);
     return cudaGetLastError();
   }
 };
