@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Round Z, in two calls on one machine (the second finds the first's build). Part 1: build; the prefill paths'
+# dequantize kernels against the previous commit's (.round/to-base.patch, made before the call with
+# `git diff HEAD HEAD~1 -- src/Kernels/csrc/groupwise_gemm.cu src/Kernels/csrc/lut_gemm.cu`; rebuilt incrementally) in
+# the zeroquant and lutgemm suites at 1024 tokens; the zeroquant suite at 1, 16, 64 and 1024 tokens for the docs; the
+# group-wise and LUT-GEMM kernel tests. Part 2: the lutgemm suite at 1, 16, 64 and 1024 tokens; Llama-3-8B end to
+# end in bf16 and W4A16; OPT-175B in 3-bit BCQ with the LUT-GEMM kernels and with dequantize-then-GEMM (on an
+# H200). Part 3 (one call on an H200): the zeroquant suite at 1, 16, 64 and 1024 tokens, the lutgemm suite at 1 and
+# 1024, then OPT-175B as in part 2.
+set -o pipefail
+cd "$(dirname "$0")/../../.."
+exec > >(tee $OUT/roundZ$1.log) 2>&1
+left() { echo $((${ROUND_SECONDS:-560} - SECONDS)); }  # ROUND_SECONDS: the call's limit, less 10 s
+source tests/scripts/gpu/round-common.sh > /dev/null
+echo "built at ${SECONDS}s on $(nvidia-smi --query-gpu=name --format=csv,noheader)"
+if [ "$1" = 1 ]; then
+  prefill() {  # prefill NAME: both suites at 1024 tokens
+    suite zq-$1 60 "" --suite zeroquant --m 1024 > /dev/null
+    suite lut-$1 90 "" --suite lutgemm --m 1024 > /dev/null
+    python3 -c "
+import json; d = json.load(open('/tmp/res/zq-$1.json')); l = json.load(open('/tmp/res/lut-$1.json'))
+print('$1 w4a16', round(d['geomean_w4a16_speedup_vs_cublas_bf16']['1024'], 3), ' '.join('%d:%.0f' % (r['n'], r['w4a16_us']) for r in d['results']))
+print('$1 q3 lut', round(l['geomean_q3_lut_speedup_vs_cublas_bf16']['1024'], 3), 'q3 dequant', round(l['geomean_q3_lut_speedup_vs_dequant_gemm']['1024'], 3), ' '.join('%dx%d:%.0f/%.0f' % (r['n'], r['k'], r['q3_lut_us'], r['q3_dequant_gemm_us']) for r in l['results']))"
+  }
+  prefill new
+  git apply .round/to-base.patch && cmake --build build/kernels > /tmp/build-base.log 2>&1 && prefill base
+  git apply -R .round/to-base.patch && cmake --build build/kernels > /dev/null 2>&1; echo "restored at ${SECONDS}s"
+  tar -C /tmp/res -cf $OUT/results-z1.tar .
+  suite zq 150 "" --suite zeroquant --m 1,16,64,1024 && cp /tmp/res/zq.json $OUT/zeroquant-kernels.json
+  python3 -c "
+import json; d = json.load(open('/tmp/res/zq.json')); print(d['gpu'], 'copy', round(d['device_copy_tb_per_s'], 2))
+for key in ('w4a16_speedup_vs_cublas_bf16', 'w4a16_fraction_of_copy_bandwidth', 'w8a16_speedup_vs_cublas_bf16', 'w4a8_speedup_vs_cublas_bf16', 'w4a16_dequant_gemm_speedup_vs_cublas_bf16'):
+  print(key, {k: round(v, 2) for k, v in d['geomean_' + key].items()})"
+  kernel_tests $(( $(left) - 5 )) default
+elif [ "$1" = 3 ]; then
+  suite zq 150 "" --suite zeroquant --m 1,16,64,1024 && cp /tmp/res/zq.json $OUT/zeroquant-kernels.json
+  suite lut 120 "" --suite lutgemm --m 1,1024 && cp /tmp/res/lut.json $OUT/lutgemm-kernels.json
+  python3 -c "
+import json; d = json.load(open('/tmp/res/zq.json')); print(d['gpu'], 'copy', round(d['device_copy_tb_per_s'], 2))
+for key in ('w4a16_speedup_vs_cublas_bf16', 'w4a16_fraction_of_copy_bandwidth'): print(key, {k: round(v, 2) for k, v in d['geomean_' + key].items()})
+d = json.load(open('/tmp/res/lut.json'))
+for k, v in d.items():
+  if k.startswith('geomean_q3_lut') or k.startswith('geomean_q4_lut_speedup_vs_cublas'): print(k, {m: round(x, 2) for m, x in v.items()})"
+  tar -C /tmp/res -cf $OUT/results-z3.tar .
+  opt175b results-z3.tar lut dequant
+else
+  suite lut 200 "" --suite lutgemm --m 1,16,64,1024 && cp /tmp/res/lut.json $OUT/lutgemm-kernels.json
+  python3 -c "
+import json; d = json.load(open('/tmp/res/lut.json')); print(d['gpu'], 'copy', round(d['device_copy_tb_per_s'], 2))
+for k, v in d.items():
+  if k.startswith('geomean_q3_lut') or k.startswith('geomean_q4_lut_speedup_vs_cublas'): print(k, {m: round(x, 2) for m, x in v.items()})"
+  e2e bf16 ""
+  e2e w4a16 "" --quantization zeroquant
+  tar -C /tmp/res -cf $OUT/results-z2.tar .
+  nvidia-smi --query-gpu=name --format=csv,noheader | grep -q H200 && opt175b results-z2.tar lut dequant  # needs the H200's memory
+fi
