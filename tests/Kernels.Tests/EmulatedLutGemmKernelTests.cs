@@ -3,7 +3,7 @@ namespace InferenceServer.Kernels.Tests;
 /// <summary>
 /// The LUT-GEMM CUDA kernels of lut_gemm.cu run by the emulator (<see cref="KernelEmulator"/>) against the matmul of
 /// the BCQ weights' definition, with the error bounds of tests/Gpu.Tests/LutGemmKernelTests: the table kernel (M ≤ 8;
-/// M = 1 on the halved, replicated tables unless IK_LUTGEMM_SYMMETRIC_TABLES=0), the tensor-core kernel and the
+/// M = 1 on the one-token kernel unless IK_LUTGEMM_M1_KERNEL=0), the tensor-core kernel and the
 /// dequantize kernel. Arguments: dtype, f32|f16 scales, bits q, group, M, N, K, split-K blocks, x's offset in elements
 /// (1 puts x's rows off 16-byte boundaries).
 /// </summary>
@@ -17,7 +17,7 @@ public sealed class EmulatedLutGemmKernelTests
         { "bf16 f32 3 128 1 264 4096 1 0", "" },             // M = 1, 32 slabs per block: the one-slab-ahead loads turn over
         { "bf16 f16 3 128 1 264 1024 8 0", "" },             // M = 1, one slab per block: no loads ahead
         { "fp16 f16 2 64 1 264 1000 1 1", "" },              // M = 1, 2-word slabs (G = 64), x off 16 bytes, a partial last word
-        { "bf16 f32 3 128 1 520 1000 3 0", "IK_LUTGEMM_SYMMETRIC_TABLES=0" },
+        { "bf16 f32 3 128 1 520 1000 3 0", "IK_LUTGEMM_M1_KERNEL=0" },
         { "fp32 f32 3 128 1 520 1000 2 0", "" },
         { "bf16 f16 2 64 3 1032 200 1 0", "" },              // K not a multiple of the group nor of 32
         { "fp16 f32 3 128 8 520 1000 2 0", "" },

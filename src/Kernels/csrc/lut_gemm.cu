@@ -15,7 +15,7 @@
 // Table build: the thread of (chunk, low nibble l, token) computes L = ±x0±x1±x2±x3 for l once and writes the 16
 // entries h·16 + l, H(h) = ±x4..±x7 from two pair sums; the threads of a warp write consecutive words (no bank
 // conflicts). Lookups are random by nature: with float32 entries and M = 1 a warp's 32 lookups land on random banks
-// (about 3.4-way conflicts on average), which lut_gemm_m1_kernel below cuts with halved, replicated tables; for M ≥ 2
+// (about 3.2-way conflicts on average); lut_gemm_m1_kernel below spends fewer instructions per lookup; for M ≥ 2
 // one lookup is a 8/16/32-byte vector covering all tokens, so the conflict cost is paid once for all of them.
 namespace {
 
@@ -158,27 +158,24 @@ __global__ void __launch_bounds__(kLutThreads) lut_gemm_kernel(T* __restrict__ y
   }
 }
 
-// s += the entries of the 4 bytes of a sign word in 4 consecutive halved tables (chunk: shared-memory address of this
-// lane's replica of the first table, tables 128·4 floats apart). Byte b sign-extended (one prmt) is sb: sb ≥ 0 reads
-// entry sb; sb < 0 (byte ≥ 128) reads entry sb ^ −1 = 255 − byte and flips its sign with sb's sign bit. The address is
-// one shift-add on a 32-bit shared address (table offsets go into the load's immediate): 7 instructions per byte.
-__device__ __forceinline__ void halved_lookups(float& s, uint32_t chunk, uint32_t wd) {
-  constexpr uint32_t kChunkBytes = 128 * 4 * 4;
+// The sum of the entries of the 4 bytes of a sign word in 4 consecutive tables (chunk: shared-memory address of the
+// first table, tables kChunkFloats floats apart). Per byte: one prmt (the byte, zero-extended), one multiply-add (its
+// entry's 32-bit shared address; the table's offset goes into the load's immediate), the load and one add, summed as
+// a tree.
+template <int kChunkFloats>
+__device__ __forceinline__ float word_lookups(uint32_t chunk, uint32_t wd) {
+  float t[4];
 #pragma unroll
-  for (int b = 0; b < 4; b++) {
-    const int sb = (int)prmt(wd, 0, b | (8 | b) << 4 | (8 | b) << 8 | (8 | b) << 12);  // byte b, sign-extended
-    const float t = ld_shared_f32(chunk + b * kChunkBytes + ((uint32_t)(sb ^ (sb >> 31)) << 4));
-    s += __int_as_float(__float_as_int(t) ^ (sb & (int)0x80000000));
-  }
+  for (int b = 0; b < 4; b++) t[b] = ld_shared_f32(chunk + b * kChunkFloats * 4 + prmt(wd, 0, 0x4440 | b) * 4);
+  return (t[0] + t[1]) + (t[2] + t[3]);
 }
 
-// The one-token table kernel: the same walk as lut_gemm_kernel with M = 1, but tables that halve and replicate, and a
-// slab's loads issued while the slab before it is still being worked on. Since T[255 − b] = −T[b], a chunk keeps only
-// the 128 entries with bit 7 clear; byte b ≥ 128 reads entry 255 − b and flips the sign. Each entry is stored 4 times,
-// entry e of replica r at float 4e + r, and lane l reads replica (l / 8) mod 4: the 8 lanes of one replica meet only
-// its 8 banks, and different replicas never conflict, so a warp's 32 random lookups cost about 2.3 bank cycles instead
-// of about 3.4 with one 256-entry table; building the tables costs the same 512 stores per chunk (one float4 per
-// entry). IK_LUTGEMM_SYMMETRIC_TABLES=0 falls back to lut_gemm_kernel.
+// The one-token table kernel: the same walk as lut_gemm_kernel with M = 1, with a slab's loads issued while the slab
+// before it is still being worked on and lookups of 4 instructions (word_lookups). A warp's 32 lookups into a table
+// land on random banks: about 3.2 bank cycles on average, and copies of the table do not lower that (with r copies
+// each read by 32/r lanes, the copies' bank sets split the warp into r groups of 32/r lanes over 32/r banks, and the
+// worst group sets the cost). Tables are 256 floats padded to kChunkFloats, so the two chunks a warp builds at once
+// start 16 banks apart. IK_LUTGEMM_M1_KERNEL=0 falls back to lut_gemm_kernel, for comparisons.
 // Loads ahead, in one set of registers: each piece of slab s is reloaded with slab s + 1's as soon as its last reader
 // is done — the x chunks after the tables are built, plane i's sign words and α after its lookups, the offsets after
 // the Σx term — so a block with several slabs has the next slab's bytes in flight while it builds and reads tables,
@@ -189,17 +186,16 @@ __global__ void __launch_bounds__(kLutThreads) lut_gemm_m1_kernel(T* __restrict_
                                                                   const uint32_t* __restrict__ signs, const S* __restrict__ alpha,
                                                                   const S* __restrict__ offset, const T* __restrict__ bias, int N,
                                                                   int K, int group, int words_per_split, bool x_vec) {
-  constexpr int SW = 4;                      // words per slab: 16 chunks; a thread builds one chunk per word
-  constexpr int kChunkFloats = 128 * 4;      // 128 entries × 4 replicas
-  constexpr bool kVecX = sizeof(T) == 2;     // 8 activations in one 16-byte load
-  __shared__ __align__(16) float table[SW * 4 * kChunkFloats];  // 32 KB
+  constexpr int SW = 4;  // words per slab: 16 chunks; a thread builds one chunk per word (the lookups' sum tree assumes 4)
+  constexpr int kChunkFloats = 256 + 16;
+  constexpr bool kVecX = sizeof(T) == 2;  // 8 activations in one 16-byte load
+  __shared__ __align__(16) float table[SW * 4 * kChunkFloats];  // 17 KB
   const int W = (K + 31) / 32, group_words = group / 32, G = (K + group - 1) / group;
   const int n0 = (blockIdx.x * kLutThreads + threadIdx.x) * kLutOuts;
   const bool active = n0 < N;
   const int w_begin = blockIdx.y * words_per_split, w_end = min(W, w_begin + words_per_split);
   const int l = threadIdx.x % 16, c_first = threadIdx.x / 16;  // build tasks: chunks c_first + 4j (j < sw), low nibble l
-  const float* mine = table + ((threadIdx.x >> 3) & 3);  // this lane's replica
-  const uint32_t mine_addr = smem_addr(mine);
+  const uint32_t table_addr = smem_addr(table);
   auto slab_words = [&](int s0) { return min(SW, min(w_end, (s0 / group_words + 1) * group_words) - s0); };
 
   // The slab's operands (sw words from s0, one group) and their loads.
@@ -225,7 +221,7 @@ __global__ void __launch_bounds__(kLutThreads) lut_gemm_m1_kernel(T* __restrict_
   auto load_offsets = [&](int s0) {
     if (active) off = load4_raw(offset + (int64_t)(s0 / group_words) * N + n0);
   };
-  // Chunk c_first + 4j's entries h·16 + l for h = 0..7 (bit 7 clear: x7 always negative).
+  // Chunk c_first + 4j's entries h·16 + l for h = 0..15.
   auto build = [&](int s0, int sw) {
 #pragma unroll
     for (int j = 0; j < SW; j++) {
@@ -242,13 +238,10 @@ __global__ void __launch_bounds__(kLutThreads) lut_gemm_m1_kernel(T* __restrict_
       }
       const float L = ((l & 1) ? v[0] : -v[0]) + ((l & 2) ? v[1] : -v[1]) + (((l & 4) ? v[2] : -v[2]) + ((l & 8) ? v[3] : -v[3]));
       const float p45[4] = {-v[4] - v[5], v[4] - v[5], -v[4] + v[5], v[4] + v[5]};
-      const float p67[2] = {-v[6] - v[7], v[6] - v[7]};
-      float4* tc = reinterpret_cast<float4*>(table + c * kChunkFloats);
+      const float p67[4] = {-v[6] - v[7], v[6] - v[7], -v[6] + v[7], v[6] + v[7]};
+      float* tc = table + c * kChunkFloats;
 #pragma unroll
-      for (int h = 0; h < 8; h++) {
-        const float e = L + (p45[h & 3] + p67[h >> 2]);
-        tc[h * 16 + l] = make_float4(e, e, e, e);
-      }
+      for (int h = 0; h < 16; h++) tc[h * 16 + l] = L + (p45[h & 3] + p67[h >> 2]);
     }
   };
 
@@ -275,19 +268,21 @@ __global__ void __launch_bounds__(kLutThreads) lut_gemm_m1_kernel(T* __restrict_
         for (int o = 0; o < kLutOuts; o++) {
           float s = 0.f;
           if (sw == SW) {  // a whole slab (always, when G and the split are multiples of 128 columns): no word checks
+            float sj[SW];
 #pragma unroll
-            for (int j = 0; j < SW; j++) halved_lookups(s, mine_addr + j * 4 * kChunkFloats * 4, word_at(words[i][j], o));
+            for (int j = 0; j < SW; j++) sj[j] = word_lookups<kChunkFloats>(table_addr + j * 4 * kChunkFloats * 4, word_at(words[i][j], o));
+            s = (sj[0] + sj[1]) + (sj[2] + sj[3]);
           } else {
 #pragma unroll
             for (int j = 0; j < SW; j++)
-              if (j < sw) halved_lookups(s, mine_addr + j * 4 * kChunkFloats * 4, word_at(words[i][j], o));
+              if (j < sw) s += word_lookups<kChunkFloats>(table_addr + j * 4 * kChunkFloats * 4, word_at(words[i][j], o));
           }
           acc[o] = fmaf(av[o], s, acc[o]);
         }
         if (sw1) load_plane(i, s1, sw1);
       }
-      float xsum = 0.f;  // Σx of a chunk = T[255] = −T[0]
-      for (int c = 0; c < sw * 4; c++) xsum -= mine[c * kChunkFloats];
+      float xsum = 0.f;  // Σx of a chunk = T[255]
+      for (int c = 0; c < sw * 4; c++) xsum += table[c * kChunkFloats + 255];
       const float4 of = to_float4(off);
       acc[0] = fmaf(of.x, xsum, acc[0]);
       acc[1] = fmaf(of.y, xsum, acc[1]);
@@ -330,9 +325,9 @@ int words_per_split(int W, int splits, int unit) {
   return ((units + splits - 1) / splits) * unit;
 }
 
-// Whether M = 1 uses the halved, replicated tables (IK_LUTGEMM_SYMMETRIC_TABLES=0 turns them off for comparisons).
-bool symmetric_tables() {
-  static const bool on = !env_switched_off("IK_LUTGEMM_SYMMETRIC_TABLES");
+// Whether M = 1 runs lut_gemm_m1_kernel (IK_LUTGEMM_M1_KERNEL=0 turns it off, for comparisons).
+bool one_token_kernel() {
+  static const bool on = !env_switched_off("IK_LUTGEMM_M1_KERNEL");
   return on;
 }
 
@@ -350,7 +345,7 @@ cudaError_t lut_launch(void* y, float* ws, const void* x, const uint32_t* signs,
   const T* bt = (const T*)bias;
   switch (mp) {
     case 1:
-      if (symmetric_tables()) {
+      if (one_token_kernel()) {
         const bool x_vec = reinterpret_cast<uintptr_t>(x) % 16 == 0;
         switch (q) {
           case 1: lut_gemm_m1_kernel<T, S, 1><<<grid, kLutThreads, 0, stream>>>(yt, ws, xt, signs, alpha, offset, bt, n, k, group, wps, x_vec); break;

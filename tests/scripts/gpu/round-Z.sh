@@ -6,7 +6,10 @@
 # group-wise and LUT-GEMM kernel tests. Part 2: the lutgemm suite at 1, 16, 64 and 1024 tokens; Llama-3-8B end to
 # end in bf16 and W4A16; OPT-175B in 3-bit BCQ with the LUT-GEMM kernels and with dequantize-then-GEMM (on an
 # H200). Part 3 (one call on an H200): the zeroquant suite at 1, 16, 64 and 1024 tokens, the lutgemm suite at 1 and
-# 1024, then OPT-175B as in part 2.
+# 1024, then OPT-175B as in part 2, then Nsight Compute's per-instruction stall samples of the one-token LUT-GEMM
+# kernel and the aligned W4A16 kernel at 1 and 16 tokens (run with EXTRA_CUDA_FLAGS=-lineinfo). Part 4: the lutgemm
+# suite at one token against the previous commit's one-token kernel (.round/to-base.patch, made before the call with
+# `git diff HEAD HEAD~1 -- src/Kernels/csrc/lut_gemm.cu`), then the LUT-GEMM kernel tests.
 set -o pipefail
 cd "$(dirname "$0")/../../.."
 exec > >(tee $OUT/roundZ$1.log) 2>&1
@@ -43,6 +46,31 @@ for k, v in d.items():
   if k.startswith('geomean_q3_lut') or k.startswith('geomean_q4_lut_speedup_vs_cublas'): print(k, {m: round(x, 2) for m, x in v.items()})"
   tar -C /tmp/res -cf $OUT/results-z3.tar .
   opt175b results-z3.tar lut dequant
+  # Per-instruction stall samples (the build has -lineinfo) of the one-token kernels, as SASS with source lines.
+  profile() {  # profile NAME KERNEL-REGEX SUITE M SHAPE
+    [ $(left) -lt 60 ] && return
+    timeout 50 ncu --kernel-name regex:$2 --launch-count 1 --section SourceCounters --section WarpStateStats --import-source yes -o /tmp/$1 \
+      dotnet $S bench-kernels --iters 2 --suite $3 --m $4 --shapes $5 > /tmp/$1.log 2>&1
+    ncu -i /tmp/$1.ncu-rep --page source --csv --print-source sass,cuda 2>&1 | xz -9 > $OUT/$1-source.csv.xz
+    ncu -i /tmp/$1.ncu-rep --page details 2>&1 | grep -E 'Stall|Warp Cycles|Issued|Duration|Registers|Achieved Occupancy' | head -30
+  }
+  profile lut-m1 lut_gemm_m1 lutgemm 1 12288x49152
+  profile w4-m1 groupwise_a16_aligned zeroquant 1 28672x4096
+  profile w4-m16 groupwise_a16_aligned zeroquant 16 28672x4096
+elif [ "$1" = 4 ]; then
+  one_token() {  # one_token NAME: the lutgemm suite at one token
+    suite lut-$1 60 "" --suite lutgemm --m 1 > /dev/null
+    python3 -c "
+import json; d = json.load(open('/tmp/res/lut-$1.json')); g = lambda k: round(d[k]['1'], 3)
+print('$1 q3', g('geomean_q3_lut_speedup_vs_cublas_bf16'), 'q4', g('geomean_q4_lut_speedup_vs_cublas_bf16'), 'q3 bw', g('geomean_q3_lut_fraction_of_copy_bandwidth'), ' '.join('%d:%.1f' % (r['n'], r['q3_lut_us']) for r in d['results']))"
+  }
+  one_token new
+  cp /tmp/res/lut-new.json $OUT/lutgemm-kernels-m1.json
+  git apply .round/to-base.patch && cmake --build build/kernels > /tmp/build-base.log 2>&1 && one_token base
+  git apply -R .round/to-base.patch && cmake --build build/kernels > /dev/null 2>&1; echo "restored at ${SECONDS}s"
+  tar -C /tmp/res -cf $OUT/results-z4.tar .
+  timeout $(( $(left) - 5 )) dotnet .gpu/app/Gpu.Tests/Gpu.Tests.dll --filter-class '*LutGemmKernelTests' > $OUT/kernel-tests.log 2>&1; echo "tests rc=$? at ${SECONDS}s"
+  grep -E 'failed |total:|failed:' $OUT/kernel-tests.log | head
 else
   suite lut 200 "" --suite lutgemm --m 1,16,64,1024 && cp /tmp/res/lut.json $OUT/lutgemm-kernels.json
   python3 -c "
