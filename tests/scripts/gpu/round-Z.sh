@@ -9,7 +9,8 @@
 # 1024, then OPT-175B as in part 2, then Nsight Compute's per-instruction stall samples of the one-token LUT-GEMM
 # kernel and the aligned W4A16 kernel at 1 and 16 tokens (run with EXTRA_CUDA_FLAGS=-lineinfo). Part 4: the lutgemm
 # suite at one token against the previous commit's one-token kernel (.round/to-base.patch, made before the call with
-# `git diff HEAD HEAD~1 -- src/Kernels/csrc/lut_gemm.cu`), then the LUT-GEMM kernel tests.
+# `git diff HEAD HEAD~1 -- src/Kernels/csrc/lut_gemm.cu`), then the LUT-GEMM kernel tests. Part 5 (an H200): the
+# lutgemm suite at one token and OPT-175B with the LUT-GEMM kernels.
 set -o pipefail
 cd "$(dirname "$0")/../../.."
 exec > >(tee $OUT/roundZ$1.log) 2>&1
@@ -71,6 +72,11 @@ print('$1 q3', g('geomean_q3_lut_speedup_vs_cublas_bf16'), 'q4', g('geomean_q4_l
   tar -C /tmp/res -cf $OUT/results-z4.tar .
   timeout $(( $(left) - 5 )) dotnet .gpu/app/Gpu.Tests/Gpu.Tests.dll --filter-class '*LutGemmKernelTests' > $OUT/kernel-tests.log 2>&1; echo "tests rc=$? at ${SECONDS}s"
   grep -E 'failed |total:|failed:' $OUT/kernel-tests.log | head
+elif [ "$1" = 5 ]; then
+  suite lut 60 "" --suite lutgemm --m 1 && cp /tmp/res/lut.json $OUT/lutgemm-kernels-m1.json
+  python3 -c "
+import json; d = json.load(open('/tmp/res/lut.json')); print({k: round(v['1'], 3) for k, v in d.items() if k.startswith('geomean')})"
+  opt175b results-z5.tar lut
 else
   suite lut 200 "" --suite lutgemm --m 1,16,64,1024 && cp /tmp/res/lut.json $OUT/lutgemm-kernels.json
   python3 -c "
