@@ -85,7 +85,16 @@ __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<MT>)
 #pragma unroll
   for (int j = 0; j < MT; j++) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
 
-  float sc[kStages][kUnroll][2], zp[kStages][kUnroll][2];
+  // Per stage, as loaded (an instruction that reads a load's register waits for it, so nothing is converted before the
+  // stage is computed): scales [chunk u][row lo, hi] (at G > 128 only u = 0 is loaded), zero points [row] as one 16-bit
+  // pair of the two chunks' bytes (at G > 128 one byte for both).
+  float sc[kStages][kUnroll][2];
+  unsigned zr[kStages][2];
+  auto scale = [&](int st, int u, int row) { return chunk_shift == 0 ? sc[st][u][row] : sc[st][0][row]; };
+  auto zero = [&](int st, int u, int row) -> float {
+    if constexpr (Zeros) return (float)((zr[st][row] >> (chunk_shift == 0 ? 8 * u : 0)) & 0xFF);
+    else return 8.f;
+  };
   auto piece = [&](int stage, int p) -> uint4& { return ring[(stage * kPieces + p) * (kWarps * 32) + tid]; };
   Cursor in{(int)blockIdx.x, 0}, out{(int)blockIdx.x, 0};  // the next stage to copy, the next to compute
   // Copies `in`'s chunks into `stage` (nothing past the last tile or past K: both warp-uniform) as one commit group.
@@ -105,18 +114,17 @@ __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<MT>)
         const float2 lo = __ldg(reinterpret_cast<const float2*>(r.s_lo + g0)), hi = __ldg(reinterpret_cast<const float2*>(r.s_hi + g0));
         sc[stage][0][0] = lo.x, sc[stage][1][0] = lo.y, sc[stage][0][1] = hi.x, sc[stage][1][1] = hi.y;
         if constexpr (Zeros) {
-          const unsigned zl = __ldg(reinterpret_cast<const unsigned short*>(r.z_lo + g0)), zh = __ldg(reinterpret_cast<const unsigned short*>(r.z_hi + g0));
-          zp[stage][0][0] = (float)(zl & 0xFF), zp[stage][1][0] = (float)(zl >> 8), zp[stage][0][1] = (float)(zh & 0xFF), zp[stage][1][1] = (float)(zh >> 8);
+          zr[stage][0] = __ldg(reinterpret_cast<const unsigned short*>(r.z_lo + g0));
+          zr[stage][1] = __ldg(reinterpret_cast<const unsigned short*>(r.z_hi + g0));
         }
       } else {
-        sc[stage][0][0] = sc[stage][1][0] = __ldg(r.s_lo + g0);
-        sc[stage][0][1] = sc[stage][1][1] = __ldg(r.s_hi + g0);
+        sc[stage][0][0] = __ldg(r.s_lo + g0);
+        sc[stage][0][1] = __ldg(r.s_hi + g0);
         if constexpr (Zeros) {
-          zp[stage][0][0] = zp[stage][1][0] = (float)__ldg(r.z_lo + g0);
-          zp[stage][0][1] = zp[stage][1][1] = (float)__ldg(r.z_hi + g0);
+          zr[stage][0] = __ldg(r.z_lo + g0);
+          zr[stage][1] = __ldg(r.z_hi + g0);
         }
       }
-      if constexpr (!Zeros) zp[stage][0][0] = zp[stage][1][0] = zp[stage][0][1] = zp[stage][1][1] = 8.f;
     }
     cp_async_commit();
     in.advance(steps);
@@ -151,8 +159,8 @@ __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<MT>)
         if (c < chunks) {  // warp-uniform
 #pragma unroll
           for (int u = 0; u < kUnroll; u++)
-            groupwise_a16::a16_piece<T, 4, MT, true>(acc, piece(st, 2 * u), piece(st, 2 * u + 1), sc[st][u][0], sc[st][u][1], zp[st][u][0],
-                                                     zp[st][u][1], x_row, x_ok, (c + u) * 128, true,
+            groupwise_a16::a16_piece<T, 4, MT, true>(acc, piece(st, 2 * u), piece(st, 2 * u + 1), scale(st, u, 0), scale(st, u, 1),
+                                                     zero(st, u, 0), zero(st, u, 1), x_row, x_ok, (c + u) * 128, true,
                                                      XShared ? x_perm + (c + u) * 16 + t : nullptr);
         }
         if (out.step == steps - 1) {  // the tile's last stage: its warps meet, store, and start the next tile at zero
