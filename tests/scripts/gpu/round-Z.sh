@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Round Z, in two calls on one machine (the second finds the first's build). Part 1: build; the prefill paths'
+# Round Z, in parts (the argument, 1 to 5; parts 1 and 2 as two calls on one machine, the second finding the first's
+# build). Part 1: build; the prefill paths'
 # dequantize kernels against the previous commit's (.round/to-base.patch, made before the call with
 # `git diff HEAD HEAD~1 -- src/Kernels/csrc/groupwise_gemm.cu src/Kernels/csrc/lut_gemm.cu`; rebuilt incrementally) in
 # the zeroquant and lutgemm suites at 1024 tokens; the zeroquant suite at 1, 16, 64 and 1024 tokens for the docs; the
