@@ -1,17 +1,16 @@
 #!/usr/bin/env bash
 # Round Z, in parts (the argument, 1 to 5; parts 1 and 2 as two calls on one machine, the second finding the first's
-# build). Part 1: build; the prefill paths'
-# dequantize kernels against the previous commit's (.round/to-base.patch, made before the call with
-# `git diff HEAD HEAD~1 -- src/Kernels/csrc/groupwise_gemm.cu src/Kernels/csrc/lut_gemm.cu`; rebuilt incrementally) in
-# the zeroquant and lutgemm suites at 1024 tokens; the zeroquant suite at 1, 16, 64 and 1024 tokens for the docs; the
-# group-wise and LUT-GEMM kernel tests. Part 2: the lutgemm suite at 1, 16, 64 and 1024 tokens; Llama-3-8B end to
-# end in bf16 and W4A16; OPT-175B in 3-bit BCQ with the LUT-GEMM kernels and with dequantize-then-GEMM (on an
-# H200). Part 3 (one call on an H200): the zeroquant suite at 1, 16, 64 and 1024 tokens, the lutgemm suite at 1 and
-# 1024, then OPT-175B as in part 2, then Nsight Compute's per-instruction stall samples of the one-token LUT-GEMM
-# kernel and the aligned W4A16 kernel at 1 and 16 tokens (run with EXTRA_CUDA_FLAGS=-lineinfo). Part 4: the lutgemm
-# suite at one token against the previous commit's one-token kernel (.round/to-base.patch, made before the call with
-# `git diff HEAD HEAD~1 -- src/Kernels/csrc/lut_gemm.cu`), then the LUT-GEMM kernel tests. Part 5 (an H200): the
-# lutgemm suite at one token and OPT-175B with the LUT-GEMM kernels.
+# build). Part 1: build; the prefill paths' dequantize kernels against the previous commit's (.round/to-base.patch,
+# made before the call with `git diff HEAD HEAD~1 -- src/Kernels/csrc/groupwise_gemm.cu src/Kernels/csrc/lut_gemm.cu`;
+# rebuilt incrementally) in the zeroquant and lutgemm suites at 1024 tokens; the zeroquant suite at 1, 16, 64 and 1024
+# tokens for the docs; the group-wise and LUT-GEMM kernel tests. Part 2: the lutgemm suite at 1, 16, 64 and 1024
+# tokens; Llama-3-8B end to end in bf16 and W4A16; OPT-175B in 3-bit BCQ with the LUT-GEMM kernels and with
+# dequantize-then-GEMM (on an H200). Part 3 (one call on an H200): the zeroquant suite at 1, 16, 64 and 1024 tokens,
+# the lutgemm suite at 1 and 1024, then OPT-175B as in part 2, then Nsight Compute's per-instruction stall samples of
+# the one-token LUT-GEMM kernel and the aligned W4A16 kernel at 1 and 16 tokens (run with EXTRA_CUDA_FLAGS=-lineinfo).
+# Part 4: the lutgemm suite at one token against the previous commit's one-token kernel (.round/to-base.patch, made
+# before the call with `git diff HEAD HEAD~1 -- src/Kernels/csrc/lut_gemm.cu`), then the LUT-GEMM kernel tests. Part 5
+# (an H200): the lutgemm suite at one token and OPT-175B with the LUT-GEMM kernels.
 set -o pipefail
 cd "$(dirname "$0")/../../.."
 exec > >(tee $OUT/roundZ$1.log) 2>&1
