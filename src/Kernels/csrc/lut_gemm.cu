@@ -1,6 +1,7 @@
 #include "dtype_convert.cuh"
 #include "lut_gemm.h"
 #include "mma.cuh"
+#include "pdl.cuh"
 #include "ptx_bits.cuh"
 
 // Table kernel (M ≤ 8). A block owns 4·kLutThreads consecutive outputs and a range of K (split-K over blocks so
@@ -251,8 +252,9 @@ __global__ void __launch_bounds__(kLutThreads) lut_gemm_m1_kernel(T* __restrict_
 #pragma unroll
     for (int i = 0; i < Q; i++) load_plane(i, s0, sw);
     load_offsets(s0);
-    load_x(s0, sw);
   }
+  pdl_wait();  // the weights above are the layer's own; x and the outputs belong to the kernels around this one
+  if (sw) load_x(s0, sw);
   while (sw) {
     const int s1 = s0 + sw, sw1 = s1 < w_end ? slab_words(s1) : 0;  // the next slab (sw1 = 0: none)
     __syncthreads();  // the previous slab's lookups are done with the table
@@ -292,6 +294,7 @@ __global__ void __launch_bounds__(kLutThreads) lut_gemm_m1_kernel(T* __restrict_
     }
     s0 = s1, sw = sw1;
   }
+  pdl_launch_dependents();  // after the loop: a successor launched early would hold block slots this grid still needs
   if (!active) return;
 #pragma unroll
   for (int o = 0; o < kLutOuts; o++) {
@@ -304,6 +307,7 @@ __global__ void __launch_bounds__(kLutThreads) lut_gemm_m1_kernel(T* __restrict_
 template <typename T>
 __global__ void splitk_reduce_kernel(T* __restrict__ y, const float* __restrict__ ws, const T* __restrict__ bias, int M, int N,
                                      int splits, int64_t ys) {
+  pdl_start();
   const int64_t idx = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
   if (idx >= (int64_t)M * N) return;
   const int m = (int)(idx / N), n = (int)(idx % N);
@@ -315,8 +319,7 @@ __global__ void splitk_reduce_kernel(T* __restrict__ y, const float* __restrict_
 template <typename T>
 cudaError_t reduce(T* y, const float* ws, const T* bias, int m, int n, int splits, int64_t ys, cudaStream_t stream) {
   const int64_t total = (int64_t)m * n;
-  splitk_reduce_kernel<T><<<(unsigned)((total + 255) / 256), 256, 0, stream>>>(y, ws, bias, m, n, splits, ys);
-  return cudaGetLastError();
+  return launch_pdl(splitk_reduce_kernel<T>, dim3((unsigned)((total + 255) / 256)), dim3(256), 0, stream, y, ws, bias, m, n, splits, ys);
 }
 
 // Words per split: a multiple of `unit` words, so that ceil(W / result) blocks cover K.
@@ -343,15 +346,19 @@ cudaError_t lut_launch(void* y, float* ws, const void* x, const uint32_t* signs,
   T* yt = (T*)y;
   const T* xt = (const T*)x;
   const T* bt = (const T*)bias;
+  cudaError_t err = cudaSuccess;
   switch (mp) {
     case 1:
       if (one_token_kernel()) {
         const bool x_vec = reinterpret_cast<uintptr_t>(x) % 16 == 0;
+        auto one_token = [&](auto kernel) {
+          return launch_pdl(kernel, grid, dim3(kLutThreads), 0, stream, yt, ws, xt, signs, alpha, offset, bt, n, k, group, wps, x_vec);
+        };
         switch (q) {
-          case 1: lut_gemm_m1_kernel<T, S, 1><<<grid, kLutThreads, 0, stream>>>(yt, ws, xt, signs, alpha, offset, bt, n, k, group, wps, x_vec); break;
-          case 2: lut_gemm_m1_kernel<T, S, 2><<<grid, kLutThreads, 0, stream>>>(yt, ws, xt, signs, alpha, offset, bt, n, k, group, wps, x_vec); break;
-          case 3: lut_gemm_m1_kernel<T, S, 3><<<grid, kLutThreads, 0, stream>>>(yt, ws, xt, signs, alpha, offset, bt, n, k, group, wps, x_vec); break;
-          default: lut_gemm_m1_kernel<T, S, 4><<<grid, kLutThreads, 0, stream>>>(yt, ws, xt, signs, alpha, offset, bt, n, k, group, wps, x_vec); break;
+          case 1: err = one_token(lut_gemm_m1_kernel<T, S, 1>); break;
+          case 2: err = one_token(lut_gemm_m1_kernel<T, S, 2>); break;
+          case 3: err = one_token(lut_gemm_m1_kernel<T, S, 3>); break;
+          default: err = one_token(lut_gemm_m1_kernel<T, S, 4>); break;
         }
       } else
         lut_gemm_kernel<T, S, 1><<<grid, kLutThreads, 0, stream>>>(yt, ws, xt, signs, alpha, offset, bt, m, n, k, q, group, xs, ys, wps);
@@ -360,7 +367,7 @@ cudaError_t lut_launch(void* y, float* ws, const void* x, const uint32_t* signs,
     case 4: lut_gemm_kernel<T, S, 4><<<grid, kLutThreads, 0, stream>>>(yt, ws, xt, signs, alpha, offset, bt, m, n, k, q, group, xs, ys, wps); break;
     default: lut_gemm_kernel<T, S, 8><<<grid, kLutThreads, 0, stream>>>(yt, ws, xt, signs, alpha, offset, bt, m, n, k, q, group, xs, ys, wps); break;
   }
-  auto err = cudaGetLastError();
+  if (err == cudaSuccess) err = cudaGetLastError();
   if (err != cudaSuccess || real_splits == 1) return err;
   return reduce<T>(yt, ws, bt, m, n, real_splits, ys, stream);
 }
