@@ -10,7 +10,10 @@
 # the one-token LUT-GEMM kernel and the aligned W4A16 kernel at 1 and 16 tokens (run with EXTRA_CUDA_FLAGS=-lineinfo).
 # Part 4: the lutgemm suite at one token against the previous commit's one-token kernel (.round/to-base.patch, made
 # before the call with `git diff HEAD HEAD~1 -- src/Kernels/csrc/lut_gemm.cu`), then the LUT-GEMM kernel tests. Part 5
-# (an H200): the lutgemm suite at one token and OPT-175B with the LUT-GEMM kernels.
+# (an H200): the lutgemm suite at one token and OPT-175B with the LUT-GEMM kernels. Part 6: the group-wise and LUT-GEMM
+# kernel tests; the lutgemm suite at one token with programmatic dependent launches and with INFERENCE_PDL=0; the
+# zeroquant suite at 1 and 16 tokens against the aligned kernel before its zero points were kept as loaded
+# (.round/to-base.patch from `git diff a39d1a1 a39d1a1~1 -- src/Kernels/csrc/groupwise_a16_aligned.cu`).
 set -o pipefail
 cd "$(dirname "$0")/../../.."
 exec > >(tee $OUT/roundZ$1.log) 2>&1
@@ -77,6 +80,24 @@ elif [ "$1" = 5 ]; then
   python3 -c "
 import json; d = json.load(open('/tmp/res/lut.json')); print({k: round(v['1'], 3) for k, v in d.items() if k.startswith('geomean')})"
   opt175b results-z5.tar lut
+elif [ "$1" = 6 ]; then
+  kernel_tests 90 default
+  suite lut-pdl 60 "" --suite lutgemm --m 1 > /dev/null
+  suite lut-nopdl 60 "INFERENCE_PDL=0" --suite lutgemm --m 1 > /dev/null
+  python3 -c "
+import json
+for n in ('pdl', 'nopdl'):
+  d = json.load(open('/tmp/res/lut-%s.json' % n)); print(n, 'q3', round(d['geomean_q3_lut_speedup_vs_cublas_bf16']['1'], 3), 'q4', round(d['geomean_q4_lut_speedup_vs_cublas_bf16']['1'], 3), ' '.join('%d:%.1f' % (r['n'], r['q3_lut_us']) for r in d['results']))"
+  zq() {  # zq NAME: the zeroquant suite at 1 and 16 tokens
+    suite zq-$1 60 "" --suite zeroquant --m 1,16 > /dev/null
+    python3 -c "
+import json; d = json.load(open('/tmp/res/zq-$1.json'))
+print('$1 w4a16', {k: round(v, 3) for k, v in d['geomean_w4a16_speedup_vs_cublas_bf16'].items()}, ' '.join('%d/%d:%.1f' % (r['m'], r['n'], r['w4a16_us']) for r in d['results']))"
+  }
+  zq new
+  git apply .round/to-base.patch && cmake --build build/kernels > /tmp/build-base.log 2>&1 && zq base
+  git apply -R .round/to-base.patch && cmake --build build/kernels > /dev/null 2>&1; echo "restored at ${SECONDS}s"
+  tar -C /tmp/res -cf $OUT/results-z6.tar .
 else
   suite lut 200 "" --suite lutgemm --m 1,16,64,1024 && cp /tmp/res/lut.json $OUT/lutgemm-kernels.json
   python3 -c "
