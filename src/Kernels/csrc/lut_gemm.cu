@@ -61,6 +61,16 @@ __device__ __forceinline__ float4 load4(const S* p) { return to_float4(load4_raw
 
 __device__ __forceinline__ uint32_t word_at(const uint4& v, int o) { return o == 0 ? v.x : o == 1 ? v.y : o == 2 ? v.z : v.w; }
 
+// Weight j of a sign word's 32 as the dequantizing kernels compute it: offset + Σ_{i<q} ±α_i in float32, in plane order
+// (bits: plane i's sign word; the kernels that dequantize share this order, so their roundings agree).
+__device__ __forceinline__ float bcq_weight(const uint32_t (&bits)[4], const float (&a)[4], float off, int q, int j) {
+  float s = off;
+#pragma unroll
+  for (int i = 0; i < 4; i++)
+    if (i < q) s += ((bits[i] >> j) & 1u) ? a[i] : -a[i];
+  return s;
+}
+
 // y [M, N] (or workspace [splits, M, N] float32 when gridDim.y > 1). Grid: (ceil(N / kLutBlockN), splits).
 template <typename T, typename S, int MP>
 __global__ void __launch_bounds__(kLutThreads) lut_gemm_kernel(T* __restrict__ y, float* __restrict__ ws, const T* __restrict__ x,
@@ -452,17 +462,7 @@ __global__ void __launch_bounds__(kMmaThreads, 3) bcq_mma_kernel(T* __restrict__
     uint32_t packed[8];
 #pragma unroll
     for (int j = 0; j < 16; j += 2) {
-      float v[2];
-#pragma unroll
-      for (int u = 0; u < 2; u++) {
-        float s = noff;
-        const int bit = 16 * dh + j + u;
-#pragma unroll
-        for (int i = 0; i < 4; i++)
-          if (i < q) s += ((ring[d][i] >> bit) & 1u) ? na[i] : -na[i];
-        v[u] = s;
-      }
-      const T lo = from_f<T>(v[0]), hi = from_f<T>(v[1]);
+      const T lo = from_f<T>(bcq_weight(ring[d], na, noff, q, 16 * dh + j)), hi = from_f<T>(bcq_weight(ring[d], na, noff, q, 16 * dh + j + 1));
       packed[j / 2] = (uint32_t)(*reinterpret_cast<const uint16_t*>(&lo)) | ((uint32_t)(*reinterpret_cast<const uint16_t*>(&hi)) << 16);
     }
     *reinterpret_cast<uint4*>(&ws_s[dn][8 * dh]) = make_uint4(packed[0], packed[1], packed[2], packed[3]);
@@ -564,13 +564,7 @@ __global__ void __launch_bounds__(256) bcq_dequantize_kernel(T* __restrict__ w, 
     const float off = to_f(offset[(int64_t)g * N + n]);
     __align__(16) T v[32];
 #pragma unroll
-    for (int j = 0; j < 32; j++) {
-      float s = off;
-#pragma unroll
-      for (int i = 0; i < 4; i++)
-        if (i < q) s += ((bits[i] >> j) & 1u) ? a[i] : -a[i];
-      v[j] = from_f<T>(s);
-    }
+    for (int j = 0; j < 32; j++) v[j] = from_f<T>(bcq_weight(bits, a, off, q, j));
 #pragma unroll
     for (int p = 0; p < (int)(32 * sizeof(T) / 16); p++)
       reinterpret_cast<uint4*>(&tile[lane][warp * 32])[p] = reinterpret_cast<const uint4*>(v)[p];
