@@ -225,17 +225,16 @@ cudaError_t launch_dequant_gemm(const T* x, MakeMap make_map, const typename F::
   // channels. Every block reads its K range of x once, so at one warpgroup x's reads from L2 would exceed the weights'
   // (64 tokens × 2 bytes per column against 64 channels × 0.5 bytes) and 2 stages of 40 KB would fit the decode budget.
   if (m <= 32) return run(std::integral_constant<int, 32>{}, I2{}, I4{});
-  if (m <= 64) return run(std::integral_constant<int, 64>{}, I2{}, I4{});
   // INFERENCE_DEQUANT_SM90_PREFILL_TOKENS=64|128|256 fixes the tokens of the tiles above 64 rows (for comparisons).
   static const int forced = [] {
     const char* v = std::getenv("INFERENCE_DEQUANT_SM90_PREFILL_TOKENS");
-    return v ? std::atoi(v) : 0;
+    const int t = v ? std::atoi(v) : 0;
+    return t == 64 || t == 128 || t == 256 ? t : 0;
   }();
-  if (forced == 64) return run(std::integral_constant<int, 64>{}, I2{}, I4{});
-  if (forced == 128) return run(std::integral_constant<int, 128>{}, I2{}, I{});
-  if (forced == 256) return run(std::integral_constant<int, 256>{}, I2{}, I{});
   const long tiles = (n + 127) / 128;
   const auto cost = [&](int mt, double factor) { return (double)((tiles * ((m + mt - 1) / mt) + sm_count() - 1) / sm_count()) * mt * factor; };
-  if (m <= 128 || cost(128, 1.25) < cost(256, 1.0)) return run(std::integral_constant<int, 128>{}, I2{}, I{});
+  const int tokens = m <= 64 ? 64 : forced ? forced : (m <= 128 || cost(128, 1.25) < cost(256, 1.0)) ? 128 : 256;
+  if (tokens == 64) return run(std::integral_constant<int, 64>{}, I2{}, I4{});
+  if (tokens == 128) return run(std::integral_constant<int, 128>{}, I2{}, I{});
   return run(std::integral_constant<int, 256>{}, I2{}, I{});
 }
