@@ -12,5 +12,6 @@ bash tests/scripts/fetch-tokenizers.sh \
 (cd tests/node && npm ci --no-audit --no-fund --loglevel=error)
 tests/scripts/install-prometheus.sh  # observability tests: a real Prometheus + promtool from Debian's package
 tests/scripts/install-deploy-tools.sh  # deploy tests: the manifest validators (npm) and kubectl's kustomize
+tests/scripts/install-clang.sh  # kernel tests: clang compiles the CUDA kernels' device side without nvcc
 dotnet build InferenceServer.sln -c Release --nologo -v q
 dotnet test --solution InferenceServer.sln -c Release --no-build "$@"
