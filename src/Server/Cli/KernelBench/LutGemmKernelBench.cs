@@ -39,6 +39,7 @@ public sealed class LutGemmKernelBench : IKernelBenchSuite
         }
         r["cublas_bf16_us"] = cublas;
         r["cublas_bf16_weight_tb_per_s"] = 2.0 * n * k / cublas / 1e6;
+        using var counters = NativeKernels.LutGemmSplitCounters(n, device);  // as a layer keeps them (LutGemmLinearKernel)
         foreach (var q in Bits)
         {
             using var scope = NewDisposeScope();
@@ -51,7 +52,7 @@ public sealed class LutGemmKernelBench : IKernelBenchSuite
             double lut = timer.Microseconds(() =>
             {
                 var p = packed();
-                return kernels.LutGemm(x, p.Signs, p.Alpha, p.Offset, null, GroupSize);
+                return kernels.LutGemm(x, p.Signs, p.Alpha, p.Offset, null, GroupSize, splitCounters: counters);
             });
             double dequant = timer.Microseconds(() =>
             {
@@ -83,7 +84,7 @@ public sealed class LutGemmKernelBench : IKernelBenchSuite
                 double table = timer.Microseconds(() =>
                 {
                     var p = packed();
-                    return kernels.LutGemm(x, p.Signs, p.Alpha, p.Offset, null, GroupSize, NativeKernels.LutGemmKernel.Table);
+                    return kernels.LutGemm(x, p.Signs, p.Alpha, p.Offset, null, GroupSize, NativeKernels.LutGemmKernel.Table, counters);
                 });
                 r[$"q{q}_table_kernel_us"] = table;
             }
