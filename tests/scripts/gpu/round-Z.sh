@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Round Z, in parts (the argument, 1 to 5; parts 1 and 2 as two calls on one machine, the second finding the first's
+# Round Z, in parts (the argument, 1 to 7; parts 1 and 2 as two calls on one machine, the second finding the first's
 # build). Part 1: build; the prefill paths' dequantize kernels against the previous commit's (.round/to-base.patch,
 # made before the call with `git diff HEAD HEAD~1 -- src/Kernels/csrc/groupwise_gemm.cu src/Kernels/csrc/lut_gemm.cu`;
 # rebuilt incrementally) in the zeroquant and lutgemm suites at 1024 tokens; the zeroquant suite at 1, 16, 64 and 1024
@@ -11,9 +11,10 @@
 # Part 4: the lutgemm suite at one token against the previous commit's one-token kernel (.round/to-base.patch, made
 # before the call with `git diff HEAD HEAD~1 -- src/Kernels/csrc/lut_gemm.cu`), then the LUT-GEMM kernel tests. Part 5
 # (an H200): the lutgemm suite at one token and OPT-175B with the LUT-GEMM kernels. Part 6: the group-wise and LUT-GEMM
-# kernel tests; the lutgemm suite at one token with programmatic dependent launches and with INFERENCE_PDL=0; the
-# zeroquant suite at 1 and 16 tokens against the aligned kernel before its zero points were kept as loaded
-# (.round/to-base.patch from `git diff a39d1a1 a39d1a1~1 -- src/Kernels/csrc/groupwise_a16_aligned.cu`).
+# kernel tests; the zeroquant suite at 1 and 16 tokens against the aligned kernel before its zero points were kept as
+# loaded (.round/to-base.patch from `git diff a39d1a1 a39d1a1~1 -- src/Kernels/csrc/groupwise_a16_aligned.cu`). Part 7
+# (after part 6, on its machine): the lutgemm suite at 1 and 8 tokens as built, with INFERENCE_PDL=0, and with
+# IK_LUTGEMM_LAST_BLOCK_SUM=0 (the split-K sum as a second kernel).
 set -o pipefail
 cd "$(dirname "$0")/../../.."
 exec > >(tee $OUT/roundZ$1.log) 2>&1
@@ -80,14 +81,19 @@ elif [ "$1" = 5 ]; then
   python3 -c "
 import json; d = json.load(open('/tmp/res/lut.json')); print({k: round(v['1'], 3) for k, v in d.items() if k.startswith('geomean')})"
   opt175b results-z5.tar lut
-elif [ "$1" = 6 ]; then
-  kernel_tests 90 default
-  suite lut-pdl 60 "" --suite lutgemm --m 1 > /dev/null
-  suite lut-nopdl 60 "INFERENCE_PDL=0" --suite lutgemm --m 1 > /dev/null
+elif [ "$1" = 7 ]; then
+  suite lut-built 90 "" --suite lutgemm --m 1,8 > /dev/null
+  suite lut-nopdl 90 "INFERENCE_PDL=0" --suite lutgemm --m 1,8 > /dev/null
+  suite lut-reducekernel 90 "IK_LUTGEMM_LAST_BLOCK_SUM=0" --suite lutgemm --m 1,8 > /dev/null
   python3 -c "
 import json
-for n in ('pdl', 'nopdl'):
-  d = json.load(open('/tmp/res/lut-%s.json' % n)); print(n, 'q3', round(d['geomean_q3_lut_speedup_vs_cublas_bf16']['1'], 3), 'q4', round(d['geomean_q4_lut_speedup_vs_cublas_bf16']['1'], 3), ' '.join('%d:%.1f' % (r['n'], r['q3_lut_us']) for r in d['results']))"
+for n in ('built', 'nopdl', 'reducekernel'):
+  d = json.load(open('/tmp/res/lut-%s.json' % n))
+  for m in ('1', '8'):
+    print(n, m, 'q3', round(d['geomean_q3_lut_speedup_vs_cublas_bf16'][m], 3), 'q4', round(d['geomean_q4_lut_speedup_vs_cublas_bf16'][m], 3), ' '.join('%dx%d:%.1f' % (r['n'], r['k'], r['q3_lut_us']) for r in d['results'] if str(r['m']) == m))"
+  tar -C /tmp/res -cf $OUT/results-z7.tar .
+elif [ "$1" = 6 ]; then
+  kernel_tests 90 default
   zq() {  # zq NAME: the zeroquant suite at 1 and 16 tokens
     suite zq-$1 60 "" --suite zeroquant --m 1,16 > /dev/null
     python3 -c "
