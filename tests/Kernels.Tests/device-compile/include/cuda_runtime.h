@@ -3,8 +3,7 @@
 // intrinsic headers (which call libdevice's __nv_* functions, left undefined: nothing is linked), and declarations of
 // the host API the launchers call. Declarations only where the host side is concerned: no code is generated for it.
 #pragma once
-#define CUDART_VERSION 12080
-#define CUDA_VERSION 12080
+#define CUDA_VERSION 12080  // what clang's headers test (the runtime's CUDART_VERSION is in cuda_types.h)
 #define __host__ __attribute__((host))
 #define __device__ __attribute__((device))
 #define __global__ __attribute__((global))
@@ -26,8 +25,7 @@
 
 #include "vector_types.h"
 #include <__clang_cuda_builtin_vars.h>
-typedef uint32_t cuuint32_t;
-typedef uint64_t cuuint64_t;
+#include "../../cuda-types/cuda_types.h"
 // Needed by clang's intrinsic header below (CUDA declares them in its device-function headers).
 static __device__ __forceinline__ unsigned __isShared(const void* p) { return __nvvm_isspacep_shared((void*)p); }
 static __device__ __forceinline__ size_t __cvta_generic_to_shared(const void* p) {
@@ -55,31 +53,6 @@ static __device__ __forceinline__ float4 __ldcg(const float4* p) {
 }
 
 // The host API the launchers call (declarations only).
-enum cudaError_t { cudaSuccess = 0, cudaErrorInvalidValue = 1 };
-typedef cudaError_t cudaError;
-using cudaStream_t = struct CUstream_st*;
-enum cudaDeviceAttr { cudaDevAttrComputeCapabilityMajor = 75, cudaDevAttrMultiProcessorCount = 16 };
-enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize = 8 };
-enum cudaLaunchAttributeID { cudaLaunchAttributeProgrammaticStreamSerialization = 5, cudaLaunchAttributeClusterDimension = 4 };
-struct cudaLaunchAttributeValue {
-  int programmaticStreamSerializationAllowed;
-  struct { unsigned x, y, z; } clusterDim;
-};
-struct cudaLaunchAttribute {
-  cudaLaunchAttributeID id;
-  cudaLaunchAttributeValue val;
-};
-struct cudaLaunchConfig_t {
-  dim3 gridDim, blockDim;
-  size_t dynamicSmemBytes;
-  cudaStream_t stream;
-  cudaLaunchAttribute* attrs;
-  unsigned numAttrs;
-};
-enum cudaStreamCaptureStatus { cudaStreamCaptureStatusNone = 0, cudaStreamCaptureStatusActive = 1 };
-enum cudaMemcpyKind { cudaMemcpyHostToDevice = 1, cudaMemcpyDeviceToHost = 2, cudaMemcpyDeviceToDevice = 3 };
-enum cudaDriverEntryPointQueryResult { cudaDriverEntryPointSuccess = 0, cudaDriverEntryPointSymbolNotFound = 1 };
-enum { cudaEnableDefault = 0 };
 cudaError_t cudaGetLastError();
 const char* cudaGetErrorString(cudaError_t);
 cudaError_t cudaGetDevice(int*);
