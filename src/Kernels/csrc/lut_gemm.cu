@@ -654,9 +654,15 @@ struct DequantLaunch {
 
 int lut_gemm_splits(int m, int n, int k, int sms) {
   (void)m;
+  // About 8 blocks per SM (IK_LUTGEMM_BLOCKS_PER_SM=1..32 sets another count, for comparisons).
+  static const int per_sm = [] {
+    const char* v = std::getenv("IK_LUTGEMM_BLOCKS_PER_SM");
+    const int b = v ? std::atoi(v) : 0;
+    return b >= 1 && b <= 32 ? b : 8;
+  }();
   const int blocks_n = (n + kLutBlockN - 1) / kLutBlockN;
   const int words = (k + 31) / 32;
-  const int want = (8 * sms + blocks_n - 1) / blocks_n;  // about 8 resident blocks per SM
+  const int want = (per_sm * sms + blocks_n - 1) / blocks_n;
   return want < 1 ? 1 : (want > words ? words : want);
 }
 

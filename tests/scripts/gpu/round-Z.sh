@@ -14,7 +14,8 @@
 # kernel tests; the zeroquant suite at 1 and 16 tokens against the aligned kernel before its zero points were kept as
 # loaded (.round/to-base.patch from `git diff a39d1a1 a39d1a1~1 -- src/Kernels/csrc/groupwise_a16_aligned.cu`). Part 7
 # (after part 6, on its machine): the lutgemm suite at 1 and 8 tokens as built, with INFERENCE_PDL=0, and with
-# IK_LUTGEMM_LAST_BLOCK_SUM=0 (the split-K sum as a second kernel).
+# IK_LUTGEMM_LAST_BLOCK_SUM=0 (the split-K sum as a second kernel); then at one token with 4 and 16 blocks per SM
+# (IK_LUTGEMM_BLOCKS_PER_SM; 8 as built).
 set -o pipefail
 cd "$(dirname "$0")/../../.."
 exec > >(tee $OUT/roundZ$1.log) 2>&1
@@ -91,6 +92,12 @@ for n in ('built', 'nopdl', 'reducekernel'):
   d = json.load(open('/tmp/res/lut-%s.json' % n))
   for m in ('1', '8'):
     print(n, m, 'q3', round(d['geomean_q3_lut_speedup_vs_cublas_bf16'][m], 3), 'q4', round(d['geomean_q4_lut_speedup_vs_cublas_bf16'][m], 3), ' '.join('%dx%d:%.1f' % (r['n'], r['k'], r['q3_lut_us']) for r in d['results'] if str(r['m']) == m))"
+  for b in 4 16; do
+    suite lut-bps$b 60 "IK_LUTGEMM_BLOCKS_PER_SM=$b" --suite lutgemm --m 1 > /dev/null
+    python3 -c "
+import json; d = json.load(open('/tmp/res/lut-bps$b.json'))
+print('blocks/SM $b q3', round(d['geomean_q3_lut_speedup_vs_cublas_bf16']['1'], 3), 'q4', round(d['geomean_q4_lut_speedup_vs_cublas_bf16']['1'], 3), ' '.join('%dx%d:%.1f' % (r['n'], r['k'], r['q3_lut_us']) for r in d['results']))"
+  done
   tar -C /tmp/res -cf $OUT/results-z7.tar .
 elif [ "$1" = 6 ]; then
   kernel_tests 90 default
