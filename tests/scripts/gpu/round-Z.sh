@@ -15,7 +15,8 @@
 # loaded (.round/to-base.patch from `git diff a39d1a1 a39d1a1~1 -- src/Kernels/csrc/groupwise_a16_aligned.cu`). Part 7
 # (after part 6, on its machine): the lutgemm suite at 1 and 8 tokens as built, with INFERENCE_PDL=0, and with
 # IK_LUTGEMM_LAST_BLOCK_SUM=0 (the split-K sum as a second kernel); then at one token with 4 and 16 blocks per SM
-# (IK_LUTGEMM_BLOCKS_PER_SM; 8 as built).
+# (IK_LUTGEMM_BLOCKS_PER_SM; 8 as built); then the zeroquant suite at 16 tokens with the aligned kernel's ring at 4
+# (as built), 3 and 2 stages (INFERENCE_GROUPWISE_A16_STAGES).
 set -o pipefail
 cd "$(dirname "$0")/../../.."
 exec > >(tee $OUT/roundZ$1.log) 2>&1
@@ -97,6 +98,12 @@ for n in ('built', 'nopdl', 'reducekernel'):
     python3 -c "
 import json; d = json.load(open('/tmp/res/lut-bps$b.json'))
 print('blocks/SM $b q3', round(d['geomean_q3_lut_speedup_vs_cublas_bf16']['1'], 3), 'q4', round(d['geomean_q4_lut_speedup_vs_cublas_bf16']['1'], 3), ' '.join('%dx%d:%.1f' % (r['n'], r['k'], r['q3_lut_us']) for r in d['results']))"
+  done
+  for st in 4 3 2; do
+    suite zq-stages$st 60 "INFERENCE_GROUPWISE_A16_STAGES=$st" --suite zeroquant --m 16 > /dev/null
+    python3 -c "
+import json; d = json.load(open('/tmp/res/zq-stages$st.json'))
+print('stages $st w4a16', round(d['geomean_w4a16_speedup_vs_cublas_bf16']['16'], 3), ' '.join('%d:%.1f' % (r['n'], r['w4a16_us']) for r in d['results']))"
   done
   tar -C /tmp/res -cf $OUT/results-z7.tar .
 elif [ "$1" = 6 ]; then
