@@ -41,9 +41,11 @@ public sealed unsafe partial class NativeKernels
 
     /// <summary>
     /// The split counters a layer of <paramref name="outFeatures"/> outputs keeps for <see cref="LutGemm"/>: int32 zeros,
-    /// one per 256-output block of the table kernel (kLutBlockOutputs in lut_gemm.h), on the weights' device.
+    /// one per 256-output block of the table kernel (kLutBlockOutputs in lut_gemm.h), on the weights' device. The caller
+    /// owns them (outside any dispose scope), for as long as the weights.
     /// </summary>
-    public static Tensor LutGemmSplitCounters(int outFeatures, Device device) => zeros([(outFeatures + 255) / 256], ScalarType.Int32, device);
+    public static Tensor LutGemmSplitCounters(int outFeatures, Device device) =>
+        zeros([(outFeatures + 255) / 256], ScalarType.Int32, device).DetachFromDisposeScope();
 
     /// <summary>
     /// y [M, N] = x [M, K] · Wᵀ + bias, W in BCQ form; y in x's dtype. x needs contiguous rows. With

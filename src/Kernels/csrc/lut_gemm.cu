@@ -82,6 +82,7 @@ template <typename T, int MP>
 __device__ __forceinline__ void finish_splits(const float (&acc)[kLutOuts][MP], T* __restrict__ y, float* __restrict__ ws,
                                               unsigned* __restrict__ counters, const T* __restrict__ bias, int M, int N, int n0,
                                               int64_t ys) {
+  static_assert(kLutOuts == 4, "a thread's outputs are one float4 of the workspace");
   __shared__ bool last;
   const bool active = n0 < N;
   const int rows = min(M, MP);
