@@ -108,34 +108,6 @@ public sealed class LutGemmKernelTests(CudaFixture cuda) : IClassFixture<CudaFix
             }
     }
 
-    /// <summary>
-    /// With split counters the table kernel's last block per column block sums the K splits: the same bits as the
-    /// separate reduction kernel, and the counters are back at zero for the next call (three calls in a row agree).
-    /// </summary>
-    [Theory]
-    [InlineData(3, 128, 1, 4096, 4096)]    // the one-token kernel, 32 splits of 4 words
-    [InlineData(4, 64, 5, 1032, 2048)]     // five tokens, a partial last column block
-    [InlineData(2, 128, 12, 520, 4096)]    // two table launches (8 + 4 rows) sharing the counters
-    public void LastBlockSumOfSplitsEqualsTheReductionKernel(int bits, int group, int m, int n, int k)
-    {
-        var device = cuda.Require();
-        var w = BcqTestData.RandomPacked(n, k, bits, group, seed: 31 * bits + m);
-        var (signs, alpha, offset) = Upload(w, device, halfScales: true);
-        using var x = randn([m, k], ScalarType.BFloat16, device);
-        using var bias = randn([n], ScalarType.BFloat16, device);
-        using var counters = NativeKernels.LutGemmSplitCounters(n, device);
-        using var separate = Kernels().LutGemm(x, signs, alpha, offset, bias, group, NativeKernels.LutGemmKernel.Table);
-        for (int call = 0; call < 3; call++)
-        {
-            using var fused = Kernels().LutGemm(x, signs, alpha, offset, bias, group, NativeKernels.LutGemmKernel.Table, counters);
-            Assert.True(fused.equal(separate).all().item<bool>(), $"call {call}: the last-block sums differ from the reduction kernel's");
-            Assert.Equal(0, counters.abs().sum().item<long>());
-        }
-        signs.Dispose();
-        alpha.Dispose();
-        offset.Dispose();
-    }
-
     /// <summary>Bias is added once, in the output dtype, on both kernels; the baseline's dequantization equals the format's definition.</summary>
     [Fact]
     public void BiasAndDequantizationFollowTheFormat()

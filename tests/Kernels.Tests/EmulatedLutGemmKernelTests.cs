@@ -3,8 +3,8 @@ namespace InferenceServer.Kernels.Tests;
 /// <summary>
 /// The LUT-GEMM CUDA kernels of lut_gemm.cu run by the emulator (<see cref="KernelEmulator"/>) against the matmul of
 /// the BCQ weights' definition, with the error bounds of tests/Gpu.Tests/LutGemmKernelTests: the table kernel (M ≤ 8;
-/// M = 1 on the one-token kernel unless IK_LUTGEMM_M1_KERNEL=0; each case with split counters, whose last-block sums
-/// must equal the reduction kernel's bit for bit, and without), the tensor-core kernel and the dequantize kernel. Arguments: dtype, f32|f16 scales, bits q, group, M, N, K, split-K blocks, x's offset in elements
+/// M = 1 on the one-token kernel unless IK_LUTGEMM_M1_KERNEL=0), the tensor-core kernel and the
+/// dequantize kernel. Arguments: dtype, f32|f16 scales, bits q, group, M, N, K, split-K blocks, x's offset in elements
 /// (1 puts x's rows off 16-byte boundaries).
 /// </summary>
 public sealed class EmulatedLutGemmKernelTests

@@ -39,26 +39,12 @@ public sealed unsafe partial class NativeKernels
     /// <summary>Whether the CUDA kernels take this layer: group size a multiple of 32, N a multiple of 4.</summary>
     public static bool LutGemmTakes(int outFeatures, int groupSize) => groupSize % 32 == 0 && outFeatures % 4 == 0;
 
-    /// <summary>
-    /// The split counters a layer of <paramref name="outFeatures"/> outputs keeps for <see cref="LutGemm"/>: int32 zeros,
-    /// one per 256-output block of the table kernel (kLutBlockOutputs in lut_gemm.h), on the weights' device. The caller
-    /// owns them (outside any dispose scope), for as long as the weights.
-    /// </summary>
-    public static Tensor LutGemmSplitCounters(int outFeatures, Device device) =>
-        zeros([(outFeatures + 255) / 256], ScalarType.Int32, device).DetachFromDisposeScope();
-
-    /// <summary>
-    /// y [M, N] = x [M, K] · Wᵀ + bias, W in BCQ form; y in x's dtype. x needs contiguous rows. With
-    /// <paramref name="splitCounters"/> (<see cref="LutGemmSplitCounters"/>, kept with the weights and used by one
-    /// stream at a time) the table kernel sums its K splits in its last block instead of a second kernel.
-    /// </summary>
-    public Tensor LutGemm(Tensor x, Tensor signs, Tensor alpha, Tensor offset, Tensor? bias, int groupSize, LutGemmKernel kernel = LutGemmKernel.Auto,
-        Tensor? splitCounters = null)
+    /// <summary>y [M, N] = x [M, K] · Wᵀ + bias, W in BCQ form; y in x's dtype. x needs contiguous rows.</summary>
+    public Tensor LutGemm(Tensor x, Tensor signs, Tensor alpha, Tensor offset, Tensor? bias, int groupSize, LutGemmKernel kernel = LutGemmKernel.Auto)
     {
-        var f = (delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, int, int, int>)Export(ref _lutGemm, "ik_lutgemm");
+        var f = (delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, int, int, int>)Export(ref _lutGemm, "ik_lutgemm");
         var output = empty([x.shape[0], signs.shape[2]], x.dtype, x.device);
-        Check(f(output.Handle, x.Handle, signs.Handle, alpha.Handle, offset.Handle, bias?.Handle ?? IntPtr.Zero, splitCounters?.Handle ?? IntPtr.Zero,
-            groupSize, (int)kernel), "lutgemm");
+        Check(f(output.Handle, x.Handle, signs.Handle, alpha.Handle, offset.Handle, bias?.Handle ?? IntPtr.Zero, groupSize, (int)kernel), "lutgemm");
         return output;
     }
 

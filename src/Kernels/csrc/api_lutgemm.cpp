@@ -51,10 +51,8 @@ extern "C" {
 // 1 = table kernel (any M, 8 rows per launch),
 // 2 = tensor-core kernel (float16/bfloat16, K a multiple of 8; the warpgroup-MMA one where bcq_gemm_sm90_supports says so,
 // else the mma.sync one).
-// counters: null, or int32 [≥ ceil(N / kLutBlockOutputs)] zeros on x's device kept with the weights (the table kernel
-// leaves them 0), with which the table kernel sums its K splits itself instead of launching a reduction kernel.
-int ik_lutgemm(at::Tensor* out, at::Tensor* x, at::Tensor* signs, at::Tensor* alpha, at::Tensor* offset, at::Tensor* bias, at::Tensor* counters,
-               int group, int kernel) {
+int ik_lutgemm(at::Tensor* out, at::Tensor* x, at::Tensor* signs, at::Tensor* alpha, at::Tensor* offset, at::Tensor* bias, int group,
+               int kernel) {
   IK_TRY
   check(x->is_cuda() && out->is_cuda(), "lutgemm: x and out must be on CUDA");
   check(x->dim() == 2 && x->stride(1) == 1 && out->dim() == 2 && out->is_contiguous(), "lutgemm: x [M,K] with contiguous rows and out [M,N] contiguous");
@@ -65,9 +63,6 @@ int ik_lutgemm(at::Tensor* out, at::Tensor* x, at::Tensor* signs, at::Tensor* al
   const int q = check_bcq(*signs, *alpha, *offset, N, K, group, x->device(), "lutgemm");
   check(bias == nullptr || (bias->is_cuda() && bias->is_contiguous() && bias->numel() == N && bias->scalar_type() == out->scalar_type()),
         "lutgemm: bias must be [N] contiguous in out's dtype");
-  check(counters == nullptr || (counters->is_cuda() && counters->device() == x->device() && counters->scalar_type() == at::kInt &&
-                                 counters->is_contiguous() && counters->numel() >= (N + kLutBlockOutputs - 1) / kLutBlockOutputs),
-        "lutgemm: counters must be int32 [>= ceil(N / " + std::to_string(kLutBlockOutputs) + ")] contiguous on x's device");
   check(kernel >= 0 && kernel <= 2, "lutgemm: kernel must be 0 (auto), 1 (table) or 2 (tensor core)");
   if (M == 0) return 0;
   c10::cuda::CUDAGuard guard(x->device());
@@ -111,14 +106,13 @@ int ik_lutgemm(at::Tensor* out, at::Tensor* x, at::Tensor* signs, at::Tensor* al
   const int splits = lut_gemm_splits(rows, (int)N, (int)K, sms);
   at::Tensor ws = splits > 1 ? at::empty({splits, (int64_t)rows, N}, x->options().dtype(at::kFloat)) : at::Tensor();
   const int64_t elem = x->element_size();
-  unsigned* const cnt = counters ? reinterpret_cast<unsigned*>(counters->data_ptr<int32_t>()) : nullptr;
   for (int64_t m0 = 0; m0 < M; m0 += kLutMaxRows) {
     const int mr = (int)std::min<int64_t>(kLutMaxRows, M - m0);
     const int sp = lut_gemm_splits(mr, (int)N, (int)K, sms);
     const char* xp = static_cast<const char*>(x->data_ptr()) + m0 * x->stride(0) * elem;
     char* yp = static_cast<char*>(out->data_ptr()) + m0 * N * elem;
-    check_launch(launch_lut_gemm(dt, yp, sp > 1 ? ws.data_ptr<float>() : nullptr, cnt, xp, s, alpha->data_ptr(), offset->data_ptr(),
-                                 scale_code(*alpha), b, mr, (int)N, (int)K, q, group, x->stride(0), N, sp, stream),
+    check_launch(launch_lut_gemm(dt, yp, sp > 1 ? ws.data_ptr<float>() : nullptr, xp, s, alpha->data_ptr(), offset->data_ptr(), scale_code(*alpha), b,
+                                 mr, (int)N, (int)K, q, group, x->stride(0), N, sp, stream),
                  "lutgemm (tables)");
   }
   return 0;

@@ -23,7 +23,6 @@ namespace {
 constexpr int kLutThreads = 64;
 constexpr int kLutOuts = 4;  // consecutive outputs per thread (one uint4 of sign words)
 constexpr int kLutBlockN = kLutThreads * kLutOuts;
-static_assert(kLutBlockN == kLutBlockOutputs, "lut_gemm.h promises the counters' count");
 
 // Tokens padded to 1, 2, 4 or 8 (the table's innermost extent) and words per slab: tables of SW·4 chunks ·256·MP floats.
 template <int MP> struct LutShape {
@@ -72,67 +71,13 @@ __device__ __forceinline__ float bcq_weight(const uint32_t (&bits)[4], const flo
   return s;
 }
 
-// The table kernels' end: acc holds a thread's kLutOuts outputs from n0 for MP tokens (rows past M not stored). With one
-// split (gridDim.y = 1) y = acc + bias. With several, the block's partial sums go to ws [split, M, N]; then, given
-// `counters` (one per column block, 0 between launches), the block that arrives last at its column block's counter adds
-// every split's partials in split order onto the bias, exactly as splitk_reduce_kernel would (the same additions in the
-// same order: the same bits), writes y and sets the counter back to 0. Without counters splitk_reduce_kernel runs after
-// the kernel. Every thread of the block calls it (it has barriers).
-template <typename T, int MP>
-__device__ __forceinline__ void finish_splits(const float (&acc)[kLutOuts][MP], T* __restrict__ y, float* __restrict__ ws,
-                                              unsigned* __restrict__ counters, const T* __restrict__ bias, int M, int N, int n0,
-                                              int64_t ys) {
-  static_assert(kLutOuts == 4, "a thread's outputs are one float4 of the workspace");
-  __shared__ bool last;
-  const bool active = n0 < N;
-  const int rows = min(M, MP);
-  if (gridDim.y == 1) {
-    if (active)
-#pragma unroll
-      for (int m = 0; m < MP; m++) {
-        if (m >= rows) break;
-#pragma unroll
-        for (int o = 0; o < kLutOuts; o++) y[(int64_t)m * ys + n0 + o] = from_f<T>(acc[o][m] + (bias ? to_f(bias[n0 + o]) : 0.f));
-      }
-    return;
-  }
-  if (active)
-#pragma unroll
-    for (int m = 0; m < MP; m++) {
-      if (m >= rows) break;
-      *reinterpret_cast<float4*>(ws + ((int64_t)blockIdx.y * M + m) * N + n0) = make_float4(acc[0][m], acc[1][m], acc[2][m], acc[3][m]);
-    }
-  if (counters == nullptr) return;
-  __threadfence();  // this block's partials are visible to every block before its arrival is counted
-  __syncthreads();
-  if (threadIdx.x == 0) last = atomicAdd(counters + blockIdx.x, 1u) == gridDim.y - 1;
-  __syncthreads();
-  if (!last) return;
-  __threadfence();
-  if (active) {
-    float b[kLutOuts];
-#pragma unroll
-    for (int o = 0; o < kLutOuts; o++) b[o] = bias ? to_f(bias[n0 + o]) : 0.f;
-    for (int m = 0; m < rows; m++) {  // acc is not read here: its values come back from ws with the others
-      float v[kLutOuts] = {b[0], b[1], b[2], b[3]};
-      for (int sp = 0; sp < (int)gridDim.y; sp++) {  // every split's partials, its own too, from L2 (__ldcg: no stale L1 line)
-        const float4 p = __ldcg(reinterpret_cast<const float4*>(ws + ((int64_t)sp * M + m) * N + n0));
-        v[0] += p.x, v[1] += p.y, v[2] += p.z, v[3] += p.w;
-      }
-#pragma unroll
-      for (int o = 0; o < kLutOuts; o++) y[(int64_t)m * ys + n0 + o] = from_f<T>(v[o]);
-    }
-  }
-  if (threadIdx.x == 0) counters[blockIdx.x] = 0;
-}
-
-// y [M, N] (or workspace [splits, M, N] float32 when gridDim.y > 1; see finish_splits). Grid: (ceil(N / kLutBlockN), splits).
+// y [M, N] (or workspace [splits, M, N] float32 when gridDim.y > 1). Grid: (ceil(N / kLutBlockN), splits).
 template <typename T, typename S, int MP>
 __global__ void __launch_bounds__(kLutThreads) lut_gemm_kernel(T* __restrict__ y, float* __restrict__ ws, const T* __restrict__ x,
                                                                const uint32_t* __restrict__ signs, const S* __restrict__ alpha,
                                                                const S* __restrict__ offset, const T* __restrict__ bias,
-                                                               unsigned* __restrict__ counters, int M, int N, int K, int q,
-                                                               int group, int64_t xs, int64_t ys, int words_per_split) {
+                                                               int M, int N, int K, int q, int group, int64_t xs, int64_t ys,
+                                                               int words_per_split) {
   using Shape = LutShape<MP>;
   constexpr int SW = Shape::SW;
   __shared__ __align__(16) float table[Shape::kTableFloats];
@@ -212,7 +157,16 @@ __global__ void __launch_bounds__(kLutThreads) lut_gemm_kernel(T* __restrict__ y
     }
     s0 += sw;
   }
-  finish_splits<T, MP>(acc, y, ws, counters, bias, M, N, n0, ys);
+  if (!active) return;
+#pragma unroll
+  for (int m = 0; m < MP; m++) {
+    if (m >= M) break;
+#pragma unroll
+    for (int o = 0; o < kLutOuts; o++) {
+      if (gridDim.y > 1) ws[((int64_t)blockIdx.y * M + m) * N + n0 + o] = acc[o][m];
+      else y[(int64_t)m * ys + n0 + o] = from_f<T>(acc[o][m] + (bias ? to_f(bias[n0 + o]) : 0.f));
+    }
+  }
 }
 
 // The sum of the entries of the 4 bytes of a sign word in 4 consecutive tables (chunk: shared-memory address of the
@@ -241,9 +195,8 @@ __device__ __forceinline__ float word_lookups(uint32_t chunk, uint32_t wd) {
 template <typename T, typename S, int Q>
 __global__ void __launch_bounds__(kLutThreads) lut_gemm_m1_kernel(T* __restrict__ y, float* __restrict__ ws, const T* __restrict__ x,
                                                                   const uint32_t* __restrict__ signs, const S* __restrict__ alpha,
-                                                                  const S* __restrict__ offset, const T* __restrict__ bias,
-                                                                  unsigned* __restrict__ counters, int N, int K, int group,
-                                                                  int words_per_split, bool x_vec) {
+                                                                  const S* __restrict__ offset, const T* __restrict__ bias, int N,
+                                                                  int K, int group, int words_per_split, bool x_vec) {
   constexpr int SW = 4;  // words per slab: 16 chunks; a thread builds one chunk per word (the lookups' sum tree assumes 4)
   constexpr int kChunkFloats = 256 + 16;
   constexpr bool kVecX = sizeof(T) == 2;  // 8 activations in one 16-byte load
@@ -352,8 +305,12 @@ __global__ void __launch_bounds__(kLutThreads) lut_gemm_m1_kernel(T* __restrict_
     s0 = s1, sw = sw1;
   }
   pdl_launch_dependents();  // after the loop: a successor launched early would hold block slots this grid still needs
-  const float out[kLutOuts][1] = {{acc[0]}, {acc[1]}, {acc[2]}, {acc[3]}};
-  finish_splits<T, 1>(out, y, ws, counters, bias, 1, N, n0, N);
+  if (!active) return;
+#pragma unroll
+  for (int o = 0; o < kLutOuts; o++) {
+    if (gridDim.y > 1) ws[(int64_t)blockIdx.y * N + n0 + o] = acc[o];
+    else y[n0 + o] = from_f<T>(acc[o] + (bias ? to_f(bias[n0 + o]) : 0.f));
+  }
 }
 
 // y [M, N] = Σ_s ws [s, M, N] + bias.
@@ -387,23 +344,15 @@ bool one_token_kernel() {
   return on;
 }
 
-// Whether the table kernels sum their splits themselves when given counters (IK_LUTGEMM_LAST_BLOCK_SUM=0 runs
-// splitk_reduce_kernel after them instead, for comparisons).
-bool last_block_sums() {
-  static const bool on = !env_switched_off("IK_LUTGEMM_LAST_BLOCK_SUM");
-  return on;
-}
-
 template <typename T, typename S>
-cudaError_t lut_launch(void* y, float* ws, unsigned* counters, const void* x, const uint32_t* signs, const S* alpha, const S* offset,
-                       const void* bias, int m, int n, int k, int q, int group, int64_t xs, int64_t ys, int splits, cudaStream_t stream) {
+cudaError_t lut_launch(void* y, float* ws, const void* x, const uint32_t* signs, const S* alpha, const S* offset, const void* bias,
+                       int m, int n, int k, int q, int group, int64_t xs, int64_t ys, int splits, cudaStream_t stream) {
   const int W = (k + 31) / 32;
   const int mp = m <= 1 ? 1 : m <= 2 ? 2 : m <= 4 ? 4 : 8;
   const int sw = mp <= 2 ? 4 : mp == 4 ? 2 : 1;
   const int wps = words_per_split(W, splits, sw);
   const int real_splits = (W + wps - 1) / wps;
   const dim3 grid((n + kLutBlockN - 1) / kLutBlockN, real_splits);
-  unsigned* const cnt = real_splits > 1 && last_block_sums() ? counters : nullptr;
   T* yt = (T*)y;
   const T* xt = (const T*)x;
   const T* bt = (const T*)bias;
@@ -413,7 +362,7 @@ cudaError_t lut_launch(void* y, float* ws, unsigned* counters, const void* x, co
       if (one_token_kernel()) {
         const bool x_vec = reinterpret_cast<uintptr_t>(x) % 16 == 0;
         auto one_token = [&](auto kernel) {
-          return launch_pdl(kernel, grid, dim3(kLutThreads), 0, stream, yt, ws, xt, signs, alpha, offset, bt, cnt, n, k, group, wps, x_vec);
+          return launch_pdl(kernel, grid, dim3(kLutThreads), 0, stream, yt, ws, xt, signs, alpha, offset, bt, n, k, group, wps, x_vec);
         };
         switch (q) {
           case 1: err = one_token(lut_gemm_m1_kernel<T, S, 1>); break;
@@ -422,27 +371,24 @@ cudaError_t lut_launch(void* y, float* ws, unsigned* counters, const void* x, co
           default: err = one_token(lut_gemm_m1_kernel<T, S, 4>); break;
         }
       } else
-        lut_gemm_kernel<T, S, 1><<<grid, kLutThreads, 0, stream>>>(yt, ws, xt, signs, alpha, offset, bt, cnt, m, n, k, q, group, xs, ys, wps);
+        lut_gemm_kernel<T, S, 1><<<grid, kLutThreads, 0, stream>>>(yt, ws, xt, signs, alpha, offset, bt, m, n, k, q, group, xs, ys, wps);
       break;
-    case 2: lut_gemm_kernel<T, S, 2><<<grid, kLutThreads, 0, stream>>>(yt, ws, xt, signs, alpha, offset, bt, cnt, m, n, k, q, group, xs, ys, wps); break;
-    case 4: lut_gemm_kernel<T, S, 4><<<grid, kLutThreads, 0, stream>>>(yt, ws, xt, signs, alpha, offset, bt, cnt, m, n, k, q, group, xs, ys, wps); break;
-    default: lut_gemm_kernel<T, S, 8><<<grid, kLutThreads, 0, stream>>>(yt, ws, xt, signs, alpha, offset, bt, cnt, m, n, k, q, group, xs, ys, wps); break;
+    case 2: lut_gemm_kernel<T, S, 2><<<grid, kLutThreads, 0, stream>>>(yt, ws, xt, signs, alpha, offset, bt, m, n, k, q, group, xs, ys, wps); break;
+    case 4: lut_gemm_kernel<T, S, 4><<<grid, kLutThreads, 0, stream>>>(yt, ws, xt, signs, alpha, offset, bt, m, n, k, q, group, xs, ys, wps); break;
+    default: lut_gemm_kernel<T, S, 8><<<grid, kLutThreads, 0, stream>>>(yt, ws, xt, signs, alpha, offset, bt, m, n, k, q, group, xs, ys, wps); break;
   }
   if (err == cudaSuccess) err = cudaGetLastError();
-  if (err != cudaSuccess || real_splits == 1 || cnt) return err;
+  if (err != cudaSuccess || real_splits == 1) return err;
   return reduce<T>(yt, ws, bt, m, n, real_splits, ys, stream);
 }
 
 template <typename T>
 struct LutLaunch {
-  static cudaError_t run(void* y, float* ws, unsigned* counters, const void* x, const uint32_t* signs, const void* alpha, const void* offset,
-                         int scale_dtype, const void* bias, int m, int n, int k, int q, int group, int64_t xs, int64_t ys, int splits,
-                         cudaStream_t stream) {
+  static cudaError_t run(void* y, float* ws, const void* x, const uint32_t* signs, const void* alpha, const void* offset, int scale_dtype,
+                         const void* bias, int m, int n, int k, int q, int group, int64_t xs, int64_t ys, int splits, cudaStream_t stream) {
     return scale_dtype == 1
-        ? lut_launch<T, __half>(y, ws, counters, x, signs, (const __half*)alpha, (const __half*)offset, bias, m, n, k, q, group, xs, ys, splits,
-                                stream)
-        : lut_launch<T, float>(y, ws, counters, x, signs, (const float*)alpha, (const float*)offset, bias, m, n, k, q, group, xs, ys, splits,
-                               stream);
+        ? lut_launch<T, __half>(y, ws, x, signs, (const __half*)alpha, (const __half*)offset, bias, m, n, k, q, group, xs, ys, splits, stream)
+        : lut_launch<T, float>(y, ws, x, signs, (const float*)alpha, (const float*)offset, bias, m, n, k, q, group, xs, ys, splits, stream);
   }
 };
 
@@ -654,17 +600,25 @@ struct DequantLaunch {
 }  // namespace
 
 int lut_gemm_splits(int m, int n, int k, int sms) {
-  (void)m;
-  // About 8 blocks per SM (IK_LUTGEMM_BLOCKS_PER_SM=1..32 sets another count, for comparisons).
-  static const int per_sm = [] {
-    const char* v = std::getenv("IK_LUTGEMM_BLOCKS_PER_SM");
-    const int b = v ? std::atoi(v) : 0;
-    return b >= 1 && b <= 32 ? b : 8;
-  }();
   const int blocks_n = (n + kLutBlockN - 1) / kLutBlockN;
   const int words = (k + 31) / 32;
-  const int want = (per_sm * sms + blocks_n - 1) / blocks_n;
-  return want < 1 ? 1 : (want > words ? words : want);
+  const auto for_blocks_per_sm = [&](int per_sm) {
+    const int want = (per_sm * sms + blocks_n - 1) / blocks_n;
+    return want < 1 ? 1 : (want > words ? words : want);
+  };
+  static const int forced = [] {  // IK_LUTGEMM_BLOCKS_PER_SM=1..32 fixes the count, for comparisons
+    const char* v = std::getenv("IK_LUTGEMM_BLOCKS_PER_SM");
+    const int b = v ? std::atoi(v) : 0;
+    return b >= 1 && b <= 32 ? b : 0;
+  }();
+  if (forced) return for_blocks_per_sm(forced);
+  // About 8 blocks per SM, a little over the ~7 that are resident at q = 3. At one token, 16 where every block still
+  // walks at least 24 words (6 slabs): a grid of long blocks slightly over one wave leaves a long tail, while short
+  // blocks pay their first loads and their partial sums' stores more often. H100, 3 bits, 16 against 8 per SM:
+  // 36864x12288 100 against 120 µs, 49152x12288 127 against 165; 4096x14336 (3 words per block at 16) 23.1 against 19.6
+  // (docs/benchmarks/h100-lutgemm-kernels.json: splits).
+  const int wide = for_blocks_per_sm(16);
+  return m == 1 && words / wide >= 24 ? wide : for_blocks_per_sm(8);
 }
 
 int bcq_mma_splits(int m, int n, int k, int sms) {
@@ -675,13 +629,13 @@ int bcq_mma_splits(int m, int n, int k, int sms) {
   return want < 1 ? 1 : want;
 }
 
-cudaError_t launch_lut_gemm(int dtype, void* y, float* workspace, unsigned* counters, const void* x, const uint32_t* signs,
-                            const void* alpha, const void* offset, int scale_dtype, const void* bias, int m, int n, int k, int q, int group,
+cudaError_t launch_lut_gemm(int dtype, void* y, float* workspace, const void* x, const uint32_t* signs, const void* alpha,
+                            const void* offset, int scale_dtype, const void* bias, int m, int n, int k, int q, int group,
                             int64_t x_stride, int64_t y_stride, int splits, cudaStream_t stream) {
   if (m < 1 || m > kLutMaxRows || q < 1 || q > 4 || group % 32 != 0 || n % 4 != 0 || (scale_dtype != 0 && scale_dtype != 1))
     return cudaErrorInvalidValue;
-  return dispatch_dtype<LutLaunch>(dtype, y, workspace, counters, x, signs, alpha, offset, scale_dtype, bias, m, n, k, q, group, x_stride,
-                                   y_stride, splits, stream);
+  return dispatch_dtype<LutLaunch>(dtype, y, workspace, x, signs, alpha, offset, scale_dtype, bias, m, n, k, q, group, x_stride, y_stride,
+                                   splits, stream);
 }
 
 cudaError_t launch_bcq_mma(int dtype, void* y, float* workspace, const void* x, const uint32_t* signs, const void* alpha,

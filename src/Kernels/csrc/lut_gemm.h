@@ -18,16 +18,10 @@ int lut_gemm_splits(int m, int n, int k, int sms);
 // The same for the tensor-core kernel (M any, float16/bfloat16 only, K a multiple of 8).
 int bcq_mma_splits(int m, int n, int k, int sms);
 
-// Outputs per block of the table kernels: counters for launch_lut_gemm number ceil(N / kLutBlockOutputs).
-constexpr int kLutBlockOutputs = 256;
-
-// Table kernel, M ≤ kLutMaxRows. workspace: float32 [splits, M, N] when splits > 1, else unused. counters: null, or
-// ceil(N / kLutBlockOutputs) zeros that stay on the device with the weights (the kernel leaves them 0; launches that
-// share them must run in order, as on one stream): with them the last block of each column block to finish sums the
-// splits (the same bits as the separate reduction kernel, which runs without them).
-cudaError_t launch_lut_gemm(int dtype, void* y, float* workspace, unsigned* counters, const void* x, const uint32_t* signs,
-                            const void* alpha, const void* offset, int scale_dtype, const void* bias, int m, int n, int k, int q, int group,
-                            int64_t x_stride, int64_t y_stride, int splits, cudaStream_t stream);
+// Table kernel, M ≤ kLutMaxRows. workspace: float32 [splits, M, N] when splits > 1, else unused.
+cudaError_t launch_lut_gemm(int dtype, void* y, float* workspace, const void* x, const uint32_t* signs, const void* alpha,
+                            const void* offset, int scale_dtype, const void* bias, int m, int n, int k, int q, int group, int64_t x_stride,
+                            int64_t y_stride, int splits, cudaStream_t stream);
 
 // Tensor-core kernel: BCQ tiles dequantized into shared memory as float16/bfloat16, then mma.sync m16n8k16.
 cudaError_t launch_bcq_mma(int dtype, void* y, float* workspace, const void* x, const uint32_t* signs, const void* alpha,

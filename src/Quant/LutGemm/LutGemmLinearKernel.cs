@@ -24,7 +24,6 @@ public sealed partial class LutGemmLinearKernel : ILinearKernel
     private readonly Tensor? _bias;   // [N] serving dtype
     private readonly NativeKernels? _kernels;
     private readonly LutGemmKernelChoice _choice;
-    private readonly Tensor? _splitCounters;  // int32 [ceil(N/256)] zeros on the device: the table kernel's split-K sums
 
     public int InFeatures { get; }
     public int OutFeatures { get; }
@@ -48,7 +47,6 @@ public sealed partial class LutGemmLinearKernel : ILinearKernel
         (OutFeatures, InFeatures, Bits, GroupSize) = host is not null
             ? (host.OutFeatures, host.InFeatures, host.Bits, host.GroupSize)
             : (device!.OutFeatures, device.InFeatures, device.Bits, device.GroupSize);
-        if (UsesNativeKernels) _splitCounters = NativeKernels.LutGemmSplitCounters(OutFeatures, device!.Signs.device);
     }
 
     /// <summary>Packed weights already made on the host; uploaded once to <paramref name="device"/> unless it is the CPU.</summary>
@@ -98,8 +96,7 @@ public sealed partial class LutGemmLinearKernel : ILinearKernel
             }
             else
             {
-                y = _kernels!.LutGemm(x.stride(-1) == 1 ? x : x.contiguous(), d.Signs, d.Alpha, d.Offset, bias, GroupSize,
-                    splitCounters: _splitCounters);
+                y = _kernels!.LutGemm(x.stride(-1) == 1 ? x : x.contiguous(), d.Signs, d.Alpha, d.Offset, bias, GroupSize);
             }
         }
         else
@@ -114,6 +111,5 @@ public sealed partial class LutGemmLinearKernel : ILinearKernel
     {
         _device?.Dispose();
         _bias?.Dispose();
-        _splitCounters?.Dispose();
     }
 }

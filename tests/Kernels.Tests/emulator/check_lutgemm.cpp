@@ -67,27 +67,10 @@ int lut(int argc, char** argv) {
   Buffer<float> ws((size_t)std::max(splits, 1) * m * n);
   Output y(t, m, n);
   cudaError_t err;
-  if (kind == "table") {
-    // With split counters (the last block of each column block sums the splits, when IK_LUTGEMM_LAST_BLOCK_SUM is not 0)
-    // and without (the reduction kernel): bit-equal outputs, and the counters back at 0.
-    Buffer<unsigned> counters((size_t)(n + kLutBlockOutputs - 1) / kLutBlockOutputs);
-    std::memset(counters.p, 0, counters.count * sizeof(unsigned));
-    Output separate(t, m, n);
-    err = launch_lut_gemm(t.code, y.mem.p, ws.p, counters.p, x, signs.p, alpha_mem.p, offset_mem.p, half_scales ? 1 : 0, bias_mem.p, m, n, k, q,
-                          group, xs, y.stride, splits, nullptr);
-    if (err == cudaSuccess)
-      err = launch_lut_gemm(t.code, separate.mem.p, ws.p, nullptr, x, signs.p, alpha_mem.p, offset_mem.p, half_scales ? 1 : 0, bias_mem.p, m, n,
-                            k, q, group, xs, separate.stride, splits, nullptr);
-    for (size_t i = 0; i < counters.count; i++)
-      if (counters[i] != 0) {
-        std::printf("FAIL lut table: split counter %zu left at %u\n", i, counters[i]);
-        return 1;
-      }
-    if (std::memcmp(y.mem.p, separate.mem.p, y.mem.count) != 0) {
-      std::printf("FAIL lut table: the last-block sums of the splits differ from the reduction kernel's\n");
-      return 1;
-    }
-  } else if (kind == "mma")
+  if (kind == "table")
+    err = launch_lut_gemm(t.code, y.mem.p, ws.p, x, signs.p, alpha_mem.p, offset_mem.p, half_scales ? 1 : 0, bias_mem.p, m, n, k, q, group,
+                          xs, y.stride, splits, nullptr);
+  else if (kind == "mma")
     err = launch_bcq_mma(t.code, y.mem.p, ws.p, x, signs.p, alpha_mem.p, offset_mem.p, half_scales ? 1 : 0, bias_mem.p, m, n, k, q, group,
                          xs, y.stride, splits, nullptr);
   else if (kind == "sm90")

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Round Z, in parts (the argument, 1 to 7; parts 1 and 2 as two calls on one machine, the second finding the first's
+# Round Z, in parts (the argument, 1 to 9; parts 1 and 2 as two calls on one machine, the second finding the first's
 # build). Part 1: build; the prefill paths' dequantize kernels against the previous commit's (.round/to-base.patch,
 # made before the call with `git diff HEAD HEAD~1 -- src/Kernels/csrc/groupwise_gemm.cu src/Kernels/csrc/lut_gemm.cu`;
 # rebuilt incrementally) in the zeroquant and lutgemm suites at 1024 tokens; the zeroquant suite at 1, 16, 64 and 1024
@@ -16,7 +16,10 @@
 # (after part 6, on its machine): the lutgemm suite at 1 and 8 tokens as built, with INFERENCE_PDL=0, and with
 # IK_LUTGEMM_LAST_BLOCK_SUM=0 (the split-K sum as a second kernel); then at one token with 4 and 16 blocks per SM
 # (IK_LUTGEMM_BLOCKS_PER_SM; 8 as built); then the zeroquant suite at 16 tokens with the aligned kernel's ring at 4
-# (as built), 3 and 2 stages (INFERENCE_GROUPWISE_A16_STAGES).
+# (as built), 3 and 2 stages (INFERENCE_GROUPWISE_A16_STAGES). Part 8: the group-wise and LUT-GEMM kernel tests; the
+# lutgemm suite at one token with lut_gemm_splits' rule and with 8 blocks per SM everywhere; the zeroquant suite at 1
+# and 16 tokens with 4 and 2 stages, then the same against the aligned kernel before its zero points were kept as
+# loaded (.round/to-base.patch). Part 9: every Gpu.Tests test.
 set -o pipefail
 cd "$(dirname "$0")/../../.."
 exec > >(tee $OUT/roundZ$1.log) 2>&1
@@ -106,6 +109,29 @@ import json; d = json.load(open('/tmp/res/zq-stages$st.json'))
 print('stages $st w4a16', round(d['geomean_w4a16_speedup_vs_cublas_bf16']['16'], 3), ' '.join('%d:%.1f' % (r['n'], r['w4a16_us']) for r in d['results']))"
   done
   tar -C /tmp/res -cf $OUT/results-z7.tar .
+elif [ "$1" = 8 ]; then
+  kernel_tests 90 default
+  suite lut-rule 60 "" --suite lutgemm --m 1 > /dev/null
+  suite lut-bps8 60 "IK_LUTGEMM_BLOCKS_PER_SM=8" --suite lutgemm --m 1 > /dev/null
+  python3 -c "
+import json
+for n in ('rule', 'bps8'):
+  d = json.load(open('/tmp/res/lut-%s.json' % n)); print(n, 'q3', round(d['geomean_q3_lut_speedup_vs_cublas_bf16']['1'], 3), 'q4', round(d['geomean_q4_lut_speedup_vs_cublas_bf16']['1'], 3), ' '.join('%dx%d:%.1f/%.1f' % (r['n'], r['k'], r['q3_lut_us'], r['q4_lut_us']) for r in d['results']))"
+  zq() {  # zq NAME ENV: the zeroquant suite at 1 and 16 tokens
+    suite zq-$1 60 "$2" --suite zeroquant --m 1,16 > /dev/null
+    python3 -c "
+import json; d = json.load(open('/tmp/res/zq-$1.json'))
+print('$1 w4a16', {k: round(v, 3) for k, v in d['geomean_w4a16_speedup_vs_cublas_bf16'].items()}, ' '.join('%d/%d:%.1f' % (r['m'], r['n'], r['w4a16_us']) for r in d['results']))"
+  }
+  zq new-st4 ""
+  zq new-st2 "INFERENCE_GROUPWISE_A16_STAGES=2"
+  git apply .round/to-base.patch && cmake --build build/kernels > /tmp/build-base.log 2>&1 && zq base-st4 "" && zq base-st2 "INFERENCE_GROUPWISE_A16_STAGES=2"
+  git apply -R .round/to-base.patch && cmake --build build/kernels > /dev/null 2>&1; echo "restored at ${SECONDS}s"
+  tar -C /tmp/res -cf $OUT/results-z8.tar .
+elif [ "$1" = 9 ]; then
+  timeout $(( $(left) - 5 )) dotnet .gpu/app/Gpu.Tests/Gpu.Tests.dll > $OUT/gpu-tests.log 2>&1; echo "Gpu.Tests rc=$? at ${SECONDS}s"
+  grep -E '\[FAIL\]|total:|succeeded:|failed:|skipped:' $OUT/gpu-tests.log | head -20
+  grep -A8 '\[FAIL\]' $OUT/gpu-tests.log | grep -E 'Assert|error|Error|Exception' | head -12
 elif [ "$1" = 6 ]; then
   kernel_tests 90 default
   zq() {  # zq NAME: the zeroquant suite at 1 and 16 tokens

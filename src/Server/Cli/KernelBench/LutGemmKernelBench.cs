@@ -39,7 +39,6 @@ public sealed class LutGemmKernelBench : IKernelBenchSuite
         }
         r["cublas_bf16_us"] = cublas;
         r["cublas_bf16_weight_tb_per_s"] = 2.0 * n * k / cublas / 1e6;
-        using var counters = NativeKernels.LutGemmSplitCounters(n, device);  // as a layer keeps them (LutGemmLinearKernel)
         foreach (var q in Bits)
         {
             using var scope = NewDisposeScope();
@@ -52,7 +51,7 @@ public sealed class LutGemmKernelBench : IKernelBenchSuite
             double lut = timer.Microseconds(() =>
             {
                 var p = packed();
-                return kernels.LutGemm(x, p.Signs, p.Alpha, p.Offset, null, GroupSize, splitCounters: counters);
+                return kernels.LutGemm(x, p.Signs, p.Alpha, p.Offset, null, GroupSize);
             });
             double dequant = timer.Microseconds(() =>
             {
@@ -84,7 +83,7 @@ public sealed class LutGemmKernelBench : IKernelBenchSuite
                 double table = timer.Microseconds(() =>
                 {
                     var p = packed();
-                    return kernels.LutGemm(x, p.Signs, p.Alpha, p.Offset, null, GroupSize, NativeKernels.LutGemmKernel.Table, counters);
+                    return kernels.LutGemm(x, p.Signs, p.Alpha, p.Offset, null, GroupSize, NativeKernels.LutGemmKernel.Table);
                 });
                 r[$"q{q}_table_kernel_us"] = table;
             }

@@ -44,14 +44,6 @@ static __device__ __forceinline__ long long max(long long a, long long b) { retu
 static __device__ __forceinline__ long min(long a, long b) { return a < b ? a : b; }
 static __device__ __forceinline__ long max(long a, long b) { return a > b ? a : b; }
 
-// From CUDA's atomic-function and sm_32 intrinsic headers, which clang's do not replace.
-static __device__ __forceinline__ unsigned atomicAdd(unsigned* p, unsigned v) { return (unsigned)__nvvm_atom_add_gen_i((int*)p, (int)v); }
-static __device__ __forceinline__ float4 __ldcg(const float4* p) {
-  float4 r;
-  asm("ld.global.cg.v4.f32 {%0, %1, %2, %3}, [%4];" : "=f"(r.x), "=f"(r.y), "=f"(r.z), "=f"(r.w) : "l"(p));
-  return r;
-}
-
 // The host API the launchers call (declarations only).
 cudaError_t cudaGetLastError();
 const char* cudaGetErrorString(cudaError_t);

@@ -91,18 +91,3 @@ inline long long min(long long a, long long b) { return a < b ? a : b; }
 inline long long max(long long a, long long b) { return a > b ? a : b; }
 inline long min(long a, long b) { return a < b ? a : b; }
 inline long max(long a, long b) { return a > b ? a : b; }
-
-// Blocks run one after another and a block's threads are fibers that switch only at barriers and warp-wide
-// instructions, so a read-modify-write is atomic as written and every store is visible at once.
-inline unsigned atomicAdd(unsigned* p, unsigned v) {
-  const unsigned old = *p;
-  *p = old + v;
-  return old;
-}
-inline void __threadfence() {}
-// ld.global.cg (L2 only): a plain load here.
-template <typename T>
-inline T __ldcg(const T* p) {
-  simt::check_aligned(p, "__ldcg");
-  return *p;
-}
