@@ -9,7 +9,7 @@ namespace InferenceServer.Kernels.Tests;
 /// aligned shapes to the general kernel too. The aligned kernel's persistent blocks walk several 16-channel tiles each
 /// where the emulated device has few multiprocessors (SIMT_SM_COUNT), and one tile each with
 /// INFERENCE_GROUPWISE_A16_PERSISTENT=0; at one token it reads x permuted in shared memory, from global memory with
-/// INFERENCE_GROUPWISE_A16_X_SHARED=0; at 9-16 tokens its ring has 2 or 3 stages with INFERENCE_GROUPWISE_A16_STAGES. The Hopper kernel is checked on its own shapes. Arguments: dtype, bits,
+/// INFERENCE_GROUPWISE_A16_X_SHARED=0. The Hopper kernel is checked on its own shapes. Arguments: dtype, bits,
 /// sym|asym, group, M, N, K.
 /// </summary>
 public sealed class EmulatedGroupwiseKernelTests
@@ -40,8 +40,6 @@ public sealed class EmulatedGroupwiseKernelTests
         { "bf16 4 asym 128 5 136 256", OneSm },    // the smallest K: seven idle warps in every stage
         { "fp16 4 asym 256 2 72 4352", "INFERENCE_GROUPWISE_A16_PERSISTENT=0" }, // a block per tile
         { "bf16 4 asym 128 1 136 4096", "INFERENCE_GROUPWISE_A16_X_SHARED=0" },  // one token, x read from global memory
-        { "fp16 4 sym 128 12 40 2048", "INFERENCE_GROUPWISE_A16_STAGES=3" },     // two token tiles, a 3-stage ring
-        { "bf16 4 asym 128 16 136 4096", OneSm + " INFERENCE_GROUPWISE_A16_STAGES=2" }, // a 2-stage ring across tiles
         { "fp16 4 asym 128 1 24 16640", "" },      // one token past the 16384 columns x may occupy in shared memory
         { "bf16 4 sym 512 1 48 1024", OneSm },     // one token, x in shared memory, G = 512
         { "bf16 8 asym 128 1 136 4096", "" },      // INT8 codes (through float), scale after the MMA

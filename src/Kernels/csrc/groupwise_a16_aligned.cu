@@ -23,10 +23,9 @@ namespace {
 using groupwise_a16::kWarps;
 constexpr int kUnroll = 2;            // consecutive 64-byte chunks per warp and stage (the scale loads assume 2)
 constexpr int kPieces = 2 * kUnroll;  // 16-byte pieces per lane and stage (chunk u, row lo/hi)
-constexpr int kStages = 4;               // ring stages (at 9-16 tokens INFERENCE_GROUPWISE_A16_STAGES=2|3: stages())
+constexpr int kStages = 4;
 constexpr int kStep = kWarps * kUnroll;  // chunks a block's warps cover per stage
-template <int Stages>
-constexpr int kRingBytes = Stages * kPieces * kWarps * 32 * 16;  // 64 KB at 4 stages
+constexpr int kRingBytes = kStages * kPieces * kWarps * 32 * 16;  // 64 KB
 constexpr int kMaxXSharedK = 16384;                               // one token's activations up to 32 KB beside the ring
 template <int MT>
 constexpr int kBlocksPerSm = MT <= 2 ? 2 : 1;  // what the registers (__launch_bounds__) and the ring leave room for
@@ -64,13 +63,13 @@ struct Cursor {
 // itself, so cp.async.wait_group orders it and no barrier is needed; a stage is overwritten only after the MMAs that
 // consumed its registers have issued. Scales and zero points stay in registers, one set per stage (the unrolled stage
 // loop keeps their indices static).
-template <typename T, int MT, bool Zeros, bool XShared, int Stages>
+template <typename T, int MT, bool Zeros, bool XShared>
 __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<MT>)
     groupwise_a16_aligned_kernel(T* __restrict__ y, const T* __restrict__ x, const uint8_t* __restrict__ w, const float* __restrict__ scales,
                                  const uint8_t* __restrict__ zeros, const T* __restrict__ bias, int M, int N, int K, int chunk_shift,
                                  int64_t x_stride, int64_t y_stride) {
-  extern __shared__ uint4 ring[];  // [Stages][kPieces][kWarps · 32], then (XShared) x_perm
-  uint4* const x_perm = ring + kRingBytes<Stages> / 16;  // [chunk][v][t]: lane t's 4 uint4 of a chunk, in pair order
+  extern __shared__ uint4 ring[];  // [kStages][kPieces][kWarps · 32], then (XShared) x_perm
+  uint4* const x_perm = ring + kRingBytes / 16;  // [chunk][v][t]: lane t's 4 uint4 of a chunk, in pair order
   const int tid = threadIdx.x, split = tid / 32, g = tid % 32 / 4, t = tid % 4;
   groupwise_a16::enter_token_tile(x, y, M, x_stride, y_stride);
   const int chunks = K / 128, groups = chunks >> chunk_shift, tiles = (N + 15) / 16;
@@ -86,16 +85,7 @@ __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<MT>)
 #pragma unroll
   for (int j = 0; j < MT; j++) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
 
-  // Per stage, as loaded (an instruction that reads a load's register waits for it, so nothing is converted before the
-  // stage is computed): scales [chunk u][row lo, hi] (at G > 128 only u = 0 is loaded), zero points [row] as one 16-bit
-  // pair of the two chunks' bytes (at G > 128 one byte for both).
-  float sc[Stages][kUnroll][2];
-  unsigned zr[Stages][2];
-  auto scale = [&](int st, int u, int row) { return chunk_shift == 0 ? sc[st][u][row] : sc[st][0][row]; };
-  auto zero = [&](int st, int u, int row) -> float {
-    if constexpr (Zeros) return (float)((zr[st][row] >> (chunk_shift == 0 ? 8 * u : 0)) & 0xFF);
-    else return 8.f;
-  };
+  float sc[kStages][kUnroll][2], zp[kStages][kUnroll][2];
   auto piece = [&](int stage, int p) -> uint4& { return ring[(stage * kPieces + p) * (kWarps * 32) + tid]; };
   Cursor in{(int)blockIdx.x, 0}, out{(int)blockIdx.x, 0};  // the next stage to copy, the next to compute
   // Copies `in`'s chunks into `stage` (nothing past the last tile or past K: both warp-uniform) as one commit group.
@@ -115,23 +105,24 @@ __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<MT>)
         const float2 lo = __ldg(reinterpret_cast<const float2*>(r.s_lo + g0)), hi = __ldg(reinterpret_cast<const float2*>(r.s_hi + g0));
         sc[stage][0][0] = lo.x, sc[stage][1][0] = lo.y, sc[stage][0][1] = hi.x, sc[stage][1][1] = hi.y;
         if constexpr (Zeros) {
-          zr[stage][0] = __ldg(reinterpret_cast<const unsigned short*>(r.z_lo + g0));
-          zr[stage][1] = __ldg(reinterpret_cast<const unsigned short*>(r.z_hi + g0));
+          const unsigned zl = __ldg(reinterpret_cast<const unsigned short*>(r.z_lo + g0)), zh = __ldg(reinterpret_cast<const unsigned short*>(r.z_hi + g0));
+          zp[stage][0][0] = (float)(zl & 0xFF), zp[stage][1][0] = (float)(zl >> 8), zp[stage][0][1] = (float)(zh & 0xFF), zp[stage][1][1] = (float)(zh >> 8);
         }
       } else {
-        sc[stage][0][0] = __ldg(r.s_lo + g0);
-        sc[stage][0][1] = __ldg(r.s_hi + g0);
+        sc[stage][0][0] = sc[stage][1][0] = __ldg(r.s_lo + g0);
+        sc[stage][0][1] = sc[stage][1][1] = __ldg(r.s_hi + g0);
         if constexpr (Zeros) {
-          zr[stage][0] = __ldg(r.z_lo + g0);
-          zr[stage][1] = __ldg(r.z_hi + g0);
+          zp[stage][0][0] = zp[stage][1][0] = (float)__ldg(r.z_lo + g0);
+          zp[stage][0][1] = zp[stage][1][1] = (float)__ldg(r.z_hi + g0);
         }
       }
+      if constexpr (!Zeros) zp[stage][0][0] = zp[stage][1][0] = zp[stage][0][1] = zp[stage][1][1] = 8.f;
     }
     cp_async_commit();
     in.advance(steps);
   };
 #pragma unroll
-  for (int st = 0; st < Stages - 1; st++) issue(st);
+  for (int st = 0; st < kStages - 1; st++) issue(st);
   pdl_wait();  // the weights need nothing from the kernel before, x does
   pdl_launch_dependents();
   if constexpr (XShared) {  // one token: its activations once per block, already permuted the way every piece reads them
@@ -152,16 +143,16 @@ __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<MT>)
   }
   while (out.tile < tiles) {  // block-uniform
 #pragma unroll
-    for (int st = 0; st < Stages; st++) {
-      issue((st + Stages - 1) % Stages);  // the stage computed one step ago
-      cp_async_wait<Stages - 1>();        // this stage's copies have landed
+    for (int st = 0; st < kStages; st++) {
+      issue((st + kStages - 1) % kStages);  // the stage computed one step ago
+      cp_async_wait<kStages - 1>();         // this stage's copies have landed
       if (out.tile < tiles) {               // block-uniform
         const int c = split * kUnroll + out.step * kStep;
         if (c < chunks) {  // warp-uniform
 #pragma unroll
           for (int u = 0; u < kUnroll; u++)
-            groupwise_a16::a16_piece<T, 4, MT, true>(acc, piece(st, 2 * u), piece(st, 2 * u + 1), scale(st, u, 0), scale(st, u, 1),
-                                                     zero(st, u, 0), zero(st, u, 1), x_row, x_ok, (c + u) * 128, true,
+            groupwise_a16::a16_piece<T, 4, MT, true>(acc, piece(st, 2 * u), piece(st, 2 * u + 1), sc[st][u][0], sc[st][u][1], zp[st][u][0],
+                                                     zp[st][u][1], x_row, x_ok, (c + u) * 128, true,
                                                      XShared ? x_perm + (c + u) * 16 + t : nullptr);
         }
         if (out.step == steps - 1) {  // the tile's last stage: its warps meet, store, and start the next tile at zero
@@ -185,37 +176,14 @@ int grid_blocks(int tiles, int token_tiles) {
   return std::max(1, std::min(tiles, kBlocksPerSm<MT> * sm_count() / token_tiles));
 }
 
-// The ring's stages for 9-16 tokens: kStages, or 2 or 3 from INFERENCE_GROUPWISE_A16_STAGES (for comparisons: there
-// the activations are re-read from L2 for every tile, 4 bytes per weight byte, and a smaller ring leaves more of the
-// multiprocessor's on-chip memory to L1 for them; 16 tokens of K = 4096 are 128 KB).
-int stages() {
-  static const int n = [] {
-    const char* v = std::getenv("INFERENCE_GROUPWISE_A16_STAGES");
-    const int s = v ? std::atoi(v) : 0;
-    return s == 2 || s == 3 ? s : kStages;
-  }();
-  return n;
-}
-
-template <typename T, bool Zeros, int MT, bool XShared, int Stages>
-cudaError_t launch_staged(T* y, const T* x, const uint8_t* w, const float* s, const uint8_t* z, const T* bias, int m, int n, int k,
-                          int chunk_shift, int64_t xs, int64_t ys, cudaStream_t st) {
-  constexpr auto kernel = groupwise_a16_aligned_kernel<T, MT, Zeros, XShared, Stages>;
-  constexpr int ring = kRingBytes<Stages>;
-  if (const cudaError_t err = allow_dynamic_smem<kernel>(ring + (XShared ? kMaxXSharedK * 2 : 0)); err != cudaSuccess) return err;
-  const int token_tiles = (m + kGroupwiseA16TileRows - 1) / kGroupwiseA16TileRows;
-  const dim3 block(kWarps * 32), grid(grid_blocks<MT>((n + 15) / 16, token_tiles), token_tiles);
-  return launch_pdl(kernel, grid, block, ring + (XShared ? k * 2 : 0), st, y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys);
-}
-
 template <typename T, bool Zeros, int MT, bool XShared>
 cudaError_t launch(T* y, const T* x, const uint8_t* w, const float* s, const uint8_t* z, const T* bias, int m, int n, int k, int chunk_shift,
                    int64_t xs, int64_t ys, cudaStream_t st) {
-  if constexpr (MT == 2) {
-    if (stages() == 2) return launch_staged<T, Zeros, MT, XShared, 2>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
-    if (stages() == 3) return launch_staged<T, Zeros, MT, XShared, 3>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
-  }
-  return launch_staged<T, Zeros, MT, XShared, kStages>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
+  constexpr auto kernel = groupwise_a16_aligned_kernel<T, MT, Zeros, XShared>;
+  if (const cudaError_t err = allow_dynamic_smem<kernel>(kRingBytes + (XShared ? kMaxXSharedK * 2 : 0)); err != cudaSuccess) return err;
+  const int token_tiles = (m + kGroupwiseA16TileRows - 1) / kGroupwiseA16TileRows;
+  const dim3 block(kWarps * 32), grid(grid_blocks<MT>((n + 15) / 16, token_tiles), token_tiles);
+  return launch_pdl(kernel, grid, block, kRingBytes + (XShared ? k * 2 : 0), st, y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys);
 }
 
 // INFERENCE_GROUPWISE_A16_X_SHARED=0 keeps one token's activations in global memory, for comparisons.
