@@ -616,7 +616,7 @@ int lut_gemm_splits(int m, int n, int k, int sms) {
   // walks at least 24 words (6 slabs): a grid of long blocks slightly over one wave leaves a long tail, while short
   // blocks pay their first loads and their partial sums' stores more often. H100, 3 bits, 16 against 8 per SM:
   // 36864x12288 100 against 120 µs, 49152x12288 127 against 165; 4096x14336 (3 words per block at 16) 23.1 against 19.6
-  // (docs/benchmarks/h100-lutgemm-kernels.json: splits).
+  // (docs/benchmarks/h100-lutgemm-kernels.json: kernel_decisions).
   const int wide = for_blocks_per_sm(16);
   return m == 1 && words / wide >= 24 ? wide : for_blocks_per_sm(8);
 }
