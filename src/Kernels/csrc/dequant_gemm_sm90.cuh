@@ -227,8 +227,7 @@ cudaError_t launch_dequant_gemm(const T* x, MakeMap make_map, const typename F::
   if (m <= 32) return run(std::integral_constant<int, 32>{}, I2{}, I4{});
   // INFERENCE_DEQUANT_SM90_PREFILL_TOKENS=64|128|256 fixes the tokens of the tiles above 64 rows (for comparisons).
   static const int forced = [] {
-    const char* v = std::getenv("INFERENCE_DEQUANT_SM90_PREFILL_TOKENS");
-    const int t = v ? std::atoi(v) : 0;
+    const int t = env_int("INFERENCE_DEQUANT_SM90_PREFILL_TOKENS");
     return t == 64 || t == 128 || t == 256 ? t : 0;
   }();
   const long tiles = (n + 127) / 128;

@@ -60,6 +60,12 @@ inline bool env_switched_off(const char* name) {
   return v && std::strcmp(v, "0") == 0;
 }
 
+// The environment variable `name` as an integer (0 when unset or not a number): the switches that fix a count.
+inline int env_int(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? std::atoi(v) : 0;
+}
+
 // Whether the environment variable `name` is "1": the switches that widen a kernel choice for comparisons.
 inline bool env_switched_on(const char* name) {
   const char* v = std::getenv(name);

@@ -607,8 +607,7 @@ int lut_gemm_splits(int m, int n, int k, int sms) {
     return want < 1 ? 1 : (want > words ? words : want);
   };
   static const int forced = [] {  // IK_LUTGEMM_BLOCKS_PER_SM=1..32 fixes the count, for comparisons
-    const char* v = std::getenv("IK_LUTGEMM_BLOCKS_PER_SM");
-    const int b = v ? std::atoi(v) : 0;
+    const int b = env_int("IK_LUTGEMM_BLOCKS_PER_SM");
     return b >= 1 && b <= 32 ? b : 0;
   }();
   if (forced) return for_blocks_per_sm(forced);
