@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Round AA, on an H200, in two calls on one machine (the second finds the first's build). Part 1: the lutgemm suite at
+# one token, then OPT-175B in 3-bit BCQ with the LUT-GEMM kernels and with dequantize-then-GEMM. Part 2: the zeroquant
+# suite at 1, 16, 64 and 1024 tokens; Llama-3-8B end to end in bf16 and W4A16 (128 + 128); then where a decode step's
+# GPU time goes in bf16 and W4A16 (profile-decode.sh, Nsight Systems).
+set -o pipefail
+cd "$(dirname "$0")/../../.."
+exec > >(tee $OUT/roundAA$1.log) 2>&1
+left() { echo $((${ROUND_SECONDS:-560} - SECONDS)); }  # ROUND_SECONDS: the call's limit, less 10 s
+source tests/scripts/gpu/round-common.sh > /dev/null
+source tests/scripts/gpu/profile-decode.sh
+echo "built at ${SECONDS}s on $(nvidia-smi --query-gpu=name --format=csv,noheader)"
+if [ "$1" = 1 ]; then
+  suite lut 60 "" --suite lutgemm --m 1 && cp /tmp/res/lut.json $OUT/lutgemm-kernels-m1.json
+  python3 -c "
+import json; d = json.load(open('/tmp/res/lut.json')); print(d['gpu'], 'copy', round(d['device_copy_tb_per_s'], 2))
+print({k: round(v['1'], 3) for k, v in d.items() if k.startswith('geomean')})
+print(' '.join('%dx%d:%.1f/%.1f' % (r['n'], r['k'], r['q3_lut_us'], r['q4_lut_us']) for r in d['results']))"
+  opt175b results-aa1.tar lut dequant
+else
+  suite zq 150 "" --suite zeroquant --m 1,16,64,1024 && cp /tmp/res/zq.json $OUT/zeroquant-kernels.json
+  python3 -c "
+import json; d = json.load(open('/tmp/res/zq.json')); print(d['gpu'], 'copy', round(d['device_copy_tb_per_s'], 2))
+for key in ('w4a16_speedup_vs_cublas_bf16', 'w4a16_fraction_of_copy_bandwidth', 'w8a16_speedup_vs_cublas_bf16', 'w4a8_speedup_vs_cublas_bf16'):
+  print(key, {k: round(v, 2) for k, v in d['geomean_' + key].items()})"
+  e2e bf16 ""
+  e2e w4a16 "" --quantization zeroquant
+  tar -C /tmp/res -cf $OUT/results-aa2.tar .
+  profile_decode bf16
+  profile_decode w4a16 --quantization zeroquant
+  tar -C /tmp/res -cf $OUT/results-aa2.tar .
+fi
