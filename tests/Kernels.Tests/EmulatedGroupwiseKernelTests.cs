@@ -6,10 +6,11 @@ namespace InferenceServer.Kernels.Tests;
 /// A8 (INT8 MMAs with exact per-group sums) and the dequantize kernel, against the exact dequantized weights, on the
 /// shapes of tests/Gpu.Tests/GroupwiseKernelTests with fewer output rows. INT4 with G = 128·2^s and K a multiple of
 /// 256 runs the aligned A16 kernel, the other shapes the general one; INFERENCE_GROUPWISE_A16_ALIGNED=0 sends the
-/// aligned shapes to the general kernel too. The aligned kernel's persistent blocks walk several 16-channel tiles each
-/// where the emulated device has few multiprocessors (SIMT_SM_COUNT), and one tile each with
+/// aligned shapes to the general kernel too. The aligned kernel's persistent blocks walk several row tiles each where
+/// the emulated device has few multiprocessors (SIMT_SM_COUNT), and one tile each with
 /// INFERENCE_GROUPWISE_A16_PERSISTENT=0; at one token it reads x permuted in shared memory, from global memory with
-/// INFERENCE_GROUPWISE_A16_X_SHARED=0. The Hopper kernel is checked on its own shapes. Arguments: dtype, bits,
+/// INFERENCE_GROUPWISE_A16_X_SHARED=0; past one token a warp takes two 16-channel row tiles, one with
+/// INFERENCE_GROUPWISE_A16_ROW_TILES=1. The Hopper kernel is checked on its own shapes. Arguments: dtype, bits,
 /// sym|asym, group, M, N, K.
 /// </summary>
 public sealed class EmulatedGroupwiseKernelTests
@@ -40,6 +41,8 @@ public sealed class EmulatedGroupwiseKernelTests
         { "bf16 4 asym 128 5 136 256", OneSm },    // the smallest K: seven idle warps in every stage
         { "fp16 4 asym 256 2 72 4352", "INFERENCE_GROUPWISE_A16_PERSISTENT=0" }, // a block per tile
         { "bf16 4 asym 128 1 136 4096", "INFERENCE_GROUPWISE_A16_X_SHARED=0" },  // one token, x read from global memory
+        { "fp16 4 sym 128 12 40 2048", "INFERENCE_GROUPWISE_A16_ROW_TILES=1" },  // one row tile of two chunks per stage
+        { "bf16 4 asym 256 17 72 1024", "INFERENCE_GROUPWISE_A16_ROW_TILES=1" },
         { "fp16 4 asym 128 1 24 16640", "" },      // one token past the 16384 columns x may occupy in shared memory
         { "bf16 4 sym 512 1 48 1024", OneSm },     // one token, x in shared memory, G = 512
         { "bf16 8 asym 128 1 136 4096", "" },      // INT8 codes (through float), scale after the MMA

@@ -71,6 +71,27 @@ __device__ __forceinline__ void permute_x_int4(uint32_t (&xp)[16], const uint32_
     for (int i = 0; i < 4; i++) xp[4 * jj + i] = __byte_perm(r[4 * jj + i / 2], r[4 * jj + 2 + i / 2], (i & 1) ? 0x7632 : 0x5410);
 }
 
+// One token's INT4 piece activations already in pair order in shared memory: four uint4, 4 uint4 apart.
+__device__ __forceinline__ void load_x_shared(uint32_t (&xp)[16], const uint4* x_perm) {
+#pragma unroll
+  for (int v = 0; v < 4; v++) {
+    const uint4 xv = x_perm[4 * v];
+    xp[4 * v] = xv.x, xp[4 * v + 1] = xv.y, xp[4 * v + 2] = xv.z, xp[4 * v + 3] = xv.w;
+  }
+}
+
+// The 32 activations of a lane's INT4 piece at k0 of row x_row, in pair order.
+template <typename T>
+__device__ __forceinline__ void load_x_int4(uint32_t (&xp)[16], const T* x_row, int64_t k0) {
+  uint32_t r[16];
+#pragma unroll
+  for (int v = 0; v < 4; v++) {
+    const uint4 xv = __ldg(reinterpret_cast<const uint4*>(x_row + k0) + v);
+    r[4 * v] = xv.x, r[4 * v + 1] = xv.y, r[4 * v + 2] = xv.z, r[4 * v + 3] = xv.w;
+  }
+  permute_x_int4(xp, r);
+}
+
 // One piece of rows lo/hi against MT token tiles: dequantize, load x [k0, k0 + 512/Bits/4) of each tile's row g
 // (zeros where `ok` is false), MMA. ScaleAfter (the piece's codes all share one scale per row): the fragments hold the
 // exact integers u − z, the MMAs go into a fresh accumulator, and the row's scale multiplies that into acc in float;
@@ -98,15 +119,12 @@ __device__ __forceinline__ void a16_piece(float (&acc)[MT][4], uint4 q_lo, uint4
     };
     if constexpr (Bits == 4) {
       if (x_perm) {
-#pragma unroll
-        for (int v = 0; v < 4; v++) {
-          const uint4 xv = x_perm[4 * v];
-          xp[4 * v] = xv.x, xp[4 * v + 1] = xv.y, xp[4 * v + 2] = xv.z, xp[4 * v + 3] = xv.w;
-        }
+        load_x_shared(xp, x_perm);
+      } else if (ok && x_ok[j]) {
+        load_x_int4(xp, x_row[j], k0);
       } else {
-        uint32_t r[kPairs];
-        load_x(r);
-        permute_x_int4(xp, r);
+#pragma unroll
+        for (int p = 0; p < kPairs; p++) xp[p] = 0;
       }
     } else {
       load_x(xp);
@@ -126,6 +144,47 @@ __device__ __forceinline__ void a16_piece(float (&acc)[MT][4], uint4 q_lo, uint4
       acc[j][3] = fmaf(s_hi, d[3] + e[3], acc[j][3]);
     }
   }
+}
+
+// RB row tiles (16 channels each) of one INT4 chunk against MT token tiles, every code of the chunk in one group:
+// q[b] = the lane's pieces of tile b's rows lo/hi, s/z[b] their scales and zero points. Each token tile's x is loaded
+// and permuted once and feeds all RB row tiles, so a warp reads 2·MT/RB bytes of x per weight byte where a16_piece
+// reads 2·MT. The fragments hold the exact u − z, each (row tile, token tile) sums its chunk in a fresh accumulator
+// (RB·MT independent MMA chains), and the scale multiplies that into acc in float. acc [RB][MT][4].
+template <typename T, int MT, int RB>
+__device__ __forceinline__ void a16_tiles_int4(float (&acc)[RB][MT][4], const uint4 (&q)[RB][2], const float (&s)[RB][2],
+                                               const float (&z)[RB][2], const T* const (&x_row)[MT], int64_t k0) {
+  using P = Pair<T>;
+  uint32_t xp[MT][16];
+#pragma unroll
+  for (int j = 0; j < MT; j++) load_x_int4(xp[j], x_row[j], k0);
+  float d[RB][MT][4] = {};
+#pragma unroll
+  for (int b = 0; b < RB; b++) {
+    const typename P::T2 z_lo = P::both(P::kBase + z[b][0]), z_hi = P::both(P::kBase + z[b][1]);
+    const uint32_t lo[4] = {q[b][0].x, q[b][0].y, q[b][0].z, q[b][0].w}, hi[4] = {q[b][1].x, q[b][1].y, q[b][1].z, q[b][1].w};
+    auto pair = [&](uint32_t word, int i, typename P::T2 zb) {  // pair i of a word: k (i, i + 4) as u − z
+      uint32_t v = magic_pair<T>(word >> (4 * i));
+      typename P::T2 h = __hsub2(*reinterpret_cast<typename P::T2*>(&v), zb);
+      return *reinterpret_cast<uint32_t*>(&h);
+    };
+#pragma unroll
+    for (int mm = 0; mm < 8; mm++) {  // k16 step mm: pairs 2mm and 2mm + 1, of word mm / 2
+      const int wd = mm / 2, i = 2 * (mm % 2);
+      const uint32_t a0 = pair(lo[wd], i, z_lo), a1 = pair(hi[wd], i, z_hi), a2 = pair(lo[wd], i + 1, z_lo), a3 = pair(hi[wd], i + 1, z_hi);
+#pragma unroll
+      for (int j = 0; j < MT; j++) mma_f16_16x8x16<std::is_same_v<T, __nv_bfloat16>>(d[b][j], a0, a1, a2, a3, xp[j][2 * mm], xp[j][2 * mm + 1]);
+    }
+  }
+#pragma unroll
+  for (int b = 0; b < RB; b++)
+#pragma unroll
+    for (int j = 0; j < MT; j++) {
+      acc[b][j][0] = fmaf(s[b][0], d[b][j][0], acc[b][j][0]);
+      acc[b][j][1] = fmaf(s[b][0], d[b][j][1], acc[b][j][1]);
+      acc[b][j][2] = fmaf(s[b][1], d[b][j][2], acc[b][j][2]);
+      acc[b][j][3] = fmaf(s[b][1], d[b][j][3], acc[b][j][3]);
+    }
 }
 
 }  // namespace groupwise_a16

@@ -7,13 +7,15 @@
 // piece has one scale per row and the scale waits for the MMA) and K a multiple of 256. It computes what the general
 // kernel in groupwise_gemm.cu computes, with the per-piece bookkeeping taken out of the loop: no bounds check or zero
 // fill per load (a warp whose chunks lie past K skips a whole stage), token rows past M read row M − 1 instead of being
-// predicated (their sums land in columns that are never stored), the group index is a shift of the chunk index, and a
-// warp takes two consecutive chunks per stage (one address per row).
+// predicated (their sums land in columns that are never stored), and the group index is a shift of the chunk index.
+// A warp takes two consecutive chunks of one 16-channel row tile per stage (one address per row) at one token, and
+// one chunk of two row tiles past it, where x comes from global memory for every chunk: the two row tiles share each
+// x load and its permutes, so a warp reads MT bytes of x per weight byte instead of 2·MT (MT token tiles of 8).
 //
 // The weights pass through shared memory: each lane copies its pieces with cp.async (L2 only) into a ring of kStages
 // stages and reads them back just before its MMAs, so three stages per lane (192 bytes) are in flight while one is
 // computed, three times what one 64-byte buffer per lane in registers would keep in flight. Blocks are persistent: a
-// grid of kBlocksPerSm blocks per multiprocessor (two up to 16 tokens, else one) walks the 16-channel tiles, and the
+// grid of kBlocksPerSm blocks per multiprocessor (two up to 16 tokens, else one) walks the row tiles, and the
 // ring runs on across tile boundaries, so the next tile's weights are in flight while a tile's warps meet in shared
 // memory and store; at K = 4096 a tile is only two stages per warp. At one token (K ≤ kMaxXSharedK) each block first
 // copies x into shared memory already permuted into the pieces' pair order, which saves every piece its four global
@@ -21,11 +23,15 @@
 namespace {
 
 using groupwise_a16::kWarps;
-constexpr int kUnroll = 2;            // consecutive 64-byte chunks per warp and stage (the scale loads assume 2)
-constexpr int kPieces = 2 * kUnroll;  // 16-byte pieces per lane and stage (chunk u, row lo/hi)
+constexpr int kPieces = 4;  // 16-byte pieces per lane and stage: (chunk u, row lo/hi) or (row tile b, row lo/hi)
 constexpr int kStages = 4;
-constexpr int kStep = kWarps * kUnroll;  // chunks a block's warps cover per stage
 constexpr int kRingBytes = kStages * kPieces * kWarps * 32 * 16;  // 64 KB
+// A warp's stage is kPieces pieces: RB row tiles of 16 channels × kUnroll<RB> consecutive 64-byte chunks × rows lo/hi.
+// RB = 1 takes two chunks (one address per row); RB = 2 takes one chunk of two row tiles, which share their x loads.
+template <int RB>
+constexpr int kUnroll = kPieces / 2 / RB;
+template <int RB>
+constexpr int kStep = kWarps * kUnroll<RB>;  // chunks a block's warps cover per stage
 constexpr int kMaxXSharedK = 16384;                               // one token's activations up to 32 KB beside the ring
 template <int MT>
 constexpr int kBlocksPerSm = MT <= 2 ? 2 : 1;  // what the registers (__launch_bounds__) and the ring leave room for
@@ -49,8 +55,8 @@ struct TileRows {
   }
 };
 
-// A warp's place in its block's work: stage `step` (chunks split·kUnroll + step·kStep, two of them) of 16-channel tile
-// `tile`. All warps of a block walk the same sequence, tile by tile in steps of gridDim.x.
+// A warp's place in its block's work: stage `step` (chunks split·kUnroll + step·kStep) of tile `tile` (16·RB
+// channels). All warps of a block walk the same sequence, tile by tile in steps of gridDim.x.
 struct Cursor {
   int tile, step;
   __device__ void advance(int steps) {
@@ -61,19 +67,20 @@ struct Cursor {
 // grid (persistent blocks, token tiles of kGroupwiseA16TileRows), 8 warps that split K. Ring layout
 // [stage][piece][thread]: a warp's 16-byte accesses are consecutive, conflict-free. A lane reads only what it copied
 // itself, so cp.async.wait_group orders it and no barrier is needed; a stage is overwritten only after the MMAs that
-// consumed its registers have issued. Scales and zero points stay in registers, one set per stage (the unrolled stage
-// loop keeps their indices static).
-template <typename T, int MT, bool Zeros, bool XShared>
+// consumed its registers have issued. Scales and zero points stay in registers, one set per stage and piece pair
+// (chunk u or row tile b; the unrolled stage loop keeps their indices static).
+template <typename T, int MT, bool Zeros, bool XShared, int RB>
 __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<MT>)
     groupwise_a16_aligned_kernel(T* __restrict__ y, const T* __restrict__ x, const uint8_t* __restrict__ w, const float* __restrict__ scales,
                                  const uint8_t* __restrict__ zeros, const T* __restrict__ bias, int M, int N, int K, int chunk_shift,
                                  int64_t x_stride, int64_t y_stride) {
+  constexpr int U = kUnroll<RB>, kPairs = kPieces / 2;  // kPairs: a stage's (lo, hi) piece pairs, U·RB
   extern __shared__ uint4 ring[];  // [kStages][kPieces][kWarps · 32], then (XShared) x_perm
   uint4* const x_perm = ring + kRingBytes / 16;  // [chunk][v][t]: lane t's 4 uint4 of a chunk, in pair order
   const int tid = threadIdx.x, split = tid / 32, g = tid % 32 / 4, t = tid % 4;
   groupwise_a16::enter_token_tile(x, y, M, x_stride, y_stride);
-  const int chunks = K / 128, groups = chunks >> chunk_shift, tiles = (N + 15) / 16;
-  const int steps = (chunks + kStep - 1) / kStep;  // stages per tile
+  const int chunks = K / 128, groups = chunks >> chunk_shift, tiles = (N + 16 * RB - 1) / (16 * RB);
+  const int steps = (chunks + kStep<RB> - 1) / kStep<RB>;  // stages per tile
   const T* x_row[MT];  // the lane's token rows (past M: row M − 1) at its 32 codes of a chunk
   bool x_ok[MT];
 #pragma unroll
@@ -81,42 +88,48 @@ __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<MT>)
     x_row[j] = x + (int64_t)min(j * 8 + g, M - 1) * x_stride + t * 32;
     x_ok[j] = true;
   }
-  float acc[MT][4];
-#pragma unroll
-  for (int j = 0; j < MT; j++) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
+  float acc[RB][MT][4] = {};
 
-  float sc[kStages][kUnroll][2], zp[kStages][kUnroll][2];
+  float sc[kStages][kPairs][2], zp[kStages][kPairs][2];  // [stage][chunk u or row tile b][row lo/hi]
   auto piece = [&](int stage, int p) -> uint4& { return ring[(stage * kPieces + p) * (kWarps * 32) + tid]; };
   Cursor in{(int)blockIdx.x, 0}, out{(int)blockIdx.x, 0};  // the next stage to copy, the next to compute
   // Copies `in`'s chunks into `stage` (nothing past the last tile or past K: both warp-uniform) as one commit group.
   auto issue = [&](int stage) {
-    const int c0 = split * kUnroll + in.step * kStep;  // even, as chunks is: both chunks in range when c0 is
+    const int c0 = split * U + in.step * kStep<RB>;  // U = 2: even, as chunks is, so both chunks are in range when c0 is
     if (in.tile < tiles && c0 < chunks) {
-      const TileRows<Zeros> r(w, scales, zeros, N, in.tile * 16, chunks, groups);
-#pragma unroll
-      for (int u = 0; u < kUnroll; u++) {
-        cp_async16(&piece(stage, 2 * u), r.w_lo + (c0 + u) * 64, 16);
-        cp_async16(&piece(stage, 2 * u + 1), r.w_hi + (c0 + u) * 64, 16);
-      }
-      // The two chunks' scales and zero points in one load per row: at G = 128 they are groups c0 and c0 + 1, adjacent
-      // and (c0 and `groups` even) 8- / 2-byte aligned; at larger G both chunks lie in group c0 >> chunk_shift.
       const int g0 = c0 >> chunk_shift;
-      if (chunk_shift == 0) {  // kernel-uniform
-        const float2 lo = __ldg(reinterpret_cast<const float2*>(r.s_lo + g0)), hi = __ldg(reinterpret_cast<const float2*>(r.s_hi + g0));
-        sc[stage][0][0] = lo.x, sc[stage][1][0] = lo.y, sc[stage][0][1] = hi.x, sc[stage][1][1] = hi.y;
-        if constexpr (Zeros) {
-          const unsigned zl = __ldg(reinterpret_cast<const unsigned short*>(r.z_lo + g0)), zh = __ldg(reinterpret_cast<const unsigned short*>(r.z_hi + g0));
-          zp[stage][0][0] = (float)(zl & 0xFF), zp[stage][1][0] = (float)(zl >> 8), zp[stage][0][1] = (float)(zh & 0xFF), zp[stage][1][1] = (float)(zh >> 8);
+#pragma unroll
+      for (int b = 0; b < RB; b++) {
+        const TileRows<Zeros> r(w, scales, zeros, N, (in.tile * RB + b) * 16, chunks, groups);
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+          cp_async16(&piece(stage, 2 * (b + u)), r.w_lo + (c0 + u) * 64, 16);
+          cp_async16(&piece(stage, 2 * (b + u) + 1), r.w_hi + (c0 + u) * 64, 16);
         }
-      } else {
-        sc[stage][0][0] = sc[stage][1][0] = __ldg(r.s_lo + g0);
-        sc[stage][0][1] = sc[stage][1][1] = __ldg(r.s_hi + g0);
-        if constexpr (Zeros) {
-          zp[stage][0][0] = zp[stage][1][0] = (float)__ldg(r.z_lo + g0);
-          zp[stage][0][1] = zp[stage][1][1] = (float)__ldg(r.z_hi + g0);
+        if (U == 2 && chunk_shift == 0) {  // kernel-uniform
+          // The two chunks' scales and zero points in one load per row: groups c0 and c0 + 1, adjacent and (c0 and
+          // `groups` even) 8- / 2-byte aligned.
+          const float2 lo = __ldg(reinterpret_cast<const float2*>(r.s_lo + g0)), hi = __ldg(reinterpret_cast<const float2*>(r.s_hi + g0));
+          sc[stage][0][0] = lo.x, sc[stage][1][0] = lo.y, sc[stage][0][1] = hi.x, sc[stage][1][1] = hi.y;
+          if constexpr (Zeros) {
+            const unsigned zl = __ldg(reinterpret_cast<const unsigned short*>(r.z_lo + g0)), zh = __ldg(reinterpret_cast<const unsigned short*>(r.z_hi + g0));
+            zp[stage][0][0] = (float)(zl & 0xFF), zp[stage][1][0] = (float)(zl >> 8), zp[stage][0][1] = (float)(zh & 0xFF), zp[stage][1][1] = (float)(zh >> 8);
+          }
+        } else {  // every chunk of the stage in group g0 (U = 2: G ≥ 256)
+#pragma unroll
+          for (int u = 0; u < U; u++) {
+            sc[stage][b + u][0] = __ldg(r.s_lo + g0);
+            sc[stage][b + u][1] = __ldg(r.s_hi + g0);
+            if constexpr (Zeros) {
+              zp[stage][b + u][0] = (float)__ldg(r.z_lo + g0);
+              zp[stage][b + u][1] = (float)__ldg(r.z_hi + g0);
+            }
+          }
         }
       }
-      if constexpr (!Zeros) zp[stage][0][0] = zp[stage][1][0] = zp[stage][0][1] = zp[stage][1][1] = 8.f;
+      if constexpr (!Zeros)
+#pragma unroll
+        for (int p = 0; p < kPairs; p++) zp[stage][p][0] = zp[stage][p][1] = 8.f;
     }
     cp_async_commit();
     in.advance(steps);
@@ -128,14 +141,8 @@ __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<MT>)
   if constexpr (XShared) {  // one token: its activations once per block, already permuted the way every piece reads them
     for (int i = tid; i < chunks * 4; i += kWarps * 32) {
       const int c = i / 4, tt = i % 4;
-      const uint4* src = reinterpret_cast<const uint4*>(x + c * 128 + tt * 32);
-      uint32_t r[16], xp[16];
-#pragma unroll
-      for (int v = 0; v < 4; v++) {
-        const uint4 q = __ldg(src + v);
-        r[4 * v] = q.x, r[4 * v + 1] = q.y, r[4 * v + 2] = q.z, r[4 * v + 3] = q.w;
-      }
-      groupwise_a16::permute_x_int4(xp, r);
+      uint32_t xp[16];
+      groupwise_a16::load_x_int4(xp, x, c * 128 + tt * 32);
 #pragma unroll
       for (int v = 0; v < 4; v++) x_perm[(c * 4 + v) * 4 + tt] = make_uint4(xp[4 * v], xp[4 * v + 1], xp[4 * v + 2], xp[4 * v + 3]);
     }
@@ -147,19 +154,28 @@ __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<MT>)
       issue((st + kStages - 1) % kStages);  // the stage computed one step ago
       cp_async_wait<kStages - 1>();         // this stage's copies have landed
       if (out.tile < tiles) {               // block-uniform
-        const int c = split * kUnroll + out.step * kStep;
+        const int c = split * U + out.step * kStep<RB>;
         if (c < chunks) {  // warp-uniform
+          if constexpr (RB == 1) {
 #pragma unroll
-          for (int u = 0; u < kUnroll; u++)
-            groupwise_a16::a16_piece<T, 4, MT, true>(acc, piece(st, 2 * u), piece(st, 2 * u + 1), sc[st][u][0], sc[st][u][1], zp[st][u][0],
-                                                     zp[st][u][1], x_row, x_ok, (c + u) * 128, true,
-                                                     XShared ? x_perm + (c + u) * 16 + t : nullptr);
+            for (int u = 0; u < U; u++)
+              groupwise_a16::a16_piece<T, 4, MT, true>(acc[0], piece(st, 2 * u), piece(st, 2 * u + 1), sc[st][u][0], sc[st][u][1], zp[st][u][0],
+                                                       zp[st][u][1], x_row, x_ok, (c + u) * 128, true,
+                                                       XShared ? x_perm + (c + u) * 16 + t : nullptr);
+          } else {
+            uint4 q[RB][2];
+#pragma unroll
+            for (int b = 0; b < RB; b++) q[b][0] = piece(st, 2 * b), q[b][1] = piece(st, 2 * b + 1);
+            groupwise_a16::a16_tiles_int4<T, MT, RB>(acc, q, sc[st], zp[st], x_row, c * 128);
+          }
         }
         if (out.step == steps - 1) {  // the tile's last stage: its warps meet, store, and start the next tile at zero
-          reduce_partials_store<kWarps, 1, MT, 2>(acc, split, 0, y, bias, M, N, out.tile * 16, y_stride, [](float sum, int, int) { return sum; },
-                                                  (out.tile / gridDim.x) & 1);
+          reduce_partials_store<kWarps, 1, MT, 2>(acc, split, 0, y, bias, M, N, out.tile * 16 * RB, y_stride,
+                                                  [](float sum, int, int) { return sum; }, (out.tile / gridDim.x) & 1);
 #pragma unroll
-          for (int j = 0; j < MT; j++) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
+          for (int b = 0; b < RB; b++)
+#pragma unroll
+            for (int j = 0; j < MT; j++) acc[b][j][0] = acc[b][j][1] = acc[b][j][2] = acc[b][j][3] = 0.f;
         }
         out.advance(steps);
       }
@@ -176,14 +192,24 @@ int grid_blocks(int tiles, int token_tiles) {
   return std::max(1, std::min(tiles, kBlocksPerSm<MT> * sm_count() / token_tiles));
 }
 
-template <typename T, bool Zeros, int MT, bool XShared>
+template <typename T, bool Zeros, int MT, bool XShared, int RB>
 cudaError_t launch(T* y, const T* x, const uint8_t* w, const float* s, const uint8_t* z, const T* bias, int m, int n, int k, int chunk_shift,
                    int64_t xs, int64_t ys, cudaStream_t st) {
-  constexpr auto kernel = groupwise_a16_aligned_kernel<T, MT, Zeros, XShared>;
+  constexpr auto kernel = groupwise_a16_aligned_kernel<T, MT, Zeros, XShared, RB>;
   if (const cudaError_t err = allow_dynamic_smem<kernel>(kRingBytes + (XShared ? kMaxXSharedK * 2 : 0)); err != cudaSuccess) return err;
   const int token_tiles = (m + kGroupwiseA16TileRows - 1) / kGroupwiseA16TileRows;
-  const dim3 block(kWarps * 32), grid(grid_blocks<MT>((n + 15) / 16, token_tiles), token_tiles);
+  const dim3 block(kWarps * 32), grid(grid_blocks<MT>((n + 16 * RB - 1) / (16 * RB), token_tiles), token_tiles);
   return launch_pdl(kernel, grid, block, kRingBytes + (XShared ? k * 2 : 0), st, y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys);
+}
+
+// Past one token, x comes from global memory for every piece, and two row tiles per warp halve that traffic;
+// INFERENCE_GROUPWISE_A16_ROW_TILES=1 keeps one row tile of two chunks per stage, for comparisons.
+template <typename T, bool Zeros, int MT>
+cudaError_t launch_rows(T* y, const T* x, const uint8_t* w, const float* s, const uint8_t* z, const T* bias, int m, int n, int k,
+                        int chunk_shift, int64_t xs, int64_t ys, cudaStream_t st) {
+  static const bool two_row_tiles = env_int("INFERENCE_GROUPWISE_A16_ROW_TILES") != 1;
+  return two_row_tiles ? launch<T, Zeros, MT, false, 2>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st)
+                       : launch<T, Zeros, MT, false, 1>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
 }
 
 // INFERENCE_GROUPWISE_A16_X_SHARED=0 keeps one token's activations in global memory, for comparisons.
@@ -191,10 +217,10 @@ template <typename T, bool Zeros>
 cudaError_t launch_tiles(T* y, const T* x, const uint8_t* w, const float* s, const uint8_t* z, const T* bias, int m, int n, int k,
                          int chunk_shift, int64_t xs, int64_t ys, cudaStream_t st) {
   static const bool x_shared = !env_switched_off("INFERENCE_GROUPWISE_A16_X_SHARED");
-  if (m == 1 && k <= kMaxXSharedK && x_shared) return launch<T, Zeros, 1, true>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
-  if (m <= 8) return launch<T, Zeros, 1, false>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
-  if (m <= 16) return launch<T, Zeros, 2, false>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
-  return launch<T, Zeros, 4, false>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
+  if (m == 1 && k <= kMaxXSharedK && x_shared) return launch<T, Zeros, 1, true, 1>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
+  if (m <= 8) return launch_rows<T, Zeros, 1>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
+  if (m <= 16) return launch_rows<T, Zeros, 2>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
+  return launch_rows<T, Zeros, 4>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
 }
 
 template <typename T>

@@ -5,28 +5,34 @@
 #pragma once
 #include "dtype_convert.cuh"
 
-// acc [MT][4]: this warp's accumulators; split: its index among its row group's warps; row_group: which 16 of the
-// block's 16·RG channels (from nb) it holds. For each stored element y[m, n] = to_float(Σ partials, m, n) + bias[n]
-// (M ≤ 8·MT tokens here; channels ≥ N are dropped). A block that reduces again (persistent blocks) alternates between
-// Buffers = 2 places, `buffer` = 0, 1, 0, ...: the barrier inside a call then also keeps a warp from writing a place
-// another warp still reads, without a barrier after it.
-template <int Splits, int RG, int MT, int Buffers = 1, typename Acc, typename OutT, typename ToFloat>
-__device__ __forceinline__ void reduce_partials_store(const Acc (&acc)[MT][4], int split, int row_group, OutT* __restrict__ y,
+// acc [RB][MT][4]: this warp's accumulators for RB row groups of 16 channels; split: its index among the warps that
+// share those channels; row_group: which RB of the block's 16·RG·RB channel groups (from nb) it holds, RB·row_group + b.
+// For each stored element y[m, n] = to_float(Σ partials, m, n) + bias[n] (M ≤ 8·MT tokens here; channels ≥ N are
+// dropped). A block that reduces again (persistent blocks) alternates between Buffers = 2 places, `buffer` = 0, 1, 0,
+// ...: the barrier inside a call then also keeps a warp from writing a place another warp still reads, without a
+// barrier after it.
+template <int Splits, int RG, int MT, int Buffers = 1, int RB, typename Acc, typename OutT, typename ToFloat>
+__device__ __forceinline__ void reduce_partials_store(const Acc (&acc)[RB][MT][4], int split, int row_group, OutT* __restrict__ y,
                                                       const OutT* __restrict__ bias, int M, int N, int nb, int64_t y_stride,
                                                       ToFloat to_float, int buffer = 0) {
-  __shared__ Acc places[Buffers][Splits][16 * RG][MT * 8 + 1];  // [split warp][channel][token], padded against bank conflicts
+  constexpr int kChannels = 16 * RG * RB;
+  __shared__ Acc places[Buffers][Splits][kChannels][MT * 8 + 1];  // [split warp][channel][token], padded against bank conflicts
   auto& red = places[buffer];
-  const int lane = threadIdx.x % 32, g = lane / 4, t = lane % 4, r = row_group * 16 + g;
+  const int lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
 #pragma unroll
-  for (int j = 0; j < MT; j++) {
-    red[split][r][j * 8 + 2 * t] = acc[j][0];
-    red[split][r][j * 8 + 2 * t + 1] = acc[j][1];
-    red[split][r + 8][j * 8 + 2 * t] = acc[j][2];
-    red[split][r + 8][j * 8 + 2 * t + 1] = acc[j][3];
+  for (int b = 0; b < RB; b++) {
+    const int r = (row_group * RB + b) * 16 + g;
+#pragma unroll
+    for (int j = 0; j < MT; j++) {
+      red[split][r][j * 8 + 2 * t] = acc[b][j][0];
+      red[split][r][j * 8 + 2 * t + 1] = acc[b][j][1];
+      red[split][r + 8][j * 8 + 2 * t] = acc[b][j][2];
+      red[split][r + 8][j * 8 + 2 * t + 1] = acc[b][j][3];
+    }
   }
   __syncthreads();
-  for (int i = threadIdx.x; i < 16 * RG * MT * 8; i += blockDim.x) {
-    const int c = i % (16 * RG), m = i / (16 * RG), n = nb + c;
+  for (int i = threadIdx.x; i < kChannels * MT * 8; i += blockDim.x) {
+    const int c = i % kChannels, m = i / kChannels, n = nb + c;
     if (n >= N || m >= M) continue;
     Acc s = 0;
 #pragma unroll
@@ -35,4 +41,13 @@ __device__ __forceinline__ void reduce_partials_store(const Acc (&acc)[MT][4], i
     if (bias) v += to_f(bias[n]);
     y[(int64_t)m * y_stride + n] = from_f<OutT>(v);
   }
+}
+
+// One row group per warp: acc [MT][4].
+template <int Splits, int RG, int MT, int Buffers = 1, typename Acc, typename OutT, typename ToFloat>
+__device__ __forceinline__ void reduce_partials_store(const Acc (&acc)[MT][4], int split, int row_group, OutT* __restrict__ y,
+                                                      const OutT* __restrict__ bias, int M, int N, int nb, int64_t y_stride,
+                                                      ToFloat to_float, int buffer = 0) {
+  reduce_partials_store<Splits, RG, MT, Buffers, 1>(reinterpret_cast<const Acc (&)[1][MT][4]>(acc), split, row_group, y, bias, M, N, nb,
+                                                    y_stride, to_float, buffer);
 }

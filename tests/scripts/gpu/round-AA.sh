@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Round AA, on an H200, in two calls on one machine (the second finds the first's build). Part 1: the lutgemm suite at
-# one token, then OPT-175B in 3-bit BCQ with the LUT-GEMM kernels and with dequantize-then-GEMM. Part 2: the zeroquant
-# suite at 1, 16, 64 and 1024 tokens; Llama-3-8B end to end in bf16 and W4A16 (128 + 128); then where a decode step's
-# GPU time goes in bf16 and W4A16 (profile-decode.sh, Nsight Systems).
+# Round AA, on an H200, in three calls on one machine (the later ones find the first's build). Part 1: the lutgemm suite at
+# one token, then OPT-175B in 3-bit BCQ with the LUT-GEMM kernels and with dequantize-then-GEMM. Part 2: the group-wise
+# kernel tests; the zeroquant suite at 1, 16, 64 and 1024 tokens; at 4 to 32 tokens with two row tiles per warp (as
+# built) and with one (INFERENCE_GROUPWISE_A16_ROW_TILES=1); Llama-3-8B end to end in bf16 and W4A16 (128 + 128).
+# Part 3: where a decode step's GPU time goes in bf16 and W4A16 (profile-decode.sh, Nsight Systems).
 set -o pipefail
 cd "$(dirname "$0")/../../.."
 exec > >(tee $OUT/roundAA$1.log) 2>&1
@@ -17,16 +18,25 @@ import json; d = json.load(open('/tmp/res/lut.json')); print(d['gpu'], 'copy', r
 print({k: round(v['1'], 3) for k, v in d.items() if k.startswith('geomean')})
 print(' '.join('%dx%d:%.1f/%.1f' % (r['n'], r['k'], r['q3_lut_us'], r['q4_lut_us']) for r in d['results']))"
   opt175b results-aa1.tar lut dequant
-else
+elif [ "$1" = 2 ]; then
+  timeout 120 dotnet .gpu/app/Gpu.Tests/Gpu.Tests.dll --filter-class '*GroupwiseKernelTests' > $OUT/kernel-tests.log 2>&1; echo "tests rc=$? at ${SECONDS}s"
+  grep -E '\[FAIL\]|total:|succeeded:|failed:' $OUT/kernel-tests.log | head -20
   suite zq 150 "" --suite zeroquant --m 1,16,64,1024 && cp /tmp/res/zq.json $OUT/zeroquant-kernels.json
   python3 -c "
 import json; d = json.load(open('/tmp/res/zq.json')); print(d['gpu'], 'copy', round(d['device_copy_tb_per_s'], 2))
 for key in ('w4a16_speedup_vs_cublas_bf16', 'w4a16_fraction_of_copy_bandwidth', 'w8a16_speedup_vs_cublas_bf16', 'w4a8_speedup_vs_cublas_bf16'):
   print(key, {k: round(v, 2) for k, v in d['geomean_' + key].items()})"
+  for rt in 2 1; do  # two row tiles per warp (as built) against one, past one token
+    suite zq-rt$rt 90 "INFERENCE_GROUPWISE_A16_ROW_TILES=$rt" --suite zeroquant --m 4,8,16,32 > /dev/null
+    python3 -c "
+import json; d = json.load(open('/tmp/res/zq-rt$rt.json'))
+print('row tiles $rt w4a16', {k: round(v, 3) for k, v in d['geomean_w4a16_speedup_vs_cublas_bf16'].items()}, ' '.join('%d/%d:%.1f' % (r['m'], r['n'], r['w4a16_us']) for r in d['results']))"
+  done
   e2e bf16 ""
   e2e w4a16 "" --quantization zeroquant
   tar -C /tmp/res -cf $OUT/results-aa2.tar .
+else
   profile_decode bf16
   profile_decode w4a16 --quantization zeroquant
-  tar -C /tmp/res -cf $OUT/results-aa2.tar .
+  tar -C /tmp/res -cf $OUT/results-aa3.tar .
 fi
