@@ -19,6 +19,7 @@ print({k: round(v['1'], 3) for k, v in d.items() if k.startswith('geomean')})
 print(' '.join('%dx%d:%.1f/%.1f' % (r['n'], r['k'], r['q3_lut_us'], r['q4_lut_us']) for r in d['results']))"
   opt175b results-aa1.tar lut dequant
 elif [ "$1" = 2 ]; then
+  registers groupwise_a16_aligned_kernel 28  # every instance (T, MT, Zeros, XShared, RB), where this call built them
   timeout 120 dotnet .gpu/app/Gpu.Tests/Gpu.Tests.dll --filter-class '*GroupwiseKernelTests' > $OUT/kernel-tests.log 2>&1; echo "tests rc=$? at ${SECONDS}s"
   grep -E '\[FAIL\]|total:|succeeded:|failed:' $OUT/kernel-tests.log | head -20
   suite zq 150 "" --suite zeroquant --m 1,16,64,1024 && cp /tmp/res/zq.json $OUT/zeroquant-kernels.json
