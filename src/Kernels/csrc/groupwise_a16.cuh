@@ -149,8 +149,8 @@ __device__ __forceinline__ void a16_piece(float (&acc)[MT][4], uint4 q_lo, uint4
 // RB row tiles (16 channels each) of one INT4 chunk against MT token tiles, every code of the chunk in one group:
 // q[b] = the lane's pieces of tile b's rows lo/hi, s/z[b] their scales and zero points. Each token tile's x is loaded
 // and permuted once and feeds all RB row tiles, so a warp reads 2·MT/RB bytes of x per weight byte where a16_piece
-// reads 2·MT. The fragments hold the exact u − z, each (row tile, token tile) sums its chunk in a fresh accumulator
-// (RB·MT independent MMA chains), and the scale multiplies that into acc in float. acc [RB][MT][4].
+// reads 2·MT. The fragments hold the exact u − z; row tile by row tile, each token tile sums the chunk in a fresh
+// accumulator (MT independent MMA chains) and the scale multiplies that into acc in float. acc [RB][MT][4].
 template <typename T, int MT, int RB>
 __device__ __forceinline__ void a16_tiles_int4(float (&acc)[RB][MT][4], const uint4 (&q)[RB][2], const float (&s)[RB][2],
                                                const float (&z)[RB][2], const T* const (&x_row)[MT], int64_t k0) {
@@ -158,33 +158,31 @@ __device__ __forceinline__ void a16_tiles_int4(float (&acc)[RB][MT][4], const ui
   uint32_t xp[MT][16];
 #pragma unroll
   for (int j = 0; j < MT; j++) load_x_int4(xp[j], x_row[j], k0);
-  float d[RB][MT][4] = {};
+  auto pair = [](uint32_t word, int i, typename P::T2 zb) {  // pair i of a word: k (i, i + 4) as u − z
+    uint32_t v = magic_pair<T>(word >> (4 * i));
+    typename P::T2 h = __hsub2(*reinterpret_cast<typename P::T2*>(&v), zb);
+    return *reinterpret_cast<uint32_t*>(&h);
+  };
 #pragma unroll
   for (int b = 0; b < RB; b++) {
     const typename P::T2 z_lo = P::both(P::kBase + z[b][0]), z_hi = P::both(P::kBase + z[b][1]);
     const uint32_t lo[4] = {q[b][0].x, q[b][0].y, q[b][0].z, q[b][0].w}, hi[4] = {q[b][1].x, q[b][1].y, q[b][1].z, q[b][1].w};
-    auto pair = [&](uint32_t word, int i, typename P::T2 zb) {  // pair i of a word: k (i, i + 4) as u − z
-      uint32_t v = magic_pair<T>(word >> (4 * i));
-      typename P::T2 h = __hsub2(*reinterpret_cast<typename P::T2*>(&v), zb);
-      return *reinterpret_cast<uint32_t*>(&h);
-    };
+    float d[MT][4] = {};
 #pragma unroll
     for (int mm = 0; mm < 8; mm++) {  // k16 step mm: pairs 2mm and 2mm + 1, of word mm / 2
       const int wd = mm / 2, i = 2 * (mm % 2);
       const uint32_t a0 = pair(lo[wd], i, z_lo), a1 = pair(hi[wd], i, z_hi), a2 = pair(lo[wd], i + 1, z_lo), a3 = pair(hi[wd], i + 1, z_hi);
 #pragma unroll
-      for (int j = 0; j < MT; j++) mma_f16_16x8x16<std::is_same_v<T, __nv_bfloat16>>(d[b][j], a0, a1, a2, a3, xp[j][2 * mm], xp[j][2 * mm + 1]);
+      for (int j = 0; j < MT; j++) mma_f16_16x8x16<std::is_same_v<T, __nv_bfloat16>>(d[j], a0, a1, a2, a3, xp[j][2 * mm], xp[j][2 * mm + 1]);
     }
-  }
-#pragma unroll
-  for (int b = 0; b < RB; b++)
 #pragma unroll
     for (int j = 0; j < MT; j++) {
-      acc[b][j][0] = fmaf(s[b][0], d[b][j][0], acc[b][j][0]);
-      acc[b][j][1] = fmaf(s[b][0], d[b][j][1], acc[b][j][1]);
-      acc[b][j][2] = fmaf(s[b][1], d[b][j][2], acc[b][j][2]);
-      acc[b][j][3] = fmaf(s[b][1], d[b][j][3], acc[b][j][3]);
+      acc[b][j][0] = fmaf(s[b][0], d[j][0], acc[b][j][0]);
+      acc[b][j][1] = fmaf(s[b][0], d[j][1], acc[b][j][1]);
+      acc[b][j][2] = fmaf(s[b][1], d[j][2], acc[b][j][2]);
+      acc[b][j][3] = fmaf(s[b][1], d[j][3], acc[b][j][3]);
     }
+  }
 }
 
 }  // namespace groupwise_a16

@@ -23,18 +23,21 @@
 namespace {
 
 using groupwise_a16::kWarps;
-constexpr int kPieces = 4;  // 16-byte pieces per lane and stage: (chunk u, row lo/hi) or (row tile b, row lo/hi)
 constexpr int kStages = 4;
-constexpr int kRingBytes = kStages * kPieces * kWarps * 32 * 16;  // 64 KB
-// A warp's stage is kPieces pieces: RB row tiles of 16 channels × kUnroll<RB> consecutive 64-byte chunks × rows lo/hi.
-// RB = 1 takes two chunks (one address per row); RB = 2 takes one chunk of two row tiles, which share their x loads.
+// A warp's stage is kPieces pieces of 16 bytes per lane: RB row tiles of 16 channels × kUnroll consecutive 64-byte
+// chunks × rows lo/hi. RB = 1 takes two chunks (one address per row); RB = 2 or 4 one chunk of RB row tiles, which
+// share their x loads.
 template <int RB>
-constexpr int kUnroll = kPieces / 2 / RB;
+constexpr int kUnroll = RB == 1 ? 2 : 1;
+template <int RB>
+constexpr int kPieces = 2 * RB * kUnroll<RB>;
 template <int RB>
 constexpr int kStep = kWarps * kUnroll<RB>;  // chunks a block's warps cover per stage
+template <int RB>
+constexpr int kRingBytes = kStages * kPieces<RB> * kWarps * 32 * 16;  // 64 KB (RB ≤ 2), 128 KB (RB = 4)
 constexpr int kMaxXSharedK = 16384;                               // one token's activations up to 32 KB beside the ring
-template <int MT>
-constexpr int kBlocksPerSm = MT <= 2 ? 2 : 1;  // what the registers (__launch_bounds__) and the ring leave room for
+template <int MT, int RB>
+constexpr int kBlocksPerSm = MT <= 2 && RB <= 2 ? 2 : 1;  // what the registers (__launch_bounds__) and the ring leave room for
 
 // Lane (g, t)'s weight rows of the 16-channel tile from n0: rows g and g + 8 (clamped to N − 1: rows past N are
 // computed, never stored) at byte 16·t of each 64-byte chunk, and their scales and zero points per group.
@@ -70,13 +73,13 @@ struct Cursor {
 // consumed its registers have issued. Scales and zero points stay in registers, one set per stage and piece pair
 // (chunk u or row tile b; the unrolled stage loop keeps their indices static).
 template <typename T, int MT, bool Zeros, bool XShared, int RB>
-__global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<MT>)
+__global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<MT, RB>)
     groupwise_a16_aligned_kernel(T* __restrict__ y, const T* __restrict__ x, const uint8_t* __restrict__ w, const float* __restrict__ scales,
                                  const uint8_t* __restrict__ zeros, const T* __restrict__ bias, int M, int N, int K, int chunk_shift,
                                  int64_t x_stride, int64_t y_stride) {
-  constexpr int U = kUnroll<RB>, kPairs = kPieces / 2;  // kPairs: a stage's (lo, hi) piece pairs, U·RB
+  constexpr int U = kUnroll<RB>, kPairs = kPieces<RB> / 2;  // kPairs: a stage's (lo, hi) piece pairs, U·RB
   extern __shared__ uint4 ring[];  // [kStages][kPieces][kWarps · 32], then (XShared) x_perm
-  uint4* const x_perm = ring + kRingBytes / 16;  // [chunk][v][t]: lane t's 4 uint4 of a chunk, in pair order
+  uint4* const x_perm = ring + kRingBytes<RB> / 16;  // [chunk][v][t]: lane t's 4 uint4 of a chunk, in pair order
   const int tid = threadIdx.x, split = tid / 32, g = tid % 32 / 4, t = tid % 4;
   groupwise_a16::enter_token_tile(x, y, M, x_stride, y_stride);
   const int chunks = K / 128, groups = chunks >> chunk_shift, tiles = (N + 16 * RB - 1) / (16 * RB);
@@ -91,7 +94,7 @@ __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<MT>)
   float acc[RB][MT][4] = {};
 
   float sc[kStages][kPairs][2], zp[kStages][kPairs][2];  // [stage][chunk u or row tile b][row lo/hi]
-  auto piece = [&](int stage, int p) -> uint4& { return ring[(stage * kPieces + p) * (kWarps * 32) + tid]; };
+  auto piece = [&](int stage, int p) -> uint4& { return ring[(stage * kPieces<RB> + p) * (kWarps * 32) + tid]; };
   Cursor in{(int)blockIdx.x, 0}, out{(int)blockIdx.x, 0};  // the next stage to copy, the next to compute
   // Copies `in`'s chunks into `stage` (nothing past the last tile or past K: both warp-uniform) as one commit group.
   auto issue = [&](int stage) {
@@ -185,31 +188,35 @@ __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<MT>)
 
 // kBlocksPerSm persistent blocks per multiprocessor; INFERENCE_GROUPWISE_A16_PERSISTENT=0 gives every tile its own
 // block instead, for comparisons.
-template <int MT>
+template <int MT, int RB>
 int grid_blocks(int tiles, int token_tiles) {
   static const bool persistent = !env_switched_off("INFERENCE_GROUPWISE_A16_PERSISTENT");
   if (!persistent) return tiles;
-  return std::max(1, std::min(tiles, kBlocksPerSm<MT> * sm_count() / token_tiles));
+  return std::max(1, std::min(tiles, kBlocksPerSm<MT, RB> * sm_count() / token_tiles));
 }
 
 template <typename T, bool Zeros, int MT, bool XShared, int RB>
 cudaError_t launch(T* y, const T* x, const uint8_t* w, const float* s, const uint8_t* z, const T* bias, int m, int n, int k, int chunk_shift,
                    int64_t xs, int64_t ys, cudaStream_t st) {
   constexpr auto kernel = groupwise_a16_aligned_kernel<T, MT, Zeros, XShared, RB>;
-  if (const cudaError_t err = allow_dynamic_smem<kernel>(kRingBytes + (XShared ? kMaxXSharedK * 2 : 0)); err != cudaSuccess) return err;
+  if (const cudaError_t err = allow_dynamic_smem<kernel>(kRingBytes<RB> + (XShared ? kMaxXSharedK * 2 : 0)); err != cudaSuccess) return err;
   const int token_tiles = (m + kGroupwiseA16TileRows - 1) / kGroupwiseA16TileRows;
-  const dim3 block(kWarps * 32), grid(grid_blocks<MT>((n + 16 * RB - 1) / (16 * RB), token_tiles), token_tiles);
-  return launch_pdl(kernel, grid, block, kRingBytes + (XShared ? k * 2 : 0), st, y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys);
+  const dim3 block(kWarps * 32), grid(grid_blocks<MT, RB>((n + 16 * RB - 1) / (16 * RB), token_tiles), token_tiles);
+  return launch_pdl(kernel, grid, block, kRingBytes<RB> + (XShared ? k * 2 : 0), st, y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys);
 }
 
 // Past one token, x comes from global memory for every piece, and two row tiles per warp halve that traffic;
-// INFERENCE_GROUPWISE_A16_ROW_TILES=1 keeps one row tile of two chunks per stage, for comparisons.
+// INFERENCE_GROUPWISE_A16_ROW_TILES=1 keeps one row tile of two chunks per stage and =4 takes four row tiles up to 16
+// tokens (one block per multiprocessor, a 128 KB ring; the partial sums of 32 tokens would not fit beside it), for
+// comparisons.
 template <typename T, bool Zeros, int MT>
 cudaError_t launch_rows(T* y, const T* x, const uint8_t* w, const float* s, const uint8_t* z, const T* bias, int m, int n, int k,
                         int chunk_shift, int64_t xs, int64_t ys, cudaStream_t st) {
-  static const bool two_row_tiles = env_int("INFERENCE_GROUPWISE_A16_ROW_TILES") != 1;
-  return two_row_tiles ? launch<T, Zeros, MT, false, 2>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st)
-                       : launch<T, Zeros, MT, false, 1>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
+  static const int row_tiles = env_int("INFERENCE_GROUPWISE_A16_ROW_TILES");
+  if (row_tiles == 1) return launch<T, Zeros, MT, false, 1>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
+  if constexpr (MT <= 2)
+    if (row_tiles == 4) return launch<T, Zeros, MT, false, 4>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
+  return launch<T, Zeros, MT, false, 2>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
 }
 
 // INFERENCE_GROUPWISE_A16_X_SHARED=0 keeps one token's activations in global memory, for comparisons.

@@ -2,7 +2,7 @@
 # Round AA, on an H200, in three calls on one machine (the later ones find the first's build). Part 1: the lutgemm suite at
 # one token, then OPT-175B in 3-bit BCQ with the LUT-GEMM kernels and with dequantize-then-GEMM. Part 2: the group-wise
 # kernel tests; the zeroquant suite at 1, 16, 64 and 1024 tokens; at 4 to 32 tokens with two row tiles per warp (as
-# built) and with one (INFERENCE_GROUPWISE_A16_ROW_TILES=1); Llama-3-8B end to end in bf16 and W4A16 (128 + 128).
+# built), one and four (INFERENCE_GROUPWISE_A16_ROW_TILES); Llama-3-8B end to end in bf16 and W4A16 (128 + 128).
 # Part 3: where a decode step's GPU time goes in bf16 and W4A16 (profile-decode.sh, Nsight Systems).
 set -o pipefail
 cd "$(dirname "$0")/../../.."
@@ -27,7 +27,7 @@ elif [ "$1" = 2 ]; then
 import json; d = json.load(open('/tmp/res/zq.json')); print(d['gpu'], 'copy', round(d['device_copy_tb_per_s'], 2))
 for key in ('w4a16_speedup_vs_cublas_bf16', 'w4a16_fraction_of_copy_bandwidth', 'w8a16_speedup_vs_cublas_bf16', 'w4a8_speedup_vs_cublas_bf16'):
   print(key, {k: round(v, 2) for k, v in d['geomean_' + key].items()})"
-  for rt in 2 1; do  # two row tiles per warp (as built) against one, past one token
+  for rt in 2 1 4; do  # two row tiles per warp (as built) against one and four, past one token
     suite zq-rt$rt 90 "INFERENCE_GROUPWISE_A16_ROW_TILES=$rt" --suite zeroquant --m 4,8,16,32 > /dev/null
     python3 -c "
 import json; d = json.load(open('/tmp/res/zq-rt$rt.json'))
