@@ -2,6 +2,7 @@
 #include "groupwise_a16.cuh"
 #include "groupwise_gemm.h"
 #include "pdl.cuh"
+#include "stream_walk.cuh"
 
 // The A16 streaming kernel for the common layout: INT4 codes, G = 128·2^s (a group is whole 64-byte chunks, so every
 // piece has one scale per row and the scale waits for the MMA) and K a multiple of 256. It computes what the general
@@ -58,15 +59,6 @@ struct TileRows {
   }
 };
 
-// A warp's place in its block's work: stage `step` (chunks split·kUnroll + step·kStep) of tile `tile` (16·RB
-// channels). All warps of a block walk the same sequence, tile by tile in steps of gridDim.x.
-struct Cursor {
-  int tile, step;
-  __device__ void advance(int steps) {
-    if (++step == steps) step = 0, tile += gridDim.x;
-  }
-};
-
 // grid (persistent blocks, token tiles of kGroupwiseA16TileRows), 8 warps that split K. Ring layout
 // [stage][piece][thread]: a warp's 16-byte accesses are consecutive, conflict-free. A lane reads only what it copied
 // itself, so cp.async.wait_group orders it and no barrier is needed; a stage is overwritten only after the MMAs that
@@ -95,7 +87,7 @@ __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<MT, RB>)
 
   float sc[kStages][kPairs][2], zp[kStages][kPairs][2];  // [stage][chunk u or row tile b][row lo/hi]
   auto piece = [&](int stage, int p) -> uint4& { return ring[(stage * kPieces<RB> + p) * (kWarps * 32) + tid]; };
-  Cursor in{(int)blockIdx.x, 0}, out{(int)blockIdx.x, 0};  // the next stage to copy, the next to compute
+  StreamCursor in{(int)blockIdx.x, 0}, out{(int)blockIdx.x, 0};  // the next stage to copy, the next to compute
   // Copies `in`'s chunks into `stage` (nothing past the last tile or past K: both warp-uniform) as one commit group.
   auto issue = [&](int stage) {
     const int c0 = split * U + in.step * kStep<RB>;  // U = 2: even, as chunks is, so both chunks are in range when c0 is
