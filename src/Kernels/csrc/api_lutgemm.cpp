@@ -46,11 +46,13 @@ extern "C" {
 
 // out [M, N] = x [M, K] · Wᵀ + bias, W the BCQ weights. x rows contiguous (unit stride along K), out contiguous, both
 // in one dtype (float32, float16, bfloat16), bias [N] in that dtype or null. kernel: 0 = automatic (the table kernel
-// for M ≤ 8; above, for float16/bfloat16 when K is a multiple of 8, the warpgroup-MMA kernel up to kBcqSm90MaxRows
-// rows where bcq_gemm_sm90_supports says so, else W dequantized into a temporary and multiplied by cuBLAS),
+// for M ≤ 8; above, for float16/bfloat16, the streaming kernel up to kBcqStreamMaxRows rows where bcq_stream_supports
+// says so, then, when K is a multiple of 8, the warpgroup-MMA kernel up to kBcqSm90MaxRows rows where
+// bcq_gemm_sm90_supports says so, else W dequantized into a temporary and multiplied by cuBLAS),
 // 1 = table kernel (any M, 8 rows per launch),
 // 2 = tensor-core kernel (float16/bfloat16, K a multiple of 8; the warpgroup-MMA one where bcq_gemm_sm90_supports says so,
-// else the mma.sync one).
+// else the mma.sync one),
+// 3 = streaming kernel (any M, where bcq_stream_supports says so).
 int ik_lutgemm(at::Tensor* out, at::Tensor* x, at::Tensor* signs, at::Tensor* alpha, at::Tensor* offset, at::Tensor* bias, int group,
                int kernel) {
   IK_TRY
@@ -63,19 +65,30 @@ int ik_lutgemm(at::Tensor* out, at::Tensor* x, at::Tensor* signs, at::Tensor* al
   const int q = check_bcq(*signs, *alpha, *offset, N, K, group, x->device(), "lutgemm");
   check(bias == nullptr || (bias->is_cuda() && bias->is_contiguous() && bias->numel() == N && bias->scalar_type() == out->scalar_type()),
         "lutgemm: bias must be [N] contiguous in out's dtype");
-  check(kernel >= 0 && kernel <= 2, "lutgemm: kernel must be 0 (auto), 1 (table) or 2 (tensor core)");
+  check(kernel >= 0 && kernel <= 3, "lutgemm: kernel must be 0 (auto), 1 (table), 2 (tensor core) or 3 (streaming)");
   if (M == 0) return 0;
   c10::cuda::CUDAGuard guard(x->device());
   const int sms = at::cuda::getCurrentDeviceProperties()->multiProcessorCount;
   auto stream = at::cuda::getCurrentCUDAStream();
-  const bool tensor_cores = kernel == 2 || (kernel == 0 && M > kLutMaxRows && dt != 0 && K % 8 == 0);
   const auto* s = reinterpret_cast<const uint32_t*>(signs->data_ptr<int32_t>());
   const void* b = bias ? bias->data_ptr() : nullptr;
+  // The MMA kernels move 16-byte pieces of x; a view that starts mid-row or has an odd row stride is copied once.
+  auto aligned_x = [&] { return aligned16(*x) && x->stride(0) % 8 == 0 ? *x : x->contiguous().clone(); };
+  if (kernel == 3 || (kernel == 0 && M > kLutMaxRows && M <= kBcqStreamMaxRows && dt != 0)) {
+    const at::Tensor xa = aligned_x();
+    if (bcq_stream_supports(dt, (int)N, (int)K, group, xa.data_ptr(), xa.stride(0))) {
+      check_launch(launch_bcq_stream(dt, out->data_ptr(), xa.data_ptr(), s, alpha->data_ptr(), offset->data_ptr(), scale_code(*alpha), b, (int)M,
+                                     (int)N, (int)K, q, group, xa.stride(0), N, stream),
+                   "lutgemm (streaming)");
+      return 0;
+    }
+    check(kernel == 0, "lutgemm: the streaming kernel takes float16 or bfloat16, a power-of-two group of at least 128 and N a multiple of 8");
+  }
+  const bool tensor_cores = kernel == 2 || (kernel == 0 && M > kLutMaxRows && dt != 0 && K % 8 == 0);
   if (tensor_cores) {
     check(dt != 0, "lutgemm: the tensor-core kernel takes float16 or bfloat16");
     check(K % 8 == 0, "lutgemm: the tensor-core kernel needs K a multiple of 8");
-    // It moves 16-byte pieces of x; a view that starts mid-row or has an odd row stride is copied once.
-    const at::Tensor xa = aligned16(*x) && x->stride(0) % 8 == 0 ? *x : x->contiguous().clone();
+    const at::Tensor xa = aligned_x();
     if ((kernel == 2 || M <= kBcqSm90MaxRows) && bcq_gemm_sm90_supports(dt, group, xa.data_ptr(), xa.stride(0), stream)) {
       check_launch(launch_bcq_gemm_sm90(dt, out->data_ptr(), xa.data_ptr(), s, alpha->data_ptr(), offset->data_ptr(), scale_code(*alpha), b, (int)M,
                                         (int)N, (int)K, q, group, xa.stride(0), N, stream),

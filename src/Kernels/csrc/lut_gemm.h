@@ -32,6 +32,17 @@ cudaError_t launch_bcq_mma(int dtype, void* y, float* workspace, const void* x, 
 cudaError_t launch_bcq_dequantize(int dtype, void* w, const uint32_t* signs, const void* alpha, const void* offset, int scale_dtype,
                                   int n, int k, int q, int group, cudaStream_t stream);
 
+// The streaming tensor-core kernel (bcq_stream.cu): per bit-plane MMAs on ±1 fragments built from the sign words, α
+// and the offset applied in float after them; float16/bfloat16, G = 128·2^s, N a multiple of 8, x rows on 16-byte
+// boundaries (bcq_stream_supports; INFERENCE_LUTGEMM_STREAM=0 turns it off, for comparisons). Token tiles of
+// kBcqStreamTileTokens on grid.y. The automatic choice takes it above kLutMaxRows up to kBcqStreamMaxRows rows.
+constexpr int kBcqStreamTileTokens = 32;
+constexpr int kBcqStreamMaxRows = 64;
+bool bcq_stream_supports(int dtype, int n, int k, int group, const void* x, int64_t x_stride);
+cudaError_t launch_bcq_stream(int dtype, void* y, const void* x, const uint32_t* signs, const void* alpha, const void* offset, int scale_dtype,
+                              const void* bias, int m, int n, int k, int q, int group, int64_t x_stride, int64_t y_stride,
+                              cudaStream_t stream);
+
 // Hopper (sm_90a builds on compute capability 9.0), float16/bfloat16, G a multiple of 128: the tensor-core path on
 // warpgroup MMAs, BCQ tiles streamed by TMA and dequantized into register fragments (lut_gemm_sm90.cu). x rows must
 // start on 16-byte boundaries. INFERENCE_LUTGEMM_SM90=0 turns it off (for comparisons). The automatic choice takes it for

@@ -19,7 +19,7 @@ cp "$here"/overrides/*.cuh "$here"/*.cpp "$here"/*.h "$src"/
 perl -0pi -e 's/(\w+(?:<[^<>;]*>)?)<<<(.*?)>>>\(/simt::launch($1, simt::Config{$2}, /gs;
               s/extern\s+__shared__\s+(?:__align__\(\d+\)\s+)?([\w:]+)\s+(\w+)\[\];/$1* const $2 = simt::dynamic_shared<$1>();/g;
               s/__shared__\s+(?:__align__\(\d+\)\s+)?([\w:]+)\s+(\w+)((?:\[[^\]]*\])*)\s*;/"$1 " . ($3 ? "(&$2)$3" : "&$2") . " = simt::static_shared<$1$3>([] {});"/ge' "$src"/*.cu "$src"/*.cuh "$src"/*.cpp
-kernels=(groupwise_gemm groupwise_a16_aligned lut_gemm skinny_gemm int8_gemm paged_attention quantize fused_ops groupwise_gemm_sm90 lut_gemm_sm90 int8_gemm_sm90 skinny_gemm_sm90)
+kernels=(groupwise_gemm groupwise_a16_aligned lut_gemm bcq_stream skinny_gemm int8_gemm paged_attention quantize fused_ops groupwise_gemm_sm90 lut_gemm_sm90 int8_gemm_sm90 skinny_gemm_sm90)
 flags=(-std=c++17 -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
        -Wall -Wno-unknown-pragmas -Wno-unused-function -Wno-unused-variable -Wno-psabi -I"$here/include" -include cuda_runtime.h)
 # At most one compile per core, at low priority: CI runs this beside the other test projects on two cores, and

@@ -1,4 +1,4 @@
-// The LUT-GEMM kernels: table, tensor cores (mma.sync; Hopper), dequantize.
+// The LUT-GEMM kernels: table, streaming, tensor cores (mma.sync; Hopper), dequantize.
 #include "check_support.h"
 #include "lut_gemm.h"
 
@@ -76,10 +76,13 @@ int lut(int argc, char** argv) {
   else if (kind == "sm90")
     err = launch_bcq_gemm_sm90(t.code, y.mem.p, x, signs.p, alpha_mem.p, offset_mem.p, half_scales ? 1 : 0, bias_mem.p, m, n, k, q, group, xs,
                                y.stride, nullptr);
+  else if (kind == "stream")
+    err = launch_bcq_stream(t.code, y.mem.p, x, signs.p, alpha_mem.p, offset_mem.p, half_scales ? 1 : 0, bias_mem.p, m, n, k, q, group, xs,
+                            y.stride, nullptr);
   else
     usage(("unknown lut kernel " + kind).c_str());
-  // Bounds, as in tests/Gpu.Tests/LutGemmKernelTests: table kernel (K + 16)·2^-24·Σ_k (Σ_i |α| + |offset|)·|x_k|
-  // (float32 tables, chunk and plane sums); tensor cores 2·(eps_w + (K + 16)·2^-24)·Σ_k |w·x| with every weight rounded
+  // Bounds, as in tests/Gpu.Tests/LutGemmKernelTests: table and streaming kernels (K + 16)·2^-24·Σ_k (Σ_i |α| +
+  // |offset|)·|x_k| (float32 tables or ±x plane sums, chunk and plane sums); tensor cores 2·(eps_w + (K + 16)·2^-24)·Σ_k |w·x| with every weight rounded
   // to the 16-bit type (eps_w 2^-9 bfloat16, 2^-12 float16); both plus the output's rounding.
   const double acc_eps = accumulation(k);
   const double w_eps = t.code == 2 ? std::ldexp(1.0, -9) : std::ldexp(1.0, -12);
@@ -97,9 +100,13 @@ int lut(int argc, char** argv) {
         a_w += std::fabs(xk * wk);
       }
       ref[(size_t)r * n + c] = s;
-      bound[(size_t)r * n + c] = t.output_bound(s, kind == "table" ? acc_eps * a_tab : 2 * (w_eps + acc_eps) * a_w);
+      bound[(size_t)r * n + c] = t.output_bound(s, kind == "table" || kind == "stream" ? acc_eps * a_tab : 2 * (w_eps + acc_eps) * a_w);
     }
-  return report(kind == "table" ? "lut table" : kind == "mma" ? "lut tensor cores" : "lut tensor cores (Hopper)", y, ref, bound, err);
+  return report(kind == "table"    ? "lut table"
+                : kind == "stream" ? "lut streaming"
+                : kind == "mma"    ? "lut tensor cores"
+                                   : "lut tensor cores (Hopper)",
+                y, ref, bound, err);
 }
 
 }  // namespace checks

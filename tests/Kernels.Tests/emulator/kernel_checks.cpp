@@ -5,7 +5,7 @@
 // read or write outside the buffers, each allocated at its exact size.
 //
 //   kernel-checks groupwise a16|a16-sm90|a8|dequant bf16|fp16|fp32 BITS sym|asym GROUP M N K
-//   kernel-checks lut table|mma|sm90|dequant bf16|fp16|fp32 f32|f16 Q GROUP M N K SPLITS X_OFFSET
+//   kernel-checks lut table|stream|mma|sm90|dequant bf16|fp16|fp32 f32|f16 Q GROUP M N K SPLITS X_OFFSET
 //   kernel-checks int8 tiled|skinny|sm90|sm90-skinny fp32|fp16|bf16 M N K    (W8A8; y in that dtype)
 //   kernel-checks dense skinny bf16|fp16 M N K                              (the 16-bit skinny GEMM)
 //   kernel-checks attention fp32|fp16|bf16 B H KV D BLOCK_SIZE MAX_CONTEXT WINDOW SPLITS   (paged decode attention)
