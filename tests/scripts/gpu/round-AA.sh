@@ -24,11 +24,6 @@ elif [ "$1" = 2 ]; then
   registers bcq_stream_kernel 48
   timeout 150 dotnet .gpu/app/Gpu.Tests/Gpu.Tests.dll --filter-class '*GroupwiseKernelTests' --filter-class '*LutGemmKernelTests' > $OUT/kernel-tests.log 2>&1; echo "tests rc=$? at ${SECONDS}s"
   grep -E '\[FAIL\]|total:|succeeded:|failed:' $OUT/kernel-tests.log | head -20
-  suite zq 150 "" --suite zeroquant --m 1,16,64,1024 && cp /tmp/res/zq.json $OUT/zeroquant-kernels.json
-  python3 -c "
-import json; d = json.load(open('/tmp/res/zq.json')); print(d['gpu'], 'copy', round(d['device_copy_tb_per_s'], 2))
-for key in ('w4a16_speedup_vs_cublas_bf16', 'w4a16_fraction_of_copy_bandwidth', 'w8a16_speedup_vs_cublas_bf16', 'w4a8_speedup_vs_cublas_bf16'):
-  print(key, {k: round(v, 2) for k, v in d['geomean_' + key].items()})"
   for rt in 2 1 4; do  # two row tiles per warp (as built) against one and four, past one token
     suite zq-rt$rt 90 "INFERENCE_GROUPWISE_A16_ROW_TILES=$rt" --suite zeroquant --m 4,8,16,32 > /dev/null
     python3 -c "
@@ -41,10 +36,15 @@ import json; d = json.load(open('/tmp/res/lut.json'))
 for q in (3, 4): print('q%d lut' % q, {k: round(v, 3) for k, v in d['geomean_q%d_lut_speedup_vs_cublas_bf16' % q].items()}, 'bw', {k: round(v, 3) for k, v in d['geomean_q%d_lut_fraction_of_copy_bandwidth' % q].items()})
 print(' '.join('%d/%dx%d:%.1f/%.1f' % (r['m'], r['n'], r['k'], r['q3_lut_us'], r['q3_tensor_core_kernel_us']) for r in d['results']))"
   tar -C /tmp/res -cf $OUT/results-aa2.tar .
+else
+  suite zq 150 "" --suite zeroquant --m 1,16,64,1024 && cp /tmp/res/zq.json $OUT/zeroquant-kernels.json
+  python3 -c "
+import json; d = json.load(open('/tmp/res/zq.json')); print(d['gpu'], 'copy', round(d['device_copy_tb_per_s'], 2))
+for key in ('w4a16_speedup_vs_cublas_bf16', 'w4a16_fraction_of_copy_bandwidth', 'w8a16_speedup_vs_cublas_bf16', 'w4a8_speedup_vs_cublas_bf16'):
+  print(key, {k: round(v, 2) for k, v in d['geomean_' + key].items()})"
   e2e bf16 ""
   e2e w4a16 "" --quantization zeroquant
-  tar -C /tmp/res -cf $OUT/results-aa2.tar .
-else
+  tar -C /tmp/res -cf $OUT/results-aa3.tar .
   profile_decode bf16
   profile_decode w4a16 --quantization zeroquant
   tar -C /tmp/res -cf $OUT/results-aa3.tar .
