@@ -12,6 +12,8 @@ namespace InferenceServer.Gpu.Tests;
 /// - table kernel: the float32 accumulation bound of the CPU tests, (K + 16)·2^-24·Σ_g (Σ_i |α| + |offset|)·Σ_{k∈g} |x|
 ///   (float32 tables of 8-sums, chunk and plane sums, α and offset products), plus the output's rounding to the
 ///   serving dtype (2^-8·|y| in bfloat16, 2^-11 in float16, none in float32);
+/// - streaming kernel, and the automatic choice at 9–64 rows where it takes the layer: the same bound (float32 sums of
+///   exact ±x products per plane, α and offset products);
 /// - tensor-core kernel, and the automatic choice above 8 rows (W dequantized to a temporary, then cuBLAS): every
 ///   dequantized weight is rounded to the 16-bit dtype (relative 2^-9 in bfloat16, 2^-12 in float16) before float32
 ///   accumulation, so 2·(that + (K + 16)·2^-24)·Σ_k |w||x| plus the output's rounding.
@@ -37,6 +39,9 @@ public sealed class LutGemmKernelTests(CudaFixture cuda) : IClassFixture<CudaFix
         { 4, 64, 17, 1024, 1024 },
         { 2, 128, 100, 264, 512 },   // Hopper tensor cores: one 128-token prefill tile, partly filled
         { 3, 128, 300, 520, 768 },   // Hopper tensor cores: several prefill tiles
+        { 3, 128, 16, 520, 1024 },   // the streaming kernel: two token tiles, the last 32-channel tile partly past N
+        { 4, 256, 33, 264, 2048 },   // streaming, two 32-token tiles on grid.y, G = 256
+        { 2, 128, 4, 1032, 512 },    // streaming beside the table kernel at 4 rows
     };
 
     [Theory]
@@ -61,10 +66,13 @@ public sealed class LutGemmKernelTests(CudaFixture cuda) : IClassFixture<CudaFix
                 var reference = BcqTestData.ReferenceMatmul(xr, dense, m, n, k);
                 var kernels = new List<NativeKernels.LutGemmKernel> { NativeKernels.LutGemmKernel.Table, NativeKernels.LutGemmKernel.Auto };
                 if (dtype != ScalarType.Float32 && k % 8 == 0) kernels.Add(NativeKernels.LutGemmKernel.TensorCore);
+                bool stream = dtype != ScalarType.Float32 && NativeKernels.LutGemmStreamTakes(n, k, group);
+                if (stream) kernels.Add(NativeKernels.LutGemmKernel.Stream);
                 foreach (var kernel in kernels)
                 {
+                    bool autoStream = kernel == NativeKernels.LutGemmKernel.Auto && stream && m > NativeKernels.LutGemmMaxTableRows && m <= NativeKernels.LutGemmMaxStreamRows;
                     bool tensorCores = kernel == NativeKernels.LutGemmKernel.TensorCore
-                        || (kernel == NativeKernels.LutGemmKernel.Auto && m > NativeKernels.LutGemmMaxTableRows && dtype != ScalarType.Float32 && k % 8 == 0);
+                        || (kernel == NativeKernels.LutGemmKernel.Auto && !autoStream && m > NativeKernels.LutGemmMaxTableRows && dtype != ScalarType.Float32 && k % 8 == 0);
                     using var y = Kernels().LutGemm(x, signs, alpha, offset, null, group, kernel);
                     var got = Rounded(y);
                     for (int r = 0; r < m; r++)

@@ -3,8 +3,8 @@ namespace InferenceServer.Kernels.Tests;
 /// <summary>
 /// The LUT-GEMM CUDA kernels of lut_gemm.cu run by the emulator (<see cref="KernelEmulator"/>) against the matmul of
 /// the BCQ weights' definition, with the error bounds of tests/Gpu.Tests/LutGemmKernelTests: the table kernel (M ≤ 8;
-/// M = 1 on the one-token kernel unless IK_LUTGEMM_M1_KERNEL=0), the tensor-core kernel and the
-/// dequantize kernel. Arguments: dtype, f32|f16 scales, bits q, group, M, N, K, split-K blocks, x's offset in elements
+/// M = 1 on the one-token kernel unless IK_LUTGEMM_M1_KERNEL=0), the streaming kernel of bcq_stream.cu, the tensor-core
+/// kernel and the dequantize kernel. Arguments: dtype, f32|f16 scales, bits q, group, M, N, K, split-K blocks, x's offset in elements
 /// (1 puts x's rows off 16-byte boundaries).
 /// </summary>
 public sealed class EmulatedLutGemmKernelTests
@@ -28,6 +28,20 @@ public sealed class EmulatedLutGemmKernelTests
     [Theory]
     [MemberData(nameof(Table))]
     public void TableKernelMatchesTheDequantizedMatmul(string args, string environment) => KernelEmulator.Check("lut table " + args, environment);
+
+    /// <summary>
+    /// The streaming kernel (bcq_stream.cu: per-plane MMAs on ±1 fragments, α and the offset after them), which serving
+    /// takes at 9–64 rows: one, two and four token tiles of 8, a second 32-token tile on grid.y, the last 32-channel tile
+    /// partly past N, G = 128·2^s, and one persistent block per emulated multiprocessor walking several tiles.
+    /// </summary>
+    [Theory]
+    [InlineData("bf16 f16 3 128 16 64 512 1 0", "")]
+    [InlineData("fp16 f32 4 128 9 40 1024 1 0", "")]
+    [InlineData("bf16 f16 1 256 5 72 1024 1 0", "SIMT_SM_COUNT=1")]
+    [InlineData("bf16 f32 2 128 33 48 256 1 0", "")]
+    [InlineData("fp16 f16 3 512 2 136 1024 1 0", "SIMT_SM_COUNT=1")]
+    [InlineData("bf16 f16 4 128 64 32 384 1 0", "")]
+    public void StreamingKernelMatchesTheDequantizedMatmul(string args, string environment) => KernelEmulator.Check("lut stream " + args, environment);
 
     [Theory]
     [InlineData("bf16 f32 3 128 17 72 1024 1 0")]

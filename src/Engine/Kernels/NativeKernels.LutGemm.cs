@@ -12,6 +12,9 @@ public sealed unsafe partial class NativeKernels
     /// <summary>Rows the table kernel takes per launch; the automatic choice takes another path above this (16-bit dtypes).</summary>
     public const int LutGemmMaxTableRows = 8;
 
+    /// <summary>Rows up to which the automatic choice takes the streaming kernel (kBcqStreamMaxRows in lut_gemm.h).</summary>
+    public const int LutGemmMaxStreamRows = 64;
+
     /// <summary>Rows up to which the automatic choice takes the Hopper tensor-core kernel (kBcqSm90MaxRows in lut_gemm.h).</summary>
     public const int LutGemmMaxSm90Rows = 128;
 
@@ -19,10 +22,12 @@ public sealed unsafe partial class NativeKernels
     public enum LutGemmKernel
     {
         /// <summary>
-        /// Tables for M ≤ <see cref="LutGemmMaxTableRows"/> (and for float32). Above, in 16 bits with K a multiple of 8:
-        /// on Hopper up to <see cref="LutGemmMaxSm90Rows"/> rows the warpgroup-MMA kernel (INFERENCE_LUTGEMM_SM90=0
-        /// turns it off), else W dequantized into a temporary and multiplied by cuBLAS, which beats the mma.sync
-        /// tensor-core kernel (docs/benchmarks/h200-lutgemm-kernels.json).
+        /// Tables for M ≤ <see cref="LutGemmMaxTableRows"/> (and for float32). Above, in 16 bits: up to
+        /// <see cref="LutGemmMaxStreamRows"/> rows the streaming kernel where <see cref="Stream"/> takes the layer
+        /// (INFERENCE_LUTGEMM_STREAM=0 turns it off); then, with K a multiple of 8, on Hopper up to
+        /// <see cref="LutGemmMaxSm90Rows"/> rows the warpgroup-MMA kernel (INFERENCE_LUTGEMM_SM90=0 turns it off), else
+        /// W dequantized into a temporary and multiplied by cuBLAS, which beats the mma.sync tensor-core kernel
+        /// (docs/benchmarks/h200-lutgemm-kernels.json).
         /// </summary>
         Auto = 0,
         /// <summary>The table kernel for every M (8 rows per launch).</summary>
@@ -32,12 +37,21 @@ public sealed unsafe partial class NativeKernels
         /// warpgroup-MMA kernel instead on Hopper (unless INFERENCE_LUTGEMM_SM90=0).
         /// </summary>
         TensorCore = 2,
+        /// <summary>
+        /// Per bit-plane MMAs on ±1 fragments built from the sign words, α and the offset applied in float after them
+        /// (any M; float16/bfloat16, G = 128·2^s, N a multiple of 8).
+        /// </summary>
+        Stream = 3,
     }
 
     private IntPtr _lutGemm, _bcqDequantize;
 
     /// <summary>Whether the CUDA kernels take this layer: group size a multiple of 32, N a multiple of 4.</summary>
     public static bool LutGemmTakes(int outFeatures, int groupSize) => groupSize % 32 == 0 && outFeatures % 4 == 0;
+
+    /// <summary>Whether <see cref="LutGemmKernel.Stream"/> takes this layer (16-bit x): G = 128·2^s dividing K, N a multiple of 8.</summary>
+    public static bool LutGemmStreamTakes(int outFeatures, int inFeatures, int groupSize) =>
+        groupSize >= 128 && (groupSize & (groupSize - 1)) == 0 && inFeatures % groupSize == 0 && outFeatures % 8 == 0;
 
     /// <summary>y [M, N] = x [M, K] · Wᵀ + bias, W in BCQ form; y in x's dtype. x needs contiguous rows.</summary>
     public Tensor LutGemm(Tensor x, Tensor signs, Tensor alpha, Tensor offset, Tensor? bias, int groupSize, LutGemmKernel kernel = LutGemmKernel.Auto)

@@ -62,6 +62,7 @@ public sealed class LutGemmKernelBench : IKernelBenchSuite
             });
             r[$"q{q}_packed_bytes"] = bytes;
             r[$"q{q}_lut_kernel"] = m <= NativeKernels.LutGemmMaxTableRows ? "table"
+                : m <= NativeKernels.LutGemmMaxStreamRows ? "stream"
                 : m <= NativeKernels.LutGemmMaxSm90Rows && hopper ? "tensor_core_sm90" : "dequantize_cublas";
             r[$"q{q}_lut_us"] = lut;
             r[$"q{q}_dequant_gemm_us"] = dequant;
@@ -75,6 +76,15 @@ public sealed class LutGemmKernelBench : IKernelBenchSuite
                 {
                     var p = packed();
                     return kernels.LutGemm(x, p.Signs, p.Alpha, p.Offset, null, GroupSize, NativeKernels.LutGemmKernel.TensorCore);
+                });
+            }
+            if (m > 1 && m <= NativeKernels.LutGemmMaxTableRows)
+            {
+                // The streaming kernel beside the table kernel where the automatic choice takes the table.
+                r[$"q{q}_stream_kernel_us"] = timer.Microseconds(() =>
+                {
+                    var p = packed();
+                    return kernels.LutGemm(x, p.Signs, p.Alpha, p.Offset, null, GroupSize, NativeKernels.LutGemmKernel.Stream);
                 });
             }
             if (m > NativeKernels.LutGemmMaxTableRows && m <= 2 * NativeKernels.LutGemmMaxTableRows)
