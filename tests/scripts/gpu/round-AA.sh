@@ -4,7 +4,7 @@
 # group-wise and LUT-GEMM kernel tests; the zeroquant suite at 8 to 32 tokens with two row tiles per warp (as built), one
 # and four (INFERENCE_GROUPWISE_A16_ROW_TILES); the lutgemm suite at 8, 16 and 64 tokens (the streaming kernel, beside the
 # table kernel at 8 and the Hopper tensor-core kernel above). Part 3: the zeroquant suite at 1, 16, 64 and 1024 tokens; Llama-3-8B end to end
-# in bf16 and W4A16 (128 + 128); where a decode step's GPU time goes in bf16 and W4A16 (profile-decode.sh, Nsight
+# in bf16, W4A16 and 3-bit LUT-GEMM (128 + 128); where a decode step's GPU time goes in bf16 and W4A16 (profile-decode.sh, Nsight
 # Systems).
 set -o pipefail
 cd "$(dirname "$0")/../../.."
@@ -49,6 +49,7 @@ for key in ('w4a16_speedup_vs_cublas_bf16', 'w4a16_fraction_of_copy_bandwidth', 
   print(key, {k: round(v, 2) for k, v in d['geomean_' + key].items()})"
   e2e bf16 ""
   e2e w4a16 "" --quantization zeroquant
+  e2e lut3 "" --quantization lutgemm --weight-bits 3 --group-size 128
   tar -C /tmp/res -cf $OUT/results-aa3.tar .
   profile_decode bf16
   profile_decode w4a16 --quantization zeroquant
