@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Round AA, on an H200, in three calls on one machine (the later ones find the first's build). Part 1: the lutgemm suite
-# at one token, then OPT-175B in 3-bit BCQ with the LUT-GEMM kernels and with dequantize-then-GEMM. Part 2: the
-# group-wise and LUT-GEMM kernel tests; the zeroquant suite at 8 to 32 tokens with two row tiles per warp (as built), one
-# and four (INFERENCE_GROUPWISE_A16_ROW_TILES); the lutgemm suite at 8, 16 and 64 tokens (the streaming kernel, beside the
-# table kernel at 8 and the Hopper tensor-core kernel above). Part 3: the zeroquant suite at 1, 16, 64 and 1024 tokens; Llama-3-8B end to end
-# in bf16, W4A16 and 3-bit LUT-GEMM (128 + 128); where a decode step's GPU time goes in bf16 and W4A16 (profile-decode.sh, Nsight
-# Systems).
+# Round AA, on an H200, in three calls on one machine (the later ones find the first's build). Part 1: the lutgemm
+# suite at one token, then OPT-175B in 3-bit BCQ with the LUT-GEMM kernels and with dequantize-then-GEMM. Part 2: the
+# group-wise and LUT-GEMM kernel tests; the zeroquant suite at 8 to 32 tokens with two row tiles per warp (as built),
+# one and four (INFERENCE_GROUPWISE_A16_ROW_TILES); the lutgemm suite at 8, 16 and 64 tokens (the streaming kernel,
+# beside the table kernel at 8 and the Hopper tensor-core kernel above). Part 3: the zeroquant suite at 1, 16, 64 and
+# 1024 tokens; Llama-3-8B end to end in bf16, W4A16 and 3-bit LUT-GEMM (128 + 128); where a decode step's GPU time
+# goes in bf16 and W4A16 (profile-decode.sh, Nsight Systems).
 set -o pipefail
 cd "$(dirname "$0")/../../.."
 exec > >(tee $OUT/roundAA$1.log) 2>&1
