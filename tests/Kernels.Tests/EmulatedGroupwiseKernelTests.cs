@@ -9,8 +9,9 @@ namespace InferenceServer.Kernels.Tests;
 /// aligned shapes to the general kernel too. The aligned kernel's persistent blocks walk several row tiles each where
 /// the emulated device has few multiprocessors (SIMT_SM_COUNT), and one tile each with
 /// INFERENCE_GROUPWISE_A16_PERSISTENT=0; at one token it reads x permuted in shared memory, from global memory with
-/// INFERENCE_GROUPWISE_A16_X_SHARED=0; past one token a warp takes two 16-channel row tiles, one or four with
-/// INFERENCE_GROUPWISE_A16_ROW_TILES=1 or 4. The Hopper kernel is checked on its own shapes. Arguments: dtype, bits,
+/// INFERENCE_GROUPWISE_A16_X_SHARED=0; past one token a warp takes two 16-channel row tiles where the layer is wide
+/// for the grid (here: with few emulated multiprocessors), else one; INFERENCE_GROUPWISE_A16_ROW_TILES=2 or 4 fixes two
+/// or four. The Hopper kernel is checked on its own shapes. Arguments: dtype, bits,
 /// sym|asym, group, M, N, K.
 /// </summary>
 public sealed class EmulatedGroupwiseKernelTests
@@ -41,8 +42,8 @@ public sealed class EmulatedGroupwiseKernelTests
         { "bf16 4 asym 128 5 136 256", OneSm },    // the smallest K: seven idle warps in every stage
         { "fp16 4 asym 256 2 72 4352", "INFERENCE_GROUPWISE_A16_PERSISTENT=0" }, // a block per tile
         { "bf16 4 asym 128 1 136 4096", "INFERENCE_GROUPWISE_A16_X_SHARED=0" },  // one token, x read from global memory
-        { "fp16 4 sym 128 12 40 2048", "INFERENCE_GROUPWISE_A16_ROW_TILES=1" },  // one row tile of two chunks per stage
-        { "bf16 4 asym 256 17 72 1024", "INFERENCE_GROUPWISE_A16_ROW_TILES=1" },
+        { "fp16 4 sym 128 12 40 2048", "INFERENCE_GROUPWISE_A16_ROW_TILES=2" },  // two row tiles of one chunk per stage
+        { "bf16 4 asym 256 17 72 1024", "INFERENCE_GROUPWISE_A16_ROW_TILES=2" },
         { "bf16 4 sym 256 9 136 1024", "INFERENCE_GROUPWISE_A16_ROW_TILES=4" },  // four row tiles, the last one partly past N
         { "fp16 4 asym 128 1 24 16640", "" },      // one token past the 16384 columns x may occupy in shared memory
         { "bf16 4 sym 512 1 48 1024", OneSm },     // one token, x in shared memory, G = 512

@@ -22,22 +22,25 @@
 // the pair (±1, ±1). The lane permutes its 32 activations of token row g into the same pairs (one byte_perm per
 // pair); the MMA only needs A and B to agree on which k is which.
 //
-// Streaming as in groupwise_a16_aligned.cu: persistent blocks of 8 warps that split K, a warp taking one chunk of two
-// 16-row tiles (32 channels) per stage; each stage's sign words and scales go through a per-warp ring in shared
-// memory with cp.async (16-byte pieces: four rows of one word, or 16 bytes of a scale row), kStages deep; the warp's
-// lanes read each other's pieces, so a __syncwarp follows the wait. Sign words sit [plane][word][row] with the row
-// index XOR 8·word, so the 32 lanes' reads of (word t, row g) fall in 32 different banks.
+// Streaming as in groupwise_a16_aligned.cu: persistent blocks of 8 warps that split K, a warp taking one chunk of RT
+// 16-row tiles per stage (two, sharing each x load, where the layer has a 32-channel tile for every block; else one);
+// each stage's sign words and scales go through a per-warp ring in shared memory with cp.async (16-byte pieces: four
+// rows of one word, or 16 bytes of a scale row), kStages deep; the warp's lanes read each other's pieces, so a
+// __syncwarp follows the wait. Sign words sit [plane][word][row] with the row index XOR (4·RT)·word, so the 32 lanes'
+// reads of (word t, row g) fall in 32 different banks.
 namespace {
 
 constexpr int kWarps = 8;
 constexpr int kStages = 4;
-constexpr int kTileRows = 32;  // channels per tile: two 16-row MMA tiles
-constexpr int kRowTiles = kTileRows / 16;
 
-template <int Q, typename S>
+// A warp's stage: one chunk of RT 16-row MMA tiles (a tile of 16·RT channels), Q planes of sign words and Q + 1 rows of
+// scales (α planes, then the offsets).
+template <int Q, typename S, int RT>
 struct StageLayout {
-  static constexpr int kSignWords = Q * 4 * kTileRows;  // [plane][word][row ^ 8·word]
-  static constexpr int kScaleBytes = (Q + 1) * kTileRows * (int)sizeof(S);  // [α plane or offset][row]
+  static constexpr int kRows = 16 * RT;
+  static constexpr int kSignWords = Q * 4 * kRows;  // [plane][word][row ^ kRows/4·word]
+  static constexpr int kSignPieces = kSignWords / 4;
+  static constexpr int kScaleBytes = (Q + 1) * kRows * (int)sizeof(S);  // [α plane or offset][row]
   static constexpr int kBytes = kSignWords * 4 + kScaleBytes;  // per warp and stage, a multiple of 16
   static constexpr int kScalePieces = kScaleBytes / 16;
   static constexpr int kRingBytes = kStages * kWarps * kBytes;
@@ -45,8 +48,9 @@ struct StageLayout {
 
 // Two blocks per multiprocessor where the registers (up to 16 tokens) and shared memory allow: the ring plus the
 // partial sums' two places (mma_partials.cuh) and the 1 KB the runtime keeps per block, within 228 KB.
-template <int Q, typename S, int MT>
-constexpr int kBlocksPerSm = MT <= 2 && 2 * (StageLayout<Q, S>::kRingBytes + 2 * kWarps * kTileRows * (8 * MT + 1) * 4 + 1024) <= 228 * 1024 ? 2 : 1;
+template <int Q, typename S, int MT, int RT>
+constexpr int kBlocksPerSm =
+    MT <= 2 && 2 * (StageLayout<Q, S, RT>::kRingBytes + 2 * kWarps * 16 * RT * (8 * MT + 1) * 4 + 1024) <= 228 * 1024 ? 2 : 1;
 
 template <typename T>
 struct Ones;
@@ -63,12 +67,13 @@ __device__ __forceinline__ uint32_t sign_pair(uint32_t word, int p) {
   return lop3<0x6A>(word << (15 - p), 0x80008000u, Ones<T>::kMinus);  // 0x6A: (a & b) ^ c
 }
 
-template <typename T, typename S, int MT, int Q>
-__global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<Q, S, MT>)
+template <typename T, typename S, int MT, int Q, int RT>
+__global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<Q, S, MT, RT>)
     bcq_stream_kernel(T* __restrict__ y, const T* __restrict__ x, const uint32_t* __restrict__ signs, const S* __restrict__ alpha,
                       const S* __restrict__ offset, const T* __restrict__ bias, int M, int N, int K, int group_shift, int64_t x_stride,
                       int64_t y_stride) {
-  using L = StageLayout<Q, S>;
+  using L = StageLayout<Q, S, RT>;
+  constexpr int kRows = L::kRows, kSwizzle = kRows / 4;  // sign word w's rows sit XOR kSwizzle·w
   constexpr bool kBf16 = std::is_same_v<T, __nv_bfloat16>;
   extern __shared__ uint4 ring[];  // [stage][warp][L::kBytes]
   const int tid = threadIdx.x, lane = tid % 32, warp = tid / 32, g = lane / 4, t = lane % 4;
@@ -76,26 +81,27 @@ __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<Q, S, MT>)
   x += (int64_t)m0 * x_stride;
   y += (int64_t)m0 * y_stride;
   M = min(M - m0, kBcqStreamTileTokens);
-  const int chunks = K / 128, words = K / 32, groups = (chunks >> group_shift), tiles = (N + kTileRows - 1) / kTileRows;
+  const int chunks = K / 128, words = K / 32, groups = (chunks >> group_shift), tiles = (N + kRows - 1) / kRows;
   const int steps = (chunks + kWarps - 1) / kWarps;  // stages per tile
   auto stage_base = [&](int stage) { return reinterpret_cast<char*>(ring) + (stage * kWarps + warp) * L::kBytes; };
 
   StreamCursor in{(int)blockIdx.x, 0}, out{(int)blockIdx.x, 0};  // the next stage to copy, the next to compute
-  // Copies `in`'s chunk into `stage` as one commit group: lane l takes word l / 8, rows 4·(l % 8).. of every plane, then
-  // the scale pieces in turn. Pieces past N (N % 8 = 0: whole pieces) are zero-filled.
+  // Copies `in`'s chunk into `stage` as one commit group, 16-byte pieces in turn over the lanes: four rows of one sign
+  // word of one plane, then 16 bytes of a scale row. Pieces past N (N % 8 = 0: whole pieces) are zero-filled.
   auto issue = [&](int stage) {
     const int c = warp + in.step * kWarps;
     if (in.tile < tiles && c < chunks) {  // warp-uniform
       char* base = stage_base(stage);
-      const int n0 = in.tile * kTileRows, wd = lane / 8, r4 = lane % 8 * 4;
-      const bool row_ok = n0 + r4 < N;
+      const int n0 = in.tile * kRows;
 #pragma unroll
-      for (int i = 0; i < Q; i++) {
-        const uint32_t* src = signs + ((int64_t)i * words + 4 * c + wd) * N + (row_ok ? n0 + r4 : 0);
-        cp_async16(base + 4 * (i * 4 * kTileRows + wd * kTileRows + (r4 ^ 8 * wd)), src, row_ok ? 16 : 0);
+      for (int p = lane; p < L::kSignPieces; p += 32) {
+        const int i = p / kRows, wd = p % kRows / (kRows / 4), r4 = p % (kRows / 4) * 4;
+        const bool ok = n0 + r4 < N;
+        const uint32_t* src = signs + ((int64_t)i * words + 4 * c + wd) * N + (ok ? n0 + r4 : 0);
+        cp_async16(base + 4 * (i * 4 * kRows + wd * kRows + (r4 ^ kSwizzle * wd)), src, ok ? 16 : 0);
       }
       const int grp = c >> group_shift;
-      constexpr int kPerRow = kTileRows * (int)sizeof(S) / 16;  // pieces per scale row
+      constexpr int kPerRow = kRows * (int)sizeof(S) / 16;  // pieces per scale row
       for (int p = lane; p < L::kScalePieces; p += 32) {
         const int plane = p / kPerRow, r = p % kPerRow * (16 / (int)sizeof(S));
         const bool ok = n0 + r < N;
@@ -110,7 +116,7 @@ __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<Q, S, MT>)
   const T* x_row[MT];  // the lane's token rows (past M: row M − 1) at its 32 columns of a chunk
 #pragma unroll
   for (int j = 0; j < MT; j++) x_row[j] = x + (int64_t)min(j * 8 + g, M - 1) * x_stride + t * 32;
-  float acc[kRowTiles][MT][4] = {};
+  float acc[RT][MT][4] = {};
 
 #pragma unroll
   for (int st = 0; st < kStages - 1; st++) issue(st);
@@ -150,9 +156,9 @@ __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<Q, S, MT>)
           const uint32_t* sg = reinterpret_cast<const uint32_t*>(base);
           const S* sc = reinterpret_cast<const S*>(base + L::kSignWords * 4);
 #pragma unroll
-          for (int b = 0; b < kRowTiles; b++) {
+          for (int b = 0; b < RT; b++) {
             const int lo = b * 16 + g, hi = lo + 8;
-            const float off_lo = to_f(sc[Q * kTileRows + lo]), off_hi = to_f(sc[Q * kTileRows + hi]);
+            const float off_lo = to_f(sc[Q * kRows + lo]), off_hi = to_f(sc[Q * kRows + hi]);
 #pragma unroll
             for (int j = 0; j < MT; j++) {
               acc[b][j][0] = fmaf(off_lo, sum[j][0], acc[b][j][0]);
@@ -162,8 +168,8 @@ __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<Q, S, MT>)
             }
 #pragma unroll
             for (int i = 0; i < Q; i++) {
-              const uint32_t w_lo = sg[i * 4 * kTileRows + t * kTileRows + (lo ^ 8 * t)];
-              const uint32_t w_hi = sg[i * 4 * kTileRows + t * kTileRows + (hi ^ 8 * t)];
+              const uint32_t w_lo = sg[i * 4 * kRows + t * kRows + (lo ^ kSwizzle * t)];
+              const uint32_t w_hi = sg[i * 4 * kRows + t * kRows + (hi ^ kSwizzle * t)];
               float d[MT][4] = {};
 #pragma unroll
               for (int mm = 0; mm < 8; mm++) {  // k16 step mm: pairs 2mm and 2mm + 1
@@ -172,7 +178,7 @@ __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<Q, S, MT>)
 #pragma unroll
                 for (int j = 0; j < MT; j++) mma_f16_16x8x16<kBf16>(d[j], a0, a1, a2, a3, xp[j][2 * mm], xp[j][2 * mm + 1]);
               }
-              const float a_lo = to_f(sc[i * kTileRows + lo]), a_hi = to_f(sc[i * kTileRows + hi]);
+              const float a_lo = to_f(sc[i * kRows + lo]), a_hi = to_f(sc[i * kRows + hi]);
 #pragma unroll
               for (int j = 0; j < MT; j++) {
                 acc[b][j][0] = fmaf(a_lo, d[j][0], acc[b][j][0]);
@@ -184,10 +190,10 @@ __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<Q, S, MT>)
           }
         }
         if (out.step == steps - 1) {  // the tile's last stage: its warps meet, store, and start the next tile at zero
-          reduce_partials_store<kWarps, 1, MT, 2>(acc, warp, 0, y, bias, M, N, out.tile * kTileRows, y_stride,
+          reduce_partials_store<kWarps, 1, MT, 2>(acc, warp, 0, y, bias, M, N, out.tile * kRows, y_stride,
                                                   [](float sum, int, int) { return sum; }, (out.tile / gridDim.x) & 1);
 #pragma unroll
-          for (int b = 0; b < kRowTiles; b++)
+          for (int b = 0; b < RT; b++)
 #pragma unroll
             for (int j = 0; j < MT; j++) acc[b][j][0] = acc[b][j][1] = acc[b][j][2] = acc[b][j][3] = 0.f;
         }
@@ -197,23 +203,34 @@ __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<Q, S, MT>)
   }
 }
 
-template <typename T, typename S, int MT, int Q>
+template <typename T, typename S, int MT, int Q, int RT>
 cudaError_t launch(T* y, const T* x, const uint32_t* signs, const S* alpha, const S* offset, const T* bias, int m, int n, int k,
                    int group_shift, int64_t xs, int64_t ys, cudaStream_t stream) {
-  constexpr auto kernel = bcq_stream_kernel<T, S, MT, Q>;
-  constexpr int smem = StageLayout<Q, S>::kRingBytes;
+  constexpr auto kernel = bcq_stream_kernel<T, S, MT, Q, RT>;
+  constexpr int smem = StageLayout<Q, S, RT>::kRingBytes;
   if (const cudaError_t err = allow_dynamic_smem<kernel>(smem); err != cudaSuccess) return err;
-  const int token_tiles = (m + kBcqStreamTileTokens - 1) / kBcqStreamTileTokens, tiles = (n + kTileRows - 1) / kTileRows;
-  const dim3 grid(std::max(1, std::min(tiles, kBlocksPerSm<Q, S, MT> * sm_count() / token_tiles)), token_tiles), block(kWarps * 32);
+  const int token_tiles = (m + kBcqStreamTileTokens - 1) / kBcqStreamTileTokens, tiles = (n + 16 * RT - 1) / (16 * RT);
+  const dim3 grid(std::max(1, std::min(tiles, kBlocksPerSm<Q, S, MT, RT> * sm_count() / token_tiles)), token_tiles), block(kWarps * 32);
   return launch_pdl(kernel, grid, block, smem, stream, y, x, signs, alpha, offset, bias, m, n, k, group_shift, xs, ys);
+}
+
+// A warp takes two 16-row tiles per stage (sharing each x load and its permutes) where the layer has a 32-channel tile
+// for every block of the persistent grid, else one, so that no block idles.
+template <typename T, typename S, int MT, int Q>
+cudaError_t launch_tiles(T* y, const T* x, const uint32_t* signs, const S* alpha, const S* offset, const T* bias, int m, int n, int k,
+                         int group_shift, int64_t xs, int64_t ys, cudaStream_t stream) {
+  const int token_tiles = (m + kBcqStreamTileTokens - 1) / kBcqStreamTileTokens;
+  if ((n + 31) / 32 >= kBlocksPerSm<Q, S, MT, 2> * sm_count() / token_tiles)
+    return launch<T, S, MT, Q, 2>(y, x, signs, alpha, offset, bias, m, n, k, group_shift, xs, ys, stream);
+  return launch<T, S, MT, Q, 1>(y, x, signs, alpha, offset, bias, m, n, k, group_shift, xs, ys, stream);
 }
 
 template <typename T, typename S, int Q>
 cudaError_t launch_rows(T* y, const T* x, const uint32_t* signs, const S* alpha, const S* offset, const T* bias, int m, int n, int k,
                         int group_shift, int64_t xs, int64_t ys, cudaStream_t stream) {
-  if (m <= 8) return launch<T, S, 1, Q>(y, x, signs, alpha, offset, bias, m, n, k, group_shift, xs, ys, stream);
-  if (m <= 16) return launch<T, S, 2, Q>(y, x, signs, alpha, offset, bias, m, n, k, group_shift, xs, ys, stream);
-  return launch<T, S, 4, Q>(y, x, signs, alpha, offset, bias, m, n, k, group_shift, xs, ys, stream);
+  if (m <= 8) return launch_tiles<T, S, 1, Q>(y, x, signs, alpha, offset, bias, m, n, k, group_shift, xs, ys, stream);
+  if (m <= 16) return launch_tiles<T, S, 2, Q>(y, x, signs, alpha, offset, bias, m, n, k, group_shift, xs, ys, stream);
+  return launch_tiles<T, S, 4, Q>(y, x, signs, alpha, offset, bias, m, n, k, group_shift, xs, ys, stream);
 }
 
 template <typename T, typename S>
