@@ -9,15 +9,16 @@ namespace InferenceServer.Kernels.Tests;
 /// aligned shapes to the general kernel too. The aligned kernel's persistent blocks walk several row tiles each where
 /// the emulated device has few multiprocessors (SIMT_SM_COUNT), and one tile each with
 /// INFERENCE_GROUPWISE_A16_PERSISTENT=0; at one token it reads x permuted in shared memory, from global memory with
-/// INFERENCE_GROUPWISE_A16_X_SHARED=0; past one token a warp takes two 16-channel row tiles where the layer is wide
-/// for the grid (here: with few emulated multiprocessors), else one; INFERENCE_GROUPWISE_A16_ROW_TILES=2 or 4 fixes two
-/// or four. The Hopper kernel is checked on its own shapes. Arguments: dtype, bits,
+/// INFERENCE_GROUPWISE_A16_X_SHARED=0; past one token a warp takes one 16-channel row tile, two with
+/// INFERENCE_GROUPWISE_A16_ROW_TILES=2 where the layer is wide for the grid (here: with one emulated multiprocessor),
+/// four with =4. The Hopper kernel is checked on its own shapes. Arguments: dtype, bits,
 /// sym|asym, group, M, N, K.
 /// </summary>
 public sealed class EmulatedGroupwiseKernelTests
 {
     private const string General = "INFERENCE_GROUPWISE_A16_ALIGNED=0";
     private const string OneSm = "SIMT_SM_COUNT=1";  // two persistent blocks (one at 17+ tokens) walk every tile
+    private const string TwoRowTiles = "INFERENCE_GROUPWISE_A16_ROW_TILES=2 SIMT_SM_COUNT=1";
 
     public static TheoryData<string, string> A16 => new()
     {
@@ -42,8 +43,10 @@ public sealed class EmulatedGroupwiseKernelTests
         { "bf16 4 asym 128 5 136 256", OneSm },    // the smallest K: seven idle warps in every stage
         { "fp16 4 asym 256 2 72 4352", "INFERENCE_GROUPWISE_A16_PERSISTENT=0" }, // a block per tile
         { "bf16 4 asym 128 1 136 4096", "INFERENCE_GROUPWISE_A16_X_SHARED=0" },  // one token, x read from global memory
-        { "fp16 4 sym 128 12 40 2048", "INFERENCE_GROUPWISE_A16_ROW_TILES=2" },  // two row tiles of one chunk per stage
-        { "bf16 4 asym 256 17 72 1024", "INFERENCE_GROUPWISE_A16_ROW_TILES=2" },
+        { "fp16 4 sym 128 12 40 2048", TwoRowTiles },   // two row tiles of one chunk per stage
+        { "bf16 4 asym 256 17 72 1024", TwoRowTiles },
+        { "bf16 4 asym 128 100 40 1024", TwoRowTiles },  // four token tiles on grid.y
+        { "fp16 4 sym 128 12 40 2048", "INFERENCE_GROUPWISE_A16_ROW_TILES=2" },  // too narrow for two on 132: one
         { "bf16 4 sym 256 9 136 1024", "INFERENCE_GROUPWISE_A16_ROW_TILES=4" },  // four row tiles, the last one partly past N
         { "fp16 4 asym 128 1 24 16640", "" },      // one token past the 16384 columns x may occupy in shared memory
         { "bf16 4 sym 512 1 48 1024", OneSm },     // one token, x in shared memory, G = 512

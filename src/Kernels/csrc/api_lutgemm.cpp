@@ -46,8 +46,8 @@ extern "C" {
 
 // out [M, N] = x [M, K] · Wᵀ + bias, W the BCQ weights. x rows contiguous (unit stride along K), out contiguous, both
 // in one dtype (float32, float16, bfloat16), bias [N] in that dtype or null. kernel: 0 = automatic (the table kernel
-// for M ≤ 8; above, for float16/bfloat16, the streaming kernel up to kBcqStreamMaxRows rows where bcq_stream_supports
-// says so, then, when K is a multiple of 8, the warpgroup-MMA kernel up to kBcqSm90MaxRows rows where
+// for M ≤ 8; above, for float16/bfloat16, with INFERENCE_LUTGEMM_STREAM=1 the streaming kernel up to kBcqStreamMaxRows
+// rows where bcq_stream_supports says so, then, when K is a multiple of 8, the warpgroup-MMA kernel up to kBcqSm90MaxRows rows where
 // bcq_gemm_sm90_supports says so, else W dequantized into a temporary and multiplied by cuBLAS),
 // 1 = table kernel (any M, 8 rows per launch),
 // 2 = tensor-core kernel (float16/bfloat16, K a multiple of 8; the warpgroup-MMA one where bcq_gemm_sm90_supports says so,
@@ -74,7 +74,7 @@ int ik_lutgemm(at::Tensor* out, at::Tensor* x, at::Tensor* signs, at::Tensor* al
   const void* b = bias ? bias->data_ptr() : nullptr;
   // The MMA kernels move 16-byte pieces of x; a view that starts mid-row or has an odd row stride is copied once.
   auto aligned_x = [&] { return aligned16(*x) && x->stride(0) % 8 == 0 ? *x : x->contiguous().clone(); };
-  if (kernel == 3 || (kernel == 0 && M > kLutMaxRows && M <= kBcqStreamMaxRows && dt != 0)) {
+  if (kernel == 3 || (kernel == 0 && bcq_stream_automatic() && M > kLutMaxRows && M <= kBcqStreamMaxRows && dt != 0)) {
     const at::Tensor xa = aligned_x();
     if (bcq_stream_supports(dt, (int)N, (int)K, group, xa.data_ptr(), xa.stride(0))) {
       check_launch(launch_bcq_stream(dt, out->data_ptr(), xa.data_ptr(), s, alpha->data_ptr(), offset->data_ptr(), scale_code(*alpha), b, (int)M,

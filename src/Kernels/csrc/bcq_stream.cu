@@ -251,9 +251,13 @@ cudaError_t launch_bits(void* y, const void* x, const uint32_t* signs, const voi
 
 }  // namespace
 
+bool bcq_stream_automatic() {
+  static const bool on = env_switched_on("INFERENCE_LUTGEMM_STREAM");
+  return on;
+}
+
 bool bcq_stream_supports(int dtype, int n, int k, int group, const void* x, int64_t x_stride) {
-  static const bool enabled = !env_switched_off("INFERENCE_LUTGEMM_STREAM");
-  return enabled && dtype != 0 && group % 128 == 0 && (group & (group - 1)) == 0 && k % group == 0 && n % 8 == 0 &&
+  return dtype != 0 && group % 128 == 0 && (group & (group - 1)) == 0 && k % group == 0 && n % 8 == 0 &&
          reinterpret_cast<uintptr_t>(x) % 16 == 0 && x_stride % 8 == 0;
 }
 

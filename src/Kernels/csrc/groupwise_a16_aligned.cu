@@ -10,9 +10,9 @@
 // fill per load (a warp whose chunks lie past K skips a whole stage), token rows past M read row M − 1 instead of being
 // predicated (their sums land in columns that are never stored), and the group index is a shift of the chunk index.
 // A warp takes two consecutive chunks of one 16-channel row tile per stage (one address per row), or, past one token
-// on layers wide enough, one chunk of two row tiles: x then comes from global memory for every chunk, and the two row
-// tiles share each x load and its permutes, so a warp reads MT bytes of x per weight byte instead of 2·MT (MT token
-// tiles of 8).
+// on layers wide enough and where INFERENCE_GROUPWISE_A16_ROW_TILES asks, one chunk of two (or four) row tiles: x then
+// comes from global memory for every chunk, and the row tiles share each x load and its permutes, so a warp reads MT
+// bytes of x per weight byte instead of 2·MT (MT token tiles of 8).
 //
 // The weights pass through shared memory: each lane copies its pieces with cp.async (L2 only) into a ring of kStages
 // stages and reads them back just before its MMAs, so three stages per lane (192 bytes) are in flight while one is
@@ -198,11 +198,11 @@ cudaError_t launch(T* y, const T* x, const uint8_t* w, const float* s, const uin
   return launch_pdl(kernel, grid, block, kRingBytes<RB> + (XShared ? k * 2 : 0), st, y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys);
 }
 
-// Past one token, x comes from global memory for every piece, and two row tiles per warp halve that traffic where
-// the layer has a 32-channel tile for every block of the persistent grid; a narrower layer keeps one row tile of two
-// chunks, so that no block idles. INFERENCE_GROUPWISE_A16_ROW_TILES=1 or 2 fixes the count and =4 takes four row tiles
-// up to 16 tokens (one block per multiprocessor, a 128 KB ring; the partial sums of 32 tokens would not fit beside
-// it), for comparisons.
+// Past one token x comes from global memory for every piece; more row tiles per warp cut that traffic. One row tile
+// of two chunks is the default; INFERENCE_GROUPWISE_A16_ROW_TILES=2 takes two where the layer has a 32-channel tile for
+// every block of the persistent grid (a narrower layer keeps one, so that no block idles) and =4 takes four up to 16
+// tokens (one block per multiprocessor, a 128 KB ring; the partial sums of 32 tokens would not fit beside it). Both
+// are opt-in until measured on a GPU.
 template <typename T, bool Zeros, int MT>
 cudaError_t launch_rows(T* y, const T* x, const uint8_t* w, const float* s, const uint8_t* z, const T* bias, int m, int n, int k,
                         int chunk_shift, int64_t xs, int64_t ys, cudaStream_t st) {
@@ -210,8 +210,8 @@ cudaError_t launch_rows(T* y, const T* x, const uint8_t* w, const float* s, cons
   if constexpr (MT <= 2)
     if (row_tiles == 4) return launch<T, Zeros, MT, false, 4>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
   const int token_tiles = (m + kGroupwiseA16TileRows - 1) / kGroupwiseA16TileRows;
-  const bool wide = (n + 31) / 32 >= kBlocksPerSm<MT, 2> * sm_count() / token_tiles;
-  if (row_tiles == 2 || (row_tiles != 1 && wide)) return launch<T, Zeros, MT, false, 2>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
+  if (row_tiles == 2 && (n + 31) / 32 >= kBlocksPerSm<MT, 2> * sm_count() / token_tiles)
+    return launch<T, Zeros, MT, false, 2>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
   return launch<T, Zeros, MT, false, 1>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
 }
 

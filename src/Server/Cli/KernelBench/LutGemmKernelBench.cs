@@ -62,7 +62,7 @@ public sealed class LutGemmKernelBench : IKernelBenchSuite
             });
             r[$"q{q}_packed_bytes"] = bytes;
             r[$"q{q}_lut_kernel"] = m <= NativeKernels.LutGemmMaxTableRows ? "table"
-                : m <= NativeKernels.LutGemmMaxStreamRows ? "stream"
+                : m <= NativeKernels.LutGemmMaxStreamRows && NativeKernels.LutGemmAutoStream ? "stream"
                 : m <= NativeKernels.LutGemmMaxSm90Rows && hopper ? "tensor_core_sm90" : "dequantize_cublas";
             r[$"q{q}_lut_us"] = lut;
             r[$"q{q}_dequant_gemm_us"] = dequant;
