@@ -46,9 +46,10 @@ extern "C" {
 
 // out [M, N] = x [M, K] · Wᵀ + bias, W the BCQ weights. x rows contiguous (unit stride along K), out contiguous, both
 // in one dtype (float32, float16, bfloat16), bias [N] in that dtype or null. kernel: 0 = automatic (the table kernel
-// for M ≤ 8; above, for float16/bfloat16, with INFERENCE_LUTGEMM_STREAM=1 the streaming kernel up to kBcqStreamMaxRows
-// rows where bcq_stream_supports says so, then, when K is a multiple of 8, the warpgroup-MMA kernel up to kBcqSm90MaxRows rows where
-// bcq_gemm_sm90_supports says so, else W dequantized into a temporary and multiplied by cuBLAS),
+// for M ≤ 8; above, for float16/bfloat16, with INFERENCE_LUTGEMM_STREAM=1 the streaming kernel up to
+// kBcqStreamMaxRows rows where bcq_stream_supports says so, then, when K is a multiple of 8, the warpgroup-MMA kernel
+// up to kBcqSm90MaxRows rows where bcq_gemm_sm90_supports says so, else W dequantized into a temporary and multiplied
+// by cuBLAS),
 // 1 = table kernel (any M, 8 rows per launch),
 // 2 = tensor-core kernel (float16/bfloat16, K a multiple of 8; the warpgroup-MMA one where bcq_gemm_sm90_supports says so,
 // else the mma.sync one),
