@@ -160,12 +160,7 @@ __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<Q, S, MT, RT>)
             const int lo = b * 16 + g, hi = lo + 8;
             const float off_lo = to_f(sc[Q * kRows + lo]), off_hi = to_f(sc[Q * kRows + hi]);
 #pragma unroll
-            for (int j = 0; j < MT; j++) {
-              acc[b][j][0] = fmaf(off_lo, sum[j][0], acc[b][j][0]);
-              acc[b][j][1] = fmaf(off_lo, sum[j][1], acc[b][j][1]);
-              acc[b][j][2] = fmaf(off_hi, sum[j][2], acc[b][j][2]);
-              acc[b][j][3] = fmaf(off_hi, sum[j][3], acc[b][j][3]);
-            }
+            for (int j = 0; j < MT; j++) add_scaled(acc[b][j], off_lo, off_hi, sum[j]);
 #pragma unroll
             for (int i = 0; i < Q; i++) {
               const uint32_t w_lo = sg[i * 4 * kRows + t * kRows + (lo ^ kSwizzle * t)];
@@ -180,23 +175,11 @@ __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<Q, S, MT, RT>)
               }
               const float a_lo = to_f(sc[i * kRows + lo]), a_hi = to_f(sc[i * kRows + hi]);
 #pragma unroll
-              for (int j = 0; j < MT; j++) {
-                acc[b][j][0] = fmaf(a_lo, d[j][0], acc[b][j][0]);
-                acc[b][j][1] = fmaf(a_lo, d[j][1], acc[b][j][1]);
-                acc[b][j][2] = fmaf(a_hi, d[j][2], acc[b][j][2]);
-                acc[b][j][3] = fmaf(a_hi, d[j][3], acc[b][j][3]);
-              }
+              for (int j = 0; j < MT; j++) add_scaled(acc[b][j], a_lo, a_hi, d[j]);
             }
           }
         }
-        if (out.step == steps - 1) {  // the tile's last stage: its warps meet, store, and start the next tile at zero
-          reduce_partials_store<kWarps, 1, MT, 2>(acc, warp, 0, y, bias, M, N, out.tile * kRows, y_stride,
-                                                  [](float sum, int, int) { return sum; }, (out.tile / gridDim.x) & 1);
-#pragma unroll
-          for (int b = 0; b < RT; b++)
-#pragma unroll
-            for (int j = 0; j < MT; j++) acc[b][j][0] = acc[b][j][1] = acc[b][j][2] = acc[b][j][3] = 0.f;
-        }
+        if (out.step == steps - 1) finish_tile<kWarps>(acc, warp, y, bias, M, N, out.tile * kRows, y_stride, out);
         out.advance(steps);
       }
     }

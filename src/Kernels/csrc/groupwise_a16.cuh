@@ -138,10 +138,8 @@ __device__ __forceinline__ void a16_piece(float (&acc)[MT][4], uint4 q_lo, uint4
       mma_f16_16x8x16<std::is_same_v<T, __nv_bfloat16>>(dst, wa[2 * mm], wb[2 * mm], wa[2 * mm + 1], wb[2 * mm + 1], xp[2 * mm], xp[2 * mm + 1]);
     }
     if constexpr (ScaleAfter) {
-      acc[j][0] = fmaf(s_lo, d[0] + e[0], acc[j][0]);
-      acc[j][1] = fmaf(s_lo, d[1] + e[1], acc[j][1]);
-      acc[j][2] = fmaf(s_hi, d[2] + e[2], acc[j][2]);
-      acc[j][3] = fmaf(s_hi, d[3] + e[3], acc[j][3]);
+      const float de[4] = {d[0] + e[0], d[1] + e[1], d[2] + e[2], d[3] + e[3]};
+      add_scaled(acc[j], s_lo, s_hi, de);
     }
   }
 }
@@ -176,12 +174,7 @@ __device__ __forceinline__ void a16_tiles_int4(float (&acc)[RB][MT][4], const ui
       for (int j = 0; j < MT; j++) mma_f16_16x8x16<std::is_same_v<T, __nv_bfloat16>>(d[j], a0, a1, a2, a3, xp[j][2 * mm], xp[j][2 * mm + 1]);
     }
 #pragma unroll
-    for (int j = 0; j < MT; j++) {
-      acc[b][j][0] = fmaf(s[b][0], d[j][0], acc[b][j][0]);
-      acc[b][j][1] = fmaf(s[b][0], d[j][1], acc[b][j][1]);
-      acc[b][j][2] = fmaf(s[b][1], d[j][2], acc[b][j][2]);
-      acc[b][j][3] = fmaf(s[b][1], d[j][3], acc[b][j][3]);
-    }
+    for (int j = 0; j < MT; j++) add_scaled(acc[b][j], s[b][0], s[b][1], d[j]);
   }
 }
 

@@ -165,14 +165,7 @@ __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<MT, RB>)
             groupwise_a16::a16_tiles_int4<T, MT, RB>(acc, q, sc[st], zp[st], x_row, c * 128);
           }
         }
-        if (out.step == steps - 1) {  // the tile's last stage: its warps meet, store, and start the next tile at zero
-          reduce_partials_store<kWarps, 1, MT, 2>(acc, split, 0, y, bias, M, N, out.tile * 16 * RB, y_stride,
-                                                  [](float sum, int, int) { return sum; }, (out.tile / gridDim.x) & 1);
-#pragma unroll
-          for (int b = 0; b < RB; b++)
-#pragma unroll
-            for (int j = 0; j < MT; j++) acc[b][j][0] = acc[b][j][1] = acc[b][j][2] = acc[b][j][3] = 0.f;
-        }
+        if (out.step == steps - 1) finish_tile<kWarps>(acc, split, y, bias, M, N, out.tile * 16 * RB, y_stride, out);
         out.advance(steps);
       }
     }

@@ -51,3 +51,11 @@ __device__ __forceinline__ void reduce_partials_store(const Acc (&acc)[MT][4], i
   reduce_partials_store<Splits, RG, MT, Buffers, 1>(reinterpret_cast<const Acc (&)[1][MT][4]>(acc), split, row_group, y, bias, M, N, nb,
                                                     y_stride, to_float, buffer);
 }
+
+// acc += scale · d for one m16n8 accumulator: s_lo for the lane's channel g (elements 0, 1), s_hi for g + 8 (2, 3).
+__device__ __forceinline__ void add_scaled(float (&acc)[4], float s_lo, float s_hi, const float (&d)[4]) {
+  acc[0] = fmaf(s_lo, d[0], acc[0]);
+  acc[1] = fmaf(s_lo, d[1], acc[1]);
+  acc[2] = fmaf(s_hi, d[2], acc[2]);
+  acc[3] = fmaf(s_hi, d[3], acc[3]);
+}
