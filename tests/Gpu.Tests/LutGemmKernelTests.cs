@@ -13,8 +13,7 @@ namespace InferenceServer.Gpu.Tests;
 ///   (float32 tables of 8-sums, chunk and plane sums, α and offset products), plus the output's rounding to the
 ///   serving dtype (2^-8·|y| in bfloat16, 2^-11 in float16, none in float32);
 /// - streaming kernel, and the automatic choice at 9–64 rows where it takes the layer (INFERENCE_LUTGEMM_STREAM=1): the
-///   same bound (float32 sums of
-///   exact ±x products per plane, α and offset products);
+///   same bound (float32 sums of exact ±x products per plane, α and offset products);
 /// - tensor-core kernel, and the automatic choice above 8 rows (W dequantized to a temporary, then cuBLAS): every
 ///   dequantized weight is rounded to the 16-bit dtype (relative 2^-9 in bfloat16, 2^-12 in float16) before float32
 ///   accumulation, so 2·(that + (K + 16)·2^-24)·Σ_k |w||x| plus the output's rounding.

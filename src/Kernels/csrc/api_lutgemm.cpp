@@ -73,10 +73,12 @@ int ik_lutgemm(at::Tensor* out, at::Tensor* x, at::Tensor* signs, at::Tensor* al
   auto stream = at::cuda::getCurrentCUDAStream();
   const auto* s = reinterpret_cast<const uint32_t*>(signs->data_ptr<int32_t>());
   const void* b = bias ? bias->data_ptr() : nullptr;
+  const bool try_stream =
+      kernel == 3 || (kernel == 0 && bcq_stream_automatic() && M > kLutMaxRows && M <= kBcqStreamMaxRows && dt != 0);
+  const bool tensor_cores = kernel == 2 || (kernel == 0 && M > kLutMaxRows && dt != 0 && K % 8 == 0);
   // The MMA kernels move 16-byte pieces of x; a view that starts mid-row or has an odd row stride is copied once.
-  auto aligned_x = [&] { return aligned16(*x) && x->stride(0) % 8 == 0 ? *x : x->contiguous().clone(); };
-  if (kernel == 3 || (kernel == 0 && bcq_stream_automatic() && M > kLutMaxRows && M <= kBcqStreamMaxRows && dt != 0)) {
-    const at::Tensor xa = aligned_x();
+  const at::Tensor xa = (try_stream || tensor_cores) && !(aligned16(*x) && x->stride(0) % 8 == 0) ? x->contiguous().clone() : *x;
+  if (try_stream) {
     if (bcq_stream_supports(dt, (int)N, (int)K, group, xa.data_ptr(), xa.stride(0))) {
       check_launch(launch_bcq_stream(dt, out->data_ptr(), xa.data_ptr(), s, alpha->data_ptr(), offset->data_ptr(), scale_code(*alpha), b, (int)M,
                                      (int)N, (int)K, q, group, xa.stride(0), N, stream),
@@ -85,11 +87,9 @@ int ik_lutgemm(at::Tensor* out, at::Tensor* x, at::Tensor* signs, at::Tensor* al
     }
     check(kernel == 0, "lutgemm: the streaming kernel takes float16 or bfloat16, a power-of-two group of at least 128 and N a multiple of 8");
   }
-  const bool tensor_cores = kernel == 2 || (kernel == 0 && M > kLutMaxRows && dt != 0 && K % 8 == 0);
   if (tensor_cores) {
     check(dt != 0, "lutgemm: the tensor-core kernel takes float16 or bfloat16");
     check(K % 8 == 0, "lutgemm: the tensor-core kernel needs K a multiple of 8");
-    const at::Tensor xa = aligned_x();
     if ((kernel == 2 || M <= kBcqSm90MaxRows) && bcq_gemm_sm90_supports(dt, group, xa.data_ptr(), xa.stride(0), stream)) {
       check_launch(launch_bcq_gemm_sm90(dt, out->data_ptr(), xa.data_ptr(), s, alpha->data_ptr(), offset->data_ptr(), scale_code(*alpha), b, (int)M,
                                         (int)N, (int)K, q, group, xa.stride(0), N, stream),

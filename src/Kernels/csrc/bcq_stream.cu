@@ -193,7 +193,7 @@ cudaError_t launch(T* y, const T* x, const uint32_t* signs, const S* alpha, cons
   constexpr int smem = StageLayout<Q, S, RT>::kRingBytes;
   if (const cudaError_t err = allow_dynamic_smem<kernel>(smem); err != cudaSuccess) return err;
   const int token_tiles = (m + kBcqStreamTileTokens - 1) / kBcqStreamTileTokens, tiles = (n + 16 * RT - 1) / (16 * RT);
-  const dim3 grid(std::max(1, std::min(tiles, kBlocksPerSm<Q, S, MT, RT> * sm_count() / token_tiles)), token_tiles), block(kWarps * 32);
+  const dim3 grid(std::max(1, std::min(tiles, stream_blocks(kBlocksPerSm<Q, S, MT, RT>, token_tiles))), token_tiles), block(kWarps * 32);
   return launch_pdl(kernel, grid, block, smem, stream, y, x, signs, alpha, offset, bias, m, n, k, group_shift, xs, ys);
 }
 
@@ -203,7 +203,7 @@ template <typename T, typename S, int MT, int Q>
 cudaError_t launch_tiles(T* y, const T* x, const uint32_t* signs, const S* alpha, const S* offset, const T* bias, int m, int n, int k,
                          int group_shift, int64_t xs, int64_t ys, cudaStream_t stream) {
   const int token_tiles = (m + kBcqStreamTileTokens - 1) / kBcqStreamTileTokens;
-  if ((n + 31) / 32 >= kBlocksPerSm<Q, S, MT, 2> * sm_count() / token_tiles)
+  if ((n + 31) / 32 >= stream_blocks(kBlocksPerSm<Q, S, MT, 2>, token_tiles))
     return launch<T, S, MT, Q, 2>(y, x, signs, alpha, offset, bias, m, n, k, group_shift, xs, ys, stream);
   return launch<T, S, MT, Q, 1>(y, x, signs, alpha, offset, bias, m, n, k, group_shift, xs, ys, stream);
 }

@@ -178,7 +178,7 @@ template <int MT, int RB>
 int grid_blocks(int tiles, int token_tiles) {
   static const bool persistent = !env_switched_off("INFERENCE_GROUPWISE_A16_PERSISTENT");
   if (!persistent) return tiles;
-  return std::max(1, std::min(tiles, kBlocksPerSm<MT, RB> * sm_count() / token_tiles));
+  return std::max(1, std::min(tiles, stream_blocks(kBlocksPerSm<MT, RB>, token_tiles)));
 }
 
 template <typename T, bool Zeros, int MT, bool XShared, int RB>
@@ -203,7 +203,7 @@ cudaError_t launch_rows(T* y, const T* x, const uint8_t* w, const float* s, cons
   if constexpr (MT <= 2)
     if (row_tiles == 4) return launch<T, Zeros, MT, false, 4>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
   const int token_tiles = (m + kGroupwiseA16TileRows - 1) / kGroupwiseA16TileRows;
-  if (row_tiles == 2 && (n + 31) / 32 >= kBlocksPerSm<MT, 2> * sm_count() / token_tiles)
+  if (row_tiles == 2 && (n + 31) / 32 >= stream_blocks(kBlocksPerSm<MT, 2>, token_tiles))
     return launch<T, Zeros, MT, false, 2>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
   return launch<T, Zeros, MT, false, 1>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
 }

@@ -4,6 +4,9 @@
 #pragma once
 #include "mma_partials.cuh"
 
+// Blocks of the persistent grid along N: blocks_per_sm on every multiprocessor, shared by the token tiles on grid.y.
+inline int stream_blocks(int blocks_per_sm, int token_tiles) { return blocks_per_sm * sm_count() / token_tiles; }
+
 // A warp's place in its block's work: stage `step` of tile `tile`. All warps of a block walk the same sequence.
 struct StreamCursor {
   int tile, step;
