@@ -12,8 +12,8 @@ namespace InferenceServer.Gpu.Tests;
 /// - table kernel: the float32 accumulation bound of the CPU tests, (K + 16)·2^-24·Σ_g (Σ_i |α| + |offset|)·Σ_{k∈g} |x|
 ///   (float32 tables of 8-sums, chunk and plane sums, α and offset products), plus the output's rounding to the
 ///   serving dtype (2^-8·|y| in bfloat16, 2^-11 in float16, none in float32);
-/// - streaming kernel, and the automatic choice at 9–64 rows where it takes the layer (INFERENCE_LUTGEMM_STREAM=1): the
-///   same bound (float32 sums of exact ±x products per plane, α and offset products);
+/// - streaming kernel, and the automatic choice at 2–64 rows where it takes the layer: the same bound (float32 sums of
+///   exact ±x products per plane, α and offset products);
 /// - tensor-core kernel, and the automatic choice above 8 rows (W dequantized to a temporary, then cuBLAS): every
 ///   dequantized weight is rounded to the 16-bit dtype (relative 2^-9 in bfloat16, 2^-12 in float16) before float32
 ///   accumulation, so 2·(that + (K + 16)·2^-24)·Σ_k |w||x| plus the output's rounding.
@@ -71,7 +71,7 @@ public sealed class LutGemmKernelTests(CudaFixture cuda) : IClassFixture<CudaFix
                 foreach (var kernel in kernels)
                 {
                     bool autoStream = kernel == NativeKernels.LutGemmKernel.Auto && stream && NativeKernels.LutGemmAutoStream
-                        && m > NativeKernels.LutGemmMaxTableRows && m <= NativeKernels.LutGemmMaxStreamRows;
+                        && m >= NativeKernels.LutGemmMinStreamRows && m <= NativeKernels.LutGemmMaxStreamRows;
                     bool tensorCores = kernel == NativeKernels.LutGemmKernel.TensorCore
                         || (kernel == NativeKernels.LutGemmKernel.Auto && !autoStream && m > NativeKernels.LutGemmMaxTableRows && dtype != ScalarType.Float32 && k % 8 == 0);
                     using var y = Kernels().LutGemm(x, signs, alpha, offset, null, group, kernel);

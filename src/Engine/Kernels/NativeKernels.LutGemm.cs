@@ -12,14 +12,14 @@ public sealed unsafe partial class NativeKernels
     /// <summary>Rows the table kernel takes per launch; the automatic choice takes another path above this (16-bit dtypes).</summary>
     public const int LutGemmMaxTableRows = 8;
 
-    /// <summary>
-    /// Rows up to which the automatic choice takes the streaming kernel (kBcqStreamMaxRows in lut_gemm.h), where
-    /// INFERENCE_LUTGEMM_STREAM=1 (<see cref="LutGemmAutoStream"/>).
-    /// </summary>
+    /// <summary>Rows from which the automatic choice takes the streaming kernel (kBcqStreamMinRows in lut_gemm.h).</summary>
+    public const int LutGemmMinStreamRows = 2;
+
+    /// <summary>Rows up to which the automatic choice takes the streaming kernel (kBcqStreamMaxRows in lut_gemm.h).</summary>
     public const int LutGemmMaxStreamRows = 64;
 
-    /// <summary>Whether the automatic choice may take the streaming kernel: INFERENCE_LUTGEMM_STREAM=1, read once as the native library does.</summary>
-    public static readonly bool LutGemmAutoStream = Environment.GetEnvironmentVariable("INFERENCE_LUTGEMM_STREAM") == "1";
+    /// <summary>Whether the automatic choice may take the streaming kernel: unless INFERENCE_LUTGEMM_STREAM=0, read once as the native library does.</summary>
+    public static readonly bool LutGemmAutoStream = Environment.GetEnvironmentVariable("INFERENCE_LUTGEMM_STREAM") != "0";
 
     /// <summary>Rows up to which the automatic choice takes the Hopper tensor-core kernel (kBcqSm90MaxRows in lut_gemm.h).</summary>
     public const int LutGemmMaxSm90Rows = 128;
@@ -28,12 +28,12 @@ public sealed unsafe partial class NativeKernels
     public enum LutGemmKernel
     {
         /// <summary>
-        /// Tables for M ≤ <see cref="LutGemmMaxTableRows"/> (and for float32). Above, in 16 bits: with
-        /// INFERENCE_LUTGEMM_STREAM=1, up to <see cref="LutGemmMaxStreamRows"/> rows the streaming kernel where
-        /// <see cref="Stream"/> takes the layer; then, with K a multiple of 8, on Hopper up to
-        /// <see cref="LutGemmMaxSm90Rows"/> rows the warpgroup-MMA kernel (INFERENCE_LUTGEMM_SM90=0 turns it off), else
-        /// W dequantized into a temporary and multiplied by cuBLAS, which beats the mma.sync tensor-core kernel
-        /// (docs/benchmarks/h200-lutgemm-kernels.json).
+        /// In 16 bits, from <see cref="LutGemmMinStreamRows"/> to <see cref="LutGemmMaxStreamRows"/> rows the streaming
+        /// kernel where <see cref="LutGemmStreamTakes"/> says so (INFERENCE_LUTGEMM_STREAM=0 turns that off). Else tables
+        /// for M ≤ <see cref="LutGemmMaxTableRows"/> (and for float32); above, in 16 bits with K a multiple of 8, on
+        /// Hopper up to <see cref="LutGemmMaxSm90Rows"/> rows the warpgroup-MMA kernel (INFERENCE_LUTGEMM_SM90=0 turns it
+        /// off), else W dequantized into a temporary and multiplied by cuBLAS, which beats the mma.sync tensor-core
+        /// kernel (docs/benchmarks/h200-lutgemm-kernels.json).
         /// </summary>
         Auto = 0,
         /// <summary>The table kernel for every M (8 rows per launch).</summary>

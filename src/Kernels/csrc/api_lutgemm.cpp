@@ -45,9 +45,9 @@ int scale_code(const at::Tensor& alpha) { return alpha.scalar_type() == at::kHal
 extern "C" {
 
 // out [M, N] = x [M, K] · Wᵀ + bias, W the BCQ weights. x rows contiguous (unit stride along K), out contiguous, both
-// in one dtype (float32, float16, bfloat16), bias [N] in that dtype or null. kernel: 0 = automatic (the table kernel
-// for M ≤ 8; above, for float16/bfloat16, with INFERENCE_LUTGEMM_STREAM=1 the streaming kernel up to
-// kBcqStreamMaxRows rows where bcq_stream_supports says so, then, when K is a multiple of 8, the warpgroup-MMA kernel
+// in one dtype (float32, float16, bfloat16), bias [N] in that dtype or null. kernel: 0 = automatic (for float16/bfloat16
+// the streaming kernel from kBcqStreamMinRows to kBcqStreamMaxRows rows where bcq_stream_supports says so; else the
+// table kernel for M ≤ 8; above, when K is a multiple of 8, the warpgroup-MMA kernel
 // up to kBcqSm90MaxRows rows where bcq_gemm_sm90_supports says so, else W dequantized into a temporary and multiplied
 // by cuBLAS),
 // 1 = table kernel (any M, 8 rows per launch),
@@ -74,7 +74,7 @@ int ik_lutgemm(at::Tensor* out, at::Tensor* x, at::Tensor* signs, at::Tensor* al
   const auto* s = reinterpret_cast<const uint32_t*>(signs->data_ptr<int32_t>());
   const void* b = bias ? bias->data_ptr() : nullptr;
   const bool try_stream =
-      kernel == 3 || (kernel == 0 && bcq_stream_automatic() && M > kLutMaxRows && M <= kBcqStreamMaxRows && dt != 0);
+      kernel == 3 || (kernel == 0 && bcq_stream_automatic() && M >= kBcqStreamMinRows && M <= kBcqStreamMaxRows && dt != 0);
   const bool tensor_cores = kernel == 2 || (kernel == 0 && M > kLutMaxRows && dt != 0 && K % 8 == 0);
   // The MMA kernels move 16-byte pieces of x; a view that starts mid-row or has an odd row stride is copied once.
   const at::Tensor xa = (try_stream || tensor_cores) && !(aligned16(*x) && x->stride(0) % 8 == 0) ? x->contiguous().clone() : *x;

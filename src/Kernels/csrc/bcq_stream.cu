@@ -235,7 +235,7 @@ cudaError_t launch_bits(void* y, const void* x, const uint32_t* signs, const voi
 }  // namespace
 
 bool bcq_stream_automatic() {
-  static const bool on = env_switched_on("INFERENCE_LUTGEMM_STREAM");
+  static const bool on = !env_switched_off("INFERENCE_LUTGEMM_STREAM");
   return on;
 }
 

@@ -10,7 +10,7 @@
 // fill per load (a warp whose chunks lie past K skips a whole stage), token rows past M read row M − 1 instead of being
 // predicated (their sums land in columns that are never stored), and the group index is a shift of the chunk index.
 // A warp takes two consecutive chunks of one 16-channel row tile per stage (one address per row), or, past one token
-// on layers wide enough and where INFERENCE_GROUPWISE_A16_ROW_TILES asks, one chunk of two (or four) row tiles: x then
+// on layers wide enough, one chunk of two (or, where INFERENCE_GROUPWISE_A16_ROW_TILES=4 asks, four) row tiles: x then
 // comes from global memory for every chunk, and the row tiles share each x load and its permutes, so a warp reads MT
 // bytes of x per weight byte instead of 2·MT (MT token tiles of 8).
 //
@@ -191,11 +191,13 @@ cudaError_t launch(T* y, const T* x, const uint8_t* w, const float* s, const uin
   return launch_pdl(kernel, grid, block, kRingBytes<RB> + (XShared ? k * 2 : 0), st, y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys);
 }
 
-// Past one token x comes from global memory for every piece; more row tiles per warp cut that traffic. One row tile
-// of two chunks is the default; INFERENCE_GROUPWISE_A16_ROW_TILES=2 takes two where the layer has a 32-channel tile for
-// every block of the persistent grid (a narrower layer keeps one, so that no block idles) and =4 takes four up to 16
-// tokens (one block per multiprocessor, a 128 KB ring; the partial sums of 32 tokens would not fit beside it). Both
-// are opt-in until measured on a GPU.
+// Past one token x comes from global memory for every piece; more row tiles per warp cut that traffic. A warp takes
+// two row tiles where the layer has a 32-channel tile for every block of the persistent grid (a narrower layer keeps
+// one, so that no block idles): on an H100, Llama-3-8B's 28672x4096 runs 1.14x faster at 8 tokens and 1.23x at 16
+// (round-AA.sh 2; the other three shapes are too narrow). INFERENCE_GROUPWISE_A16_ROW_TILES=1 keeps one everywhere;
+// =4 takes four up to 16 tokens (one block per multiprocessor, a 128 KB ring; the partial sums of 32 tokens would not
+// fit beside it): faster on 6144x4096 (1.45x at 16 tokens), slower on the 4096-wide layers, whose 64 tiles of 64
+// channels leave 68 of 132 multiprocessors idle.
 template <typename T, bool Zeros, int MT>
 cudaError_t launch_rows(T* y, const T* x, const uint8_t* w, const float* s, const uint8_t* z, const T* bias, int m, int n, int k,
                         int chunk_shift, int64_t xs, int64_t ys, cudaStream_t st) {
@@ -203,7 +205,7 @@ cudaError_t launch_rows(T* y, const T* x, const uint8_t* w, const float* s, cons
   if constexpr (MT <= 2)
     if (row_tiles == 4) return launch<T, Zeros, MT, false, 4>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
   const int token_tiles = (m + kGroupwiseA16TileRows - 1) / kGroupwiseA16TileRows;
-  if (row_tiles == 2 && (n + 31) / 32 >= stream_blocks(kBlocksPerSm<MT, 2>, token_tiles))
+  if (row_tiles != 1 && (n + 31) / 32 >= stream_blocks(kBlocksPerSm<MT, 2>, token_tiles))
     return launch<T, Zeros, MT, false, 2>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
   return launch<T, Zeros, MT, false, 1>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
 }

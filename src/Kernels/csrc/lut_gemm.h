@@ -34,12 +34,15 @@ cudaError_t launch_bcq_dequantize(int dtype, void* w, const uint32_t* signs, con
 
 // The streaming tensor-core kernel (bcq_stream.cu): per bit-plane MMAs on ±1 fragments built from the sign words, α
 // and the offset applied in float after them; float16/bfloat16, G = 128·2^s, N a multiple of 8, x rows on 16-byte
-// boundaries (bcq_stream_supports). Token tiles of kBcqStreamTileTokens on grid.y. With INFERENCE_LUTGEMM_STREAM=1
-// the automatic choice takes it above kLutMaxRows up to kBcqStreamMaxRows rows (opt-in until measured on a GPU).
+// boundaries (bcq_stream_supports). Token tiles of kBcqStreamTileTokens on grid.y. The automatic choice takes it from
+// kBcqStreamMinRows to kBcqStreamMaxRows rows (INFERENCE_LUTGEMM_STREAM=0 turns that off): on an H100, q = 3, it
+// beats the table kernel 4.6-7.6x at 8 rows and the Hopper tensor-core kernel 1.8-3.6x at 16
+// (docs/benchmarks/h100-lutgemm-kernels-stream.json); one row stays with the table kernel.
 constexpr int kBcqStreamTileTokens = 32;
+constexpr int kBcqStreamMinRows = 2;
 constexpr int kBcqStreamMaxRows = 64;
 bool bcq_stream_supports(int dtype, int n, int k, int group, const void* x, int64_t x_stride);
-bool bcq_stream_automatic();  // INFERENCE_LUTGEMM_STREAM=1
+bool bcq_stream_automatic();  // unless INFERENCE_LUTGEMM_STREAM=0
 cudaError_t launch_bcq_stream(int dtype, void* y, const void* x, const uint32_t* signs, const void* alpha, const void* offset, int scale_dtype,
                               const void* bias, int m, int n, int k, int q, int group, int64_t x_stride, int64_t y_stride,
                               cudaStream_t stream);

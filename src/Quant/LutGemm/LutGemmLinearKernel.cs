@@ -11,9 +11,10 @@ namespace InferenceServer.Quant.LutGemm;
 /// A linear layer in <see cref="BcqWeights"/> form. On the CPU the weights live in host arrays and every matmul is
 /// the LUT-GEMM (<see cref="Kernels.LutGemm"/>): nothing is dequantized. On CUDA with the native library the same
 /// packed tensors live on the device (signs unchanged; α and offsets in float16 when serving in 16 bits) and
-/// <see cref="NativeKernels.LutGemm"/> multiplies by them (the table
-/// kernel for up to 8 rows; above, its automatic choice, <see cref="NativeKernels.LutGemmKernel.Auto"/>); with <see cref="LutGemmKernelChoice.Dequant"/> every call
-/// instead dequantizes to a temporary [N, K] weight and runs a dense matmul (the paper's baseline, for comparisons).
+/// <see cref="NativeKernels.LutGemm"/> multiplies by them with its automatic choice
+/// (<see cref="NativeKernels.LutGemmKernel.Auto"/>: the table kernel for one row, the streaming kernel up to 64); with
+/// <see cref="LutGemmKernelChoice.Dequant"/> every call instead dequantizes to a temporary [N, K] weight and runs a
+/// dense matmul (the paper's baseline, for comparisons).
 /// Without the native library, or for shapes its kernels do not take (group size not a multiple of 32, N not a
 /// multiple of 4), the weights are dequantized by TorchSharp ops before a dense matmul.
 /// </summary>

@@ -6,9 +6,9 @@ namespace InferenceServer.Server.Cli.KernelBench;
 
 /// <summary>
 /// The LUT-GEMM suite: per shape and per q ∈ {3, 4} at group size 128, cuBLAS bf16 (TorchSharp's linear on a bf16
-/// weight), the native LUT-GEMM as the engine runs it (the table kernel up to 8 rows; above, dequantize-then-cuBLAS,
-/// or the Hopper tensor-core kernel where INFERENCE_LUTGEMM_SM90=1), the explicit tensor-core kernel above 8 rows, and
-/// the dequantize-then-GEMM baseline (the BCQ weights written to a temporary bf16 [N, K], then cuBLAS). Bandwidth
+/// weight), the native LUT-GEMM as the engine runs it (the table kernel at one row, the streaming kernel at 2-64, above
+/// that the Hopper tensor-core kernel or dequantize-then-cuBLAS), beside it the kernel it replaces (streaming at one
+/// row, table at 2-16 rows, explicit tensor cores above 8), and the dequantize-then-GEMM baseline (the BCQ weights written to a temporary bf16 [N, K], then cuBLAS). Bandwidth
 /// counts the packed bytes read (signs + α + offsets) and is compared with the device-copy bandwidth in the summary.
 /// Weights are random in packed form, made on the device, with float16 α and offsets as the engine uploads them for
 /// bf16 serving; the bf16 and packed copies cycle through ≥ 256 MiB.
@@ -61,8 +61,10 @@ public sealed class LutGemmKernelBench : IKernelBenchSuite
                 return nn.functional.linear(x, w).MoveToOuterDisposeScope();
             });
             r[$"q{q}_packed_bytes"] = bytes;
-            r[$"q{q}_lut_kernel"] = m <= NativeKernels.LutGemmMaxTableRows ? "table"
-                : m <= NativeKernels.LutGemmMaxStreamRows && NativeKernels.LutGemmAutoStream ? "stream"
+            bool stream = NativeKernels.LutGemmAutoStream && m >= NativeKernels.LutGemmMinStreamRows && m <= NativeKernels.LutGemmMaxStreamRows
+                && NativeKernels.LutGemmStreamTakes(n, k, GroupSize);
+            r[$"q{q}_lut_kernel"] = stream ? "stream"
+                : m <= NativeKernels.LutGemmMaxTableRows ? "table"
                 : m <= NativeKernels.LutGemmMaxSm90Rows && hopper ? "tensor_core_sm90" : "dequantize_cublas";
             r[$"q{q}_lut_us"] = lut;
             r[$"q{q}_dequant_gemm_us"] = dequant;
@@ -78,7 +80,7 @@ public sealed class LutGemmKernelBench : IKernelBenchSuite
                     return kernels.LutGemm(x, p.Signs, p.Alpha, p.Offset, null, GroupSize, NativeKernels.LutGemmKernel.TensorCore);
                 });
             }
-            if (m > 1 && m <= NativeKernels.LutGemmMaxTableRows)
+            if (!stream && m <= NativeKernels.LutGemmMaxTableRows)
             {
                 // The streaming kernel beside the table kernel where the automatic choice takes the table.
                 r[$"q{q}_stream_kernel_us"] = timer.Microseconds(() =>
@@ -87,9 +89,9 @@ public sealed class LutGemmKernelBench : IKernelBenchSuite
                     return kernels.LutGemm(x, p.Signs, p.Alpha, p.Offset, null, GroupSize, NativeKernels.LutGemmKernel.Stream);
                 });
             }
-            if (m > NativeKernels.LutGemmMaxTableRows && m <= 2 * NativeKernels.LutGemmMaxTableRows)
+            if (stream && m <= 2 * NativeKernels.LutGemmMaxTableRows)
             {
-                // The table kernel too where it is plausible (two launches of 8 rows).
+                // The table kernel beside the streaming kernel where it is plausible (up to two launches of 8 rows).
                 double table = timer.Microseconds(() =>
                 {
                     var p = packed();

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Round AB, with the streaming LUT-GEMM kernel in the automatic choice at 2-64 rows and two row tiles per warp in the
+# aligned W4A16 kernel on wide layers. Part 1 (any Hopper card): the group-wise and LUT-GEMM kernel tests; the lutgemm
+# suite at 1, 2, 4, 16, 64 and 1024 tokens (streaming beside table at 1, table beside streaming at 2-16); the zeroquant
+# suite at 1, 16, 64 and 1024; Llama-3-8B end to end in bf16, W4A16 and 3-bit LUT-GEMM (128 + 128). Part 2 (an H200:
+# OPT-175B in 3 bits does not fit 80 GB with its KV cache): OPT-175B with the LUT-GEMM kernels and with
+# dequantize-then-GEMM at batch 1 and 16, then the lutgemm suite at 1 and 16 tokens and the zeroquant suite while time is left.
+set -o pipefail
+cd "$(dirname "$0")/../../.."
+exec > >(tee $OUT/roundAB$1.log) 2>&1
+left() { echo $((${ROUND_SECONDS:-560} - SECONDS)); }  # ROUND_SECONDS: the call's limit, less 10 s
+source tests/scripts/gpu/round-common.sh > /dev/null
+echo "built at ${SECONDS}s on $(nvidia-smi --query-gpu=name --format=csv,noheader)"
+lut_summary() {
+  python3 -c "
+import json; d = json.load(open('/tmp/res/$1.json')); print(d['gpu'], 'copy', round(d['device_copy_tb_per_s'], 2))
+for q in (3, 4): print('q%d lut' % q, {k: round(v, 3) for k, v in d['geomean_q%d_lut_speedup_vs_cublas_bf16' % q].items()}, 'dequant', {k: round(v, 2) for k, v in d['geomean_q%d_lut_speedup_vs_dequant_gemm' % q].items()}, 'bw', {k: round(v, 3) for k, v in d['geomean_q%d_lut_fraction_of_copy_bandwidth' % q].items()})
+print('m/nxk: cublas/lut/stream-or-table')
+print(' '.join('%d/%dx%d:%.1f/%.1f/%.1f' % (r['m'], r['n'], r['k'], r['cublas_bf16_us'], r['q3_lut_us'], r.get('q3_stream_kernel_us', r.get('q3_table_kernel_us', 0))) for r in d['results'] if r['m'] <= 16))"
+}
+zq_summary() {
+  python3 -c "
+import json; d = json.load(open('/tmp/res/$1.json')); print(d['gpu'], 'copy', round(d['device_copy_tb_per_s'], 2))
+for key in ('w4a16_speedup_vs_cublas_bf16', 'w4a16_fraction_of_copy_bandwidth', 'w8a16_speedup_vs_cublas_bf16', 'w4a8_speedup_vs_cublas_bf16'):
+  print(key, {k: round(v, 2) for k, v in d['geomean_' + key].items()})"
+}
+if [ "$1" = 1 ]; then
+  kernel_tests 100 default
+  suite lut 150 "" --suite lutgemm --m 1,2,4,16,64,1024 && cp /tmp/res/lut.json $OUT/lutgemm-kernels.json && lut_summary lut
+  suite zq 150 "" --suite zeroquant --m 1,16,64,1024 && cp /tmp/res/zq.json $OUT/zeroquant-kernels.json && zq_summary zq
+  e2e bf16 ""
+  e2e w4a16 "" --quantization zeroquant
+  e2e lut3 "" --quantization lutgemm --weight-bits 3 --group-size 128
+  tar -C /tmp/res -cf $OUT/results-ab1.tar .
+else
+  opt175b results-ab2.tar lut dequant
+  [ $(left) -gt 70 ] && suite lut 60 "" --suite lutgemm --m 1,16 && cp /tmp/res/lut.json $OUT/lutgemm-kernels.json && lut_summary lut
+  [ $(left) -gt 100 ] && suite zq 90 "" --suite zeroquant --m 1,16,64,1024 && cp /tmp/res/zq.json $OUT/zeroquant-kernels.json && zq_summary zq
+  tar -C /tmp/res -cf $OUT/results-ab2.tar .
+fi
