@@ -9,16 +9,17 @@ namespace InferenceServer.Kernels.Tests;
 /// aligned shapes to the general kernel too. The aligned kernel's persistent blocks walk several row tiles each where
 /// the emulated device has few multiprocessors (SIMT_SM_COUNT), and one tile each with
 /// INFERENCE_GROUPWISE_A16_PERSISTENT=0; at one token it reads x permuted in shared memory, from global memory with
-/// INFERENCE_GROUPWISE_A16_X_SHARED=0; past one token a warp takes one 16-channel row tile, two with
-/// INFERENCE_GROUPWISE_A16_ROW_TILES=2 where the layer is wide for the grid (here: with one emulated multiprocessor),
-/// four with =4. The Hopper kernel is checked on its own shapes. Arguments: dtype, bits,
+/// INFERENCE_GROUPWISE_A16_X_SHARED=0; past one token a warp takes two 16-channel row tiles where the layer is wide
+/// for the grid (here: with one emulated multiprocessor), else one; one everywhere with
+/// INFERENCE_GROUPWISE_A16_ROW_TILES=1, four with =4. The Hopper kernel is checked on its own shapes. Arguments: dtype, bits,
 /// sym|asym, group, M, N, K.
 /// </summary>
 public sealed class EmulatedGroupwiseKernelTests
 {
     private const string General = "INFERENCE_GROUPWISE_A16_ALIGNED=0";
-    private const string OneSm = "SIMT_SM_COUNT=1";  // two persistent blocks (one at 17+ tokens) walk every tile
-    private const string TwoRowTiles = "INFERENCE_GROUPWISE_A16_ROW_TILES=2 SIMT_SM_COUNT=1";
+    // Two persistent blocks (one at 17+ tokens) walk every tile, one row tile per warp.
+    private const string OneSm = "INFERENCE_GROUPWISE_A16_ROW_TILES=1 SIMT_SM_COUNT=1";
+    private const string TwoRowTiles = "SIMT_SM_COUNT=1";  // the same grid, two row tiles per warp past one token
 
     public static TheoryData<string, string> A16 => new()
     {
@@ -32,7 +33,7 @@ public sealed class EmulatedGroupwiseKernelTests
         { "bf16 4 asym 128 100 40 1024", "" },     // several 32-row token tiles on grid.y, the last partly filled
         { "fp16 4 sym 32 33 40 768", "" },         // general, a partial second tile
         { "bf16 4 asym 128 5 40 640", "" },        // K not a multiple of 256: general kernel, a last partial pass
-        { "fp16 4 sym 128 12 40 2048", "" },       // aligned, two tiles, symmetric
+        { "fp16 4 sym 128 12 40 2048", "" },       // aligned, two tiles, symmetric; too narrow for two row tiles on 132
         { "fp16 4 asym 256 2 72 4352", "" },       // aligned, a last pass with one warp's chunks
         { "fp16 4 asym 256 2 72 4352", General },
         { "bf16 4 sym 512 7 48 1024", "" },        // aligned, 4 chunks per group
@@ -46,7 +47,6 @@ public sealed class EmulatedGroupwiseKernelTests
         { "fp16 4 sym 128 12 40 2048", TwoRowTiles },   // two row tiles of one chunk per stage
         { "bf16 4 asym 256 17 72 1024", TwoRowTiles },
         { "bf16 4 asym 128 100 40 1024", TwoRowTiles },  // four token tiles on grid.y
-        { "fp16 4 sym 128 12 40 2048", "INFERENCE_GROUPWISE_A16_ROW_TILES=2" },  // too narrow for two on 132: one
         { "bf16 4 sym 256 9 136 1024", "INFERENCE_GROUPWISE_A16_ROW_TILES=4" },  // four row tiles, the last one partly past N
         { "fp16 4 asym 128 1 24 16640", "" },      // one token past the 16384 columns x may occupy in shared memory
         { "bf16 4 sym 512 1 48 1024", OneSm },     // one token, x in shared memory, G = 512
