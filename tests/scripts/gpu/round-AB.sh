@@ -2,7 +2,8 @@
 # Round AB, with the streaming LUT-GEMM kernel in the automatic choice at 2-64 rows and two row tiles per warp in the
 # aligned W4A16 kernel on wide layers. Part 1 (any Hopper card): the group-wise and LUT-GEMM kernel tests; the lutgemm
 # suite at 1, 2, 4, 16, 64 and 1024 tokens (streaming beside table at 1, table beside streaming at 2-16); the zeroquant
-# suite at 1, 16, 64 and 1024; Llama-3-8B end to end in bf16, W4A16 and 3-bit LUT-GEMM (128 + 128). Part 2 (an H200:
+# suite at 1, 16, 64 and 1024; Llama-3-8B end to end in bf16, W4A16 and 3-bit LUT-GEMM (128 + 128), and where a W4A16
+# decode step's GPU time goes (profile-decode.sh) while time is left. Part 2 (an H200:
 # OPT-175B in 3 bits does not fit 80 GB with its KV cache): OPT-175B with the LUT-GEMM kernels and with
 # dequantize-then-GEMM at batch 1 and 16, then the lutgemm suite at 1 and 16 tokens and the zeroquant suite while time is left.
 set -o pipefail
@@ -10,6 +11,7 @@ cd "$(dirname "$0")/../../.."
 exec > >(tee $OUT/roundAB$1.log) 2>&1
 left() { echo $((${ROUND_SECONDS:-560} - SECONDS)); }  # ROUND_SECONDS: the call's limit, less 10 s
 source tests/scripts/gpu/round-common.sh > /dev/null
+source tests/scripts/gpu/profile-decode.sh
 echo "built at ${SECONDS}s on $(nvidia-smi --query-gpu=name --format=csv,noheader)"
 lut_summary() {
   python3 -c "
@@ -32,6 +34,7 @@ if [ "$1" = 1 ]; then
   e2e w4a16 "" --quantization zeroquant
   e2e lut3 "" --quantization lutgemm --weight-bits 3 --group-size 128
   tar -C /tmp/res -cf $OUT/results-ab1.tar .
+  [ $(left) -gt 130 ] && profile_decode w4a16 --quantization zeroquant
 else
   opt175b results-ab2.tar lut dequant
   [ $(left) -gt 70 ] && suite lut 60 "" --suite lutgemm --m 1,16 && cp /tmp/res/lut.json $OUT/lutgemm-kernels.json && lut_summary lut
