@@ -6,6 +6,7 @@
 # decode step's GPU time goes (profile-decode.sh) while time is left. Part 2 (an H200:
 # OPT-175B in 3 bits does not fit 80 GB with its KV cache): OPT-175B with the LUT-GEMM kernels and with
 # dequantize-then-GEMM at batch 1 and 16, then the lutgemm suite at 1 and 16 tokens and the zeroquant suite while time is left.
+# `auto` runs part 2 on an H200, else part 1.
 set -o pipefail
 cd "$(dirname "$0")/../../.."
 exec > >(tee $OUT/roundAB$1.log) 2>&1
@@ -26,7 +27,12 @@ import json; d = json.load(open('/tmp/res/$1.json')); print(d['gpu'], 'copy', ro
 for key in ('w4a16_speedup_vs_cublas_bf16', 'w4a16_fraction_of_copy_bandwidth', 'w8a16_speedup_vs_cublas_bf16', 'w4a8_speedup_vs_cublas_bf16'):
   print(key, {k: round(v, 2) for k, v in d['geomean_' + key].items()})"
 }
-if [ "$1" = 1 ]; then
+part=$1
+if [ "$part" = auto ]; then  # OPT-175B where it fits (an H200), else part 1
+  part=1; nvidia-smi --query-gpu=name --format=csv,noheader | grep -q H200 && part=2
+  echo "part $part"
+fi
+if [ "$part" = 1 ]; then
   kernel_tests 100 default
   suite lut 150 "" --suite lutgemm --m 1,2,4,16,64,1024 && cp /tmp/res/lut.json $OUT/lutgemm-kernels.json && lut_summary lut
   suite zq 150 "" --suite zeroquant --m 1,16,64,1024 && cp /tmp/res/zq.json $OUT/zeroquant-kernels.json && zq_summary zq
