@@ -5,7 +5,8 @@
 # suite at 1, 16, 64 and 1024; Llama-3-8B end to end in bf16, W4A16 and 3-bit LUT-GEMM (128 + 128), and where a W4A16
 # decode step's GPU time goes (profile-decode.sh) while time is left. Part 2 (an H200:
 # OPT-175B in 3 bits does not fit 80 GB with its KV cache): OPT-175B with the LUT-GEMM kernels and with
-# dequantize-then-GEMM at batch 1 and 16, then the lutgemm suite at 1 and 16 tokens and the zeroquant suite while time is left.
+# dequantize-then-GEMM at batch 1 and 16 (the lutgemm suite at 1 and 16 tokens between the two), then the zeroquant
+# suite while time is left.
 # `auto` runs part 2 on an H200, else part 1.
 set -o pipefail
 cd "$(dirname "$0")/../../.."
@@ -42,8 +43,9 @@ if [ "$part" = 1 ]; then
   tar -C /tmp/res -cf $OUT/results-ab1.tar .
   [ $(left) -gt 130 ] && profile_decode w4a16 --quantization zeroquant
 else
-  opt175b results-ab2.tar lut dequant
+  opt175b results-ab2.tar lut
   [ $(left) -gt 70 ] && suite lut 60 "" --suite lutgemm --m 1,16 && cp /tmp/res/lut.json $OUT/lutgemm-kernels.json && lut_summary lut
+  opt175b results-ab2.tar dequant
   [ $(left) -gt 100 ] && suite zq 90 "" --suite zeroquant --m 1,16,64,1024 && cp /tmp/res/zq.json $OUT/zeroquant-kernels.json && zq_summary zq
   tar -C /tmp/res -cf $OUT/results-ab2.tar .
 fi
