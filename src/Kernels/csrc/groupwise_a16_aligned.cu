@@ -191,13 +191,22 @@ cudaError_t launch(T* y, const T* x, const uint8_t* w, const float* s, const uin
   return launch_pdl(kernel, grid, block, kRingBytes<RB> + (XShared ? k * 2 : 0), st, y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys);
 }
 
+// Tiles each block of the persistent grid walks, at most (1 where every tile has its own block).
+template <int MT, int RB>
+int tile_rounds(int n, int token_tiles) {
+  const int tiles = (n + 16 * RB - 1) / (16 * RB);
+  const int blocks = grid_blocks<MT, RB>(tiles, token_tiles);
+  return (tiles + blocks - 1) / blocks;
+}
+
 // Past one token x comes from global memory for every piece; more row tiles per warp cut that traffic. A warp takes
-// two row tiles where the layer has a 32-channel tile for every block of the persistent grid (a narrower layer keeps
-// one, so that no block idles): on an H100, Llama-3-8B's 28672x4096 runs 1.14x faster at 8 tokens and 1.23x at 16
-// (round-AA.sh 2; the other three shapes are too narrow). INFERENCE_GROUPWISE_A16_ROW_TILES=1 keeps one everywhere;
-// =4 takes four up to 16 tokens (one block per multiprocessor, a 128 KB ring; the partial sums of 32 tokens would not
-// fit beside it): faster on 6144x4096 (1.45x at 16 tokens), slower on the 4096-wide layers, whose 64 tiles of 64
-// channels leave 68 of 132 multiprocessors idle.
+// two row tiles where that leaves its block fewer tiles to walk than one row tile would: at K = 4096 a tile's time is
+// mostly its fixed cost (the ring's fill, the warps' reduction and store), so the walk's length sets the kernel's.
+// On an H100 (round-AA.sh 2) two row tiles ran Llama-3-8B's 28672x4096 1.14x faster at 8 tokens and 1.23x at 16
+// (4 rounds of the grid instead of 7 at 16 tokens), and four row tiles 6144x4096 1.45x faster at 16 tokens (one round
+// instead of two). INFERENCE_GROUPWISE_A16_ROW_TILES=1 keeps one everywhere; =4 takes four up to 16 tokens (one block
+// per multiprocessor, a 128 KB ring; the partial sums of 32 tokens would not fit beside it), slower on the 4096-wide
+// layers (4096x14336: 25.6 against 17.5 µs at 8 tokens), where one row tile already takes one round.
 template <typename T, bool Zeros, int MT>
 cudaError_t launch_rows(T* y, const T* x, const uint8_t* w, const float* s, const uint8_t* z, const T* bias, int m, int n, int k,
                         int chunk_shift, int64_t xs, int64_t ys, cudaStream_t st) {
@@ -205,7 +214,7 @@ cudaError_t launch_rows(T* y, const T* x, const uint8_t* w, const float* s, cons
   if constexpr (MT <= 2)
     if (row_tiles == 4) return launch<T, Zeros, MT, false, 4>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
   const int token_tiles = (m + kGroupwiseA16TileRows - 1) / kGroupwiseA16TileRows;
-  if (row_tiles != 1 && (n + 31) / 32 >= stream_blocks(kBlocksPerSm<MT, 2>, token_tiles))
+  if (row_tiles != 1 && tile_rounds<MT, 2>(n, token_tiles) < tile_rounds<MT, 1>(n, token_tiles))
     return launch<T, Zeros, MT, false, 2>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
   return launch<T, Zeros, MT, false, 1>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
 }

@@ -7,7 +7,8 @@
 # OPT-175B in 3 bits does not fit 80 GB with its KV cache): OPT-175B with the LUT-GEMM kernels and with
 # dequantize-then-GEMM at batch 1 and 16 (the lutgemm suite at 1 and 16 tokens between the two), then the zeroquant
 # suite while time is left.
-# `auto` runs part 2 on an H200, else part 1.
+# `auto` runs part 2 on an H200, else part 1. Part 3: the group-wise and LUT-GEMM kernel tests, and the zeroquant suite at
+# 1-32 tokens with the row tiles per warp chosen by the grid's rounds (the default), one and four.
 set -o pipefail
 cd "$(dirname "$0")/../../.."
 exec > >(tee $OUT/roundAB$1.log) 2>&1
@@ -42,6 +43,15 @@ if [ "$part" = 1 ]; then
   e2e lut3 "" --quantization lutgemm --weight-bits 3 --group-size 128
   tar -C /tmp/res -cf $OUT/results-ab1.tar .
   [ $(left) -gt 130 ] && profile_decode w4a16 --quantization zeroquant
+elif [ "$part" = 3 ]; then  # row tiles per warp chosen by the grid's rounds, against one and four everywhere
+  kernel_tests 80 default
+  for rt in "" 1 4; do
+    suite zq-rt$rt 60 "INFERENCE_GROUPWISE_A16_ROW_TILES=$rt" --suite zeroquant --m 1,8,16,32 > /dev/null
+    python3 -c "
+import json; d = json.load(open('/tmp/res/zq-rt$rt.json'))
+print('row tiles [$rt]', {k: round(v, 3) for k, v in d['geomean_w4a16_speedup_vs_cublas_bf16'].items()}, ' '.join('%d/%dx%d:%.1f/%.1f' % (r['m'], r['n'], r['k'], r['cublas_bf16_us'], r['w4a16_us']) for r in d['results']))"
+  done
+  tar -C /tmp/res -cf $OUT/results-ab3.tar .
 else
   opt175b results-ab2.tar lut
   [ $(left) -gt 70 ] && suite lut 60 "" --suite lutgemm --m 1,16 && cp /tmp/res/lut.json $OUT/lutgemm-kernels.json && lut_summary lut
