@@ -206,7 +206,9 @@ int tile_rounds(int n, int token_tiles) {
 // (4 rounds of the grid instead of 7 at 16 tokens), and four row tiles 6144x4096 1.45x faster at 16 tokens (one round
 // instead of two). INFERENCE_GROUPWISE_A16_ROW_TILES=1 keeps one everywhere; =4 takes four up to 16 tokens (one block
 // per multiprocessor, a 128 KB ring; the partial sums of 32 tokens would not fit beside it), slower on the 4096-wide
-// layers (4096x14336: 25.6 against 17.5 µs at 8 tokens), where one row tile already takes one round.
+// layers (4096x14336: 25.6 against 17.5 µs at 8 tokens), where one row tile already takes one round. The rule gives
+// those measurements' choices; on 6144x4096 it takes two row tiles (one round instead of two), which no GPU has timed
+// yet (tests/scripts/gpu/round-AB.sh 3 does).
 template <typename T, bool Zeros, int MT>
 cudaError_t launch_rows(T* y, const T* x, const uint8_t* w, const float* s, const uint8_t* z, const T* bias, int m, int n, int k,
                         int chunk_shift, int64_t xs, int64_t ys, cudaStream_t st) {
