@@ -9,10 +9,10 @@ namespace InferenceServer.Kernels.Tests;
 /// aligned shapes to the general kernel too. The aligned kernel's persistent blocks walk several row tiles each where
 /// the emulated device has few multiprocessors (SIMT_SM_COUNT), and one tile each with
 /// INFERENCE_GROUPWISE_A16_PERSISTENT=0; at one token it reads x permuted in shared memory, from global memory with
-/// INFERENCE_GROUPWISE_A16_X_SHARED=0; past one token a warp takes two 16-channel row tiles where the layer is wide
-/// for the grid (here: with one emulated multiprocessor), else one; one everywhere with
-/// INFERENCE_GROUPWISE_A16_ROW_TILES=1, four with =4. The Hopper kernel is checked on its own shapes. Arguments: dtype, bits,
-/// sym|asym, group, M, N, K.
+/// INFERENCE_GROUPWISE_A16_X_SHARED=0; past one token a warp takes two 16-channel row tiles where that shortens each
+/// block's walk of tiles (here: with one emulated multiprocessor), else one; one everywhere with
+/// INFERENCE_GROUPWISE_A16_ROW_TILES=1, four with =4. The Hopper kernel is checked on its own shapes. Arguments: dtype,
+/// bits, sym|asym, group, M, N, K.
 /// </summary>
 public sealed class EmulatedGroupwiseKernelTests
 {
@@ -33,7 +33,7 @@ public sealed class EmulatedGroupwiseKernelTests
         { "bf16 4 asym 128 100 40 1024", "" },     // several 32-row token tiles on grid.y, the last partly filled
         { "fp16 4 sym 32 33 40 768", "" },         // general, a partial second tile
         { "bf16 4 asym 128 5 40 640", "" },        // K not a multiple of 256: general kernel, a last partial pass
-        { "fp16 4 sym 128 12 40 2048", "" },       // aligned, two tiles, symmetric; too narrow for two row tiles on 132
+        { "fp16 4 sym 128 12 40 2048", "" },       // aligned, two tiles, symmetric, one row tile (one round either way)
         { "fp16 4 asym 256 2 72 4352", "" },       // aligned, a last pass with one warp's chunks
         { "fp16 4 asym 256 2 72 4352", General },
         { "bf16 4 sym 512 7 48 1024", "" },        // aligned, 4 chunks per group
