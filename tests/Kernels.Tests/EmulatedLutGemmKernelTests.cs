@@ -3,9 +3,9 @@ namespace InferenceServer.Kernels.Tests;
 /// <summary>
 /// The LUT-GEMM CUDA kernels of lut_gemm.cu run by the emulator (<see cref="KernelEmulator"/>) against the matmul of
 /// the BCQ weights' definition, with the error bounds of tests/Gpu.Tests/LutGemmKernelTests: the table kernel (M ≤ 8;
-/// M = 1 on the one-token kernel unless IK_LUTGEMM_M1_KERNEL=0), the streaming kernel of bcq_stream.cu, the tensor-core
-/// kernel and the dequantize kernel. Arguments: dtype, f32|f16 scales, bits q, group, M, N, K, split-K blocks, x's offset in elements
-/// (1 puts x's rows off 16-byte boundaries).
+/// M = 1 on the one-token kernel unless IK_LUTGEMM_M1_KERNEL=0), the streaming kernel of bcq_stream.cu, the
+/// tensor-core kernel and the dequantize kernel. Arguments: dtype, f32|f16 scales, bits q, group, M, N, K, split-K
+/// blocks, x's offset in elements (1 puts x's rows off 16-byte boundaries).
 /// </summary>
 public sealed class EmulatedLutGemmKernelTests
 {
@@ -31,7 +31,7 @@ public sealed class EmulatedLutGemmKernelTests
 
     /// <summary>
     /// The streaming kernel (bcq_stream.cu: per-plane MMAs on ±1 fragments, α and the offset after them), which serving
-    /// takes at 9–64 rows: one, two and four token tiles of 8, a second 32-token tile on grid.y, the last channel tile
+    /// takes at 2–64 rows: one, two and four token tiles of 8, a second 32-token tile on grid.y, the last channel tile
     /// partly past N, G = 128·2^s; one 16-row tile per warp on 132 emulated multiprocessors, two where one
     /// multiprocessor's persistent blocks walk every tile.
     /// </summary>

@@ -8,7 +8,7 @@
 #include "ptx_bits.cuh"
 #include "stream_walk.cuh"
 
-// LUT-GEMM's streaming tensor-core kernel, meant for 9 to kBcqStreamMaxRows tokens (BCQ weights, G = 128·2^s dividing
+// LUT-GEMM's streaming tensor-core kernel, for kBcqStreamMinRows to kBcqStreamMaxRows tokens (BCQ weights, G = 128·2^s dividing
 // K, N a multiple of 8, 16-bit x): y = x · Wᵀ with W = Σ_i α_i·B_i + offset computed as
 //   Σ_i α_i · (B_i · x) + offset · Σx   per group,
 // where B_i ∈ {−1, +1} is bit-plane i. The ±1 values are exact in bf16/fp16, so each plane's MMAs run on fragments

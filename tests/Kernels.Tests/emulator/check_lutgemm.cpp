@@ -82,8 +82,9 @@ int lut(int argc, char** argv) {
   else
     usage(("unknown lut kernel " + kind).c_str());
   // Bounds, as in tests/Gpu.Tests/LutGemmKernelTests: table and streaming kernels (K + 16)·2^-24·Σ_k (Σ_i |α| +
-  // |offset|)·|x_k| (float32 tables or ±x plane sums, chunk and plane sums); tensor cores 2·(eps_w + (K + 16)·2^-24)·Σ_k |w·x| with every weight rounded
-  // to the 16-bit type (eps_w 2^-9 bfloat16, 2^-12 float16); both plus the output's rounding.
+  // |offset|)·|x_k| (float32 tables or ±x plane sums, chunk and plane sums); tensor cores 2·(eps_w + (K + 16)·2^-24)·
+  // Σ_k |w·x| with every weight rounded to the 16-bit type (eps_w 2^-9 bfloat16, 2^-12 float16); both plus the
+  // output's rounding.
   const double acc_eps = accumulation(k);
   const double w_eps = t.code == 2 ? std::ldexp(1.0, -9) : std::ldexp(1.0, -12);
   std::vector<double> ref((size_t)m * n), bound((size_t)m * n);
