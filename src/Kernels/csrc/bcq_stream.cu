@@ -1,4 +1,3 @@
-#include <algorithm>
 #include <type_traits>
 #include "dtype_convert.cuh"
 #include "lut_gemm.h"
@@ -193,7 +192,7 @@ cudaError_t launch(T* y, const T* x, const uint32_t* signs, const S* alpha, cons
   constexpr int smem = StageLayout<Q, S, RT>::kRingBytes;
   if (const cudaError_t err = allow_dynamic_smem<kernel>(smem); err != cudaSuccess) return err;
   const int token_tiles = (m + kBcqStreamTileTokens - 1) / kBcqStreamTileTokens, tiles = (n + 16 * RT - 1) / (16 * RT);
-  const dim3 grid(std::max(1, std::min(tiles, stream_blocks(kBlocksPerSm<Q, S, MT, RT>, token_tiles))), token_tiles), block(kWarps * 32);
+  const dim3 grid(persistent_blocks(tiles, kBlocksPerSm<Q, S, MT, RT>, token_tiles), token_tiles), block(kWarps * 32);
   return launch_pdl(kernel, grid, block, smem, stream, y, x, signs, alpha, offset, bias, m, n, k, group_shift, xs, ys);
 }
 

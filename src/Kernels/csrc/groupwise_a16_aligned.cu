@@ -1,4 +1,3 @@
-#include <algorithm>
 #include "groupwise_a16.cuh"
 #include "groupwise_gemm.h"
 #include "pdl.cuh"
@@ -178,7 +177,7 @@ template <int MT, int RB>
 int grid_blocks(int tiles, int token_tiles) {
   static const bool persistent = !env_switched_off("INFERENCE_GROUPWISE_A16_PERSISTENT");
   if (!persistent) return tiles;
-  return std::max(1, std::min(tiles, stream_blocks(kBlocksPerSm<MT, RB>, token_tiles)));
+  return persistent_blocks(tiles, kBlocksPerSm<MT, RB>, token_tiles);
 }
 
 template <typename T, bool Zeros, int MT, bool XShared, int RB>

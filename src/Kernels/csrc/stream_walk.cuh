@@ -2,10 +2,16 @@
 // multiprocessor walks the row tiles in steps of gridDim.x, each tile in `steps` stages of a ring that runs on across
 // tile boundaries, so the next tile's weights are in flight while a tile's warps meet in shared memory and store.
 #pragma once
+#include <algorithm>
 #include "mma_partials.cuh"
 
 // Blocks of the persistent grid along N: blocks_per_sm on every multiprocessor, shared by the token tiles on grid.y.
 inline int stream_blocks(int blocks_per_sm, int token_tiles) { return blocks_per_sm * sm_count() / token_tiles; }
+
+// The grid along N for `tiles` tiles: one block per tile up to stream_blocks, at least one.
+inline int persistent_blocks(int tiles, int blocks_per_sm, int token_tiles) {
+  return std::max(1, std::min(tiles, stream_blocks(blocks_per_sm, token_tiles)));
+}
 
 // A warp's place in its block's work: stage `step` of tile `tile`. All warps of a block walk the same sequence.
 struct StreamCursor {
