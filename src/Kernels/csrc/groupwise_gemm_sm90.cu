@@ -49,7 +49,10 @@ struct Int4Weights {
       int64_t groups;
       int group, r_lo;
       uint32_t sel;
-      float s[2][kSets][2], z[2][kSets][2];  // [parity][set][row lo, hi]
+      // [parity][set][row lo, hi]. Zero points stay as loaded until decode converts them: converting in fetch would
+      // hold the warp at the conversion for the load's whole latency, once per stage.
+      float s[2][kSets][2];
+      uint32_t z[2][kSets][2];
 
       __device__ Lane(const Args& a, int n0, int r, int N, int K, int lane) : groups(K / a.group), group(a.group), r_lo(r), sel(0x4440u | (lane % 4)) {
 #pragma unroll
@@ -67,7 +70,7 @@ struct Int4Weights {
 #pragma unroll
           for (int rr = 0; rr < 2; rr++) {
             s[P][j][rr] = __ldg(s_row[rr] + grp);
-            z[P][j][rr] = z_row[rr] ? (float)__ldg(z_row[rr] + grp) : 8.f;
+            z[P][j][rr] = z_row[rr] ? __ldg(z_row[rr] + grp) : 8u;
           }
         }
       }
@@ -87,7 +90,7 @@ struct Int4Weights {
             const uint4 q = *reinterpret_cast<const uint4*>(tile + r * kPitch + phys * 16);
             w[rr][4 * h] = q.x, w[rr][4 * h + 1] = q.y, w[rr][4 * h + 2] = q.z, w[rr][4 * h + 3] = q.w;
           }
-          zb[rr] = Pr::both(Pr::kBase + z[P][b / 2][rr]);
+          zb[rr] = Pr::both(Pr::kBase + (float)z[P][b / 2][rr]);
           sb[rr] = Pr::both(s[P][b / 2][rr]);
         }
 #pragma unroll

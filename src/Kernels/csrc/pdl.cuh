@@ -6,6 +6,7 @@
 // 229.9 tok/s on an H100 (docs/benchmarks/h100-w8a8.json: kernel_decisions, l2_weight_prefetch_before_wait).
 #pragma once
 #include <cuda_runtime.h>
+#include <algorithm>
 #include "dtype_convert.cuh"
 
 // In a kernel launched with launch_pdl: blocks until the previous kernel in the stream has finished and its writes are
@@ -69,4 +70,29 @@ cudaError_t launch_pdl_cluster(void (*kernel)(KArgs...), dim3 grid, dim3 block, 
 template <typename... KArgs, typename... Args>
 cudaError_t launch_pdl(void (*kernel)(KArgs...), dim3 grid, dim3 block, size_t smem, cudaStream_t stream, Args... args) {
   return launch_pdl_cluster(kernel, grid, block, smem, stream, 1, args...);
+}
+
+// How many clusters of `cluster` blocks of Kernel (`threads` per block, `smem` dynamic bytes) the current device holds
+// at once, asked once per cluster size. A cluster's blocks share one GPC, so where the GPCs' SM counts are not
+// multiples of the cluster size this is below SMs / cluster. SMs / cluster when it cannot be asked.
+template <auto Kernel>
+int resident_clusters(int threads, int smem, int cluster) {
+  static int known[9] = {};  // by cluster size, 0: not asked yet
+  if (cluster < 1 || cluster > 8) return 0;
+  if (known[cluster] == 0) {
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = dim3(cluster);
+    cfg.blockDim = dim3(threads);
+    cfg.dynamicSmemBytes = smem;
+    cudaLaunchAttribute attr;
+    attr.id = cudaLaunchAttributeClusterDimension;
+    attr.val.clusterDim.x = cluster;
+    attr.val.clusterDim.y = 1;
+    attr.val.clusterDim.z = 1;
+    cfg.attrs = &attr;
+    cfg.numAttrs = 1;
+    int count = 0;
+    known[cluster] = cudaOccupancyMaxActiveClusters(&count, Kernel, &cfg) == cudaSuccess && count > 0 ? count : std::max(1, sm_count() / cluster);
+  }
+  return known[cluster];
 }

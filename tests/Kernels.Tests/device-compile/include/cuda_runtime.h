@@ -65,6 +65,11 @@ cudaError_t cudaOccupancyMaxActiveBlocksPerMultiprocessor(int* n, T* f, int bloc
   return cudaOccupancyMaxActiveBlocksPerMultiprocessor(n, (const void*)f, block, smem);
 }
 cudaError_t cudaLaunchKernelExC(const cudaLaunchConfig_t*, const void*, void**);
+cudaError_t cudaOccupancyMaxActiveClusters(int*, const void*, const cudaLaunchConfig_t*);
+template <typename T>
+cudaError_t cudaOccupancyMaxActiveClusters(int* n, T* f, const cudaLaunchConfig_t* cfg) {
+  return cudaOccupancyMaxActiveClusters(n, (const void*)f, cfg);
+}
 template <typename... KArgs, typename... Args>
 cudaError_t cudaLaunchKernelEx(const cudaLaunchConfig_t* cfg, void (*kernel)(KArgs...), Args&&... args) {
   void* pargs[] = {(void*)&args..., nullptr};

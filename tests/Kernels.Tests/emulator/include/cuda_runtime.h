@@ -55,6 +55,19 @@ cudaError_t launch(void (*kernel)(KArgs...), Config c, Args... args) {
 }
 }  // namespace simt
 
+// Clusters held at once: the blocks that fit a multiprocessor's 2048 threads and 227 KiB of shared memory, times
+// SIMT_SM_COUNT, in clusters of any size (the emulated device has no GPCs).
+template <typename F>
+inline cudaError_t cudaOccupancyMaxActiveClusters(int* n, F, const cudaLaunchConfig_t* cfg) {
+  int sms = 0;
+  cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
+  int cluster = 1;
+  for (unsigned i = 0; i < cfg->numAttrs; i++)
+    if (cfg->attrs[i].id == cudaLaunchAttributeClusterDimension) cluster = (int)cfg->attrs[i].val.clusterDim.x;
+  const size_t per_sm = std::min<size_t>(2048 / cfg->blockDim.x, 227 * 1024 / std::max<size_t>(1, cfg->dynamicSmemBytes));
+  *n = (int)(sms * per_sm / cluster);
+  return cudaSuccess;
+}
 template <typename... KArgs, typename... Args>
 cudaError_t cudaLaunchKernelEx(const cudaLaunchConfig_t* cfg, void (*kernel)(KArgs...), Args... args) {
   int cluster = 1;
