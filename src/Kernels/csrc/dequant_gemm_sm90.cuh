@@ -57,8 +57,9 @@ struct DequantTile {
 // policies take G a multiple of 128, so a group can only change at a 128-column boundary. A stage has
 // dequant_param_sets(KB) sets, box b uses set b / 2; set j of stage kt belongs to group dequant_set_group(...).
 constexpr int dequant_param_sets(int kb) { return (kb + 1) / 2; }
-__device__ __forceinline__ int64_t dequant_set_group(int kt, int kb, int j, int group, int64_t groups) {
-  return min((int64_t)(kt * kb * 64 + 128 * j) / group, groups - 1);
+// In 32-bit arithmetic: a 64-bit division is a called routine, once per set and stage in every consumer warp.
+__device__ __forceinline__ int dequant_set_group(int kt, int kb, int j, int group, int groups) {
+  return (int)min((unsigned)(kt * kb * 64 + 128 * j) / (unsigned)group, (unsigned)groups - 1);
 }
 
 constexpr int kDequantMaxSplit = 8;    // the portable cluster size
@@ -80,6 +81,7 @@ __global__ void __launch_bounds__(DequantTile<MT, C, KB, W::kTileBytes>::kThread
   uint8_t* smem = swizzle_aligned(smem_raw);
   uint64_t* full = reinterpret_cast<uint64_t*>(smem + kStages * S::kStage);
   uint64_t* empty = full + kStages;
+  const uint64_t x_desc = smem_desc(smem_addr(smem + S::kW));  // stage 0's first x box; the others are offsets from it
   const int rank = split > 1 ? (int)cg::this_cluster().block_rank() : 0;
   const int n0 = blockIdx.x / split * S::kRows, m0 = blockIdx.y * MT;
   const int ktiles = (K + S::kK - 1) / S::kK, per = (ktiles + split - 1) / split;
@@ -133,10 +135,10 @@ __global__ void __launch_bounds__(DequantTile<MT, C, KB, W::kTileBytes>::kThread
           if (lane == 0) bar_arrive(&empty[i % kStages]);  // this warp is done with the stage
         }
       } else {
-        const uint32_t xs = smem_addr(tile + S::kW + b * S::kBox);
+        const uint32_t xs = (i % kStages) * S::kStage + b * S::kBox;
         wgmma_fence();
 #pragma unroll
-        for (int st = 0; st < 4; st++) wgmma_rs<std::is_same_v<T, __nv_bfloat16>, MT>(d, f[st], smem_desc(xs + 32 * st), true);
+        for (int st = 0; st < 4; st++) wgmma_rs<std::is_same_v<T, __nv_bfloat16>, MT>(d, f[st], smem_desc_at(x_desc, xs + 32 * st), true);
         wgmma_commit();
         wgmma_wait<1>();  // the previous box's MMAs are done: its fragments may be rewritten
         if (b == 0 && i > 0 && lane == 0) bar_arrive(&empty[(i - 1) % kStages]);  // and so is the previous stage

@@ -46,7 +46,7 @@ struct Int4Weights {
     struct Lane {
       const float* s_row[2];
       const uint8_t* z_row[2];
-      int64_t groups;
+      int groups;
       int group, r_lo;
       uint32_t sel;
       // [parity][set][row lo, hi]. Zero points stay as loaded until decode converts them: converting in fetch would
@@ -66,7 +66,7 @@ struct Int4Weights {
       __device__ void fetch(int kt) {
 #pragma unroll
         for (int j = 0; j < kSets; j++) {
-          const int64_t grp = dequant_set_group(kt, KB, j, group, groups);
+          const int grp = dequant_set_group(kt, KB, j, group, groups);
 #pragma unroll
           for (int rr = 0; rr < 2; rr++) {
             s[P][j][rr] = __ldg(s_row[rr] + grp);

@@ -38,7 +38,9 @@ struct BcqWeights {
       const Sc* o_col[2];
       int64_t N;
       int q, group, G, r_lo, t2;
-      float al[2][kSets][2][4], of[2][kSets][2];  // [parity][set][row lo, hi][plane]
+      // [parity][set][row lo, hi][plane], as loaded: decode converts a box's set, so that no conversion holds the warp
+      // for the loads' latency in fetch.
+      Sc al[2][kSets][2][4], of[2][kSets][2];
 
       __device__ Lane(const Args& a, int n0, int r, int n, int K, int lane)
           : N(n), q(a.q), group(a.group), G((K + a.group - 1) / a.group), r_lo(r), t2(2 * (lane % 4)) {
@@ -57,18 +59,18 @@ struct BcqWeights {
 #pragma unroll
           for (int rr = 0; rr < 2; rr++) {
 #pragma unroll
-            for (int i = 0; i < 4; i++) al[P][j][rr][i] = i < q ? to_f(a_col[rr][((int64_t)i * G + g) * N]) : 0.f;
-            of[P][j][rr] = to_f(o_col[rr][g * N]);
+            for (int i = 0; i < 4; i++) al[P][j][rr][i] = i < q ? a_col[rr][((int64_t)i * G + g) * N] : Sc{};
+            of[P][j][rr] = o_col[rr][g * N];
           }
         }
       }
 #ifdef IK_DEVICE_WGMMA
       // offset + Σ_{i<Q} (bit i of the element ? +α_i : −α_i); sign[i] holds the inverted bit at bit 31.
-      template <int P, int Q>
-      __device__ float value(int set, int rr, const uint32_t (&sign)[4]) const {
-        float s = of[P][set][rr];
+      template <int Q>
+      __device__ static float value(const float (&al)[4], float of, const uint32_t (&sign)[4]) {
+        float s = of;
 #pragma unroll
-        for (int i = 0; i < Q; i++) s += __int_as_float(__float_as_int(al[P][set][rr][i]) ^ (sign[i] & 0x80000000u));
+        for (int i = 0; i < Q; i++) s += __int_as_float(__float_as_int(al[i]) ^ (sign[i] & 0x80000000u));
         return s;
       }
       // Box b's fragments: one branch on the warp-uniform q, then Q planes with nothing computed for the others.
@@ -87,6 +89,9 @@ struct BcqWeights {
 #pragma unroll
         for (int rr = 0; rr < 2; rr++) {
           const int r = r_lo + 8 * rr;
+          float al_f[4], of_f = to_f(of[P][b / 2][rr]);
+#pragma unroll
+          for (int i = 0; i < 4; i++) al_f[i] = to_f(al[P][b / 2][rr][i]);
 #pragma unroll
           for (int h = 0; h < 2; h++) {  // word 2b + h: k16 steps 2h and 2h + 1
             uint32_t words[4];
@@ -101,8 +106,8 @@ struct BcqWeights {
                 e0[i] = v[i] << 31, e1[i] = v[i] << 30, e8[i] = v[i] << 23, e9[i] = v[i] << 22;
               }
               const int st = 2 * h + s2;
-              f[st][rr] = Pair<T>::pack(value<P, Q>(b / 2, rr, e0), value<P, Q>(b / 2, rr, e1));
-              f[st][2 + rr] = Pair<T>::pack(value<P, Q>(b / 2, rr, e8), value<P, Q>(b / 2, rr, e9));
+              f[st][rr] = Pair<T>::pack(value<Q>(al_f, of_f, e0), value<Q>(al_f, of_f, e1));
+              f[st][2 + rr] = Pair<T>::pack(value<Q>(al_f, of_f, e8), value<Q>(al_f, of_f, e9));
             }
           }
         }

@@ -7,6 +7,7 @@
 #include <cooperative_groups.h>
 #include <cuda_runtime.h>
 #include <cstdint>
+#include <type_traits>
 #include "mma.cuh"
 #include "pdl.cuh"
 #include "ptx_sm90.cuh"
@@ -19,6 +20,9 @@ constexpr int kSliceBytes = 128;
 __device__ __forceinline__ uint64_t smem_desc(uint32_t addr) {
   return (uint64_t)((addr & 0x3FFFF) >> 4) | ((uint64_t)1 << 16) | ((uint64_t)(1024 >> 4) << 32) | ((uint64_t)1 << 62);
 }
+// The descriptor of the tile `bytes` (a multiple of 16) past the one `desc` describes: the start address is the low
+// field, in 16-byte units, and shared memory's 228 KiB keep it below its 14 bits, so the sum does not carry out.
+__device__ __forceinline__ uint64_t smem_desc_at(uint64_t desc, uint32_t bytes) { return desc + (bytes >> 4); }
 
 #ifdef IK_DEVICE_WGMMA
 // A consumer warp's m64nMT accumulator share into shared memory as part[token·Pitch + channel]: lane (g, t) holds
@@ -35,29 +39,42 @@ __device__ __forceinline__ void store_partials(P* part, const P (&acc)[MT / 2], 
     }
 }
 
+// f(std::integral_constant<int, n>) for a runtime n in [1, Max] (below 1: as 1).
+template <int Max, typename F>
+__device__ __forceinline__ void with_count(int n, F&& f) {
+  if constexpr (Max > 1)
+    if (n < Max) return with_count<Max - 1>(n, f);
+  f(std::integral_constant<int, Max>{});
+}
+
 // Split-K over a thread-block cluster of `split` blocks (1: a single block): each block has written its partial sums of
 // the tile to its own shared memory, part[m·Pitch + ch] for token m and channel ch < Rows. Block `rank` finishes the
 // elements e = m·Rows + ch in [rank·chunk, rank·chunk + chunk) of the tokens·Rows real ones (consecutive threads take
 // consecutive channels), reading every block's partial at once through distributed shared memory (one round trip per
-// element, not `split`), and calls finish(m, n, Σ partials) for the channels n = n0 + ch below N.
+// element, not `split`), and calls finish(m, n, Σ partials) for the channels n = n0 + ch below N. The loop is compiled
+// once per split, so that a block reads only the partials that exist.
 template <int MaxSplit, int Rows, int Pitch, int Threads, typename P, typename Finish>
 __device__ __forceinline__ void cluster_sum_partials(const P* part, int split, int rank, int tokens, int n0, int N, Finish finish) {
   namespace cg = cooperative_groups;
   if (split > 1) cg::this_cluster().sync();
   else __syncthreads();
-  const P* parts[MaxSplit];
-#pragma unroll
-  for (int r = 0; r < MaxSplit; r++) parts[r] = split > 1 && r < split ? cg::this_cluster().map_shared_rank(part, r) : part;
   const int total = tokens * Rows, chunk = (total + split - 1) / split, end = min(total, (rank + 1) * chunk);
-  for (int e = rank * chunk + threadIdx.x; e < end; e += Threads) {
-    const int m = e / Rows, ch = e % Rows, n = n0 + ch;
-    if (n >= N) continue;
-    const int at = m * Pitch + ch;
-    P sum = 0;
+  auto sum_over = [&](auto blocks) {
+    constexpr int S = decltype(blocks)::value;
+    const P* parts[S];
 #pragma unroll
-    for (int r = 0; r < MaxSplit; r++) sum += r < split ? parts[r][at] : P(0);
-    finish(m, n, sum);
-  }
+    for (int r = 0; r < S; r++) parts[r] = S > 1 ? cg::this_cluster().map_shared_rank(part, r) : part;
+    for (int e = rank * chunk + threadIdx.x; e < end; e += Threads) {
+      const int m = e / Rows, ch = e % Rows, n = n0 + ch;
+      if (n >= N) continue;
+      const int at = m * Pitch + ch;
+      P sum = 0;
+#pragma unroll
+      for (int r = 0; r < S; r++) sum += parts[r][at];
+      finish(m, n, sum);
+    }
+  };
+  with_count<MaxSplit>(split, sum_over);
   if (split > 1) cg::this_cluster().sync();  // no block may leave while another still reads its partial sums
 }
 

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Round AC, the Hopper W4A16 kernel at 17-128 rows with its zero points converted where a box is decoded and split-K
+# Round AC, the Hopper dequantizing kernels (W4A16 at 17-128 rows, LUT-GEMM's tensor-core path) with their zero points
+# and scales converted where a box is decoded and split-K
 # clusters only as large as the device holds all of them at once. Part 1 (any Hopper card): how many clusters of
 # 1-8 blocks of the 64-token tile's size the device holds at once (a probe kernel of the same threads and shared
-# memory); the group-wise and LUT-GEMM kernel tests; the zeroquant suite at 1, 16, 32, 64 and 1024 tokens; Nsight
+# memory); the group-wise and LUT-GEMM kernel tests; the zeroquant suite at 1, 16, 32, 64 and 1024 tokens, and at 1, 8
+# and 16 with the Hopper kernel at every M; Nsight
 # Compute of the 64-token kernel on 4096x4096 and 28672x4096 (throughputs, stall reasons, per-instruction samples);
-# Llama-3-8B end to end in bf16 and W4A16 while time is left.
+# while time is left the lutgemm suite at 16 and 64 rows with the streaming kernel (the default) and the Hopper one,
+# and Llama-3-8B end to end in bf16 and W4A16.
 set -o pipefail
 cd "$(dirname "$0")/../../.."
 exec > >(tee $OUT/roundAC$1.log) 2>&1
@@ -43,7 +46,7 @@ profile() {  # profile NAME KERNEL-REGEX SUITE M SHAPE
     --section WarpStateStats --section SourceCounters --section MemoryWorkloadAnalysis --import-source yes -o /tmp/$1 \
     dotnet $S bench-kernels --iters 3 --suite $3 --m $4 --shapes $5 > /tmp/$1.log 2>&1 || { echo "ncu failed"; tail -5 /tmp/$1.log; return; }
   ncu -i /tmp/$1.ncu-rep --page source --csv --print-source sass,cuda 2>&1 | xz -9 > $OUT/$1-source.csv.xz
-  ncu -i /tmp/$1.ncu-rep --page details 2>&1 | grep -E 'Duration|Throughput|Registers|Occupancy|Cluster|Grid Size|Shared Memory Config|Warp Cycles|Issued Ipc|Bank' | head -30
+  ncu -i /tmp/$1.ncu-rep --page details 2>&1 | grep -E 'Duration|Throughput|Registers|Occupancy|Cluster|Grid Size|Shared Memory Config|Warp Cycles|Executed Instructions|Bank' | head -30
   ncu -i /tmp/$1.ncu-rep --page raw --csv 2>&1 | python3 -c "
 import csv, sys
 rows = list(csv.reader(sys.stdin)); names, values = rows[0], rows[2] if len(rows) > 2 else rows[-1]
@@ -51,14 +54,34 @@ st = [(n, v) for n, v in zip(names, values) if n.startswith('smsp__pcsamp_warps_
 tot = sum(float(v.replace(',', '')) for _, v in st if v.replace(',', '').replace('.', '').isdigit()) or 1
 for n, v in sorted(st, key=lambda x: -float(x[1].replace(',', '') or 0))[:10]: print('  stall %-40s %5.1f%%' % (n[33:], 100 * float(v.replace(',', '')) / tot))"
 }
+lut_rows() {  # lut_rows M,...: the lutgemm suite with the streaming kernel (the default) and the Hopper one
+  for v in stream sm90; do
+    [ $(left) -lt 60 ] && break
+    env=""; [ $v = sm90 ] && env="INFERENCE_LUTGEMM_STREAM=0"
+    suite lut-$v 45 "$env" --suite lutgemm --m $1 > /dev/null && python3 -c "
+import json; d = json.load(open('/tmp/res/lut-$v.json'))
+print('lut $v q3', {k: round(v, 3) for k, v in d['geomean_q3_lut_speedup_vs_cublas_bf16'].items()}, ' '.join('%d/%dx%d:%.1f' % (r['m'], r['n'], r['k'], r['q3_lut_us']) for r in d['results']))"
+  done
+}
 if [ "$1" = 1 ]; then
   probe_clusters 197696 288   # the 64-token tile: 4 stages of 48 KiB, two consumer warpgroups and a producer warp
   probe_clusters 99392 160    # a 16-token tile: one consumer warpgroup
   kernel_tests 90 default
   suite zq 120 "" --suite zeroquant --m 1,16,32,64,1024 && cp /tmp/res/zq.json $OUT/zeroquant-kernels.json && zq_summary zq
+  suite zq-sm90 60 "$SM90" --suite zeroquant --m 1,8,16 && zq_summary zq-sm90   # the Hopper kernel below 17 rows too
   profile w4-m64-4096 dequant_gemm_sm90 zeroquant 64 4096x4096
   profile w4-m64-28672 dequant_gemm_sm90 zeroquant 64 28672x4096
+  lut_rows 16,64
   [ $(left) -gt 75 ] && e2e bf16 ""
   [ $(left) -gt 75 ] && e2e w4a16 "" --quantization zeroquant
   tar -C /tmp/res -cf $OUT/results-ac1.tar .
+elif [ "$1" = 2 ]; then  # after part 1's profile: address and loop overhead out of the consumer warps
+  kernel_tests 90 default
+  suite zq 120 "" --suite zeroquant --m 1,16,32,64,1024 && cp /tmp/res/zq.json $OUT/zeroquant-kernels.json && zq_summary zq
+  profile w4-m64-28672 dequant_gemm_sm90 zeroquant 64 28672x4096
+  lut_rows 32,64
+  [ $(left) -gt 75 ] && e2e bf16 ""
+  [ $(left) -gt 75 ] && e2e w4a16 "" --quantization zeroquant
+  [ $(left) -gt 75 ] && e2e lut3 "" --quantization lutgemm --weight-bits 3 --group-size 128
+  tar -C /tmp/res -cf $OUT/results-ac2.tar .
 fi
