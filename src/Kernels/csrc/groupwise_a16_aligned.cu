@@ -206,8 +206,8 @@ int tile_rounds(int n, int token_tiles) {
 // instead of two). INFERENCE_GROUPWISE_A16_ROW_TILES=1 keeps one everywhere; =4 takes four up to 16 tokens (one block
 // per multiprocessor, a 128 KB ring; the partial sums of 32 tokens would not fit beside it), slower on the 4096-wide
 // layers (4096x14336: 25.6 against 17.5 µs at 8 tokens), where one row tile already takes one round. The rule gives
-// those measurements' choices; on 6144x4096 it takes two row tiles (one round instead of two), which no GPU has timed
-// yet (tests/scripts/gpu/round-AB.sh 3 does).
+// those measurements' choices, and on 6144x4096 two row tiles (one round instead of two): 7.8 against 9.7 µs at 8
+// tokens, 10.2 against 14.6 at 16 (H100, docs/benchmarks/h100-groupwise-row-tiles.json).
 template <typename T, bool Zeros, int MT>
 cudaError_t launch_rows(T* y, const T* x, const uint8_t* w, const float* s, const uint8_t* z, const T* bias, int m, int n, int k,
                         int chunk_shift, int64_t xs, int64_t ys, cudaStream_t st) {

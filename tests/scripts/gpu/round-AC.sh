@@ -84,4 +84,15 @@ elif [ "$1" = 2 ]; then  # after part 1's profile: address and loop overhead out
   [ $(left) -gt 75 ] && e2e w4a16 "" --quantization zeroquant
   [ $(left) -gt 75 ] && e2e lut3 "" --quantization lutgemm --weight-bits 3 --group-size 128
   tar -C /tmp/res -cf $OUT/results-ac2.tar .
+elif [ "$1" = 3 ]; then  # LUT-GEMM's streaming kernel up to 32 rows, the Hopper one above; the W4A16 row tiles per warp
+  kernel_tests 80 default
+  e2e lut3 "" --quantization lutgemm --weight-bits 3 --group-size 128
+  for rt in "" 1 4; do
+    [ $(left) -lt 50 ] && break
+    suite zq-rt$rt 50 "INFERENCE_GROUPWISE_A16_ROW_TILES=$rt" --suite zeroquant --m 1,8,16,32 > /dev/null
+    python3 -c "
+import json; d = json.load(open('/tmp/res/zq-rt$rt.json'))
+print('row tiles [$rt]', {k: round(v, 3) for k, v in d['geomean_w4a16_speedup_vs_cublas_bf16'].items()}, ' '.join('%d/%dx%d:%.1f/%.1f' % (r['m'], r['n'], r['k'], r['cublas_bf16_us'], r['w4a16_us']) for r in d['results']))"
+  done
+  tar -C /tmp/res -cf $OUT/results-ac3.tar .
 fi
