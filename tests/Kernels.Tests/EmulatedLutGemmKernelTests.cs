@@ -31,9 +31,9 @@ public sealed class EmulatedLutGemmKernelTests
 
     /// <summary>
     /// The streaming kernel (bcq_stream.cu: per-plane MMAs on ±1 fragments, α and the offset after them), which serving
-    /// takes at 2–64 rows: one, two and four token tiles of 8, a second 32-token tile on grid.y, the last channel tile
-    /// partly past N, G = 128·2^s; one 16-row tile per warp on 132 emulated multiprocessors, two where one
-    /// multiprocessor's persistent blocks walk every tile.
+    /// takes at 2–32 rows (any M when asked): one, two and four token tiles of 8, a second 32-token tile on grid.y, the
+    /// last channel tile partly past N, G = 128·2^s; one 16-row tile per warp on 132 emulated multiprocessors, two where
+    /// one multiprocessor's persistent blocks walk every tile.
     /// </summary>
     [Theory]
     [InlineData("bf16 f16 3 128 16 64 512 1 0", "")]

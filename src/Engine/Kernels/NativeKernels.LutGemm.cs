@@ -16,7 +16,7 @@ public sealed unsafe partial class NativeKernels
     public const int LutGemmMinStreamRows = 2;
 
     /// <summary>Rows up to which the automatic choice takes the streaming kernel (kBcqStreamMaxRows in lut_gemm.h).</summary>
-    public const int LutGemmMaxStreamRows = 64;
+    public const int LutGemmMaxStreamRows = 32;
 
     /// <summary>Whether the automatic choice may take the streaming kernel: unless INFERENCE_LUTGEMM_STREAM=0, read once as the native library does.</summary>
     public static readonly bool LutGemmAutoStream = Environment.GetEnvironmentVariable("INFERENCE_LUTGEMM_STREAM") != "0";

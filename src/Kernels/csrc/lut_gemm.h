@@ -37,10 +37,11 @@ cudaError_t launch_bcq_dequantize(int dtype, void* w, const uint32_t* signs, con
 // boundaries (bcq_stream_supports). Token tiles of kBcqStreamTileTokens on grid.y. The automatic choice takes it from
 // kBcqStreamMinRows to kBcqStreamMaxRows rows (INFERENCE_LUTGEMM_STREAM=0 turns that off): on an H100, q = 3, it
 // beats the table kernel 4.6-7.6x at 8 rows and the Hopper tensor-core kernel 1.8-3.6x at 16
-// (docs/benchmarks/h100-lutgemm-kernels-stream.json); one row stays with the table kernel.
+// (docs/benchmarks/h100-lutgemm-kernels-stream.json) and 1.20x at 32 (geometric mean), while at 64 the Hopper kernel
+// is 1.16x faster (docs/benchmarks/h100-lutgemm-stream-vs-hopper.json); one row stays with the table kernel.
 constexpr int kBcqStreamTileTokens = 32;
 constexpr int kBcqStreamMinRows = 2;
-constexpr int kBcqStreamMaxRows = 64;
+constexpr int kBcqStreamMaxRows = 32;
 bool bcq_stream_supports(int dtype, int n, int k, int group, const void* x, int64_t x_stride);
 bool bcq_stream_automatic();  // unless INFERENCE_LUTGEMM_STREAM=0
 cudaError_t launch_bcq_stream(int dtype, void* y, const void* x, const uint32_t* signs, const void* alpha, const void* offset, int scale_dtype,
@@ -50,7 +51,8 @@ cudaError_t launch_bcq_stream(int dtype, void* y, const void* x, const uint32_t*
 // Hopper (sm_90a builds on compute capability 9.0), float16/bfloat16, G a multiple of 128: the tensor-core path on
 // warpgroup MMAs, BCQ tiles streamed by TMA and dequantized into register fragments (lut_gemm_sm90.cu). x rows must
 // start on 16-byte boundaries. INFERENCE_LUTGEMM_SM90=0 turns it off (for comparisons). The automatic choice takes it for
-// 9 to kBcqSm90MaxRows rows, where it beats dequantize + cuBLAS (docs/benchmarks/h200-lutgemm-kernels.json).
+// 9 to kBcqSm90MaxRows rows where the streaming kernel does not run, where it beats dequantize + cuBLAS
+// (docs/benchmarks/h200-lutgemm-kernels.json).
 constexpr int kBcqSm90MaxRows = 128;
 bool bcq_gemm_sm90_supports(int dtype, int group, const void* x, int64_t x_stride, cudaStream_t stream);
 cudaError_t launch_bcq_gemm_sm90(int dtype, void* y, const void* x, const uint32_t* signs, const void* alpha, const void* offset,
