@@ -80,6 +80,11 @@ public sealed class EmulatedGroupwiseKernelTests
         { "bf16 4 asym 128 1 136 4096", "SIMT_SM_COUNT=1" },
         { "bf16 4 asym 128 9 136 4096", "SIMT_SM_COUNT=1 INFERENCE_DEQUANT_SM90_SYNC_MMA=1" },
         { "fp16 4 sym 128 40 136 4096", "SIMT_SM_COUNT=1" },
+        // Groups of 384 columns (a multiple of 128, not a power of two: the group index divides).
+        { "bf16 4 asym 384 33 136 1536", "" },
+        // GPCs of 3 multiprocessors hold no cluster of 4: the two channel tiles' K goes to clusters of 3, the last
+        // block of each with no stage of the 4 (one block per multiprocessor, 8 of them).
+        { "fp16 4 sym 128 33 136 1024", "SIMT_SM_COUNT=8 SIMT_GPC_SMS=3" },
     };
 
     [Theory]

@@ -77,9 +77,9 @@ cudaError_t launch_pdl(void (*kernel)(KArgs...), dim3 grid, dim3 block, size_t s
 // multiples of the cluster size this is below SMs / cluster. SMs / cluster when it cannot be asked.
 template <auto Kernel>
 int resident_clusters(int threads, int smem, int cluster) {
-  static int known[9] = {};  // by cluster size, 0: not asked yet
+  static int known[9] = {-1, -1, -1, -1, -1, -1, -1, -1, -1};  // by cluster size, −1: not asked yet
   if (cluster < 1 || cluster > 8) return 0;
-  if (known[cluster] == 0) {
+  if (known[cluster] < 0) {
     cudaLaunchConfig_t cfg = {};
     cfg.gridDim = dim3(cluster);
     cfg.blockDim = dim3(threads);
@@ -92,7 +92,7 @@ int resident_clusters(int threads, int smem, int cluster) {
     cfg.attrs = &attr;
     cfg.numAttrs = 1;
     int count = 0;
-    known[cluster] = cudaOccupancyMaxActiveClusters(&count, Kernel, &cfg) == cudaSuccess && count > 0 ? count : std::max(1, sm_count() / cluster);
+    known[cluster] = cudaOccupancyMaxActiveClusters(&count, Kernel, &cfg) == cudaSuccess ? count : std::max(1, sm_count() / cluster);
   }
   return known[cluster];
 }

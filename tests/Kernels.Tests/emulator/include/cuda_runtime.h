@@ -55,8 +55,9 @@ cudaError_t launch(void (*kernel)(KArgs...), Config c, Args... args) {
 }
 }  // namespace simt
 
-// Clusters held at once: the blocks that fit a multiprocessor's 2048 threads and 227 KiB of shared memory, times
-// SIMT_SM_COUNT, in clusters of any size (the emulated device has no GPCs).
+// Clusters held at once: the blocks that fit a multiprocessor's 2048 threads and 227 KiB of shared memory, in
+// clusters that do not span a GPC. SIMT_GPC_SMS multiprocessors per GPC (the last one takes the rest of
+// SIMT_SM_COUNT); unset, one GPC of them all.
 template <typename F>
 inline cudaError_t cudaOccupancyMaxActiveClusters(int* n, F, const cudaLaunchConfig_t* cfg) {
   int sms = 0;
@@ -64,8 +65,11 @@ inline cudaError_t cudaOccupancyMaxActiveClusters(int* n, F, const cudaLaunchCon
   int cluster = 1;
   for (unsigned i = 0; i < cfg->numAttrs; i++)
     if (cfg->attrs[i].id == cudaLaunchAttributeClusterDimension) cluster = (int)cfg->attrs[i].val.clusterDim.x;
-  const size_t per_sm = std::min<size_t>(2048 / cfg->blockDim.x, 227 * 1024 / std::max<size_t>(1, cfg->dynamicSmemBytes));
-  *n = (int)(sms * per_sm / cluster);
+  const int per_sm = (int)std::min<size_t>(2048 / cfg->blockDim.x, 227 * 1024 / std::max<size_t>(1, cfg->dynamicSmemBytes));
+  const char* gpc_env = std::getenv("SIMT_GPC_SMS");
+  const int gpc = gpc_env && std::atoi(gpc_env) > 0 ? std::atoi(gpc_env) : sms;
+  *n = 0;
+  for (int first = 0; first < sms; first += gpc) *n += std::min(gpc, sms - first) * per_sm / cluster;
   return cudaSuccess;
 }
 template <typename... KArgs, typename... Args>
