@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Round AC, the Hopper dequantizing kernels (W4A16 at 17-128 rows, LUT-GEMM's tensor-core path) with their zero points
-# and scales converted where a box is decoded and split-K
-# clusters only as large as the device holds all of them at once. Part 1 (any Hopper card): how many clusters of
-# 1-8 blocks of the 64-token tile's size the device holds at once (a probe kernel of the same threads and shared
-# memory); the group-wise and LUT-GEMM kernel tests; the zeroquant suite at 1, 16, 32, 64 and 1024 tokens, and at 1, 8
-# and 16 with the Hopper kernel at every M; Nsight
-# Compute of the 64-token kernel on 4096x4096 and 28672x4096 (throughputs, stall reasons, per-instruction samples);
-# while time is left the lutgemm suite at 16 and 64 rows with the streaming kernel (the default) and the Hopper one,
-# and Llama-3-8B end to end in bf16 and W4A16.
+# Round AC: the Hopper dequantizing kernels (W4A16 at 17-128 rows, LUT-GEMM's tensor-core path) with split-K
+# clusters only as large as the device holds all of them at once and less work per stage in the consumer warps.
+# Part 1 (any Hopper card): how many clusters of 1-8 blocks of the 64-token tile's size the device holds at once (a
+# probe kernel of the same threads and shared memory); the group-wise and LUT-GEMM kernel tests; the zeroquant suite at
+# 1, 16, 32, 64 and 1024 tokens, and at 1, 8 and 16 with the Hopper kernel at every M; Nsight Compute of the 64-token
+# kernel on 4096x4096 and 28672x4096 (throughputs, stall reasons, per-instruction samples); while time is left the
+# lutgemm suite at 16 and 64 rows with the streaming kernel (the default) and the Hopper one, and Llama-3-8B end to
+# end in bf16 and W4A16. Part 2: the kernel tests, the zeroquant suite, Nsight Compute of 28672x4096 at 64 tokens,
+# the lutgemm suite at 32 and 64 rows with either kernel, and Llama-3-8B end to end in bf16, W4A16 and 3-bit LUT-GEMM.
+# Part 3: the kernel tests, 3-bit LUT-GEMM end to end, and the zeroquant suite at 1-32 tokens with the row tiles per
+# warp chosen by the grid's rounds (the default), one and four.
 set -o pipefail
 cd "$(dirname "$0")/../../.."
 exec > >(tee $OUT/roundAC$1.log) 2>&1
