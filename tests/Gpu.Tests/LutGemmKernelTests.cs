@@ -12,7 +12,7 @@ namespace InferenceServer.Gpu.Tests;
 /// - table kernel: the float32 accumulation bound of the CPU tests, (K + 16)·2^-24·Σ_g (Σ_i |α| + |offset|)·Σ_{k∈g} |x|
 ///   (float32 tables of 8-sums, chunk and plane sums, α and offset products), plus the output's rounding to the
 ///   serving dtype (2^-8·|y| in bfloat16, 2^-11 in float16, none in float32);
-/// - streaming kernel, and the automatic choice at 2–64 rows where it takes the layer: the same bound (float32 sums of
+/// - streaming kernel, and the automatic choice at 2–32 rows where it takes the layer: the same bound (float32 sums of
 ///   exact ±x products per plane, α and offset products);
 /// - tensor-core kernel, and the automatic choice above 8 rows (W dequantized to a temporary, then cuBLAS): every
 ///   dequantized weight is rounded to the 16-bit dtype (relative 2^-9 in bfloat16, 2^-12 in float16) before float32
