@@ -55,19 +55,12 @@ struct DequantTile {
 };
 // Per-row parameters (scales, zero points, α) per stage: a stage starts on a multiple of its 64·KB columns and the
 // policies take G a multiple of 128, so a group can only change at a 128-column boundary. A stage has
-// dequant_param_sets(KB) sets, box b uses set b / 2; set j of stage kt belongs to group DequantGroups(...)(kt, KB, j).
+// dequant_param_sets(KB) sets, box b uses set b / 2; set j of stage kt belongs to group dequant_set_group(...).
 constexpr int dequant_param_sets(int kb) { return (kb + 1) / 2; }
-// Asked once per set and stage in every consumer warp, so kept cheap: 32-bit arithmetic (a 64-bit division is a called
-// routine) and a shift where G is a power of two (a division by a runtime value is about a dozen instructions).
-struct DequantGroups {
-  unsigned group, last;
-  int shift;  // log2 G, or −1
-  __device__ DequantGroups(int g, int groups) : group(g), last(groups - 1), shift((g & (g - 1)) == 0 ? __ffs(g) - 1 : -1) {}
-  __device__ int operator()(int kt, int kb, int j) const {
-    const unsigned col = kt * kb * 64 + 128 * j;
-    return (int)min(shift >= 0 ? col >> shift : col / group, last);
-  }
-};
+// In 32-bit arithmetic: a 64-bit division is a called routine, once per set and stage in every consumer warp.
+__device__ __forceinline__ int dequant_set_group(int kt, int kb, int j, int group, int groups) {
+  return (int)min((unsigned)(kt * kb * 64 + 128 * j) / (unsigned)group, (unsigned)groups - 1);
+}
 
 constexpr int kDequantMaxSplit = 8;    // the portable cluster size
 constexpr int kDequantPrefetchStages = 3;
