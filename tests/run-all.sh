@@ -14,4 +14,13 @@ tests/scripts/install-prometheus.sh  # observability tests: a real Prometheus + 
 tests/scripts/install-deploy-tools.sh  # deploy tests: the manifest validators (npm) and kubectl's kustomize
 tests/scripts/install-clang.sh  # kernel tests: clang compiles the CUDA kernels' device side without nvcc
 dotnet build InferenceServer.sln -c Release --nologo -v q
-dotnet test --solution InferenceServer.sln -c Release --no-build "$@"
+# A test process that dies of a signal (a native crash: exit 139 for SIGSEGV) leaves the runtime's crash report, whose
+# crashed thread is printed below so that the log says where; the minidumps stay in $crash_dir.
+crash_dir=$(mktemp -d "${TMPDIR:-/tmp}/test-crashes.XXXXXX")
+export DOTNET_DbgEnableMiniDump=1 DOTNET_DbgMiniDumpType=1 DOTNET_EnableCrashReport=1 DOTNET_DbgMiniDumpName="$crash_dir/%e.%p.dmp"
+status=0
+dotnet test --solution InferenceServer.sln -c Release --no-build "$@" || status=$?
+for report in "$crash_dir"/*.crashreport.json; do
+  if [ -e "$report" ]; then bash tests/scripts/print-crash-report.sh "$report"; fi
+done
+exit $status
