@@ -189,9 +189,9 @@ cudaError_t launch_dequant_tiles(const T* x, const CUtensorMap& w_map, int w_byt
   // One token tile: about `per_sm` blocks per SM, each channel tile's K split over at most kDequantMaxSplit of them.
   const int per_sm = std::max(1, std::min(2, 227 * 1024 / S::kSmem));
   const int tiles = (n + S::kRows - 1) / S::kRows, m_tiles = (m + MT - 1) / MT, ktiles = (k + S::kK - 1) / S::kK;
-  int split = m_tiles > 1 ? 1 : std::max(1, std::min({per_sm * sm_count() / tiles, kDequantMaxSplit, ktiles}));
-  // Every cluster resident at once: those that do not fit would run their whole share of K as a second round.
-  while (split > 1 && resident_clusters<kernel>(S::kThreads, S::kSmem, split) < tiles) split--;
+  const int split = m_tiles > 1 ? 1
+                                : resident_split<kernel>(std::min({per_sm * sm_count() / tiles, kDequantMaxSplit, ktiles}), tiles,
+                                                         S::kThreads, S::kSmem);
   return launch_pdl_cluster(kernel, dim3(tiles * split, m_tiles), dim3(S::kThreads), S::kSmem, st, split, x_map, w_map, y, args, bias, m, n,
                             k, ldy, split, w_bytes + KB * S::kBox);
 }

@@ -96,3 +96,12 @@ int resident_clusters(int threads, int smem, int cluster) {
   }
   return known[cluster];
 }
+
+// The largest cluster size up to `split` at which the device holds the clusters of all `tiles` at once (1 at least):
+// clusters that did not fit would run their whole share of the work as a second round.
+template <auto Kernel>
+int resident_split(int split, int tiles, int threads, int smem) {
+  split = std::max(1, split);
+  while (split > 1 && resident_clusters<Kernel>(threads, smem, split) < tiles) split--;
+  return split;
+}

@@ -100,9 +100,7 @@ cudaError_t launch_rows(const int8_t* x, const int8_t* w, OutT* y, const OutT* b
   // of them; the SMs' other slots are left to the next kernel, which settles in while this one runs.
   const int per_sm = std::max(1, std::min(2, 227 * 1024 / Skinny<MT>::kSmem));
   const int tiles = (n + kChannels - 1) / kChannels, ktiles = (k + kSliceBytes - 1) / kSliceBytes;
-  int split = std::max(1, std::min({per_sm * sm_count() / tiles, kMaxSplit, ktiles}));
-  // Every cluster resident at once: those that do not fit would run their whole share of K as a second round.
-  while (split > 1 && resident_clusters<kernel>(kThreads, Skinny<MT>::kSmem, split) < tiles) split--;
+  const int split = resident_split<kernel>(std::min({per_sm * sm_count() / tiles, kMaxSplit, ktiles}), tiles, kThreads, Skinny<MT>::kSmem);
   return launch_pdl_cluster(kernel, dim3(tiles * split), dim3(kThreads), Skinny<MT>::kSmem, st, split, x_map, w_map, y, xs, ws, bias,
                             m, n, k, ldy, split);
 }
