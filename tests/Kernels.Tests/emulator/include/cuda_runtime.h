@@ -55,6 +55,17 @@ cudaError_t launch(void (*kernel)(KArgs...), Config c, Args... args) {
 }
 }  // namespace simt
 
+// The launch's cluster size along x (1 without the attribute).
+inline int cluster_size(const cudaLaunchConfig_t* cfg) {
+  int cluster = 1;
+  for (unsigned i = 0; i < cfg->numAttrs; i++)
+    if (cfg->attrs[i].id == cudaLaunchAttributeClusterDimension) {
+      if (cfg->attrs[i].val.clusterDim.y != 1 || cfg->attrs[i].val.clusterDim.z != 1) simt::fail("clusters are emulated along x only");
+      cluster = (int)cfg->attrs[i].val.clusterDim.x;
+    }
+  return cluster;
+}
+
 // Clusters held at once: the blocks that fit a multiprocessor's 2048 threads and 227 KiB of shared memory, in
 // clusters that do not span a GPC. SIMT_GPC_SMS multiprocessors per GPC (the last one takes the rest of
 // SIMT_SM_COUNT); unset, one GPC of them all.
@@ -62,9 +73,7 @@ template <typename F>
 inline cudaError_t cudaOccupancyMaxActiveClusters(int* n, F, const cudaLaunchConfig_t* cfg) {
   int sms = 0;
   cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
-  int cluster = 1;
-  for (unsigned i = 0; i < cfg->numAttrs; i++)
-    if (cfg->attrs[i].id == cudaLaunchAttributeClusterDimension) cluster = (int)cfg->attrs[i].val.clusterDim.x;
+  const int cluster = cluster_size(cfg);
   const int per_sm = (int)std::min<size_t>(2048 / cfg->blockDim.x, 227 * 1024 / std::max<size_t>(1, cfg->dynamicSmemBytes));
   const char* gpc_env = std::getenv("SIMT_GPC_SMS");
   const int gpc = gpc_env && std::atoi(gpc_env) > 0 ? std::atoi(gpc_env) : sms;
@@ -74,13 +83,7 @@ inline cudaError_t cudaOccupancyMaxActiveClusters(int* n, F, const cudaLaunchCon
 }
 template <typename... KArgs, typename... Args>
 cudaError_t cudaLaunchKernelEx(const cudaLaunchConfig_t* cfg, void (*kernel)(KArgs...), Args... args) {
-  int cluster = 1;
-  for (unsigned i = 0; i < cfg->numAttrs; i++)
-    if (cfg->attrs[i].id == cudaLaunchAttributeClusterDimension) {
-      if (cfg->attrs[i].val.clusterDim.y != 1 || cfg->attrs[i].val.clusterDim.z != 1) simt::fail("clusters are emulated along x only");
-      cluster = (int)cfg->attrs[i].val.clusterDim.x;
-    }
-  return simt::launch_cluster(kernel, simt::Config{cfg->gridDim, cfg->blockDim, cfg->dynamicSmemBytes, cfg->stream}, cluster, args...);
+  return simt::launch_cluster(kernel, simt::Config{cfg->gridDim, cfg->blockDim, cfg->dynamicSmemBytes, cfg->stream}, cluster_size(cfg), args...);
 }
 
 #include "cuda.h"
