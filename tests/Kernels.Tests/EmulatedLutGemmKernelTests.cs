@@ -53,8 +53,9 @@ public sealed class EmulatedLutGemmKernelTests
 
     /// <summary>
     /// LUT-GEMM's Hopper tensor-core path (lut_gemm_sm90.cu on dequant_gemm_sm90.cuh), which serving takes on Hopper at
-    /// 33–128 rows (9–32 where the streaming kernel does not run): BCQ sign planes streamed by TMA and decoded into warpgroup-MMA fragments; decode tiles
-    /// with K split over a cluster, prefill tiles, K ending mid-stage. Bound: the tensor-core one.
+    /// 33–128 rows (9–32 where the streaming kernel does not run): BCQ sign planes streamed by TMA and decoded into
+    /// warpgroup-MMA fragments; decode tiles with K split over a cluster, prefill tiles, K ending mid-stage. Bound: the
+    /// tensor-core one.
     /// </summary>
     [Theory]
     [InlineData("bf16 f32 3 128 1 136 1024 1 0")]

@@ -6,7 +6,7 @@ namespace InferenceServer.Server.Cli.KernelBench;
 
 /// <summary>
 /// The LUT-GEMM suite: per shape and per q ∈ {3, 4} at group size 128, cuBLAS bf16 (TorchSharp's linear on a bf16
-/// weight), the native LUT-GEMM as the engine runs it (the table kernel at one row, the streaming kernel at 2-64, above
+/// weight), the native LUT-GEMM as the engine runs it (the table kernel at one row, the streaming kernel at 2-32, above
 /// that the Hopper tensor-core kernel or dequantize-then-cuBLAS), beside it the kernel it replaces (streaming at one
 /// row, table at 2-16 rows, explicit tensor cores above 8), and the dequantize-then-GEMM baseline (the BCQ weights
 /// written to a temporary bf16 [N, K], then cuBLAS). Bandwidth counts the packed bytes read (signs + α + offsets) and
