@@ -71,15 +71,6 @@ __device__ __forceinline__ void permute_x_int4(uint32_t (&xp)[16], const uint32_
     for (int i = 0; i < 4; i++) xp[4 * jj + i] = __byte_perm(r[4 * jj + i / 2], r[4 * jj + 2 + i / 2], (i & 1) ? 0x7632 : 0x5410);
 }
 
-// One token's INT4 piece activations already in pair order in shared memory: four uint4, 4 uint4 apart.
-__device__ __forceinline__ void load_x_shared(uint32_t (&xp)[16], const uint4* x_perm) {
-#pragma unroll
-  for (int v = 0; v < 4; v++) {
-    const uint4 xv = x_perm[4 * v];
-    xp[4 * v] = xv.x, xp[4 * v + 1] = xv.y, xp[4 * v + 2] = xv.z, xp[4 * v + 3] = xv.w;
-  }
-}
-
 // The 32 activations of a lane's INT4 piece at k0 of row x_row, in pair order.
 template <typename T>
 __device__ __forceinline__ void load_x_int4(uint32_t (&xp)[16], const T* x_row, int64_t k0) {
@@ -96,12 +87,9 @@ __device__ __forceinline__ void load_x_int4(uint32_t (&xp)[16], const T* x_row, 
 // (zeros where `ok` is false), MMA. ScaleAfter (the piece's codes all share one scale per row): the fragments hold the
 // exact integers u − z, the MMAs go into a fresh accumulator, and the row's scale multiplies that into acc in float;
 // otherwise the scale is applied to the fragments. acc [MT][4]: the m16n8 accumulator of each token tile.
-// x_perm (INT4, one token tile): the piece's activations already in pair order in shared memory, four uint4 that are
-// 4 uint4 apart (x_perm[0], [4], [8], [12]); x_row is not read then.
 template <typename T, int Bits, int MT, bool ScaleAfter>
 __device__ __forceinline__ void a16_piece(float (&acc)[MT][4], uint4 q_lo, uint4 q_hi, float s_lo, float s_hi, float z_lo, float z_hi,
-                                          const T* const (&x_row)[MT], const bool (&x_ok)[MT], int64_t k0, bool ok,
-                                          const uint4* x_perm = nullptr) {
+                                          const T* const (&x_row)[MT], const bool (&x_ok)[MT], int64_t k0, bool ok) {
   constexpr int kPairs = 64 / Bits;  // register pairs per 16-byte piece (16 or 8)
   constexpr int kX = 64 / Bits / 4;  // uint4 loads of x per piece per token (4 or 2)
   uint32_t wa[kPairs], wb[kPairs];
@@ -118,9 +106,7 @@ __device__ __forceinline__ void a16_piece(float (&acc)[MT][4], uint4 q_lo, uint4
       }
     };
     if constexpr (Bits == 4) {
-      if (x_perm) {
-        load_x_shared(xp, x_perm);
-      } else if (ok && x_ok[j]) {
+      if (ok && x_ok[j]) {
         load_x_int4(xp, x_row[j], k0);
       } else {
 #pragma unroll
@@ -142,6 +128,40 @@ __device__ __forceinline__ void a16_piece(float (&acc)[MT][4], uint4 q_lo, uint4
       add_scaled(acc[j], s_lo, s_hi, de);
     }
   }
+}
+
+// One token's INT4 piece of rows lo/hi, every code in one group, with x already in pair order in shared memory (four
+// uint4 that are 4 uint4 apart: x_perm[0], [4], [8], [12]) and x_sum = the sum of those 32 activations of the chunk
+// over all four lanes t, i.e. of the whole 128 columns. The fragments are the magic-exponent pairs as they come
+// (kBase + u, exact), and the zero point comes off once per chunk after the MMAs:
+// Σ x·(u − z) = Σ x·(kBase + u) − (kBase + z)·Σ x. That drops the subtraction, one of the three instructions per pair
+// (shift, lop3, subtract) in a kernel whose one-token time is mostly the decode's issue. The cancellation costs
+// float accumulation about kBase / |u − z| times the error of the exact-integer fragments (≈1e-5 relative in bf16).
+// acc [4]: the m16n8 accumulator (every column is the one token).
+template <typename T>
+__device__ __forceinline__ void a16_piece_x_shared(float (&acc)[4], uint4 q_lo, uint4 q_hi, float s_lo, float s_hi, float z_lo, float z_hi,
+                                                   const uint4* x_perm, float x_sum) {
+  using P = Pair<T>;
+  uint32_t xp[16];
+#pragma unroll
+  for (int v = 0; v < 4; v++) {
+    const uint4 xv = x_perm[4 * v];
+    xp[4 * v] = xv.x, xp[4 * v + 1] = xv.y, xp[4 * v + 2] = xv.z, xp[4 * v + 3] = xv.w;
+  }
+  const uint32_t lo[4] = {q_lo.x, q_lo.y, q_lo.z, q_lo.w}, hi[4] = {q_hi.x, q_hi.y, q_hi.z, q_hi.w};
+  // Two accumulators, even and odd k16 steps: two dependent MMA chains of four instead of one of eight.
+  float d[4] = {0.f, 0.f, 0.f, 0.f}, e[4] = {0.f, 0.f, 0.f, 0.f};
+#pragma unroll
+  for (int mm = 0; mm < 8; mm++) {  // k16 step mm: pairs 2mm and 2mm + 1 of word mm / 2 (pair i of a word: k (i, i + 4))
+    const int wd = mm / 2, i = 2 * (mm % 2);
+    float (&dst)[4] = (mm & 1) ? e : d;
+    mma_f16_16x8x16<std::is_same_v<T, __nv_bfloat16>>(dst, magic_pair<T>(lo[wd] >> (4 * i)), magic_pair<T>(hi[wd] >> (4 * i)),
+                                                      magic_pair<T>(lo[wd] >> (4 * i + 4)), magic_pair<T>(hi[wd] >> (4 * i + 4)),
+                                                      xp[2 * mm], xp[2 * mm + 1]);
+  }
+  const float c_lo = (P::kBase + z_lo) * x_sum, c_hi = (P::kBase + z_hi) * x_sum;
+  const float de[4] = {d[0] + e[0] - c_lo, d[1] + e[1] - c_lo, d[2] + e[2] - c_hi, d[3] + e[3] - c_hi};
+  add_scaled(acc, s_lo, s_hi, de);
 }
 
 // RB row tiles (16 channels each) of one INT4 chunk against MT token tiles, every code of the chunk in one group:

@@ -19,8 +19,9 @@
 // grid of kBlocksPerSm blocks per multiprocessor (two up to 16 tokens, else one) walks the row tiles, and the
 // ring runs on across tile boundaries, so the next tile's weights are in flight while a tile's warps meet in shared
 // memory and store; at K = 4096 a tile is only two stages per warp. At one token (K ≤ kMaxXSharedK) each block first
-// copies x into shared memory already permuted into the pieces' pair order, which saves every piece its four global
-// loads and 16 byte permutes of x.
+// copies x into shared memory already permuted into the pieces' pair order, with each chunk's sum, which saves every
+// piece its four global loads and 16 byte permutes of x and lets its fragments skip the zero point's subtraction
+// (a16_piece_x_shared).
 namespace {
 
 using groupwise_a16::kWarps;
@@ -36,7 +37,10 @@ template <int RB>
 constexpr int kStep = kWarps * kUnroll<RB>;  // chunks a block's warps cover per stage
 template <int RB>
 constexpr int kRingBytes = kStages * kPieces<RB> * kWarps * 32 * 16;  // 64 KB (RB ≤ 2), 128 KB (RB = 4)
-constexpr int kMaxXSharedK = 16384;                               // one token's activations up to 32 KB beside the ring
+constexpr int kMaxXSharedK = 16384;  // one token's activations up to 32 KB beside the ring
+// One token's activations in shared memory: K values in pair order, then the K / 128 chunk sums in float.
+template <typename T>
+constexpr int x_shared_bytes(int k) { return k * (int)sizeof(T) + k / 128 * 4; }
 template <int MT, int RB>
 constexpr int kBlocksPerSm = MT <= 2 && RB <= 2 ? 2 : 1;  // what the registers (__launch_bounds__) and the ring leave room for
 
@@ -70,8 +74,9 @@ __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<MT, RB>)
                                  const uint8_t* __restrict__ zeros, const T* __restrict__ bias, int M, int N, int K, int chunk_shift,
                                  int64_t x_stride, int64_t y_stride) {
   constexpr int U = kUnroll<RB>, kPairs = kPieces<RB> / 2;  // kPairs: a stage's (lo, hi) piece pairs, U·RB
-  extern __shared__ uint4 ring[];  // [kStages][kPieces][kWarps · 32], then (XShared) x_perm
+  extern __shared__ uint4 ring[];  // [kStages][kPieces][kWarps · 32], then (XShared) x_perm, x_sum
   uint4* const x_perm = ring + kRingBytes<RB> / 16;  // [chunk][v][t]: lane t's 4 uint4 of a chunk, in pair order
+  float* const x_sum = reinterpret_cast<float*>(x_perm + K / 8);  // [chunk]: Σ x over its 128 columns
   const int tid = threadIdx.x, split = tid / 32, g = tid % 32 / 4, t = tid % 4;
   groupwise_a16::enter_token_tile(x, y, M, x_stride, y_stride);
   const int chunks = K / 128, groups = chunks >> chunk_shift, tiles = (N + 16 * RB - 1) / (16 * RB);
@@ -134,12 +139,20 @@ __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<MT, RB>)
   pdl_wait();  // the weights need nothing from the kernel before, x does
   pdl_launch_dependents();
   if constexpr (XShared) {  // one token: its activations once per block, already permuted the way every piece reads them
-    for (int i = tid; i < chunks * 4; i += kWarps * 32) {
-      const int c = i / 4, tt = i % 4;
-      uint32_t xp[16];
-      groupwise_a16::load_x_int4(xp, x, c * 128 + tt * 32);
+    for (int i0 = tid - tid % 32; i0 < chunks * 4; i0 += kWarps * 32) {  // warp-uniform: lanes 4c..4c+3 sum chunk c
+      const int i = i0 + tid % 32, c = i / 4, tt = i % 4;
+      float sum = 0.f;
+      if (i < chunks * 4) {
+        uint32_t xp[16];
+        groupwise_a16::load_x_int4(xp, x, c * 128 + tt * 32);
 #pragma unroll
-      for (int v = 0; v < 4; v++) x_perm[(c * 4 + v) * 4 + tt] = make_uint4(xp[4 * v], xp[4 * v + 1], xp[4 * v + 2], xp[4 * v + 3]);
+        for (int v = 0; v < 4; v++) x_perm[(c * 4 + v) * 4 + tt] = make_uint4(xp[4 * v], xp[4 * v + 1], xp[4 * v + 2], xp[4 * v + 3]);
+#pragma unroll
+        for (int p = 0; p < 16; p++) sum += Pair<T>::sum(xp[p]);
+      }
+      sum += __shfl_xor_sync(0xFFFFFFFFu, sum, 1);
+      sum += __shfl_xor_sync(0xFFFFFFFFu, sum, 2);
+      if (i < chunks * 4 && tt == 0) x_sum[c] = sum;
     }
     __syncthreads();
   }
@@ -151,12 +164,16 @@ __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<MT, RB>)
       if (out.tile < tiles) {               // block-uniform
         const int c = split * U + out.step * kStep<RB>;
         if (c < chunks) {  // warp-uniform
-          if constexpr (RB == 1) {
+          if constexpr (XShared) {
+#pragma unroll
+            for (int u = 0; u < U; u++)
+              groupwise_a16::a16_piece_x_shared<T>(acc[0][0], piece(st, 2 * u), piece(st, 2 * u + 1), sc[st][u][0], sc[st][u][1],
+                                                   zp[st][u][0], zp[st][u][1], x_perm + (c + u) * 16 + t, x_sum[c + u]);
+          } else if constexpr (RB == 1) {
 #pragma unroll
             for (int u = 0; u < U; u++)
               groupwise_a16::a16_piece<T, 4, MT, true>(acc[0], piece(st, 2 * u), piece(st, 2 * u + 1), sc[st][u][0], sc[st][u][1], zp[st][u][0],
-                                                       zp[st][u][1], x_row, x_ok, (c + u) * 128, true,
-                                                       XShared ? x_perm + (c + u) * 16 + t : nullptr);
+                                                       zp[st][u][1], x_row, x_ok, (c + u) * 128, true);
           } else {
             uint4 q[RB][2];
 #pragma unroll
@@ -184,10 +201,12 @@ template <typename T, bool Zeros, int MT, bool XShared, int RB>
 cudaError_t launch(T* y, const T* x, const uint8_t* w, const float* s, const uint8_t* z, const T* bias, int m, int n, int k, int chunk_shift,
                    int64_t xs, int64_t ys, cudaStream_t st) {
   constexpr auto kernel = groupwise_a16_aligned_kernel<T, MT, Zeros, XShared, RB>;
-  if (const cudaError_t err = allow_dynamic_smem<kernel>(kRingBytes<RB> + (XShared ? kMaxXSharedK * 2 : 0)); err != cudaSuccess) return err;
+  if (const cudaError_t err = allow_dynamic_smem<kernel>(kRingBytes<RB> + (XShared ? x_shared_bytes<T>(kMaxXSharedK) : 0)); err != cudaSuccess)
+    return err;
   const int token_tiles = (m + kGroupwiseA16TileRows - 1) / kGroupwiseA16TileRows;
   const dim3 block(kWarps * 32), grid(grid_blocks<MT, RB>((n + 16 * RB - 1) / (16 * RB), token_tiles), token_tiles);
-  return launch_pdl(kernel, grid, block, kRingBytes<RB> + (XShared ? k * 2 : 0), st, y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys);
+  return launch_pdl(kernel, grid, block, kRingBytes<RB> + (XShared ? x_shared_bytes<T>(k) : 0), st, y, x, w, s, z, bias, m, n, k, chunk_shift, xs,
+                    ys);
 }
 
 // Tiles each block of the persistent grid walks, at most (1 where every tile has its own block).

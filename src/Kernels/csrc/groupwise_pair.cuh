@@ -18,6 +18,10 @@ template <> struct Pair<__nv_bfloat16> {
     T2 p = __floats2bfloat162_rn(lo, hi);
     return *reinterpret_cast<uint32_t*>(&p);
   }
+  __device__ static float sum(uint32_t p) {  // the pair's two values added in float
+    const float2 f = __bfloat1622float2(*reinterpret_cast<T2*>(&p));
+    return f.x + f.y;
+  }
 };
 template <> struct Pair<__half> {
   using T2 = __half2;
@@ -27,6 +31,10 @@ template <> struct Pair<__half> {
   __device__ static uint32_t pack(float lo, float hi) {
     T2 p = __floats2half2_rn(lo, hi);
     return *reinterpret_cast<uint32_t*>(&p);
+  }
+  __device__ static float sum(uint32_t p) {
+    const float2 f = __half22float2(*reinterpret_cast<T2*>(&p));
+    return f.x + f.y;
   }
 };
 
