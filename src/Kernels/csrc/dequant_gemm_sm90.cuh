@@ -55,12 +55,23 @@ struct DequantTile {
 };
 // Per-row parameters (scales, zero points, α) per stage: a stage starts on a multiple of its 64·KB columns and the
 // policies take G a multiple of 128, so a group can only change at a 128-column boundary. A stage has
-// dequant_param_sets(KB) sets, box b uses set b / 2; set j of stage kt belongs to group dequant_set_group(...).
+// dequant_param_sets(KB) sets, box b uses set b / 2; set j of stage kt belongs to group DequantGroups(...)(kt, KB, j).
 constexpr int dequant_param_sets(int kb) { return (kb + 1) / 2; }
-// In 32-bit arithmetic: a 64-bit division is a called routine, once per set and stage in every consumer warp.
-__device__ __forceinline__ int dequant_set_group(int kt, int kb, int j, int group, int groups) {
-  return (int)min((unsigned)(kt * kb * 64 + 128 * j) / (unsigned)group, (unsigned)groups - 1);
-}
+// Asked once per set and stage in every consumer warp, so kept cheap: 32-bit arithmetic (a 64-bit division is a called
+// routine) and a shift where G is a power of two (a division by a runtime value is about a dozen instructions).
+struct DequantGroups {
+  unsigned group, last;
+  int shift;  // log2 G, or −1
+  __device__ DequantGroups(int g, int groups) : group(g), last(groups - 1), shift(-1) {
+    if ((g & (g - 1)) == 0)
+      for (shift = 0; (1 << shift) < g; shift++) {
+      }
+  }
+  __device__ int operator()(int kt, int kb, int j) const {
+    const unsigned col = kt * kb * 64 + 128 * j;
+    return (int)min(shift >= 0 ? col >> shift : col / group, last);
+  }
+};
 
 constexpr int kDequantMaxSplit = 8;    // the portable cluster size
 constexpr int kDequantPrefetchStages = 3;
@@ -155,10 +166,12 @@ __global__ void __launch_bounds__(DequantTile<MT, C, KB, W::kTileBytes>::kThread
         for (int b = 0; b < KB; b += 2) box(i, b, parity, frag0, acc), box(i, b + 1, parity, frag1, acc1);
       }
     };
-    for (int i = 0; i < count; i += 2) {
-      stage(i, std::integral_constant<int, 0>{});
-      if (i + 1 < count) stage(i + 1, std::integral_constant<int, 1>{});
-    }
+    // Stages in unconditional pairs, the odd one after: ptxas can then see that a fragment set is rewritten only after
+    // the wait that retires its MMAs (with the second stage of a pair under a branch it serialized the warpgroup MMAs
+    // of the one-box stages, warning C7513).
+    int i = 0;
+    for (; i + 1 < count; i += 2) stage(i, std::integral_constant<int, 0>{}), stage(i + 1, std::integral_constant<int, 1>{});
+    if (i < count) stage(i, std::integral_constant<int, 0>{});
     if constexpr (!Sync) wgmma_wait<0>();
 #pragma unroll
     for (int i = 0; i < MT / 2; i++) acc[i] += acc1[i];

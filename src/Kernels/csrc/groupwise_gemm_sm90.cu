@@ -46,18 +46,19 @@ struct Int4Weights {
     struct Lane {
       const float* s_row[2];
       const uint8_t* z_row[2];
-      int groups;
-      int group, r_lo;
+      DequantGroups group_of;
+      int r_lo;
       uint32_t sel;
       // [parity][set][row lo, hi]. Zero points stay as loaded until decode converts them: converting in fetch would
       // hold the warp at the conversion for the load's whole latency, once per stage.
       float s[2][kSets][2];
       uint32_t z[2][kSets][2];
 
-      __device__ Lane(const Args& a, int n0, int r, int N, int K, int lane) : groups(K / a.group), group(a.group), r_lo(r), sel(0x4440u | (lane % 4)) {
+      __device__ Lane(const Args& a, int n0, int r, int N, int K, int lane)
+          : group_of(a.group, K / a.group), r_lo(r), sel(0x4440u | (lane % 4)) {
 #pragma unroll
         for (int rr = 0; rr < 2; rr++) {
-          const int64_t row = min(n0 + r + 8 * rr, N - 1) * groups;
+          const int64_t row = (int64_t)min(n0 + r + 8 * rr, N - 1) * (K / a.group);
           s_row[rr] = a.scales + row;
           z_row[rr] = a.zeros ? a.zeros + row : nullptr;
         }
@@ -66,7 +67,7 @@ struct Int4Weights {
       __device__ void fetch(int kt) {
 #pragma unroll
         for (int j = 0; j < kSets; j++) {
-          const int grp = dequant_set_group(kt, KB, j, group, groups);
+          const int grp = group_of(kt, KB, j);
 #pragma unroll
           for (int rr = 0; rr < 2; rr++) {
             s[P][j][rr] = __ldg(s_row[rr] + grp);

@@ -37,13 +37,14 @@ struct BcqWeights {
       const Sc* a_col[2];  // α and offset of rows lo, hi (column n of [q·G, N] and [G, N])
       const Sc* o_col[2];
       int64_t N;
-      int q, group, G, r_lo, t2;
+      int q, G, r_lo, t2;
+      DequantGroups group_of;
       // [parity][set][row lo, hi][plane], as loaded: decode converts a box's set, so that no conversion holds the warp
       // for the loads' latency in fetch.
       Sc al[2][kSets][2][4], of[2][kSets][2];
 
       __device__ Lane(const Args& a, int n0, int r, int n, int K, int lane)
-          : N(n), q(a.q), group(a.group), G((K + a.group - 1) / a.group), r_lo(r), t2(2 * (lane % 4)) {
+          : N(n), q(a.q), G((K + a.group - 1) / a.group), r_lo(r), t2(2 * (lane % 4)), group_of(a.group, G) {
 #pragma unroll
         for (int rr = 0; rr < 2; rr++) {
           const int col = min(n0 + r + 8 * rr, n - 1);
@@ -55,7 +56,7 @@ struct BcqWeights {
       __device__ void fetch(int kt) {
 #pragma unroll
         for (int j = 0; j < kSets; j++) {
-          const int64_t g = dequant_set_group(kt, KB, j, group, G);
+          const int64_t g = group_of(kt, KB, j);
 #pragma unroll
           for (int rr = 0; rr < 2; rr++) {
 #pragma unroll

@@ -21,8 +21,12 @@ __device__ __forceinline__ uint64_t smem_desc(uint32_t addr) {
   return (uint64_t)((addr & 0x3FFFF) >> 4) | ((uint64_t)1 << 16) | ((uint64_t)(1024 >> 4) << 32) | ((uint64_t)1 << 62);
 }
 // The descriptor of the tile `bytes` (a multiple of 16) past the one `desc` describes: the start address is the low
-// field, in 16-byte units, and shared memory's 228 KiB keep it below its 14 bits, so the sum does not carry out.
-__device__ __forceinline__ uint64_t smem_desc_at(uint64_t desc, uint32_t bytes) { return desc + (bytes >> 4); }
+// field, in 16-byte units, and shared memory's 228 KiB keep it below its 14 bits, so a 32-bit add to the low word
+// does not carry out of it; the high word stays the layout's constant (a 64-bit add here costs the consumer warps
+// several instructions per MMA).
+__device__ __forceinline__ uint64_t smem_desc_at(uint64_t desc, uint32_t bytes) {
+  return (desc & 0xFFFFFFFF00000000ull) | (uint32_t)((uint32_t)desc + (bytes >> 4));
+}
 
 #ifdef IK_DEVICE_WGMMA
 // A consumer warp's m64nMT accumulator share into shared memory as part[token·Pitch + channel]: lane (g, t) holds

@@ -1,5 +1,5 @@
 # Sourced by the round-*.sh scripts (from the repository root, after their `exec > >(tee ...)`): builds the native
-# library with ptxas -v (and EXTRA_CUDA_FLAGS) and prints the aligned and Hopper kernels' registers and spills (registers KERNEL LINES prints
+# library (unless ROUND_LIBRARY names one already built) with ptxas -v (and EXTRA_CUDA_FLAGS) and prints the aligned and Hopper kernels' registers and spills (registers KERNEL LINES prints
 # the first LINES instances of another), exports INFERENCE_KERNELS and sets SM90 (the Hopper paths at every M) and S (the server dll); kernel_tests TIMEOUT MODE... runs the group-wise and
 # LUT-GEMM kernel tests once per mode (default, sm90, sm90-sync); suite NAME TIMEOUT "ENV" ARGS... runs bench-kernels
 # ARGS with the environment settings ENV into /tmp/res/NAME.json and prints its last line; e2e NAME "ENV" FLAGS... runs
@@ -10,13 +10,15 @@ registers() {
   grep -A4 "Compiling entry function '.*$1" /tmp/build.log | grep -E "Compiling|registers|spill" | sed -E "s/.*$1I([^E]*)E.*/\1/" | paste - - - |
     cut -c1-220 | head -$2
 }
-cmake -S src/Kernels -B build/kernels -G Ninja -DCMAKE_PREFIX_PATH=$TORCH_CMAKE_PREFIX_PATH -DCMAKE_CUDA_FLAGS="-Xptxas -v ${EXTRA_CUDA_FLAGS:-}" > /dev/null
-cmake --build build/kernels > /tmp/build.log 2>&1 || { echo BUILD FAILED; grep -B2 -A6 'error' /tmp/build.log | head -80; exit 1; }
-echo "built in ${SECONDS}s"
-grep -iE "serializ|C75" /tmp/build.log | sort | uniq -c | head -6
-registers groupwise_a16_aligned_kernel 6
-registers dequant_gemm_sm90_kernel 24
-export INFERENCE_KERNELS=$PWD/build/kernels/libinference_kernels.so
+if [ -z "${ROUND_LIBRARY:-}" ]; then  # ROUND_LIBRARY: a library an earlier call on this machine built, instead of building
+  cmake -S src/Kernels -B build/kernels -G Ninja -DCMAKE_PREFIX_PATH=$TORCH_CMAKE_PREFIX_PATH -DCMAKE_CUDA_FLAGS="-Xptxas -v ${EXTRA_CUDA_FLAGS:-}" > /dev/null
+  cmake --build build/kernels > /tmp/build.log 2>&1 || { echo BUILD FAILED; grep -B2 -A6 'error' /tmp/build.log | head -80; exit 1; }
+  echo "built in ${SECONDS}s"
+  grep -iE "serializ|C75" /tmp/build.log | sort | uniq -c | head -6
+  registers groupwise_a16_aligned_kernel 6
+  registers dequant_gemm_sm90_kernel 24
+fi
+export INFERENCE_KERNELS=${ROUND_LIBRARY:-$PWD/build/kernels/libinference_kernels.so}
 SM90="INFERENCE_GROUPWISE_SM90=1 INFERENCE_GROUPWISE_SM90_ALL_M=1 INFERENCE_LUTGEMM_SM90=1"
 S=".gpu/app/Server/InferenceServer.dll"
 mkdir -p /tmp/res
