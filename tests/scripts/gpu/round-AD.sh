@@ -11,6 +11,14 @@
 # prefill stages, before and after) with .round/hopper.patch on top; the kernel tests with the automatic choice and with
 # the Hopper kernel at every M; the zeroquant suite at 1, 16, 64 and 1024 tokens, and at 1024 and 4096 with the Hopper
 # kernel at every M (its prefill tiles against dequantize + cuBLAS in the same run). Part 2 follows on the warm machine.
+# Part 4 (run with the dense path's L2-sized slices of W in api_groupwise.cpp, INFERENCE_GROUPWISE_DENSE_SLICE_ROWS,
+# and a "slices" mode of kernel_tests in round-common.sh; neither kept): the kernel tests with the automatic choice and
+# with 128-row slices; the zeroquant suite at 1, 16, 64 and 1024 tokens; Llama-3-8B end to end in bf16, W4A16 and 3-bit
+# LUT-GEMM; the zeroquant suite at 1024 and 4096 tokens with slices and with all rows at
+# once (INFERENCE_GROUPWISE_DENSE_SLICE_ROWS=0); one token on N = 256 ... 28672 at K = 4096 (each kernel's fixed cost
+# against its bytes); the streaming kernel at 2-16 tokens with the zero point off after the MMAs (.round/m16.patch)
+# against without, at 1, 8 and 16 tokens, alternating.
+# Without .round/ (a fresh checkout) part 3 builds and measures the tree as it is.
 set -o pipefail
 cd "$(dirname "$0")/../../.."
 exec > >(tee $OUT/roundAD$1.log) 2>&1
@@ -50,7 +58,7 @@ elif [ "$1" = 3 ]; then
   echo "built at ${SECONDS}s; C7513 (serialized wgmma) warnings by kernel:"
   grep C7513 /tmp/build.log | grep -oE "Weights[^']*Tile[^']*" | sort | uniq -c | cut -c1-120
   cp build/kernels/libinference_kernels.so /tmp/new.so
-  if git apply .round/hopper.patch; then
+  if [ -f .round/hopper.patch ] && git apply .round/hopper.patch; then
     if cmake --build build/kernels > /tmp/build-hopper.log 2>&1; then cp build/kernels/libinference_kernels.so /tmp/new.so; echo "hopper patch built at ${SECONDS}s"
     else echo "HOPPER PATCH BUILD FAILED"; grep -B2 -A8 -E 'error|Error' /tmp/build-hopper.log | head -40; fi
   fi
@@ -62,6 +70,36 @@ import json; d = json.load(open('/tmp/res/zq-prefill.json'))
 print('prefill Hopper / cuBLAS', {k: round(v, 3) for k, v in d['geomean_w4a16_speedup_vs_cublas_bf16'].items()}, 'dequantize + cuBLAS', {k: round(v, 3) for k, v in d['geomean_w4a16_dequant_gemm_speedup_vs_cublas_bf16'].items()})
 print('   ', ' '.join('%d/%dx%d:%.1f/%.1f/%.1f' % (r['m'], r['n'], r['k'], r['cublas_bf16_us'], r['w4a16_us'], r['w4a16_dequant_gemm_us']) for r in d['results']))"
   tar -C /tmp/res -cf $OUT/results-ad3.tar .
+elif [ "$1" = 4 ]; then
+  trap 'grep -v C751 /tmp/common.log | head -60' EXIT
+  source tests/scripts/gpu/round-common.sh > /tmp/common.log 2>&1
+  trap - EXIT
+  echo "built at ${SECONDS}s on $(nvidia-smi --query-gpu=name --format=csv,noheader)"; cp $INFERENCE_KERNELS /tmp/new.so
+  kernel_tests 80 default slices
+  suite zq 100 "" --suite zeroquant --m 1,16,64,1024 > /dev/null && cp /tmp/res/zq.json $OUT/zeroquant-kernels.json && zq_line zq
+  e2e bf16 ""
+  e2e w4a16 "" --quantization zeroquant
+  e2e lut3 "" --quantization lutgemm --weight-bits 3 --group-size 128
+  for v in sliced whole; do
+    env=""; [ $v = whole ] && env="INFERENCE_GROUPWISE_DENSE_SLICE_ROWS=0"
+    suite zq-$v 80 "$env" --suite zeroquant --m 1024,4096 > /dev/null && python3 -c "
+import json; d = json.load(open('/tmp/res/zq-$v.json'))
+print('$v', {k: round(v, 3) for k, v in d['geomean_w4a16_speedup_vs_cublas_bf16'].items()}, ' '.join('%d/%dx%d:%.1f/%.1f' % (r['m'], r['n'], r['k'], r['cublas_bf16_us'], r['w4a16_us']) for r in d['results']))"
+  done
+  if git apply .round/m16.patch && cmake --build build/kernels > /tmp/build-m16.log 2>&1; then
+    cp build/kernels/libinference_kernels.so /tmp/m16.so; echo "m16 patch built at ${SECONDS}s"
+    INFERENCE_KERNELS=/tmp/m16.so kernel_tests 60 default
+    for round in a b; do
+      for lib in new m16; do
+        [ $(left) -lt 90 ] && break
+        suite zq-$lib-$round 45 "INFERENCE_KERNELS=/tmp/$lib.so" --suite zeroquant --m 1,8,16 > /dev/null; zq_line zq-$lib-$round
+      done
+    done
+  else echo "M16 PATCH FAILED"; grep -B2 -A8 -E 'error|Error' /tmp/build-m16.log | head -30; fi
+  [ $(left) -gt 40 ] && suite zq-floor 35 "" --suite zeroquant --m 1 --shapes 256x4096,1024x4096,2048x4096,4096x4096,8192x4096,16384x4096,28672x4096 > /dev/null && python3 -c "
+import json; d = json.load(open('/tmp/res/zq-floor.json'))
+print('one token, N x K: cuBLAS bf16 / W4A16 us', ' '.join('%dx%d:%.2f/%.2f' % (r['n'], r['k'], r['cublas_bf16_us'], r['w4a16_us']) for r in d['results']))"
+  tar -C /tmp/res -cf $OUT/results-ad4.tar .
 elif [ "$1" = 2 ]; then
   [ -f /tmp/new.so ] && export ROUND_LIBRARY=/tmp/new.so  # part 1's, where this is the machine it ran on
   source tests/scripts/gpu/round-common.sh > /dev/null
