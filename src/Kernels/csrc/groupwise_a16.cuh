@@ -135,8 +135,8 @@ __device__ __forceinline__ void a16_piece(float (&acc)[MT][4], uint4 q_lo, uint4
 // over all four lanes t, i.e. of the whole 128 columns. The fragments are the magic-exponent pairs as they come
 // (kBase + u, exact), and the zero point comes off once per chunk after the MMAs:
 // Σ x·(u − z) = Σ x·(kBase + u) − (kBase + z)·Σ x. That drops the subtraction, one of the three instructions per pair
-// (shift, lop3, subtract) in a kernel whose one-token time is mostly the decode's issue. The cancellation costs
-// float accumulation about kBase / |u − z| times the error of the exact-integer fragments (≈1e-5 relative in bf16).
+// (shift, lop3, subtract). The cancellation costs float accumulation about kBase / |u − z| times the error of the
+// exact-integer fragments (≈1e-5 relative in bf16).
 // acc [4]: the m16n8 accumulator (every column is the one token).
 template <typename T>
 __device__ __forceinline__ void a16_piece_x_shared(float (&acc)[4], uint4 q_lo, uint4 q_hi, float s_lo, float s_hi, float z_lo, float z_hi,
