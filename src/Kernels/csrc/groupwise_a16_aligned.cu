@@ -67,7 +67,7 @@ struct TileRows {
 // [stage][piece][thread]: a warp's 16-byte accesses are consecutive, conflict-free. A lane reads only what it copied
 // itself, so cp.async.wait_group orders it and no barrier is needed; a stage is overwritten only after the MMAs that
 // consumed its registers have issued. Scales and zero points stay in registers, one set per stage and piece pair
-// (chunk u or row tile b; the unrolled stage loop keeps their indices static).
+// (chunk u or row tile b; the unrolled stage loop keeps their indices static), loaded with the stage's weights.
 template <typename T, int MT, bool Zeros, bool XShared, int RB>
 __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<MT, RB>)
     groupwise_a16_aligned_kernel(T* __restrict__ y, const T* __restrict__ x, const uint8_t* __restrict__ w, const float* __restrict__ scales,
@@ -90,7 +90,20 @@ __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<MT, RB>)
   }
   float acc[RB][MT][4] = {};
 
-  float sc[kStages][kPairs][2], zp[kStages][kPairs][2];  // [stage][chunk u or row tile b][row lo/hi]
+  // [stage][chunk u or row tile b][row lo/hi]. At one token the zero points stay as loaded (one byte, or at G = 128
+  // with two chunks per stage both chunks' bytes) and become floats where the stage is computed: converted where they
+  // are loaded, the warp would wait there for the load, a DRAM or L2 round trip, before the current stage's MMAs
+  // (H100: 2.94x against 2.86x cuBLAS bf16 at one token). Past one token (128 registers) the conversion stays at the
+  // load: converted where computed, 2 tokens ran 2.61x against 2.74x (docs/benchmarks/h100-w4a16-kernel-variants.json).
+  using ZeroReg = std::conditional_t<XShared, uint32_t, float>;
+  float sc[kStages][kPairs][2];
+  ZeroReg zr[kStages][kPairs][2];
+  const int z_pair_shift = U == 2 && chunk_shift == 0 ? 8 : 0;  // XShared: pair u's byte of zr is u · z_pair_shift
+  auto zero = [&](int stage, int p, int row) -> float {
+    if constexpr (!Zeros) return 8.f;
+    else if constexpr (XShared) return (float)((zr[stage][p][row] >> (p * z_pair_shift)) & 0xFFu);
+    else return zr[stage][p][row];
+  };
   auto piece = [&](int stage, int p) -> uint4& { return ring[(stage * kPieces<RB> + p) * (kWarps * 32) + tid]; };
   StreamCursor in{(int)blockIdx.x, 0}, out{(int)blockIdx.x, 0};  // the next stage to copy, the next to compute
   // Copies `in`'s chunks into `stage` (nothing past the last tile or past K: both warp-uniform) as one commit group.
@@ -112,8 +125,9 @@ __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<MT, RB>)
           const float2 lo = __ldg(reinterpret_cast<const float2*>(r.s_lo + g0)), hi = __ldg(reinterpret_cast<const float2*>(r.s_hi + g0));
           sc[stage][0][0] = lo.x, sc[stage][1][0] = lo.y, sc[stage][0][1] = hi.x, sc[stage][1][1] = hi.y;
           if constexpr (Zeros) {
-            const unsigned zl = __ldg(reinterpret_cast<const unsigned short*>(r.z_lo + g0)), zh = __ldg(reinterpret_cast<const unsigned short*>(r.z_hi + g0));
-            zp[stage][0][0] = (float)(zl & 0xFF), zp[stage][1][0] = (float)(zl >> 8), zp[stage][0][1] = (float)(zh & 0xFF), zp[stage][1][1] = (float)(zh >> 8);
+            const uint32_t zl = __ldg(reinterpret_cast<const unsigned short*>(r.z_lo + g0)), zh = __ldg(reinterpret_cast<const unsigned short*>(r.z_hi + g0));
+            if constexpr (XShared) zr[stage][0][0] = zr[stage][1][0] = zl, zr[stage][0][1] = zr[stage][1][1] = zh;
+            else zr[stage][0][0] = (float)(zl & 0xFF), zr[stage][1][0] = (float)(zl >> 8), zr[stage][0][1] = (float)(zh & 0xFF), zr[stage][1][1] = (float)(zh >> 8);
           }
         } else {  // every chunk of the stage in group g0 (U = 2: G ≥ 256)
 #pragma unroll
@@ -121,15 +135,12 @@ __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<MT, RB>)
             sc[stage][b + u][0] = __ldg(r.s_lo + g0);
             sc[stage][b + u][1] = __ldg(r.s_hi + g0);
             if constexpr (Zeros) {
-              zp[stage][b + u][0] = (float)__ldg(r.z_lo + g0);
-              zp[stage][b + u][1] = (float)__ldg(r.z_hi + g0);
+              zr[stage][b + u][0] = (ZeroReg)__ldg(r.z_lo + g0);
+              zr[stage][b + u][1] = (ZeroReg)__ldg(r.z_hi + g0);
             }
           }
         }
       }
-      if constexpr (!Zeros)
-#pragma unroll
-        for (int p = 0; p < kPairs; p++) zp[stage][p][0] = zp[stage][p][1] = 8.f;
     }
     cp_async_commit();
     in.advance(steps);
@@ -168,17 +179,18 @@ __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<MT, RB>)
 #pragma unroll
             for (int u = 0; u < U; u++)
               groupwise_a16::a16_piece_x_shared<T>(acc[0][0], piece(st, 2 * u), piece(st, 2 * u + 1), sc[st][u][0], sc[st][u][1],
-                                                   zp[st][u][0], zp[st][u][1], x_perm + (c + u) * 16 + t, x_sum[c + u]);
+                                                   zero(st, u, 0), zero(st, u, 1), x_perm + (c + u) * 16 + t, x_sum[c + u]);
           } else if constexpr (RB == 1) {
 #pragma unroll
             for (int u = 0; u < U; u++)
-              groupwise_a16::a16_piece<T, 4, MT, true>(acc[0], piece(st, 2 * u), piece(st, 2 * u + 1), sc[st][u][0], sc[st][u][1], zp[st][u][0],
-                                                       zp[st][u][1], x_row, x_ok, (c + u) * 128, true);
+              groupwise_a16::a16_piece<T, 4, MT, true>(acc[0], piece(st, 2 * u), piece(st, 2 * u + 1), sc[st][u][0], sc[st][u][1], zero(st, u, 0),
+                                                       zero(st, u, 1), x_row, x_ok, (c + u) * 128, true);
           } else {
             uint4 q[RB][2];
+            float z[RB][2];
 #pragma unroll
-            for (int b = 0; b < RB; b++) q[b][0] = piece(st, 2 * b), q[b][1] = piece(st, 2 * b + 1);
-            groupwise_a16::a16_tiles_int4<T, MT, RB>(acc, q, sc[st], zp[st], x_row, c * 128);
+            for (int b = 0; b < RB; b++) q[b][0] = piece(st, 2 * b), q[b][1] = piece(st, 2 * b + 1), z[b][0] = zero(st, b, 0), z[b][1] = zero(st, b, 1);
+            groupwise_a16::a16_tiles_int4<T, MT, RB>(acc, q, sc[st], z, x_row, c * 128);
           }
         }
         if (out.step == steps - 1) finish_tile<kWarps>(acc, split, y, bias, M, N, out.tile * 16 * RB, y_stride, out);
