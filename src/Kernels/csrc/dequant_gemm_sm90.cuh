@@ -247,6 +247,11 @@ cudaError_t launch_dequant_gemm(const T* x, MakeMap make_map, const typename F::
     const int t = env_int("INFERENCE_DEQUANT_SM90_PREFILL_TOKENS");
     return t == 64 || t == 128 || t == 256 ? t : 0;
   }();
+  // INFERENCE_DEQUANT_SM90_PREFILL_CHANNELS=256 takes 256 channels (four consumer warpgroups) × 128 tokens above 64
+  // rows instead (for comparisons): per stage it reads 8 KB of codes and 16 KB of x from L2 for the multiply-adds that
+  // 128 × 256 reads 4 KB and 32 KB for.
+  static const bool tall = env_int("INFERENCE_DEQUANT_SM90_PREFILL_CHANNELS") == 256;
+  if (tall && m > 64) return run(std::integral_constant<int, 128>{}, I4{}, I{});
   const long tiles = (n + 127) / 128;
   const auto cost = [&](int mt, double factor) { return (double)((tiles * ((m + mt - 1) / mt) + sm_count() - 1) / sm_count()) * mt * factor; };
   const int tokens = m <= 64 ? 64 : forced ? forced : (m <= 128 || cost(128, 1.25) < cost(256, 1.0)) ? 128 : 256;
