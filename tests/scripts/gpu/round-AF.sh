@@ -11,10 +11,10 @@ cd "$(dirname "$0")/../../.."
 exec > >(tee $OUT/roundAF$1.log) 2>&1
 left() { echo $((${ROUND_SECONDS:-560} - SECONDS)); }
 TALL="INFERENCE_DEQUANT_SM90_PREFILL_CHANNELS=256"
-prefill_line() {  # prefill_line NAME: Hopper and dequantize + cuBLAS against cuBLAS bf16, and per shape microseconds
+line() {  # line NAME: W4A16 (as chosen) and dequantize + cuBLAS against cuBLAS bf16, copy fraction, per shape microseconds
   python3 -c "
 import json; d = json.load(open('/tmp/res/$1.json')); g = lambda k: {m: round(v, 3) for m, v in d[k].items()}
-print('$1 Hopper', g('geomean_w4a16_speedup_vs_cublas_bf16'), 'dequantize + cuBLAS', g('geomean_w4a16_dequant_gemm_speedup_vs_cublas_bf16'))
+print('$1 W4A16', g('geomean_w4a16_speedup_vs_cublas_bf16'), 'dequantize + cuBLAS', g('geomean_w4a16_dequant_gemm_speedup_vs_cublas_bf16'), 'bw', g('geomean_w4a16_fraction_of_copy_bandwidth'))
 print('   ', ' '.join('%d/%dx%d:%.1f/%.1f/%.1f' % (r['m'], r['n'], r['k'], r['cublas_bf16_us'], r['w4a16_us'], r['w4a16_dequant_gemm_us']) for r in d['results']))"
 }
 if [ "$1" = 1 ]; then
@@ -25,12 +25,12 @@ if [ "$1" = 1 ]; then
   grep -A4 "Compiling entry function '.*dequant_gemm_sm90_kernel.*Li128ELi[24]ELi1E" /tmp/build.log | grep -E "registers|spill" | head -8 | cut -c1-150
   cp $INFERENCE_KERNELS /tmp/new.so
   kernel_tests 70 default sm90 sm90-tall
-  suite zq 100 "" --suite zeroquant --m 1,16,64,1024 > /dev/null && cp /tmp/res/zq.json $OUT/zeroquant-kernels.json
+  suite zq 100 "" --suite zeroquant --m 1,16,64,1024 > /dev/null && cp /tmp/res/zq.json $OUT/zeroquant-kernels.json && line zq
   for round in a b; do
     for v in default tall; do
       [ $(left) -lt 60 ] && break
       env="$SM90"; [ $v = tall ] && env="$SM90 $TALL"
-      suite prefill-$v-$round 70 "$env" --suite zeroquant --m 1024,4096 > /dev/null && prefill_line prefill-$v-$round
+      suite prefill-$v-$round 70 "$env" --suite zeroquant --m 1024,4096 > /dev/null && line prefill-$v-$round
     done
   done
   tar -C /tmp/res -cf $OUT/results-af1.tar .
