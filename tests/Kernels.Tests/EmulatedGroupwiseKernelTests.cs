@@ -62,9 +62,9 @@ public sealed class EmulatedGroupwiseKernelTests
     /// <summary>
     /// The Hopper kernel (groupwise_gemm_sm90.cu on dequant_gemm_sm90.cuh: TMA stages, fragments decoded from shared
     /// memory, warpgroup MMAs), which serving takes on Hopper at 17–128 rows: decode tiles of 8–64 tokens
-    /// with K split over a cluster (132 multiprocessors emulated), prefill tiles of 128 and 256 tokens and of 256
-    /// channels (INFERENCE_DEQUANT_SM90_PREFILL_CHANNELS=256), a K that ends mid-stage, and the mma.sync consumer of the
-    /// decode tiles (INFERENCE_DEQUANT_SM90_SYNC_MMA=1).
+    /// with K split over a cluster (132 multiprocessors emulated), prefill tiles of 128 and 256 tokens (the latter with
+    /// a producer warpgroup, never split; INFERENCE_DEQUANT_SM90_PREFILL_TOKENS=256 takes them at any row count above
+    /// 64), a K that ends mid-stage, and the mma.sync consumer of the decode tiles (INFERENCE_DEQUANT_SM90_SYNC_MMA=1).
     /// </summary>
     public static TheoryData<string, string> A16Hopper => new()
     {
@@ -76,15 +76,15 @@ public sealed class EmulatedGroupwiseKernelTests
         { "bf16 4 asym 128 100 520 1024", "" },      // a 128-token prefill tile, partly filled
         { "fp16 4 asym 128 130 264 640", "" },       // two 128-token tiles; K ends mid-stage
         { "bf16 4 sym 256 300 1000 768", "" },       // 256-token tiles
-        // Prefill tiles of 256 channels (four consumer warpgroups) × 128 tokens, partly filled along both.
-        { "bf16 4 asym 128 100 520 1024", "INFERENCE_DEQUANT_SM90_PREFILL_CHANNELS=256" },
-        { "fp16 4 asym 128 130 264 640", "INFERENCE_DEQUANT_SM90_PREFILL_CHANNELS=256" },
+        // 256-token tiles: a single one, partly filled (not split over K), and two, the second partly filled.
+        { "bf16 4 asym 128 100 520 1024", "INFERENCE_DEQUANT_SM90_PREFILL_TOKENS=256" },
+        { "fp16 4 asym 128 300 264 640", "INFERENCE_DEQUANT_SM90_PREFILL_TOKENS=256" },
         // One multiprocessor: no K split, so a block runs 16 stages through 8 buffers and every stage barrier turns
         // over (the phase parities of the producer/consumer hand-off).
         { "bf16 4 asym 128 1 136 4096", "SIMT_SM_COUNT=1" },
         { "bf16 4 asym 128 9 136 4096", "SIMT_SM_COUNT=1 INFERENCE_DEQUANT_SM90_SYNC_MMA=1" },
         { "fp16 4 sym 128 40 136 4096", "SIMT_SM_COUNT=1" },
-        { "bf16 4 sym 128 200 264 4096", "SIMT_SM_COUNT=1 INFERENCE_DEQUANT_SM90_PREFILL_CHANNELS=256" },
+        { "bf16 4 sym 128 200 264 4096", "SIMT_SM_COUNT=1 INFERENCE_DEQUANT_SM90_PREFILL_TOKENS=256" },
         // Groups of 384 columns (a multiple of 128, not a power of two: the group index divides).
         { "bf16 4 asym 384 33 136 1536", "" },
         // GPCs of 3 multiprocessors hold no cluster of 4: the two channel tiles' K goes to clusters of 3, the last

@@ -66,10 +66,11 @@ public sealed class EmulatedLutGemmKernelTests
     [InlineData("bf16 f32 3 128 130 264 1000 1 0")]
     public void HopperTensorCoreKernelMatchesTheDequantizedMatmul(string args) => KernelEmulator.Check("lut sm90 " + args);
 
-    /// <summary>Prefill tiles of 256 channels × 128 tokens (INFERENCE_DEQUANT_SM90_PREFILL_CHANNELS=256), partly filled.</summary>
+    /// <summary>Prefill tiles of 256 tokens (INFERENCE_DEQUANT_SM90_PREFILL_TOKENS=256: a producer warpgroup, the
+    /// consumers alone summing the tile), partly filled.</summary>
     [Fact]
-    public void HopperTensorCoreKernelTakesTallPrefillTiles() =>
-        KernelEmulator.Check("lut sm90 bf16 f16 3 128 200 264 512 1 0", "INFERENCE_DEQUANT_SM90_PREFILL_CHANNELS=256");
+    public void HopperTensorCoreKernelTakes256TokenTiles() =>
+        KernelEmulator.Check("lut sm90 bf16 f16 3 128 200 264 512 1 0", "INFERENCE_DEQUANT_SM90_PREFILL_TOKENS=256");
 
     /// <summary>One multiprocessor emulated: no K split, so the stage barriers of the pipeline turn over.</summary>
     [Fact]

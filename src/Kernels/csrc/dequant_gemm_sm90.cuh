@@ -9,6 +9,11 @@
 // - One producer warp issues tensor-memory-accelerator (TMA) copies of each stage: the policy's weight tile for 64·C
 //   rows and 64·KB columns, and KB x boxes [MT tokens, 64 columns] 128-byte swizzled. Launched programmatically, the
 //   first stages' weights are in flight before the wait for the kernel that writes x.
+// - 256-token tiles hold 128 accumulators per consumer thread. A block of 2 consumer warpgroups and one producer warp
+//   is allocated registers as 3 warpgroups, 168 per thread, too few: ptxas then waits for every warpgroup MMA before
+//   the next (decoding and multiplying no longer overlap) and spills. There the producer is a whole warpgroup that
+//   gives its registers to the consumers (setmaxnreg: 40 against 232), as in the INT8 GEMM, and leaves once its
+//   copies are issued; the consumers alone sum the tile.
 // - Fragments are double-buffered per 64-column box (per stage when KB = 1), so the dequantization of one box overlaps
 //   the MMAs of the one before; with several boxes per stage, alternate boxes also accumulate into separate registers.
 // - Per-row parameters (scales, zero points, α) of a stage are loaded one stage ahead, into registers of the other
@@ -45,7 +50,11 @@ struct DequantTile {
   // Decode tiles leave room for two blocks per SM; prefill tiles take most of the shared memory for one.
   static constexpr int kBudget = C == 1 ? 100 * 1024 : 200 * 1024;
   static constexpr int kStages = std::min(8, std::max(2, kBudget / kStage));
-  static constexpr int kThreads = 128 * C + 32;  // consumer warpgroups, then the producer warp
+  // Consumer warpgroups, then the producer warp, or warpgroup where the accumulators need more than 168 registers.
+  static constexpr bool kProducerWarpgroup = MT >= 256;
+  static constexpr int kConsumerThreads = 128 * C;
+  static constexpr int kThreads = kConsumerThreads + (kProducerWarpgroup ? 128 : 32);
+  static constexpr int kProducerRegs = 40, kConsumerRegs = std::min(256, (65536 - 128 * kProducerRegs) / kConsumerThreads / 8 * 8);
   static constexpr int kMinBlocks = C == 1 ? 2 : 1;
   static constexpr int kPitch = kRows + 1;  // partial sums [MT][kPitch] float
   static constexpr int kSmem = 1024 + kStages * kStage + 2 * kStages * 8;
@@ -100,8 +109,9 @@ __global__ void __launch_bounds__(DequantTile<MT, C, KB, W::kTileBytes>::kThread
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   init_stage_barriers(full, empty, kStages, 4 * C);
 
-  if (warp == 4 * C) {
-    if (lane == 0)
+  if (warp >= 4 * C) {
+    if constexpr (S::kProducerWarpgroup) regs_down<S::kProducerRegs>();
+    if (warp == 4 * C && lane == 0)
       produce_slices(
           full, empty, kStages, count, (uint32_t)stage_bytes, [] { pdl_start(); },
           [&](int i, int s, uint64_t* bar) { W::load(smem + s * S::kStage, &w_map, kt0 + i, n0, bar); },
@@ -112,7 +122,9 @@ __global__ void __launch_bounds__(DequantTile<MT, C, KB, W::kTileBytes>::kThread
           kDequantPrefetchStages);
     else
       pdl_start();
+    if constexpr (S::kProducerWarpgroup) return;  // such tiles are never split: the consumers sum them
   } else {
+    if constexpr (S::kProducerWarpgroup) regs_up<S::kConsumerRegs>();
     pdl_start();
     const int r_lo = warp * 16 + lane / 4, t = lane % 4;  // this lane's rows in the block tile: r_lo, r_lo + 8
     typename W::Lane wl(args, n0, r_lo, N, K, lane);
@@ -181,7 +193,8 @@ __global__ void __launch_bounds__(DequantTile<MT, C, KB, W::kTileBytes>::kThread
     store_partials<MT, S::kPitch>(reinterpret_cast<float*>(smem), acc, r_lo, t);
   }
 
-  cluster_sum_partials<kDequantMaxSplit, S::kRows, S::kPitch, S::kThreads>(reinterpret_cast<const float*>(smem), split, rank, min(M - m0, MT),
+  constexpr int kSumThreads = S::kProducerWarpgroup ? S::kConsumerThreads : S::kThreads;
+  cluster_sum_partials<kDequantMaxSplit, S::kRows, S::kPitch, kSumThreads>(reinterpret_cast<const float*>(smem), split, rank, min(M - m0, MT),
                                                                           n0, N, [&](int m, int n, float sum) {
                                                                             if (bias) sum += to_f(bias[n]);
                                                                             y[(int64_t)(m0 + m) * ldy + n] = from_f<T>(sum);
@@ -202,7 +215,7 @@ cudaError_t launch_dequant_tiles(const T* x, const CUtensorMap& w_map, int w_byt
   // One token tile: about `per_sm` blocks per SM, each channel tile's K split over at most kDequantMaxSplit of them.
   const int per_sm = std::max(1, std::min(2, 227 * 1024 / S::kSmem));
   const int tiles = (n + S::kRows - 1) / S::kRows, m_tiles = (m + MT - 1) / MT, ktiles = (k + S::kK - 1) / S::kK;
-  const int split = m_tiles > 1 ? 1
+  const int split = m_tiles > 1 || S::kProducerWarpgroup ? 1
                                 : resident_split<kernel>(std::min({per_sm * sm_count() / tiles, kDequantMaxSplit, ktiles}), tiles,
                                                          S::kThreads, S::kSmem);
   return launch_pdl_cluster(kernel, dim3(tiles * split, m_tiles), dim3(S::kThreads), S::kSmem, st, split, x_map, w_map, y, args, bias, m, n,
@@ -247,11 +260,6 @@ cudaError_t launch_dequant_gemm(const T* x, MakeMap make_map, const typename F::
     const int t = env_int("INFERENCE_DEQUANT_SM90_PREFILL_TOKENS");
     return t == 64 || t == 128 || t == 256 ? t : 0;
   }();
-  // INFERENCE_DEQUANT_SM90_PREFILL_CHANNELS=256 takes 256 channels (four consumer warpgroups) × 128 tokens above 64
-  // rows instead (for comparisons): per stage it reads 8 KB of codes and 16 KB of x from L2 for the multiply-adds that
-  // 128 × 256 reads 4 KB and 32 KB for.
-  static const bool tall = env_int("INFERENCE_DEQUANT_SM90_PREFILL_CHANNELS") == 256;
-  if (tall && m > 64) return run(std::integral_constant<int, 128>{}, I4{}, I{});
   const long tiles = (n + 127) / 128;
   const auto cost = [&](int mt, double factor) { return (double)((tiles * ((m + mt - 1) / mt) + sm_count() - 1) / sm_count()) * mt * factor; };
   const int tokens = m <= 64 ? 64 : forced ? forced : (m <= 128 || cost(128, 1.25) < cost(256, 1.0)) ? 128 : 256;

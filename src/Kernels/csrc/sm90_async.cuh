@@ -56,12 +56,13 @@ __device__ __forceinline__ void with_count(int n, F&& f) {
 // elements e = m·Rows + ch in [rank·chunk, rank·chunk + chunk) of the tokens·Rows real ones (consecutive threads take
 // consecutive channels), reading every block's partial at once through distributed shared memory (one round trip per
 // element, not `split`), and calls finish(m, n, Σ partials) for the channels n = n0 + ch below N. The loop is compiled
-// once per split, so that a block reads only the partials that exist.
+// once per split, so that a block reads only the partials that exist. Threads: the block's first threads that take
+// part; with split > 1 it must be the whole block (the cluster barrier counts every thread).
 template <int MaxSplit, int Rows, int Pitch, int Threads, typename P, typename Finish>
 __device__ __forceinline__ void cluster_sum_partials(const P* part, int split, int rank, int tokens, int n0, int N, Finish finish) {
   namespace cg = cooperative_groups;
   if (split > 1) cg::this_cluster().sync();
-  else __syncthreads();
+  else named_barrier_sync(2, Threads);
   const int total = tokens * Rows, chunk = (total + split - 1) / split, end = min(total, (rank + 1) * chunk);
   auto sum_over = [&](auto blocks) {
     constexpr int S = decltype(blocks)::value;

@@ -1,7 +1,7 @@
 # Sourced by the round-*.sh scripts (from the repository root, after their `exec > >(tee ...)`): builds the native
 # library (unless ROUND_LIBRARY names one already built) with ptxas -v (and EXTRA_CUDA_FLAGS) and prints the aligned and Hopper kernels' registers and spills (registers KERNEL LINES prints
 # the first LINES instances of another), exports INFERENCE_KERNELS and sets SM90 (the Hopper paths at every M) and S (the server dll); kernel_tests TIMEOUT MODE... runs the group-wise and
-# LUT-GEMM kernel tests once per mode (default, sm90, sm90-sync, sm90-tall: 256-channel prefill tiles); suite NAME TIMEOUT "ENV" ARGS... runs bench-kernels
+# LUT-GEMM kernel tests once per mode (default, sm90, sm90-sync, sm90-t256: 256-token tiles above 64 rows); suite NAME TIMEOUT "ENV" ARGS... runs bench-kernels
 # ARGS with the environment settings ENV into /tmp/res/NAME.json and prints its last line; e2e NAME "ENV" FLAGS... runs
 # Llama-3-8B end to end (dummy weights, 128 + 128 tokens, concurrency 1, 1 and 64) into /tmp/res/e2e-NAME.json and prints
 # each level's tok/s and mean step ms; opt175b TAR KERNEL... runs OPT-175B in 3-bit BCQ g128 (dummy weights, 128 + 32
@@ -27,7 +27,7 @@ kernel_tests() {
   shift
   for mode in "$@"; do
     env=""; [ $mode = sm90 ] && env="$SM90"; [ $mode = sm90-sync ] && env="$SM90 INFERENCE_DEQUANT_SM90_SYNC_MMA=1"
-    [ $mode = sm90-tall ] && env="$SM90 INFERENCE_DEQUANT_SM90_PREFILL_CHANNELS=256"
+    [ $mode = sm90-t256 ] && env="$SM90 INFERENCE_DEQUANT_SM90_PREFILL_TOKENS=256"
     env $env timeout $limit dotnet .gpu/app/Gpu.Tests/Gpu.Tests.dll --filter-class '*GroupwiseKernelTests' --filter-class '*LutGemmKernelTests' > $OUT/kernel-tests-$mode.log 2>&1; echo "$mode tests rc=$? at ${SECONDS}s"
     grep -E '\[FAIL\]|total:|succeeded:|failed:' $OUT/kernel-tests-$mode.log | head -20
     grep -A8 '\[FAIL\]' $OUT/kernel-tests-$mode.log | grep -E 'Assert|error|Error|Exception' | head -12
