@@ -11,7 +11,7 @@
 //   first stages' weights are in flight before the wait for the kernel that writes x.
 // - 256-token tiles hold 128 accumulators per consumer thread. A block of 2 consumer warpgroups and one producer warp
 //   is allocated registers as 3 warpgroups, 168 per thread, too few: ptxas then waits for every warpgroup MMA before
-//   the next (decoding and multiplying no longer overlap) and spills. There the producer is a whole warpgroup that
+//   the next (decoding and multiplying would not overlap) and spills. There the producer is a whole warpgroup that
 //   gives its registers to the consumers (setmaxnreg: 40 against 232), as in the INT8 GEMM, and leaves once its
 //   copies are issued; the consumers alone sum the tile.
 // - Fragments are double-buffered per 64-column box (per stage when KB = 1), so the dequantization of one box overlaps
@@ -228,8 +228,10 @@ inline bool sync_mma_decode() {
 }
 
 // The tile configuration for m rows. Decode (≤ 64 rows): 256 columns per stage, one warpgroup up to 16 rows, two above.
-// Prefill: 128 channels × 128 or 256 tokens, whichever leaves fewer idle SMs in the last wave (a 128-token tile reads its weights twice as
-// often per token, counted as 1.25× the work per column as in the INT8 kernel), 64 columns per stage.
+// Prefill: 128 channels × 128 or 256 tokens, whichever costs less counting waves × tokens per tile, a 128-token tile's
+// token counted 1.5× (it reads its weights twice as often per token; on an H100 at 1024 × 6144 × 4096, three waves
+// of 128-token tiles took 117–119 µs and two of 256-token tiles 105–108, docs/benchmarks/h100-hopper-w4a16-kernel.json),
+// 64 columns per stage. Serving sends this kernel at most 128 rows (above that it dequantizes and uses cuBLAS).
 // F is the weights family: F::Args, and F::Tile<C, KB> the policy. make_map(rows per tile, stage columns,
 // CUtensorMap*) → the tile's actual bytes per stage (0: refused).
 template <typename T, typename F, typename MakeMap>
@@ -262,7 +264,7 @@ cudaError_t launch_dequant_gemm(const T* x, MakeMap make_map, const typename F::
   }();
   const long tiles = (n + 127) / 128;
   const auto cost = [&](int mt, double factor) { return (double)((tiles * ((m + mt - 1) / mt) + sm_count() - 1) / sm_count()) * mt * factor; };
-  const int tokens = m <= 64 ? 64 : forced ? forced : (m <= 128 || cost(128, 1.25) < cost(256, 1.0)) ? 128 : 256;
+  const int tokens = m <= 64 ? 64 : forced ? forced : (m <= 128 || cost(128, 1.5) < cost(256, 1.0)) ? 128 : 256;
   if (tokens == 64) return run(std::integral_constant<int, 64>{}, I2{}, I4{});
   if (tokens == 128) return run(std::integral_constant<int, 128>{}, I2{}, I{});
   return run(std::integral_constant<int, 256>{}, I2{}, I{});
