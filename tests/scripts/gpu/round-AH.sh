@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Round AH, in parts (the argument). Part 1: build; the zeroquant suite with prefill on the Hopper kernel
+# (INFERENCE_GROUPWISE_SM90_ALL_M=1) against dequantize + cuBLAS at 256 to 4096 tokens, to find where serving should
+# send prefill to it (it needs no temporary dequantized weight); the same for the lutgemm suite at 3 bits; the kernel
+# tests. Part 2 (after part 1, on its machine): one Llama-3-8B decode step at batch 1 kernel by kernel (Nsight
+# Compute's gpu__time_duration of every kernel of a short bench run; the decode kernels grouped by name, per step),
+# W4A16 then bf16, against the step time the same bench reports without the profiler.
+set -o pipefail
+cd "$(dirname "$0")/../../.."
+exec > >(tee $OUT/roundAH$1.log) 2>&1
+left() { echo $((${ROUND_SECONDS:-560} - SECONDS)); }
+[ "$1" = 2 ] && [ -f build/kernels/libinference_kernels.so ] && export ROUND_LIBRARY=$PWD/build/kernels/libinference_kernels.so
+source tests/scripts/gpu/round-common.sh > /tmp/common.log 2>&1 || { head -60 /tmp/common.log; exit 1; }
+echo "ready at ${SECONDS}s on $(nvidia-smi --query-gpu=name --format=csv,noheader)"
+if [ "$1" = 1 ]; then
+  line() {  # line NAME KERNEL SECOND-GEOMEAN DEQUANT-US: geometric means, per-shape µs (cuBLAS / kernel / dequantize + cuBLAS)
+    python3 -c "
+import json; d = json.load(open('/tmp/res/$1.json')); g = lambda k: {m: round(v, 3) for m, v in d[k].items()}
+print('$1', g('geomean_$2_speedup_vs_cublas_bf16'), '$3', g('$3'))
+for r in d['results']: print('   %d/%dx%d: %.1f / %.1f / %.1f' % (r['m'], r['n'], r['k'], r['cublas_bf16_us'], r['$2_us'], r['$4']))"
+  }
+  suite zq-sweep 200 "$SM90" --suite zeroquant --m 256,512,1024,2048,4096 > /dev/null &&
+    line zq-sweep w4a16 geomean_w4a16_dequant_gemm_speedup_vs_cublas_bf16 w4a16_dequant_gemm_us
+  cp /tmp/res/zq-sweep.json $OUT/ 2>/dev/null
+  suite lut-sweep 200 "$SM90" --suite lutgemm --m 256,1024,4096 --shapes 6144x4096,4096x4096,28672x4096,4096x14336 > /dev/null &&
+    line lut-sweep q3_lut geomean_q3_lut_speedup_vs_dequant_gemm q3_dequant_gemm_us
+  cp /tmp/res/lut-sweep.json $OUT/ 2>/dev/null
+  kernel_tests 70 sm90 default
+  tar -C /tmp/res -cf $OUT/results-ah1.tar .
+elif [ "$1" = 2 ]; then
+  step() {  # step NAME FLAGS...: the bench's own step time, then every kernel under Nsight Compute
+    local name=$1
+    shift
+    [ $(left) -lt 100 ] && { echo "skipping $name: $(left)s left"; return; }
+    timeout 80 dotnet $S bench --device cuda --model src/Assets/configs/llama-3-8b --load-format dummy --skip-tokenizer-init \
+      --input-len 128 --output-len 16 --concurrency 1,1 "$@" --output-json /tmp/res/step-$name.json > /dev/null 2>&1
+    python3 -c "import json; print('$name bench step ms', [round(r['mean_step_ms'], 3) for r in json.load(open('/tmp/res/step-$name.json'))['runs']])"
+    timeout $(( $(left) - 20 )) ncu --metrics gpu__time_duration.sum --csv --print-units base --log-file /tmp/ncu-$name.csv \
+      dotnet $S bench --device cuda --model src/Assets/configs/llama-3-8b --load-format dummy --skip-tokenizer-init \
+      --input-len 16 --output-len 12 --concurrency 1 "$@" > /tmp/ncu-$name.log 2>&1 || echo "ncu rc=$? at ${SECONDS}s"
+    xz -9 -k -c /tmp/ncu-$name.csv > $OUT/ncu-$name.csv.xz
+    python3 - /tmp/ncu-$name.csv <<'PY'
+import csv, sys, collections
+rows = [r for r in csv.DictReader(l for l in open(sys.argv[1]) if l.startswith('"')) if r.get('Metric Name') == 'gpu__time_duration.sum']
+names = [r['Kernel Name'] for r in rows]
+# From the first decode-attention launch (less layer 0's norm, projection and rotary) on: the warm-up pass, the 16-token
+# prefill (its own attention kernel, listed apart) and the decode steps' graph replays. A step has one paged_decode
+# launch per layer.
+first = next(i for i, n in enumerate(names) if 'paged_decode' in n)
+tail = rows[max(0, first - 3):]
+attn = sum('paged_decode' in r['Kernel Name'] for r in tail)
+steps = attn / 32
+per = collections.defaultdict(float)
+for r in tail: per[r['Kernel Name'][:90]] += float(r['Metric Value']) / 1e3 / steps
+print('kernels profiled', len(rows), 'steps in the tail', steps)
+for k, v in sorted(per.items(), key=lambda x: -x[1])[:25]: print('  %8.1f us  %s' % (v, k))
+print('  total %.3f ms per step' % (sum(per.values()) / 1e3))
+PY
+  }
+  step w4a16 --quantization zeroquant
+  step bf16
+  tar -C /tmp/res -cf $OUT/results-ah2.tar .
+fi
