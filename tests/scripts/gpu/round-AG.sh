@@ -15,12 +15,6 @@ cd "$(dirname "$0")/../../.."
 exec > >(tee $OUT/roundAG$1.log) 2>&1
 left() { echo $((${ROUND_SECONDS:-560} - SECONDS)); }
 source tests/scripts/gpu/round-common.sh
-sass_counts() {  # per Hopper kernel instance: warpgroup MMAs, full waits after them, local stores, the instance
-  cuobjdump -sass $INFERENCE_KERNELS 2>/dev/null | awk '
-    /Function : / { if (f) print h, d, l, f; f = ($3 ~ /dequant_gemm_sm90_kernel/) ? $3 : ""; h = d = l = 0; next }
-    f && /HGMMA/ { h++ } f && /WARPGROUP.DEPBAR.LE gsb0, 0x0/ { d++ } f && /STL/ { l++ }
-    END { if (f) print h, d, l, f }' | sed -E 's/_Z24dequant_gemm_sm90_kernelI//; s/EEv14CUtensorMap.*//' | cut -c1-200
-}
 echo "built at ${SECONDS}s on $(nvidia-smi --query-gpu=name --format=csv,noheader)"
 if [ "$1" = 1 ] || [ "$1" = 3 ]; then
   profile() {  # profile NAME KERNEL-REGEX "ENV": the full set at 1024 × 4096 × 4096

@@ -4,7 +4,10 @@
 # send prefill to it (it needs no temporary dequantized weight); the same for the lutgemm suite at 3 bits; the kernel
 # tests. Part 2 (after part 1, on its machine): one Llama-3-8B decode step at batch 1 kernel by kernel (Nsight
 # Compute's gpu__time_duration of every kernel of a short bench run; the decode kernels grouped by name, per step),
-# W4A16 then bf16, against the step time the same bench reports without the profiler.
+# W4A16 then bf16, against the step time the same bench reports without the profiler. Part 3: build; prefill on the
+# Hopper kernel at 1024 and 4096 tokens as built and with .round/halves.patch (each box's two 32-column chunks decoded
+# and sent to the tensor cores in turn, a fence between: the first warpgroup MMA of a box waits less), twice,
+# alternating, each rebuilt; the patched build's SASS counts and kernel tests with the Hopper kernel at every M.
 set -o pipefail
 cd "$(dirname "$0")/../../.."
 exec > >(tee $OUT/roundAH$1.log) 2>&1
@@ -60,4 +63,20 @@ PY
   step w4a16 --quantization zeroquant
   step bf16
   tar -C /tmp/res -cf $OUT/results-ah2.tar .
+elif [ "$1" = 3 ]; then
+  prefill() {  # prefill NAME: the zeroquant suite at 1024 and 4096 tokens on the Hopper kernel
+    [ $(left) -lt 60 ] && return
+    suite $1 70 "$SM90" --suite zeroquant --m 1024,4096 > /dev/null && python3 -c "
+import json; d = json.load(open('/tmp/res/$1.json'))
+print('$1', {m: round(v, 3) for m, v in d['geomean_w4a16_speedup_vs_cublas_bf16'].items()}, ' '.join('%d/%d:%.1f/%.1f' % (r['m'], r['n'], r['cublas_bf16_us'], r['w4a16_us']) for r in d['results']))"
+  }
+  for round in a b; do
+    prefill built-$round
+    git apply .round/halves.patch && cmake --build build/kernels > /tmp/build-halves.log 2>&1 || { echo "halves BUILD FAILED"; grep -A5 error /tmp/build-halves.log | head; }
+    [ $round = a ] && { grep -c C751 /tmp/build-halves.log; sass_counts 2>/dev/null | grep "Int4.*Li2ELi1E"; }
+    prefill halves-$round
+    [ $round = b ] && kernel_tests 70 sm90
+    git apply -R .round/halves.patch && cmake --build build/kernels > /dev/null 2>&1
+  done
+  tar -C /tmp/res -cf $OUT/results-ah3.tar .
 fi

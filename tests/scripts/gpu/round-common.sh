@@ -5,7 +5,8 @@
 # ARGS with the environment settings ENV into /tmp/res/NAME.json and prints its last line; e2e NAME "ENV" FLAGS... runs
 # Llama-3-8B end to end (dummy weights, 128 + 128 tokens, concurrency 1, 1 and 64) into /tmp/res/e2e-NAME.json and prints
 # each level's tok/s and mean step ms; opt175b TAR KERNEL... runs OPT-175B in 3-bit BCQ g128 (dummy weights, 128 + 32
-# tokens, batch 1 and 16) with each --lutgemm-kernel while the script's left() says there is time, and tars /tmp/res.
+# tokens, batch 1 and 16) with each --lutgemm-kernel while the script's left() says there is time, and tars /tmp/res;
+# sass_counts prints each dequant_gemm_sm90_kernel instance's warpgroup MMAs, full waits after them and local stores.
 registers() {
   grep -A4 "Compiling entry function '.*$1" /tmp/build.log | grep -E "Compiling|registers|spill" | sed -E "s/.*$1I([^E]*)E.*/\1/" | paste - - - |
     cut -c1-220 | head -$2
@@ -22,6 +23,12 @@ export INFERENCE_KERNELS=${ROUND_LIBRARY:-$PWD/build/kernels/libinference_kernel
 SM90="INFERENCE_GROUPWISE_SM90=1 INFERENCE_GROUPWISE_SM90_ALL_M=1 INFERENCE_LUTGEMM_SM90=1"
 S=".gpu/app/Server/InferenceServer.dll"
 mkdir -p /tmp/res
+sass_counts() {  # per Hopper kernel instance of the library: warpgroup MMAs, full waits after them, local stores, the instance
+  cuobjdump -sass $INFERENCE_KERNELS 2>/dev/null | awk '
+    /Function : / { if (f) print h, d, l, f; f = ($3 ~ /dequant_gemm_sm90_kernel/) ? $3 : ""; h = d = l = 0; next }
+    f && /HGMMA/ { h++ } f && /WARPGROUP.DEPBAR.LE gsb0, 0x0/ { d++ } f && /STL/ { l++ }
+    END { if (f) print h, d, l, f }' | sed -E 's/_Z24dequant_gemm_sm90_kernelI//; s/EEv14CUtensorMap.*//' | cut -c1-200
+}
 kernel_tests() {
   local limit=$1 mode env
   shift
