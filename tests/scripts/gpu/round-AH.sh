@@ -5,7 +5,7 @@
 # tests. Part 2 (after part 1, on its machine): one Llama-3-8B decode step at batch 1 kernel by kernel (Nsight
 # Compute's gpu__time_duration of every kernel of a short bench run; the decode kernels grouped by name, per step),
 # W4A16 then bf16, against the step time the same bench reports without the profiler. Part 3: build; prefill on the
-# Hopper kernel at 1024 and 4096 tokens as built and with .round/halves.patch (each box's two 32-column chunks decoded
+# Hopper kernel at 1024 and 4096 tokens as built and with tests/scripts/gpu/patches/halves.patch (each box's two 32-column chunks decoded
 # and sent to the tensor cores in turn, a fence between: the first warpgroup MMA of a box waits less), twice,
 # alternating, each rebuilt; the patched build's SASS counts and kernel tests with the Hopper kernel at every M.
 set -o pipefail
@@ -72,11 +72,11 @@ print('$1', {m: round(v, 3) for m, v in d['geomean_w4a16_speedup_vs_cublas_bf16'
   }
   for round in a b; do
     prefill built-$round
-    git apply .round/halves.patch && cmake --build build/kernels > /tmp/build-halves.log 2>&1 || { echo "halves BUILD FAILED"; grep -A5 error /tmp/build-halves.log | head; }
+    git apply tests/scripts/gpu/patches/halves.patch && cmake --build build/kernels > /tmp/build-halves.log 2>&1 || { echo "halves BUILD FAILED"; grep -A5 error /tmp/build-halves.log | head; }
     [ $round = a ] && { grep -c C751 /tmp/build-halves.log; sass_counts 2>/dev/null | grep "Int4.*Li2ELi1E"; }
     prefill halves-$round
     [ $round = b ] && kernel_tests 70 sm90
-    git apply -R .round/halves.patch && cmake --build build/kernels > /dev/null 2>&1
+    git apply -R tests/scripts/gpu/patches/halves.patch && cmake --build build/kernels > /dev/null 2>&1
   done
   tar -C /tmp/res -cf $OUT/results-ah3.tar .
 fi
