@@ -5,9 +5,10 @@
 # tests. Part 2 (after part 1, on its machine): one Llama-3-8B decode step at batch 1 kernel by kernel (Nsight
 # Compute's gpu__time_duration of every kernel of a short bench run; the decode kernels grouped by name, per step),
 # W4A16 then bf16, against the step time the same bench reports without the profiler. Part 3: build; prefill on the
-# Hopper kernel at 1024 and 4096 tokens as built and with tests/scripts/gpu/patches/halves.patch (each box's two 32-column chunks decoded
-# and sent to the tensor cores in turn, a fence between: the first warpgroup MMA of a box waits less), twice,
-# alternating, each rebuilt; the patched build's SASS counts and kernel tests with the Hopper kernel at every M.
+# Hopper kernel at 1024 and 4096 tokens as built and with tests/scripts/gpu/patches/halves.patch (each box's two
+# 32-column chunks decoded and sent to the tensor cores in turn, a fence between: the first warpgroup MMA of a box
+# waits less), twice, alternating, each rebuilt; the patched build's SASS counts and kernel tests with the Hopper
+# kernel at every M.
 set -o pipefail
 cd "$(dirname "$0")/../../.."
 exec > >(tee $OUT/roundAH$1.log) 2>&1
