@@ -6,8 +6,8 @@
 # Compute's gpu__time_duration of every kernel of a short bench run; the decode kernels grouped by name, per step),
 # W4A16 then bf16, against the step time the same bench reports without the profiler. Part 3: build; prefill on the
 # Hopper kernel at 1024 and 4096 tokens as built and with tests/scripts/gpu/patches/halves.patch (each box's two
-# 32-column chunks decoded and sent to the tensor cores in turn, a fence between: the first warpgroup MMA of a box
-# waits less), twice, alternating, each rebuilt; the patched build's SASS counts and kernel tests with the Hopper
+# 32-column chunks decoded and sent to the tensor cores in turn, a fence between, so that the first warpgroup MMA of
+# a box need not wait for the whole box's decode), twice, alternating, each rebuilt; the patched build's SASS counts and kernel tests with the Hopper
 # kernel at every M.
 set -o pipefail
 cd "$(dirname "$0")/../../.."
