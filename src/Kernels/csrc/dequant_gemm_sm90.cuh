@@ -36,6 +36,7 @@
 #include <algorithm>
 #include <type_traits>
 #include "dtype_convert.cuh"
+#include "group_index.cuh"
 #include "pdl.cuh"
 #include "sm90_async.cuh"
 #include "wgmma_f16.cuh"
@@ -67,19 +68,11 @@ struct DequantTile {
 // dequant_param_sets(KB) sets, box b uses set b / 2; set j of stage kt belongs to group DequantGroups(...)(kt, KB, j).
 constexpr int dequant_param_sets(int kb) { return (kb + 1) / 2; }
 // Asked once per set and stage in every consumer warp, so kept cheap: 32-bit arithmetic (a 64-bit division is a called
-// routine) and a shift where G is a power of two (a division by a runtime value is about a dozen instructions).
+// routine) and a shift where G is a power of two (group_index.cuh).
 struct DequantGroups {
-  unsigned group, last;
-  int shift;  // log2 G, or −1
-  __device__ DequantGroups(int g, int groups) : group(g), last(groups - 1), shift(-1) {
-    if ((g & (g - 1)) == 0)
-      for (shift = 0; (1 << shift) < g; shift++) {
-      }
-  }
-  __device__ int operator()(int kt, int kb, int j) const {
-    const unsigned col = kt * kb * 64 + 128 * j;
-    return (int)min(shift >= 0 ? col >> shift : col / group, last);
-  }
+  int group, last, shift;
+  __device__ DequantGroups(int g, int groups) : group(g), last(groups - 1), shift(group_shift(g)) {}
+  __device__ int operator()(int kt, int kb, int j) const { return min(group_of(kt * kb * 64 + 128 * j, group, shift), last); }
 };
 
 constexpr int kDequantMaxSplit = 8;    // the portable cluster size

@@ -1,5 +1,6 @@
 #include <type_traits>
 #include "dtype_convert.cuh"
+#include "group_index.cuh"
 #include "groupwise_a16.cuh"
 #include "groupwise_gemm.h"
 #include "mma.cuh"
@@ -17,10 +18,6 @@ namespace {
 using groupwise_a16::kWarps;
 constexpr int kUnroll = 4;     // 32-k steps (A8) per warp in flight before their MMAs (twice that for one token tile)
 constexpr int kUnrollA16 = 2;  // 64-byte chunks per warp and buffer (A16): 8 16-byte loads in flight per lane
-
-// k / group without a division on the hot path when the group size is a power of two (shift ≥ 0).
-__device__ __forceinline__ int group_of(int k, int group, int shift) { return shift >= 0 ? k >> shift : k / group; }
-__device__ __forceinline__ int group_shift(int group) { return (group & (group - 1)) == 0 ? __ffs(group) - 1 : -1; }
 
 // y [M, N] (one token tile of ≤ 8·MT rows per grid.y), x [M, K], w packed bytes [N, K·Bits/8]. ScaleAfter (G a
 // multiple of a chunk's 128 int4 / 64 int8 codes): the fragments hold the exact integers u − z, each chunk's MMAs
