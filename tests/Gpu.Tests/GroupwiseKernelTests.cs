@@ -100,6 +100,40 @@ public sealed class GroupwiseKernelTests(CudaFixture cuda) : IClassFixture<CudaF
         }
     }
 
+    /// <summary>
+    /// The gated MLP's down projection from gate_up [M, 2K]: at one token on the aligned kernel silu(gate)·up is
+    /// computed as the kernel copies x, elsewhere (more tokens, INT8 codes, K past what x may occupy in shared memory)
+    /// silu_mul writes a temporary first. Either way the kernel sees the values silu_mul writes: bit-equal to
+    /// <see cref="NativeKernels.SiluMul"/> then <see cref="NativeKernels.GroupwiseGemm"/>, bias included.
+    /// </summary>
+    [Theory]
+    [InlineData(4, false, 128, 1, 4104, 4096)]   // fused
+    [InlineData(4, true, 256, 1, 520, 14336)]    // fused, Llama-3-8B's down projection K
+    [InlineData(4, false, 128, 3, 520, 1024)]    // three tokens: silu_mul, then the streaming kernel
+    [InlineData(8, false, 128, 1, 264, 1024)]    // INT8 codes: silu_mul, then the general kernel
+    [InlineData(4, false, 128, 1, 72, 16640)]    // K past 16384: silu_mul, then x from global memory
+    public void SiluInputIsBitEqualToSiluMulThenGemm(int bits, bool symmetric, int group, int m, int n, int k)
+    {
+        var device = cuda.Require();
+        var rng = new Random(m * 31 + n + k);
+        var wf = new float[(long)n * k];
+        for (long i = 0; i < wf.Length; i++) wf[i] = (float)(rng.NextDouble() * 2 - 1) * 0.05f;
+        using var dw = GroupwiseDeviceWeight.Upload(GroupwiseWeight.Quantize(wf, n, k, bits, group, symmetric), device, Kernels());
+        foreach (var dtype in new[] { ScalarType.BFloat16, ScalarType.Float16 })
+        {
+            using var gateUp = randn([m, 2 * k], ScalarType.Float32, device).mul(Scalars.Of(2)).to(dtype);
+            using var bias = randn([n], dtype, device);
+            using var fused = Kernels().GroupwiseGemmSilu(gateUp, dw.Packed, dw.Scales, dw.Zeros, bias, bits, group);
+            using var activated = Kernels().SiluMul(gateUp);
+            using var separate = Kernels().GroupwiseGemm(activated, dw.Packed, dw.Scales, dw.Zeros, bias, bits, group);
+            Assert.True(fused.eq(separate).all().item<bool>(), $"{dtype} M={m} K={k}: the fused down projection differs from silu_mul then the GEMM");
+            Assert.True(separate.abs().max().item<float>() > 0.1f);  // not a product of zeros
+        }
+        using var narrow = zeros([1, k], ScalarType.BFloat16, device);
+        var e = Assert.Throws<InvalidOperationException>(() => Kernels().GroupwiseGemmSilu(narrow, dw.Packed, dw.Scales, dw.Zeros, null, bits, group));
+        Assert.Contains("gate_up must be [M, 2K]", e.Message);
+    }
+
     [Fact]
     public void BiasAndStridedInputAreHonoured()
     {

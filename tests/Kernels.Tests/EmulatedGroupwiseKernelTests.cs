@@ -96,6 +96,16 @@ public sealed class EmulatedGroupwiseKernelTests
     [MemberData(nameof(A16Hopper))]
     public void HopperA16MatchesTheDequantizedReference(string args, string environment) => KernelEmulator.Check("groupwise a16-sm90 " + args, environment);
 
+    /// <summary>
+    /// The gated MLP's down projection at one token on the aligned kernel with silu(gate)·up computed from gate_up
+    /// [2K] as the block copies x, against the reference product of silu_mul's rounded values.
+    /// </summary>
+    [Theory]
+    [InlineData("bf16 4 asym 128 1 136 4096", "")]
+    [InlineData("fp16 4 sym 256 1 40 14336", "")]          // Llama-3-8B's down projection K
+    [InlineData("bf16 4 sym 512 1 48 1024", "SIMT_SM_COUNT=1")] // two blocks walk every tile
+    public void A16SiluMatchesTheActivatedReference(string args, string environment) => KernelEmulator.Check("groupwise a16-silu " + args, environment);
+
     public static TheoryData<string> A8 => new()
     {
         "fp32 4 asym 128 1 136 4096",

@@ -9,7 +9,7 @@ namespace InferenceServer.Engine.Kernels;
 /// </summary>
 public sealed unsafe partial class NativeKernels
 {
-    private IntPtr _groupwiseGemm, _groupwiseGemmA8, _groupwiseDequantize;
+    private IntPtr _groupwiseGemm, _groupwiseGemmSilu, _groupwiseGemmA8, _groupwiseDequantize;
 
     /// <summary>
     /// x [M, K] (float16/bfloat16) · dequant(W)ᵀ + bias → [M, N] in x's dtype. Up to 128 rows the packed weights are
@@ -20,6 +20,20 @@ public sealed unsafe partial class NativeKernels
         var output = empty([x.shape[0], packed.shape[0]], x.dtype, x.device);
         var f = (delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, int, int, int>)Export(ref _groupwiseGemm, "ik_groupwise_gemm");
         Check(f(output.Handle, x.Handle, packed.Handle, scales.Handle, zeros?.Handle ?? IntPtr.Zero, bias?.Handle ?? IntPtr.Zero, bits, groupSize), "groupwise_gemm");
+        return output;
+    }
+
+    /// <summary>
+    /// (silu(gateUp[:, :K]) · gateUp[:, K:]) · dequant(W)ᵀ + bias → [M, N] for gateUp [M, 2K] (float16/bfloat16,
+    /// contiguous): the gated MLP's down projection. At one token the streaming kernel computes the activation as it
+    /// reads its input, so no activation kernel runs before it; the result is bit-equal to <see cref="SiluMul"/> then
+    /// <see cref="GroupwiseGemm"/>.
+    /// </summary>
+    public Tensor GroupwiseGemmSilu(Tensor gateUp, Tensor packed, Tensor scales, Tensor? zeros, Tensor? bias, int bits, int groupSize)
+    {
+        var output = empty([gateUp.shape[0], packed.shape[0]], gateUp.dtype, gateUp.device);
+        var f = (delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, int, int, int>)Export(ref _groupwiseGemmSilu, "ik_groupwise_gemm_silu");
+        Check(f(output.Handle, gateUp.Handle, packed.Handle, scales.Handle, zeros?.Handle ?? IntPtr.Zero, bias?.Handle ?? IntPtr.Zero, bits, groupSize), "groupwise_gemm_silu");
         return output;
     }
 

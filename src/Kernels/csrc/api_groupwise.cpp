@@ -5,6 +5,7 @@
 #include <c10/cuda/CUDAGuard.h>
 #include <string>
 #include "api_common.h"
+#include "fused_ops.h"
 #include "groupwise_gemm.h"
 
 namespace {
@@ -40,6 +41,34 @@ void check_bias(const at::Tensor* bias, const at::Tensor& out, int64_t N, const 
         std::string(what) + ": bias must be [N] contiguous in out's dtype");
 }
 
+// out [M, N] = x [M, K] · dequant(W)ᵀ + bias on the checked tensors of ik_groupwise_gemm, on the current stream.
+void run_a16(at::Tensor& out, const at::Tensor& x, const at::Tensor& packed, const at::Tensor& scales, const at::Tensor* zeros, const at::Tensor* bias,
+             int bits, int group, int64_t M, int64_t N, int64_t K) {
+  auto stream = at::cuda::getCurrentCUDAStream();
+  if (groupwise_gemm_sm90_supports(bits, group, M, x.data_ptr(), x.stride(0), stream)) {
+    check_launch(launch_groupwise_gemm_a16_sm90(ik::dtype_code(x.scalar_type()), out.data_ptr(), x.data_ptr(), packed.data_ptr<int32_t>(),
+                                                scales.data_ptr<float>(), zeros ? zeros->data_ptr<uint8_t>() : nullptr,
+                                                bias ? bias->data_ptr() : nullptr, (int)M, (int)N, (int)K, group, x.stride(0), N, stream),
+                 "groupwise_gemm_sm90");
+    return;
+  }
+  if (M >= kDenseMinRows) {
+    at::Tensor w = at::empty({N, K}, x.options());
+    check_launch(launch_groupwise_dequantize(ik::dtype_code(x.scalar_type()), w.data_ptr(), packed.data_ptr<int32_t>(), scales.data_ptr<float>(),
+                                             zeros ? zeros->data_ptr<uint8_t>() : nullptr, (int)N, (int)K, bits, group, stream),
+                 "groupwise_dequantize");
+    if (bias) at::addmm_out(out, *bias, x, w.t());
+    else at::mm_out(out, x, w.t());
+    return;
+  }
+  // A view can start mid-row or have an odd row stride; the kernel moves 16-byte pieces, so such an x is copied once.
+  const at::Tensor xa = ik::aligned16(x) && x.stride(0) % 8 == 0 ? x : x.contiguous().clone();
+  check_launch(launch_groupwise_gemm_a16(ik::dtype_code(x.scalar_type()), out.data_ptr(), xa.data_ptr(), packed.data_ptr<int32_t>(),
+                                         scales.data_ptr<float>(), zeros ? zeros->data_ptr<uint8_t>() : nullptr, bias ? bias->data_ptr() : nullptr,
+                                         (int)M, (int)N, (int)K, bits, group, xa.stride(0), N, stream),
+               "groupwise_gemm");
+}
+
 }  // namespace
 
 extern "C" {
@@ -61,29 +90,45 @@ int ik_groupwise_gemm(at::Tensor* out, at::Tensor* x, at::Tensor* packed, at::Te
   const int64_t M = x->size(0);
   if (M == 0) return 0;
   c10::cuda::CUDAGuard guard(x->device());
+  run_a16(*out, *x, *packed, *scales, zeros, bias, bits, group, M, N, K);
+  return 0;
+  IK_CATCH(-1)
+}
+
+// out [M, N] = (silu(gate_up[:, :K]) · gate_up[:, K:]) · dequant(W)ᵀ + bias for gate_up [M, 2K] contiguous: the gated
+// MLP's down projection. One token on the aligned kernel computes the activation while it copies x
+// (launch_groupwise_gemm_a16_silu); otherwise silu_mul writes it into a temporary [M, K] for ik_groupwise_gemm's path.
+// Either way the same values reach the same kernel.
+int ik_groupwise_gemm_silu(at::Tensor* out, at::Tensor* gate_up, at::Tensor* packed, at::Tensor* scales, at::Tensor* zeros, at::Tensor* bias, int bits,
+                           int group) {
+  IK_TRY
+  const int64_t K = check_weight(*packed, *scales, zeros, bits, group, "groupwise_gemm_silu");
+  const int64_t N = packed->size(0);
+  check(gate_up->is_cuda() && out->is_cuda(), "groupwise_gemm_silu: gate_up and out must be on CUDA");
+  check(gate_up->dim() == 2 && gate_up->is_contiguous() && gate_up->size(1) == 2 * K,
+        "groupwise_gemm_silu: gate_up must be [M, 2K] contiguous (K from packed)");
+  check(out->dim() == 2 && out->is_contiguous() && out->size(0) == gate_up->size(0) && out->size(1) == N,
+        "groupwise_gemm_silu: out must be [M, N] contiguous");
+  check(gate_up->scalar_type() == out->scalar_type() && (gate_up->scalar_type() == at::kHalf || gate_up->scalar_type() == at::kBFloat16),
+        "groupwise_gemm_silu: gate_up and out must share float16 or bfloat16");
+  check(gate_up->get_device() == packed->get_device(), "groupwise_gemm_silu: gate_up and the weights are on different devices");
+  check_bias(bias, *out, N, "groupwise_gemm_silu");
+  const int64_t M = gate_up->size(0);
+  if (M == 0) return 0;
+  c10::cuda::CUDAGuard guard(gate_up->device());
   auto stream = at::cuda::getCurrentCUDAStream();
-  if (groupwise_gemm_sm90_supports(bits, group, M, x->data_ptr(), x->stride(0), stream)) {
-    check_launch(launch_groupwise_gemm_a16_sm90(ik::dtype_code(x->scalar_type()), out->data_ptr(), x->data_ptr(), packed->data_ptr<int32_t>(),
-                                                scales->data_ptr<float>(), zeros ? zeros->data_ptr<uint8_t>() : nullptr,
-                                                bias ? bias->data_ptr() : nullptr, (int)M, (int)N, (int)K, group, x->stride(0), N, stream),
-                 "groupwise_gemm_sm90");
+  const int dtype = ik::dtype_code(gate_up->scalar_type());
+  if (!groupwise_gemm_sm90_supports(bits, group, M, gate_up->data_ptr(), 2 * K, stream) && groupwise_a16_silu_supports(bits, group, (int)M, (int)K) &&
+      ik::aligned16(*gate_up)) {
+    check_launch(launch_groupwise_gemm_a16_silu(dtype, out->data_ptr(), gate_up->data_ptr(), packed->data_ptr<int32_t>(), scales->data_ptr<float>(),
+                                                zeros ? zeros->data_ptr<uint8_t>() : nullptr, bias ? bias->data_ptr() : nullptr, (int)M, (int)N,
+                                                (int)K, group, stream),
+                 "groupwise_gemm_silu");
     return 0;
   }
-  if (M >= kDenseMinRows) {
-    at::Tensor w = at::empty({N, K}, x->options());
-    check_launch(launch_groupwise_dequantize(ik::dtype_code(x->scalar_type()), w.data_ptr(), packed->data_ptr<int32_t>(), scales->data_ptr<float>(),
-                                             zeros ? zeros->data_ptr<uint8_t>() : nullptr, (int)N, (int)K, bits, group, stream),
-                 "groupwise_dequantize");
-    if (bias) at::addmm_out(*out, *bias, *x, w.t());
-    else at::mm_out(*out, *x, w.t());
-    return 0;
-  }
-  // A view can start mid-row or have an odd row stride; the kernel moves 16-byte pieces, so such an x is copied once.
-  const at::Tensor xa = ik::aligned16(*x) && x->stride(0) % 8 == 0 ? *x : x->contiguous().clone();
-  check_launch(launch_groupwise_gemm_a16(ik::dtype_code(x->scalar_type()), out->data_ptr(), xa.data_ptr(), packed->data_ptr<int32_t>(),
-                                         scales->data_ptr<float>(), zeros ? zeros->data_ptr<uint8_t>() : nullptr, bias ? bias->data_ptr() : nullptr,
-                                         (int)M, (int)N, (int)K, bits, group, xa.stride(0), N, stream),
-               "groupwise_gemm");
+  at::Tensor x = at::empty({M, K}, gate_up->options());
+  check_launch(launch_silu_mul(dtype, x.data_ptr(), gate_up->data_ptr(), (int)M, (int)K, stream), "silu_mul");
+  run_a16(*out, x, *packed, *scales, zeros, bias, bits, group, M, N, K);
   return 0;
   IK_CATCH(-1)
 }

@@ -1,6 +1,7 @@
 #include "groupwise_a16.cuh"
 #include "groupwise_gemm.h"
 #include "pdl.cuh"
+#include "row_ops.cuh"
 #include "stream_walk.cuh"
 
 // The A16 streaming kernel for the common layout: INT4 codes, G = 128·2^s (a group is whole 64-byte chunks, so every
@@ -21,7 +22,8 @@
 // memory and store; at K = 4096 a tile is only two stages per warp. At one token (K ≤ kMaxXSharedK) each block first
 // copies x into shared memory already permuted into the pieces' pair order, with each chunk's sum, which saves every
 // piece its four global loads and 16 byte permutes of x and lets its fragments skip the zero point's subtraction
-// (a16_piece_x_shared).
+// (a16_piece_x_shared). The gated MLP's down projection at one token can take gate_up [2K] itself: the block then
+// computes silu(gate)·up while it copies x (launch_groupwise_gemm_a16_silu), and no separate activation kernel runs.
 namespace {
 
 using groupwise_a16::kWarps;
@@ -68,7 +70,24 @@ struct TileRows {
 // itself, so cp.async.wait_group orders it and no barrier is needed; a stage is overwritten only after the MMAs that
 // consumed its registers have issued. Scales and zero points stay in registers, one set per stage and piece pair
 // (chunk u or row tile b; the unrolled stage loop keeps their indices static), loaded with the stage's weights.
-template <typename T, int MT, bool Zeros, bool XShared, int RB>
+// The 32 inputs of a lane's INT4 piece at k0 when x is silu(gate)·up of gate_up [2K] (gate at 0, up at K): the values
+// silu_mul_vec_kernel (fused_ops.cu) would write, rounded to T the same way, in pair order.
+template <typename T>
+__device__ __forceinline__ void load_x_silu_int4(uint32_t (&xp)[16], const T* gate_up, int K, int k0) {
+  uint32_t r[16];
+#pragma unroll
+  for (int v = 0; v < 4; v++) {
+    float g[8], u[8];
+    load8(gate_up + k0 + 8 * v, g);
+    load8(gate_up + K + k0 + 8 * v, u);
+#pragma unroll
+    for (int e = 0; e < 4; e++) r[4 * v + e] = Pair<T>::pack(silu_mul<T>(g[2 * e], u[2 * e]), silu_mul<T>(g[2 * e + 1], u[2 * e + 1]));
+  }
+  groupwise_a16::permute_x_int4(xp, r);
+}
+
+// Silu (XShared only): x is the one token's gate_up row [2K] and the product runs on silu(gate)·up.
+template <typename T, int MT, bool Zeros, bool XShared, int RB, bool Silu = false>
 __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<MT, RB>)
     groupwise_a16_aligned_kernel(T* __restrict__ y, const T* __restrict__ x, const uint8_t* __restrict__ w, const float* __restrict__ scales,
                                  const uint8_t* __restrict__ zeros, const T* __restrict__ bias, int M, int N, int K, int chunk_shift,
@@ -155,7 +174,8 @@ __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<MT, RB>)
       float sum = 0.f;
       if (i < chunks * 4) {
         uint32_t xp[16];
-        groupwise_a16::load_x_int4(xp, x, c * 128 + tt * 32);
+        if constexpr (Silu) load_x_silu_int4<T>(xp, x, K, c * 128 + tt * 32);
+        else groupwise_a16::load_x_int4(xp, x, c * 128 + tt * 32);
 #pragma unroll
         for (int v = 0; v < 4; v++) x_perm[(c * 4 + v) * 4 + tt] = make_uint4(xp[4 * v], xp[4 * v + 1], xp[4 * v + 2], xp[4 * v + 3]);
 #pragma unroll
@@ -209,10 +229,10 @@ int grid_blocks(int tiles, int token_tiles) {
   return persistent_blocks(tiles, kBlocksPerSm<MT, RB>, token_tiles);
 }
 
-template <typename T, bool Zeros, int MT, bool XShared, int RB>
+template <typename T, bool Zeros, int MT, bool XShared, int RB, bool Silu = false>
 cudaError_t launch(T* y, const T* x, const uint8_t* w, const float* s, const uint8_t* z, const T* bias, int m, int n, int k, int chunk_shift,
                    int64_t xs, int64_t ys, cudaStream_t st) {
-  constexpr auto kernel = groupwise_a16_aligned_kernel<T, MT, Zeros, XShared, RB>;
+  constexpr auto kernel = groupwise_a16_aligned_kernel<T, MT, Zeros, XShared, RB, Silu>;
   if (const cudaError_t err = allow_dynamic_smem<kernel>(kRingBytes<RB> + (XShared ? x_shared_bytes<T>(kMaxXSharedK) : 0)); err != cudaSuccess)
     return err;
   const int token_tiles = (m + kGroupwiseA16TileRows - 1) / kGroupwiseA16TileRows;
@@ -252,11 +272,15 @@ cudaError_t launch_rows(T* y, const T* x, const uint8_t* w, const float* s, cons
 }
 
 // INFERENCE_GROUPWISE_A16_X_SHARED=0 keeps one token's activations in global memory, for comparisons.
+bool x_shared_enabled() {
+  static const bool enabled = !env_switched_off("INFERENCE_GROUPWISE_A16_X_SHARED");
+  return enabled;
+}
+
 template <typename T, bool Zeros>
 cudaError_t launch_tiles(T* y, const T* x, const uint8_t* w, const float* s, const uint8_t* z, const T* bias, int m, int n, int k,
                          int chunk_shift, int64_t xs, int64_t ys, cudaStream_t st) {
-  static const bool x_shared = !env_switched_off("INFERENCE_GROUPWISE_A16_X_SHARED");
-  if (m == 1 && k <= kMaxXSharedK && x_shared) return launch<T, Zeros, 1, true, 1>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
+  if (m == 1 && k <= kMaxXSharedK && x_shared_enabled()) return launch<T, Zeros, 1, true, 1>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
   if (m <= 8) return launch_rows<T, Zeros, 1>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
   if (m <= 16) return launch_rows<T, Zeros, 2>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
   return launch_rows<T, Zeros, 4>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
@@ -269,6 +293,15 @@ cudaError_t launch_typed(void* y, const void* x, const int32_t* packed, const fl
   const auto w = reinterpret_cast<const uint8_t*>(packed);
   return z ? launch_tiles<T, true>((T*)y, (const T*)x, w, s, z, (const T*)bias, m, n, k, chunk_shift, xs, ys, st)
            : launch_tiles<T, false>((T*)y, (const T*)x, w, s, z, (const T*)bias, m, n, k, chunk_shift, xs, ys, st);
+}
+
+template <typename T>
+cudaError_t launch_silu_typed(void* y, const void* gate_up, const int32_t* packed, const float* s, const uint8_t* z, const void* bias, int n,
+                              int k, int group, cudaStream_t st) {
+  const int chunk_shift = __builtin_ctz(group / 128);
+  const auto w = reinterpret_cast<const uint8_t*>(packed);
+  return z ? launch<T, true, 1, true, 1, true>((T*)y, (const T*)gate_up, w, s, z, (const T*)bias, 1, n, k, chunk_shift, 2 * k, n, st)
+           : launch<T, false, 1, true, 1, true>((T*)y, (const T*)gate_up, w, s, z, (const T*)bias, 1, n, k, chunk_shift, 2 * k, n, st);
 }
 
 }  // namespace
@@ -285,6 +318,21 @@ cudaError_t launch_groupwise_gemm_a16_aligned(int dtype, void* y, const void* x,
   switch (dtype) {
     case 1: return launch_typed<__half>(y, x, packed, scales, zeros, bias, m, n, k, group, x_stride, y_stride, stream);
     case 2: return launch_typed<__nv_bfloat16>(y, x, packed, scales, zeros, bias, m, n, k, group, x_stride, y_stride, stream);
+    default: return cudaErrorInvalidValue;
+  }
+}
+
+bool groupwise_a16_silu_supports(int bits, int group, int m, int k) {
+  static const bool enabled = !env_switched_off("INFERENCE_GROUPWISE_FUSED_SILU");
+  return enabled && m == 1 && k <= kMaxXSharedK && x_shared_enabled() && groupwise_a16_aligned_supports(bits, group, k);
+}
+
+cudaError_t launch_groupwise_gemm_a16_silu(int dtype, void* y, const void* gate_up, const int32_t* packed, const float* scales,
+                                           const uint8_t* zeros, const void* bias, int m, int n, int k, int group, cudaStream_t stream) {
+  if (!groupwise_a16_silu_supports(4, group, m, k) || n < 1 || k % group != 0) return cudaErrorInvalidValue;
+  switch (dtype) {
+    case 1: return launch_silu_typed<__half>(y, gate_up, packed, scales, zeros, bias, n, k, group, stream);
+    case 2: return launch_silu_typed<__nv_bfloat16>(y, gate_up, packed, scales, zeros, bias, n, k, group, stream);
     default: return cudaErrorInvalidValue;
   }
 }

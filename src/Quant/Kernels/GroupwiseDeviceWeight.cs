@@ -102,6 +102,15 @@ public sealed class GroupwiseDeviceWeight : IDisposable
         return nn.functional.linear(x, w, bias);
     }
 
+    /// <summary>down(silu(gate)·up) for gateUp [T, 2K] in the serving dtype: <see cref="Forward16"/> of the activation, fused into the kernel for float16/bfloat16.</summary>
+    public Tensor ForwardSilu16(Tensor gateUp, Tensor? bias)
+    {
+        if (gateUp.dtype is ScalarType.Float16 or ScalarType.BFloat16)
+            return Kernels.GroupwiseGemmSilu(gateUp.is_contiguous() ? gateUp : gateUp.contiguous(), Packed, Scales, Zeros, bias, Bits, GroupSize);
+        using var x = Kernels.SiluMul(gateUp);
+        return Forward16(x, bias);
+    }
+
     /// <summary>x [T, K] quantized to INT8 per token, then the A8 kernel; output in x's dtype.</summary>
     public Tensor Forward8(Tensor x, Tensor? bias)
     {

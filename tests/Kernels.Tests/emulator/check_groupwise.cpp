@@ -79,6 +79,20 @@ int groupwise(int argc, char** argv) {
       }
     return report(sm90 ? "groupwise a16 (Hopper)" : "groupwise a16", y, ref, bound, err);
   }
+  if (kind == "a16-silu") {  // one token's gate_up row [2K]: the kernel applies silu(gate)·up as it copies x
+    if (t.code == 0 || m != 1) usage("a16-silu takes bf16 or fp16 and one token");
+    Buffer<uint8_t> gate_up((size_t)2 * k * t.bytes());
+    std::vector<float> gu(2 * (size_t)k), xv(k);
+    for (int c = 0; c < 2 * k; c++) t.store(gate_up.p, c, gu[c] = t.round(normal() * 2));
+    for (int c = 0; c < k; c++) xv[c] = t.round(t.round(gu[c] / (1.f + std::exp(-gu[c]))) * gu[k + c]);  // silu_mul's rounding
+    const cudaError_t err = launch_groupwise_gemm_a16_silu(t.code, y.mem.p, gate_up.p, packed.p, scales.p, z, bias_mem.p, m, n, k, group, nullptr);
+    for (int c = 0; c < n; c++) {
+      const Dot d = dot(xv.data(), &w[(size_t)c * k], k);
+      ref[c] = d.sum + bias[c];
+      bound[c] = t.output_bound(d.sum + bias[c], accumulation(k) * d.magnitude);
+    }
+    return report("groupwise a16 silu", y, ref, bound, err);
+  }
   if (kind == "a8") {
     const int64_t xs8 = k + 16;
     Buffer<int8_t> xq((size_t)m * xs8);

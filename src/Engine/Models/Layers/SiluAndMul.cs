@@ -6,10 +6,14 @@ namespace InferenceServer.Engine.Models.Layers;
 /// <summary>The gated MLP's activation, silu(gate)·up, feeding the down projection.</summary>
 public static class SiluAndMul
 {
-    /// <summary>down(silu(gate_up[:, :I])·gate_up[:, I:]) for gate_up [T, 2I]; a W8A8 down projection on CUDA gets INT8 from the same pass.</summary>
+    /// <summary>
+    /// down(silu(gate_up[:, :I])·gate_up[:, I:]) for gate_up [T, 2I]; on CUDA a W8A8 down projection gets INT8 from the
+    /// same pass, and a group-wise A16 one computes the activation itself.
+    /// </summary>
     public static Tensor ForwardInto(ILinearKernel down, Tensor gateUp, Kernels.NativeKernels? kernels)
     {
         if (kernels is null) return down.Forward(Portable(gateUp));
+        if (down is IGatedInputLinear { AcceptsGatedInput: true } gated) return gated.ForwardGated(gateUp);
         return down is IQuantizedInputLinear { AcceptsQuantizedInput: true } q
             ? q.ForwardQuantized(kernels.SiluMulQuant(gateUp, q.StaticActScale), gateUp.dtype)
             : down.Forward(kernels.SiluMul(gateUp));
