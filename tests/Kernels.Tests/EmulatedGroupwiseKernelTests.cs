@@ -97,14 +97,19 @@ public sealed class EmulatedGroupwiseKernelTests
     public void HopperA16MatchesTheDequantizedReference(string args, string environment) => KernelEmulator.Check("groupwise a16-sm90 " + args, environment);
 
     /// <summary>
-    /// The gated MLP's down projection at one token on the aligned kernel with silu(gate)·up computed from gate_up
-    /// [2K] as the block copies x, against the reference product of silu_mul's rounded values.
+    /// One token on the aligned kernel with x computed from its producer's operands as each block copies it
+    /// (groupwise_a16_x_shared.cuh): silu(gate)·up from gate_up [2K], against the product of silu_mul's rounded values;
+    /// RMSNorm of the residual row, with the previous sublayer's output added first (add-rms: the residual is then
+    /// bit-equal to the rounded sum, and the arrival counter back at zero), against the reference norm's values.
     /// </summary>
     [Theory]
-    [InlineData("bf16 4 asym 128 1 136 4096", "")]
-    [InlineData("fp16 4 sym 256 1 40 14336", "")]          // Llama-3-8B's down projection K
-    [InlineData("bf16 4 sym 512 1 48 1024", "SIMT_SM_COUNT=1")] // two blocks walk every tile
-    public void A16SiluMatchesTheActivatedReference(string args, string environment) => KernelEmulator.Check("groupwise a16-silu " + args, environment);
+    [InlineData("a16-silu bf16 4 asym 128 1 136 4096", "")]
+    [InlineData("a16-silu fp16 4 sym 256 1 40 14336", "")]              // Llama-3-8B's down projection K
+    [InlineData("a16-silu bf16 4 sym 512 1 48 1024", "SIMT_SM_COUNT=1")] // two blocks walk every tile
+    [InlineData("a16-rms bf16 4 asym 128 1 136 4096", "")]
+    [InlineData("a16-add-rms bf16 4 asym 128 1 136 4096", "")]
+    [InlineData("a16-add-rms fp16 4 sym 256 1 72 1024", "SIMT_SM_COUNT=1")]
+    public void A16FusedInputMatchesTheReference(string args, string environment) => KernelEmulator.Check("groupwise " + args, environment);
 
     public static TheoryData<string> A8 => new()
     {

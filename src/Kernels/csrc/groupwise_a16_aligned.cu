@@ -1,7 +1,7 @@
 #include "groupwise_a16.cuh"
+#include "groupwise_a16_x_shared.cuh"
 #include "groupwise_gemm.h"
 #include "pdl.cuh"
-#include "row_ops.cuh"
 #include "stream_walk.cuh"
 
 // The A16 streaming kernel for the common layout: INT4 codes, G = 128·2^s (a group is whole 64-byte chunks, so every
@@ -70,28 +70,12 @@ struct TileRows {
 // itself, so cp.async.wait_group orders it and no barrier is needed; a stage is overwritten only after the MMAs that
 // consumed its registers have issued. Scales and zero points stay in registers, one set per stage and piece pair
 // (chunk u or row tile b; the unrolled stage loop keeps their indices static), loaded with the stage's weights.
-// The 32 inputs of a lane's INT4 piece at k0 when x is silu(gate)·up of gate_up [2K] (gate at 0, up at K): the values
-// silu_mul_vec_kernel (fused_ops.cu) would write, rounded to T the same way, in pair order.
-template <typename T>
-__device__ __forceinline__ void load_x_silu_int4(uint32_t (&xp)[16], const T* gate_up, int K, int k0) {
-  uint32_t r[16];
-#pragma unroll
-  for (int v = 0; v < 4; v++) {
-    float g[8], u[8];
-    load8(gate_up + k0 + 8 * v, g);
-    load8(gate_up + K + k0 + 8 * v, u);
-#pragma unroll
-    for (int e = 0; e < 4; e++) r[4 * v + e] = Pair<T>::pack(silu_mul<T>(g[2 * e], u[2 * e]), silu_mul<T>(g[2 * e + 1], u[2 * e + 1]));
-  }
-  groupwise_a16::permute_x_int4(xp, r);
-}
-
-// Silu (XShared only): x is the one token's gate_up row [2K] and the product runs on silu(gate)·up.
-template <typename T, int MT, bool Zeros, bool XShared, int RB, bool Silu = false>
+// In (XShared only): what x is and what the block computes from it as it copies it (groupwise_a16_x_shared.cuh).
+template <typename T, int MT, bool Zeros, bool XShared, int RB, XInput In = XInput::Plain>
 __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<MT, RB>)
     groupwise_a16_aligned_kernel(T* __restrict__ y, const T* __restrict__ x, const uint8_t* __restrict__ w, const float* __restrict__ scales,
                                  const uint8_t* __restrict__ zeros, const T* __restrict__ bias, int M, int N, int K, int chunk_shift,
-                                 int64_t x_stride, int64_t y_stride) {
+                                 int64_t x_stride, int64_t y_stride, XNorm<T> norm) {
   constexpr int U = kUnroll<RB>, kPairs = kPieces<RB> / 2;  // kPairs: a stage's (lo, hi) piece pairs, U·RB
   extern __shared__ uint4 ring[];  // [kStages][kPieces][kWarps · 32], then (XShared) x_perm, x_sum
   uint4* const x_perm = ring + kRingBytes<RB> / 16;  // [chunk][v][t]: lane t's 4 uint4 of a chunk, in pair order
@@ -168,25 +152,7 @@ __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<MT, RB>)
   for (int st = 0; st < kStages - 1; st++) issue(st);
   pdl_wait();  // the weights need nothing from the kernel before, x does
   pdl_launch_dependents();
-  if constexpr (XShared) {  // one token: its activations once per block, already permuted the way every piece reads them
-    for (int i0 = tid - tid % 32; i0 < chunks * 4; i0 += kWarps * 32) {  // warp-uniform: lanes 4c..4c+3 sum chunk c
-      const int i = i0 + tid % 32, c = i / 4, tt = i % 4;
-      float sum = 0.f;
-      if (i < chunks * 4) {
-        uint32_t xp[16];
-        if constexpr (Silu) load_x_silu_int4<T>(xp, x, K, c * 128 + tt * 32);
-        else groupwise_a16::load_x_int4(xp, x, c * 128 + tt * 32);
-#pragma unroll
-        for (int v = 0; v < 4; v++) x_perm[(c * 4 + v) * 4 + tt] = make_uint4(xp[4 * v], xp[4 * v + 1], xp[4 * v + 2], xp[4 * v + 3]);
-#pragma unroll
-        for (int p = 0; p < 16; p++) sum += Pair<T>::sum(xp[p]);
-      }
-      sum += __shfl_xor_sync(0xFFFFFFFFu, sum, 1);
-      sum += __shfl_xor_sync(0xFFFFFFFFu, sum, 2);
-      if (i < chunks * 4 && tt == 0) x_sum[c] = sum;
-    }
-    __syncthreads();
-  }
+  if constexpr (XShared) groupwise_a16::stage_x_shared<In, kWarps * 32>(x_perm, x_sum, x, K, norm);  // once per block
   while (out.tile < tiles) {  // block-uniform
 #pragma unroll
     for (int st = 0; st < kStages; st++) {
@@ -229,16 +195,16 @@ int grid_blocks(int tiles, int token_tiles) {
   return persistent_blocks(tiles, kBlocksPerSm<MT, RB>, token_tiles);
 }
 
-template <typename T, bool Zeros, int MT, bool XShared, int RB, bool Silu = false>
+template <typename T, bool Zeros, int MT, bool XShared, int RB, XInput In = XInput::Plain>
 cudaError_t launch(T* y, const T* x, const uint8_t* w, const float* s, const uint8_t* z, const T* bias, int m, int n, int k, int chunk_shift,
-                   int64_t xs, int64_t ys, cudaStream_t st) {
-  constexpr auto kernel = groupwise_a16_aligned_kernel<T, MT, Zeros, XShared, RB, Silu>;
+                   int64_t xs, int64_t ys, cudaStream_t st, XNorm<T> norm = {}) {
+  constexpr auto kernel = groupwise_a16_aligned_kernel<T, MT, Zeros, XShared, RB, In>;
   if (const cudaError_t err = allow_dynamic_smem<kernel>(kRingBytes<RB> + (XShared ? x_shared_bytes<T>(kMaxXSharedK) : 0)); err != cudaSuccess)
     return err;
   const int token_tiles = (m + kGroupwiseA16TileRows - 1) / kGroupwiseA16TileRows;
   const dim3 block(kWarps * 32), grid(grid_blocks<MT, RB>((n + 16 * RB - 1) / (16 * RB), token_tiles), token_tiles);
   return launch_pdl(kernel, grid, block, kRingBytes<RB> + (XShared ? x_shared_bytes<T>(k) : 0), st, y, x, w, s, z, bias, m, n, k, chunk_shift, xs,
-                    ys);
+                    ys, norm);
 }
 
 // Tiles each block of the persistent grid walks, at most (1 where every tile has its own block).
@@ -295,13 +261,14 @@ cudaError_t launch_typed(void* y, const void* x, const int32_t* packed, const fl
            : launch_tiles<T, false>((T*)y, (const T*)x, w, s, z, (const T*)bias, m, n, k, chunk_shift, xs, ys, st);
 }
 
-template <typename T>
-cudaError_t launch_silu_typed(void* y, const void* gate_up, const int32_t* packed, const float* s, const uint8_t* z, const void* bias, int n,
-                              int k, int group, cudaStream_t st) {
+// One token on the kernel with x in shared memory, computed from its producer's operands as it is copied.
+template <typename T, XInput In>
+cudaError_t launch_x_input(void* y, const void* x, const int32_t* packed, const float* s, const uint8_t* z, const void* bias, int n, int k,
+                           int group, XNorm<T> norm, cudaStream_t st) {
   const int chunk_shift = __builtin_ctz(group / 128);
   const auto w = reinterpret_cast<const uint8_t*>(packed);
-  return z ? launch<T, true, 1, true, 1, true>((T*)y, (const T*)gate_up, w, s, z, (const T*)bias, 1, n, k, chunk_shift, 2 * k, n, st)
-           : launch<T, false, 1, true, 1, true>((T*)y, (const T*)gate_up, w, s, z, (const T*)bias, 1, n, k, chunk_shift, 2 * k, n, st);
+  return z ? launch<T, true, 1, true, 1, In>((T*)y, (const T*)x, w, s, z, (const T*)bias, 1, n, k, chunk_shift, 0, n, st, norm)
+           : launch<T, false, 1, true, 1, In>((T*)y, (const T*)x, w, s, z, (const T*)bias, 1, n, k, chunk_shift, 0, n, st, norm);
 }
 
 }  // namespace
@@ -322,17 +289,39 @@ cudaError_t launch_groupwise_gemm_a16_aligned(int dtype, void* y, const void* x,
   }
 }
 
-bool groupwise_a16_silu_supports(int bits, int group, int m, int k) {
-  static const bool enabled = !env_switched_off("INFERENCE_GROUPWISE_FUSED_SILU");
+bool groupwise_a16_fused_input_supports(int bits, int group, int m, int k) {
+  static const bool enabled = !env_switched_off("INFERENCE_GROUPWISE_FUSED_INPUT");
   return enabled && m == 1 && k <= kMaxXSharedK && x_shared_enabled() && groupwise_a16_aligned_supports(bits, group, k);
 }
 
 cudaError_t launch_groupwise_gemm_a16_silu(int dtype, void* y, const void* gate_up, const int32_t* packed, const float* scales,
-                                           const uint8_t* zeros, const void* bias, int m, int n, int k, int group, cudaStream_t stream) {
-  if (!groupwise_a16_silu_supports(4, group, m, k) || n < 1 || k % group != 0) return cudaErrorInvalidValue;
+                                           const uint8_t* zeros, const void* bias, int n, int k, int group, cudaStream_t stream) {
+  if (!groupwise_a16_fused_input_supports(4, group, 1, k) || n < 1) return cudaErrorInvalidValue;
   switch (dtype) {
-    case 1: return launch_silu_typed<__half>(y, gate_up, packed, scales, zeros, bias, n, k, group, stream);
-    case 2: return launch_silu_typed<__nv_bfloat16>(y, gate_up, packed, scales, zeros, bias, n, k, group, stream);
+    case 1: return launch_x_input<__half, XInput::Silu>(y, gate_up, packed, scales, zeros, bias, n, k, group, {}, stream);
+    case 2: return launch_x_input<__nv_bfloat16, XInput::Silu>(y, gate_up, packed, scales, zeros, bias, n, k, group, {}, stream);
+    default: return cudaErrorInvalidValue;
+  }
+}
+
+namespace {
+template <typename T>
+cudaError_t launch_rms_norm_typed(void* y, void* residual, const void* delta, const void* norm_weight, float eps, unsigned int* arrivals,
+                                  const int32_t* packed, const float* s, const uint8_t* z, const void* bias, int n, int k, int group,
+                                  cudaStream_t st) {
+  const XNorm<T> norm{(T*)residual, (const T*)delta, (const T*)norm_weight, eps, arrivals};
+  return delta ? launch_x_input<T, XInput::AddRmsNorm>(y, residual, packed, s, z, bias, n, k, group, norm, st)
+               : launch_x_input<T, XInput::RmsNorm>(y, residual, packed, s, z, bias, n, k, group, norm, st);
+}
+}  // namespace
+
+cudaError_t launch_groupwise_gemm_a16_rms_norm(int dtype, void* y, void* residual, const void* delta, const void* norm_weight, float eps,
+                                               unsigned int* arrivals, const int32_t* packed, const float* scales, const uint8_t* zeros,
+                                               const void* bias, int n, int k, int group, cudaStream_t stream) {
+  if (!groupwise_a16_fused_input_supports(4, group, 1, k) || n < 1 || (delta && !arrivals)) return cudaErrorInvalidValue;
+  switch (dtype) {
+    case 1: return launch_rms_norm_typed<__half>(y, residual, delta, norm_weight, eps, arrivals, packed, scales, zeros, bias, n, k, group, stream);
+    case 2: return launch_rms_norm_typed<__nv_bfloat16>(y, residual, delta, norm_weight, eps, arrivals, packed, scales, zeros, bias, n, k, group, stream);
     default: return cudaErrorInvalidValue;
   }
 }

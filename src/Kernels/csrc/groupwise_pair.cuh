@@ -18,8 +18,9 @@ template <> struct Pair<__nv_bfloat16> {
     T2 p = __floats2bfloat162_rn(lo, hi);
     return *reinterpret_cast<uint32_t*>(&p);
   }
+  __device__ static float2 unpack(uint32_t p) { return __bfloat1622float2(*reinterpret_cast<T2*>(&p)); }
   __device__ static float sum(uint32_t p) {  // the pair's two values added in float
-    const float2 f = __bfloat1622float2(*reinterpret_cast<T2*>(&p));
+    const float2 f = unpack(p);
     return f.x + f.y;
   }
 };
@@ -32,8 +33,9 @@ template <> struct Pair<__half> {
     T2 p = __floats2half2_rn(lo, hi);
     return *reinterpret_cast<uint32_t*>(&p);
   }
+  __device__ static float2 unpack(uint32_t p) { return __half22float2(*reinterpret_cast<T2*>(&p)); }
   __device__ static float sum(uint32_t p) {
-    const float2 f = __half22float2(*reinterpret_cast<T2*>(&p));
+    const float2 f = unpack(p);
     return f.x + f.y;
   }
 };

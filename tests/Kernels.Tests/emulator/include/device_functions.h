@@ -46,6 +46,14 @@ inline float __expf(float v) { return std::exp(v); }
 inline float rsqrtf(float v) { return 1.f / std::sqrt(v); }
 inline float __fdiv_rn(float a, float b) { return a / b; }
 inline float __frcp_rn(float a) { return 1.f / a; }
+// Threads run one at a time between synchronisation points and clusters one after another: a read-modify-write is
+// atomic as it stands, and every write is visible to whatever runs after it.
+inline unsigned atomicAdd(unsigned* p, unsigned v) {
+  const unsigned old = *p;
+  *p = old + v;
+  return old;
+}
+inline void __threadfence() {}
 inline unsigned __umulhi(unsigned a, unsigned b) { return (unsigned)(((uint64_t)a * b) >> 32); }
 
 // __shfl_xor_sync over the whole warp: lane l gets lane (l ^ mask)'s value.
