@@ -134,6 +134,53 @@ public sealed class GroupwiseKernelTests(CudaFixture cuda) : IClassFixture<CudaF
         Assert.Contains("gate_up must be [M, 2K]", e.Message);
     }
 
+    /// <summary>
+    /// A norm and the projection it feeds from the residual stream: at one token on the aligned kernel RMSNorm (after
+    /// the residual add) is computed as the kernel copies x, elsewhere the norm kernel writes a temporary first. Against
+    /// <see cref="NativeKernels.AddRmsNorm"/> / <see cref="NativeKernels.RmsNorm"/> then
+    /// <see cref="NativeKernels.GroupwiseGemm"/>: the residual is bit-equal; the product differs only where the two
+    /// sums of squares (added in different orders) round a normalized value differently, rarely and by one unit in
+    /// its last place. Such a value moves each output by ~10^-4 of y's RMS, which can still flip the output's own
+    /// rounding (one bf16 unit: up to 1.8% of the RMS at the largest outputs): the largest error stays within 3% of
+    /// the RMS and the mean within 0.1%, where a missing weight or a wrong scale is off by tens of percent. Run twice,
+    /// as a replayed graph would: the kernel's arrival counter goes back to zero.
+    /// </summary>
+    [Theory]
+    [InlineData(4, false, 128, 1, 4104, 4096, true)]   // fused, with the residual add
+    [InlineData(4, true, 256, 1, 520, 4096, false)]    // fused, a plain norm (the first layer)
+    [InlineData(4, false, 128, 3, 520, 1024, true)]    // three tokens: the norm kernel, then the streaming kernel
+    [InlineData(8, false, 128, 1, 264, 1024, true)]    // INT8 codes: the norm kernel, then the general kernel
+    public void NormInputMatchesNormThenGemm(int bits, bool symmetric, int group, int m, int n, int k, bool add)
+    {
+        var device = cuda.Require();
+        var rng = new Random(m * 17 + n + k);
+        var wf = new float[(long)n * k];
+        for (long i = 0; i < wf.Length; i++) wf[i] = (float)(rng.NextDouble() * 2 - 1) * 0.05f;
+        using var dw = GroupwiseDeviceWeight.Upload(GroupwiseWeight.Quantize(wf, n, k, bits, group, symmetric), device, Kernels());
+        using var arrivals = zeros([1], ScalarType.Int32, device);
+        foreach (var dtype in new[] { ScalarType.BFloat16, ScalarType.Float16 })
+        {
+            using var residual0 = randn([m, k], ScalarType.Float32, device).mul(Scalars.Of(2)).to(dtype);
+            using var delta = add ? randn([m, k], dtype, device) : null;
+            using var normWeight = randn([k], ScalarType.Float32, device).mul(Scalars.Of(0.1)).add(Scalars.OneF, Scalars.OneF).to(dtype);
+            using var bias = randn([n], dtype, device);
+            using var residualRef = residual0.clone();
+            using var normed = add ? Kernels().AddRmsNorm(residualRef, delta!, normWeight, 1e-5) : Kernels().RmsNorm(residualRef, normWeight, 1e-5);
+            using var reference = Kernels().GroupwiseGemm(normed, dw.Packed, dw.Scales, dw.Zeros, bias, bits, group);
+            for (int run = 0; run < 2; run++)
+            {
+                using var residual = residual0.clone();
+                using var y = Kernels().GroupwiseGemmRmsNorm(residual, delta, normWeight, 1e-5, arrivals, dw.Packed, dw.Scales, dw.Zeros, bias, bits, group);
+                Assert.True(residual.eq(residualRef).all().item<bool>(), $"{dtype} M={m} run {run}: the residual differs from add_rms_norm's");
+                Assert.Equal(0, arrivals.item<int>());
+                var (max, mean) = (MaxErrorOverRms(y, reference), MeanErrorOverRms(y, reference));
+                GpuReport.Record($"groupwise_norm_input_{dtype}_{m}x{n}x{k}_max_err_over_rms", max);
+                GpuReport.Record($"groupwise_norm_input_{dtype}_{m}x{n}x{k}_mean_err_over_rms", mean);
+                Assert.True(max < 0.03 && mean < 1e-3, $"{dtype} M={m} run {run}: error {max} (max), {mean} (mean) of y's RMS against the norm kernel then the GEMM");
+            }
+        }
+    }
+
     [Fact]
     public void BiasAndStridedInputAreHonoured()
     {
@@ -167,11 +214,15 @@ public sealed class GroupwiseKernelTests(CudaFixture cuda) : IClassFixture<CudaF
         Assert.Contains("x must be [M, K]", e.Message);
     }
 
-    private static double MaxErrorOverRms(Tensor y, Tensor reference)
+    private static double MaxErrorOverRms(Tensor y, Tensor reference) => ErrorOverRms(y, reference, e => e.max());
+
+    private static double MeanErrorOverRms(Tensor y, Tensor reference) => ErrorOverRms(y, reference, e => e.mean());
+
+    private static double ErrorOverRms(Tensor y, Tensor reference, Func<Tensor, Tensor> reduce)
     {
         using var scope = NewDisposeScope();
         var r = reference.to(ScalarType.Float32);
         var rms = r.square().mean().sqrt().item<float>();
-        return (y.to(ScalarType.Float32) - r).abs().max().item<float>() / Math.Max(rms, 1e-12);
+        return reduce((y.to(ScalarType.Float32) - r).abs()).item<float>() / Math.Max(rms, 1e-12);
     }
 }

@@ -13,7 +13,7 @@ public static class SiluAndMul
     public static Tensor ForwardInto(ILinearKernel down, Tensor gateUp, Kernels.NativeKernels? kernels)
     {
         if (kernels is null) return down.Forward(Portable(gateUp));
-        if (down is IGatedInputLinear { AcceptsGatedInput: true } gated) return gated.ForwardGated(gateUp);
+        if (down is IFusedInputLinear { AcceptsFusedInput: true } fused) return fused.ForwardGated(gateUp);
         return down is IQuantizedInputLinear { AcceptsQuantizedInput: true } q
             ? q.ForwardQuantized(kernels.SiluMulQuant(gateUp, q.StaticActScale), gateUp.dtype)
             : down.Forward(kernels.SiluMul(gateUp));
