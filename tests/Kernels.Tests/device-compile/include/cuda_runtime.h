@@ -36,6 +36,9 @@ static __device__ __forceinline__ size_t __cvta_generic_to_shared(const void* p)
 #include <__clang_cuda_math.h>
 #include <__clang_cuda_intrinsics.h>
 
+// CUDA's atomicAdd on unsigned int (its device_atomic_functions.hpp; clang's header has the __uAtomicAdd it calls).
+static __device__ __forceinline__ unsigned atomicAdd(unsigned* p, unsigned v) { return __uAtomicAdd(p, v); }
+
 // Unqualified min/max on integers, as CUDA declares them for device code (clang's math header has the int ones).
 static __device__ __forceinline__ unsigned min(unsigned a, unsigned b) { return a < b ? a : b; }
 static __device__ __forceinline__ unsigned max(unsigned a, unsigned b) { return a > b ? a : b; }
