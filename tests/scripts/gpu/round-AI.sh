@@ -9,14 +9,14 @@ exec > >(tee $OUT/roundAI.log) 2>&1
 left() { echo $((${ROUND_SECONDS:-470} - SECONDS)); }
 source tests/scripts/gpu/round-common.sh > /tmp/common.log 2>&1 || { head -60 /tmp/common.log; exit 1; }
 echo "ready at ${SECONDS}s on $(nvidia-smi --query-gpu=name --format=csv,noheader)"
-timeout 90 dotnet .gpu/app/Gpu.Tests/Gpu.Tests.dll --filter-class '*GroupwiseKernelTests' > $OUT/kernel-tests.log 2>&1; echo "tests rc=$? at ${SECONDS}s"
+timeout 60 dotnet .gpu/app/Gpu.Tests/Gpu.Tests.dll --filter-class '*GroupwiseKernelTests' > $OUT/kernel-tests.log 2>&1; echo "tests rc=$? at ${SECONDS}s"
 grep -E '\[FAIL\]|total:|succeeded:|failed:' $OUT/kernel-tests.log | head -20
 grep -A8 '\[FAIL\]' $OUT/kernel-tests.log | grep -E 'Assert|error|Error|Exception|differs' | head -12
 run() {  # run NAME CONCURRENCY "ENV" FLAGS...
   local name=$1 conc=$2 settings=$3
   shift 3
-  [ $(left) -lt 45 ] && { echo "skipping $name: $(left)s left"; return; }
-  env $settings timeout 60 dotnet $S bench --device cuda --model src/Assets/configs/llama-3-8b --load-format dummy --skip-tokenizer-init \
+  [ $(left) -lt 35 ] && { echo "skipping $name: $(left)s left"; return; }
+  env $settings timeout $(( $(left) - 5 < 60 ? $(left) - 5 : 60 )) dotnet $S bench --device cuda --model src/Assets/configs/llama-3-8b --load-format dummy --skip-tokenizer-init \
     --input-len 128 --output-len 128 --concurrency $conc "$@" --output-json /tmp/res/e2e-$name.json > /tmp/e2e-$name.log 2>&1 || { echo "$name rc=$?"; grep -iE 'error|exception' /tmp/e2e-$name.log | head -3; }
   python3 -c "import json; print('$name', [(r['concurrency'], round(r['output_tokens_per_s'], 1), round(r['mean_step_ms'], 3)) for r in json.load(open('/tmp/res/e2e-$name.json'))['runs']])" 2>&1 | tail -1
 }
