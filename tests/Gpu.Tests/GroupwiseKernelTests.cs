@@ -101,8 +101,9 @@ public sealed class GroupwiseKernelTests(CudaFixture cuda) : IClassFixture<CudaF
     }
 
     /// <summary>
-    /// The gated MLP's down projection from gate_up [M, 2K]: at one token on the aligned kernel silu(gate)·up is
-    /// computed as the kernel copies x, elsewhere (more tokens, INT8 codes, K past what x may occupy in shared memory)
+    /// The gated MLP's down projection from gate_up [M, 2K]: at one token on the aligned kernel, with
+    /// INFERENCE_GROUPWISE_FUSED_INPUT=1 (tests/scripts/gpu/round-AI.sh sets it), silu(gate)·up is computed as the
+    /// kernel copies x; elsewhere (more tokens, INT8 codes, K past what x may occupy in shared memory, the switch off)
     /// silu_mul writes a temporary first. Either way the kernel sees the values silu_mul writes: bit-equal to
     /// <see cref="NativeKernels.SiluMul"/> then <see cref="NativeKernels.GroupwiseGemm"/>, bias included.
     /// </summary>
@@ -135,8 +136,9 @@ public sealed class GroupwiseKernelTests(CudaFixture cuda) : IClassFixture<CudaF
     }
 
     /// <summary>
-    /// A norm and the projection it feeds from the residual stream: at one token on the aligned kernel RMSNorm (after
-    /// the residual add) is computed as the kernel copies x, elsewhere the norm kernel writes a temporary first. Against
+    /// A norm and the projection it feeds from the residual stream: at one token on the aligned kernel, with
+    /// INFERENCE_GROUPWISE_FUSED_INPUT=1, RMSNorm (after the residual add) is computed as the kernel copies x;
+    /// elsewhere the norm kernel writes a temporary first. Against
     /// <see cref="NativeKernels.AddRmsNorm"/> / <see cref="NativeKernels.RmsNorm"/> then
     /// <see cref="NativeKernels.GroupwiseGemm"/>: the residual is bit-equal; the product differs only where the two
     /// sums of squares (added in different orders) round a normalized value differently, rarely and by one unit in

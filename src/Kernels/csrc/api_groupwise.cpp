@@ -70,7 +70,7 @@ void run_a16(at::Tensor& out, const at::Tensor& x, const at::Tensor& packed, con
 }
 
 // Whether a one-token product takes its input's producer into the aligned kernel (launch_groupwise_gemm_a16_silu,
-// _rms_norm): where ik_groupwise_gemm would run the aligned kernel itself.
+// _rms_norm): where groupwise_a16_fused_input_supports says so and ik_groupwise_gemm would run the aligned kernel.
 bool fused_input(int bits, int group, int64_t M, int64_t K, const void* x, int64_t x_stride, cudaStream_t stream) {
   return !groupwise_gemm_sm90_supports(bits, group, M, x, x_stride, stream) && groupwise_a16_fused_input_supports(bits, group, (int)M, (int)K);
 }

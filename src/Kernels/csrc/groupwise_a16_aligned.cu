@@ -289,14 +289,20 @@ cudaError_t launch_groupwise_gemm_a16_aligned(int dtype, void* y, const void* x,
   }
 }
 
+namespace {
+bool fused_input_shape(int bits, int group, int m, int k) {
+  return m == 1 && k <= kMaxXSharedK && x_shared_enabled() && groupwise_a16_aligned_supports(bits, group, k);
+}
+}  // namespace
+
 bool groupwise_a16_fused_input_supports(int bits, int group, int m, int k) {
-  static const bool enabled = !env_switched_off("INFERENCE_GROUPWISE_FUSED_INPUT");
-  return enabled && m == 1 && k <= kMaxXSharedK && x_shared_enabled() && groupwise_a16_aligned_supports(bits, group, k);
+  static const bool enabled = env_switched_on("INFERENCE_GROUPWISE_FUSED_INPUT");
+  return enabled && fused_input_shape(bits, group, m, k);
 }
 
 cudaError_t launch_groupwise_gemm_a16_silu(int dtype, void* y, const void* gate_up, const int32_t* packed, const float* scales,
                                            const uint8_t* zeros, const void* bias, int n, int k, int group, cudaStream_t stream) {
-  if (!groupwise_a16_fused_input_supports(4, group, 1, k) || n < 1) return cudaErrorInvalidValue;
+  if (!fused_input_shape(4, group, 1, k) || n < 1) return cudaErrorInvalidValue;
   switch (dtype) {
     case 1: return launch_x_input<__half, XInput::Silu>(y, gate_up, packed, scales, zeros, bias, n, k, group, {}, stream);
     case 2: return launch_x_input<__nv_bfloat16, XInput::Silu>(y, gate_up, packed, scales, zeros, bias, n, k, group, {}, stream);
@@ -318,7 +324,7 @@ cudaError_t launch_rms_norm_typed(void* y, void* residual, const void* delta, co
 cudaError_t launch_groupwise_gemm_a16_rms_norm(int dtype, void* y, void* residual, const void* delta, const void* norm_weight, float eps,
                                                unsigned int* arrivals, const int32_t* packed, const float* scales, const uint8_t* zeros,
                                                const void* bias, int n, int k, int group, cudaStream_t stream) {
-  if (!groupwise_a16_fused_input_supports(4, group, 1, k) || n < 1 || (delta && !arrivals)) return cudaErrorInvalidValue;
+  if (!fused_input_shape(4, group, 1, k) || n < 1 || (delta && !arrivals)) return cudaErrorInvalidValue;
   switch (dtype) {
     case 1: return launch_rms_norm_typed<__half>(y, residual, delta, norm_weight, eps, arrivals, packed, scales, zeros, bias, n, k, group, stream);
     case 2: return launch_rms_norm_typed<__nv_bfloat16>(y, residual, delta, norm_weight, eps, arrivals, packed, scales, zeros, bias, n, k, group, stream);

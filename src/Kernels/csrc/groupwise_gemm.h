@@ -30,8 +30,9 @@ cudaError_t launch_groupwise_gemm_a16_aligned(int dtype, void* y, const void* x,
 
 // The aligned kernel at one token with x computed from its producer's operands as each block copies it
 // (groupwise_a16_x_shared.cuh), so the producer's kernel does not run; the values are the ones that kernel writes.
-// groupwise_a16_fused_input_supports: one token, INT4 codes, the aligned kernel's G and K, K ≤ 16384;
-// INFERENCE_GROUPWISE_FUSED_INPUT=0 turns both off (for comparisons). Rows on 16-byte boundaries.
+// The launchers take one token, INT4 codes, the aligned kernel's G and K, K ≤ 16384 (x in shared memory not switched
+// off), rows on 16-byte boundaries; groupwise_a16_fused_input_supports says whether serving should use them: those
+// shapes, with INFERENCE_GROUPWISE_FUSED_INPUT=1 (off by default: not yet timed on a GPU).
 bool groupwise_a16_fused_input_supports(int bits, int group, int m, int k);
 // y [1, N] = (silu(gate_up[:K]) · gate_up[K:]) · dequant(W)ᵀ + bias for one token's gate_up row [2K]: the gated MLP's
 // down projection; bit-equal to launch_silu_mul then launch_groupwise_gemm_a16.
