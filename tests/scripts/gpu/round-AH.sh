@@ -46,19 +46,18 @@ elif [ "$1" = 2 ]; then
     python3 - /tmp/ncu-$name.csv <<'PY'
 import csv, sys, collections
 rows = [r for r in csv.DictReader(l for l in open(sys.argv[1]) if l.startswith('"')) if r.get('Metric Name') == 'gpu__time_duration.sum']
-names = [r['Kernel Name'] for r in rows]
-# From the first decode-attention launch (less layer 0's norm, projection and rotary) on: the warm-up pass, the 16-token
-# prefill (its own attention kernel, listed apart) and the decode steps' graph replays. A step has one paged_decode
-# launch per layer.
-first = next(i for i, n in enumerate(names) if 'paged_decode' in n)
-tail = rows[max(0, first - 3):]
-attn = sum('paged_decode' in r['Kernel Name'] for r in tail)
-steps = attn / 32
-per = collections.defaultdict(float)
-for r in tail: per[r['Kernel Name'][:90]] += float(r['Metric Value']) / 1e3 / steps
-print('kernels profiled', len(rows), 'steps in the tail', steps)
-for k, v in sorted(per.items(), key=lambda x: -x[1])[:25]: print('  %8.1f us  %s' % (v, k))
-print('  total %.3f ms per step' % (sum(per.values()) / 1e3))
+us = lambda r: float(r['Metric Value'].replace(',', '')) / 1e3
+def kind(n):  # the kernel's family
+    for k in ['groupwise_a16', 'skinny_gemm', 'nvjet', 'splitKreduce', 'rms_norm_vec_kernel<__nv_bfloat16, 2, 1', 'rms_norm', 'paged_decode',
+              'rotary', 'silu_mul', 'ArgMax', 'flash', 'indexSelect', 'copy', 'add']:
+        if k in n: return k
+    return n[:50]
+# A step ends with its greedy argmax: each span between two is one forward pass (the prefill's has the flash kernel).
+ends = [i for i, r in enumerate(rows) if 'ArgMax' in r['Kernel Name']]
+for a, b in zip(ends, ends[1:]):
+    per, n = collections.defaultdict(float), collections.Counter()
+    for r in rows[a + 1:b + 1]: per[kind(r['Kernel Name'])] += us(r); n[kind(r['Kernel Name'])] += 1
+    print('%d kernels, %.1f us: ' % (b - a, sum(per.values())) + ', '.join('%s x%d %.1f' % (k, n[k], v) for k, v in sorted(per.items(), key=lambda x: -x[1])))
 PY
   }
   step w4a16 --quantization zeroquant
