@@ -22,8 +22,8 @@
 // memory and store; at K = 4096 a tile is only two stages per warp. At one token (K ≤ kMaxXSharedK) each block first
 // copies x into shared memory already permuted into the pieces' pair order, with each chunk's sum, which saves every
 // piece its four global loads and 16 byte permutes of x and lets its fragments skip the zero point's subtraction
-// (a16_piece_x_shared). The gated MLP's down projection at one token can take gate_up [2K] itself: the block then
-// computes silu(gate)·up while it copies x (launch_groupwise_gemm_a16_silu), and no separate activation kernel runs.
+// (a16_piece_x_shared). That copy can also compute x from the operands of the kernel that would write it (silu(gate)·up
+// of the gated MLP, or RMSNorm after the residual add: groupwise_a16_x_shared.cuh), which then does not run.
 namespace {
 
 using groupwise_a16::kWarps;
