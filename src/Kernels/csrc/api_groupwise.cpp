@@ -41,6 +41,18 @@ void check_bias(const at::Tensor* bias, const at::Tensor& out, int64_t N, const 
         std::string(what) + ": bias must be [N] contiguous in out's dtype");
 }
 
+// The A16 entries' input (x, gate_up or the residual: [M, ·]) and out: on CUDA, out [M, N] contiguous in the input's
+// dtype (float16 or bfloat16), the input on the weights' device, bias [N] or null.
+void check_a16_operands(const at::Tensor& in, const at::Tensor& out, const at::Tensor& packed, const at::Tensor* bias, int64_t N, const char* what) {
+  const std::string w(what);
+  check(in.is_cuda() && out.is_cuda(), w + ": the input and out must be on CUDA");
+  check(out.dim() == 2 && out.is_contiguous() && out.size(0) == in.size(0) && out.size(1) == N, w + ": out must be [M, N] contiguous");
+  check(in.scalar_type() == out.scalar_type() && (in.scalar_type() == at::kHalf || in.scalar_type() == at::kBFloat16),
+        w + ": the input and out must share float16 or bfloat16");
+  check(in.get_device() == packed.get_device(), w + ": the input and the weights are on different devices");
+  check_bias(bias, out, N, what);
+}
+
 // out [M, N] = x [M, K] · dequant(W)ᵀ + bias on the checked tensors of ik_groupwise_gemm, on the current stream.
 void run_a16(at::Tensor& out, const at::Tensor& x, const at::Tensor& packed, const at::Tensor& scales, const at::Tensor* zeros, const at::Tensor* bias,
              int bits, int group, int64_t M, int64_t N, int64_t K) {
@@ -86,13 +98,8 @@ int ik_groupwise_gemm(at::Tensor* out, at::Tensor* x, at::Tensor* packed, at::Te
   IK_TRY
   const int64_t K = check_weight(*packed, *scales, zeros, bits, group, "groupwise_gemm");
   const int64_t N = packed->size(0);
-  check(x->is_cuda() && out->is_cuda(), "groupwise_gemm: x and out must be on CUDA");
   check(x->dim() == 2 && x->stride(1) == 1 && x->size(1) == K, "groupwise_gemm: x must be [M, K] with contiguous rows (K from packed)");
-  check(out->dim() == 2 && out->is_contiguous() && out->size(0) == x->size(0) && out->size(1) == N, "groupwise_gemm: out must be [M, N] contiguous");
-  check(x->scalar_type() == out->scalar_type() && (x->scalar_type() == at::kHalf || x->scalar_type() == at::kBFloat16),
-        "groupwise_gemm: x and out must share float16 or bfloat16");
-  check(x->get_device() == packed->get_device(), "groupwise_gemm: x and the weights are on different devices");
-  check_bias(bias, *out, N, "groupwise_gemm");
+  check_a16_operands(*x, *out, *packed, bias, N, "groupwise_gemm");
   const int64_t M = x->size(0);
   if (M == 0) return 0;
   c10::cuda::CUDAGuard guard(x->device());
@@ -110,19 +117,14 @@ int ik_groupwise_gemm_rms_norm(at::Tensor* out, at::Tensor* residual, at::Tensor
   IK_TRY
   const int64_t K = check_weight(*packed, *scales, zeros, bits, group, "groupwise_gemm_rms_norm");
   const int64_t N = packed->size(0);
-  check(residual->is_cuda() && out->is_cuda() && norm_weight->is_cuda() && (!delta || delta->is_cuda()),
-        "groupwise_gemm_rms_norm: tensors must be on CUDA");
   check(residual->dim() == 2 && residual->stride(1) == 1 && residual->size(1) == K && (!delta || (delta->sizes() == residual->sizes() && delta->stride(1) == 1)),
         "groupwise_gemm_rms_norm: residual (and delta) must be [M, K] with contiguous rows (K from packed)");
-  check(norm_weight->is_contiguous() && norm_weight->numel() == K, "groupwise_gemm_rms_norm: the norm's weight must be [K] contiguous");
-  check(arrivals->is_cuda() && arrivals->scalar_type() == at::kInt && arrivals->numel() == 1, "groupwise_gemm_rms_norm: arrivals must be an int32 [1] on CUDA");
-  check(out->dim() == 2 && out->is_contiguous() && out->size(0) == residual->size(0) && out->size(1) == N,
-        "groupwise_gemm_rms_norm: out must be [M, N] contiguous");
+  check_a16_operands(*residual, *out, *packed, bias, N, "groupwise_gemm_rms_norm");
   const auto dt = residual->scalar_type();
-  check((dt == at::kHalf || dt == at::kBFloat16) && out->scalar_type() == dt && norm_weight->scalar_type() == dt && (!delta || delta->scalar_type() == dt),
-        "groupwise_gemm_rms_norm: residual, delta, the norm's weight and out must share float16 or bfloat16");
-  check(residual->get_device() == packed->get_device(), "groupwise_gemm_rms_norm: residual and the weights are on different devices");
-  check_bias(bias, *out, N, "groupwise_gemm_rms_norm");
+  check(norm_weight->is_cuda() && norm_weight->is_contiguous() && norm_weight->numel() == K && norm_weight->scalar_type() == dt &&
+            (!delta || (delta->is_cuda() && delta->scalar_type() == dt)),
+        "groupwise_gemm_rms_norm: the norm's weight must be [K] contiguous, and it and delta on CUDA in residual's dtype");
+  check(arrivals->is_cuda() && arrivals->scalar_type() == at::kInt && arrivals->numel() == 1, "groupwise_gemm_rms_norm: arrivals must be an int32 [1] on CUDA");
   const int64_t M = residual->size(0);
   if (M == 0) return 0;
   c10::cuda::CUDAGuard guard(residual->device());
@@ -157,15 +159,9 @@ int ik_groupwise_gemm_silu(at::Tensor* out, at::Tensor* gate_up, at::Tensor* pac
   IK_TRY
   const int64_t K = check_weight(*packed, *scales, zeros, bits, group, "groupwise_gemm_silu");
   const int64_t N = packed->size(0);
-  check(gate_up->is_cuda() && out->is_cuda(), "groupwise_gemm_silu: gate_up and out must be on CUDA");
   check(gate_up->dim() == 2 && gate_up->is_contiguous() && gate_up->size(1) == 2 * K,
         "groupwise_gemm_silu: gate_up must be [M, 2K] contiguous (K from packed)");
-  check(out->dim() == 2 && out->is_contiguous() && out->size(0) == gate_up->size(0) && out->size(1) == N,
-        "groupwise_gemm_silu: out must be [M, N] contiguous");
-  check(gate_up->scalar_type() == out->scalar_type() && (gate_up->scalar_type() == at::kHalf || gate_up->scalar_type() == at::kBFloat16),
-        "groupwise_gemm_silu: gate_up and out must share float16 or bfloat16");
-  check(gate_up->get_device() == packed->get_device(), "groupwise_gemm_silu: gate_up and the weights are on different devices");
-  check_bias(bias, *out, N, "groupwise_gemm_silu");
+  check_a16_operands(*gate_up, *out, *packed, bias, N, "groupwise_gemm_silu");
   const int64_t M = gate_up->size(0);
   if (M == 0) return 0;
   c10::cuda::CUDAGuard guard(gate_up->device());
