@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Round AI: build; the group-wise kernel tests with INFERENCE_GROUPWISE_FUSED_INPUT=1 (the fused-input tests among
 # them: silu(gate)·up and RMSNorm computed by the one-token kernel as it copies x, against silu_mul / the norm kernels
-# then the GEMM); then Llama-3-8B batch-1 decode end to end (dummy weights, 128 + 128 tokens), W4A16 with the fused
-# inputs (INFERENCE_GROUPWISE_FUSED_INPUT=1) and without (the default), and bf16, alternating, twice; one
-# 64-concurrent run of each W4A16 setting last.
+# then the GEMM) and CudaZeroQuantTests' decode-against-full-forward check with it; then Llama-3-8B batch-1 decode end
+# to end (dummy weights, 128 + 128 tokens), W4A16 with the fused inputs (INFERENCE_GROUPWISE_FUSED_INPUT=1) and without
+# (the default), and bf16, alternating, twice; one 64-concurrent run of each W4A16 setting last.
 set -o pipefail
 cd "$(dirname "$0")/../../.."
 exec > >(tee $OUT/roundAI.log) 2>&1
@@ -13,6 +13,8 @@ echo "ready at ${SECONDS}s on $(nvidia-smi --query-gpu=name --format=csv,noheade
 INFERENCE_GROUPWISE_FUSED_INPUT=1 timeout 60 dotnet .gpu/app/Gpu.Tests/Gpu.Tests.dll --filter-class '*GroupwiseKernelTests' > $OUT/kernel-tests.log 2>&1; echo "tests rc=$? at ${SECONDS}s"
 grep -E '\[FAIL\]|total:|succeeded:|failed:' $OUT/kernel-tests.log | head -20
 grep -A8 '\[FAIL\]' $OUT/kernel-tests.log | grep -E 'Assert|error|Error|Exception|differs' | head -12
+INFERENCE_GROUPWISE_FUSED_INPUT=1 timeout 60 dotnet .gpu/app/Gpu.Tests/Gpu.Tests.dll --filter-method '*DecodeStepLogitsMatchTheFullForward' > $OUT/decode-test.log 2>&1
+echo "decode test rc=$? at ${SECONDS}s"; grep -E '\[FAIL\]|total:|succeeded:|failed:|differ' $OUT/decode-test.log | head -6
 run() {  # run NAME CONCURRENCY "ENV" FLAGS...
   local name=$1 conc=$2 settings=$3
   shift 3
