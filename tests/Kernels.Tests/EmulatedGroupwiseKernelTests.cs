@@ -109,6 +109,7 @@ public sealed class EmulatedGroupwiseKernelTests
     [InlineData("a16-rms bf16 4 asym 128 1 136 4096", "")]
     [InlineData("a16-add-rms bf16 4 asym 128 1 136 4096", "")]
     [InlineData("a16-add-rms fp16 4 sym 256 1 72 1024", "SIMT_SM_COUNT=1")]
+    [InlineData("a16-add-rms bf16 4 asym 128 1 40 16384", "")]          // the widest row x may occupy: two items per thread
     public void A16FusedInputMatchesTheReference(string args, string environment) => KernelEmulator.Check("groupwise " + args, environment);
 
     public static TheoryData<string> A8 => new()
