@@ -121,8 +121,8 @@ int groupwise(int argc, char** argv) {
       return 1;
     }
     // x = T(T(h · inv) · w) with inv from Σ h² in double. The kernel's inv (float sums) may differ in its last bits,
-    // which moves an x across a rounding boundary of T about once in 10^4 elements: by one unit in the last place
-    // (2·t.u() relative). The bound allows four such terms.
+    // which moves an x that lies near a rounding boundary of T by one unit in the last place (2·t.u() relative): rare,
+    // and the bound allows four such terms.
     double ss = 0;
     for (int c = 0; c < k; c++) ss += (double)h[c] * h[c];
     const double inv = 1 / std::sqrt(ss / k + eps);
