@@ -116,10 +116,7 @@ public sealed class GroupwiseKernelTests(CudaFixture cuda) : IClassFixture<CudaF
     public void SiluInputIsBitEqualToSiluMulThenGemm(int bits, bool symmetric, int group, int m, int n, int k)
     {
         var device = cuda.Require();
-        var rng = new Random(m * 31 + n + k);
-        var wf = new float[(long)n * k];
-        for (long i = 0; i < wf.Length; i++) wf[i] = (float)(rng.NextDouble() * 2 - 1) * 0.05f;
-        using var dw = GroupwiseDeviceWeight.Upload(GroupwiseWeight.Quantize(wf, n, k, bits, group, symmetric), device, Kernels());
+        using var dw = RandomWeight(device, m * 31 + n + k, bits, symmetric, group, n, k);
         foreach (var dtype in new[] { ScalarType.BFloat16, ScalarType.Float16 })
         {
             using var gateUp = randn([m, 2 * k], ScalarType.Float32, device).mul(Scalars.Of(2)).to(dtype);
@@ -155,10 +152,7 @@ public sealed class GroupwiseKernelTests(CudaFixture cuda) : IClassFixture<CudaF
     public void NormInputMatchesNormThenGemm(int bits, bool symmetric, int group, int m, int n, int k, bool add)
     {
         var device = cuda.Require();
-        var rng = new Random(m * 17 + n + k);
-        var wf = new float[(long)n * k];
-        for (long i = 0; i < wf.Length; i++) wf[i] = (float)(rng.NextDouble() * 2 - 1) * 0.05f;
-        using var dw = GroupwiseDeviceWeight.Upload(GroupwiseWeight.Quantize(wf, n, k, bits, group, symmetric), device, Kernels());
+        using var dw = RandomWeight(device, m * 17 + n + k, bits, symmetric, group, n, k);
         using var arrivals = zeros([1], ScalarType.Int32, device);
         foreach (var dtype in new[] { ScalarType.BFloat16, ScalarType.Float16 })
         {
@@ -214,6 +208,15 @@ public sealed class GroupwiseKernelTests(CudaFixture cuda) : IClassFixture<CudaF
         using var xBad = zeros([2, 256], ScalarType.BFloat16, device);
         e = Assert.Throws<InvalidOperationException>(() => Kernels().GroupwiseGemm(xBad, packed, scales, null, null, 4, 64));
         Assert.Contains("x must be [M, K]", e.Message);
+    }
+
+    /// <summary>Weights uniform in ±0.05 from <paramref name="seed"/>, quantized on the CPU and uploaded.</summary>
+    private static GroupwiseDeviceWeight RandomWeight(Device device, int seed, int bits, bool symmetric, int group, int n, int k)
+    {
+        var rng = new Random(seed);
+        var wf = new float[(long)n * k];
+        for (long i = 0; i < wf.Length; i++) wf[i] = (float)(rng.NextDouble() * 2 - 1) * 0.05f;
+        return GroupwiseDeviceWeight.Upload(GroupwiseWeight.Quantize(wf, n, k, bits, group, symmetric), device, Kernels());
     }
 
     private static double MaxErrorOverRms(Tensor y, Tensor reference) => ErrorOverRms(y, reference, e => e.max());

@@ -71,15 +71,21 @@ __device__ __forceinline__ void permute_x_int4(uint32_t (&xp)[16], const uint32_
     for (int i = 0; i < 4; i++) xp[4 * jj + i] = __byte_perm(r[4 * jj + i / 2], r[4 * jj + 2 + i / 2], (i & 1) ? 0x7632 : 0x5410);
 }
 
-// The 32 activations of a lane's INT4 piece at k0 of row x_row, in pair order.
+// The 32 activations at k0 of row x_row as 16 words in natural order (k = 2w, 2w + 1 in word w).
 template <typename T>
-__device__ __forceinline__ void load_x_int4(uint32_t (&xp)[16], const T* x_row, int64_t k0) {
-  uint32_t r[16];
+__device__ __forceinline__ void load_x_words(uint32_t (&r)[16], const T* x_row, int64_t k0) {
 #pragma unroll
   for (int v = 0; v < 4; v++) {
     const uint4 xv = __ldg(reinterpret_cast<const uint4*>(x_row + k0) + v);
     r[4 * v] = xv.x, r[4 * v + 1] = xv.y, r[4 * v + 2] = xv.z, r[4 * v + 3] = xv.w;
   }
+}
+
+// The 32 activations of a lane's INT4 piece at k0 of row x_row, in pair order.
+template <typename T>
+__device__ __forceinline__ void load_x_int4(uint32_t (&xp)[16], const T* x_row, int64_t k0) {
+  uint32_t r[16];
+  load_x_words(r, x_row, k0);
   permute_x_int4(xp, r);
 }
 

@@ -6,7 +6,7 @@
 //    silu_mul_vec_kernel (fused_ops.cu) writes;
 //  - XInput::RmsNorm / AddRmsNorm: x = RMSNorm(h)·w with h = residual (+ delta), rounded as rms_norm_row
 //    (row_ops.cuh) rounds them; every block sums h² over the whole row itself (16 KB of L2 reads at K = 4096), and
-//    with the add the last block to have read the residual writes h back into it (XNorm::arrivals counts them).
+//    with the add the last block to have read the residual writes its copy of h back (XNorm::arrivals counts them).
 #pragma once
 #include "groupwise_a16.cuh"
 #include "row_ops.cuh"
@@ -37,22 +37,25 @@ __device__ __forceinline__ void words_of(uint32_t (&r)[16], int k0, F f) {
   }
 }
 
-// Stores lane (c, tt)'s 32 activations (pair order) and adds the chunk's sum over its four lanes into x_sum[c]. Called
-// by whole warps (lanes 4c..4c+3 share chunk c); `ok` false for lanes past the last chunk.
+// Item i's v-th uint4 in x_perm (item i: chunk i / 4, lane i % 4's 32 columns; layout [chunk][v][lane]).
+__device__ __forceinline__ int x_slot(int i, int v) { return (i / 4 * 4 + v) * 4 + i % 4; }
+
+// Stores item i's 32 activations (r: natural order) in pair order and adds the chunk's sum over its four lanes into
+// x_sum[i / 4]. Called by whole warps (lanes 4c..4c+3 share chunk c); `ok` false for lanes past the last item.
 template <typename T>
-__device__ __forceinline__ void store_x_perm(uint4* x_perm, float* x_sum, const uint32_t (&r)[16], int c, int tt, bool ok) {
+__device__ __forceinline__ void store_x_perm(uint4* x_perm, float* x_sum, const uint32_t (&r)[16], int i, bool ok) {
   float sum = 0.f;
   if (ok) {
     uint32_t xp[16];
     permute_x_int4(xp, r);
 #pragma unroll
-    for (int v = 0; v < 4; v++) x_perm[(c * 4 + v) * 4 + tt] = make_uint4(xp[4 * v], xp[4 * v + 1], xp[4 * v + 2], xp[4 * v + 3]);
+    for (int v = 0; v < 4; v++) x_perm[x_slot(i, v)] = make_uint4(xp[4 * v], xp[4 * v + 1], xp[4 * v + 2], xp[4 * v + 3]);
 #pragma unroll
     for (int p = 0; p < 16; p++) sum += Pair<T>::sum(xp[p]);
   }
   sum += __shfl_xor_sync(0xFFFFFFFFu, sum, 1);
   sum += __shfl_xor_sync(0xFFFFFFFFu, sum, 2);
-  if (ok && tt == 0) x_sum[c] = sum;
+  if (ok && i % 4 == 0) x_sum[i / 4] = sum;
 }
 
 // The block's copy of one token's x (see the file's comment) into x_perm / x_sum, for blocks of Threads threads; ends
@@ -67,11 +70,7 @@ __device__ __forceinline__ void stage_x_shared(uint4* x_perm, float* x_sum, cons
       uint32_t r[16];
       if (i < items) {
         if constexpr (In == XInput::Plain) {
-#pragma unroll
-          for (int v = 0; v < 4; v++) {
-            const uint4 xv = __ldg(reinterpret_cast<const uint4*>(x + i * 32) + v);
-            r[4 * v] = xv.x, r[4 * v + 1] = xv.y, r[4 * v + 2] = xv.z, r[4 * v + 3] = xv.w;
-          }
+          load_x_words(r, x, i * 32);
         } else {
           words_of<T>(r, i * 32, [&](int k, float (&e)[8]) {
             float u[8];
@@ -82,7 +81,7 @@ __device__ __forceinline__ void stage_x_shared(uint4* x_perm, float* x_sum, cons
           });
         }
       }
-      store_x_perm<T>(x_perm, x_sum, r, i / 4, i % 4, i < items);
+      store_x_perm<T>(x_perm, x_sum, r, i, i < items);
     }
   } else {
     // Pass 1: h = residual (+ delta) rounded to T, kept in x_perm's slots of the same lane in natural order; Σ h².
@@ -101,11 +100,11 @@ __device__ __forceinline__ void stage_x_shared(uint4* x_perm, float* x_sum, cons
         for (int j = 0; j < 8; j++) ss += e[j] * e[j];
       });
 #pragma unroll
-      for (int v = 0; v < 4; v++) x_perm[(i / 4 * 4 + v) * 4 + i % 4] = make_uint4(r[4 * v], r[4 * v + 1], r[4 * v + 2], r[4 * v + 3]);
+      for (int v = 0; v < 4; v++) x_perm[x_slot(i, v)] = make_uint4(r[4 * v], r[4 * v + 1], r[4 * v + 2], r[4 * v + 3]);
     }
     const float inv = rsqrtf(block_reduce<Threads, false>(ss) / K + norm.eps);  // its barriers order pass 1's reads
     if constexpr (In == XInput::AddRmsNorm) {
-      // Every block has read the residual once all have arrived: the last one writes h back.
+      // Every block has read the residual once all have arrived: the last one writes h back from its pass-1 copy.
       __shared__ bool last;
       if (tid == 0) {
         __threadfence();
@@ -114,14 +113,9 @@ __device__ __forceinline__ void stage_x_shared(uint4* x_perm, float* x_sum, cons
       }
       __syncthreads();
       if (last)
-        for (int k = tid * 8; k < K; k += Threads * 8) {
-          float e[8], d[8];
-          load8(norm.residual + k, e);
-          load8(norm.delta + k, d);
+        for (int i = tid; i < items; i += Threads)
 #pragma unroll
-          for (int j = 0; j < 8; j++) e[j] = e[j] + d[j];
-          store8(norm.residual + k, e);
-        }
+          for (int v = 0; v < 4; v++) reinterpret_cast<uint4*>(norm.residual + i * 32)[v] = x_perm[x_slot(i, v)];
     }
     // Pass 2: x = T(T(h · inv) · w), permuted, with the chunk sums.
     for (int i0 = tid - tid % 32; i0 < items; i0 += Threads) {
@@ -131,7 +125,7 @@ __device__ __forceinline__ void stage_x_shared(uint4* x_perm, float* x_sum, cons
         uint32_t h[16];
 #pragma unroll
         for (int v = 0; v < 4; v++) {
-          const uint4 s = x_perm[(i / 4 * 4 + v) * 4 + i % 4];
+          const uint4 s = x_perm[x_slot(i, v)];
           h[4 * v] = s.x, h[4 * v + 1] = s.y, h[4 * v + 2] = s.z, h[4 * v + 3] = s.w;
         }
         words_of<T>(r, i * 32, [&](int k, float (&e)[8]) {
@@ -146,7 +140,7 @@ __device__ __forceinline__ void stage_x_shared(uint4* x_perm, float* x_sum, cons
           }
         });
       }
-      store_x_perm<T>(x_perm, x_sum, r, i / 4, i % 4, i < items);
+      store_x_perm<T>(x_perm, x_sum, r, i, i < items);
     }
   }
   __syncthreads();
