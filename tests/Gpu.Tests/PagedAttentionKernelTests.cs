@@ -2,6 +2,9 @@ using InferenceServer.Engine.Attention;
 using InferenceServer.Engine.Batching;
 using InferenceServer.Engine.Kernels;
 using InferenceServer.Engine.KvCache;
+using InferenceServer.Engine.Loading;
+using InferenceServer.Engine.Models.Layers;
+using InferenceServer.Engine.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -38,6 +41,58 @@ public sealed class PagedAttentionKernelTests(CudaFixture cuda) : IClassFixture<
         var k = randn([b, kvHeads, headDim], dtype, device);
         var v = randn([b, kvHeads, headDim], dtype, device);
         AssertSame(kernels, chunks, q, k, v, cache, heads, kvHeads, headDim, window, $"paged_attention_max_abs_error_{dtype}_{heads}x{kvHeads}x{headDim}_w{window}_b{b}");
+    }
+
+    /// <summary>
+    /// The decode kernel that rotates q and the step's keys and writes the cache itself, against the rotary kernel then
+    /// the decode kernel on the rotated q: outputs and both caches bit-equal, qkv untouched. The step's cache rows start
+    /// as NaN, so a read of them before the write shows.
+    /// </summary>
+    [Theory]
+    [InlineData(ScalarType.BFloat16, 32, 8, 128, null, 6)]      // Llama-3, context split over blocks
+    [InlineData(ScalarType.BFloat16, 32, 8, 128, null, 70)]     // no split
+    [InlineData(ScalarType.Float16, 28, 4, 128, 40, 6)]         // groups of 7, sliding window
+    [InlineData(ScalarType.Float32, 24, 2, 64, null, 6)]        // groups of 12: two blocks write the same rows
+    public void DecodeKernelWithRopeIsBitEqualToRotaryThenDecode(ScalarType dtype, int heads, int kvHeads, int headDim, int? window, int sequences)
+    {
+        var device = cuda.Require();
+        var kernels = NativeKernels.TryGet(out var why) ?? throw new InvalidOperationException(why);
+        using var scope = NewDisposeScope();
+        using var fused = RandomCache(kvHeads, headDim, dtype, device);
+        using var reference = RandomCache(kvHeads, headDim, dtype, device);
+        var rng = new Random(9);
+        var contexts = sequences == 6 ? new[] { 1, 7, 16, 17, 100, 250 } : Enumerable.Range(0, sequences).Select(_ => rng.Next(1, 80)).ToArray();
+        var free = Shuffled(rng);
+        var chunks = contexts.Select(ctx => new SequenceChunk([1], ctx - 1, Take(free, ctx))).ToList();
+        using var batch = ForwardBatchBuilder.Build(chunks, BlockSize, device);
+        var paged = new PagedCudaAttention(kernels, heads, kvHeads, headDim, window);
+        var d = ((PagedAttentionMetadata)(batch.Attention = paged.BuildMetadata(batch))).Decode!;
+        using (var nan = float.NaN.ToScalar())
+            foreach (var c in new[] { fused, reference })
+            {
+                c.Keys(0).index_fill_(0, batch.SlotMapping, nan);
+                c.Values(0).index_fill_(0, batch.SlotMapping, nan);
+            }
+        var inverse = tensor(RotaryEmbedding.InverseFrequencies(headDim, new RopeScaling(10000, "default")));
+        var freqs = outer(Scalars.Arange(300, ScalarType.Float32, CPU), inverse);                // [300, D/2]
+        var emb = cat([freqs, freqs], -1).to(device);                                          // [300, D]
+        var (cos, sin) = (emb.cos(), emb.sin());
+        int b = chunks.Count, width = (heads + 2 * kvHeads) * headDim;
+        var qkv = randn([b, width], dtype, device);
+        var rotated = qkv.clone();
+        kernels.RotaryQkCache(rotated, batch.Positions, cos, sin, heads, kvHeads, headDim, reference.Keys(0), reference.Values(0), batch.SlotMapping);
+        var expected = empty([b, heads, headDim], dtype, device);
+        kernels.PagedDecodeAttention(expected, rotated.narrow(1, 0, heads * headDim).view(b, heads, headDim), reference.Keys(0), reference.Values(0),
+            d.BlockTables, d.ContextLengths, 1 / Math.Sqrt(headDim), BlockSize, window ?? 0);
+        var before = qkv.clone();
+        var actual = empty([b, heads, headDim], dtype, device);
+        kernels.PagedDecodeAttentionRope(actual, qkv, fused.Keys(0), fused.Values(0), d.BlockTables, d.ContextLengths, batch.Positions, cos, sin,
+            batch.SlotMapping, 1 / Math.Sqrt(headDim), BlockSize, window ?? 0);
+        Assert.False(expected.isnan().any().item<bool>(), "the reference path's output has NaN");
+        Assert.True(actual.eq(expected).all().item<bool>(), $"outputs differ: max |Δ| {(actual.to(ScalarType.Float32) - expected.to(ScalarType.Float32)).abs().max().item<float>()}");
+        Assert.True(fused.Keys(0).eq(reference.Keys(0)).all().item<bool>(), "key caches differ");
+        Assert.True(fused.Values(0).eq(reference.Values(0)).all().item<bool>(), "value caches differ");
+        Assert.True(qkv.eq(before).all().item<bool>(), "qkv was modified");
     }
 
     /// <summary>Fresh prefills, a chunk continuing a cached context, and decodes, in one step (and prefills alone).</summary>

@@ -22,4 +22,12 @@ public interface IAttentionBackend
 
     /// <summary>As <see cref="Forward"/>, when the caller already stored k and v in the cache (fused into rotary).</summary>
     Tensor AttendWritten(int layer, Tensor q, Tensor k, Tensor v, ForwardBatch batch, KvCachePool cache);
+
+    /// <summary>
+    /// For a batch of one-token rows only: rotates q and the new keys of qkv [T, (H + 2·KV)·D] at
+    /// <paramref name="positions"/> [T] with the rotary tables cos/sin [maxPos, D] float32, stores the keys and values
+    /// in the cache and attends, in one launch → [T, H·D]. Null where the backend or the batch cannot; the caller then
+    /// rotates and calls <see cref="Forward"/> or <see cref="AttendWritten"/>.
+    /// </summary>
+    Tensor? AttendDecodeRotating(int layer, Tensor qkv, Tensor positions, Tensor cos, Tensor sin, ForwardBatch batch, KvCachePool cache) => null;
 }

@@ -57,6 +57,22 @@ public sealed class PagedCudaAttention(NativeKernels kernels, int numHeads, int 
         return result.MoveToOuterDisposeScope();
     }
 
+    /// <summary>
+    /// Whether decode steps rotate q and k and write the cache inside the paged kernel (one launch per layer instead of
+    /// two); INFERENCE_DECODE_ROPE_IN_ATTENTION=1 turns it on.
+    /// </summary>
+    public static readonly bool RopeInDecodeKernel = Environment.GetEnvironmentVariable("INFERENCE_DECODE_ROPE_IN_ATTENTION") == "1";
+
+    /// <summary>Decode steps (every row one token) in the paged kernel, rotary and cache write included; null otherwise.</summary>
+    public Tensor? AttendDecodeRotating(int layer, Tensor qkv, Tensor positions, Tensor cos, Tensor sin, ForwardBatch batch, KvCachePool cache)
+    {
+        if (!RopeInDecodeKernel || batch.Attention is not PagedAttentionMetadata { Decode: { } d }) return null;
+        var output = empty([qkv.shape[0], numHeads, headDim], qkv.dtype, qkv.device);   // [B, H, D]
+        kernels.PagedDecodeAttentionRope(output, qkv, cache.Keys(layer), cache.Values(layer), d.BlockTables, d.ContextLengths, positions, cos, sin,
+            batch.SlotMapping, _scale, cache.BlockSize, slidingWindow ?? 0);
+        return output.view(qkv.shape[0], numHeads * headDim);
+    }
+
     /// <summary>q [B, H, D] (heads contiguous) against each row's paged context → [B, H, D].</summary>
     private Tensor Paged(int layer, Tensor q, DecodeMetadata d, KvCachePool cache)
     {

@@ -23,6 +23,7 @@ public sealed unsafe partial class NativeKernels
 
     private readonly delegate* unmanaged<IntPtr> _lastError;
     private readonly delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, double, int, int, int> _pagedDecode;
+    private readonly delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, double, int, int, int> _pagedDecodeRope;
     private readonly delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, int, int, double, int, int> _varlenAttention;
     private readonly delegate* unmanaged<long*, long*, int> _memGetInfo;
     private readonly delegate* unmanaged<long*, long*, int, int> _memoryAllocated;
@@ -60,6 +61,7 @@ public sealed unsafe partial class NativeKernels
         IntPtr F(string name) => NativeLibrary.GetExport(lib, name);
         _lastError = (delegate* unmanaged<IntPtr>)F("ik_last_error");
         _pagedDecode = (delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, double, int, int, int>)F("ik_paged_decode_attention");
+        _pagedDecodeRope = (delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, double, int, int, int>)F("ik_paged_decode_attention_rope");
         _varlenAttention = (delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, int, int, double, int, int>)F("ik_varlen_attention");
         _memGetInfo = (delegate* unmanaged<long*, long*, int>)F("ik_mem_get_info");
         _memoryAllocated = (delegate* unmanaged<long*, long*, int, int>)F("ik_memory_allocated");
@@ -137,6 +139,17 @@ public sealed unsafe partial class NativeKernels
     /// <summary>out [B,H,D] ← attention of q [B,H,D] over each row's paged context (tables [B,M] int32, lens [B] int32).</summary>
     public void PagedDecodeAttention(Tensor output, Tensor q, Tensor kCache, Tensor vCache, Tensor tables, Tensor lens, double scale, int blockSize, int window) =>
         Check(_pagedDecode(output.Handle, q.Handle, kCache.Handle, vCache.Handle, tables.Handle, lens.Handle, scale, blockSize, window), "paged decode attention");
+
+    /// <summary>
+    /// out [B,H,D] ← <see cref="PagedDecodeAttention"/> for the unrotated qkv rows [B, (H + 2·KV)·D] of a decode step, in
+    /// one launch that also rotates q and the step's keys at positions [B] (cos/sin [maxPos, D] float32) and stores
+    /// the keys and values at slots [B] (int64) of the caches: bit-equal to <see cref="RotaryQkCache"/> then
+    /// <see cref="PagedDecodeAttention"/>. qkv is left as it was.
+    /// </summary>
+    public void PagedDecodeAttentionRope(Tensor output, Tensor qkv, Tensor kCache, Tensor vCache, Tensor tables, Tensor lens, Tensor positions, Tensor cos,
+        Tensor sin, Tensor slots, double scale, int blockSize, int window) =>
+        Check(_pagedDecodeRope(output.Handle, qkv.Handle, kCache.Handle, vCache.Handle, tables.Handle, lens.Handle, positions.Handle, cos.Handle,
+            sin.Handle, slots.Handle, scale, blockSize, window), "paged decode attention with rotary");
 
     /// <summary>
     /// output [Tq,H,D] ← causal attention of each sequence's queries (rows cuQ[i]..cuQ[i+1] of q [Tq,H,D]) against its

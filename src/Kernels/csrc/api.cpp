@@ -46,6 +46,38 @@ at::Tensor pad_k16(const at::Tensor& t) {
   const int64_t k = t.size(1), pad = (16 - k % 16) % 16;
   return pad == 0 ? t : at::constant_pad_nd(t, {0, pad}, 0);
 }
+
+// The checks and the launch shared by the two paged decode entries: q [B, ≥ H·D] rows (heads contiguous, the
+// unrotated qkv rows with rope), out [B,H,D], caches [slots,KV,D], tables [B,M] int32, lens [B] int32.
+void paged_decode(at::Tensor* out, const at::Tensor& q, int64_t H, at::Tensor* k_cache, at::Tensor* v_cache, at::Tensor* tables,
+                  at::Tensor* lens, double scale, int block_size, int window, const PagedRope* rope) {
+  check(q.is_cuda() && k_cache->is_cuda() && v_cache->is_cuda() && tables->is_cuda() && lens->is_cuda() && out->is_cuda(),
+        "paged attention: all tensors must be on CUDA");
+  check(out->dim() == 3 && k_cache->dim() == 3 && v_cache->dim() == 3, "paged attention: out must be [B,H,D], caches [slots,KV,D]");
+  check(q.scalar_type() == k_cache->scalar_type() && q.scalar_type() == v_cache->scalar_type() && q.scalar_type() == out->scalar_type(),
+        "paged attention: q, caches and out must share a dtype");
+  check(tables->scalar_type() == at::kInt && lens->scalar_type() == at::kInt, "paged attention: tables and lens must be int32");
+  check(k_cache->is_contiguous() && v_cache->is_contiguous() && tables->is_contiguous() && lens->is_contiguous() && v_cache->sizes() == k_cache->sizes(),
+        "paged attention: caches (of one shape), tables and lens must be contiguous");
+  const int64_t B = out->size(0), D = out->size(2), KV = k_cache->size(1);
+  check(out->stride(2) == 1 && out->stride(1) == D && q.stride(-1) == 1, "paged attention: heads must be contiguous in q and out");
+  check(out->size(1) == H && q.size(0) == B && k_cache->size(2) == D && H % KV == 0, "paged attention: shape mismatch");
+  check(tables->dim() == 2 && tables->size(0) == B && lens->numel() == B, "paged attention: tables must be [B,M] and lens [B]");
+  check(D % 8 == 0 && D <= 256, "paged attention: head_dim must be a multiple of 8, at most 256");
+  check(aligned16(q) && aligned16(*out) && aligned16(*k_cache) && aligned16(*v_cache) && q.stride(0) % 8 == 0 && out->stride(0) % 8 == 0,
+        "paged attention: q, out and the caches must be 16-byte aligned with row strides a multiple of 8");
+  c10::cuda::CUDAGuard guard(q.device());
+  const int splits = paged_decode_splits((int)B, (int)KV, (int)H, (int)tables->size(1) * block_size,
+                                         at::cuda::getCurrentDeviceProperties()->multiProcessorCount);
+  // Allocated from the caching allocator, so inside a graph capture it comes from the graph's private pool.
+  at::Tensor workspace = splits > 1 ? at::empty({B, H, splits, D + 2}, q.options().dtype(at::kFloat)) : at::Tensor();
+  check_launch(launch_paged_decode_attention(dtype_code(q.scalar_type()), out->data_ptr(), splits > 1 ? workspace.data_ptr<float>() : nullptr,
+                                             q.data_ptr(), k_cache->data_ptr(), v_cache->data_ptr(), tables->data_ptr<int32_t>(),
+                                             lens->data_ptr<int32_t>(), (int)B, (int)H, (int)KV, (int)D, block_size, (int)tables->size(1),
+                                             window, (float)scale, q.stride(0), out->stride(0), splits, rope, at::cuda::getCurrentCUDAStream()),
+               "paged attention");
+}
+
 }  // namespace
 
 extern "C" {
@@ -57,32 +89,31 @@ const char* ik_last_error() { return ik::last_error().c_str(); }
 int ik_paged_decode_attention(at::Tensor* out, at::Tensor* q, at::Tensor* k_cache, at::Tensor* v_cache,
                               at::Tensor* tables, at::Tensor* lens, double scale, int block_size, int window) {
   IK_TRY
-  check(q->is_cuda() && k_cache->is_cuda() && v_cache->is_cuda() && tables->is_cuda() && lens->is_cuda() && out->is_cuda(),
-        "paged attention: all tensors must be on CUDA");
-  check(q->dim() == 3 && out->dim() == 3 && k_cache->dim() == 3 && v_cache->dim() == 3, "paged attention: q/out must be [B,H,D], caches [slots,KV,D]");
-  check(q->scalar_type() == k_cache->scalar_type() && q->scalar_type() == v_cache->scalar_type() && q->scalar_type() == out->scalar_type(),
-        "paged attention: q, caches and out must share a dtype");
-  check(tables->scalar_type() == at::kInt && lens->scalar_type() == at::kInt, "paged attention: tables and lens must be int32");
-  check(k_cache->is_contiguous() && v_cache->is_contiguous() && tables->is_contiguous() && lens->is_contiguous(),
-        "paged attention: caches, tables and lens must be contiguous");
-  const int64_t B = q->size(0), H = q->size(1), D = q->size(2), KV = k_cache->size(1);
-  check(q->stride(2) == 1 && q->stride(1) == D && out->stride(2) == 1 && out->stride(1) == D, "paged attention: heads must be contiguous in q and out");
-  check(out->size(0) == B && out->size(1) == H && out->size(2) == D && k_cache->size(2) == D, "paged attention: shape mismatch");
-  check(tables->dim() == 2 && tables->size(0) == B && lens->numel() == B, "paged attention: tables must be [B,M] and lens [B]");
-  check(D % 8 == 0 && D <= 256, "paged attention: head_dim must be a multiple of 8, at most 256");
-  check(aligned16(*q) && aligned16(*out) && aligned16(*k_cache) && aligned16(*v_cache) && q->stride(0) % 8 == 0 && out->stride(0) % 8 == 0,
-        "paged attention: q, out and the caches must be 16-byte aligned with row strides a multiple of 8");
-  c10::cuda::CUDAGuard guard(q->device());
-  const int splits = paged_decode_splits((int)B, (int)KV, (int)H, (int)tables->size(1) * block_size,
-                                         at::cuda::getCurrentDeviceProperties()->multiProcessorCount);
-  // Allocated from the caching allocator, so inside a graph capture it comes from the graph's private pool.
-  at::Tensor workspace = splits > 1 ? at::empty({B, H, splits, D + 2}, q->options().dtype(at::kFloat)) : at::Tensor();
-  auto err = launch_paged_decode_attention(dtype_code(q->scalar_type()), out->data_ptr(),
-                                           splits > 1 ? workspace.data_ptr<float>() : nullptr, q->data_ptr(), k_cache->data_ptr(),
-                                           v_cache->data_ptr(), tables->data_ptr<int32_t>(), lens->data_ptr<int32_t>(),
-                                           (int)B, (int)H, (int)KV, (int)D, block_size, (int)tables->size(1), window,
-                                           (float)scale, q->stride(0), out->stride(0), splits, at::cuda::getCurrentCUDAStream());
-  check(err == cudaSuccess, std::string("paged attention launch failed: ") + cudaGetErrorString(err));
+  check(q->dim() == 3 && q->sizes() == out->sizes() && q->stride(1) == q->size(2), "paged attention: q must be [B,H,D] like out, heads contiguous");
+  paged_decode(out, *q, q->size(1), k_cache, v_cache, tables, lens, scale, block_size, window, nullptr);
+  return 0;
+  IK_CATCH(-1)
+}
+
+// As ik_paged_decode_attention for the unrotated qkv rows [B, (H+2KV)·D] of a decode step (unit stride along the
+// row): rotates q and the step's key at positions [B] (int64) with cos/sin [maxPos, D] float32, stores the key and
+// value at slots [B] (int64) of the caches, and attends, in one launch (PagedRope).
+int ik_paged_decode_attention_rope(at::Tensor* out, at::Tensor* qkv, at::Tensor* k_cache, at::Tensor* v_cache, at::Tensor* tables,
+                                   at::Tensor* lens, at::Tensor* positions, at::Tensor* cos, at::Tensor* sin, at::Tensor* slots,
+                                   double scale, int block_size, int window) {
+  IK_TRY
+  check(out->dim() == 3 && k_cache->dim() == 3 && qkv->dim() == 2, "paged attention: out must be [B,H,D], qkv [B,(H+2KV)·D], caches [slots,KV,D]");
+  const int64_t B = out->size(0), H = out->size(1), D = out->size(2), KV = k_cache->size(1);
+  check(qkv->size(1) >= (H + 2 * KV) * D, "paged attention: qkv rows must hold (H+2KV)·D elements");
+  check(positions->is_cuda() && slots->is_cuda() && cos->is_cuda() && sin->is_cuda(), "paged attention: all tensors must be on CUDA");
+  check(positions->scalar_type() == at::kLong && positions->is_contiguous() && positions->numel() == B &&
+            slots->scalar_type() == at::kLong && slots->is_contiguous() && slots->numel() == B,
+        "paged attention: positions and slots must be [B] int64");
+  check(cos->scalar_type() == at::kFloat && sin->scalar_type() == at::kFloat && cos->is_contiguous() && sin->is_contiguous() &&
+            cos->dim() == 2 && cos->size(1) == D && sin->sizes() == cos->sizes(),
+        "paged attention: cos/sin must be [maxPos, D] float32 contiguous");
+  const PagedRope rope{positions->data_ptr<int64_t>(), cos->data_ptr<float>(), sin->data_ptr<float>(), slots->data_ptr<int64_t>()};
+  paged_decode(out, *qkv, H, k_cache, v_cache, tables, lens, scale, block_size, window, &rope);
   return 0;
   IK_CATCH(-1)
 }

@@ -1,5 +1,6 @@
 #include "fused_ops.h"
 #include "pdl.cuh"  // every kernel here is a programmatic dependent launch: it waits first, then lets its successor start
+#include "rope.cuh"
 #include "row_ops.cuh"
 
 namespace {
@@ -99,8 +100,8 @@ __global__ void rotary_cache_kernel(T* qkv, const int64_t* pos, const float* cos
     const int h = j / half, i = j % half;
     T* head = row + (int64_t)h * d;
     const float x1 = to_f(head[i]), x2 = to_f(head[i + half]);
-    const T r1 = from_f<T>(x1 * c[i] - x2 * s[i]);
-    const T r2 = from_f<T>(x2 * c[i + half] + x1 * s[i + half]);
+    const T r1 = from_f<T>(rope_first(x1, x2, c[i], s[i]));
+    const T r2 = from_f<T>(rope_second(x1, x2, c[i + half], s[i + half]));
     head[i] = r1;
     head[i + half] = r2;
     if (h >= heads) {
@@ -144,8 +145,8 @@ __global__ void rotary_cache_vec_kernel(T* qkv, const int64_t* pos, const float*
     load8(s + half + i, s2);
 #pragma unroll
     for (int e = 0; e < 8; e++) {
-      r1[e] = x1[e] * c1[e] - x2[e] * s1[e];
-      r2[e] = x2[e] * c2[e] + x1[e] * s2[e];
+      r1[e] = rope_first(x1[e], x2[e], c1[e], s1[e]);
+      r2[e] = rope_second(x1[e], x2[e], c2[e], s2[e]);
     }
     store8(head + i, r1);
     store8(head + half + i, r2);

@@ -11,10 +11,15 @@
 // math; the rows stay as loaded (16 bytes per 8 elements) until they are used.
 // With few sequences (B·KV well under the SM count) the context is cut into `splits` ranges, each block writes
 // its partial (Σ e^{s-m}·v, m, Σ e^{s-m}) to the workspace and a second kernel combines them.
+// With PagedRope (the Rope instances) the kernel also does the step's rotary embedding and cache write: the blocks rotate
+// their query heads as they stage them, and the block whose range holds the step's token stores its rotated key and
+// its value to the caches and keeps them in shared memory, where its fetches of that token read them.
 #include "paged_attention.h"
 #include "pdl.cuh"  // every kernel here is a programmatic dependent launch: it waits first, then lets its successor start
+#include "rope.cuh"
 #include "row_ops.cuh"
 #include <cfloat>
+#include <type_traits>
 
 namespace {
 
@@ -73,32 +78,38 @@ struct BlockDiv {
 };
 
 // Starts the loads of one of K or V for the team's U tokens base + u·teams + team. Tokens past chunk_end and lanes past
-// head_dim get zeros: their dot products still enter the team's shuffles, and p = 0 must not meet a NaN. (A function
-// rather than a lambda in the kernel: the lambda compiles to more instructions and runs ~1.5% slower.)
-template <typename T, int U>
+// head_dim get zeros: their dot products still enter the team's shuffles, and p = 0 must not meet a NaN. With Rope the
+// step's token (`newest`, −1 in blocks whose range lacks it) comes from the block's shared copy (`fresh`, this lane's 8
+// elements of it). (A
+// function rather than a lambda in the kernel: the lambda compiles to more instructions and runs ~1.5% slower.)
+template <typename T, int U, bool Rope>
 __device__ inline void fetch_rows(Raw8<T> (&r)[U], const T* __restrict__ cache, const int32_t* sm_table, int base,
                                   int chunk_end, int first_block, int team, int teams, BlockDiv bdiv, int64_t slot_stride,
-                                  int64_t head_off, bool active) {
+                                  int64_t head_off, bool active, const T* fresh, int newest) {
 #pragma unroll
   for (int u = 0; u < U; u++) {
     const int t = base + u * teams + team;
     if (t < chunk_end && active) {
-      const int blk = bdiv.div(t);
-      r[u].load(cache + ((int64_t)sm_table[blk - first_block] * bdiv.d + (t - blk * bdiv.d)) * slot_stride + head_off);
+      if (Rope && t == newest) {
+        r[u].load(fresh);
+      } else {
+        const int blk = bdiv.div(t);
+        r[u].load(cache + ((int64_t)sm_table[blk - first_block] * bdiv.d + (t - blk * bdiv.d)) * slot_stride + head_off);
+      }
     } else {
       r[u].zero();
     }
   }
 }
 
-template <typename T, int NH>
+template <typename T, int NH, bool Rope>
 // At most 128 registers for groups up to 4 (Llama-3: 64 sequences × 8 KV heads fill one wave of 4 blocks per SM);
 // larger groups need the registers.
 __global__ void __launch_bounds__(kWarps * 32, NH <= 4 ? 4 : 2)
 paged_decode_kernel(T* __restrict__ out, float* __restrict__ partial, const T* __restrict__ q, const T* __restrict__ k_cache,
                     const T* __restrict__ v_cache, const int32_t* __restrict__ tables, const int32_t* __restrict__ lens,
                     int heads, int kv_heads, int head_dim, int lanes_log2, BlockDiv bdiv, int max_blocks, int window,
-                    float scale, int64_t q_stride_b, int64_t out_stride_b) {
+                    float scale, int64_t q_stride_b, int64_t out_stride_b, PagedRope rope) {
   pdl_start();
   extern __shared__ float smem[];  // [kWarps][nh][head_dim] accumulators, then [kWarps][NH] m and l
   constexpr int U = kUnroll<T>;
@@ -118,11 +129,39 @@ paged_decode_kernel(T* __restrict__ out, float* __restrict__ partial, const T* _
   const int per_split = (ctx - first + splits - 1) / splits;
   const int t_begin = first + split * per_split, t_end = min(ctx, t_begin + per_split);
 
-  // The queries (scaled) live in shared memory: registers go to keeping U tokens' loads in flight per team.
+  const int64_t slot_stride = (int64_t)kv_heads * head_dim, head_off = (int64_t)kvh * head_dim + d0;
+  const T* q_row = q + b * q_stride_b;
+  // The queries (scaled) live in shared memory: registers go to keeping U tokens' loads in flight per team. With Rope
+  // they are rotated here, rounded to T as the rotary kernel stores them.
   __shared__ float sm_q[NH][kMaxHeadDim];
+  const float *cos_row = nullptr, *sin_row = nullptr;
+  if constexpr (Rope) {
+    cos_row = rope.cos + rope.positions[b] * head_dim;
+    sin_row = rope.sin + rope.positions[b] * head_dim;
+  }
   for (int i = threadIdx.x; i < NH * head_dim; i += blockDim.x) {
     const int g = i / head_dim, d = i % head_dim;
-    sm_q[g][d] = g < nh ? to_f(q[b * q_stride_b + (int64_t)(h0 + g) * head_dim + d]) * scale : 0.f;
+    const T* head = q_row + (int64_t)(h0 + g) * head_dim;
+    const float x = g >= nh ? 0.f : Rope ? to_f(from_f<T>(rope_element(head, d, head_dim / 2, cos_row, sin_row))) : to_f(head[d]);
+    sm_q[g][d] = x * scale;
+  }
+  // With Rope, the step's key (rotated) and value [2][D]: stored to the caches by the block whose range holds the token,
+  // and read from here by its fetches. The cache rows it writes are never read back by this kernel, so the read-only
+  // loads of the others stay valid.
+  __shared__ __align__(16) T sm_fresh[Rope ? 2 : 1][Rope ? kMaxHeadDim : 8];
+  int newest = -1;
+  if (Rope && t_begin <= ctx - 1 && ctx - 1 < t_end) {
+    newest = ctx - 1;
+    const int64_t at = rope.slots[b] * slot_stride + (int64_t)kvh * head_dim;
+    const T* k_new = q_row + (int64_t)(heads + kvh) * head_dim;
+    const T* v_new = q_row + (int64_t)(heads + kv_heads + kvh) * head_dim;
+    for (int d = threadIdx.x; d < head_dim; d += blockDim.x) {
+      const T kd = from_f<T>(rope_element(k_new, d, head_dim / 2, cos_row, sin_row)), vd = v_new[d];
+      sm_fresh[0][d] = kd;
+      sm_fresh[1][d] = vd;
+      const_cast<T*>(k_cache)[at + d] = kd;
+      const_cast<T*>(v_cache)[at + d] = vd;
+    }
   }
   float acc[NH][8], m[NH], l[NH];
 #pragma unroll
@@ -133,7 +172,6 @@ paged_decode_kernel(T* __restrict__ out, float* __restrict__ partial, const T* _
     l[g] = 0.f;
   }
 
-  const int64_t slot_stride = (int64_t)kv_heads * head_dim, head_off = (int64_t)kvh * head_dim + d0;
   const int32_t* table = tables + (int64_t)b * max_blocks;
   // The range's block-table entries are staged in shared memory, kTableChunk at a time, so a token's K/V loads wait
   // on no other global load. Every lane of a warp runs the same iterations (the shuffles need them all).
@@ -148,8 +186,10 @@ paged_decode_kernel(T* __restrict__ out, float* __restrict__ partial, const T* _
     // (the next step's rows beside the current ones) spills at U = 4, and at U = 2 keeps half as many rows in flight:
     // slower on an H100 either way. The pipeline restarts at each table chunk (the last step of one fetches nothing).
     Raw8<T> kr[U], vr[U];
-    fetch_rows(kr, k_cache, sm_table, chunk, chunk_end, first_block, team, teams, bdiv, slot_stride, head_off, active);
-    fetch_rows(vr, v_cache, sm_table, chunk, chunk_end, first_block, team, teams, bdiv, slot_stride, head_off, active);
+    fetch_rows<T, U, Rope>(kr, k_cache, sm_table, chunk, chunk_end, first_block, team, teams, bdiv, slot_stride, head_off, active,
+                           sm_fresh[0] + (Rope ? d0 : 0), newest);
+    fetch_rows<T, U, Rope>(vr, v_cache, sm_table, chunk, chunk_end, first_block, team, teams, bdiv, slot_stride, head_off, active,
+                           sm_fresh[Rope ? 1 : 0] + (Rope ? d0 : 0), newest);
     for (int base = chunk; base < chunk_end; base += U * teams) {
       bool valid[U];
 #pragma unroll
@@ -171,8 +211,8 @@ paged_decode_kernel(T* __restrict__ out, float* __restrict__ partial, const T* _
           sc[u][g] = d;
         }
       }
-      fetch_rows(kr, k_cache, sm_table, base + U * teams, chunk_end, first_block, team, teams, bdiv, slot_stride, head_off,
-                 active);
+      fetch_rows<T, U, Rope>(kr, k_cache, sm_table, base + U * teams, chunk_end, first_block, team, teams, bdiv, slot_stride,
+                             head_off, active, sm_fresh[0] + (Rope ? d0 : 0), newest);
       for (int o = L / 2; o > 0; o >>= 1)
 #pragma unroll
         for (int u = 0; u < U; u++)
@@ -200,8 +240,8 @@ paged_decode_kernel(T* __restrict__ out, float* __restrict__ partial, const T* _
         }
         m[g] = mn;
       }
-      fetch_rows(vr, v_cache, sm_table, base + U * teams, chunk_end, first_block, team, teams, bdiv, slot_stride, head_off,
-                 active);
+      fetch_rows<T, U, Rope>(vr, v_cache, sm_table, base + U * teams, chunk_end, first_block, team, teams, bdiv, slot_stride,
+                             head_off, active, sm_fresh[Rope ? 1 : 0] + (Rope ? d0 : 0), newest);
     }
   }
 
@@ -279,34 +319,42 @@ int lanes_log2_for(int head_dim) {
   return lg;
 }
 
-template <typename T, int NH>
+template <typename T, int NH, bool Rope>
 cudaError_t launch_group(dim3 grid, int smem, cudaStream_t stream, T* out, float* partial, const T* q, const T* k, const T* v,
                          const int32_t* tables, const int32_t* lens, int heads, int kv_heads, int head_dim, int block_size,
-                         int max_blocks, int window, float scale, int64_t q_stride_b, int64_t out_stride_b) {
+                         int max_blocks, int window, float scale, int64_t q_stride_b, int64_t out_stride_b, PagedRope rope) {
   // The most any launch of this NH asks for (PagedDecode::run reserves m and l for kMaxGroup heads).
-  if (auto err = allow_dynamic_smem<paged_decode_kernel<T, NH>>(kWarps * (NH * kMaxHeadDim + 2 * kMaxGroup) * 4); err != cudaSuccess)
+  if (auto err = allow_dynamic_smem<paged_decode_kernel<T, NH, Rope>>(kWarps * (NH * kMaxHeadDim + 2 * kMaxGroup) * 4); err != cudaSuccess)
     return err;
-  launch_pdl(paged_decode_kernel<T, NH>, grid, dim3(kWarps * 32), smem, stream, out, partial, q, k, v, tables, lens, heads,
+  launch_pdl(paged_decode_kernel<T, NH, Rope>, grid, dim3(kWarps * 32), smem, stream, out, partial, q, k, v, tables, lens, heads,
              kv_heads, head_dim, lanes_log2_for(head_dim), BlockDiv::of(block_size), max_blocks, window, scale, q_stride_b,
-             out_stride_b);
+             out_stride_b, rope);
   return cudaGetLastError();
 }
 
 template <typename T> struct PagedDecode {
-  static cudaError_t run(void* out_, float* partial, const void* q_, const void* k_, const void* v_, const int32_t* tables,
+  static cudaError_t run(void* out_, float* partial, const void* q_, void* k_, void* v_, const int32_t* tables,
                          const int32_t* lens, int batch, int heads, int kv_heads, int head_dim, int block_size, int max_blocks,
-                         int window, float scale, int64_t q_stride_b, int64_t out_stride_b, int splits, cudaStream_t stream) {
+                         int window, float scale, int64_t q_stride_b, int64_t out_stride_b, int splits, const PagedRope* rope,
+                         cudaStream_t stream) {
     T* out = static_cast<T*>(out_);
     const T *q = static_cast<const T*>(q_), *k = static_cast<const T*>(k_), *v = static_cast<const T*>(v_);
     const int group = heads / kv_heads, sub_groups = (group + kMaxGroup - 1) / kMaxGroup;
     const int nh = group < kMaxGroup ? group : kMaxGroup;
     const int smem = kWarps * (nh * head_dim + 2 * kMaxGroup) * (int)sizeof(float);
     const dim3 grid(batch, kv_heads * sub_groups, splits);
-    cudaError_t err;
-    if (nh == 1) err = launch_group<T, 1>(grid, smem, stream, out, partial, q, k, v, tables, lens, heads, kv_heads, head_dim, block_size, max_blocks, window, scale, q_stride_b, out_stride_b);
-    else if (nh == 2) err = launch_group<T, 2>(grid, smem, stream, out, partial, q, k, v, tables, lens, heads, kv_heads, head_dim, block_size, max_blocks, window, scale, q_stride_b, out_stride_b);
-    else if (nh <= 4) err = launch_group<T, 4>(grid, smem, stream, out, partial, q, k, v, tables, lens, heads, kv_heads, head_dim, block_size, max_blocks, window, scale, q_stride_b, out_stride_b);
-    else err = launch_group<T, 8>(grid, smem, stream, out, partial, q, k, v, tables, lens, heads, kv_heads, head_dim, block_size, max_blocks, window, scale, q_stride_b, out_stride_b);
+    const PagedRope r = rope ? *rope : PagedRope{};
+    auto launch = [&](auto nh_tag) {
+      constexpr int NH = decltype(nh_tag)::value;
+      return rope ? launch_group<T, NH, true>(grid, smem, stream, out, partial, q, k, v, tables, lens, heads, kv_heads, head_dim,
+                                              block_size, max_blocks, window, scale, q_stride_b, out_stride_b, r)
+                  : launch_group<T, NH, false>(grid, smem, stream, out, partial, q, k, v, tables, lens, heads, kv_heads, head_dim,
+                                               block_size, max_blocks, window, scale, q_stride_b, out_stride_b, r);
+    };
+    const cudaError_t err = nh == 1   ? launch(std::integral_constant<int, 1>{})
+                            : nh == 2 ? launch(std::integral_constant<int, 2>{})
+                            : nh <= 4 ? launch(std::integral_constant<int, 4>{})
+                                      : launch(std::integral_constant<int, 8>{});
     if (err != cudaSuccess || splits == 1) return err;
     launch_pdl(combine_splits_kernel<T>, dim3(batch, heads), dim3(head_dim < 128 ? head_dim : 128), 0, stream, out, partial, heads, head_dim, splits, out_stride_b);
     return cudaGetLastError();
@@ -324,12 +372,12 @@ int paged_decode_splits(int batch, int kv_heads, int heads, int max_context, int
   return splits < 1 ? 1 : splits;
 }
 
-cudaError_t launch_paged_decode_attention(int dtype, void* out, float* workspace, const void* q, const void* k_cache,
-                                          const void* v_cache, const int32_t* tables, const int32_t* lens, int batch, int heads,
-                                          int kv_heads, int head_dim, int block_size, int max_blocks, int window, float scale,
-                                          int64_t q_stride_b, int64_t out_stride_b, int splits, cudaStream_t stream) {
+cudaError_t launch_paged_decode_attention(int dtype, void* out, float* workspace, const void* q, void* k_cache, void* v_cache,
+                                          const int32_t* tables, const int32_t* lens, int batch, int heads, int kv_heads,
+                                          int head_dim, int block_size, int max_blocks, int window, float scale, int64_t q_stride_b,
+                                          int64_t out_stride_b, int splits, const PagedRope* rope, cudaStream_t stream) {
   if (head_dim > 256 || head_dim % 8 != 0 || heads % kv_heads != 0 || (splits > 1 && workspace == nullptr))
     return cudaErrorInvalidValue;
   return dispatch_dtype<PagedDecode>(dtype, out, workspace, q, k_cache, v_cache, tables, lens, batch, heads, kv_heads, head_dim,
-                                     block_size, max_blocks, window, scale, q_stride_b, out_stride_b, splits, stream);
+                                     block_size, max_blocks, window, scale, q_stride_b, out_stride_b, splits, rope, stream);
 }

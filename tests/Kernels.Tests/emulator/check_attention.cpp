@@ -1,8 +1,10 @@
 // Paged decode attention (paged_attention.cu): one query token per sequence against its KV blocks, scattered over a
-// shuffled block pool, with grouped-query heads, a sliding window and the context split over blocks.
+// shuffled block pool, with grouped-query heads, a sliding window and the context split over blocks; and the variant
+// that rotates q and the step's key and writes the cache itself (PagedRope) against the rotary kernel then attention.
 #include <algorithm>
 #include <numeric>
 #include "check_support.h"
+#include "fused_ops.h"
 #include "paged_attention.h"
 
 namespace checks {
@@ -37,7 +39,7 @@ int attention(int argc, char** argv) {
   Buffer<float> ws(splits > 1 ? (size_t)B * H * splits * (D + 2) : 0);
   const float scale = 1.f / std::sqrt((float)D);
   const cudaError_t err = launch_paged_decode_attention(t.code, out.mem.p, splits > 1 ? ws.p : nullptr, q.p, k.p, v.p, tables.p, lens.p, B, H,
-                                                        KV, D, bs, max_blocks, window, scale, qs, out.stride, splits, nullptr);
+                                                        KV, D, bs, max_blocks, window, scale, qs, out.stride, splits, nullptr, nullptr);
   // softmax(scale · q·kᵀ) · v over the attended positions, in double. Bound: float sums over the context and the head
   // dimension (exp-weighted values up to max|v|), then the output's rounding.
   std::vector<double> ref((size_t)B * H * D), bound(ref.size());
@@ -69,6 +71,86 @@ int attention(int argc, char** argv) {
       }
     }
   return report("paged decode attention", out, ref, bound, err);
+}
+
+// kernel-checks attention-rope DTYPE B H KV D BLOCK_SIZE MAX_CONTEXT WINDOW SPLITS ROW_PAD: decode rows given as the
+// unrotated qkv [B, (H + 2·KV)·D + ROW_PAD] of the step, lengths as in `attention`, positions lens − 1 and slots those of
+// the last token in the block tables (whose cache rows start as garbage). The kernel with PagedRope must equal, bit for
+// bit, launch_rotary_qk_cache on a copy of qkv then the kernel on the rotated q: the outputs, both caches in full (the
+// step's rows written, nothing else touched), and qkv left as it was.
+int attention_rope(int argc, char** argv) {
+  if (argc != 12) usage("attention-rope takes 10 arguments");
+  const Dtype t = parse_dtype(argv[2]);
+  const int B = to_int(argv[3]), H = to_int(argv[4]), KV = to_int(argv[5]), D = to_int(argv[6]), bs = to_int(argv[7]);
+  const int max_context = to_int(argv[8]), window = to_int(argv[9]), pad = to_int(argv[11]);
+  int splits = to_int(argv[10]);
+  if (B < 1 || KV < 1 || H % KV != 0 || bs < 1 || max_context < 1 || pad % 8 != 0) usage("attention-rope: bad shape");
+  const int max_blocks = (max_context + bs - 1) / bs, pool = B * max_blocks + 3, max_pos = max_context + 5;
+  std::vector<int> order(pool);
+  std::iota(order.begin(), order.end(), 0);
+  std::shuffle(order.begin(), order.end(), rng());
+  Buffer<int32_t> tables((size_t)B * max_blocks), lens(B);
+  Buffer<int64_t> positions(B), slots(B);
+  for (size_t i = 0; i < tables.count; i++) tables[i] = order[i];
+  for (int b = 0; b < B; b++) {
+    lens[b] = b == 0 ? max_context : 1 + (int)(rng()() % (unsigned)max_context);
+    positions[b] = lens[b] - 1;
+    slots[b] = (int64_t)tables[(size_t)b * max_blocks + (lens[b] - 1) / bs] * bs + (lens[b] - 1) % bs;
+  }
+  Buffer<float> cos_t((size_t)max_pos * D), sin_t((size_t)max_pos * D);
+  for (int p = 0; p < max_pos; p++)
+    for (int i = 0; i < D; i++) {
+      const double f = p * std::pow(10000.0, -2.0 * (i % (D / 2)) / D);
+      cos_t[(size_t)p * D + i] = (float)std::cos(f);
+      sin_t[(size_t)p * D + i] = (float)std::sin(f);
+    }
+  const size_t cache_bytes = (size_t)pool * bs * KV * D * t.bytes();
+  Buffer<uint8_t> k(cache_bytes), v(cache_bytes), k_ref(cache_bytes), v_ref(cache_bytes);
+  for (size_t i = 0; i < cache_bytes / t.bytes(); i++) {
+    t.store(k.p, i, normal());
+    t.store(v.p, i, normal());
+  }
+  for (int b = 0; b < B; b++)  // the step's rows hold garbage (huge values) until the step writes them
+    for (int e = 0; e < KV * D; e++) {
+      t.store(k.p, (size_t)slots[b] * KV * D + e, 1e4f);
+      t.store(v.p, (size_t)slots[b] * KV * D + e, -1e4f);
+    }
+  std::memcpy(k_ref.p, k.p, cache_bytes);
+  std::memcpy(v_ref.p, v.p, cache_bytes);
+  const int64_t qs = (int64_t)(H + 2 * KV) * D + pad;
+  const size_t qkv_bytes = (size_t)B * qs * t.bytes();
+  Buffer<uint8_t> qkv(qkv_bytes), qkv_ref(qkv_bytes), qkv_before(qkv_bytes);
+  for (size_t i = 0; i < qkv_bytes / t.bytes(); i++) t.store(qkv.p, i, 2 * normal());
+  std::memcpy(qkv_ref.p, qkv.p, qkv_bytes);
+  std::memcpy(qkv_before.p, qkv.p, qkv_bytes);
+  Output out(t, B, H * D, 8), ref(t, B, H * D, 8);
+  if (splits == 0) splits = paged_decode_splits(B, KV, H, max_context, 132);
+  Buffer<float> ws(splits > 1 ? (size_t)B * H * splits * (D + 2) : 0);
+  const float scale = 1.f / std::sqrt((float)D);
+  cudaError_t err = launch_rotary_qk_cache(t.code, qkv_ref.p, positions.p, cos_t.p, sin_t.p, B, H, KV, D, qs, k_ref.p, v_ref.p, slots.p, nullptr);
+  if (err == cudaSuccess)
+    err = launch_paged_decode_attention(t.code, ref.mem.p, splits > 1 ? ws.p : nullptr, qkv_ref.p, k_ref.p, v_ref.p, tables.p, lens.p, B, H,
+                                        KV, D, bs, max_blocks, window, scale, qs, ref.stride, splits, nullptr, nullptr);
+  const PagedRope rope{positions.p, cos_t.p, sin_t.p, slots.p};
+  if (err == cudaSuccess)
+    err = launch_paged_decode_attention(t.code, out.mem.p, splits > 1 ? ws.p : nullptr, qkv.p, k.p, v.p, tables.p, lens.p, B, H, KV, D, bs,
+                                        max_blocks, window, scale, qs, out.stride, splits, &rope, nullptr);
+  if (err != cudaSuccess) {
+    std::printf("FAIL attention-rope: launch returned %d\n", (int)err);
+    return 1;
+  }
+  int bad = 0;
+  for (int b = 0; b < B; b++)
+    for (int i = 0; i < H * D; i++)
+      if (std::memcmp(out.mem.p + ((size_t)b * out.stride + i) * t.bytes(), ref.mem.p + ((size_t)b * ref.stride + i) * t.bytes(), t.bytes()) != 0 &&
+          bad++ < 5)
+        std::printf("  output differs at row %d, element %d: %g vs %g\n", b, i, out.at(b, i), ref.at(b, i));
+  if (std::memcmp(k.p, k_ref.p, cache_bytes) != 0) bad++, std::printf("  key cache differs\n");
+  if (std::memcmp(v.p, v_ref.p, cache_bytes) != 0) bad++, std::printf("  value cache differs\n");
+  if (std::memcmp(qkv.p, qkv_before.p, qkv_bytes) != 0) bad++, std::printf("  qkv was modified\n");
+  if (!out.padding_intact()) bad++, std::printf("  output padding overwritten\n");
+  std::printf("%s attention-rope: %d mismatches (splits %d)\n", bad ? "FAIL" : "ok", bad, splits);
+  return bad ? 1 : 0;
 }
 
 }  // namespace checks

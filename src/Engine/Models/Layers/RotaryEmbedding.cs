@@ -1,4 +1,7 @@
 using InferenceServer.Engine.Runtime;
+using InferenceServer.Engine.Attention;
+using InferenceServer.Engine.Batching;
+using InferenceServer.Engine.KvCache;
 using InferenceServer.Engine.Loading;
 using static TorchSharp.torch;
 
@@ -95,6 +98,14 @@ public sealed class RotaryEmbedding : IDisposable
         _kernels!.RotaryQkCache(qkv, step.Positions, _cos, _sin, heads, kvHeads, headDim, kCache, vCache, slots);
         return (qkv.narrow(1, 0, q).view(t, heads, headDim), qkv.narrow(1, q, kv).view(t, kvHeads, headDim), qkv.narrow(1, q + kv, kv).view(t, kvHeads, headDim));
     }
+
+    /// <summary>
+    /// Attention over qkv [T, (H + 2·KV)·D] with the rotation and cache write done by the backend's decode kernel, when
+    /// both the native kernels and the backend can (<see cref="IAttentionBackend.AttendDecodeRotating"/>) → [T, H·D];
+    /// null otherwise.
+    /// </summary>
+    public Tensor? AttendDecode(IAttentionBackend attention, int layer, Tensor qkv, StepInputs step, ForwardBatch batch, KvCachePool cache) =>
+        _kernels is null ? null : attention.AttendDecodeRotating(layer, qkv, step.Positions, _cos, _sin, batch, cache);
 
     /// <summary>Gathers (cos, sin) [T, 1, D] in <paramref name="dtype"/> for the given positions [T].</summary>
     public (Tensor Cos, Tensor Sin) ForPositions(Tensor positions, ScalarType dtype) =>

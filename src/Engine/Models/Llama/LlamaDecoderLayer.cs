@@ -58,19 +58,22 @@ public sealed class LlamaDecoderLayer : IDisposable
     {
         using var scope = NewDisposeScope();
         var qkv = InputNorm.AddForwardInto(QkvProj, residual, delta);                 // [T, q + 2kv] (this rank's heads)
-        Tensor attn;                                                                  // [T, q] (this rank's heads)
+        var attn = rope.AttendDecode(attention, _index, qkv, ropeStep, batch, cache)   // [T, q] (this rank's heads)
+            ?? RotateAndAttend(qkv, rope, ropeStep, batch, cache, attention);
+        var gateUp = PostAttentionNorm.AddForwardInto(GateUpProj, residual, OProj.Forward(attn)); // [T, 2I]
+        return SiluAndMul.ForwardInto(DownProj, gateUp, _kernels).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>qkv [T, q + 2kv] → [T, q]: rotary (with the cache write where the kernel fuses it), then attention.</summary>
+    private Tensor RotateAndAttend(Tensor qkv, RotaryEmbedding rope, RotaryEmbedding.StepInputs ropeStep, ForwardBatch batch, KvCachePool cache, IAttentionBackend attention)
+    {
         if (rope.FusesCacheWrite)
         {
             var (qh, kh, vh) = rope.SplitRotateAndCache(qkv, ropeStep, _heads, _kvHeads, _c.HeadDim, cache.Keys(_index), cache.Values(_index), batch.SlotMapping);
-            attn = attention.AttendWritten(_index, qh, kh, vh, batch, cache);
+            return attention.AttendWritten(_index, qh, kh, vh, batch, cache);
         }
-        else
-        {
-            var (qh, kh, vh) = rope.SplitAndRotate(qkv, ropeStep, _heads, _kvHeads, _c.HeadDim);
-            attn = attention.Forward(_index, qh, kh, vh, batch, cache);
-        }
-        var gateUp = PostAttentionNorm.AddForwardInto(GateUpProj, residual, OProj.Forward(attn)); // [T, 2I]
-        return SiluAndMul.ForwardInto(DownProj, gateUp, _kernels).MoveToOuterDisposeScope();
+        var (q, k, v) = rope.SplitAndRotate(qkv, ropeStep, _heads, _kvHeads, _c.HeadDim);
+        return attention.Forward(_index, q, k, v, batch, cache);
     }
 
     public IEnumerable<ILinearKernel> Linears => [QkvProj, OProj, GateUpProj, DownProj];

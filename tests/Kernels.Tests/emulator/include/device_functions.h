@@ -45,6 +45,9 @@ inline int __ffs(int v) { return __builtin_ffs(v); }
 inline float __expf(float v) { return std::exp(v); }
 inline float rsqrtf(float v) { return 1.f / std::sqrt(v); }
 inline float __fdiv_rn(float a, float b) { return a / b; }
+inline float __fmul_rn(float a, float b) { return a * b; }
+inline float __fadd_rn(float a, float b) { return a + b; }
+inline float __fsub_rn(float a, float b) { return a - b; }
 inline float __frcp_rn(float a) { return 1.f / a; }
 // Threads run one at a time between synchronisation points and clusters one after another: a read-modify-write is
 // atomic as it stands, and every write is visible to whatever runs after it.
