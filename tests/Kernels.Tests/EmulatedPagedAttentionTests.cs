@@ -17,4 +17,17 @@ public sealed class EmulatedPagedAttentionTests
     [InlineData("fp16 40 4 4 64 16 40 0 0")]
     [InlineData("bf16 1 8 1 256 16 200 0 0")]
     public void MatchesTheDoublePrecisionSoftmax(string args) => KernelEmulator.Check("attention " + args);
+
+    /// <summary>
+    /// The kernel given the step's unrotated qkv rows (PagedRope): rotary embedding and cache write inside the launch,
+    /// bit-equal to the rotary kernel then the kernel on the rotated q (outputs, whole caches, qkv untouched). Last
+    /// argument: padding after each qkv row.
+    /// </summary>
+    [Theory]
+    [InlineData("bf16 3 8 8 128 16 300 0 0 0")]
+    [InlineData("fp16 2 16 4 128 16 400 0 0 8")]
+    [InlineData("bf16 2 28 4 128 32 200 64 0 0")]
+    [InlineData("fp32 3 24 2 64 16 90 0 0 0")]
+    [InlineData("fp16 40 4 4 64 16 40 0 0 0")]
+    public void RotaryInsideIsBitEqualToRotaryThenAttention(string args) => KernelEmulator.Check("attention-rope " + args);
 }
