@@ -19,15 +19,20 @@ public sealed class EmulatedPagedAttentionTests
     public void MatchesTheDoublePrecisionSoftmax(string args) => KernelEmulator.Check("attention " + args);
 
     /// <summary>
-    /// The kernel given the step's unrotated qkv rows (PagedRope): rotary embedding and cache write inside the launch,
-    /// bit-equal to the rotary kernel then the kernel on the rotated q (outputs, whole caches, qkv untouched). Last
-    /// argument: padding after each qkv row.
+    /// The kernel's fused variants bit for bit against the rotary kernel, then the kernel on the rotated q with the
+    /// workspace and the combine kernel (outputs, whole caches, qkv untouched): given the step's unrotated qkv rows
+    /// (PagedRope: rotary embedding and cache write inside the launch), and with the splits merged in a thread-block
+    /// cluster. Arguments after the window and splits: padding after each qkv row, rope (0/1), cluster (0/1).
     /// </summary>
     [Theory]
-    [InlineData("bf16 3 8 8 128 16 300 0 0 0")]
-    [InlineData("fp16 2 16 4 128 16 400 0 0 8")]
-    [InlineData("bf16 2 28 4 128 32 200 64 0 0")]
-    [InlineData("fp32 3 24 2 64 16 90 0 0 0")]
-    [InlineData("fp16 40 4 4 64 16 40 0 0 0")]
-    public void RotaryInsideIsBitEqualToRotaryThenAttention(string args) => KernelEmulator.Check("attention-rope " + args);
+    [InlineData("bf16 3 8 8 128 16 300 0 0 0 1 0")]
+    [InlineData("fp16 2 16 4 128 16 400 0 0 8 1 0")]
+    [InlineData("bf16 2 28 4 128 32 200 64 0 0 1 0")]
+    [InlineData("fp32 3 24 2 64 16 90 0 0 0 1 0")]
+    [InlineData("fp16 40 4 4 64 16 40 0 0 0 1 0")]
+    [InlineData("bf16 3 8 8 128 16 300 0 0 0 0 1")]
+    [InlineData("bf16 2 32 8 128 16 500 0 8 0 1 1")]
+    [InlineData("fp32 3 24 2 64 16 90 0 3 0 0 1")]
+    [InlineData("fp16 2 28 4 128 32 200 64 0 8 1 1")]
+    public void FusedVariantsAreBitEqualToRotaryThenAttention(string args) => KernelEmulator.Check("attention-fused " + args);
 }

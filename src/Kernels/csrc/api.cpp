@@ -67,14 +67,15 @@ void paged_decode(at::Tensor* out, const at::Tensor& q, int64_t H, at::Tensor* k
   check(aligned16(q) && aligned16(*out) && aligned16(*k_cache) && aligned16(*v_cache) && q.stride(0) % 8 == 0 && out->stride(0) % 8 == 0,
         "paged attention: q, out and the caches must be 16-byte aligned with row strides a multiple of 8");
   c10::cuda::CUDAGuard guard(q.device());
+  const bool cluster = paged_decode_cluster_enabled();
   const int splits = paged_decode_splits((int)B, (int)KV, (int)H, (int)tables->size(1) * block_size,
-                                         at::cuda::getCurrentDeviceProperties()->multiProcessorCount);
+                                         at::cuda::getCurrentDeviceProperties()->multiProcessorCount, cluster ? kMaxClusterSplits : kMaxSplits);
   // Allocated from the caching allocator, so inside a graph capture it comes from the graph's private pool.
-  at::Tensor workspace = splits > 1 ? at::empty({B, H, splits, D + 2}, q.options().dtype(at::kFloat)) : at::Tensor();
-  check_launch(launch_paged_decode_attention(dtype_code(q.scalar_type()), out->data_ptr(), splits > 1 ? workspace.data_ptr<float>() : nullptr,
+  at::Tensor workspace = splits > 1 && !cluster ? at::empty({B, H, splits, D + 2}, q.options().dtype(at::kFloat)) : at::Tensor();
+  check_launch(launch_paged_decode_attention(dtype_code(q.scalar_type()), out->data_ptr(), workspace.defined() ? workspace.data_ptr<float>() : nullptr,
                                              q.data_ptr(), k_cache->data_ptr(), v_cache->data_ptr(), tables->data_ptr<int32_t>(),
                                              lens->data_ptr<int32_t>(), (int)B, (int)H, (int)KV, (int)D, block_size, (int)tables->size(1),
-                                             window, (float)scale, q.stride(0), out->stride(0), splits, rope, at::cuda::getCurrentCUDAStream()),
+                                             window, (float)scale, q.stride(0), out->stride(0), splits, cluster, rope, at::cuda::getCurrentCUDAStream()),
                "paged attention");
 }
 

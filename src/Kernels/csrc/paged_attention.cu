@@ -19,13 +19,13 @@
 #include "rope.cuh"
 #include "row_ops.cuh"
 #include <cfloat>
+#include <cooperative_groups.h>
 #include <type_traits>
 
 namespace {
 
 constexpr int kWarps = 4;
 constexpr int kMaxGroup = 8;    // query heads per block (NH, a template argument, is the smallest power of 2 ≥ min(group, 8))
-constexpr int kMaxSplits = 16;
 constexpr int kTableChunk = 256;  // block-table entries staged in shared memory at a time
 constexpr int kMaxHeadDim = 256;
 // Tokens per team and step. float32 rows take twice the registers: 4 of them would spill at 128 registers.
@@ -102,7 +102,37 @@ __device__ inline void fetch_rows(Raw8<T> (&r)[U], const T* __restrict__ cache, 
   }
 }
 
-template <typename T, int NH, bool Rope>
+// The splits of one sequence's head group, a thread-block cluster (rank = split), merged through distributed shared
+// memory instead of the workspace and combine_splits_kernel, with the same arithmetic in the same order (so the same
+// bits): each block has its heads' o [nh][D] (sm_acc), m and l; after the cluster barrier, block r combines the
+// elements r·blockDim + tid, + splits·blockDim, ... of the nh·D outputs from every block's copies. The second barrier
+// keeps each block's shared memory alive until the others have read it.
+template <typename T>
+__device__ inline void combine_cluster(T* __restrict__ out, float* sm_acc, float* sm_m, float* sm_l, int b, int h0, int nh, int head_dim,
+                                       int split, int splits, int64_t out_stride_b) {
+#if (defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900) || defined(SIMT_EMULATOR)
+  namespace cg = cooperative_groups;
+  const cg::cluster_group cluster = cg::this_cluster();
+  cluster.sync();
+  for (int i = split * blockDim.x + threadIdx.x; i < nh * head_dim; i += splits * blockDim.x) {
+    const int g = i / head_dim, d = i % head_dim;
+    float gm = -FLT_MAX;
+    for (int s = 0; s < splits; s++) gm = fmaxf(gm, *cluster.map_shared_rank(sm_m + g, s));
+    float gl = 0.f, o = 0.f;
+    for (int s = 0; s < splits; s++) {
+      const float f = __expf(*cluster.map_shared_rank(sm_m + g, s) - gm);
+      gl += *cluster.map_shared_rank(sm_l + g, s) * f;
+      o += *cluster.map_shared_rank(sm_acc + i, s) * f;
+    }
+    out[b * out_stride_b + (int64_t)(h0 + g) * head_dim + d] = from_f<T>(o / gl);
+  }
+  cluster.sync();
+#else
+  __trap();  // launched only on compute capability 9.0+
+#endif
+}
+
+template <typename T, int NH, bool Rope, bool Cluster>
 // At most 128 registers for groups up to 4 (Llama-3: 64 sequences × 8 KV heads fill one wave of 4 blocks per SM);
 // larger groups need the registers.
 __global__ void __launch_bounds__(kWarps * 32, NH <= 4 ? 4 : 2)
@@ -114,7 +144,8 @@ paged_decode_kernel(T* __restrict__ out, float* __restrict__ partial, const T* _
   extern __shared__ float smem[];  // [kWarps][nh][head_dim] accumulators, then [kWarps][NH] m and l
   constexpr int U = kUnroll<T>;
   const int block_size = bdiv.d;
-  const int b = blockIdx.x, split = blockIdx.z, splits = gridDim.z;
+  // Grid (B, KV·sub_groups, splits), or with Cluster (splits, KV·sub_groups, B) in clusters of the splits.
+  const int b = Cluster ? blockIdx.z : blockIdx.x, split = Cluster ? blockIdx.x : blockIdx.z, splits = Cluster ? gridDim.x : gridDim.z;
   const int group = heads / kv_heads, sub_groups = (group + kMaxGroup - 1) / kMaxGroup;
   const int kvh = blockIdx.y / sub_groups, h0 = kvh * group + (blockIdx.y % sub_groups) * kMaxGroup;
   const int nh = min(kMaxGroup, kvh * group + group - h0);
@@ -257,6 +288,8 @@ paged_decode_kernel(T* __restrict__ out, float* __restrict__ partial, const T* _
       merge(m[g], l[g], acc[g], m2, l2, acc2);
     }
   }
+  __shared__ float sm_split_m[Cluster ? NH : 1];  // the block's m and l per head (Cluster)
+  __shared__ float sm_split_l[Cluster ? NH : 1];
   float* sm_acc = smem;                                        // [kWarps][nh][head_dim]
   float* sm_m = smem + kWarps * nh * head_dim;                 // [kWarps][NH]
   float* sm_l = sm_m + kWarps * NH;
@@ -282,7 +315,10 @@ paged_decode_kernel(T* __restrict__ out, float* __restrict__ partial, const T* _
       o += sm_acc[(w * nh + g) * head_dim + d] * f;
     }
     const int h = h0 + g;
-    if (splits == 1) {
+    if constexpr (Cluster) {  // the split's result stays in shared memory: o in warp 0's slot, which only this thread reads
+      sm_acc[g * head_dim + d] = o;
+      if (d == 0) { sm_split_m[g] = gm; sm_split_l[g] = gl; }
+    } else if (splits == 1) {
       out[b * out_stride_b + (int64_t)h * head_dim + d] = from_f<T>(o / gl);
     } else {  // partial [B, H, splits, head_dim + 2]: accumulator, then m and l
       float* p = partial + (((int64_t)b * heads + h) * splits + split) * (head_dim + 2);
@@ -290,6 +326,7 @@ paged_decode_kernel(T* __restrict__ out, float* __restrict__ partial, const T* _
       if (d == 0) { p[head_dim] = gm; p[head_dim + 1] = gl; }
     }
   }
+  if constexpr (Cluster) combine_cluster(out, sm_acc, sm_split_m, sm_split_l, b, h0, nh, head_dim, split, splits, out_stride_b);
 }
 
 // Grid (B, H); combines the splits' partial softmaxes of one head.
@@ -319,24 +356,25 @@ int lanes_log2_for(int head_dim) {
   return lg;
 }
 
-template <typename T, int NH, bool Rope>
+template <typename T, int NH, bool Rope, bool Cluster>
 cudaError_t launch_group(dim3 grid, int smem, cudaStream_t stream, T* out, float* partial, const T* q, const T* k, const T* v,
                          const int32_t* tables, const int32_t* lens, int heads, int kv_heads, int head_dim, int block_size,
                          int max_blocks, int window, float scale, int64_t q_stride_b, int64_t out_stride_b, PagedRope rope) {
+  constexpr auto kernel = paged_decode_kernel<T, NH, Rope, Cluster>;
   // The most any launch of this NH asks for (PagedDecode::run reserves m and l for kMaxGroup heads).
-  if (auto err = allow_dynamic_smem<paged_decode_kernel<T, NH, Rope>>(kWarps * (NH * kMaxHeadDim + 2 * kMaxGroup) * 4); err != cudaSuccess)
-    return err;
-  launch_pdl(paged_decode_kernel<T, NH, Rope>, grid, dim3(kWarps * 32), smem, stream, out, partial, q, k, v, tables, lens, heads,
-             kv_heads, head_dim, lanes_log2_for(head_dim), BlockDiv::of(block_size), max_blocks, window, scale, q_stride_b,
-             out_stride_b, rope);
+  if (auto err = allow_dynamic_smem<kernel>(kWarps * (NH * kMaxHeadDim + 2 * kMaxGroup) * 4); err != cudaSuccess) return err;
+  const dim3 shape = Cluster ? dim3(grid.z, grid.y, grid.x) : grid;
+  launch_pdl_cluster(kernel, shape, dim3(kWarps * 32), smem, stream, Cluster ? (int)grid.z : 1, out, partial, q, k, v, tables, lens,
+                     heads, kv_heads, head_dim, lanes_log2_for(head_dim), BlockDiv::of(block_size), max_blocks, window, scale,
+                     q_stride_b, out_stride_b, rope);
   return cudaGetLastError();
 }
 
 template <typename T> struct PagedDecode {
   static cudaError_t run(void* out_, float* partial, const void* q_, void* k_, void* v_, const int32_t* tables,
                          const int32_t* lens, int batch, int heads, int kv_heads, int head_dim, int block_size, int max_blocks,
-                         int window, float scale, int64_t q_stride_b, int64_t out_stride_b, int splits, const PagedRope* rope,
-                         cudaStream_t stream) {
+                         int window, float scale, int64_t q_stride_b, int64_t out_stride_b, int splits, bool cluster,
+                         const PagedRope* rope, cudaStream_t stream) {
     T* out = static_cast<T*>(out_);
     const T *q = static_cast<const T*>(q_), *k = static_cast<const T*>(k_), *v = static_cast<const T*>(v_);
     const int group = heads / kv_heads, sub_groups = (group + kMaxGroup - 1) / kMaxGroup;
@@ -344,18 +382,23 @@ template <typename T> struct PagedDecode {
     const int smem = kWarps * (nh * head_dim + 2 * kMaxGroup) * (int)sizeof(float);
     const dim3 grid(batch, kv_heads * sub_groups, splits);
     const PagedRope r = rope ? *rope : PagedRope{};
-    auto launch = [&](auto nh_tag) {
-      constexpr int NH = decltype(nh_tag)::value;
-      return rope ? launch_group<T, NH, true>(grid, smem, stream, out, partial, q, k, v, tables, lens, heads, kv_heads, head_dim,
-                                              block_size, max_blocks, window, scale, q_stride_b, out_stride_b, r)
-                  : launch_group<T, NH, false>(grid, smem, stream, out, partial, q, k, v, tables, lens, heads, kv_heads, head_dim,
-                                               block_size, max_blocks, window, scale, q_stride_b, out_stride_b, r);
+    cluster = cluster && splits > 1;
+    auto launch = [&](auto nh_tag, auto rope_tag, auto cluster_tag) {
+      return launch_group<T, decltype(nh_tag)::value, decltype(rope_tag)::value, decltype(cluster_tag)::value>(
+          grid, smem, stream, out, partial, q, k, v, tables, lens, heads, kv_heads, head_dim, block_size, max_blocks, window, scale,
+          q_stride_b, out_stride_b, r);
     };
-    const cudaError_t err = nh == 1   ? launch(std::integral_constant<int, 1>{})
-                            : nh == 2 ? launch(std::integral_constant<int, 2>{})
-                            : nh <= 4 ? launch(std::integral_constant<int, 4>{})
-                                      : launch(std::integral_constant<int, 8>{});
-    if (err != cudaSuccess || splits == 1) return err;
+    auto with_flags = [&](auto nh_tag) {
+      using On = std::true_type;
+      using Off = std::false_type;
+      return rope ? (cluster ? launch(nh_tag, On{}, On{}) : launch(nh_tag, On{}, Off{}))
+                  : (cluster ? launch(nh_tag, Off{}, On{}) : launch(nh_tag, Off{}, Off{}));
+    };
+    const cudaError_t err = nh == 1   ? with_flags(std::integral_constant<int, 1>{})
+                            : nh == 2 ? with_flags(std::integral_constant<int, 2>{})
+                            : nh <= 4 ? with_flags(std::integral_constant<int, 4>{})
+                                      : with_flags(std::integral_constant<int, 8>{});
+    if (err != cudaSuccess || splits == 1 || cluster) return err;
     launch_pdl(combine_splits_kernel<T>, dim3(batch, heads), dim3(head_dim < 128 ? head_dim : 128), 0, stream, out, partial, heads, head_dim, splits, out_stride_b);
     return cudaGetLastError();
   }
@@ -363,21 +406,28 @@ template <typename T> struct PagedDecode {
 
 }  // namespace
 
-int paged_decode_splits(int batch, int kv_heads, int heads, int max_context, int num_sms) {
+bool paged_decode_cluster_enabled() {
+  static const bool on = env_switched_on("INFERENCE_PAGED_CLUSTER_COMBINE") && device_cc_major() >= 9;
+  return on;
+}
+
+int paged_decode_splits(int batch, int kv_heads, int heads, int max_context, int num_sms, int max_splits) {
   const int group = heads / kv_heads, blocks = batch * kv_heads * ((group + kMaxGroup - 1) / kMaxGroup);
   int splits = (2 * num_sms + blocks - 1) / blocks;             // about two blocks per SM
   const int by_context = (max_context + 63) / 64;               // each split worth at least 64 tokens
   if (splits > by_context) splits = by_context;
-  if (splits > kMaxSplits) splits = kMaxSplits;
+  if (splits > max_splits) splits = max_splits;
   return splits < 1 ? 1 : splits;
 }
 
 cudaError_t launch_paged_decode_attention(int dtype, void* out, float* workspace, const void* q, void* k_cache, void* v_cache,
                                           const int32_t* tables, const int32_t* lens, int batch, int heads, int kv_heads,
                                           int head_dim, int block_size, int max_blocks, int window, float scale, int64_t q_stride_b,
-                                          int64_t out_stride_b, int splits, const PagedRope* rope, cudaStream_t stream) {
-  if (head_dim > 256 || head_dim % 8 != 0 || heads % kv_heads != 0 || (splits > 1 && workspace == nullptr))
+                                          int64_t out_stride_b, int splits, bool cluster, const PagedRope* rope,
+                                          cudaStream_t stream) {
+  if (head_dim > 256 || head_dim % 8 != 0 || heads % kv_heads != 0 || splits > kMaxSplits || (cluster && splits > kMaxClusterSplits) ||
+      (splits > 1 && !cluster && workspace == nullptr))
     return cudaErrorInvalidValue;
   return dispatch_dtype<PagedDecode>(dtype, out, workspace, q, k_cache, v_cache, tables, lens, batch, heads, kv_heads, head_dim,
-                                     block_size, max_blocks, window, scale, q_stride_b, out_stride_b, splits, rope, stream);
+                                     block_size, max_blocks, window, scale, q_stride_b, out_stride_b, splits, cluster, rope, stream);
 }

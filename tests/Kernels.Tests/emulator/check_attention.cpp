@@ -1,6 +1,7 @@
 // Paged decode attention (paged_attention.cu): one query token per sequence against its KV blocks, scattered over a
-// shuffled block pool, with grouped-query heads, a sliding window and the context split over blocks; and the variant
-// that rotates q and the step's key and writes the cache itself (PagedRope) against the rotary kernel then attention.
+// shuffled block pool, with grouped-query heads, a sliding window and the context split over blocks; and the variants
+// that rotate q and the step's key and write the cache themselves (PagedRope) or merge their splits in a thread-block
+// cluster, against the rotary kernel, then attention with the workspace and the combine kernel.
 #include <algorithm>
 #include <numeric>
 #include "check_support.h"
@@ -35,11 +36,12 @@ int attention(int argc, char** argv) {
   std::vector<float> qf((size_t)B * qs);
   for (size_t i = 0; i < qf.size(); i++) t.store(q.p, i, qf[i] = t.round(normal()));
   Output out(t, B, H * D, 8);
-  if (splits == 0) splits = paged_decode_splits(B, KV, H, max_context, 132);
+  if (splits == 0) splits = paged_decode_splits(B, KV, H, max_context, 132, kMaxSplits);
   Buffer<float> ws(splits > 1 ? (size_t)B * H * splits * (D + 2) : 0);
   const float scale = 1.f / std::sqrt((float)D);
   const cudaError_t err = launch_paged_decode_attention(t.code, out.mem.p, splits > 1 ? ws.p : nullptr, q.p, k.p, v.p, tables.p, lens.p, B, H,
-                                                        KV, D, bs, max_blocks, window, scale, qs, out.stride, splits, nullptr, nullptr);
+                                                        KV, D, bs, max_blocks, window, scale, qs, out.stride, splits, false, nullptr,
+                                                        nullptr);
   // softmax(scale · q·kᵀ) · v over the attended positions, in double. Bound: float sums over the context and the head
   // dimension (exp-weighted values up to max|v|), then the output's rounding.
   std::vector<double> ref((size_t)B * H * D), bound(ref.size());
@@ -73,18 +75,21 @@ int attention(int argc, char** argv) {
   return report("paged decode attention", out, ref, bound, err);
 }
 
-// kernel-checks attention-rope DTYPE B H KV D BLOCK_SIZE MAX_CONTEXT WINDOW SPLITS ROW_PAD: decode rows given as the
-// unrotated qkv [B, (H + 2·KV)·D + ROW_PAD] of the step, lengths as in `attention`, positions lens − 1 and slots those of
-// the last token in the block tables (whose cache rows start as garbage). The kernel with PagedRope must equal, bit for
-// bit, launch_rotary_qk_cache on a copy of qkv then the kernel on the rotated q: the outputs, both caches in full (the
-// step's rows written, nothing else touched), and qkv left as it was.
-int attention_rope(int argc, char** argv) {
-  if (argc != 12) usage("attention-rope takes 10 arguments");
+// kernel-checks attention-fused DTYPE B H KV D BLOCK_SIZE MAX_CONTEXT WINDOW SPLITS ROW_PAD ROPE CLUSTER: a decode
+// step's unrotated qkv [B, (H + 2·KV)·D + ROW_PAD], lengths as in `attention`, positions lens − 1 and slots those of
+// the last token in the block tables (whose cache rows start as garbage). Reference: launch_rotary_qk_cache on a copy
+// of qkv, then the kernel on the rotated q with the workspace and the combine kernel. The kernel with PagedRope (ROPE
+// 1, on qkv itself) or on the reference's rotated copy (ROPE 0), in clusters of its splits (CLUSTER 1) or not, must
+// equal it bit for bit: the outputs, both caches in full (the step's rows written, nothing else touched), and with
+// ROPE, qkv left as it was. SPLITS 0: the launcher's choice for 132 SMs (at most kMaxClusterSplits with CLUSTER).
+int attention_fused(int argc, char** argv) {
+  if (argc != 14) usage("attention-fused takes 12 arguments");
   const Dtype t = parse_dtype(argv[2]);
   const int B = to_int(argv[3]), H = to_int(argv[4]), KV = to_int(argv[5]), D = to_int(argv[6]), bs = to_int(argv[7]);
   const int max_context = to_int(argv[8]), window = to_int(argv[9]), pad = to_int(argv[11]);
+  const bool with_rope = to_int(argv[12]) != 0, cluster = to_int(argv[13]) != 0;
   int splits = to_int(argv[10]);
-  if (B < 1 || KV < 1 || H % KV != 0 || bs < 1 || max_context < 1 || pad % 8 != 0) usage("attention-rope: bad shape");
+  if (B < 1 || KV < 1 || H % KV != 0 || bs < 1 || max_context < 1 || pad % 8 != 0) usage("attention-fused: bad shape");
   const int max_blocks = (max_context + bs - 1) / bs, pool = B * max_blocks + 3, max_pos = max_context + 5;
   std::vector<int> order(pool);
   std::iota(order.begin(), order.end(), 0);
@@ -124,21 +129,28 @@ int attention_rope(int argc, char** argv) {
   std::memcpy(qkv_ref.p, qkv.p, qkv_bytes);
   std::memcpy(qkv_before.p, qkv.p, qkv_bytes);
   Output out(t, B, H * D, 8), ref(t, B, H * D, 8);
-  if (splits == 0) splits = paged_decode_splits(B, KV, H, max_context, 132);
+  if (splits == 0) splits = paged_decode_splits(B, KV, H, max_context, 132, cluster ? kMaxClusterSplits : kMaxSplits);
   Buffer<float> ws(splits > 1 ? (size_t)B * H * splits * (D + 2) : 0);
   const float scale = 1.f / std::sqrt((float)D);
   cudaError_t err = launch_rotary_qk_cache(t.code, qkv_ref.p, positions.p, cos_t.p, sin_t.p, B, H, KV, D, qs, k_ref.p, v_ref.p, slots.p, nullptr);
   if (err == cudaSuccess)
     err = launch_paged_decode_attention(t.code, ref.mem.p, splits > 1 ? ws.p : nullptr, qkv_ref.p, k_ref.p, v_ref.p, tables.p, lens.p, B, H,
-                                        KV, D, bs, max_blocks, window, scale, qs, ref.stride, splits, nullptr, nullptr);
+                                        KV, D, bs, max_blocks, window, scale, qs, ref.stride, splits, false, nullptr, nullptr);
+  if (err == cudaSuccess && !with_rope) {  // the variant reads the reference's rotated q and caches
+    std::memcpy(qkv.p, qkv_ref.p, qkv_bytes);
+    std::memcpy(k.p, k_ref.p, cache_bytes);
+    std::memcpy(v.p, v_ref.p, cache_bytes);
+  }
   const PagedRope rope{positions.p, cos_t.p, sin_t.p, slots.p};
   if (err == cudaSuccess)
-    err = launch_paged_decode_attention(t.code, out.mem.p, splits > 1 ? ws.p : nullptr, qkv.p, k.p, v.p, tables.p, lens.p, B, H, KV, D, bs,
-                                        max_blocks, window, scale, qs, out.stride, splits, &rope, nullptr);
+    err = launch_paged_decode_attention(t.code, out.mem.p, splits > 1 && !cluster ? ws.p : nullptr, qkv.p, k.p, v.p, tables.p, lens.p, B, H,
+                                        KV, D, bs, max_blocks, window, scale, qs, out.stride, splits, cluster, with_rope ? &rope : nullptr,
+                                        nullptr);
   if (err != cudaSuccess) {
-    std::printf("FAIL attention-rope: launch returned %d\n", (int)err);
+    std::printf("FAIL attention-fused: launch returned %d\n", (int)err);
     return 1;
   }
+  if (!with_rope) std::memcpy(qkv_before.p, qkv.p, qkv_bytes);
   int bad = 0;
   for (int b = 0; b < B; b++)
     for (int i = 0; i < H * D; i++)
@@ -149,7 +161,7 @@ int attention_rope(int argc, char** argv) {
   if (std::memcmp(v.p, v_ref.p, cache_bytes) != 0) bad++, std::printf("  value cache differs\n");
   if (std::memcmp(qkv.p, qkv_before.p, qkv_bytes) != 0) bad++, std::printf("  qkv was modified\n");
   if (!out.padding_intact()) bad++, std::printf("  output padding overwritten\n");
-  std::printf("%s attention-rope: %d mismatches (splits %d)\n", bad ? "FAIL" : "ok", bad, splits);
+  std::printf("%s attention-fused: %d mismatches (splits %d)\n", bad ? "FAIL" : "ok", bad, splits);
   return bad ? 1 : 0;
 }
 

@@ -151,7 +151,7 @@ int lut(int argc, char** argv);
 int int8(int argc, char** argv);
 int dense(int argc, char** argv);
 int attention(int argc, char** argv);
-int attention_rope(int argc, char** argv);
+int attention_fused(int argc, char** argv);
 int rows(int argc, char** argv);
 int rotary(int argc, char** argv);
 int selftest(int argc, char** argv);

@@ -9,7 +9,8 @@
 //   kernel-checks int8 tiled|skinny|sm90|sm90-skinny fp32|fp16|bf16 M N K    (W8A8; y in that dtype)
 //   kernel-checks dense skinny bf16|fp16 M N K                              (the 16-bit skinny GEMM)
 //   kernel-checks attention fp32|fp16|bf16 B H KV D BLOCK_SIZE MAX_CONTEXT WINDOW SPLITS   (paged decode attention)
-//   kernel-checks attention-rope DTYPE B H KV D BLOCK_SIZE MAX_CONTEXT WINDOW SPLITS ROW_PAD (with rotary + cache write)
+//   kernel-checks attention-fused DTYPE B H KV D BLOCK_SIZE MAX_CONTEXT WINDOW SPLITS ROW_PAD ROPE CLUSTER
+//                                      (with the rotary and cache write inside, splits merged in a cluster)
 //   kernel-checks rows quantize|rms-quant|add-rms-quant|silu-quant|rms|add-rms|silu DTYPE ROWS WIDTH STATIC_SCALE
 //   kernel-checks rotary DTYPE TOKENS HEADS KV_HEADS HEAD_DIM ROW_PAD    (rotary embedding + KV-cache write)
 //   kernel-checks selftest divergence|barrier      (the emulator's own detection of divergence and missing barriers)
@@ -26,7 +27,7 @@ int main(int argc, char** argv) {
   if (family == "int8") return checks::int8(argc, argv);
   if (family == "dense") return checks::dense(argc, argv);
   if (family == "attention") return checks::attention(argc, argv);
-  if (family == "attention-rope") return checks::attention_rope(argc, argv);
+  if (family == "attention-fused") return checks::attention_fused(argc, argv);
   if (family == "rows") return checks::rows(argc, argv);
   if (family == "rotary") return checks::rotary(argc, argv);
   if (family == "selftest") return checks::selftest(argc, argv);

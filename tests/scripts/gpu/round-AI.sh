@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
-# Round AI: build; with INFERENCE_GROUPWISE_FUSED_INPUT=1 and INFERENCE_DECODE_ROPE_IN_ATTENTION=1, the group-wise kernel
-# tests (the fused-input tests among them: silu(gate)·up and RMSNorm computed by the one-token kernel as it copies x),
-# the paged attention tests (the decode kernel that rotates and writes the cache, bit for bit against rotary then
-# decode) and CudaZeroQuantTests' decode-against-full-forward check; then Llama-3-8B batch-1 decode end to end (dummy
-# weights, 128 + 128 tokens): W4A16 with both switches ("all"), with neither ("none"), and bf16 with the rotary in the
-# attention kernel, alternating, twice (the second time also W4A16 with the rotary alone); 64 concurrent last.
+# Round AI: build; with INFERENCE_GROUPWISE_FUSED_INPUT=1, INFERENCE_DECODE_ROPE_IN_ATTENTION=1 and
+# INFERENCE_PAGED_CLUSTER_COMBINE=1, the group-wise kernel tests (the fused-input tests among them: silu(gate)·up and
+# RMSNorm computed by the one-token kernel as it copies x), the paged attention tests (against the gather path, and the
+# decode kernel that rotates and writes the cache bit for bit against rotary then decode) and CudaZeroQuantTests'
+# decode-against-full-forward check; then Llama-3-8B batch-1 decode end to end (dummy weights, 128 + 128 tokens): W4A16
+# with the three switches ("all"), with none, and bf16 with the two attention switches ("attn"), alternating, twice;
+# then W4A16 with the attention switches alone and bf16 with none; 64 concurrent last.
 set -o pipefail
 cd "$(dirname "$0")/../../.."
 exec > >(tee $OUT/roundAI.log) 2>&1
 left() { echo $((${ROUND_SECONDS:-470} - SECONDS)); }
 source tests/scripts/gpu/round-common.sh > /tmp/common.log 2>&1 || { head -60 /tmp/common.log; exit 1; }
 echo "ready at ${SECONDS}s on $(nvidia-smi --query-gpu=name --format=csv,noheader)"
-ALL="INFERENCE_GROUPWISE_FUSED_INPUT=1 INFERENCE_DECODE_ROPE_IN_ATTENTION=1"
+ATTN="INFERENCE_DECODE_ROPE_IN_ATTENTION=1 INFERENCE_PAGED_CLUSTER_COMBINE=1"
+ALL="INFERENCE_GROUPWISE_FUSED_INPUT=1 $ATTN"
 tests() {  # tests NAME FILTERS...: the GPU tests with both switches on
   local name=$1
   shift
@@ -32,9 +34,9 @@ run() {  # run NAME CONCURRENCY "ENV" FLAGS...
 for round in a b; do
   run w4-all-$round 1,1 "$ALL" --quantization zeroquant
   run w4-none-$round 1,1 "" --quantization zeroquant
-  run bf16-rope-$round 1,1 "INFERENCE_DECODE_ROPE_IN_ATTENTION=1"
+  run bf16-attn-$round 1,1 "$ATTN"
 done
-run w4-rope-b 1,1 "INFERENCE_DECODE_ROPE_IN_ATTENTION=1" --quantization zeroquant
+run w4-attn-b 1,1 "$ATTN" --quantization zeroquant
 run bf16-none-b 1,1 ""
 run w4-all-64 64 "$ALL" --quantization zeroquant
 run w4-none-64 64 "" --quantization zeroquant
