@@ -59,9 +59,9 @@ public sealed class PagedCudaAttention(NativeKernels kernels, int numHeads, int 
 
     /// <summary>
     /// Whether decode steps rotate q and k and write the cache inside the paged kernel (one launch per layer instead of
-    /// two); INFERENCE_DECODE_ROPE_IN_ATTENTION=1 turns it on.
+    /// two); INFERENCE_DECODE_ROPE_IN_ATTENTION=0 turns it off (for comparisons).
     /// </summary>
-    public static readonly bool RopeInDecodeKernel = Environment.GetEnvironmentVariable("INFERENCE_DECODE_ROPE_IN_ATTENTION") == "1";
+    public static readonly bool RopeInDecodeKernel = Environment.GetEnvironmentVariable("INFERENCE_DECODE_ROPE_IN_ATTENTION") != "0";
 
     /// <summary>Decode steps (every row one token) in the paged kernel, rotary and cache write included; null otherwise.</summary>
     public Tensor? AttendDecodeRotating(int layer, Tensor qkv, Tensor positions, Tensor cos, Tensor sin, ForwardBatch batch, KvCachePool cache)

@@ -407,7 +407,7 @@ template <typename T> struct PagedDecode {
 }  // namespace
 
 bool paged_decode_cluster_enabled() {
-  static const bool on = env_switched_on("INFERENCE_PAGED_CLUSTER_COMBINE") && device_cc_major() >= 9;
+  static const bool on = !env_switched_off("INFERENCE_PAGED_CLUSTER_COMBINE") && device_cc_major() >= 9;
   return on;
 }
 

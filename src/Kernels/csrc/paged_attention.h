@@ -7,7 +7,7 @@ constexpr int kMaxSplits = 16;
 constexpr int kMaxClusterSplits = 8;  // the portable thread-block cluster size
 
 // Whether launches merge a sequence's splits in a thread-block cluster (the `cluster` argument below) rather than with
-// the workspace and a second kernel: INFERENCE_PAGED_CLUSTER_COMBINE=1 on compute capability 9.0+.
+// the workspace and a second kernel: on compute capability 9.0+ unless INFERENCE_PAGED_CLUSTER_COMBINE=0.
 bool paged_decode_cluster_enabled();
 
 // How many context ranges each sequence's attention is cut into: enough blocks for about two per SM, each range
