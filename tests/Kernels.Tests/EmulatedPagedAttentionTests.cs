@@ -34,5 +34,6 @@ public sealed class EmulatedPagedAttentionTests
     [InlineData("bf16 2 32 8 128 16 500 0 8 0 1 1")]
     [InlineData("fp32 3 24 2 64 16 90 0 3 0 0 1")]
     [InlineData("fp16 2 28 4 128 32 200 64 0 8 1 1")]
+    [InlineData("bf16 1 32 8 128 16 1100 0 16 0 1 1")]  // a cluster of 16 blocks
     public void FusedVariantsAreBitEqualToRotaryThenAttention(string args) => KernelEmulator.Check("attention-fused " + args);
 }

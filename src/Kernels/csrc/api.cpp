@@ -69,7 +69,8 @@ void paged_decode(at::Tensor* out, const at::Tensor& q, int64_t H, at::Tensor* k
   c10::cuda::CUDAGuard guard(q.device());
   const bool cluster = paged_decode_cluster_enabled();
   const int splits = paged_decode_splits((int)B, (int)KV, (int)H, (int)tables->size(1) * block_size,
-                                         at::cuda::getCurrentDeviceProperties()->multiProcessorCount, cluster ? kMaxClusterSplits : kMaxSplits);
+                                         at::cuda::getCurrentDeviceProperties()->multiProcessorCount,
+                                         cluster ? paged_decode_cluster_splits() : kMaxSplits);
   // Allocated from the caching allocator, so inside a graph capture it comes from the graph's private pool.
   at::Tensor workspace = splits > 1 && !cluster ? at::empty({B, H, splits, D + 2}, q.options().dtype(at::kFloat)) : at::Tensor();
   check_launch(launch_paged_decode_attention(dtype_code(q.scalar_type()), out->data_ptr(), workspace.defined() ? workspace.data_ptr<float>() : nullptr,

@@ -38,6 +38,18 @@ cudaError_t allow_dynamic_smem(int bytes) {
   return err;
 }
 
+// Lets Kernel run in thread-block clusters of more than 8 blocks (up to 16 on Hopper), once per device.
+template <auto Kernel>
+cudaError_t allow_large_clusters() {
+  static unsigned configured = 0;  // one bit per device
+  int dev = 0;
+  cudaGetDevice(&dev);
+  if (configured & (1u << dev)) return cudaSuccess;
+  auto err = cudaFuncSetAttribute(Kernel, cudaFuncAttributeNonPortableClusterSizeAllowed, 1);
+  if (err == cudaSuccess) configured |= 1u << dev;
+  return err;
+}
+
 // Compute capability major of the current device; 0 when it cannot be asked.
 inline int device_cc_major() {
   int dev = 0, major = 0;

@@ -363,6 +363,8 @@ cudaError_t launch_group(dim3 grid, int smem, cudaStream_t stream, T* out, float
   constexpr auto kernel = paged_decode_kernel<T, NH, Rope, Cluster>;
   // The most any launch of this NH asks for (PagedDecode::run reserves m and l for kMaxGroup heads).
   if (auto err = allow_dynamic_smem<kernel>(kWarps * (NH * kMaxHeadDim + 2 * kMaxGroup) * 4); err != cudaSuccess) return err;
+  if (Cluster && grid.z > 8)
+    if (auto err = allow_large_clusters<kernel>(); err != cudaSuccess) return err;
   const dim3 shape = Cluster ? dim3(grid.z, grid.y, grid.x) : grid;
   launch_pdl_cluster(kernel, shape, dim3(kWarps * 32), smem, stream, Cluster ? (int)grid.z : 1, out, partial, q, k, v, tables, lens,
                      heads, kv_heads, head_dim, lanes_log2_for(head_dim), BlockDiv::of(block_size), max_blocks, window, scale,
@@ -409,6 +411,14 @@ template <typename T> struct PagedDecode {
 bool paged_decode_cluster_enabled() {
   static const bool on = !env_switched_off("INFERENCE_PAGED_CLUSTER_COMBINE") && device_cc_major() >= 9;
   return on;
+}
+
+int paged_decode_cluster_splits() {
+  static const int n = [] {
+    const int v = env_int("INFERENCE_PAGED_CLUSTER_SPLITS");
+    return v >= 2 && v <= kMaxClusterSplits ? v : 8;
+  }();
+  return n;
 }
 
 int paged_decode_splits(int batch, int kv_heads, int heads, int max_context, int num_sms, int max_splits) {

@@ -4,14 +4,16 @@
 #include <cstdint>
 
 constexpr int kMaxSplits = 16;
-constexpr int kMaxClusterSplits = 8;  // the portable thread-block cluster size
+constexpr int kMaxClusterSplits = 16;  // the largest thread-block cluster (past the portable 8, allowed per kernel)
 
 // Whether launches merge a sequence's splits in a thread-block cluster (the `cluster` argument below) rather than with
 // the workspace and a second kernel: on compute capability 9.0+ unless INFERENCE_PAGED_CLUSTER_COMBINE=0.
 bool paged_decode_cluster_enabled();
+// The most splits such a launch takes: 8 (the portable cluster size), or INFERENCE_PAGED_CLUSTER_SPLITS (2-16).
+int paged_decode_cluster_splits();
 
 // How many context ranges each sequence's attention is cut into: enough blocks for about two per SM, each range
-// worth at least 64 tokens of max_context, at most max_splits (kMaxSplits, or kMaxClusterSplits for cluster launches).
+// worth at least 64 tokens of max_context, at most max_splits (kMaxSplits, or paged_decode_cluster_splits()).
 // Depends on shapes only, so a captured graph keeps it.
 int paged_decode_splits(int batch, int kv_heads, int heads, int max_context, int num_sms, int max_splits);
 

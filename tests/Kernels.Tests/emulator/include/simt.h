@@ -104,7 +104,7 @@ inline uint64_t g_events = 0;  // anything that may let a waiting thread go on
 inline std::mt19937 g_order_rng(12345);
 
 // ---- shared memory ----
-constexpr int kMaxCluster = 8;
+constexpr int kMaxCluster = 16;
 constexpr size_t kArenaBytes = 232448;  // the most dynamic shared memory a block can ask for on a Hopper GPU
 struct alignas(1024) Arena {
   char bytes[kArenaBytes];
