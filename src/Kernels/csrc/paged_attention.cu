@@ -416,7 +416,7 @@ bool paged_decode_cluster_enabled() {
 int paged_decode_cluster_splits() {
   static const int n = [] {
     const int v = env_int("INFERENCE_PAGED_CLUSTER_SPLITS");
-    return v >= 2 && v <= kMaxClusterSplits ? v : 8;
+    return v >= 2 && v <= kMaxClusterSplits ? v : kMaxClusterSplits;
   }();
   return n;
 }
