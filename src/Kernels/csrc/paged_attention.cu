@@ -10,7 +10,9 @@
 // tokens as soon as its dot products are done and its V registers once its accumulation is, so every load overlaps
 // math; the rows stay as loaded (16 bytes per 8 elements) until they are used.
 // With few sequences (B·KV well under the SM count) the context is cut into `splits` ranges, each block writes
-// its partial (Σ e^{s-m}·v, m, Σ e^{s-m}) to the workspace and a second kernel combines them.
+// its partial (Σ e^{s-m}·v, m, Σ e^{s-m}) to the workspace and a second kernel combines them; or (the Cluster
+// instances, compute capability 9.0+) a sequence's splits form a thread-block cluster and combine in distributed shared
+// memory, one launch.
 // With PagedRope (the Rope instances) the kernel also does the step's rotary embedding and cache write: the blocks rotate
 // their query heads as they stage them, and the block whose range holds the step's token stores its rotated key and
 // its value to the caches and keeps them in shared memory, where its fetches of that token read them.
@@ -80,8 +82,8 @@ struct BlockDiv {
 // Starts the loads of one of K or V for the team's U tokens base + u·teams + team. Tokens past chunk_end and lanes past
 // head_dim get zeros: their dot products still enter the team's shuffles, and p = 0 must not meet a NaN. With Rope the
 // step's token (`newest`, −1 in blocks whose range lacks it) comes from the block's shared copy (`fresh`, this lane's 8
-// elements of it). (A
-// function rather than a lambda in the kernel: the lambda compiles to more instructions and runs ~1.5% slower.)
+// elements of it). (A function rather than a lambda in the kernel: the lambda compiles to more instructions and runs
+// ~1.5% slower.)
 template <typename T, int U, bool Rope>
 __device__ inline void fetch_rows(Raw8<T> (&r)[U], const T* __restrict__ cache, const int32_t* sm_table, int base,
                                   int chunk_end, int first_block, int team, int teams, BlockDiv bdiv, int64_t slot_stride,
