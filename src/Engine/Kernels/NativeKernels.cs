@@ -22,9 +22,6 @@ public sealed unsafe partial class NativeKernels
     private static readonly Lazy<(NativeKernels? Kernels, string Why)> Shared = new(Load);
 
     private readonly delegate* unmanaged<IntPtr> _lastError;
-    private readonly delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, double, int, int, int> _pagedDecode;
-    private readonly delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, double, int, int, int> _pagedDecodeRope;
-    private readonly delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, int, int, double, int, int> _varlenAttention;
     private readonly delegate* unmanaged<long*, long*, int> _memGetInfo;
     private readonly delegate* unmanaged<long*, long*, int, int> _memoryAllocated;
     private readonly delegate* unmanaged<int> _emptyCache;
@@ -60,9 +57,6 @@ public sealed unsafe partial class NativeKernels
         var lib = _library = NativeLibrary.Load(path);
         IntPtr F(string name) => NativeLibrary.GetExport(lib, name);
         _lastError = (delegate* unmanaged<IntPtr>)F("ik_last_error");
-        _pagedDecode = (delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, double, int, int, int>)F("ik_paged_decode_attention");
-        _pagedDecodeRope = (delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, double, int, int, int>)F("ik_paged_decode_attention_rope");
-        _varlenAttention = (delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, int, int, double, int, int>)F("ik_varlen_attention");
         _memGetInfo = (delegate* unmanaged<long*, long*, int>)F("ik_mem_get_info");
         _memoryAllocated = (delegate* unmanaged<long*, long*, int, int>)F("ik_memory_allocated");
         _emptyCache = (delegate* unmanaged<int>)F("ik_empty_cache");
@@ -135,28 +129,6 @@ public sealed unsafe partial class NativeKernels
     {
         if (rc != 0) throw new InvalidOperationException($"{what}: {Marshal.PtrToStringUTF8(_lastError())}");
     }
-
-    /// <summary>out [B,H,D] ← attention of q [B,H,D] over each row's paged context (tables [B,M] int32, lens [B] int32).</summary>
-    public void PagedDecodeAttention(Tensor output, Tensor q, Tensor kCache, Tensor vCache, Tensor tables, Tensor lens, double scale, int blockSize, int window) =>
-        Check(_pagedDecode(output.Handle, q.Handle, kCache.Handle, vCache.Handle, tables.Handle, lens.Handle, scale, blockSize, window), "paged decode attention");
-
-    /// <summary>
-    /// out [B,H,D] ← <see cref="PagedDecodeAttention"/> for the unrotated qkv rows [B, (H + 2·KV)·D] of a decode step, in
-    /// one launch that also rotates q and the step's keys at positions [B] (cos/sin [maxPos, D] float32) and stores
-    /// the keys and values at slots [B] (int64) of the caches: bit-equal to <see cref="RotaryQkCache"/> then
-    /// <see cref="PagedDecodeAttention"/>. qkv is left as it was.
-    /// </summary>
-    public void PagedDecodeAttentionRope(Tensor output, Tensor qkv, Tensor kCache, Tensor vCache, Tensor tables, Tensor lens, Tensor positions, Tensor cos,
-        Tensor sin, Tensor slots, double scale, int blockSize, int window) =>
-        Check(_pagedDecodeRope(output.Handle, qkv.Handle, kCache.Handle, vCache.Handle, tables.Handle, lens.Handle, positions.Handle, cos.Handle,
-            sin.Handle, slots.Handle, scale, blockSize, window), "paged decode attention with rotary");
-
-    /// <summary>
-    /// output [Tq,H,D] ← causal attention of each sequence's queries (rows cuQ[i]..cuQ[i+1] of q [Tq,H,D]) against its
-    /// keys/values (rows cuK[i]..cuK[i+1] of k/v [Tk,KV,D]), all sequences in one flash-attention call; float16/bfloat16.
-    /// </summary>
-    public void VarlenAttention(Tensor output, Tensor q, Tensor k, Tensor v, Tensor cuQ, Tensor cuK, int maxQ, int maxK, double scale, int window) =>
-        Check(_varlenAttention(output.Handle, q.Handle, k.Handle, v.Handle, cuQ.Handle, cuK.Handle, maxQ, maxK, scale, window), "varlen attention");
 
     /// <summary>RMSNorm of x [T,H] scaled by w [H], into a new tensor (one launch instead of ~6).</summary>
     public Tensor RmsNorm(Tensor x, Tensor weight, double eps)
