@@ -23,21 +23,13 @@ tests() {  # tests NAME FILTERS...: the GPU tests with both switches on
 }
 tests kernel-tests --filter-class '*GroupwiseKernelTests' --filter-class '*PagedAttentionKernelTests'
 tests decode-test --filter-method '*DecodeStepLogitsMatchTheFullForward'
-run() {  # run NAME CONCURRENCY "ENV" FLAGS...
-  local name=$1 conc=$2 settings=$3
-  shift 3
-  [ $(left) -lt 35 ] && { echo "skipping $name: $(left)s left"; return; }
-  env $settings timeout $(( $(left) - 5 < 60 ? $(left) - 5 : 60 )) dotnet $S bench --device cuda --model src/Assets/configs/llama-3-8b --load-format dummy --skip-tokenizer-init \
-    --input-len 128 --output-len 128 --concurrency $conc "$@" --output-json /tmp/res/e2e-$name.json > /tmp/e2e-$name.log 2>&1 || { echo "$name rc=$?"; grep -iE 'error|exception' /tmp/e2e-$name.log | head -3; }
-  python3 -c "import json; print('$name', [(r['concurrency'], round(r['output_tokens_per_s'], 1), round(r['mean_step_ms'], 3)) for r in json.load(open('/tmp/res/e2e-$name.json'))['runs']])" 2>&1 | tail -1
-}
 for round in a b; do
-  run w4-all-$round 1,1 "$ALL" --quantization zeroquant
-  run w4-none-$round 1,1 "" --quantization zeroquant
-  run bf16-attn-$round 1,1 "$ATTN"
+  bench_run w4-all-$round "$ALL" --input-len 128 --output-len 128 --concurrency 1,1 --quantization zeroquant
+  bench_run w4-none-$round "" --input-len 128 --output-len 128 --concurrency 1,1 --quantization zeroquant
+  bench_run bf16-attn-$round "$ATTN" --input-len 128 --output-len 128 --concurrency 1,1
 done
-run w4-attn-b 1,1 "$ATTN" --quantization zeroquant
-run bf16-none-b 1,1 ""
-run w4-all-64 64 "$ALL" --quantization zeroquant
-run w4-none-64 64 "" --quantization zeroquant
+bench_run w4-attn-b "$ATTN" --input-len 128 --output-len 128 --concurrency 1,1 --quantization zeroquant
+bench_run bf16-none-b "" --input-len 128 --output-len 128 --concurrency 1,1
+bench_run w4-all-64 "$ALL" --input-len 128 --output-len 128 --concurrency 64 --quantization zeroquant
+bench_run w4-none-64 "" --input-len 128 --output-len 128 --concurrency 64 --quantization zeroquant
 tar -C /tmp/res -cf $OUT/results-ai.tar .

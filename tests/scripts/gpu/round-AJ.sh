@@ -20,25 +20,15 @@ tests() {  # tests NAME LIMIT "ENV" FILTERS...
 tests gpu-suite 200 ""
 tests fused-input-tests 60 "INFERENCE_GROUPWISE_FUSED_INPUT=1" --filter-method '*SiluInputIsBitEqualToSiluMulThenGemm' \
   --filter-method '*NormInputMatchesNormThenGemm' --filter-method '*DecodeStepLogitsMatchTheFullForward'
-run() {  # run NAME CONCURRENCY "ENV" FLAGS...
-  local name=$1 conc=$2 settings=$3
-  shift 3
-  [ $(left) -lt 35 ] && { echo "skipping $name: $(left)s left"; return; }
-  env $settings timeout $(( $(left) - 5 < 60 ? $(left) - 5 : 60 )) dotnet $S bench --device cuda --model src/Assets/configs/llama-3-8b --load-format dummy --skip-tokenizer-init \
-    --input-len 128 --output-len 128 --concurrency $conc "$@" --output-json /tmp/res/e2e-$name.json > /tmp/e2e-$name.log 2>&1 || { echo "$name rc=$?"; grep -iE 'error|exception' /tmp/e2e-$name.log | head -3; }
-  python3 -c "
-import json; d = json.load(open('/tmp/res/e2e-$name.json'))
-print('$name', [(r['concurrency'], round(r['output_tokens_per_s'], 1), round(r['mean_step_ms'], 3)) for r in d.get('runs', [d])])" 2>&1 | tail -1
-}
 for round in a b c; do
-  run w4-$round 1,1 "" --quantization zeroquant
-  run w4-fused-$round 1,1 "INFERENCE_GROUPWISE_FUSED_INPUT=1" --quantization zeroquant
-  run w4-old-$round 1,1 "$OLD" --quantization zeroquant
-  run bf16-$round 1,1 ""
-  run bf16-old-$round 1,1 "$OLD"
+  bench_run w4-$round "" --input-len 128 --output-len 128 --concurrency 1,1 --quantization zeroquant
+  bench_run w4-fused-$round "INFERENCE_GROUPWISE_FUSED_INPUT=1" --input-len 128 --output-len 128 --concurrency 1,1 --quantization zeroquant
+  bench_run w4-old-$round "$OLD" --input-len 128 --output-len 128 --concurrency 1,1 --quantization zeroquant
+  bench_run bf16-$round "" --input-len 128 --output-len 128 --concurrency 1,1
+  bench_run bf16-old-$round "$OLD" --input-len 128 --output-len 128 --concurrency 1,1
 done
-run w4-64 64 "" --quantization zeroquant
-run bf16-64 64 ""
-run w4-old-64 64 "$OLD" --quantization zeroquant
-run bf16-old-64 64 "$OLD"
+bench_run w4-64 "" --input-len 128 --output-len 128 --concurrency 64 --quantization zeroquant
+bench_run bf16-64 "" --input-len 128 --output-len 128 --concurrency 64
+bench_run w4-old-64 "$OLD" --input-len 128 --output-len 128 --concurrency 64 --quantization zeroquant
+bench_run bf16-old-64 "$OLD" --input-len 128 --output-len 128 --concurrency 64
 tar -C /tmp/res -cf $OUT/results-aj.tar .

@@ -6,6 +6,7 @@
 # Llama-3-8B end to end (dummy weights, 128 + 128 tokens, concurrency 1, 1 and 64) into /tmp/res/e2e-NAME.json and prints
 # each level's tok/s and mean step ms; opt175b TAR KERNEL... runs OPT-175B in 3-bit BCQ g128 (dummy weights, 128 + 32
 # tokens, batch 1 and 16) with each --lutgemm-kernel while the script's left() says there is time, and tars /tmp/res;
+# bench_run NAME "ENV" ARGS... runs one Llama-3-8B bench (dummy weights) with ARGS into /tmp/res/e2e-NAME.json;
 # sass_counts prints each dequant_gemm_sm90_kernel instance's warpgroup MMAs, full waits after them and local stores.
 registers() {
   grep -A4 "Compiling entry function '.*$1" /tmp/build.log | grep -E "Compiling|registers|spill" | sed -E "s/.*$1I([^E]*)E.*/\1/" | paste - - - |
@@ -52,6 +53,17 @@ e2e() {
   env $settings timeout 65 dotnet $S bench --device cuda --model src/Assets/configs/llama-3-8b --load-format dummy --skip-tokenizer-init \
     --input-len 128 --output-len 128 --concurrency 1,1,64 "$@" --output-json /tmp/res/e2e-$name.json 2>&1 | grep -E 'error|weights:' | head -3
   python3 -c "import json;[print(r['concurrency'],round(r['output_tokens_per_s'],1),round(r['mean_step_ms'],3)) for r in json.load(open('/tmp/res/e2e-$name.json'))['runs']]" 2>&1 | tail -4
+}
+bench_run() {  # bench_run NAME "ENV" BENCH_ARGS...: Llama-3-8B (dummy weights) while left() allows, into /tmp/res/e2e-NAME.json;
+  # prints each run's concurrency, tok/s, mean step ms and mean decode ms per token
+  local name=$1 settings=$2
+  shift 2
+  [ $(left) -lt 30 ] && { echo "skipping $name: $(left)s left"; return; }
+  env $settings timeout $(( $(left) - 5 < 60 ? $(left) - 5 : 60 )) dotnet $S bench --device cuda --model src/Assets/configs/llama-3-8b --load-format dummy \
+    --skip-tokenizer-init "$@" --output-json /tmp/res/e2e-$name.json > /tmp/e2e-$name.log 2>&1 || { echo "$name rc=$?"; grep -iE 'error|exception' /tmp/e2e-$name.log | head -3; }
+  python3 -c "
+import json; d = json.load(open('/tmp/res/e2e-$name.json'))
+print('$name', [(r['concurrency'], round(r['output_tokens_per_s'], 1), round(r['mean_step_ms'], 3), round(r['tpot_ms']['mean'], 3)) for r in d.get('runs', [d])])" 2>&1 | tail -1
 }
 opt175b() {
   local tar=$1 k t
