@@ -182,6 +182,8 @@ paged_decode_kernel(T* __restrict__ out, float* __restrict__ partial, const T* _
   // and read from here by its fetches. The cache rows it writes are never read back by this kernel, so the read-only
   // loads of the others stay valid.
   __shared__ __align__(16) T sm_fresh[Rope ? 2 : 1][Rope ? kMaxHeadDim : 8];
+  const T* k_fresh = sm_fresh[0] + (Rope ? d0 : 0);  // this lane's 8 elements of each (read only with Rope)
+  const T* v_fresh = sm_fresh[Rope ? 1 : 0] + (Rope ? d0 : 0);
   int newest = -1;
   if (Rope && t_begin <= ctx - 1 && ctx - 1 < t_end) {
     newest = ctx - 1;
@@ -220,9 +222,9 @@ paged_decode_kernel(T* __restrict__ out, float* __restrict__ partial, const T* _
     // slower on an H100 either way. The pipeline restarts at each table chunk (the last step of one fetches nothing).
     Raw8<T> kr[U], vr[U];
     fetch_rows<T, U, Rope>(kr, k_cache, sm_table, chunk, chunk_end, first_block, team, teams, bdiv, slot_stride, head_off, active,
-                           sm_fresh[0] + (Rope ? d0 : 0), newest);
+                           k_fresh, newest);
     fetch_rows<T, U, Rope>(vr, v_cache, sm_table, chunk, chunk_end, first_block, team, teams, bdiv, slot_stride, head_off, active,
-                           sm_fresh[Rope ? 1 : 0] + (Rope ? d0 : 0), newest);
+                           v_fresh, newest);
     for (int base = chunk; base < chunk_end; base += U * teams) {
       bool valid[U];
 #pragma unroll
@@ -245,7 +247,7 @@ paged_decode_kernel(T* __restrict__ out, float* __restrict__ partial, const T* _
         }
       }
       fetch_rows<T, U, Rope>(kr, k_cache, sm_table, base + U * teams, chunk_end, first_block, team, teams, bdiv, slot_stride,
-                             head_off, active, sm_fresh[0] + (Rope ? d0 : 0), newest);
+                             head_off, active, k_fresh, newest);
       for (int o = L / 2; o > 0; o >>= 1)
 #pragma unroll
         for (int u = 0; u < U; u++)
@@ -274,7 +276,7 @@ paged_decode_kernel(T* __restrict__ out, float* __restrict__ partial, const T* _
         m[g] = mn;
       }
       fetch_rows<T, U, Rope>(vr, v_cache, sm_table, base + U * teams, chunk_end, first_block, team, teams, bdiv, slot_stride,
-                             head_off, active, sm_fresh[Rope ? 1 : 0] + (Rope ? d0 : 0), newest);
+                             head_off, active, v_fresh, newest);
     }
   }
 
