@@ -101,6 +101,37 @@ public sealed class GroupwiseKernelTests(CudaFixture cuda) : IClassFixture<CudaF
     }
 
     /// <summary>
+    /// The gated MLP's gate/up projection giving silu(gate)·up [M, I] for W = [gate; up] [2I, K]: on 1-16 rows the
+    /// aligned kernel pairs each tile's 8 gate rows with their up rows and stores the activation from its epilogue;
+    /// elsewhere (17 rows and up, INT8 codes) the projection is written and silu_mul runs. Bit-equal to
+    /// <see cref="NativeKernels.GroupwiseGemm"/> then <see cref="NativeKernels.SiluMul"/>, bias included; I not a
+    /// multiple of 8 leaves a partial last tile.
+    /// </summary>
+    [Theory]
+    [InlineData(4, false, 128, 1, 4100, 4096)]   // one token: x in shared memory, a partial last tile
+    [InlineData(4, true, 256, 3, 100, 1024)]     // three tokens, one token tile per warp
+    [InlineData(4, false, 128, 16, 520, 4096)]   // two token tiles, two row tiles per warp where that walks fewer tiles
+    [InlineData(4, false, 128, 17, 264, 1024)]   // past 16 rows: the projection, then silu_mul
+    [InlineData(8, false, 128, 1, 264, 1024)]    // INT8 codes: the general kernel, then silu_mul
+    public void GatedProjectionIsBitEqualToGemmThenSiluMul(int bits, bool symmetric, int group, int m, int inter, int k)
+    {
+        var device = cuda.Require();
+        using var dw = RandomWeight(device, m * 13 + inter + k, bits, symmetric, group, 2 * inter, k);
+        foreach (var dtype in new[] { ScalarType.BFloat16, ScalarType.Float16 })
+            foreach (var withBias in new[] { false, true })
+            {
+                using var x = randn([m, k], ScalarType.Float32, device).to(dtype);
+                using var bias = withBias ? randn([2 * inter], dtype, device) : null;
+                using var gated = Kernels().GroupwiseGemmGated(x, dw.Packed, dw.Scales, dw.Zeros, bias, bits, group);
+                using var gateUp = Kernels().GroupwiseGemm(x, dw.Packed, dw.Scales, dw.Zeros, bias, bits, group);
+                using var separate = Kernels().SiluMul(gateUp);
+                Assert.Equal([m, inter], gated.shape);
+                Assert.True(gated.eq(separate).all().item<bool>(), $"{dtype} M={m} I={inter} bias={withBias}: the gated projection differs from the GEMM then silu_mul");
+                Assert.True(separate.abs().max().to(ScalarType.Float32).item<float>() > 0.01f);  // not a product of zeros
+            }
+    }
+
+    /// <summary>
     /// The gated MLP's down projection from gate_up [M, 2K]: at one token on the aligned kernel, with
     /// INFERENCE_GROUPWISE_FUSED_INPUT=1 (tests/scripts/gpu/round-AI.sh sets it), silu(gate)·up is computed as the
     /// kernel copies x; elsewhere (more tokens, INT8 codes, K past what x may occupy in shared memory, the switch off)

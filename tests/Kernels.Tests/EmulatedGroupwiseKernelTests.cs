@@ -97,6 +97,20 @@ public sealed class EmulatedGroupwiseKernelTests
     public void HopperA16MatchesTheDequantizedReference(string args, string environment) => KernelEmulator.Check("groupwise a16-sm90 " + args, environment);
 
     /// <summary>
+    /// The gated MLP's gate/up projection on the aligned kernel, W = [gate; up] with N = 2I rows: each row tile pairs
+    /// 8 gate rows with their up rows and the epilogue stores silu(gate)·up [M, I], bit-equal to the plain kernel's
+    /// [M, 2I] projection then silu_mul (both emulated), bias included. I not a multiple of 8 leaves a partial last
+    /// tile; with one multiprocessor the persistent blocks walk many tiles, past one token with two row tiles per warp.
+    /// </summary>
+    [Theory]
+    [InlineData("bf16 4 asym 128 1 200 4096", "")]            // one token, x in shared memory, I = 100
+    [InlineData("fp16 4 sym 256 3 144 1024", "")]
+    [InlineData("bf16 4 asym 128 16 272 1024", TwoRowTiles)]  // two token tiles, two row tiles per warp
+    [InlineData("fp16 4 asym 128 9 136 2048", OneSm)]         // one row tile per warp, the ring across tiles
+    [InlineData("bf16 4 sym 128 1 200 4096", "INFERENCE_GROUPWISE_A16_X_SHARED=0")]
+    public void A16GatedIsBitEqualToTheProjectionThenSiluMul(string args, string environment) => KernelEmulator.Check("groupwise a16-gated " + args, environment);
+
+    /// <summary>
     /// One token on the aligned kernel with x computed from its producer's operands as each block copies it
     /// (groupwise_a16_x_shared.cuh): silu(gate)·up from gate_up [2K], against the product of silu_mul's rounded values;
     /// RMSNorm of the residual row, with the previous sublayer's output added first (add-rms: the residual is then

@@ -9,7 +9,7 @@ namespace InferenceServer.Engine.Kernels;
 /// </summary>
 public sealed unsafe partial class NativeKernels
 {
-    private IntPtr _groupwiseGemm, _groupwiseGemmSilu, _groupwiseGemmRmsNorm, _groupwiseGemmA8, _groupwiseDequantize;
+    private IntPtr _groupwiseGemm, _groupwiseGemmGated, _groupwiseGemmSilu, _groupwiseGemmRmsNorm, _groupwiseGemmA8, _groupwiseDequantize;
 
     /// <summary>
     /// x [M, K] (float16/bfloat16) · dequant(W)ᵀ + bias → [M, N] in x's dtype. Up to 128 rows the packed weights are
@@ -20,6 +20,20 @@ public sealed unsafe partial class NativeKernels
         var output = empty([x.shape[0], packed.shape[0]], x.dtype, x.device);
         var f = (delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, int, int, int>)Export(ref _groupwiseGemm, "ik_groupwise_gemm");
         Check(f(output.Handle, x.Handle, packed.Handle, scales.Handle, zeros?.Handle ?? IntPtr.Zero, bias?.Handle ?? IntPtr.Zero, bits, groupSize), "groupwise_gemm");
+        return output;
+    }
+
+    /// <summary>
+    /// silu(x · dequant(gate)ᵀ + b_gate) · (x · dequant(up)ᵀ + b_up) → [M, I] for W = [gate; up] ([2I, K] codes, bias
+    /// [2I] or null), x [M, K] float16/bfloat16: the gated MLP's gate/up projection and activation, bit-equal to
+    /// <see cref="GroupwiseGemm"/> then <see cref="SiluMul"/>. On up to 16 rows the streaming kernel stores the
+    /// activation from its epilogue, so the [M, 2I] projection is never written.
+    /// </summary>
+    public Tensor GroupwiseGemmGated(Tensor x, Tensor packed, Tensor scales, Tensor? zeros, Tensor? bias, int bits, int groupSize)
+    {
+        var output = empty([x.shape[0], packed.shape[0] / 2], x.dtype, x.device);
+        var f = (delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, int, int, int>)Export(ref _groupwiseGemmGated, "ik_groupwise_gemm_gated");
+        Check(f(output.Handle, x.Handle, packed.Handle, scales.Handle, zeros?.Handle ?? IntPtr.Zero, bias?.Handle ?? IntPtr.Zero, bits, groupSize), "groupwise_gemm_gated");
         return output;
     }
 

@@ -150,6 +150,39 @@ int ik_groupwise_gemm_rms_norm(at::Tensor* out, at::Tensor* residual, at::Tensor
   IK_CATCH(-1)
 }
 
+// out [M, I] = silu(x·gateᵀ + b_gate)·(x·upᵀ + b_up) for W = [gate; up] [2I, K], bias [2I] or null: the gated MLP's
+// gate/up projection and its activation, bit-equal to ik_groupwise_gemm then ik_silu_mul. Where the aligned kernel
+// takes these rows (groupwise_a16_gated_supports, not the Hopper kernel's rows) it stores the activation from its
+// epilogue; otherwise the projection goes into a temporary [M, 2I] for silu_mul.
+int ik_groupwise_gemm_gated(at::Tensor* out, at::Tensor* x, at::Tensor* packed, at::Tensor* scales, at::Tensor* zeros, at::Tensor* bias, int bits,
+                            int group) {
+  IK_TRY
+  const int64_t K = check_weight(*packed, *scales, zeros, bits, group, "groupwise_gemm_gated");
+  const int64_t N = packed->size(0);
+  check(N % 2 == 0, "groupwise_gemm_gated: W must be [gate; up], an even number of rows");
+  check(x->dim() == 2 && x->stride(1) == 1 && x->size(1) == K, "groupwise_gemm_gated: x must be [M, K] with contiguous rows (K from packed)");
+  check_a16_operands(*x, *out, *packed, nullptr, N / 2, "groupwise_gemm_gated");
+  check_bias(bias, *out, N, "groupwise_gemm_gated");
+  const int64_t M = x->size(0);
+  if (M == 0) return 0;
+  c10::cuda::CUDAGuard guard(x->device());
+  auto stream = at::cuda::getCurrentCUDAStream();
+  const int dtype = ik::dtype_code(x->scalar_type());
+  if (groupwise_a16_gated_supports(bits, group, (int)M, (int)N, (int)K) &&
+      !groupwise_gemm_sm90_supports(bits, group, M, x->data_ptr(), x->stride(0), stream) && ik::aligned16(*x) && x->stride(0) % 8 == 0) {
+    check_launch(launch_groupwise_gemm_a16_gated(dtype, out->data_ptr(), x->data_ptr(), packed->data_ptr<int32_t>(), scales->data_ptr<float>(),
+                                                 zeros ? zeros->data_ptr<uint8_t>() : nullptr, bias ? bias->data_ptr() : nullptr, (int)M, (int)N,
+                                                 (int)K, group, x->stride(0), N / 2, stream),
+                 "groupwise_gemm_gated");
+    return 0;
+  }
+  at::Tensor gate_up = at::empty({M, N}, x->options());
+  run_a16(gate_up, *x, *packed, *scales, zeros, bias, bits, group, M, N, K);
+  check_launch(launch_silu_mul(dtype, out->data_ptr(), gate_up.data_ptr(), (int)M, (int)(N / 2), stream), "silu_mul");
+  return 0;
+  IK_CATCH(-1)
+}
+
 // out [M, N] = (silu(gate_up[:, :K]) · gate_up[:, K:]) · dequant(W)ᵀ + bias for gate_up [M, 2K] contiguous: the gated
 // MLP's down projection. One token on the aligned kernel computes the activation while it copies x
 // (launch_groupwise_gemm_a16_silu); otherwise silu_mul writes it into a temporary [M, K] for ik_groupwise_gemm's path.

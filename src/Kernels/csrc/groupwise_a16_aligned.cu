@@ -40,6 +40,7 @@ constexpr int kStep = kWarps * kUnroll<RB>;  // chunks a block's warps cover per
 template <int RB>
 constexpr int kRingBytes = kStages * kPieces<RB> * kWarps * 32 * 16;  // 64 KB (RB ≤ 2), 128 KB (RB = 4)
 constexpr int kMaxXSharedK = 16384;  // one token's activations up to 32 KB beside the ring
+constexpr int kGatedMaxRows = 16;    // the gated store at up to two token tiles (decode); longer inputs store gate_up
 // One token's activations in shared memory: K values in pair order, then the K / 128 chunk sums in float.
 template <typename T>
 constexpr int x_shared_bytes(int k) { return k * (int)sizeof(T) + k / 128 * 4; }
@@ -47,15 +48,17 @@ template <int MT, int RB>
 constexpr int kBlocksPerSm = MT <= 2 && RB <= 2 ? 2 : 1;  // what the registers (__launch_bounds__) and the ring leave room for
 
 // Lane (g, t)'s weight rows of the 16-channel tile from n0: rows g and g + 8 (clamped to N − 1: rows past N are
-// computed, never stored) at byte 16·t of each 64-byte chunk, and their scales and zero points per group.
+// computed, never stored) at byte 16·t of each 64-byte chunk, and their scales and zero points per group. Gated (the
+// gated MLP's gate/up projection, N = 2·half rows): gate rows n0 + g (clamped to half − 1) and their up rows, half
+// further, so that a tile holds 8 gate channels and their 8 up channels.
 template <bool Zeros>
 struct TileRows {
   const uint8_t *w_lo, *w_hi;
   const float *s_lo, *s_hi;
   const uint8_t *z_lo, *z_hi;
-  __device__ TileRows(const uint8_t* w, const float* scales, const uint8_t* zeros, int N, int n0, int chunks, int groups) {
+  __device__ TileRows(const uint8_t* w, const float* scales, const uint8_t* zeros, int N, int n0, int chunks, int groups, bool gated) {
     const int lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
-    const int row_lo = min(n0 + g, N - 1), row_hi = min(n0 + g + 8, N - 1);
+    const int row_lo = gated ? min(n0 + g, N / 2 - 1) : min(n0 + g, N - 1), row_hi = gated ? row_lo + N / 2 : min(n0 + g + 8, N - 1);
     w_lo = w + (int64_t)row_lo * chunks * 64 + t * 16;
     w_hi = w + (int64_t)row_hi * chunks * 64 + t * 16;
     s_lo = scales + (int64_t)row_lo * groups;
@@ -71,7 +74,9 @@ struct TileRows {
 // consumed its registers have issued. Scales and zero points stay in registers, one set per stage and piece pair
 // (chunk u or row tile b; the unrolled stage loop keeps their indices static), loaded with the stage's weights.
 // In (XShared only): what x is and what the block computes from it as it copies it (groupwise_a16_x_shared.cuh).
-template <typename T, int MT, bool Zeros, bool XShared, int RB, XInput In = XInput::Plain>
+// Gated: W is the gated MLP's gate/up projection [gate; up] (N = 2·I rows) and y [M, I] = silu(gate)·up (TileRows,
+// finish_tile): a tile is 8 output channels.
+template <typename T, int MT, bool Zeros, bool XShared, int RB, XInput In = XInput::Plain, bool Gated = false>
 __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<MT, RB>)
     groupwise_a16_aligned_kernel(T* __restrict__ y, const T* __restrict__ x, const uint8_t* __restrict__ w, const float* __restrict__ scales,
                                  const uint8_t* __restrict__ zeros, const T* __restrict__ bias, int M, int N, int K, int chunk_shift,
@@ -82,7 +87,8 @@ __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<MT, RB>)
   float* const x_sum = reinterpret_cast<float*>(x_perm + K / 8);  // [chunk]: Σ x over its 128 columns
   const int tid = threadIdx.x, split = tid / 32, g = tid % 32 / 4, t = tid % 4;
   groupwise_a16::enter_token_tile(x, y, M, x_stride, y_stride);
-  const int chunks = K / 128, groups = chunks >> chunk_shift, tiles = (N + 16 * RB - 1) / (16 * RB);
+  constexpr int kTileChannels = Gated ? 8 : 16;  // output channels per row tile
+  const int chunks = K / 128, groups = chunks >> chunk_shift, tiles = ((Gated ? N / 2 : N) + kTileChannels * RB - 1) / (kTileChannels * RB);
   const int steps = (chunks + kStep<RB> - 1) / kStep<RB>;  // stages per tile
   const T* x_row[MT];  // the lane's token rows (past M: row M − 1) at its 32 codes of a chunk
   bool x_ok[MT];
@@ -116,7 +122,7 @@ __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<MT, RB>)
       const int g0 = c0 >> chunk_shift;
 #pragma unroll
       for (int b = 0; b < RB; b++) {
-        const TileRows<Zeros> r(w, scales, zeros, N, (in.tile * RB + b) * 16, chunks, groups);
+        const TileRows<Zeros> r(w, scales, zeros, N, (in.tile * RB + b) * kTileChannels, chunks, groups, Gated);
 #pragma unroll
         for (int u = 0; u < U; u++) {
           cp_async16(&piece(stage, 2 * (b + u)), r.w_lo + (c0 + u) * 64, 16);
@@ -179,7 +185,7 @@ __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<MT, RB>)
             groupwise_a16::a16_tiles_int4<T, MT, RB>(acc, q, sc[st], z, x_row, c * 128);
           }
         }
-        if (out.step == steps - 1) finish_tile<kWarps>(acc, split, y, bias, M, N, out.tile * 16 * RB, y_stride, out);
+        if (out.step == steps - 1) finish_tile<kWarps, Gated>(acc, split, y, bias, M, N, out.tile * kTileChannels * RB, y_stride, out);
         out.advance(steps);
       }
     }
@@ -195,10 +201,11 @@ int grid_blocks(int tiles, int token_tiles) {
   return persistent_blocks(tiles, kBlocksPerSm<MT, RB>, token_tiles);
 }
 
-template <typename T, bool Zeros, int MT, bool XShared, int RB, XInput In = XInput::Plain>
+// n: W's rows (Gated: 2·I). A gated tile's 8 output channels are 16 rows, so the tile counts are the same.
+template <typename T, bool Zeros, int MT, bool XShared, int RB, XInput In = XInput::Plain, bool Gated = false>
 cudaError_t launch(T* y, const T* x, const uint8_t* w, const float* s, const uint8_t* z, const T* bias, int m, int n, int k, int chunk_shift,
                    int64_t xs, int64_t ys, cudaStream_t st, XNorm<T> norm = {}) {
-  constexpr auto kernel = groupwise_a16_aligned_kernel<T, MT, Zeros, XShared, RB, In>;
+  constexpr auto kernel = groupwise_a16_aligned_kernel<T, MT, Zeros, XShared, RB, In, Gated>;
   if (const cudaError_t err = allow_dynamic_smem<kernel>(kRingBytes<RB> + (XShared ? x_shared_bytes<T>(kMaxXSharedK) : 0)); err != cudaSuccess)
     return err;
   const int token_tiles = (m + kGroupwiseA16TileRows - 1) / kGroupwiseA16TileRows;
@@ -225,16 +232,16 @@ int tile_rounds(int n, int token_tiles) {
 // layers (4096x14336: 25.6 against 17.5 µs at 8 tokens), where one row tile already takes one round. The rule gives
 // those measurements' choices, and on 6144x4096 two row tiles (one round instead of two): 7.8 against 9.7 µs at 8
 // tokens, 10.2 against 14.6 at 16 (H100, docs/benchmarks/h100-groupwise-row-tiles.json).
-template <typename T, bool Zeros, int MT>
+template <typename T, bool Zeros, int MT, bool Gated>
 cudaError_t launch_rows(T* y, const T* x, const uint8_t* w, const float* s, const uint8_t* z, const T* bias, int m, int n, int k,
                         int chunk_shift, int64_t xs, int64_t ys, cudaStream_t st) {
   static const int row_tiles = env_int("INFERENCE_GROUPWISE_A16_ROW_TILES");
   if constexpr (MT <= 2)
-    if (row_tiles == 4) return launch<T, Zeros, MT, false, 4>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
+    if (row_tiles == 4) return launch<T, Zeros, MT, false, 4, XInput::Plain, Gated>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
   const int token_tiles = (m + kGroupwiseA16TileRows - 1) / kGroupwiseA16TileRows;
   if (row_tiles != 1 && tile_rounds<MT, 2>(n, token_tiles) < tile_rounds<MT, 1>(n, token_tiles))
-    return launch<T, Zeros, MT, false, 2>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
-  return launch<T, Zeros, MT, false, 1>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
+    return launch<T, Zeros, MT, false, 2, XInput::Plain, Gated>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
+  return launch<T, Zeros, MT, false, 1, XInput::Plain, Gated>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
 }
 
 // INFERENCE_GROUPWISE_A16_X_SHARED=0 keeps one token's activations in global memory, for comparisons.
@@ -243,22 +250,25 @@ bool x_shared_enabled() {
   return enabled;
 }
 
-template <typename T, bool Zeros>
+// Gated: up to kGatedMaxRows tokens (launch_groupwise_gemm_a16_gated checks).
+template <typename T, bool Zeros, bool Gated>
 cudaError_t launch_tiles(T* y, const T* x, const uint8_t* w, const float* s, const uint8_t* z, const T* bias, int m, int n, int k,
                          int chunk_shift, int64_t xs, int64_t ys, cudaStream_t st) {
-  if (m == 1 && k <= kMaxXSharedK && x_shared_enabled()) return launch<T, Zeros, 1, true, 1>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
-  if (m <= 8) return launch_rows<T, Zeros, 1>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
-  if (m <= 16) return launch_rows<T, Zeros, 2>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
-  return launch_rows<T, Zeros, 4>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
+  if (m == 1 && k <= kMaxXSharedK && x_shared_enabled())
+    return launch<T, Zeros, 1, true, 1, XInput::Plain, Gated>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
+  if (m <= 8) return launch_rows<T, Zeros, 1, Gated>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
+  if (m <= 16) return launch_rows<T, Zeros, 2, Gated>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
+  if constexpr (Gated) return cudaErrorInvalidValue;
+  else return launch_rows<T, Zeros, 4, false>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
 }
 
-template <typename T>
+template <typename T, bool Gated = false>
 cudaError_t launch_typed(void* y, const void* x, const int32_t* packed, const float* s, const uint8_t* z, const void* bias, int m, int n,
                          int k, int group, int64_t xs, int64_t ys, cudaStream_t st) {
   const int chunk_shift = __builtin_ctz(group / 128);
   const auto w = reinterpret_cast<const uint8_t*>(packed);
-  return z ? launch_tiles<T, true>((T*)y, (const T*)x, w, s, z, (const T*)bias, m, n, k, chunk_shift, xs, ys, st)
-           : launch_tiles<T, false>((T*)y, (const T*)x, w, s, z, (const T*)bias, m, n, k, chunk_shift, xs, ys, st);
+  return z ? launch_tiles<T, true, Gated>((T*)y, (const T*)x, w, s, z, (const T*)bias, m, n, k, chunk_shift, xs, ys, st)
+           : launch_tiles<T, false, Gated>((T*)y, (const T*)x, w, s, z, (const T*)bias, m, n, k, chunk_shift, xs, ys, st);
 }
 
 // One token on the kernel with x in shared memory, computed from its producer's operands as it is copied.
@@ -285,6 +295,22 @@ cudaError_t launch_groupwise_gemm_a16_aligned(int dtype, void* y, const void* x,
   switch (dtype) {
     case 1: return launch_typed<__half>(y, x, packed, scales, zeros, bias, m, n, k, group, x_stride, y_stride, stream);
     case 2: return launch_typed<__nv_bfloat16>(y, x, packed, scales, zeros, bias, m, n, k, group, x_stride, y_stride, stream);
+    default: return cudaErrorInvalidValue;
+  }
+}
+
+bool groupwise_a16_gated_supports(int bits, int group, int m, int n, int k) {
+  static const bool enabled = !env_switched_off("INFERENCE_GROUPWISE_GATED_EPILOGUE");
+  return enabled && m >= 1 && m <= kGatedMaxRows && n % 2 == 0 && groupwise_a16_aligned_supports(bits, group, k);
+}
+
+cudaError_t launch_groupwise_gemm_a16_gated(int dtype, void* y, const void* x, const int32_t* packed, const float* scales,
+                                            const uint8_t* zeros, const void* bias, int m, int n, int k, int group, int64_t x_stride,
+                                            int64_t y_stride, cudaStream_t stream) {
+  if (!groupwise_a16_gated_supports(4, group, m, n, k) || k % group != 0) return cudaErrorInvalidValue;
+  switch (dtype) {
+    case 1: return launch_typed<__half, true>(y, x, packed, scales, zeros, bias, m, n, k, group, x_stride, y_stride, stream);
+    case 2: return launch_typed<__nv_bfloat16, true>(y, x, packed, scales, zeros, bias, m, n, k, group, x_stride, y_stride, stream);
     default: return cudaErrorInvalidValue;
   }
 }

@@ -28,6 +28,16 @@ cudaError_t launch_groupwise_gemm_a16_aligned(int dtype, void* y, const void* x,
                                               const uint8_t* zeros, const void* bias, int m, int n, int k, int group, int64_t x_stride,
                                               int64_t y_stride, cudaStream_t stream);
 
+// The aligned kernel for the gated MLP's gate/up projection, W = [gate; up] (n = 2·I rows): y [M, I] =
+// silu(x·gateᵀ + b_gate)·(x·upᵀ + b_up), each product rounded to the dtype first, which is bit-equal to
+// launch_groupwise_gemm_a16_aligned into [M, 2I] then launch_silu_mul; the [M, 2I] projection is never written. Where
+// groupwise_a16_gated_supports: INT4, the aligned kernel's G and K, 1-16 tokens, n even (INFERENCE_GROUPWISE_GATED_EPILOGUE=0:
+// never, for comparisons).
+bool groupwise_a16_gated_supports(int bits, int group, int m, int n, int k);
+cudaError_t launch_groupwise_gemm_a16_gated(int dtype, void* y, const void* x, const int32_t* packed, const float* scales,
+                                            const uint8_t* zeros, const void* bias, int m, int n, int k, int group, int64_t x_stride,
+                                            int64_t y_stride, cudaStream_t stream);
+
 // The aligned kernel at one token with x computed from its producer's operands as each block copies it
 // (groupwise_a16_x_shared.cuh), so the producer's kernel does not run; the values are the ones that kernel writes.
 // The launchers take one token, INT4 codes, the aligned kernel's G and K, K ≤ 16384 (x in shared memory not switched

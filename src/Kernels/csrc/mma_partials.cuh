@@ -6,17 +6,15 @@
 #include "dtype_convert.cuh"
 
 // acc [RB][MT][4]: this warp's accumulators for RB row groups of 16 channels; split: its index among the warps that
-// share those channels; row_group: which RB of the block's 16·RG·RB channel groups (from nb) it holds, RB·row_group + b.
-// For each stored element y[m, n] = to_float(Σ partials, m, n) + bias[n] (M ≤ 8·MT tokens here; channels ≥ N are
-// dropped). A block that reduces again (persistent blocks) alternates between Buffers = 2 places, `buffer` = 0, 1, 0,
-// ...: the barrier inside a call then also keeps a warp from writing a place another warp still reads, without a
-// barrier after it.
-template <int Splits, int RG, int MT, int Buffers = 1, int RB, typename Acc, typename OutT, typename ToFloat>
-__device__ __forceinline__ void reduce_partials_store(const Acc (&acc)[RB][MT][4], int split, int row_group, OutT* __restrict__ y,
-                                                      const OutT* __restrict__ bias, int M, int N, int nb, int64_t y_stride,
-                                                      ToFloat to_float, int buffer = 0) {
+// share those channels; row_group: which RB of the block's 16·RG·RB channel groups it holds, RB·row_group + b. Writes
+// them into place `buffer` of the block's shared partial sums and returns that place, [split warp][channel][token]
+// (padded against bank conflicts), after a barrier. A block that reduces again (persistent blocks) alternates between
+// Buffers = 2 places, `buffer` = 0, 1, 0, ...: the barrier inside a call then also keeps a warp from writing a place
+// another warp still reads, without a barrier after it.
+template <int Splits, int RG, int MT, int Buffers, int RB, typename Acc>
+__device__ __forceinline__ auto& share_partials(const Acc (&acc)[RB][MT][4], int split, int row_group, int buffer) {
   constexpr int kChannels = 16 * RG * RB;
-  __shared__ Acc places[Buffers][Splits][kChannels][MT * 8 + 1];  // [split warp][channel][token], padded against bank conflicts
+  __shared__ Acc places[Buffers][Splits][kChannels][MT * 8 + 1];
   auto& red = places[buffer];
   const int lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
 #pragma unroll
@@ -31,6 +29,17 @@ __device__ __forceinline__ void reduce_partials_store(const Acc (&acc)[RB][MT][4
     }
   }
   __syncthreads();
+  return red;
+}
+
+// share_partials, then for each stored element y[m, n] = to_float(Σ partials, m, n) + bias[n], the channels from nb
+// (M ≤ 8·MT tokens here; channels ≥ N are dropped); consecutive threads finish consecutive channels of a token.
+template <int Splits, int RG, int MT, int Buffers = 1, int RB, typename Acc, typename OutT, typename ToFloat>
+__device__ __forceinline__ void reduce_partials_store(const Acc (&acc)[RB][MT][4], int split, int row_group, OutT* __restrict__ y,
+                                                      const OutT* __restrict__ bias, int M, int N, int nb, int64_t y_stride,
+                                                      ToFloat to_float, int buffer = 0) {
+  constexpr int kChannels = 16 * RG * RB;
+  const auto& red = share_partials<Splits, RG, MT, Buffers>(acc, split, row_group, buffer);
   for (int i = threadIdx.x; i < kChannels * MT * 8; i += blockDim.x) {
     const int c = i % kChannels, m = i / kChannels, n = nb + c;
     if (n >= N || m >= M) continue;

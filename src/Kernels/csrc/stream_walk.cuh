@@ -4,6 +4,7 @@
 #pragma once
 #include <algorithm>
 #include "mma_partials.cuh"
+#include "row_ops.cuh"
 
 // Blocks of the persistent grid along N: blocks_per_sm on every multiprocessor, shared by the token tiles on grid.y.
 inline int stream_blocks(int blocks_per_sm, int token_tiles) { return blocks_per_sm * sm_count() / token_tiles; }
@@ -22,12 +23,30 @@ struct StreamCursor {
 };
 
 // A tile's last stage: the block's Warps warps (which split K) add their partial sums of the tile's 16·RB channels
-// from n0 in shared memory, store them, and start the next tile at zero. Tiles alternate between two places.
-template <int Warps, int RB, int MT, typename T>
+// from n0 in shared memory and store them (Gated: its 8·RB output channels from n0, below), and start the next tile at
+// zero. Tiles alternate between two places.
+// Gated, the gated MLP's gate/up projection giving silu(gate)·up: each 16-channel row group holds 8 gate channels, then
+// the same 8 channels' up rows (half = N/2 rows further), and y [M, N/2] gets silu_mul of the two, each first rounded to
+// T with its bias (bias: [N], gate then up), which is what storing the projection and then silu_mul computes.
+template <int Warps, bool Gated = false, int RB, int MT, typename T>
 __device__ __forceinline__ void finish_tile(float (&acc)[RB][MT][4], int warp, T* __restrict__ y, const T* __restrict__ bias, int M, int N,
                                             int n0, int64_t y_stride, const StreamCursor& out) {
-  reduce_partials_store<Warps, 1, MT, 2>(acc, warp, 0, y, bias, M, N, n0, y_stride, [](float sum, int, int) { return sum; },
-                                         (out.tile / gridDim.x) & 1);
+  const int buffer = (out.tile / gridDim.x) & 1;
+  if constexpr (Gated) {
+    const auto& red = share_partials<Warps, 1, MT, 2>(acc, warp, 0, buffer);
+    const int half = N / 2;
+    for (int i = threadIdx.x; i < 8 * RB * MT * 8; i += blockDim.x) {
+      const int h = i % (8 * RB), m = i / (8 * RB), n = n0 + h, c = h / 8 * 16 + h % 8;  // c: the gate channel's row, c + 8 its up
+      if (n >= half || m >= M) continue;
+      float gate = 0.f, up = 0.f;
+#pragma unroll
+      for (int wv = 0; wv < Warps; wv++) gate += red[wv][c][m], up += red[wv][c + 8][m];
+      if (bias) gate += to_f(bias[n]), up += to_f(bias[half + n]);
+      y[(int64_t)m * y_stride + n] = from_f<T>(silu_mul<T>(to_f(from_f<T>(gate)), to_f(from_f<T>(up))));
+    }
+  } else {
+    reduce_partials_store<Warps, 1, MT, 2>(acc, warp, 0, y, bias, M, N, n0, y_stride, [](float sum, int, int) { return sum; }, buffer);
+  }
 #pragma unroll
   for (int b = 0; b < RB; b++)
 #pragma unroll

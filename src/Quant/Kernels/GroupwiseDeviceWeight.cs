@@ -105,6 +105,15 @@ public sealed class GroupwiseDeviceWeight : IDisposable
         return nn.functional.linear(x, w, bias);
     }
 
+    /// <summary>silu(gate)·up [T, N/2] of <see cref="Forward16"/>'s [T, N] for W = [gate; up], from the kernel's epilogue for float16/bfloat16.</summary>
+    public Tensor ForwardGated16(Tensor x, Tensor? bias)
+    {
+        if (x.dtype is ScalarType.Float16 or ScalarType.BFloat16)
+            return Kernels.GroupwiseGemmGated(x.stride(1) == 1 ? x : x.contiguous(), Packed, Scales, Zeros, bias, Bits, GroupSize);
+        using var gateUp = Forward16(x, bias);
+        return Kernels.SiluMul(gateUp);
+    }
+
     /// <summary>down(silu(gate)·up) for gateUp [T, 2K] in the serving dtype: <see cref="Forward16"/> of the activation, fused into the kernel for float16/bfloat16.</summary>
     public Tensor ForwardSilu16(Tensor gateUp, Tensor? bias)
     {

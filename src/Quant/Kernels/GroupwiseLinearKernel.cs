@@ -18,7 +18,7 @@ namespace InferenceServer.Quant.Kernels;
 /// resident. On CUDA the packed words, scales and zero points are uploaded once (<see cref="GroupwiseDeviceWeight"/>)
 /// and the native group-wise GEMMs run on them (A8: the rows are quantized to INT8 by the native kernel first).
 /// </remarks>
-public sealed partial class GroupwiseLinearKernel : IFusedInputLinear
+public sealed partial class GroupwiseLinearKernel : IFusedInputLinear, IGatedMlpLinear
 {
     public const int DirectMaxRows = 16;
 
@@ -91,6 +91,25 @@ public sealed partial class GroupwiseLinearKernel : IFusedInputLinear
         var y = ActivationBits == 8 ? Scaled(xf, TokenwiseInt8.Scale(xf, null)) : Accumulate(xf);   // [T, N] float32
         if (Bias is not null) y = Scalars.Add(y, Bias.to(ScalarType.Float32));
         return y.to(x.dtype).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>W4A16 / W8A16 on CUDA over [gate; up] rows: the kernel stores silu(gate)·up.</summary>
+    public bool ProducesActivation => _device is not null && ActivationBits == 16 && OutFeatures % 2 == 0;
+
+    public ILinearKernel Activation => ProducesActivation
+        ? _activation ??= new GatedActivation(this)
+        : throw new InvalidOperationException("a gated activation needs a W4A16/W8A16 layer on CUDA with an even number of rows.");
+
+    private GatedActivation? _activation;
+
+    /// <summary>The layer as x → silu(gate)·up; the weights stay the layer's.</summary>
+    private sealed class GatedActivation(GroupwiseLinearKernel layer) : ILinearKernel
+    {
+        public int InFeatures => layer.InFeatures;
+        public int OutFeatures => layer.OutFeatures / 2;
+        public long WeightBytes => layer.WeightBytes;
+        public Tensor Forward(Tensor x) => layer._device!.ForwardGated16(x, layer.Bias);
+        public void Dispose() { }
     }
 
     /// <summary>W4A16 / W8A16 on CUDA: the kernel computes silu(gate)·up or the norm itself.</summary>

@@ -1,5 +1,6 @@
 // The group-wise (ZeroQuant / pack-quantized) kernels: A16 (mma.sync, aligned or general; Hopper), A8, dequantize.
 #include "check_support.h"
+#include "fused_ops.h"
 #include "groupwise_gemm.h"
 
 namespace checks {
@@ -78,6 +79,23 @@ int groupwise(int argc, char** argv) {
         bound[(size_t)r * n + c] = t.output_bound(d.sum + bias[c], (frag + accumulation(k)) * d.magnitude);
       }
     return report(sm90 ? "groupwise a16 (Hopper)" : "groupwise a16", y, ref, bound, err);
+  }
+  if (kind == "a16-gated") {  // W = [gate; up] (n = 2I rows): y [m, I] = silu(gate)·up from the kernel's epilogue
+    if (t.code == 0 || n % 2 != 0) usage("a16-gated takes bf16 or fp16 and an even N");
+    Buffer<uint8_t> x((size_t)m * xs * t.bytes());
+    for (size_t i = 0; i < (size_t)m * xs; i++) t.store(x.p, i, t.round(normal()));
+    const int inter = n / 2;
+    Output gated(t, m, inter);
+    const cudaError_t err = launch_groupwise_gemm_a16_gated(t.code, gated.mem.p, x.p, packed.p, scales.p, z, bias_mem.p, m, n, k, group, xs,
+                                                            gated.stride, nullptr);
+    // Bit-equal to the projection [m, 2I] (the plain kernel) and then silu_mul, both emulated.
+    Buffer<uint8_t> gate_up((size_t)m * n * t.bytes()), act((size_t)m * inter * t.bytes());
+    if (launch_groupwise_gemm_a16(t.code, gate_up.p, x.p, packed.p, scales.p, z, bias_mem.p, m, n, k, bits, group, xs, n, nullptr) != cudaSuccess ||
+        launch_silu_mul(t.code, act.p, gate_up.p, m, inter, nullptr) != cudaSuccess)
+      usage("a16-gated: the reference launches failed");
+    std::vector<double> same((size_t)m * inter), zero((size_t)m * inter, 0.0);
+    for (size_t i = 0; i < same.size(); i++) same[i] = t.load(act.p, i);
+    return report("groupwise a16 gated (bit-equal)", gated, same, zero, err);
   }
   if (kind == "a16-silu") {  // one token's gate_up row [2K]: the kernel applies silu(gate)·up as it copies x
     if (t.code == 0 || m != 1) usage("a16-silu takes bf16 or fp16 and one token");

@@ -60,7 +60,10 @@ public sealed class LlamaDecoderLayer : IDisposable
         var qkv = InputNorm.AddForwardInto(QkvProj, residual, delta);                 // [T, q + 2kv] (this rank's heads)
         var attn = rope.AttendDecode(attention, _index, qkv, ropeStep, batch, cache)   // [T, q] (this rank's heads)
             ?? RotateAndAttend(qkv, rope, ropeStep, batch, cache, attention);
-        var gateUp = PostAttentionNorm.AddForwardInto(GateUpProj, residual, OProj.Forward(attn)); // [T, 2I]
+        var o = OProj.Forward(attn);                                                    // [T, H]
+        if (GateUpProj is IGatedMlpLinear { ProducesActivation: true } gated)
+            return DownProj.Forward(PostAttentionNorm.AddForwardInto(gated.Activation, residual, o)).MoveToOuterDisposeScope(); // via [T, I]
+        var gateUp = PostAttentionNorm.AddForwardInto(GateUpProj, residual, o);         // [T, 2I]
         return SiluAndMul.ForwardInto(DownProj, gateUp, _kernels).MoveToOuterDisposeScope();
     }
 
