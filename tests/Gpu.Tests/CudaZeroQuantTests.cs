@@ -58,9 +58,9 @@ public sealed class CudaZeroQuantTests(CudaFixture cuda) : IClassFixture<CudaFix
     }
 
     /// <summary>
-    /// Decode steps (one token per forward: the one-token group-wise kernel, into which the norms and the activation
-    /// hand their operands when INFERENCE_GROUPWISE_FUSED_INPUT=1) against one forward of the whole sequence (the
-    /// multi-token kernels after the separate norm and activation kernels): tiny-llama W4A16 g128 in bf16, the same
+    /// Decode steps (one token per forward: the one-token group-wise kernel, the gated MLP's activation from the gate/up
+    /// projection's epilogue) against one forward of the whole sequence (the multi-token kernels, the projection then
+    /// the activation kernel): tiny-llama W4A16 g128 in bf16, the same
     /// tokens, each step's logits within 5% of their spread (RMS of the difference over their standard deviation; the
     /// kernels round differently, about 1%). A residual stream added twice or not at all moves them by about their spread.
     /// </summary>

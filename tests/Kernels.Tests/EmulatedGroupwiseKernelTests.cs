@@ -110,22 +110,6 @@ public sealed class EmulatedGroupwiseKernelTests
     [InlineData("bf16 4 sym 128 1 200 4096", "INFERENCE_GROUPWISE_A16_X_SHARED=0")]
     public void A16GatedIsBitEqualToTheProjectionThenSiluMul(string args, string environment) => KernelEmulator.Check("groupwise a16-gated " + args, environment);
 
-    /// <summary>
-    /// One token on the aligned kernel with x computed from its producer's operands as each block copies it
-    /// (groupwise_a16_x_shared.cuh): silu(gate)·up from gate_up [2K], against the product of silu_mul's rounded values;
-    /// RMSNorm of the residual row, with the previous sublayer's output added first (add-rms: the residual is then
-    /// bit-equal to the rounded sum, and the arrival counter back at zero), against the reference norm's values.
-    /// </summary>
-    [Theory]
-    [InlineData("a16-silu bf16 4 asym 128 1 136 4096", "")]
-    [InlineData("a16-silu fp16 4 sym 256 1 40 14336", "")]              // Llama-3-8B's down projection K
-    [InlineData("a16-silu bf16 4 sym 512 1 48 1024", "SIMT_SM_COUNT=1")] // two blocks walk every tile
-    [InlineData("a16-rms bf16 4 asym 128 1 136 4096", "")]
-    [InlineData("a16-add-rms bf16 4 asym 128 1 136 4096", "")]
-    [InlineData("a16-add-rms fp16 4 sym 256 1 72 1024", "SIMT_SM_COUNT=1")]
-    [InlineData("a16-add-rms bf16 4 asym 128 1 40 16384", "")]          // the widest row x may occupy: two items per thread
-    public void A16FusedInputMatchesTheReference(string args, string environment) => KernelEmulator.Check("groupwise " + args, environment);
-
     public static TheoryData<string> A8 => new()
     {
         "fp32 4 asym 128 1 136 4096",

@@ -9,7 +9,7 @@ namespace InferenceServer.Engine.Kernels;
 /// </summary>
 public sealed unsafe partial class NativeKernels
 {
-    private IntPtr _groupwiseGemm, _groupwiseGemmGated, _groupwiseGemmSilu, _groupwiseGemmRmsNorm, _groupwiseGemmA8, _groupwiseDequantize;
+    private IntPtr _groupwiseGemm, _groupwiseGemmGated, _groupwiseGemmA8, _groupwiseDequantize;
 
     /// <summary>
     /// x [M, K] (float16/bfloat16) · dequant(W)ᵀ + bias → [M, N] in x's dtype. Up to 128 rows the packed weights are
@@ -34,37 +34,6 @@ public sealed unsafe partial class NativeKernels
         var output = empty([x.shape[0], packed.shape[0] / 2], x.dtype, x.device);
         var f = (delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, int, int, int>)Export(ref _groupwiseGemmGated, "ik_groupwise_gemm_gated");
         Check(f(output.Handle, x.Handle, packed.Handle, scales.Handle, zeros?.Handle ?? IntPtr.Zero, bias?.Handle ?? IntPtr.Zero, bits, groupSize), "groupwise_gemm_gated");
-        return output;
-    }
-
-    /// <summary>
-    /// (silu(gateUp[:, :K]) · gateUp[:, K:]) · dequant(W)ᵀ + bias → [M, N] for gateUp [M, 2K] (float16/bfloat16,
-    /// contiguous): the gated MLP's down projection. At one token the streaming kernel computes the activation as it
-    /// reads its input, so no activation kernel runs before it; the result is bit-equal to <see cref="SiluMul"/> then
-    /// <see cref="GroupwiseGemm"/>.
-    /// </summary>
-    public Tensor GroupwiseGemmSilu(Tensor gateUp, Tensor packed, Tensor scales, Tensor? zeros, Tensor? bias, int bits, int groupSize)
-    {
-        var output = empty([gateUp.shape[0], packed.shape[0]], gateUp.dtype, gateUp.device);
-        var f = (delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, int, int, int>)Export(ref _groupwiseGemmSilu, "ik_groupwise_gemm_silu");
-        Check(f(output.Handle, gateUp.Handle, packed.Handle, scales.Handle, zeros?.Handle ?? IntPtr.Zero, bias?.Handle ?? IntPtr.Zero, bits, groupSize), "groupwise_gemm_silu");
-        return output;
-    }
-
-    /// <summary>
-    /// residual += delta (in place, when delta is given), then RMSNorm(residual) · normWeight · dequant(W)ᵀ + bias →
-    /// [M, N] (float16/bfloat16): a norm and the projection it feeds. At one token the streaming kernel normalizes as
-    /// it reads its input, so no norm kernel runs before it; its sum of squares is added in another order than
-    /// <see cref="AddRmsNorm"/>'s. <paramref name="arrivals"/>: int32 [1], zero, this call site's alone (the kernel's
-    /// blocks count themselves on it and leave it at zero).
-    /// </summary>
-    public Tensor GroupwiseGemmRmsNorm(Tensor residual, Tensor? delta, Tensor normWeight, double eps, Tensor arrivals, Tensor packed, Tensor scales, Tensor? zeros,
-                                       Tensor? bias, int bits, int groupSize)
-    {
-        var output = empty([residual.shape[0], packed.shape[0]], residual.dtype, residual.device);
-        var f = (delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, double, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, int, int, int>)Export(ref _groupwiseGemmRmsNorm, "ik_groupwise_gemm_rms_norm");
-        Check(f(output.Handle, residual.Handle, delta?.Handle ?? IntPtr.Zero, normWeight.Handle, eps, arrivals.Handle, packed.Handle, scales.Handle,
-            zeros?.Handle ?? IntPtr.Zero, bias?.Handle ?? IntPtr.Zero, bits, groupSize), "groupwise_gemm_rms_norm");
         return output;
     }
 

@@ -81,12 +81,6 @@ void run_a16(at::Tensor& out, const at::Tensor& x, const at::Tensor& packed, con
                "groupwise_gemm");
 }
 
-// Whether a one-token product takes its input's producer into the aligned kernel (launch_groupwise_gemm_a16_silu,
-// _rms_norm): where groupwise_a16_fused_input_supports says so and ik_groupwise_gemm would run the aligned kernel.
-bool fused_input(int bits, int group, int64_t M, int64_t K, const void* x, int64_t x_stride, cudaStream_t stream) {
-  return !groupwise_gemm_sm90_supports(bits, group, M, x, x_stride, stream) && groupwise_a16_fused_input_supports(bits, group, (int)M, (int)K);
-}
-
 }  // namespace
 
 extern "C" {
@@ -104,48 +98,6 @@ int ik_groupwise_gemm(at::Tensor* out, at::Tensor* x, at::Tensor* packed, at::Te
   if (M == 0) return 0;
   c10::cuda::CUDAGuard guard(x->device());
   run_a16(*out, *x, *packed, *scales, zeros, bias, bits, group, M, N, K);
-  return 0;
-  IK_CATCH(-1)
-}
-
-// out [M, N] = RMSNorm(h) · norm_weight · dequant(W)ᵀ + bias with h = residual [M, K] (+ delta [M, K]; then residual ← h
-// in place, as ik_add_rms_norm): a norm and the linear layer it feeds. One token on the aligned kernel normalizes as it
-// copies x (launch_groupwise_gemm_a16_rms_norm; arrivals: that call site's int32 counter [1], zero); otherwise the norm
-// kernel writes a temporary [M, K] for ik_groupwise_gemm's path.
-int ik_groupwise_gemm_rms_norm(at::Tensor* out, at::Tensor* residual, at::Tensor* delta, at::Tensor* norm_weight, double eps, at::Tensor* arrivals,
-                               at::Tensor* packed, at::Tensor* scales, at::Tensor* zeros, at::Tensor* bias, int bits, int group) {
-  IK_TRY
-  const int64_t K = check_weight(*packed, *scales, zeros, bits, group, "groupwise_gemm_rms_norm");
-  const int64_t N = packed->size(0);
-  check(residual->dim() == 2 && residual->stride(1) == 1 && residual->size(1) == K && (!delta || (delta->sizes() == residual->sizes() && delta->stride(1) == 1)),
-        "groupwise_gemm_rms_norm: residual (and delta) must be [M, K] with contiguous rows (K from packed)");
-  check_a16_operands(*residual, *out, *packed, bias, N, "groupwise_gemm_rms_norm");
-  const auto dt = residual->scalar_type();
-  check(norm_weight->is_cuda() && norm_weight->is_contiguous() && norm_weight->numel() == K && norm_weight->scalar_type() == dt &&
-            (!delta || (delta->is_cuda() && delta->scalar_type() == dt)),
-        "groupwise_gemm_rms_norm: the norm's weight must be [K] contiguous, and it and delta on CUDA in residual's dtype");
-  check(arrivals->is_cuda() && arrivals->scalar_type() == at::kInt && arrivals->numel() == 1, "groupwise_gemm_rms_norm: arrivals must be an int32 [1] on CUDA");
-  const int64_t M = residual->size(0);
-  if (M == 0) return 0;
-  c10::cuda::CUDAGuard guard(residual->device());
-  auto stream = at::cuda::getCurrentCUDAStream();
-  const int dtype = ik::dtype_code(dt);
-  if (fused_input(bits, group, M, K, residual->data_ptr(), residual->stride(0), stream) && ik::aligned16(*residual) && (!delta || ik::aligned16(*delta)) &&
-      ik::aligned16(*norm_weight)) {
-    check_launch(launch_groupwise_gemm_a16_rms_norm(dtype, out->data_ptr(), residual->data_ptr(), delta ? delta->data_ptr() : nullptr,
-                                                    norm_weight->data_ptr(), (float)eps, reinterpret_cast<unsigned int*>(arrivals->data_ptr<int32_t>()),
-                                                    packed->data_ptr<int32_t>(), scales->data_ptr<float>(), zeros ? zeros->data_ptr<uint8_t>() : nullptr,
-                                                    bias ? bias->data_ptr() : nullptr, (int)N, (int)K, group, stream),
-                 "groupwise_gemm_rms_norm");
-    return 0;
-  }
-  at::Tensor x = at::empty({M, K}, residual->options());
-  check_launch(delta ? launch_add_rms_norm(dtype, x.data_ptr(), residual->data_ptr(), delta->data_ptr(), norm_weight->data_ptr(), (int)M, (int)K,
-                                           residual->stride(0), delta->stride(0), K, (float)eps, stream)
-                     : launch_rms_norm(dtype, x.data_ptr(), residual->data_ptr(), norm_weight->data_ptr(), (int)M, (int)K, residual->stride(0), K,
-                                       (float)eps, stream),
-               "groupwise_gemm_rms_norm: rms_norm");
-  run_a16(*out, x, *packed, *scales, zeros, bias, bits, group, M, N, K);
   return 0;
   IK_CATCH(-1)
 }
@@ -179,37 +131,6 @@ int ik_groupwise_gemm_gated(at::Tensor* out, at::Tensor* x, at::Tensor* packed, 
   at::Tensor gate_up = at::empty({M, N}, x->options());
   run_a16(gate_up, *x, *packed, *scales, zeros, bias, bits, group, M, N, K);
   check_launch(launch_silu_mul(dtype, out->data_ptr(), gate_up.data_ptr(), (int)M, (int)(N / 2), stream), "silu_mul");
-  return 0;
-  IK_CATCH(-1)
-}
-
-// out [M, N] = (silu(gate_up[:, :K]) · gate_up[:, K:]) · dequant(W)ᵀ + bias for gate_up [M, 2K] contiguous: the gated
-// MLP's down projection. One token on the aligned kernel computes the activation while it copies x
-// (launch_groupwise_gemm_a16_silu); otherwise silu_mul writes it into a temporary [M, K] for ik_groupwise_gemm's path.
-// Either way the same values reach the same kernel.
-int ik_groupwise_gemm_silu(at::Tensor* out, at::Tensor* gate_up, at::Tensor* packed, at::Tensor* scales, at::Tensor* zeros, at::Tensor* bias, int bits,
-                           int group) {
-  IK_TRY
-  const int64_t K = check_weight(*packed, *scales, zeros, bits, group, "groupwise_gemm_silu");
-  const int64_t N = packed->size(0);
-  check(gate_up->dim() == 2 && gate_up->is_contiguous() && gate_up->size(1) == 2 * K,
-        "groupwise_gemm_silu: gate_up must be [M, 2K] contiguous (K from packed)");
-  check_a16_operands(*gate_up, *out, *packed, bias, N, "groupwise_gemm_silu");
-  const int64_t M = gate_up->size(0);
-  if (M == 0) return 0;
-  c10::cuda::CUDAGuard guard(gate_up->device());
-  auto stream = at::cuda::getCurrentCUDAStream();
-  const int dtype = ik::dtype_code(gate_up->scalar_type());
-  if (fused_input(bits, group, M, K, gate_up->data_ptr(), 2 * K, stream) && ik::aligned16(*gate_up)) {
-    check_launch(launch_groupwise_gemm_a16_silu(dtype, out->data_ptr(), gate_up->data_ptr(), packed->data_ptr<int32_t>(), scales->data_ptr<float>(),
-                                                zeros ? zeros->data_ptr<uint8_t>() : nullptr, bias ? bias->data_ptr() : nullptr, (int)N, (int)K,
-                                                group, stream),
-                 "groupwise_gemm_silu");
-    return 0;
-  }
-  at::Tensor x = at::empty({M, K}, gate_up->options());
-  check_launch(launch_silu_mul(dtype, x.data_ptr(), gate_up->data_ptr(), (int)M, (int)K, stream), "silu_mul");
-  run_a16(*out, x, *packed, *scales, zeros, bias, bits, group, M, N, K);
   return 0;
   IK_CATCH(-1)
 }

@@ -22,8 +22,8 @@
 // memory and store; at K = 4096 a tile is only two stages per warp. At one token (K ≤ kMaxXSharedK) each block first
 // copies x into shared memory already permuted into the pieces' pair order, with each chunk's sum, which saves every
 // piece its four global loads and 16 byte permutes of x and lets its fragments skip the zero point's subtraction
-// (a16_piece_x_shared). That copy can also compute x from the operands of the kernel that would write it (silu(gate)·up
-// of the gated MLP, or RMSNorm after the residual add: groupwise_a16_x_shared.cuh), which then does not run.
+// (a16_piece_x_shared). For the gated MLP's gate/up projection the epilogue can store silu(gate)·up instead of the
+// projection (Gated: a row tile holds 8 gate rows and their 8 up rows).
 namespace {
 
 using groupwise_a16::kWarps;
@@ -73,14 +73,13 @@ struct TileRows {
 // itself, so cp.async.wait_group orders it and no barrier is needed; a stage is overwritten only after the MMAs that
 // consumed its registers have issued. Scales and zero points stay in registers, one set per stage and piece pair
 // (chunk u or row tile b; the unrolled stage loop keeps their indices static), loaded with the stage's weights.
-// In (XShared only): what x is and what the block computes from it as it copies it (groupwise_a16_x_shared.cuh).
 // Gated: W is the gated MLP's gate/up projection [gate; up] (N = 2·I rows) and y [M, I] = silu(gate)·up (TileRows,
 // finish_tile): a tile is 8 output channels.
-template <typename T, int MT, bool Zeros, bool XShared, int RB, XInput In = XInput::Plain, bool Gated = false>
+template <typename T, int MT, bool Zeros, bool XShared, int RB, bool Gated>
 __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<MT, RB>)
     groupwise_a16_aligned_kernel(T* __restrict__ y, const T* __restrict__ x, const uint8_t* __restrict__ w, const float* __restrict__ scales,
                                  const uint8_t* __restrict__ zeros, const T* __restrict__ bias, int M, int N, int K, int chunk_shift,
-                                 int64_t x_stride, int64_t y_stride, XNorm<T> norm) {
+                                 int64_t x_stride, int64_t y_stride) {
   constexpr int U = kUnroll<RB>, kPairs = kPieces<RB> / 2;  // kPairs: a stage's (lo, hi) piece pairs, U·RB
   extern __shared__ uint4 ring[];  // [kStages][kPieces][kWarps · 32], then (XShared) x_perm, x_sum
   uint4* const x_perm = ring + kRingBytes<RB> / 16;  // [chunk][v][t]: lane t's 4 uint4 of a chunk, in pair order
@@ -158,7 +157,7 @@ __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<MT, RB>)
   for (int st = 0; st < kStages - 1; st++) issue(st);
   pdl_wait();  // the weights need nothing from the kernel before, x does
   pdl_launch_dependents();
-  if constexpr (XShared) groupwise_a16::stage_x_shared<In, kWarps * 32>(x_perm, x_sum, x, K, norm);  // once per block
+  if constexpr (XShared) groupwise_a16::stage_x_shared<kWarps * 32>(x_perm, x_sum, x, K);  // once per block
   while (out.tile < tiles) {  // block-uniform
 #pragma unroll
     for (int st = 0; st < kStages; st++) {
@@ -202,16 +201,16 @@ int grid_blocks(int tiles, int token_tiles) {
 }
 
 // n: W's rows (Gated: 2·I). A gated tile's 8 output channels are 16 rows, so the tile counts are the same.
-template <typename T, bool Zeros, int MT, bool XShared, int RB, XInput In = XInput::Plain, bool Gated = false>
+template <typename T, bool Zeros, int MT, bool XShared, int RB, bool Gated>
 cudaError_t launch(T* y, const T* x, const uint8_t* w, const float* s, const uint8_t* z, const T* bias, int m, int n, int k, int chunk_shift,
-                   int64_t xs, int64_t ys, cudaStream_t st, XNorm<T> norm = {}) {
-  constexpr auto kernel = groupwise_a16_aligned_kernel<T, MT, Zeros, XShared, RB, In, Gated>;
+                   int64_t xs, int64_t ys, cudaStream_t st) {
+  constexpr auto kernel = groupwise_a16_aligned_kernel<T, MT, Zeros, XShared, RB, Gated>;
   if (const cudaError_t err = allow_dynamic_smem<kernel>(kRingBytes<RB> + (XShared ? x_shared_bytes<T>(kMaxXSharedK) : 0)); err != cudaSuccess)
     return err;
   const int token_tiles = (m + kGroupwiseA16TileRows - 1) / kGroupwiseA16TileRows;
   const dim3 block(kWarps * 32), grid(grid_blocks<MT, RB>((n + 16 * RB - 1) / (16 * RB), token_tiles), token_tiles);
   return launch_pdl(kernel, grid, block, kRingBytes<RB> + (XShared ? x_shared_bytes<T>(k) : 0), st, y, x, w, s, z, bias, m, n, k, chunk_shift, xs,
-                    ys, norm);
+                    ys);
 }
 
 // Tiles each block of the persistent grid walks, at most (1 where every tile has its own block).
@@ -237,11 +236,11 @@ cudaError_t launch_rows(T* y, const T* x, const uint8_t* w, const float* s, cons
                         int chunk_shift, int64_t xs, int64_t ys, cudaStream_t st) {
   static const int row_tiles = env_int("INFERENCE_GROUPWISE_A16_ROW_TILES");
   if constexpr (MT <= 2)
-    if (row_tiles == 4) return launch<T, Zeros, MT, false, 4, XInput::Plain, Gated>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
+    if (row_tiles == 4) return launch<T, Zeros, MT, false, 4, Gated>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
   const int token_tiles = (m + kGroupwiseA16TileRows - 1) / kGroupwiseA16TileRows;
   if (row_tiles != 1 && tile_rounds<MT, 2>(n, token_tiles) < tile_rounds<MT, 1>(n, token_tiles))
-    return launch<T, Zeros, MT, false, 2, XInput::Plain, Gated>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
-  return launch<T, Zeros, MT, false, 1, XInput::Plain, Gated>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
+    return launch<T, Zeros, MT, false, 2, Gated>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
+  return launch<T, Zeros, MT, false, 1, Gated>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
 }
 
 // INFERENCE_GROUPWISE_A16_X_SHARED=0 keeps one token's activations in global memory, for comparisons.
@@ -255,7 +254,7 @@ template <typename T, bool Zeros, bool Gated>
 cudaError_t launch_tiles(T* y, const T* x, const uint8_t* w, const float* s, const uint8_t* z, const T* bias, int m, int n, int k,
                          int chunk_shift, int64_t xs, int64_t ys, cudaStream_t st) {
   if (m == 1 && k <= kMaxXSharedK && x_shared_enabled())
-    return launch<T, Zeros, 1, true, 1, XInput::Plain, Gated>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
+    return launch<T, Zeros, 1, true, 1, Gated>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
   if (m <= 8) return launch_rows<T, Zeros, 1, Gated>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
   if (m <= 16) return launch_rows<T, Zeros, 2, Gated>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
   if constexpr (Gated) return cudaErrorInvalidValue;
@@ -269,16 +268,6 @@ cudaError_t launch_typed(void* y, const void* x, const int32_t* packed, const fl
   const auto w = reinterpret_cast<const uint8_t*>(packed);
   return z ? launch_tiles<T, true, Gated>((T*)y, (const T*)x, w, s, z, (const T*)bias, m, n, k, chunk_shift, xs, ys, st)
            : launch_tiles<T, false, Gated>((T*)y, (const T*)x, w, s, z, (const T*)bias, m, n, k, chunk_shift, xs, ys, st);
-}
-
-// One token on the kernel with x in shared memory, computed from its producer's operands as it is copied.
-template <typename T, XInput In>
-cudaError_t launch_x_input(void* y, const void* x, const int32_t* packed, const float* s, const uint8_t* z, const void* bias, int n, int k,
-                           int group, XNorm<T> norm, cudaStream_t st) {
-  const int chunk_shift = __builtin_ctz(group / 128);
-  const auto w = reinterpret_cast<const uint8_t*>(packed);
-  return z ? launch<T, true, 1, true, 1, In>((T*)y, (const T*)x, w, s, z, (const T*)bias, 1, n, k, chunk_shift, 0, n, st, norm)
-           : launch<T, false, 1, true, 1, In>((T*)y, (const T*)x, w, s, z, (const T*)bias, 1, n, k, chunk_shift, 0, n, st, norm);
 }
 
 }  // namespace
@@ -311,49 +300,6 @@ cudaError_t launch_groupwise_gemm_a16_gated(int dtype, void* y, const void* x, c
   switch (dtype) {
     case 1: return launch_typed<__half, true>(y, x, packed, scales, zeros, bias, m, n, k, group, x_stride, y_stride, stream);
     case 2: return launch_typed<__nv_bfloat16, true>(y, x, packed, scales, zeros, bias, m, n, k, group, x_stride, y_stride, stream);
-    default: return cudaErrorInvalidValue;
-  }
-}
-
-namespace {
-bool fused_input_shape(int bits, int group, int m, int k) {
-  return m == 1 && k <= kMaxXSharedK && x_shared_enabled() && groupwise_a16_aligned_supports(bits, group, k);
-}
-}  // namespace
-
-bool groupwise_a16_fused_input_supports(int bits, int group, int m, int k) {
-  static const bool enabled = env_switched_on("INFERENCE_GROUPWISE_FUSED_INPUT");
-  return enabled && fused_input_shape(bits, group, m, k);
-}
-
-cudaError_t launch_groupwise_gemm_a16_silu(int dtype, void* y, const void* gate_up, const int32_t* packed, const float* scales,
-                                           const uint8_t* zeros, const void* bias, int n, int k, int group, cudaStream_t stream) {
-  if (!fused_input_shape(4, group, 1, k) || n < 1) return cudaErrorInvalidValue;
-  switch (dtype) {
-    case 1: return launch_x_input<__half, XInput::Silu>(y, gate_up, packed, scales, zeros, bias, n, k, group, {}, stream);
-    case 2: return launch_x_input<__nv_bfloat16, XInput::Silu>(y, gate_up, packed, scales, zeros, bias, n, k, group, {}, stream);
-    default: return cudaErrorInvalidValue;
-  }
-}
-
-namespace {
-template <typename T>
-cudaError_t launch_rms_norm_typed(void* y, void* residual, const void* delta, const void* norm_weight, float eps, unsigned int* arrivals,
-                                  const int32_t* packed, const float* s, const uint8_t* z, const void* bias, int n, int k, int group,
-                                  cudaStream_t st) {
-  const XNorm<T> norm{(T*)residual, (const T*)delta, (const T*)norm_weight, eps, arrivals};
-  return delta ? launch_x_input<T, XInput::AddRmsNorm>(y, residual, packed, s, z, bias, n, k, group, norm, st)
-               : launch_x_input<T, XInput::RmsNorm>(y, residual, packed, s, z, bias, n, k, group, norm, st);
-}
-}  // namespace
-
-cudaError_t launch_groupwise_gemm_a16_rms_norm(int dtype, void* y, void* residual, const void* delta, const void* norm_weight, float eps,
-                                               unsigned int* arrivals, const int32_t* packed, const float* scales, const uint8_t* zeros,
-                                               const void* bias, int n, int k, int group, cudaStream_t stream) {
-  if (!fused_input_shape(4, group, 1, k) || n < 1 || (delta && !arrivals)) return cudaErrorInvalidValue;
-  switch (dtype) {
-    case 1: return launch_rms_norm_typed<__half>(y, residual, delta, norm_weight, eps, arrivals, packed, scales, zeros, bias, n, k, group, stream);
-    case 2: return launch_rms_norm_typed<__nv_bfloat16>(y, residual, delta, norm_weight, eps, arrivals, packed, scales, zeros, bias, n, k, group, stream);
     default: return cudaErrorInvalidValue;
   }
 }

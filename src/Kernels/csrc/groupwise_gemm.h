@@ -38,23 +38,6 @@ cudaError_t launch_groupwise_gemm_a16_gated(int dtype, void* y, const void* x, c
                                             const uint8_t* zeros, const void* bias, int m, int n, int k, int group, int64_t x_stride,
                                             int64_t y_stride, cudaStream_t stream);
 
-// The aligned kernel at one token with x computed from its producer's operands as each block copies it
-// (groupwise_a16_x_shared.cuh), so the producer's kernel does not run; the values are the ones that kernel writes.
-// The launchers take one token, INT4 codes, the aligned kernel's G and K, K ≤ 16384 (x in shared memory not switched
-// off), rows on 16-byte boundaries; groupwise_a16_fused_input_supports says whether serving should use them: those
-// shapes, with INFERENCE_GROUPWISE_FUSED_INPUT=1 (off by default: not yet timed on a GPU).
-bool groupwise_a16_fused_input_supports(int bits, int group, int m, int k);
-// y [1, N] = (silu(gate_up[:K]) · gate_up[K:]) · dequant(W)ᵀ + bias for one token's gate_up row [2K]: the gated MLP's
-// down projection; bit-equal to launch_silu_mul then launch_groupwise_gemm_a16.
-cudaError_t launch_groupwise_gemm_a16_silu(int dtype, void* y, const void* gate_up, const int32_t* packed, const float* scales,
-                                           const uint8_t* zeros, const void* bias, int n, int k, int group, cudaStream_t stream);
-// y [1, N] = RMSNorm(h) · norm_weight · dequant(W)ᵀ + bias with h = residual [K] (+ delta [K] when delta is not null,
-// and then residual ← h, as launch_add_rms_norm). arrivals: a device counter, zero, owned by this call site (no two
-// launches in flight share it), left at zero. The sum of squares is added in another order than launch_rms_norm's.
-cudaError_t launch_groupwise_gemm_a16_rms_norm(int dtype, void* y, void* residual, const void* delta, const void* norm_weight, float eps,
-                                               unsigned int* arrivals, const int32_t* packed, const float* scales, const uint8_t* zeros,
-                                               const void* bias, int n, int k, int group, cudaStream_t stream);
-
 // A8: y[m, n] = x_scale[m] · Σ_g s[n,g] · Σ_{k∈g} xq[m,k] · (u[n,k] − z[n,g]) + bias[n]: int8 tensor-core sums per
 // group (exact int32), scaled into float accumulators. y/bias in out_dtype (0 float32, 1 float16, 2 bfloat16).
 // xq rows must start on 8-byte boundaries.

@@ -24,8 +24,6 @@ public sealed class GroupwiseDeviceWeight : IDisposable
     public Tensor Scales { get; }
     public Tensor? Zeros { get; }
     public NativeKernels Kernels { get; }
-    /// <summary>int32 [1], zero: the counter <see cref="NativeKernels.GroupwiseGemmRmsNorm"/> needs at this layer.</summary>
-    private readonly Tensor _arrivals;
 
     private GroupwiseDeviceWeight(int bits, int groupSize, int n, int k, Tensor packed, Tensor scales, Tensor? zeros, NativeKernels kernels)
     {
@@ -37,7 +35,6 @@ public sealed class GroupwiseDeviceWeight : IDisposable
         Scales = scales;
         Zeros = zeros;
         Kernels = kernels;
-        _arrivals = torch.zeros([1], ScalarType.Int32, packed.device);
     }
 
     /// <summary>The kernels, or a load error naming the native library and the group-size rule.</summary>
@@ -114,24 +111,6 @@ public sealed class GroupwiseDeviceWeight : IDisposable
         return Kernels.SiluMul(gateUp);
     }
 
-    /// <summary>down(silu(gate)·up) for gateUp [T, 2K] in the serving dtype: <see cref="Forward16"/> of the activation, fused into the kernel for float16/bfloat16.</summary>
-    public Tensor ForwardSilu16(Tensor gateUp, Tensor? bias)
-    {
-        if (gateUp.dtype is ScalarType.Float16 or ScalarType.BFloat16)
-            return Kernels.GroupwiseGemmSilu(gateUp.is_contiguous() ? gateUp : gateUp.contiguous(), Packed, Scales, Zeros, bias, Bits, GroupSize);
-        using var x = Kernels.SiluMul(gateUp);
-        return Forward16(x, bias);
-    }
-
-    /// <summary>residual += delta (when given), then <see cref="Forward16"/> of RMSNorm(residual)·normWeight, fused into the kernel for float16/bfloat16.</summary>
-    public Tensor ForwardRmsNorm16(Tensor residual, Tensor? delta, Tensor normWeight, double eps, Tensor? bias)
-    {
-        if (residual.dtype is ScalarType.Float16 or ScalarType.BFloat16)
-            return Kernels.GroupwiseGemmRmsNorm(residual, delta, normWeight, eps, _arrivals, Packed, Scales, Zeros, bias, Bits, GroupSize);
-        using var x = delta is null ? Kernels.RmsNorm(residual, normWeight, eps) : Kernels.AddRmsNorm(residual, delta, normWeight, eps);
-        return Forward16(x, bias);
-    }
-
     /// <summary>x [T, K] quantized to INT8 per token, then the A8 kernel; output in x's dtype.</summary>
     public Tensor Forward8(Tensor x, Tensor? bias)
     {
@@ -146,6 +125,5 @@ public sealed class GroupwiseDeviceWeight : IDisposable
         Packed.Dispose();
         Scales.Dispose();
         Zeros?.Dispose();
-        _arrivals.Dispose();
     }
 }

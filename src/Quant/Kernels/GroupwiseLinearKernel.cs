@@ -18,7 +18,7 @@ namespace InferenceServer.Quant.Kernels;
 /// resident. On CUDA the packed words, scales and zero points are uploaded once (<see cref="GroupwiseDeviceWeight"/>)
 /// and the native group-wise GEMMs run on them (A8: the rows are quantized to INT8 by the native kernel first).
 /// </remarks>
-public sealed partial class GroupwiseLinearKernel : IFusedInputLinear, IGatedMlpLinear
+public sealed partial class GroupwiseLinearKernel : IGatedMlpLinear
 {
     public const int DirectMaxRows = 16;
 
@@ -111,17 +111,6 @@ public sealed partial class GroupwiseLinearKernel : IFusedInputLinear, IGatedMlp
         public Tensor Forward(Tensor x) => layer._device!.ForwardGated16(x, layer.Bias);
         public void Dispose() { }
     }
-
-    /// <summary>W4A16 / W8A16 on CUDA: the kernel computes silu(gate)·up or the norm itself.</summary>
-    public bool AcceptsFusedInput => _device is not null && ActivationBits == 16;
-
-    public Tensor ForwardGated(Tensor gateUp) => FusedDevice().ForwardSilu16(gateUp, Bias);
-
-    public Tensor ForwardNormed(Tensor residual, Tensor? delta, Tensor normWeight, double eps) =>
-        FusedDevice().ForwardRmsNorm16(residual, delta, normWeight, eps, Bias);
-
-    private GroupwiseDeviceWeight FusedDevice() =>
-        AcceptsFusedInput ? _device! : throw new InvalidOperationException("a fused input needs a W4A16/W8A16 layer on CUDA.");
 
     /// <summary>The A8 product on the CPU with the given per-token scales: Σ round(x / s_x)·W · s_x, float32 [T, N], no bias.</summary>
     /// <param name="xf">[T, K] float32.</param>

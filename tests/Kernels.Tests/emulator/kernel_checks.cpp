@@ -4,7 +4,7 @@
 // check). Also checks that nothing outside y's [M, N] window (rows are strided) is written. AddressSanitizer reports any
 // read or write outside the buffers, each allocated at its exact size.
 //
-//   kernel-checks groupwise a16|a16-sm90|a16-silu|a16-rms|a16-add-rms|a8|dequant bf16|fp16|fp32 BITS sym|asym GROUP M N K
+//   kernel-checks groupwise a16|a16-sm90|a16-gated|a8|dequant bf16|fp16|fp32 BITS sym|asym GROUP M N K
 //   kernel-checks lut table|stream|mma|sm90|dequant bf16|fp16|fp32 f32|f16 Q GROUP M N K SPLITS X_OFFSET
 //   kernel-checks int8 tiled|skinny|sm90|sm90-skinny fp32|fp16|bf16 M N K    (W8A8; y in that dtype)
 //   kernel-checks dense skinny bf16|fp16 M N K                              (the 16-bit skinny GEMM)

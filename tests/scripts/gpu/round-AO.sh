@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Round AO: build; a batch-1 Llama-3-8B W4A16 decode step (16 + 256 tokens) under CUPTI (profile-decode.sh) with the
-# paged decode kernel's splits as they are (clusters of up to 16 over the graph's whole block table), capped at 8 and
-# 4 (INFERENCE_PAGED_CLUSTER_SPLITS), and merged by the combine kernel (INFERENCE_PAGED_CLUSTER_COMBINE=0); then bf16
-# with the default and with 4; the per-kernel tables go into the results' tar; then 128 + 128 tokens untraced, W4A16 and bf16 alternating twice.
+# Round AO: build; the group-wise kernel and CUDA ZeroQuant tests; a batch-1 Llama-3-8B decode step (16 + 256 tokens)
+# under CUPTI (profile-decode.sh), W4A16 with the paged decode kernel's splits as they are (clusters of up to 16 over
+# the graph's whole block table), capped at 8 and 4 (INFERENCE_PAGED_CLUSTER_SPLITS) and merged by the combine kernel
+# (INFERENCE_PAGED_CLUSTER_COMBINE=0), bf16 as it is and capped at 4 (the per-kernel tables go into the results' tar);
+# then 128 + 128 tokens untraced, W4A16 and bf16 alternating twice.
 set -o pipefail
 cd "$(dirname "$0")/../../.."
 exec > >(tee $OUT/roundAO.log) 2>&1
@@ -10,20 +11,20 @@ left() { echo $((${ROUND_SECONDS:-470} - SECONDS)); }
 source tests/scripts/gpu/round-common.sh > /tmp/common.log 2>&1 || { head -60 /tmp/common.log; exit 1; }
 source tests/scripts/gpu/profile-decode.sh
 echo "ready at ${SECONDS}s on $(nvidia-smi --query-gpu=name --format=csv,noheader)"
+timeout 150 dotnet .gpu/app/Gpu.Tests/Gpu.Tests.dll --filter-class '*GroupwiseKernelTests' --filter-class '*CudaZeroQuantTests' > $OUT/tests.log 2>&1
+echo "tests rc=$? at ${SECONDS}s"
+grep -E '\[FAIL\]|total:|succeeded:|failed:' $OUT/tests.log | head -20
 variant() {  # variant NAME "ENV" BENCH_FLAGS...: the profile's headline and its attention and norm rows
   local name=$1 settings=$2
   shift 2
   (export $settings; OUT=/tmp/res/profiles; mkdir -p $OUT; profile_decode $name "$@") | grep -E "tpot|paged_decode|combine|rms_norm_vec_kernel<__nv_bfloat16; 2; true"
 }
-for round in a b; do
-  variant w4-$round "" --quantization zeroquant
-  variant w4-s8-$round "INFERENCE_PAGED_CLUSTER_SPLITS=8" --quantization zeroquant
-  variant w4-s4-$round "INFERENCE_PAGED_CLUSTER_SPLITS=4" --quantization zeroquant
-  variant w4-s2-$round "INFERENCE_PAGED_CLUSTER_SPLITS=2" --quantization zeroquant
-  variant w4-comb-$round "INFERENCE_PAGED_CLUSTER_COMBINE=0" --quantization zeroquant
-  variant bf16-$round ""
-  variant bf16-s4-$round "INFERENCE_PAGED_CLUSTER_SPLITS=4"
-done
+variant w4 "" --quantization zeroquant
+variant w4-s8 "INFERENCE_PAGED_CLUSTER_SPLITS=8" --quantization zeroquant
+variant w4-s4 "INFERENCE_PAGED_CLUSTER_SPLITS=4" --quantization zeroquant
+variant w4-comb "INFERENCE_PAGED_CLUSTER_COMBINE=0" --quantization zeroquant
+variant bf16 ""
+variant bf16-s4 "INFERENCE_PAGED_CLUSTER_SPLITS=4"
 for round in a b; do
   bench_run w4-$round "" --input-len 128 --output-len 128 --concurrency 1 --quantization zeroquant
   bench_run bf16-$round "" --input-len 128 --output-len 128 --concurrency 1

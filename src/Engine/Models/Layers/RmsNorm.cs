@@ -26,19 +26,18 @@ public sealed class RmsNorm(Tensor weight, double eps, Kernels.NativeKernels? ke
     }
 
     /// <summary>
-    /// linear(RMSNorm(x)). On CUDA a W8A8 consumer gets INT8 straight from the norm kernel (per-token scales), and a
-    /// group-wise A16 one normalizes x itself, so the normalised activations are never written in the serving dtype.
+    /// linear(RMSNorm(x)). On CUDA a W8A8 consumer gets INT8 straight from the norm kernel (per-token scales), so the
+    /// normalised activations are never written in the serving dtype.
     /// </summary>
     public Tensor ForwardInto(ILinearKernel linear, Tensor x)
     {
-        if (kernels is not null && linear is IFusedInputLinear { AcceptsFusedInput: true } fused) return fused.ForwardNormed(x, null, Weight, Eps);
         if (kernels is null || linear is not IQuantizedInputLinear { AcceptsQuantizedInput: true } q) return linear.Forward(Forward(x));
         return q.ForwardQuantized(kernels.RmsNormQuant(x, Weight, Eps, q.StaticActScale), x.dtype);
     }
 
     /// <summary>
     /// residual += delta (in place), then linear(RMSNorm(residual)): the previous sublayer's residual add folded into
-    /// this norm, one launch on CUDA (none for a group-wise A16 consumer, which does both). A null delta is a plain
+    /// this norm, one launch on CUDA. A null delta is a plain
     /// <see cref="ForwardInto"/>.
     /// </summary>
     /// <param name="residual">[T, H] residual stream, updated in place.</param>
@@ -51,7 +50,6 @@ public sealed class RmsNorm(Tensor weight, double eps, Kernels.NativeKernels? ke
             Scalars.AddInPlace(residual, delta);
             return linear.Forward(Forward(residual));
         }
-        if (linear is IFusedInputLinear { AcceptsFusedInput: true } fused) return fused.ForwardNormed(residual, delta, Weight, Eps);
         if (linear is not IQuantizedInputLinear { AcceptsQuantizedInput: true } q)
         {
             using var normed = kernels.AddRmsNorm(residual, delta, Weight, Eps);

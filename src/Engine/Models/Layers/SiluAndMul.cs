@@ -8,12 +8,11 @@ public static class SiluAndMul
 {
     /// <summary>
     /// down(silu(gate_up[:, :I])·gate_up[:, I:]) for gate_up [T, 2I]; on CUDA a W8A8 down projection gets INT8 from the
-    /// same pass, and a group-wise A16 one computes the activation itself.
+    /// same pass.
     /// </summary>
     public static Tensor ForwardInto(ILinearKernel down, Tensor gateUp, Kernels.NativeKernels? kernels)
     {
         if (kernels is null) return down.Forward(Portable(gateUp));
-        if (down is IFusedInputLinear { AcceptsFusedInput: true } fused) return fused.ForwardGated(gateUp);
         return down is IQuantizedInputLinear { AcceptsQuantizedInput: true } q
             ? q.ForwardQuantized(kernels.SiluMulQuant(gateUp, q.StaticActScale), gateUp.dtype)
             : down.Forward(kernels.SiluMul(gateUp));
