@@ -79,7 +79,7 @@ template <typename T, int MT, bool Zeros, bool XShared, int RB, bool Gated>
 __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<MT, RB>)
     groupwise_a16_aligned_kernel(T* __restrict__ y, const T* __restrict__ x, const uint8_t* __restrict__ w, const float* __restrict__ scales,
                                  const uint8_t* __restrict__ zeros, const T* __restrict__ bias, int M, int N, int K, int chunk_shift,
-                                 int64_t x_stride, int64_t y_stride) {
+                                 int64_t x_stride, int64_t y_stride, int early_stages) {
   constexpr int U = kUnroll<RB>, kPairs = kPieces<RB> / 2;  // kPairs: a stage's (lo, hi) piece pairs, U·RB
   extern __shared__ uint4 ring[];  // [kStages][kPieces][kWarps · 32], then (XShared) x_perm, x_sum
   uint4* const x_perm = ring + kRingBytes<RB> / 16;  // [chunk][v][t]: lane t's 4 uint4 of a chunk, in pair order
@@ -154,9 +154,13 @@ __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<MT, RB>)
     in.advance(steps);
   };
 #pragma unroll
-  for (int st = 0; st < kStages - 1; st++) issue(st);
-  pdl_wait();  // the weights need nothing from the kernel before, x does
-  pdl_launch_dependents();
+  // The weights need nothing from the kernel before, x does: early_stages of the ring's first kStages − 1 stages are
+  // copied before the wait for it (kernel-uniform).
+  for (int st = 0; st < kStages - 1; st++) {
+    if (st == early_stages) pdl_wait(), pdl_launch_dependents();
+    issue(st);
+  }
+  if (early_stages >= kStages - 1) pdl_wait(), pdl_launch_dependents();
   if constexpr (XShared) groupwise_a16::stage_x_shared<kWarps * 32>(x_perm, x_sum, x, K);  // once per block
   while (out.tile < tiles) {  // block-uniform
 #pragma unroll
@@ -200,6 +204,17 @@ int grid_blocks(int tiles, int token_tiles) {
   return persistent_blocks(tiles, kBlocksPerSm<MT, RB>, token_tiles);
 }
 
+// Stages of the ring a block copies before it waits for the kernel before it: all kStages − 1 of the first fill, or
+// INFERENCE_GROUPWISE_A16_EARLY_STAGES (0 to 3), for comparisons.
+int early_stages() {
+  static const int stages = [] {
+    const char* v = std::getenv("INFERENCE_GROUPWISE_A16_EARLY_STAGES");
+    const int n = v ? std::atoi(v) : kStages - 1;
+    return n >= 0 && n < kStages ? n : kStages - 1;
+  }();
+  return stages;
+}
+
 // n: W's rows (Gated: 2·I). A gated tile's 8 output channels are 16 rows, so the tile counts are the same.
 template <typename T, bool Zeros, int MT, bool XShared, int RB, bool Gated>
 cudaError_t launch(T* y, const T* x, const uint8_t* w, const float* s, const uint8_t* z, const T* bias, int m, int n, int k, int chunk_shift,
@@ -210,7 +225,7 @@ cudaError_t launch(T* y, const T* x, const uint8_t* w, const float* s, const uin
   const int token_tiles = (m + kGroupwiseA16TileRows - 1) / kGroupwiseA16TileRows;
   const dim3 block(kWarps * 32), grid(grid_blocks<MT, RB>((n + 16 * RB - 1) / (16 * RB), token_tiles), token_tiles);
   return launch_pdl(kernel, grid, block, kRingBytes<RB> + (XShared ? x_shared_bytes<T>(k) : 0), st, y, x, w, s, z, bias, m, n, k, chunk_shift, xs,
-                    ys);
+                    ys, early_stages());
 }
 
 // Tiles each block of the persistent grid walks, at most (1 where every tile has its own block).

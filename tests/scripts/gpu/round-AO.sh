@@ -2,7 +2,8 @@
 # Round AO: build; the group-wise kernel and CUDA ZeroQuant tests; a batch-1 Llama-3-8B decode step (16 + 256 tokens)
 # under CUPTI (profile-decode.sh), W4A16 with the paged decode kernel's splits as they are (clusters of up to 16 over
 # the graph's whole block table), capped at 8 and 4 (INFERENCE_PAGED_CLUSTER_SPLITS) and merged by the combine kernel
-# (INFERENCE_PAGED_CLUSTER_COMBINE=0), bf16 as it is and capped at 4 (the per-kernel tables go into the results' tar);
+# (INFERENCE_PAGED_CLUSTER_COMBINE=0), with 1 and 0 of the group-wise kernel's ring stages copied before its wait for
+# the kernel before it instead of 3 (INFERENCE_GROUPWISE_A16_EARLY_STAGES), bf16 as it is and capped at 4 (the per-kernel tables go into the results' tar);
 # then 128 + 128 tokens untraced, W4A16 and bf16 alternating twice.
 set -o pipefail
 cd "$(dirname "$0")/../../.."
@@ -23,6 +24,8 @@ variant w4 "" --quantization zeroquant
 variant w4-s8 "INFERENCE_PAGED_CLUSTER_SPLITS=8" --quantization zeroquant
 variant w4-s4 "INFERENCE_PAGED_CLUSTER_SPLITS=4" --quantization zeroquant
 variant w4-comb "INFERENCE_PAGED_CLUSTER_COMBINE=0" --quantization zeroquant
+variant w4-early1 "INFERENCE_GROUPWISE_A16_EARLY_STAGES=1" --quantization zeroquant
+variant w4-early0 "INFERENCE_GROUPWISE_A16_EARLY_STAGES=0" --quantization zeroquant
 variant bf16 ""
 variant bf16-s4 "INFERENCE_PAGED_CLUSTER_SPLITS=4"
 for round in a b; do
