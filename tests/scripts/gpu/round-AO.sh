@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
 # Round AO: build; the group-wise kernel and CUDA ZeroQuant tests; a batch-1 Llama-3-8B decode step (16 + 256 tokens)
-# under CUPTI (profile-decode.sh), W4A16 with the paged decode kernel's splits as they are (clusters of up to 16 over
-# the graph's whole block table), capped at 8 and 4 (INFERENCE_PAGED_CLUSTER_SPLITS) and merged by the combine kernel
-# (INFERENCE_PAGED_CLUSTER_COMBINE=0), with 1 and 0 of the group-wise kernel's ring stages copied before its wait for
-# the kernel before it instead of 3 (INFERENCE_GROUPWISE_A16_EARLY_STAGES), bf16 as it is and capped at 4 (the per-kernel tables go into the results' tar);
-# then 128 + 128 tokens untraced, W4A16 and bf16 alternating twice.
+# under CUPTI (profile-decode.sh): W4A16 as it is, with the paged decode kernel's cluster of splits capped at 8
+# (INFERENCE_PAGED_CLUSTER_SPLITS), with 1 and 0 of the group-wise kernel's ring stages copied before its wait for the
+# kernel before it instead of 3 (INFERENCE_GROUPWISE_A16_EARLY_STAGES), and bf16 (the per-kernel tables go into the
+# results' tar); then 128 + 128 tokens untraced, W4A16 and bf16 alternating twice.
 set -o pipefail
 cd "$(dirname "$0")/../../.."
 exec > >(tee $OUT/roundAO.log) 2>&1
@@ -22,12 +21,9 @@ variant() {  # variant NAME "ENV" BENCH_FLAGS...: the profile's headline and its
 }
 variant w4 "" --quantization zeroquant
 variant w4-s8 "INFERENCE_PAGED_CLUSTER_SPLITS=8" --quantization zeroquant
-variant w4-s4 "INFERENCE_PAGED_CLUSTER_SPLITS=4" --quantization zeroquant
-variant w4-comb "INFERENCE_PAGED_CLUSTER_COMBINE=0" --quantization zeroquant
 variant w4-early1 "INFERENCE_GROUPWISE_A16_EARLY_STAGES=1" --quantization zeroquant
 variant w4-early0 "INFERENCE_GROUPWISE_A16_EARLY_STAGES=0" --quantization zeroquant
 variant bf16 ""
-variant bf16-s4 "INFERENCE_PAGED_CLUSTER_SPLITS=4"
 for round in a b; do
   bench_run w4-$round "" --input-len 128 --output-len 128 --concurrency 1 --quantization zeroquant
   bench_run bf16-$round "" --input-len 128 --output-len 128 --concurrency 1
