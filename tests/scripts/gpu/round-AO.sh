@@ -17,6 +17,7 @@ grep -E '\[FAIL\]|total:|succeeded:|failed:' $OUT/tests.log | head -20
 variant() {  # variant NAME "ENV" BENCH_FLAGS...: the profile's headline and its attention and norm rows
   local name=$1 settings=$2
   shift 2
+  [ $(left) -lt 15 ] && { echo "skipping $name: $(left)s left"; return; }
   (export $settings; OUT=/tmp/res/profiles; mkdir -p $OUT; profile_decode $name "$@") | grep -E "tpot|paged_decode|combine|rms_norm_vec_kernel<__nv_bfloat16; 2; true"
 }
 variant w4 "" --quantization zeroquant
