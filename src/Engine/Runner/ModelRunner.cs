@@ -42,8 +42,8 @@ public sealed class ModelRunner : IDisposable
     {
         _model = model;
         _comm = comm is SingleRankCommunicator ? null : comm;
-        _sampler = new Sampler(eosTokenIds);
         _kernels = model.Kernels;
+        _sampler = new Sampler(eosTokenIds, kernels: _kernels);
         _profiler = profiler;
         var c = model.Config;
         if (model.Device.type == TorchSharp.DeviceType.CPU && (_comm?.Rank ?? 0) == 0)   // one rank sets the process's thread count

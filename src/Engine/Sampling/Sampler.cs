@@ -24,16 +24,31 @@ public sealed class Sampler : IDisposable
 {
     private readonly IReadOnlyCollection<int> _eosTokenIds;
     private readonly long? _sharedSeed;
+    private readonly Kernels.NativeKernels? _kernels;
     private torch.Generator? _sharedGenerator;
     private bool _seededDeviceDefault;
 
     /// <param name="eosTokenIds">The model's EOS id(s) (generation_config may list several); masked by min_tokens.</param>
     /// <param name="sharedSeed">Seed for the stream shared by unseeded rows (tests); null = libtorch's default generator.</param>
-    public Sampler(IReadOnlyCollection<int> eosTokenIds, long? sharedSeed = null)
+    /// <param name="kernels">The native kernels (CUDA), for <see cref="NativeArgmax"/>; null: libtorch's argmax.</param>
+    public Sampler(IReadOnlyCollection<int> eosTokenIds, long? sharedSeed = null, Kernels.NativeKernels? kernels = null)
     {
         _eosTokenIds = eosTokenIds.ToArray();
         _sharedSeed = sharedSeed;
+        _kernels = kernels;
     }
+
+    /// <summary>
+    /// Whether greedy rows on CUDA take the native argmax (INFERENCE_NATIVE_ARGMAX=1) instead of libtorch's, which
+    /// reduces each row in one block: off until timed on a GPU.
+    /// </summary>
+    public static readonly bool NativeArgmax = Environment.GetEnvironmentVariable("INFERENCE_NATIVE_ARGMAX") == "1";
+
+    /// <summary>[B] int64: each row's argmax, from the native kernel for CUDA logits where <see cref="NativeArgmax"/>.</summary>
+    private Tensor Argmax(Tensor logits) =>
+        NativeArgmax && _kernels is not null && logits.device.type == DeviceType.CUDA && logits.stride(1) == 1
+            ? _kernels.ArgmaxRows(logits)
+            : logits.argmax(-1);
 
     /// <summary>Samples the next token of every row.</summary>
     /// <param name="logits">[B, V] logits (float32; other float types are converted), on CPU or CUDA.</param>
@@ -64,13 +79,13 @@ public sealed class Sampler : IDisposable
         }
         else if (plan.AllGreedy && !plan.NeedsLogitProcessing)
         {
-            tokenIds = logits.argmax(-1);
+            tokenIds = Argmax(logits);
         }
         else
         {
             var rowTable = RowParameterColumns.ToDevice(plan.RowTable, plan.BatchSize, logits.device);   // [B, 8]
             var processed = Process(logits, plan, rows, rowTable);
-            tokenIds = plan.AllGreedy ? processed.argmax(-1) : SampleMixed(processed, plan, rows, rowTable);
+            tokenIds = plan.AllGreedy ? Argmax(processed) : SampleMixed(processed, plan, rows, rowTable);
         }
         var packed = SampleReadback.Pack(tokenIds, rawLogprobs, plan);
         // Owned by the samples, whatever dispose scope the caller is in.
@@ -138,7 +153,7 @@ public sealed class Sampler : IDisposable
     private Tensor SampleMixed(Tensor processed, SamplingBatchPlan plan, IReadOnlyList<SequenceSamplingInput> rows, Tensor rowTable)
     {
         // Greedy argmax first: the stages below modify `processed` in place.
-        var greedy = plan.AnyGreedy ? processed.argmax(-1) : null;                                    // [B]
+        var greedy = plan.AnyGreedy ? Argmax(processed) : null;                                    // [B]
         var samplingLogits = TemperatureAndTruncation.Apply(processed, plan, rowTable);
         var sampled = ExponentialRace.Sample(samplingLogits, rows, SharedGenerator(processed.device)); // [B]
         if (greedy is null)

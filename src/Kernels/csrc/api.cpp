@@ -206,6 +206,24 @@ int ik_rotary_qk_cache(at::Tensor* qkv, at::Tensor* positions, at::Tensor* cos, 
 }
 
 // out [T,I] = silu(gate_up[:, :I]) * gate_up[:, I:], both contiguous.
+// out [B] int64 = argmax over each row of logits [B, V] (float32/float16/bfloat16, rows contiguous), torch.argmax's pick.
+int ik_argmax_rows(at::Tensor* out, at::Tensor* logits) {
+  IK_TRY
+  check(out->is_cuda() && logits->is_cuda() && out->get_device() == logits->get_device(), "argmax_rows: CUDA tensors on one device expected");
+  check(logits->dim() == 2 && logits->stride(1) == 1 && logits->size(1) > 0, "argmax_rows: logits must be [B, V] with contiguous rows");
+  check(out->scalar_type() == at::kLong && out->is_contiguous() && out->numel() == logits->size(0), "argmax_rows: out must be [B] int64");
+  c10::cuda::CUDAGuard guard(out->device());
+  const int64_t rows = logits->size(0), cols = logits->size(1);
+  const int parts = argmax_parts((int)cols);
+  at::Tensor part_v = at::empty({rows, parts}, logits->options().dtype(at::kFloat));
+  at::Tensor part_i = at::empty({rows, parts}, logits->options().dtype(at::kInt));
+  auto err = launch_argmax_rows(dtype_code(logits->scalar_type()), out->data_ptr<int64_t>(), logits->data_ptr(), (int)rows, (int)cols,
+                                logits->stride(0), part_v.data_ptr<float>(), part_i.data_ptr<int32_t>(), at::cuda::getCurrentCUDAStream());
+  check(err == cudaSuccess, std::string("argmax_rows launch failed: ") + cudaGetErrorString(err));
+  return 0;
+  IK_CATCH(-1)
+}
+
 int ik_silu_mul(at::Tensor* out, at::Tensor* gate_up) {
   IK_TRY
   check(out->is_cuda() && gate_up->is_cuda() && out->is_contiguous() && gate_up->is_contiguous(), "silu_mul: contiguous CUDA tensors expected");

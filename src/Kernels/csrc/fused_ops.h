@@ -24,3 +24,9 @@ cudaError_t launch_add_rms_norm(int dtype, void* out, void* residual, const void
 cudaError_t launch_rotary_qk_cache(int dtype, void* qkv, const int64_t* positions, const float* cos, const float* sin, int tokens,
                                    int heads, int kv_heads, int head_dim, int64_t qkv_stride, void* k_cache, void* v_cache,
                                    const int64_t* slots, cudaStream_t stream);
+
+// out[r] = the index of row r's largest value in x [rows, cols] (row stride `stride`), as torch.argmax picks it (NaN
+// first, then the larger value, the lower index of equals). part_v / part_i: workspace [rows, argmax_parts(cols)].
+int argmax_parts(int cols);
+cudaError_t launch_argmax_rows(int dtype, int64_t* out, const void* x, int rows, int cols, int64_t stride, float* part_v, int* part_i,
+                               cudaStream_t stream);

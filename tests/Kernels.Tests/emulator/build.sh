@@ -19,7 +19,7 @@ cp "$here"/overrides/*.cuh "$here"/*.cpp "$here"/*.h "$src"/
 perl -0pi -e 's/(\w+(?:<[^<>;]*>)?)<<<(.*?)>>>\(/simt::launch($1, simt::Config{$2}, /gs;
               s/extern\s+__shared__\s+(?:__align__\(\d+\)\s+)?([\w:]+)\s+(\w+)\[\];/$1* const $2 = simt::dynamic_shared<$1>();/g;
               s/__shared__\s+(?:__align__\(\d+\)\s+)?([\w:]+)\s+(\w+)((?:\[[^\]]*\])*)\s*;/"$1 " . ($3 ? "(&$2)$3" : "&$2") . " = simt::static_shared<$1$3>([] {});"/ge' "$src"/*.cu "$src"/*.cuh "$src"/*.cpp
-kernels=(groupwise_gemm groupwise_a16_aligned lut_gemm bcq_stream skinny_gemm int8_gemm paged_attention quantize fused_ops groupwise_gemm_sm90 lut_gemm_sm90 int8_gemm_sm90 skinny_gemm_sm90)
+kernels=(argmax groupwise_gemm groupwise_a16_aligned lut_gemm bcq_stream skinny_gemm int8_gemm paged_attention quantize fused_ops groupwise_gemm_sm90 lut_gemm_sm90 int8_gemm_sm90 skinny_gemm_sm90)
 flags=(-std=c++17 -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
        -Wall -Wno-unknown-pragmas -Wno-unused-function -Wno-unused-variable -Wno-psabi -I"$here/include" -include cuda_runtime.h)
 # At most one compile per core, at low priority: CI runs this beside the other test projects on two cores, and
@@ -31,7 +31,7 @@ compile() {  # compile SOURCE OBJECT [FLAGS...]
   running=$((running + 1))
 }
 for k in "${kernels[@]}"; do compile "$src/$k.cu" "$out/$k.o" -x c++; done
-checks=(kernel_checks check_groupwise check_lutgemm check_dense check_attention check_rows check_rotary check_selftest)
+checks=(kernel_checks check_argmax check_groupwise check_lutgemm check_dense check_attention check_rows check_rotary check_selftest)
 for c in "${checks[@]}"; do compile "$src/$c.cpp" "$out/$c.o"; done
 for (( ; running > 0; running-- )); do wait -n; done
 objects=()

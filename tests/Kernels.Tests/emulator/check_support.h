@@ -21,6 +21,7 @@ namespace checks {
                "       kernel-checks attention fp32|fp16|bf16 B H KV D BLOCK_SIZE MAX_CONTEXT WINDOW SPLITS\n"
                "       kernel-checks rows quantize|rms-quant|add-rms-quant|silu-quant|rms|add-rms|silu DTYPE ROWS WIDTH STATIC_SCALE\n"
                "       kernel-checks rotary DTYPE TOKENS HEADS KV_HEADS HEAD_DIM ROW_PAD\n"
+               "       kernel-checks argmax DTYPE ROWS COLS random|ties|nan|neginf\n"
                "       kernel-checks selftest divergence|barrier\n",
                why);
   std::exit(2);
@@ -155,6 +156,7 @@ int attention_fused(int argc, char** argv);
 int rows(int argc, char** argv);
 int rotary(int argc, char** argv);
 int selftest(int argc, char** argv);
+int argmax(int argc, char** argv);
 
 
 }  // namespace checks

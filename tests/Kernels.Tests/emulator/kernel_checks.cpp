@@ -13,6 +13,7 @@
 //                                      (with the rotary and cache write inside, splits merged in a cluster)
 //   kernel-checks rows quantize|rms-quant|add-rms-quant|silu-quant|rms|add-rms|silu DTYPE ROWS WIDTH STATIC_SCALE
 //   kernel-checks rotary DTYPE TOKENS HEADS KV_HEADS HEAD_DIM ROW_PAD    (rotary embedding + KV-cache write)
+//   kernel-checks argmax DTYPE ROWS COLS random|ties|nan|neginf   (greedy sampling's argmax, index for index)
 //   kernel-checks selftest divergence|barrier      (the emulator's own detection of divergence and missing barriers)
 //
 // Prints one line with the worst error relative to its bound; exits 1 when any output is out of bounds.
@@ -30,6 +31,7 @@ int main(int argc, char** argv) {
   if (family == "attention-fused") return checks::attention_fused(argc, argv);
   if (family == "rows") return checks::rows(argc, argv);
   if (family == "rotary") return checks::rotary(argc, argv);
+  if (family == "argmax") return checks::argmax(argc, argv);
   if (family == "selftest") return checks::selftest(argc, argv);
   checks::usage(("unknown family " + family).c_str());
 }
