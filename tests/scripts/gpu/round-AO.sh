@@ -19,7 +19,7 @@ variant() {  # variant NAME "ENV" BENCH_FLAGS...: the profile's headline and its
   local name=$1 settings=$2
   shift 2
   [ $(left) -lt 15 ] && { echo "skipping $name: $(left)s left"; return; }
-  (export $settings; OUT=/tmp/res/profiles; mkdir -p $OUT; profile_decode $name "$@") | grep -E "tpot|paged_decode|combine|rms_norm_vec_kernel<__nv_bfloat16; 2; true|argmax"
+  ([ -n "$settings" ] && export $settings; OUT=/tmp/res/profiles; mkdir -p $OUT; profile_decode $name "$@") | grep -E "tpot|paged_decode|combine|rms_norm_vec_kernel<__nv_bfloat16; 2; true|argmax"
 }
 variant w4 "" --quantization zeroquant
 variant w4-s8 "INFERENCE_PAGED_CLUSTER_SPLITS=8" --quantization zeroquant
