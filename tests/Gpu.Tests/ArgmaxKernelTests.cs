@@ -1,6 +1,7 @@
 using InferenceServer.Engine.Kernels;
 using InferenceServer.Engine.Runtime;
 using static TorchSharp.torch;
+using static InferenceServer.Gpu.Tests.TestKernels;
 
 namespace InferenceServer.Gpu.Tests;
 
@@ -12,8 +13,6 @@ namespace InferenceServer.Gpu.Tests;
 /// </summary>
 public sealed class ArgmaxKernelTests(CudaFixture cuda) : IClassFixture<CudaFixture>
 {
-    private static NativeKernels Kernels() => NativeKernels.TryGet(out var why) ?? throw new InvalidOperationException(why);
-
     [Theory]
     [InlineData(4, 128256)]
     [InlineData(3, 1000)]

@@ -1,3 +1,4 @@
+using InferenceServer.Engine.Kernels;
 using InferenceServer.Engine.Runtime;
 using static TorchSharp.torch;
 
@@ -26,6 +27,12 @@ public sealed class CudaFixture
         if (Device is null) Assert.Skip($"no CUDA: {Why}");
         return Device;
     }
+}
+
+/// <summary>The native kernel library for the kernel tests (<c>using static</c>): loaded, or an exception saying why not.</summary>
+public static class TestKernels
+{
+    public static NativeKernels Kernels() => NativeKernels.TryGet(out var why) ?? throw new InvalidOperationException(why);
 }
 
 /// <summary>Measurements the GPU tests record, written to $OUT/gpu-results.json by whoever runs them.</summary>

@@ -9,6 +9,7 @@ using InferenceServer.Engine.Tests.Support;
 using InferenceServer.Tokenization;
 using InferenceServer.TestSupport;
 using static TorchSharp.torch;
+using static InferenceServer.Gpu.Tests.TestKernels;
 
 namespace InferenceServer.Gpu.Tests;
 
@@ -23,7 +24,7 @@ public sealed class CudaNcclTests(CudaFixture cuda) : IClassFixture<CudaFixture>
     public void CollectivesOfAGroupOfOneAreExact()
     {
         var device = cuda.Require();
-        var kernels = Engine.Kernels.NativeKernels.TryGet(out var why) ?? throw new InvalidOperationException(why);
+        var kernels = Kernels();
         GpuReport.Record("nccl_version", kernels.NcclVersion());
         var comm = NcclCommunicator.CreateGroup(kernels, 1)[0];
         try

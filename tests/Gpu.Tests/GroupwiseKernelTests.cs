@@ -2,6 +2,7 @@ using InferenceServer.Engine.Kernels;
 using InferenceServer.Engine.Runtime;
 using InferenceServer.Quant.Kernels;
 using static TorchSharp.torch;
+using static InferenceServer.Gpu.Tests.TestKernels;
 
 namespace InferenceServer.Gpu.Tests;
 
@@ -16,8 +17,6 @@ namespace InferenceServer.Gpu.Tests;
 /// </summary>
 public sealed class GroupwiseKernelTests(CudaFixture cuda) : IClassFixture<CudaFixture>
 {
-    private static NativeKernels Kernels() => NativeKernels.TryGet(out var why) ?? throw new InvalidOperationException(why);
-
     public static TheoryData<int, bool, int, int, int, int> Shapes => new()
     {
         { 4, false, 128, 1, 4104, 4096 },   // a Llama-width row, several chunks per warp, N not a multiple of 16

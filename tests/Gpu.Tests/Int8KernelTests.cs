@@ -2,6 +2,7 @@ using InferenceServer.Engine.Kernels;
 using InferenceServer.Quant.Kernels;
 using static TorchSharp.torch;
 using static InferenceServer.Engine.Runtime.Scalars;
+using static InferenceServer.Gpu.Tests.TestKernels;
 
 namespace InferenceServer.Gpu.Tests;
 
@@ -13,8 +14,6 @@ namespace InferenceServer.Gpu.Tests;
 /// </summary>
 public sealed class Int8KernelTests(CudaFixture cuda) : IClassFixture<CudaFixture>
 {
-    private static NativeKernels Kernels() => NativeKernels.TryGet(out var why) ?? throw new InvalidOperationException(why);
-
     [Theory]
     [InlineData(1, 16, 64)]
     [InlineData(3, 40, 100)]      // K not a multiple of 16: padded

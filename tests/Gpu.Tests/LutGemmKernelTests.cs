@@ -2,6 +2,7 @@ using InferenceServer.Engine.Kernels;
 using InferenceServer.Quant.Formats;
 using InferenceServer.Quant.Tests.LutGemm;
 using static TorchSharp.torch;
+using static InferenceServer.Gpu.Tests.TestKernels;
 
 namespace InferenceServer.Gpu.Tests;
 
@@ -22,8 +23,6 @@ namespace InferenceServer.Gpu.Tests;
 /// </summary>
 public sealed class LutGemmKernelTests(CudaFixture cuda) : IClassFixture<CudaFixture>
 {
-    private static NativeKernels Kernels() => NativeKernels.TryGet(out var why) ?? throw new InvalidOperationException(why);
-
     public static TheoryData<int, int, int, int, int> Shapes() => new()
     {
         // bits, group, M, N, K

@@ -7,6 +7,7 @@ using InferenceServer.Engine.Models.Layers;
 using InferenceServer.Engine.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
+using static InferenceServer.Gpu.Tests.TestKernels;
 
 namespace InferenceServer.Gpu.Tests;
 
@@ -30,7 +31,7 @@ public sealed class PagedAttentionKernelTests(CudaFixture cuda) : IClassFixture<
     public void DecodeKernelMatchesGatherAttention(ScalarType dtype, int heads, int kvHeads, int headDim, int? window, int sequences)
     {
         var device = cuda.Require();
-        var kernels = NativeKernels.TryGet(out var why) ?? throw new InvalidOperationException(why);
+        var kernels = Kernels();
         using var cache = RandomCache(kvHeads, headDim, dtype, device);
         var rng = new Random(5);
         var contexts = sequences == 6 ? new[] { 1, 7, 16, 17, 100, 250 } : Enumerable.Range(0, sequences).Select(_ => rng.Next(1, 80)).ToArray();
@@ -56,7 +57,7 @@ public sealed class PagedAttentionKernelTests(CudaFixture cuda) : IClassFixture<
     public void DecodeKernelWithRopeIsBitEqualToRotaryThenDecode(ScalarType dtype, int heads, int kvHeads, int headDim, int? window, int sequences)
     {
         var device = cuda.Require();
-        var kernels = NativeKernels.TryGet(out var why) ?? throw new InvalidOperationException(why);
+        var kernels = Kernels();
         using var scope = NewDisposeScope();
         using var fused = RandomCache(kvHeads, headDim, dtype, device);
         using var reference = RandomCache(kvHeads, headDim, dtype, device);
@@ -103,7 +104,7 @@ public sealed class PagedAttentionKernelTests(CudaFixture cuda) : IClassFixture<
     public void VarlenPrefillMatchesGatherAttention(ScalarType dtype, int heads, int kvHeads, int headDim, int? window, bool mixed)
     {
         var device = cuda.Require();
-        var kernels = NativeKernels.TryGet(out var why) ?? throw new InvalidOperationException(why);
+        var kernels = Kernels();
         using var cache = RandomCache(kvHeads, headDim, dtype, device);
         var free = Shuffled(new Random(7));
         // (start position, new tokens): cached tokens before `start` are already in the cache.
