@@ -10,8 +10,7 @@ exec > >(tee $OUT/roundAK.log) 2>&1
 left() { echo $((${ROUND_SECONDS:-470} - SECONDS)); }
 source tests/scripts/gpu/round-common.sh > /tmp/common.log 2>&1 || { head -60 /tmp/common.log; exit 1; }
 echo "ready at ${SECONDS}s on $(nvidia-smi --query-gpu=name --format=csv,noheader)"
-timeout 60 dotnet .gpu/app/Gpu.Tests/Gpu.Tests.dll --filter-class '*PagedAttentionKernelTests' > $OUT/attention-tests.log 2>&1
-echo "attention tests rc=$? at ${SECONDS}s"; grep -E '^failed |total:|succeeded:|failed:' $OUT/attention-tests.log | cut -c1-200 | head -12
+gpu_tests 60 attention-tests "" PagedAttentionKernelTests
 for round in a b; do
   for len in "3968 64" "128 128"; do
     tag=${len%% *}

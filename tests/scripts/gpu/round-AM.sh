@@ -11,10 +11,7 @@ left() { echo $((${ROUND_SECONDS:-470} - SECONDS)); }
 source tests/scripts/gpu/round-common.sh > /tmp/common.log 2>&1 || { head -60 /tmp/common.log; exit 1; }
 source tests/scripts/gpu/profile-decode.sh
 echo "ready at ${SECONDS}s on $(nvidia-smi --query-gpu=name --format=csv,noheader)"
-timeout 150 dotnet .gpu/app/Gpu.Tests/Gpu.Tests.dll --filter-class '*GroupwiseKernelTests' --filter-class '*CudaZeroQuantTests' > $OUT/tests.log 2>&1
-echo "tests rc=$? at ${SECONDS}s"
-grep -E '\[FAIL\]|total:|succeeded:|failed:' $OUT/tests.log | head -20
-grep -A8 '\[FAIL\]' $OUT/tests.log | grep -E 'Assert|error|Error|Exception' | head -12
+gpu_tests 150 tests "" GroupwiseKernelTests CudaZeroQuantTests
 profile_decode w4a16 --quantization zeroquant
 export INFERENCE_GROUPWISE_GATED_EPILOGUE=0
 profile_decode w4a16-unfused --quantization zeroquant

@@ -12,9 +12,7 @@ left() { echo $((${ROUND_SECONDS:-470} - SECONDS)); }
 source tests/scripts/gpu/round-common.sh > /tmp/common.log 2>&1 || { head -60 /tmp/common.log; exit 1; }
 source tests/scripts/gpu/profile-decode.sh
 echo "ready at ${SECONDS}s on $(nvidia-smi --query-gpu=name --format=csv,noheader)"
-timeout 150 dotnet .gpu/app/Gpu.Tests/Gpu.Tests.dll --filter-class '*GroupwiseKernelTests' --filter-class '*CudaZeroQuantTests' --filter-class '*ArgmaxKernelTests' > $OUT/tests.log 2>&1
-echo "tests rc=$? at ${SECONDS}s"
-grep -E '\[FAIL\]|total:|succeeded:|failed:' $OUT/tests.log | head -20
+gpu_tests 150 tests "" GroupwiseKernelTests CudaZeroQuantTests ArgmaxKernelTests
 variant() {  # variant NAME "ENV" BENCH_FLAGS...: the profile's headline and its attention and norm rows
   local name=$1 settings=$2
   shift 2

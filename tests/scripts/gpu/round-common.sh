@@ -1,7 +1,8 @@
 # Sourced by the round-*.sh scripts (from the repository root, after their `exec > >(tee ...)`): builds the native
 # library (unless ROUND_LIBRARY names one already built) with ptxas -v (and EXTRA_CUDA_FLAGS) and prints the aligned and Hopper kernels' registers and spills (registers KERNEL LINES prints
 # the first LINES instances of another), exports INFERENCE_KERNELS and sets SM90 (the Hopper paths at every M) and S (the server dll); kernel_tests TIMEOUT MODE... runs the group-wise and
-# LUT-GEMM kernel tests once per mode (default, sm90, sm90-sync, sm90-t256: 256-token tiles above 64 rows); suite NAME TIMEOUT "ENV" ARGS... runs bench-kernels
+# LUT-GEMM kernel tests once per mode (default, sm90, sm90-sync, sm90-t256: 256-token tiles above 64 rows) through gpu_tests LIMIT NAME "ENV"
+# CLASS... (any test classes); suite NAME TIMEOUT "ENV" ARGS... runs bench-kernels
 # ARGS with the environment settings ENV into /tmp/res/NAME.json and prints its last line; e2e NAME "ENV" FLAGS... runs
 # Llama-3-8B end to end (dummy weights, 128 + 128 tokens, concurrency 1, 1 and 64) into /tmp/res/e2e-NAME.json and prints
 # each level's tok/s and mean step ms; opt175b TAR KERNEL... runs OPT-175B in 3-bit BCQ g128 (dummy weights, 128 + 32
@@ -30,15 +31,21 @@ sass_counts() {  # per Hopper kernel instance of the library: warpgroup MMAs, fu
     f && /HGMMA/ { h++ } f && /WARPGROUP.DEPBAR.LE gsb0, 0x0/ { d++ } f && /STL/ { l++ }
     END { if (f) print h, d, l, f }' | sed -E 's/_Z24dequant_gemm_sm90_kernelI//; s/EEv14CUtensorMap.*//' | cut -c1-200
 }
+gpu_tests() {  # gpu_tests LIMIT NAME "ENV" CLASS...: those GPU test classes into $OUT/NAME.log; prints the exit code, the summary and failed assertions
+  local limit=$1 name=$2 settings=$3 filters=() class
+  shift 3
+  for class in "$@"; do filters+=(--filter-class "*$class"); done
+  env $settings timeout $limit dotnet .gpu/app/Gpu.Tests/Gpu.Tests.dll "${filters[@]}" > $OUT/$name.log 2>&1; echo "$name rc=$? at ${SECONDS}s"
+  grep -E '\[FAIL\]|total:|succeeded:|failed:' $OUT/$name.log | head -20
+  grep -A8 '\[FAIL\]' $OUT/$name.log | grep -E 'Assert|error|Error|Exception' | head -12
+}
 kernel_tests() {
   local limit=$1 mode env
   shift
   for mode in "$@"; do
     env=""; [ $mode = sm90 ] && env="$SM90"; [ $mode = sm90-sync ] && env="$SM90 INFERENCE_DEQUANT_SM90_SYNC_MMA=1"
     [ $mode = sm90-t256 ] && env="$SM90 INFERENCE_DEQUANT_SM90_PREFILL_TOKENS=256"
-    env $env timeout $limit dotnet .gpu/app/Gpu.Tests/Gpu.Tests.dll --filter-class '*GroupwiseKernelTests' --filter-class '*LutGemmKernelTests' > $OUT/kernel-tests-$mode.log 2>&1; echo "$mode tests rc=$? at ${SECONDS}s"
-    grep -E '\[FAIL\]|total:|succeeded:|failed:' $OUT/kernel-tests-$mode.log | head -20
-    grep -A8 '\[FAIL\]' $OUT/kernel-tests-$mode.log | grep -E 'Assert|error|Error|Exception' | head -12
+    gpu_tests $limit kernel-tests-$mode "$env" GroupwiseKernelTests LutGemmKernelTests
   done
 }
 suite() {
