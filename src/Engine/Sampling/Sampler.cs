@@ -39,10 +39,10 @@ public sealed class Sampler : IDisposable
     }
 
     /// <summary>
-    /// Whether greedy rows on CUDA take the native argmax (INFERENCE_NATIVE_ARGMAX=1) instead of libtorch's, which
-    /// reduces each row in one block: off until timed on a GPU.
+    /// Whether greedy rows on CUDA take the native argmax (many blocks per row) instead of libtorch's, which reduces
+    /// each row in one block; INFERENCE_NATIVE_ARGMAX=0 takes libtorch's, for comparisons.
     /// </summary>
-    public static readonly bool NativeArgmax = Environment.GetEnvironmentVariable("INFERENCE_NATIVE_ARGMAX") == "1";
+    public static readonly bool NativeArgmax = Environment.GetEnvironmentVariable("INFERENCE_NATIVE_ARGMAX") != "0";
 
     /// <summary>[B] int64: each row's argmax, from the native kernel for CUDA logits where <see cref="NativeArgmax"/>.</summary>
     private Tensor Argmax(Tensor logits) =>

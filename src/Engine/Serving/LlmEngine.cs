@@ -64,6 +64,9 @@ public sealed class LlmEngine(ICausalLM model, ITokenizer tokenizer, TokenizerCo
 
     private EngineCore Core => _core ?? throw new InvalidOperationException("The engine has not been started.");
 
+    /// <summary>What stopped the engine thread (during warm-up or a step), or null while it runs.</summary>
+    public Exception? Failure => _core?.Failure;
+
     /// <summary>Sizes and allocates the KV pool, then starts the engine thread, which warms up and captures graphs before serving.</summary>
     public void Start()
     {

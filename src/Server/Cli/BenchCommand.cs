@@ -67,7 +67,12 @@ public static class BenchCommand
                 Scheduler = new SchedulerOptions { MaxNumSeqs = most, MaxNumBatchedTokens = stepTokens },
             }, Console.Error.WriteLine);
             engine.Start();
-            while (!engine.IsReady) Thread.Sleep(10);
+            while (!engine.IsReady)
+            {
+                if (engine.Failure is { } failure)
+                    throw new InvalidOperationException($"the engine stopped while warming up: {failure.Message} (the log above has the stack)");
+                Thread.Sleep(10);
+            }
             var rng = new Random(0);
             int vocab = loaded.Model.Config.VocabSize;
             int[] Prompt() => Enumerable.Range(0, inLen).Select(_ => rng.Next(3, vocab)).ToArray();

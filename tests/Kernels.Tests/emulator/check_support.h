@@ -14,7 +14,7 @@ namespace checks {
 
 [[noreturn]] inline void usage(const char* why) {
   std::fprintf(stderr,
-               "%s\nusage: kernel-checks groupwise a16|a16-sm90|a16-gated|a8|dequant bf16|fp16|fp32 BITS sym|asym GROUP M N K\n"
+               "%s\nusage: kernel-checks groupwise a16|a16-sm90|a16-gated|a16-add-norm|a8|dequant bf16|fp16|fp32 BITS sym|asym GROUP M N K\n"
                "       kernel-checks lut table|mma|sm90|dequant bf16|fp16|fp32 f32|f16 Q GROUP M N K SPLITS X_OFFSET\n"
                "       kernel-checks int8 tiled|skinny|sm90|sm90-skinny fp32|fp16|bf16 M N K\n"
                "       kernel-checks dense skinny bf16|fp16 M N K\n"

@@ -58,5 +58,24 @@ public sealed class RmsNorm(Tensor weight, double eps, Kernels.NativeKernels? ke
         return q.ForwardQuantized(kernels.AddRmsNormQuant(residual, delta, Weight, Eps, q.StaticActScale), residual.dtype);
     }
 
+    /// <summary>
+    /// residual += the pending branch's output (in place), then linear(RMSNorm(residual)). Where the branch's projection
+    /// adds and normalises in its epilogue and the consumer takes the norm's output as it is, that one kernel does the
+    /// projection, the add and the norm; otherwise the projection runs and <see cref="AddForwardInto"/> follows. A null
+    /// branch is a plain <see cref="ForwardInto"/>.
+    /// </summary>
+    /// <param name="residual">[T, H] residual stream, updated in place.</param>
+    public Tensor AddBranchForwardInto(ILinearKernel linear, Tensor residual, PendingBranch? branch)
+    {
+        if (branch is not { } b) return ForwardInto(linear, residual);
+        if (b.Projection is { } projection && linear is not IQuantizedInputLinear { AcceptsQuantizedInput: true })
+        {
+            using var normed = projection.ForwardAddNorm(b.Value, residual, Weight, Eps);
+            return linear.Forward(normed);
+        }
+        using var projected = b.Projection?.Forward(b.Value);
+        return AddForwardInto(linear, residual, projected ?? b.Value);
+    }
+
     public void Dispose() => Weight.Dispose();
 }

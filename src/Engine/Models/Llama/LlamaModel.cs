@@ -49,14 +49,15 @@ public sealed class LlamaModel : ICausalLM
         using var scope = NewDisposeScope();
         var residual = _embedTokens.Forward(batch.TokenIds);                         // [T, H], updated in place by the layers
         var ropeStep = _rope.Prepare(batch.Positions, Dtype);
-        Tensor? delta = null;                                                        // [T, H] last block's output, not yet added
+        PendingBranch? pending = null;                                               // the last block's MLP branch, not yet added
         foreach (var layer in _layers)
         {
-            var next = layer.Forward(residual, delta, _rope, ropeStep, batch, cache, _attention);
-            delta?.Dispose();
-            delta = next;
+            var next = layer.Forward(residual, pending, _rope, ropeStep, batch, cache, _attention);
+            pending?.Value.Dispose();
+            pending = next;
         }
-        var last = Scalars.Add(residual.index_select(0, batch.LogitsRows), delta!.index_select(0, batch.LogitsRows)); // [N, H]
+        var delta = pending!.Value.Project();                                        // [T, H]
+        var last = Scalars.Add(residual.index_select(0, batch.LogitsRows), delta.index_select(0, batch.LogitsRows)); // [N, H]
         var logits = _lmHeadLinear.Forward(_norm.Forward(last)).to(ScalarType.Float32);
         return logits.MoveToOuterDisposeScope();
     }

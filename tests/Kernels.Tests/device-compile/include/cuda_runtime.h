@@ -39,6 +39,18 @@ static __device__ __forceinline__ size_t __cvta_generic_to_shared(const void* p)
 // CUDA's atomicAdd on unsigned int (its device_atomic_functions.hpp; clang's header has the __uAtomicAdd it calls).
 static __device__ __forceinline__ unsigned atomicAdd(unsigned* p, unsigned v) { return __uAtomicAdd(p, v); }
 
+// CUDA's __ldcg (its sm_32_intrinsics.hpp; clang's header has only __ldg) for the types the kernels load so.
+static __device__ __forceinline__ uint4 __ldcg(const uint4* p) {
+  uint4 r;
+  asm volatile("ld.global.cg.v4.u32 {%0, %1, %2, %3}, [%4];" : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w) : "l"(p));
+  return r;
+}
+static __device__ __forceinline__ float __ldcg(const float* p) {
+  float r;
+  asm volatile("ld.global.cg.f32 %0, [%1];" : "=f"(r) : "l"(p));
+  return r;
+}
+
 // Unqualified min/max on integers, as CUDA declares them for device code (clang's math header has the int ones).
 static __device__ __forceinline__ unsigned min(unsigned a, unsigned b) { return a < b ? a : b; }
 static __device__ __forceinline__ unsigned max(unsigned a, unsigned b) { return a > b ? a : b; }

@@ -33,6 +33,13 @@ inline T __ldg(const T* p) {
   return *p;
 }
 
+// ld.global.cg (through L2 only): a plain load here, where no cache can hold a stale line.
+template <typename T>
+inline T __ldcg(const T* p) {
+  simt::check_aligned(p, "__ldcg");
+  return *p;
+}
+
 // Byte i of the result is byte (s >> 4i) & 7 of the 8 bytes {y, x} (x's bytes 0-3).
 inline unsigned __byte_perm(unsigned x, unsigned y, unsigned s) {
   const uint64_t v = (uint64_t)y << 32 | x;
