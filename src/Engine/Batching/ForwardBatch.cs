@@ -30,7 +30,7 @@ public sealed class ForwardBatch : IDisposable
     public required Tensor SlotMapping { get; init; }
     /// <summary>One span per sequence, in row order.</summary>
     public required IReadOnlyList<SequenceSpan> Sequences { get; init; }
-    /// <summary>[N] int64 rows whose logits are wanted (usually each sequence's last token).</summary>
+    /// <summary>[N] int64 rows whose logits are wanted (usually each sequence's last token), ascending: N = T means every row.</summary>
     public required Tensor LogitsRows { get; init; }
     /// <summary>Tokens per KV block of the cache the block tables index.</summary>
     public required int BlockSize { get; init; }

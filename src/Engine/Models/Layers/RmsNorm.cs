@@ -35,46 +35,59 @@ public sealed class RmsNorm(Tensor weight, double eps, Kernels.NativeKernels? ke
         return q.ForwardQuantized(kernels.RmsNormQuant(x, Weight, Eps, q.StaticActScale), x.dtype);
     }
 
+    /// <summary>residual += delta (in place), then RMSNorm(residual): one launch on CUDA.</summary>
+    /// <param name="residual">[T, H] residual stream, updated in place.</param>
+    /// <param name="delta">[T, H] output of the previous sublayer.</param>
+    public Tensor AddForward(Tensor residual, Tensor delta)
+    {
+        if (kernels is not null) return kernels.AddRmsNorm(residual, delta, Weight, Eps);
+        Scalars.AddInPlace(residual, delta);
+        return Forward(residual);
+    }
+
     /// <summary>
     /// residual += delta (in place), then linear(RMSNorm(residual)): the previous sublayer's residual add folded into
-    /// this norm, one launch on CUDA. A null delta is a plain
-    /// <see cref="ForwardInto"/>.
+    /// this norm, one launch on CUDA. A null delta is a plain <see cref="ForwardInto"/>.
     /// </summary>
     /// <param name="residual">[T, H] residual stream, updated in place.</param>
     /// <param name="delta">[T, H] output of the previous sublayer, or null.</param>
     public Tensor AddForwardInto(ILinearKernel linear, Tensor residual, Tensor? delta)
     {
         if (delta is null) return ForwardInto(linear, residual);
-        if (kernels is null)
-        {
-            Scalars.AddInPlace(residual, delta);
-            return linear.Forward(Forward(residual));
-        }
-        if (linear is not IQuantizedInputLinear { AcceptsQuantizedInput: true } q)
-        {
-            using var normed = kernels.AddRmsNorm(residual, delta, Weight, Eps);
-            return linear.Forward(normed);
-        }
-        return q.ForwardQuantized(kernels.AddRmsNormQuant(residual, delta, Weight, Eps, q.StaticActScale), residual.dtype);
+        if (kernels is not null && linear is IQuantizedInputLinear { AcceptsQuantizedInput: true } q)
+            return q.ForwardQuantized(kernels.AddRmsNormQuant(residual, delta, Weight, Eps, q.StaticActScale), residual.dtype);
+        using var normed = AddForward(residual, delta);
+        return linear.Forward(normed);
+    }
+
+    /// <summary>
+    /// residual += the pending branch's output (in place), then RMSNorm(residual): in the branch's projection where its
+    /// epilogue adds and normalises (<see cref="IAddNormLinear"/>), otherwise the projection then <see cref="AddForward"/>.
+    /// </summary>
+    /// <param name="residual">[T, H] residual stream, updated in place.</param>
+    public Tensor AddBranchForward(Tensor residual, PendingBranch branch)
+    {
+        if (branch.Projection is { } projection) return projection.ForwardAddNorm(branch.Value, residual, Weight, Eps);
+        return AddForward(residual, branch.Value);
     }
 
     /// <summary>
     /// residual += the pending branch's output (in place), then linear(RMSNorm(residual)). Where the branch's projection
     /// adds and normalises in its epilogue and the consumer takes the norm's output as it is, that one kernel does the
-    /// projection, the add and the norm; otherwise the projection runs and <see cref="AddForwardInto"/> follows. A null
-    /// branch is a plain <see cref="ForwardInto"/>.
+    /// projection, the add and the norm (<see cref="AddBranchForward"/>); a consumer of INT8 rows gets them from the
+    /// add-norm kernel after the projection. A null branch is a plain <see cref="ForwardInto"/>.
     /// </summary>
     /// <param name="residual">[T, H] residual stream, updated in place.</param>
     public Tensor AddBranchForwardInto(ILinearKernel linear, Tensor residual, PendingBranch? branch)
     {
         if (branch is not { } b) return ForwardInto(linear, residual);
-        if (b.Projection is { } projection && linear is not IQuantizedInputLinear { AcceptsQuantizedInput: true })
+        if (b.Projection is { } projection && linear is IQuantizedInputLinear { AcceptsQuantizedInput: true })
         {
-            using var normed = projection.ForwardAddNorm(b.Value, residual, Weight, Eps);
-            return linear.Forward(normed);
+            using var projected = projection.Forward(b.Value);
+            return AddForwardInto(linear, residual, projected);
         }
-        using var projected = b.Projection?.Forward(b.Value);
-        return AddForwardInto(linear, residual, projected ?? b.Value);
+        using var normed = AddBranchForward(residual, b);
+        return linear.Forward(normed);
     }
 
     public void Dispose() => Weight.Dispose();

@@ -56,9 +56,15 @@ public sealed class LlamaModel : ICausalLM
             pending?.Value.Dispose();
             pending = next;
         }
-        var delta = pending!.Value.Project();                                        // [T, H]
-        var last = Scalars.Add(residual.index_select(0, batch.LogitsRows), delta.index_select(0, batch.LogitsRows)); // [N, H]
-        var logits = _lmHeadLinear.Forward(_norm.Forward(last)).to(ScalarType.Float32);
+        Tensor normed;                                                               // [N, H]
+        if (batch.LogitsRows.shape[0] == batch.NumTokens)                            // every row, in order (decode): nothing to select
+            normed = _norm.AddBranchForward(residual, pending!.Value);
+        else
+        {
+            var delta = pending!.Value.Project();                                    // [T, H]
+            normed = _norm.Forward(Scalars.Add(residual.index_select(0, batch.LogitsRows), delta.index_select(0, batch.LogitsRows)));
+        }
+        var logits = _lmHeadLinear.Forward(normed).to(ScalarType.Float32);
         return logits.MoveToOuterDisposeScope();
     }
 
