@@ -2,9 +2,10 @@
 # Round AP: build; the group-wise kernel tests with the add-norm epilogue on (INFERENCE_GROUPWISE_ADD_NORM_EPILOGUE=1),
 # the argmax and CUDA ZeroQuant tests (Llama decode steps through the epilogue); then Llama-3-8B batch-1 decode (dummy
 # weights, 128 + 128 tokens) in W4A16 as it is, with the add-norm epilogue, with 1 of the group-wise kernel's ring
-# stages copied before its wait instead of 3 (INFERENCE_GROUPWISE_A16_EARLY_STAGES=1), with the native argmax
-# (INFERENCE_NATIVE_ARGMAX=1), and bf16 without and with it (the arguments' VARIANT-ROUND runs, or two rounds of all in
-# opposite orders); then, while time is left, a CUPTI profile (profile-decode.sh) of W4A16 with the add-norm epilogue.
+# stages copied before its wait instead of 3 (INFERENCE_GROUPWISE_A16_EARLY_STAGES=1), with libtorch's argmax
+# (INFERENCE_NATIVE_ARGMAX=0; w4-ta, bf16-ta), with the paged decode kernel's cluster of splits capped at 8 (w4-s8), and
+# bf16 (the arguments' VARIANT-ROUND runs, or two rounds of w4, w4-an, w4-e1, w4-ta, bf16 and bf16-ta in opposite
+# orders); then, while time is left, a CUPTI profile (profile-decode.sh) of W4A16 with the add-norm epilogue.
 set -o pipefail
 cd "$(dirname "$0")/../../.."
 exec > >(tee $OUT/roundAP.log) 2>&1
@@ -14,14 +15,14 @@ source tests/scripts/gpu/profile-decode.sh
 echo "ready at ${SECONDS}s on $(nvidia-smi --query-gpu=name --format=csv,noheader)"
 AN="INFERENCE_GROUPWISE_ADD_NORM_EPILOGUE=1"
 gpu_tests 150 tests "$AN" GroupwiseKernelTests CudaZeroQuantTests ArgmaxKernelTests
-declare -A settings=([w4]="" [w4-an]="$AN" [w4-e1]="INFERENCE_GROUPWISE_A16_EARLY_STAGES=1" [w4-am]="INFERENCE_NATIVE_ARGMAX=1"
-                     [bf16]="" [bf16-am]="INFERENCE_NATIVE_ARGMAX=1")
+declare -A settings=([w4]="" [w4-an]="$AN" [w4-e1]="INFERENCE_GROUPWISE_A16_EARLY_STAGES=1" [w4-ta]="INFERENCE_NATIVE_ARGMAX=0"
+                     [w4-s8]="INFERENCE_PAGED_CLUSTER_SPLITS=8" [bf16]="" [bf16-ta]="INFERENCE_NATIVE_ARGMAX=0")
 bench() {  # bench VARIANT ROUND
   local q=""; [[ $1 == w4* ]] && q="--quantization zeroquant"
   bench_run $1-$2 "${settings[$1]}" --input-len 128 --output-len 128 --concurrency 1 $q
 }
 # Arguments: VARIANT-ROUND pairs to run in that order (by default two rounds of all six in opposite orders).
-runs=("$@"); [ ${#runs[@]} = 0 ] && runs=(w4-a w4-an-a w4-e1-a w4-am-a bf16-a bf16-am-a bf16-am-b bf16-b w4-am-b w4-e1-b w4-an-b w4-b)
+runs=("$@"); [ ${#runs[@]} = 0 ] && runs=(w4-a w4-an-a w4-e1-a w4-ta-a bf16-a bf16-ta-a bf16-ta-b bf16-b w4-ta-b w4-e1-b w4-an-b w4-b)
 for r in "${runs[@]}"; do bench ${r%-*} ${r##*-}; done
 [ $(left) -gt 60 ] && (export $AN; OUT=/tmp/res/profiles; mkdir -p $OUT; profile_decode w4-an --quantization zeroquant) |
   grep -E "tpot|groupwise|paged_decode|rms_norm|argmax" | head -20
