@@ -27,20 +27,49 @@ __device__ __forceinline__ void load8_l2(const T* p, float (&f)[8]) {
   for (int e = 0; e < 8; e++) f[e] = to_f(h[e]);
 }
 
+// A thread's part of a tile's epilogue: the tile's 16·RB channels × 8·MT tokens, element i = channel i mod 16·RB of
+// token i / (16·RB), go to consecutive threads of the block's Threads in turn.
+template <int Threads, int RB, int MT>
+struct AddNormElements {
+  static constexpr int kChannels = 16 * RB, kElements = kChannels * MT * 8, kPerThread = (kElements + Threads - 1) / Threads;
+  static_assert(kChannels <= 32 && 32 % kChannels == 0 && MT * 8 <= kAddNormTokens, "a token's channels within one warp");
+  static_assert(kElements % 32 == 0, "whole warps per element pass");
+};
+
+// The add-norm epilogue's state in a thread of the kernel: its arguments, and the residual values its elements of
+// the tile being computed add to, loaded when the block starts the tile (after the wait for the kernel that wrote
+// them) so that the tile's store does not wait for them.
+template <typename T, int Threads, int RB, int MT>
+struct AddNormTile {
+  using Elements = AddNormElements<Threads, RB, MT>;
+  GroupwiseAddNorm args;
+  T residual[Elements::kPerThread];
+
+  __device__ __forceinline__ void load_residual(int M, int N, int n0) {
+    const T* const r = static_cast<const T*>(args.residual);
+#pragma unroll
+    for (int j = 0; j < Elements::kPerThread; j++) {
+      const int i = j * Threads + threadIdx.x, c = i % Elements::kChannels, m = i / Elements::kChannels;
+      if (i < Elements::kElements && n0 + c < N && m < M) residual[j] = r[(int64_t)m * args.residual_stride + n0 + c];
+    }
+  }
+};
+
 // A tile's store: acc [RB][MT][4] are the Warps warps' partial sums of channels n0.. (16·RB of them) for 8·MT tokens.
-// Consecutive threads take consecutive channels of a token, so a token's 16·RB channels (at most a warp) add their
-// squares with shuffles; the tile's first channel's thread writes the sum.
+// Each element's h = T(residual + T(y)) goes back to the residual; a token's 16·RB channels (at most a warp) add their
+// squares with shuffles, and the tile's first channel's thread writes the sum.
 template <int Warps, int RB, int MT, typename T>
 __device__ __forceinline__ void store_add_norm_tile(const float (&acc)[RB][MT][4], int warp, const T* __restrict__ bias, int M, int N, int n0,
-                                                    int tile, int buffer, const GroupwiseAddNorm& a) {
-  constexpr int kChannels = 16 * RB, kElements = kChannels * MT * 8;
-  static_assert(kChannels <= 32 && 32 % kChannels == 0 && MT * 8 <= kAddNormTokens, "a token's channels within one warp");
+                                                    int tile, int buffer, const AddNormTile<T, Warps * 32, RB, MT>& state) {
+  using Elements = AddNormElements<Warps * 32, RB, MT>;
+  constexpr int kChannels = Elements::kChannels;
   const auto& red = share_partials<Warps, 1, MT, 2>(acc, warp, 0, buffer);
-  T* const residual = static_cast<T*>(a.residual);
-  float* const sums = static_cast<float*>(a.workspace);
-  for (int base = 0; base < kElements; base += blockDim.x) {
-    const int i = base + threadIdx.x;
-    if (i >= kElements) break;  // warp-uniform: kElements is a multiple of 32
+  T* const residual = static_cast<T*>(state.args.residual);
+  float* const sums = static_cast<float*>(state.args.workspace);
+#pragma unroll
+  for (int j = 0; j < Elements::kPerThread; j++) {
+    const int i = j * Warps * 32 + threadIdx.x;
+    if (i >= Elements::kElements) break;  // warp-uniform
     const int c = i % kChannels, m = i / kChannels, n = n0 + c;
     float square = 0.f;
     if (n < N && m < M) {
@@ -48,9 +77,8 @@ __device__ __forceinline__ void store_add_norm_tile(const float (&acc)[RB][MT][4
 #pragma unroll
       for (int wv = 0; wv < Warps; wv++) v += red[wv][c][m];
       if (bias) v += to_f(bias[n]);
-      T* const r = residual + (int64_t)m * a.residual_stride + n;
-      const T h = from_f<T>(to_f(*r) + to_f(from_f<T>(v)));
-      *r = h;
+      const T h = from_f<T>(to_f(state.residual[j]) + to_f(from_f<T>(v)));
+      residual[(int64_t)m * state.args.residual_stride + n] = h;
       square = to_f(h) * to_f(h);
     }
 #pragma unroll

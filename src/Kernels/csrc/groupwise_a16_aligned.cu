@@ -100,6 +100,9 @@ __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<MT, RB>)
     x_ok[j] = true;
   }
   float acc[RB][MT][4] = {};
+  // AddNorm: the arguments and the residual values of the tile being computed (a placeholder for the other epilogues).
+  std::conditional_t<Ep == Epilogue::AddNorm, AddNormTile<T, kWarps * 32, RB, MT>, std::nullptr_t> add_norm_tile{};
+  if constexpr (Ep == Epilogue::AddNorm) add_norm_tile.args = add_norm;
 
   // [stage][chunk u or row tile b][row lo/hi]. At one token the zero points stay as loaded (one byte, or at G = 128
   // with two chunks per stage both chunks' bytes) and become floats where the stage is computed: converted where they
@@ -171,6 +174,8 @@ __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<MT, RB>)
       issue((st + kStages - 1) % kStages);  // the stage computed one step ago
       cp_async_wait<kStages - 1>();         // this stage's copies have landed
       if (out.tile < tiles) {               // block-uniform
+        if constexpr (Ep == Epilogue::AddNorm)
+          if (out.step == 0) add_norm_tile.load_residual(M, N, out.tile * kTileChannels * RB);
         const int c = split * U + out.step * kStep<RB>;
         if (c < chunks) {  // warp-uniform
           if constexpr (XShared) {
@@ -191,7 +196,7 @@ __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<MT, RB>)
             groupwise_a16::a16_tiles_int4<T, MT, RB>(acc, q, sc[st], z, x_row, c * 128);
           }
         }
-        if (out.step == steps - 1) finish_tile<kWarps, Ep>(acc, split, y, bias, M, N, out.tile * kTileChannels * RB, y_stride, out, &add_norm);
+        if (out.step == steps - 1) finish_tile<kWarps, Ep>(acc, split, y, bias, M, N, out.tile * kTileChannels * RB, y_stride, out, add_norm_tile);
         out.advance(steps);
       }
     }

@@ -3,6 +3,7 @@
 // tile boundaries, so the next tile's weights are in flight while a tile's warps meet in shared memory and store.
 #pragma once
 #include <algorithm>
+#include <cstddef>
 #include "add_norm_epilogue.cuh"
 #include "mma_partials.cuh"
 #include "row_ops.cuh"
@@ -33,9 +34,10 @@ enum class Epilogue { Store, Gated, AddNorm };
 // Gated, the gated MLP's gate/up projection giving silu(gate)·up: each 16-channel row group holds 8 gate channels, then
 // the same 8 channels' up rows (half = N/2 rows further), and y [M, N/2] gets silu_mul of the two, each first rounded to
 // T with its bias (bias: [N], gate then up), which is what storing the projection and then silu_mul computes.
-template <int Warps, Epilogue Ep = Epilogue::Store, int RB, int MT, typename T>
+// AddNorm: add_norm is the thread's AddNormTile (the other epilogues take no state).
+template <int Warps, Epilogue Ep = Epilogue::Store, int RB, int MT, typename T, typename AddNormState = std::nullptr_t>
 __device__ __forceinline__ void finish_tile(float (&acc)[RB][MT][4], int warp, T* __restrict__ y, const T* __restrict__ bias, int M, int N,
-                                            int n0, int64_t y_stride, const StreamCursor& out, const GroupwiseAddNorm* add_norm = nullptr) {
+                                            int n0, int64_t y_stride, const StreamCursor& out, const AddNormState& add_norm = nullptr) {
   const int buffer = (out.tile / gridDim.x) & 1;
   if constexpr (Ep == Epilogue::Gated) {
     const auto& red = share_partials<Warps, 1, MT, 2>(acc, warp, 0, buffer);
@@ -50,7 +52,7 @@ __device__ __forceinline__ void finish_tile(float (&acc)[RB][MT][4], int warp, T
       y[(int64_t)m * y_stride + n] = from_f<T>(silu_mul<T>(to_f(from_f<T>(gate)), to_f(from_f<T>(up))));
     }
   } else if constexpr (Ep == Epilogue::AddNorm) {
-    store_add_norm_tile<Warps>(acc, warp, bias, M, N, n0, out.tile, buffer, *add_norm);
+    store_add_norm_tile<Warps>(acc, warp, bias, M, N, n0, out.tile, buffer, add_norm);
   } else {
     reduce_partials_store<Warps, 1, MT, 2>(acc, warp, 0, y, bias, M, N, n0, y_stride, [](float sum, int, int) { return sum; }, buffer);
   }
