@@ -205,7 +205,6 @@ int ik_rotary_qk_cache(at::Tensor* qkv, at::Tensor* positions, at::Tensor* cos, 
   IK_CATCH(-1)
 }
 
-// out [T,I] = silu(gate_up[:, :I]) * gate_up[:, I:], both contiguous.
 // out [B] int64 = argmax over each row of logits [B, V] (float32/float16/bfloat16, rows contiguous), torch.argmax's pick.
 int ik_argmax_rows(at::Tensor* out, at::Tensor* logits) {
   IK_TRY
@@ -217,13 +216,14 @@ int ik_argmax_rows(at::Tensor* out, at::Tensor* logits) {
   const int parts = argmax_parts((int)cols);
   at::Tensor part_v = at::empty({rows, parts}, logits->options().dtype(at::kFloat));
   at::Tensor part_i = at::empty({rows, parts}, logits->options().dtype(at::kInt));
-  auto err = launch_argmax_rows(dtype_code(logits->scalar_type()), out->data_ptr<int64_t>(), logits->data_ptr(), (int)rows, (int)cols,
-                                logits->stride(0), part_v.data_ptr<float>(), part_i.data_ptr<int32_t>(), at::cuda::getCurrentCUDAStream());
-  check(err == cudaSuccess, std::string("argmax_rows launch failed: ") + cudaGetErrorString(err));
+  check_launch(launch_argmax_rows(dtype_code(logits->scalar_type()), out->data_ptr<int64_t>(), logits->data_ptr(), (int)rows, (int)cols,
+                                  logits->stride(0), part_v.data_ptr<float>(), part_i.data_ptr<int32_t>(), at::cuda::getCurrentCUDAStream()),
+               "argmax_rows");
   return 0;
   IK_CATCH(-1)
 }
 
+// out [T,I] = silu(gate_up[:, :I]) * gate_up[:, I:], both contiguous.
 int ik_silu_mul(at::Tensor* out, at::Tensor* gate_up) {
   IK_TRY
   check(out->is_cuda() && gate_up->is_cuda() && out->is_contiguous() && gate_up->is_contiguous(), "silu_mul: contiguous CUDA tensors expected");

@@ -81,6 +81,12 @@ void run_a16(at::Tensor& out, const at::Tensor& x, const at::Tensor& packed, con
                "groupwise_gemm");
 }
 
+// Whether x can go to the aligned streaming kernel's epilogue variants as it is: rows run_a16 would not give the
+// Hopper kernel, starting on 16-byte boundaries.
+bool streams_x(int bits, int group, int64_t M, const at::Tensor& x, cudaStream_t stream) {
+  return !groupwise_gemm_sm90_supports(bits, group, M, x.data_ptr(), x.stride(0), stream) && ik::aligned16(x) && x.stride(0) % 8 == 0;
+}
+
 }  // namespace
 
 extern "C" {
@@ -120,8 +126,7 @@ int ik_groupwise_gemm_gated(at::Tensor* out, at::Tensor* x, at::Tensor* packed, 
   c10::cuda::CUDAGuard guard(x->device());
   auto stream = at::cuda::getCurrentCUDAStream();
   const int dtype = ik::dtype_code(x->scalar_type());
-  if (groupwise_a16_gated_supports(bits, group, (int)M, (int)N, (int)K) &&
-      !groupwise_gemm_sm90_supports(bits, group, M, x->data_ptr(), x->stride(0), stream) && ik::aligned16(*x) && x->stride(0) % 8 == 0) {
+  if (groupwise_a16_gated_supports(bits, group, (int)M, (int)N, (int)K) && streams_x(bits, group, M, *x, stream)) {
     check_launch(launch_groupwise_gemm_a16_gated(dtype, out->data_ptr(), x->data_ptr(), packed->data_ptr<int32_t>(), scales->data_ptr<float>(),
                                                  zeros ? zeros->data_ptr<uint8_t>() : nullptr, bias ? bias->data_ptr() : nullptr, (int)M, (int)N,
                                                  (int)K, group, x->stride(0), N / 2, stream),
@@ -161,8 +166,7 @@ int ik_groupwise_gemm_add_norm(at::Tensor* out, at::Tensor* residual, at::Tensor
   c10::cuda::CUDAGuard guard(x->device());
   auto stream = at::cuda::getCurrentCUDAStream();
   const int dtype = ik::dtype_code(x->scalar_type());
-  if (groupwise_a16_add_norm_supports(bits, group, (int)M, (int)N, (int)K) &&
-      !groupwise_gemm_sm90_supports(bits, group, M, x->data_ptr(), x->stride(0), stream) && ik::aligned16(*x) && x->stride(0) % 8 == 0 &&
+  if (groupwise_a16_add_norm_supports(bits, group, (int)M, (int)N, (int)K) && streams_x(bits, group, M, *x, stream) &&
       ik::aligned16(*residual) && residual->stride(0) % 8 == 0 && ik::aligned16(*out) && ik::aligned16(*norm_weight)) {
     const GroupwiseAddNorm add_norm{residual->data_ptr(), residual->stride(0), out->data_ptr(), N, norm_weight->data_ptr(), (float)eps,
                                     workspace->data_ptr()};
