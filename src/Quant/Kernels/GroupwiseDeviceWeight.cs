@@ -97,7 +97,7 @@ public sealed class GroupwiseDeviceWeight : IDisposable
     public Tensor Forward16(Tensor x, Tensor? bias)
     {
         if (x.dtype is ScalarType.Float16 or ScalarType.BFloat16)
-            return Kernels.GroupwiseGemm(x.stride(1) == 1 ? x : x.contiguous(), Packed, Scales, Zeros, bias, Bits, GroupSize);
+            return Kernels.GroupwiseGemm(UnitStrideRows(x), Packed, Scales, Zeros, bias, Bits, GroupSize);
         using var w = Kernels.GroupwiseDequantize(Packed, Scales, Zeros, Bits, GroupSize, x.dtype);
         return nn.functional.linear(x, w, bias);
     }
@@ -106,7 +106,7 @@ public sealed class GroupwiseDeviceWeight : IDisposable
     public Tensor ForwardGated16(Tensor x, Tensor? bias)
     {
         if (x.dtype is ScalarType.Float16 or ScalarType.BFloat16)
-            return Kernels.GroupwiseGemmGated(x.stride(1) == 1 ? x : x.contiguous(), Packed, Scales, Zeros, bias, Bits, GroupSize);
+            return Kernels.GroupwiseGemmGated(UnitStrideRows(x), Packed, Scales, Zeros, bias, Bits, GroupSize);
         using var gateUp = Forward16(x, bias);
         return Kernels.SiluMul(gateUp);
     }
@@ -123,7 +123,7 @@ public sealed class GroupwiseDeviceWeight : IDisposable
             return Kernels.AddRmsNorm(residual, delta, normWeight, eps);
         }
         _addNormWorkspace ??= zeros(Kernels.GroupwiseAddNormWorkspaceBytes(OutFeatures), ScalarType.Byte, Packed.device).DetachFromDisposeScope();
-        return Kernels.GroupwiseGemmAddNorm(x.stride(1) == 1 ? x : x.contiguous(), residual, Packed, Scales, Zeros, bias, normWeight, eps,
+        return Kernels.GroupwiseGemmAddNorm(UnitStrideRows(x), residual, Packed, Scales, Zeros, bias, normWeight, eps,
             _addNormWorkspace, Bits, GroupSize);
     }
 
@@ -132,11 +132,14 @@ public sealed class GroupwiseDeviceWeight : IDisposable
     /// <summary>x [T, K] quantized to INT8 per token, then the A8 kernel; output in x's dtype.</summary>
     public Tensor Forward8(Tensor x, Tensor? bias)
     {
-        var (q, s) = Kernels.QuantizeRows(x.stride(1) == 1 ? x : x.contiguous(), null);
+        var (q, s) = Kernels.QuantizeRows(UnitStrideRows(x), null);
         using (q)
         using (s)
             return Kernels.GroupwiseGemmA8(q, s, Packed, Scales, Zeros, bias, Bits, GroupSize, x.dtype);
     }
+
+    /// <summary>x as the kernels take it: each row's elements adjacent (a row-strided view as it is, otherwise a copy).</summary>
+    private static Tensor UnitStrideRows(Tensor x) => x.stride(1) == 1 ? x : x.contiguous();
 
     public void Dispose()
     {
