@@ -6,7 +6,7 @@
 # (libtorch's argmax), w4-s8 (the paged decode kernel's cluster of splits capped at 8), bf16; w4-c64 and bf16-c64 with
 # 64 concurrent requests; suite-ROUND: the zeroquant kernel suite at 1, 16, 64 and 1024 tokens. Without arguments, two
 # rounds of w4, w4-an, w4-e1, w4-ta, bf16 and bf16-ta in opposite orders. Then, while time is left, a CUPTI profile
-# (profile-decode.sh) of W4A16 with the add-norm epilogue.
+# (profile-decode.sh) of W4A16 with the add-norm epilogue. ROUND_TEST_CLASSES and ROUND_TEST_SECONDS narrow the tests.
 set -o pipefail
 cd "$(dirname "$0")/../../.."
 exec > >(tee $OUT/roundAP.log) 2>&1
@@ -15,7 +15,7 @@ source tests/scripts/gpu/round-common.sh > /tmp/common.log 2>&1 || { head -60 /t
 source tests/scripts/gpu/profile-decode.sh
 echo "ready at ${SECONDS}s on $(nvidia-smi --query-gpu=name --format=csv,noheader)"
 AN="INFERENCE_GROUPWISE_ADD_NORM_EPILOGUE=1"
-gpu_tests 150 tests "$AN" GroupwiseKernelTests CudaZeroQuantTests ArgmaxKernelTests
+gpu_tests ${ROUND_TEST_SECONDS:-150} tests "$AN" ${ROUND_TEST_CLASSES:-GroupwiseKernelTests CudaZeroQuantTests ArgmaxKernelTests}
 declare -A settings=([w4]="" [w4-an]="$AN" [w4-e1]="INFERENCE_GROUPWISE_A16_EARLY_STAGES=1" [w4-ta]="INFERENCE_NATIVE_ARGMAX=0"
                      [w4-s8]="INFERENCE_PAGED_CLUSTER_SPLITS=8" [bf16]="" [bf16-ta]="INFERENCE_NATIVE_ARGMAX=0" [w4-c64]="" [bf16-c64]="")
 bench() {  # bench VARIANT ROUND (VARIANT ending in c64: 64 concurrent requests instead of one)
