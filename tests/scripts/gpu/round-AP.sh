@@ -4,9 +4,10 @@
 # of Llama-3-8B decode (dummy weights, 128 + 128 tokens, one request): w4 (W4A16 as it is), w4-an (the add-norm
 # epilogue), w4-e1 (1 of the group-wise kernel's ring stages copied before its wait instead of 3), w4-ta and bf16-ta
 # (libtorch's argmax), w4-s8, w4-s4, w4-s2 (the paged decode kernel's cluster of splits capped at 8, 4, 2), bf16;
-# w4-c64 and bf16-c64 with 64 concurrent requests; suite-ROUND: the zeroquant kernel suite at 1, 16, 64 and 1024 tokens. Without arguments, two
-# rounds of w4, w4-an, w4-e1, w4-ta, bf16 and bf16-ta in opposite orders. Then, while time is left, a CUPTI profile
-# (profile-decode.sh) of W4A16 with the add-norm epilogue. ROUND_TEST_CLASSES and ROUND_TEST_SECONDS narrow the tests.
+# w4-c64 and bf16-c64 with 64 concurrent requests; suite-ROUND: the zeroquant kernel suite at 1, 16, 64 and 1024
+# tokens. Without arguments, two rounds of w4, w4-an, w4-e1, w4-ta, bf16 and bf16-ta in opposite orders. Then, while
+# time is left, a CUPTI profile (profile-decode.sh) of W4A16 with the add-norm epilogue. ROUND_TEST_CLASSES and
+# ROUND_TEST_SECONDS narrow the tests.
 set -o pipefail
 cd "$(dirname "$0")/../../.."
 exec > >(tee $OUT/roundAP.log) 2>&1
