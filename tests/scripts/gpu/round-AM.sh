@@ -6,11 +6,7 @@
 # then silu_mul) and bf16; then batch-1 decode untraced, the three alternating twice.
 set -o pipefail
 cd "$(dirname "$0")/../../.."
-exec > >(tee $OUT/roundAM.log) 2>&1
-left() { echo $((${ROUND_SECONDS:-470} - SECONDS)); }
-source tests/scripts/gpu/round-common.sh > /tmp/common.log 2>&1 || { head -60 /tmp/common.log; exit 1; }
-source tests/scripts/gpu/profile-decode.sh
-echo "ready at ${SECONDS}s on $(nvidia-smi --query-gpu=name --format=csv,noheader)"
+source tests/scripts/gpu/round-start.sh roundAM
 gpu_tests 150 tests "" GroupwiseKernelTests CudaZeroQuantTests
 profile_decode w4a16 --quantization zeroquant
 export INFERENCE_GROUPWISE_GATED_EPILOGUE=0

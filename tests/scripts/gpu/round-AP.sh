@@ -10,11 +10,7 @@
 # ROUND_TEST_SECONDS narrow the tests.
 set -o pipefail
 cd "$(dirname "$0")/../../.."
-exec > >(tee $OUT/roundAP.log) 2>&1
-left() { echo $((${ROUND_SECONDS:-470} - SECONDS)); }
-source tests/scripts/gpu/round-common.sh > /tmp/common.log 2>&1 || { head -60 /tmp/common.log; exit 1; }
-source tests/scripts/gpu/profile-decode.sh
-echo "ready at ${SECONDS}s on $(nvidia-smi --query-gpu=name --format=csv,noheader)"
+source tests/scripts/gpu/round-start.sh roundAP
 AN="INFERENCE_GROUPWISE_ADD_NORM_EPILOGUE=1"
 gpu_tests ${ROUND_TEST_SECONDS:-150} tests "$AN" ${ROUND_TEST_CLASSES:-GroupwiseKernelTests CudaZeroQuantTests ArgmaxKernelTests}
 declare -A settings=([w4]="" [w4-an]="$AN" [w4-e1]="INFERENCE_GROUPWISE_A16_EARLY_STAGES=1" [w4-ta]="INFERENCE_NATIVE_ARGMAX=0"
