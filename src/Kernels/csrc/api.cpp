@@ -76,8 +76,7 @@ void paged_decode(at::Tensor* out, const at::Tensor& q, int64_t H, at::Tensor* k
   check_launch(launch_paged_decode_attention(dtype_code(q.scalar_type()), out->data_ptr(), workspace.defined() ? workspace.data_ptr<float>() : nullptr,
                                              q.data_ptr(), k_cache->data_ptr(), v_cache->data_ptr(), tables->data_ptr<int32_t>(),
                                              lens->data_ptr<int32_t>(), (int)B, (int)H, (int)KV, (int)D, block_size, (int)tables->size(1),
-                                             window, (float)scale, q.stride(0), out->stride(0), splits, paged_decode_split_tokens(), cluster, rope,
-                                             at::cuda::getCurrentCUDAStream()),
+                                             window, (float)scale, q.stride(0), out->stride(0), splits, cluster, rope, at::cuda::getCurrentCUDAStream()),
                "paged attention");
 }
 

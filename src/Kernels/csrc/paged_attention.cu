@@ -141,7 +141,7 @@ __global__ void __launch_bounds__(kWarps * 32, NH <= 4 ? 4 : 2)
 paged_decode_kernel(T* __restrict__ out, float* __restrict__ partial, const T* __restrict__ q, const T* __restrict__ k_cache,
                     const T* __restrict__ v_cache, const int32_t* __restrict__ tables, const int32_t* __restrict__ lens,
                     int heads, int kv_heads, int head_dim, int lanes_log2, BlockDiv bdiv, int max_blocks, int window,
-                    float scale, int64_t q_stride_b, int64_t out_stride_b, int split_tokens, PagedRope rope) {
+                    float scale, int64_t q_stride_b, int64_t out_stride_b, PagedRope rope) {
   pdl_start();
   extern __shared__ float smem[];  // [kWarps][nh][head_dim] accumulators, then [kWarps][NH] m and l
   constexpr int U = kUnroll<T>;
@@ -159,10 +159,7 @@ paged_decode_kernel(T* __restrict__ out, float* __restrict__ partial, const T* _
 
   const int ctx = lens[b];
   const int first = (window > 0 && ctx > window) ? ctx - window : 0;
-  // With split_tokens, a short range fills only its first `used` splits; the others take none and merge as empty.
-  const int range = ctx - first;
-  const int used = split_tokens > 0 ? max(1, min(splits, (range + split_tokens - 1) / split_tokens)) : splits;
-  const int per_split = (range + used - 1) / used;
+  const int per_split = (ctx - first + splits - 1) / splits;
   const int t_begin = first + split * per_split, t_end = min(ctx, t_begin + per_split);
 
   const int64_t slot_stride = (int64_t)kv_heads * head_dim, head_off = (int64_t)kvh * head_dim + d0;
@@ -366,8 +363,7 @@ int lanes_log2_for(int head_dim) {
 template <typename T, int NH, bool Rope, bool Cluster>
 cudaError_t launch_group(dim3 grid, int smem, cudaStream_t stream, T* out, float* partial, const T* q, const T* k, const T* v,
                          const int32_t* tables, const int32_t* lens, int heads, int kv_heads, int head_dim, int block_size,
-                         int max_blocks, int window, float scale, int64_t q_stride_b, int64_t out_stride_b, int split_tokens,
-                         PagedRope rope) {
+                         int max_blocks, int window, float scale, int64_t q_stride_b, int64_t out_stride_b, PagedRope rope) {
   constexpr auto kernel = paged_decode_kernel<T, NH, Rope, Cluster>;
   // The most any launch of this NH asks for (PagedDecode::run reserves m and l for kMaxGroup heads).
   if (auto err = allow_dynamic_smem<kernel>(kWarps * (NH * kMaxHeadDim + 2 * kMaxGroup) * 4); err != cudaSuccess) return err;
@@ -376,15 +372,15 @@ cudaError_t launch_group(dim3 grid, int smem, cudaStream_t stream, T* out, float
   const dim3 shape = Cluster ? dim3(grid.z, grid.y, grid.x) : grid;
   launch_pdl_cluster(kernel, shape, dim3(kWarps * 32), smem, stream, Cluster ? (int)grid.z : 1, out, partial, q, k, v, tables, lens,
                      heads, kv_heads, head_dim, lanes_log2_for(head_dim), BlockDiv::of(block_size), max_blocks, window, scale,
-                     q_stride_b, out_stride_b, split_tokens, rope);
+                     q_stride_b, out_stride_b, rope);
   return cudaGetLastError();
 }
 
 template <typename T> struct PagedDecode {
   static cudaError_t run(void* out_, float* partial, const void* q_, void* k_, void* v_, const int32_t* tables,
                          const int32_t* lens, int batch, int heads, int kv_heads, int head_dim, int block_size, int max_blocks,
-                         int window, float scale, int64_t q_stride_b, int64_t out_stride_b, int splits, int split_tokens,
-                         bool cluster, const PagedRope* rope, cudaStream_t stream) {
+                         int window, float scale, int64_t q_stride_b, int64_t out_stride_b, int splits, bool cluster,
+                         const PagedRope* rope, cudaStream_t stream) {
     T* out = static_cast<T*>(out_);
     const T *q = static_cast<const T*>(q_), *k = static_cast<const T*>(k_), *v = static_cast<const T*>(v_);
     const int group = heads / kv_heads, sub_groups = (group + kMaxGroup - 1) / kMaxGroup;
@@ -396,7 +392,7 @@ template <typename T> struct PagedDecode {
     auto launch = [&](auto nh_tag, auto rope_tag, auto cluster_tag) {
       return launch_group<T, decltype(nh_tag)::value, decltype(rope_tag)::value, decltype(cluster_tag)::value>(
           grid, smem, stream, out, partial, q, k, v, tables, lens, heads, kv_heads, head_dim, block_size, max_blocks, window, scale,
-          q_stride_b, out_stride_b, split_tokens, r);
+          q_stride_b, out_stride_b, r);
     };
     auto with_flags = [&](auto nh_tag) {
       using On = std::true_type;
@@ -429,14 +425,6 @@ int paged_decode_cluster_splits() {
   return n;
 }
 
-int paged_decode_split_tokens() {
-  static const int n = [] {
-    const int v = env_int("INFERENCE_PAGED_SPLIT_TOKENS");
-    return v > 0 ? v : 0;
-  }();
-  return n;
-}
-
 int paged_decode_splits(int batch, int kv_heads, int heads, int max_context, int num_sms, int max_splits) {
   const int group = heads / kv_heads, blocks = batch * kv_heads * ((group + kMaxGroup - 1) / kMaxGroup);
   int splits = (2 * num_sms + blocks - 1) / blocks;             // about two blocks per SM
@@ -449,12 +437,11 @@ int paged_decode_splits(int batch, int kv_heads, int heads, int max_context, int
 cudaError_t launch_paged_decode_attention(int dtype, void* out, float* workspace, const void* q, void* k_cache, void* v_cache,
                                           const int32_t* tables, const int32_t* lens, int batch, int heads, int kv_heads,
                                           int head_dim, int block_size, int max_blocks, int window, float scale, int64_t q_stride_b,
-                                          int64_t out_stride_b, int splits, int split_tokens, bool cluster, const PagedRope* rope,
+                                          int64_t out_stride_b, int splits, bool cluster, const PagedRope* rope,
                                           cudaStream_t stream) {
   if (head_dim > 256 || head_dim % 8 != 0 || heads % kv_heads != 0 || splits > kMaxSplits || (cluster && splits > kMaxClusterSplits) ||
       (splits > 1 && !cluster && workspace == nullptr))
     return cudaErrorInvalidValue;
   return dispatch_dtype<PagedDecode>(dtype, out, workspace, q, k_cache, v_cache, tables, lens, batch, heads, kv_heads, head_dim,
-                                     block_size, max_blocks, window, scale, q_stride_b, out_stride_b, splits, split_tokens, cluster, rope,
-                                     stream);
+                                     block_size, max_blocks, window, scale, q_stride_b, out_stride_b, splits, cluster, rope, stream);
 }

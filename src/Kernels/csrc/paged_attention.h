@@ -18,8 +18,6 @@ int paged_decode_cluster_splits();
 // worth at least 64 tokens of max_context, at most max_splits (kMaxSplits, or paged_decode_cluster_splits()).
 // Depends on shapes only, so a captured graph keeps it.
 int paged_decode_splits(int batch, int kv_heads, int heads, int max_context, int num_sms, int max_splits);
-// INFERENCE_PAGED_SPLIT_TOKENS (0, the default, when unset): the `split_tokens` argument below that launches take.
-int paged_decode_split_tokens();
 
 // The decode step's rotary embedding and cache write done by the attention kernel rather than a launch of their own.
 // q then points at the qkv rows [B, (H + 2·KV)·D] as the projection wrote them (q_stride_b elements apart): every block
@@ -42,12 +40,9 @@ struct PagedRope {
 // cluster:   (compute capability 9.0+) a sequence's splits run as one thread-block cluster and merge their partial
 //            softmaxes through distributed shared memory, bit-equal to the workspace and the second kernel otherwise
 //            launched; splits at most kMaxClusterSplits.
-// split_tokens: 0, or the fewest tokens a split takes: a sequence attending to R positions then fills only
-//            ceil(R / split_tokens) of its splits (at least 1, at most `splits`), and the rest take none. `splits`
-//            follows the block table's width (under a CUDA graph, the model's context), this the lengths in `lens`.
 // rope:      null when q is rotated and the caches hold the step's token; else see PagedRope (the caches are written).
 cudaError_t launch_paged_decode_attention(int dtype, void* out, float* workspace, const void* q, void* k_cache, void* v_cache,
                                           const int32_t* tables, const int32_t* lens, int batch, int heads, int kv_heads,
                                           int head_dim, int block_size, int max_blocks, int window, float scale, int64_t q_stride_b,
-                                          int64_t out_stride_b, int splits, int split_tokens, bool cluster, const PagedRope* rope,
+                                          int64_t out_stride_b, int splits, bool cluster, const PagedRope* rope,
                                           cudaStream_t stream);

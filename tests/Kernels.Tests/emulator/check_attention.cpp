@@ -10,12 +10,10 @@
 
 namespace checks {
 
-// kernel-checks attention DTYPE B H KV D BLOCK_SIZE MAX_CONTEXT WINDOW SPLITS [SPLIT_TOKENS] (SPLITS 0: the launcher's
-// choice for 132 SMs; SPLIT_TOKENS, default 0: the launch's split_tokens). Sequence 0 has MAX_CONTEXT tokens, the others
-// random lengths from 1.
+// kernel-checks attention DTYPE B H KV D BLOCK_SIZE MAX_CONTEXT WINDOW SPLITS (SPLITS 0: the launcher's choice for 132
+// SMs). Sequence 0 has MAX_CONTEXT tokens, the others random lengths from 1.
 int attention(int argc, char** argv) {
-  if (argc != 11 && argc != 12) usage("attention takes 9 or 10 arguments");
-  const int split_tokens = argc == 12 ? to_int(argv[11]) : 0;
+  if (argc != 11) usage("attention takes 9 arguments");
   const Dtype t = parse_dtype(argv[2]);
   const int B = to_int(argv[3]), H = to_int(argv[4]), KV = to_int(argv[5]), D = to_int(argv[6]), bs = to_int(argv[7]);
   const int max_context = to_int(argv[8]), window = to_int(argv[9]);
@@ -42,8 +40,8 @@ int attention(int argc, char** argv) {
   Buffer<float> ws(splits > 1 ? (size_t)B * H * splits * (D + 2) : 0);
   const float scale = 1.f / std::sqrt((float)D);
   const cudaError_t err = launch_paged_decode_attention(t.code, out.mem.p, splits > 1 ? ws.p : nullptr, q.p, k.p, v.p, tables.p, lens.p, B, H,
-                                                        KV, D, bs, max_blocks, window, scale, qs, out.stride, splits, split_tokens,
-                                                        false, nullptr, nullptr);
+                                                        KV, D, bs, max_blocks, window, scale, qs, out.stride, splits, false, nullptr,
+                                                        nullptr);
   // softmax(scale · q·kᵀ) · v over the attended positions, in double. Bound: float sums over the context and the head
   // dimension (exp-weighted values up to max|v|), then the output's rounding.
   std::vector<double> ref((size_t)B * H * D), bound(ref.size());
@@ -77,17 +75,15 @@ int attention(int argc, char** argv) {
   return report("paged decode attention", out, ref, bound, err);
 }
 
-// kernel-checks attention-fused DTYPE B H KV D BLOCK_SIZE MAX_CONTEXT WINDOW SPLITS ROW_PAD ROPE CLUSTER [SPLIT_TOKENS]: a decode
+// kernel-checks attention-fused DTYPE B H KV D BLOCK_SIZE MAX_CONTEXT WINDOW SPLITS ROW_PAD ROPE CLUSTER: a decode
 // step's unrotated qkv [B, (H + 2·KV)·D + ROW_PAD], lengths as in `attention`, positions lens − 1 and slots those of
 // the last token in the block tables (whose cache rows start as garbage). Reference: launch_rotary_qk_cache on a copy
 // of qkv, then the kernel on the rotated q with the workspace and the combine kernel. The kernel with PagedRope (ROPE
 // 1, on qkv itself) or on the reference's rotated copy (ROPE 0), in clusters of its splits (CLUSTER 1) or not, must
 // equal it bit for bit: the outputs, both caches in full (the step's rows written, nothing else touched), and with
 // ROPE, qkv left as it was. SPLITS 0: the launcher's choice for 132 SMs (at most kMaxClusterSplits with CLUSTER).
-// SPLIT_TOKENS (default 0): both launches' split_tokens.
 int attention_fused(int argc, char** argv) {
-  if (argc != 14 && argc != 15) usage("attention-fused takes 12 or 13 arguments");
-  const int split_tokens = argc == 15 ? to_int(argv[14]) : 0;
+  if (argc != 14) usage("attention-fused takes 12 arguments");
   const Dtype t = parse_dtype(argv[2]);
   const int B = to_int(argv[3]), H = to_int(argv[4]), KV = to_int(argv[5]), D = to_int(argv[6]), bs = to_int(argv[7]);
   const int max_context = to_int(argv[8]), window = to_int(argv[9]), pad = to_int(argv[11]);
@@ -139,7 +135,7 @@ int attention_fused(int argc, char** argv) {
   cudaError_t err = launch_rotary_qk_cache(t.code, qkv_ref.p, positions.p, cos_t.p, sin_t.p, B, H, KV, D, qs, k_ref.p, v_ref.p, slots.p, nullptr);
   if (err == cudaSuccess)
     err = launch_paged_decode_attention(t.code, ref.mem.p, splits > 1 ? ws.p : nullptr, qkv_ref.p, k_ref.p, v_ref.p, tables.p, lens.p, B, H,
-                                        KV, D, bs, max_blocks, window, scale, qs, ref.stride, splits, split_tokens, false, nullptr, nullptr);
+                                        KV, D, bs, max_blocks, window, scale, qs, ref.stride, splits, false, nullptr, nullptr);
   if (err == cudaSuccess && !with_rope) {  // the variant reads the reference's rotated q and caches
     std::memcpy(qkv.p, qkv_ref.p, qkv_bytes);
     std::memcpy(k.p, k_ref.p, cache_bytes);
@@ -148,8 +144,8 @@ int attention_fused(int argc, char** argv) {
   const PagedRope rope{positions.p, cos_t.p, sin_t.p, slots.p};
   if (err == cudaSuccess)
     err = launch_paged_decode_attention(t.code, out.mem.p, splits > 1 && !cluster ? ws.p : nullptr, qkv.p, k.p, v.p, tables.p, lens.p, B, H,
-                                        KV, D, bs, max_blocks, window, scale, qs, out.stride, splits, split_tokens, cluster,
-                                        with_rope ? &rope : nullptr, nullptr);
+                                        KV, D, bs, max_blocks, window, scale, qs, out.stride, splits, cluster, with_rope ? &rope : nullptr,
+                                        nullptr);
   if (err != cudaSuccess) {
     std::printf("FAIL attention-fused: launch returned %d\n", (int)err);
     return 1;

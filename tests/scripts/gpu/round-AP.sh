@@ -3,23 +3,19 @@
 # the argmax and CUDA ZeroQuant tests (Llama decode steps through the epilogue); then the arguments' VARIANT-ROUND runs
 # of Llama-3-8B decode (dummy weights, 128 + 128 tokens, one request): w4 (W4A16 as it is), w4-an (the add-norm
 # epilogue), w4-e1 (1 of the group-wise kernel's ring stages copied before its wait instead of 3), w4-ta and bf16-ta
-# (libtorch's argmax), w4-s8, w4-s4, w4-s2 (the paged decode kernel's cluster of splits capped at 8, 4, 2), w4-t64 and
-# w4-t32 (a sequence's splits filled only as far as 64 or 32 tokens each go: INFERENCE_PAGED_SPLIT_TOKENS), bf16;
+# (libtorch's argmax), w4-s8, w4-s4, w4-s2 (the paged decode kernel's cluster of splits capped at 8, 4, 2), bf16;
 # w4-c64 and bf16-c64 with 64 concurrent requests; suite-ROUND: the zeroquant kernel suite at 1, 16, 64 and 1024
 # tokens. Without arguments, two rounds of w4, w4-an, w4-e1, w4-ta, bf16 and bf16-ta in opposite orders. Then, while
 # time is left, a CUPTI profile (profile-decode.sh) of W4A16 with the add-norm epilogue. ROUND_TEST_CLASSES and
-# ROUND_TEST_SECONDS narrow the tests; with a w4-t variant asked for, PagedAttentionKernelTests and CudaEngineTests
-# (greedy requests under CUDA graphs) also run with INFERENCE_PAGED_SPLIT_TOKENS=64.
+# ROUND_TEST_SECONDS narrow the tests.
 set -o pipefail
 cd "$(dirname "$0")/../../.."
 source tests/scripts/gpu/round-start.sh roundAP
 AN="INFERENCE_GROUPWISE_ADD_NORM_EPILOGUE=1"
 gpu_tests ${ROUND_TEST_SECONDS:-150} tests "$AN" ${ROUND_TEST_CLASSES:-GroupwiseKernelTests CudaZeroQuantTests ArgmaxKernelTests}
-[[ " $* " == *" w4-t"* ]] && gpu_tests 60 tests-t64 "INFERENCE_PAGED_SPLIT_TOKENS=64" PagedAttentionKernelTests CudaEngineTests
 declare -A settings=([w4]="" [w4-an]="$AN" [w4-e1]="INFERENCE_GROUPWISE_A16_EARLY_STAGES=1" [w4-ta]="INFERENCE_NATIVE_ARGMAX=0"
                      [w4-s8]="INFERENCE_PAGED_CLUSTER_SPLITS=8" [w4-s4]="INFERENCE_PAGED_CLUSTER_SPLITS=4"
-                     [w4-s2]="INFERENCE_PAGED_CLUSTER_SPLITS=2" [w4-t64]="INFERENCE_PAGED_SPLIT_TOKENS=64"
-                     [w4-t32]="INFERENCE_PAGED_SPLIT_TOKENS=32" [bf16]="" [bf16-ta]="INFERENCE_NATIVE_ARGMAX=0" [w4-c64]="" [bf16-c64]="")
+                     [w4-s2]="INFERENCE_PAGED_CLUSTER_SPLITS=2" [bf16]="" [bf16-ta]="INFERENCE_NATIVE_ARGMAX=0" [w4-c64]="" [bf16-c64]="")
 bench() {  # bench VARIANT ROUND (VARIANT ending in c64: 64 concurrent requests instead of one)
   local q="" c=1
   [[ $1 == w4* ]] && q="--quantization zeroquant"
