@@ -131,53 +131,6 @@ public sealed class GroupwiseKernelTests(CudaFixture cuda) : IClassFixture<CudaF
             }
     }
 
-    /// <summary>
-    /// A residual-branch projection with the residual add and the next RMSNorm: on 1-16 rows the aligned kernel's
-    /// epilogue adds and normalises (with INFERENCE_GROUPWISE_ADD_NORM_EPILOGUE=1; the GEMM then the add-norm kernel
-    /// otherwise, and past 16 rows or with INT8 codes). The residual is bit-equal to <see cref="NativeKernels.GroupwiseGemm"/>
-    /// then <see cref="NativeKernels.AddRmsNorm"/>; the normalised rows within two roundings of it (the sum of squares
-    /// is added in another order). Each case runs twice on one workspace, which the first call must leave zero.
-    /// </summary>
-    [Theory]
-    [InlineData(4, false, 128, 1, 4096, 4096)]   // one token: x in shared memory
-    [InlineData(4, true, 256, 3, 1000, 1024)]    // a partial last tile
-    [InlineData(4, false, 128, 16, 4096, 14336)] // two token tiles, down_proj's K
-    [InlineData(4, false, 128, 17, 264, 1024)]   // past 16 rows: the GEMM, then the add-norm kernel
-    [InlineData(8, false, 128, 1, 264, 1024)]    // INT8 codes: the general kernel, then the add-norm kernel
-    public void AddNormProjectionMatchesGemmThenAddRmsNorm(int bits, bool symmetric, int group, int m, int n, int k)
-    {
-        var device = cuda.Require();
-        using var dw = RandomWeight(device, m * 17 + n + k, bits, symmetric, group, n, k);
-        using var workspace = zeros(Kernels().GroupwiseAddNormWorkspaceBytes(n), ScalarType.Byte, device);
-        const double eps = 1e-5;
-        Scalar two = Scalars.Of(2), spread = Scalars.Of(0.2), floor = Scalars.Of(1e-6);
-        foreach (var dtype in new[] { ScalarType.BFloat16, ScalarType.Float16 })
-            foreach (var withBias in new[] { false, true })
-            {
-                using var scope = NewDisposeScope();
-                var x = randn([m, k], ScalarType.Float32, device).to(dtype);
-                var bias = withBias ? randn([n], dtype, device) : null;
-                var start = randn([m, n], ScalarType.Float32, device).mul(two).to(dtype);
-                var norm = randn([n], ScalarType.Float32, device).mul_(spread).add_(Scalars.OneF, Scalars.OneF).to(dtype);
-                var expectedResidual = start.clone();
-                var delta = Kernels().GroupwiseGemm(x, dw.Packed, dw.Scales, dw.Zeros, bias, bits, group);
-                var expected = Kernels().AddRmsNorm(expectedResidual, delta, norm, eps).to(ScalarType.Float32);
-                var roundings = Scalars.Of(2.5 * (dtype == ScalarType.BFloat16 ? Math.Pow(2, -8) : Math.Pow(2, -11)));
-                for (int call = 0; call < 2; call++)
-                {
-                    var residual = start.clone();
-                    var normed = Kernels().GroupwiseGemmAddNorm(x, residual, dw.Packed, dw.Scales, dw.Zeros, bias, norm, eps, workspace, bits, group);
-                    var what = $"{dtype} M={m} N={n} bias={withBias} call {call + 1}";
-                    Assert.True(residual.eq(expectedResidual).all().item<bool>(), $"{what}: the residual differs from the GEMM then add_rms_norm");
-                    var error = (normed.to(ScalarType.Float32) - expected).abs();
-                    var bound = expected.abs().mul(roundings).add(floor, Scalars.OneF);
-                    Assert.True(error.le(bound).all().item<bool>(), $"{what}: normalised rows beyond two roundings, max error {error.max().item<float>()}");
-                    Assert.True(error.eq(Scalars.ZeroF).to(ScalarType.Float32).mean().item<float>() > 0.99f, $"{what}: more than 1% of the normalised values differ");
-                }
-                Assert.True(expected.abs().max().item<float>() > 0.1f);  // not a norm of zeros
-            }
-    }
-
     [Fact]
     public void BiasAndStridedInputAreHonoured()
     {

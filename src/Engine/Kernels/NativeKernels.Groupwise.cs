@@ -9,7 +9,7 @@ namespace InferenceServer.Engine.Kernels;
 /// </summary>
 public sealed unsafe partial class NativeKernels
 {
-    private IntPtr _groupwiseGemm, _groupwiseGemmGated, _groupwiseGemmAddNorm, _groupwiseAddNormWorkspaceBytes, _groupwiseGemmA8, _groupwiseDequantize;
+    private IntPtr _groupwiseGemm, _groupwiseGemmGated, _groupwiseGemmA8, _groupwiseDequantize;
 
     /// <summary>
     /// x [M, K] (float16/bfloat16) · dequant(W)ᵀ + bias → [M, N] in x's dtype. Up to 128 rows the packed weights are
@@ -35,32 +35,6 @@ public sealed unsafe partial class NativeKernels
         var f = (delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, int, int, int>)Export(ref _groupwiseGemmGated, "ik_groupwise_gemm_gated");
         Check(f(output.Handle, x.Handle, packed.Handle, scales.Handle, zeros?.Handle ?? IntPtr.Zero, bias?.Handle ?? IntPtr.Zero, bits, groupSize), "groupwise_gemm_gated");
         return output;
-    }
-
-    /// <summary>
-    /// residual += x · dequant(W)ᵀ + bias (in place), then RMSNorm(residual)·normWeight → [M, N], x [M, K] and residual
-    /// [M, N] float16/bfloat16: a block's residual-branch projection and the next norm, as <see cref="GroupwiseGemm"/>
-    /// then <see cref="AddRmsNorm"/> compute them. On up to 16 rows the streaming kernel can add and normalise in its
-    /// epilogue (INFERENCE_GROUPWISE_ADD_NORM_EPILOGUE=1), so the projection is never written.
-    /// </summary>
-    /// <param name="workspace">At least <see cref="GroupwiseAddNormWorkspaceBytes"/> bytes on x's device, zero before the
-    /// first call (each call leaves it zero); one stream at a time.</param>
-    public Tensor GroupwiseGemmAddNorm(Tensor x, Tensor residual, Tensor packed, Tensor scales, Tensor? zeros, Tensor? bias, Tensor normWeight, double eps,
-                                       Tensor workspace, int bits, int groupSize)
-    {
-        var output = empty([x.shape[0], packed.shape[0]], x.dtype, x.device);
-        var f = (delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, double, IntPtr, int, int, int>)
-            Export(ref _groupwiseGemmAddNorm, "ik_groupwise_gemm_add_norm");
-        Check(f(output.Handle, residual.Handle, x.Handle, packed.Handle, scales.Handle, zeros?.Handle ?? IntPtr.Zero, bias?.Handle ?? IntPtr.Zero,
-            normWeight.Handle, eps, workspace.Handle, bits, groupSize), "groupwise_gemm_add_norm");
-        return output;
-    }
-
-    /// <summary>Bytes of the workspace <see cref="GroupwiseGemmAddNorm"/> needs for <paramref name="outFeatures"/> output channels.</summary>
-    public long GroupwiseAddNormWorkspaceBytes(long outFeatures)
-    {
-        var f = (delegate* unmanaged<long, long>)Export(ref _groupwiseAddNormWorkspaceBytes, "ik_groupwise_add_norm_workspace_bytes");
-        return f(outFeatures);
     }
 
     /// <summary>

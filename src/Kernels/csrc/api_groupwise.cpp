@@ -140,54 +140,6 @@ int ik_groupwise_gemm_gated(at::Tensor* out, at::Tensor* x, at::Tensor* packed, 
   IK_CATCH(-1)
 }
 
-// residual [M, N] ← residual + (x · dequant(W)ᵀ + bias), then out [M, N] = RMSNorm(residual)·norm_weight: a block's
-// residual-branch projection (o_proj, down_proj) and the next norm, as ik_groupwise_gemm then ik_add_rms_norm compute
-// them. Where the aligned kernel takes these rows (groupwise_a16_add_norm_supports, not the Hopper kernel's rows) its
-// epilogue does the add and the norm and the projection is never written; otherwise the projection goes into a
-// temporary [M, N] for the add-norm kernel. workspace: ik_groupwise_add_norm_workspace_bytes(N) bytes on x's device,
-// zero before the first call (every call leaves it zero), used by one stream at a time.
-int ik_groupwise_gemm_add_norm(at::Tensor* out, at::Tensor* residual, at::Tensor* x, at::Tensor* packed, at::Tensor* scales, at::Tensor* zeros,
-                               at::Tensor* bias, at::Tensor* norm_weight, double eps, at::Tensor* workspace, int bits, int group) {
-  IK_TRY
-  const int64_t K = check_weight(*packed, *scales, zeros, bits, group, "groupwise_gemm_add_norm");
-  const int64_t N = packed->size(0);
-  check(x->dim() == 2 && x->stride(1) == 1 && x->size(1) == K, "groupwise_gemm_add_norm: x must be [M, K] with contiguous rows (K from packed)");
-  check_a16_operands(*x, *out, *packed, bias, N, "groupwise_gemm_add_norm");
-  check(residual->is_cuda() && residual->sizes() == out->sizes() && residual->stride(1) == 1 && residual->scalar_type() == out->scalar_type() &&
-            residual->get_device() == out->get_device(),
-        "groupwise_gemm_add_norm: residual must be [M, N] with contiguous rows, like out");
-  check(norm_weight->is_cuda() && norm_weight->is_contiguous() && norm_weight->numel() == N && norm_weight->scalar_type() == out->scalar_type(),
-        "groupwise_gemm_add_norm: the norm's weight must be [N] contiguous in out's dtype");
-  check(workspace->is_cuda() && workspace->is_contiguous() && workspace->nbytes() >= groupwise_add_norm_workspace_bytes((int)N) &&
-            workspace->get_device() == out->get_device(),
-        "groupwise_gemm_add_norm: workspace too small (ik_groupwise_add_norm_workspace_bytes)");
-  const int64_t M = x->size(0);
-  if (M == 0) return 0;
-  c10::cuda::CUDAGuard guard(x->device());
-  auto stream = at::cuda::getCurrentCUDAStream();
-  const int dtype = ik::dtype_code(x->scalar_type());
-  if (groupwise_a16_add_norm_supports(bits, group, (int)M, (int)N, (int)K) && streams_x(bits, group, M, *x, stream) &&
-      ik::aligned16(*residual) && residual->stride(0) % 8 == 0 && ik::aligned16(*out) && ik::aligned16(*norm_weight)) {
-    const GroupwiseAddNorm add_norm{residual->data_ptr(), residual->stride(0), out->data_ptr(), N, norm_weight->data_ptr(), (float)eps,
-                                    workspace->data_ptr()};
-    check_launch(launch_groupwise_gemm_a16_add_norm(dtype, add_norm, x->data_ptr(), packed->data_ptr<int32_t>(), scales->data_ptr<float>(),
-                                                    zeros ? zeros->data_ptr<uint8_t>() : nullptr, bias ? bias->data_ptr() : nullptr, (int)M,
-                                                    (int)N, (int)K, group, x->stride(0), stream),
-                 "groupwise_gemm_add_norm");
-    return 0;
-  }
-  at::Tensor delta = at::empty({M, N}, x->options());
-  run_a16(delta, *x, *packed, *scales, zeros, bias, bits, group, M, N, K);
-  check_launch(launch_add_rms_norm(dtype, out->data_ptr(), residual->data_ptr(), delta.data_ptr(), norm_weight->data_ptr(), (int)M, (int)N,
-                                   residual->stride(0), N, N, (float)eps, stream),
-               "add_rms_norm");
-  return 0;
-  IK_CATCH(-1)
-}
-
-// Bytes of the workspace ik_groupwise_gemm_add_norm needs for N output channels.
-int64_t ik_groupwise_add_norm_workspace_bytes(int64_t n) { return (int64_t)groupwise_add_norm_workspace_bytes((int)n); }
-
 // out [M, N] = x_scale[m] · (xq [M, K] int8 · (codes − zeros)ᵀ per group · scales) + bias; out float32/float16/bfloat16.
 // M ≤ 128: the int8 tensor-core kernel (exact int32 sums per group). Larger M: the INT8 rows dequantized (xq · x_scale)
 // and W dequantized, both in out's dtype, then cuBLAS.

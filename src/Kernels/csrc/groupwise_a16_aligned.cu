@@ -23,8 +23,7 @@
 // copies x into shared memory already permuted into the pieces' pair order, with each chunk's sum, which saves every
 // piece its four global loads and 16 byte permutes of x and lets its fragments skip the zero point's subtraction
 // (a16_piece_x_shared). For the gated MLP's gate/up projection the epilogue can store silu(gate)·up instead of the
-// projection (Gated: a row tile holds 8 gate rows and their 8 up rows), and for a block's residual branch the residual
-// add and the next RMSNorm (AddNorm, add_norm_epilogue.cuh).
+// projection (Gated: a row tile holds 8 gate rows and their 8 up rows).
 namespace {
 
 using groupwise_a16::kWarps;
@@ -75,13 +74,12 @@ struct TileRows {
 // consumed its registers have issued. Scales and zero points stay in registers, one set per stage and piece pair
 // (chunk u or row tile b; the unrolled stage loop keeps their indices static), loaded with the stage's weights.
 // Gated: W is the gated MLP's gate/up projection [gate; up] (N = 2·I rows) and y [M, I] = silu(gate)·up (TileRows,
-// finish_tile): a tile is 8 output channels. AddNorm: y is not written; add_norm's residual and out are (one token
-// tile: gridDim.y = 1).
+// finish_tile): a tile is 8 output channels.
 template <typename T, int MT, bool Zeros, bool XShared, int RB, Epilogue Ep>
 __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<MT, RB>)
     groupwise_a16_aligned_kernel(T* __restrict__ y, const T* __restrict__ x, const uint8_t* __restrict__ w, const float* __restrict__ scales,
                                  const uint8_t* __restrict__ zeros, const T* __restrict__ bias, int M, int N, int K, int chunk_shift,
-                                 int64_t x_stride, int64_t y_stride, int early_stages, const GroupwiseAddNorm add_norm) {
+                                 int64_t x_stride, int64_t y_stride, int early_stages) {
   constexpr bool Gated = Ep == Epilogue::Gated;
   constexpr int U = kUnroll<RB>, kPairs = kPieces<RB> / 2;  // kPairs: a stage's (lo, hi) piece pairs, U·RB
   extern __shared__ uint4 ring[];  // [kStages][kPieces][kWarps · 32], then (XShared) x_perm, x_sum
@@ -100,9 +98,6 @@ __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<MT, RB>)
     x_ok[j] = true;
   }
   float acc[RB][MT][4] = {};
-  // AddNorm: the arguments and the residual values of the tile being computed (a placeholder for the other epilogues).
-  std::conditional_t<Ep == Epilogue::AddNorm, AddNormTile<T, kWarps * 32, RB, MT>, std::nullptr_t> add_norm_tile{};
-  if constexpr (Ep == Epilogue::AddNorm) add_norm_tile.args = add_norm;
 
   // [stage][chunk u or row tile b][row lo/hi]. At one token the zero points stay as loaded (one byte, or at G = 128
   // with two chunks per stage both chunks' bytes) and become floats where the stage is computed: converted where they
@@ -174,8 +169,6 @@ __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<MT, RB>)
       issue((st + kStages - 1) % kStages);  // the stage computed one step ago
       cp_async_wait<kStages - 1>();         // this stage's copies have landed
       if (out.tile < tiles) {               // block-uniform
-        if constexpr (Ep == Epilogue::AddNorm)
-          if (out.step == 0) add_norm_tile.load_residual(M, N, out.tile * kTileChannels * RB);
         const int c = split * U + out.step * kStep<RB>;
         if (c < chunks) {  // warp-uniform
           if constexpr (XShared) {
@@ -196,12 +189,11 @@ __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<MT, RB>)
             groupwise_a16::a16_tiles_int4<T, MT, RB>(acc, q, sc[st], z, x_row, c * 128);
           }
         }
-        if (out.step == steps - 1) finish_tile<kWarps, Ep>(acc, split, y, bias, M, N, out.tile * kTileChannels * RB, y_stride, out, add_norm_tile);
+        if (out.step == steps - 1) finish_tile<kWarps, Ep>(acc, split, y, bias, M, N, out.tile * kTileChannels * RB, y_stride, out);
         out.advance(steps);
       }
     }
   }
-  if constexpr (Ep == Epilogue::AddNorm) finish_add_norm<kWarps * 32, T>(add_norm, M, N, tiles);
 }
 
 // kBlocksPerSm persistent blocks per multiprocessor; INFERENCE_GROUPWISE_A16_PERSISTENT=0 gives every tile its own
@@ -227,14 +219,14 @@ int early_stages() {
 // n: W's rows (Gated: 2·I). A gated tile's 8 output channels are 16 rows, so the tile counts are the same.
 template <typename T, bool Zeros, int MT, bool XShared, int RB, Epilogue Ep>
 cudaError_t launch(T* y, const T* x, const uint8_t* w, const float* s, const uint8_t* z, const T* bias, int m, int n, int k, int chunk_shift,
-                   int64_t xs, int64_t ys, const GroupwiseAddNorm& an, cudaStream_t st) {
+                   int64_t xs, int64_t ys, cudaStream_t st) {
   constexpr auto kernel = groupwise_a16_aligned_kernel<T, MT, Zeros, XShared, RB, Ep>;
   if (const cudaError_t err = allow_dynamic_smem<kernel>(kRingBytes<RB> + (XShared ? x_shared_bytes<T>(kMaxXSharedK) : 0)); err != cudaSuccess)
     return err;
   const int token_tiles = (m + kGroupwiseA16TileRows - 1) / kGroupwiseA16TileRows;
   const dim3 block(kWarps * 32), grid(grid_blocks<MT, RB>((n + 16 * RB - 1) / (16 * RB), token_tiles), token_tiles);
   return launch_pdl(kernel, grid, block, kRingBytes<RB> + (XShared ? x_shared_bytes<T>(k) : 0), st, y, x, w, s, z, bias, m, n, k, chunk_shift, xs,
-                    ys, early_stages(), an);
+                    ys, early_stages());
 }
 
 // Tiles each block of the persistent grid walks, at most (1 where every tile has its own block).
@@ -257,14 +249,14 @@ int tile_rounds(int n, int token_tiles) {
 // tokens, 10.2 against 14.6 at 16 (H100, docs/benchmarks/h100-groupwise-row-tiles.json).
 template <typename T, bool Zeros, int MT, Epilogue Ep>
 cudaError_t launch_rows(T* y, const T* x, const uint8_t* w, const float* s, const uint8_t* z, const T* bias, int m, int n, int k,
-                        int chunk_shift, int64_t xs, int64_t ys, const GroupwiseAddNorm& an, cudaStream_t st) {
+                        int chunk_shift, int64_t xs, int64_t ys, cudaStream_t st) {
   static const int row_tiles = env_int("INFERENCE_GROUPWISE_A16_ROW_TILES");
-  if constexpr (MT <= 2 && Ep != Epilogue::AddNorm)  // AddNorm: a token's channels within one warp (at most two row tiles)
-    if (row_tiles == 4) return launch<T, Zeros, MT, false, 4, Ep>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, an, st);
+  if constexpr (MT <= 2)
+    if (row_tiles == 4) return launch<T, Zeros, MT, false, 4, Ep>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
   const int token_tiles = (m + kGroupwiseA16TileRows - 1) / kGroupwiseA16TileRows;
   if (row_tiles != 1 && tile_rounds<MT, 2>(n, token_tiles) < tile_rounds<MT, 1>(n, token_tiles))
-    return launch<T, Zeros, MT, false, 2, Ep>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, an, st);
-  return launch<T, Zeros, MT, false, 1, Ep>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, an, st);
+    return launch<T, Zeros, MT, false, 2, Ep>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
+  return launch<T, Zeros, MT, false, 1, Ep>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
 }
 
 // INFERENCE_GROUPWISE_A16_X_SHARED=0 keeps one token's activations in global memory, for comparisons.
@@ -273,25 +265,25 @@ bool x_shared_enabled() {
   return enabled;
 }
 
-// Gated and AddNorm: up to 16 tokens (their launchers check).
+// Gated: up to 16 tokens (its launcher checks).
 template <typename T, bool Zeros, Epilogue Ep>
 cudaError_t launch_tiles(T* y, const T* x, const uint8_t* w, const float* s, const uint8_t* z, const T* bias, int m, int n, int k,
-                         int chunk_shift, int64_t xs, int64_t ys, const GroupwiseAddNorm& an, cudaStream_t st) {
+                         int chunk_shift, int64_t xs, int64_t ys, cudaStream_t st) {
   if (m == 1 && k <= kMaxXSharedK && x_shared_enabled())
-    return launch<T, Zeros, 1, true, 1, Ep>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, an, st);
-  if (m <= 8) return launch_rows<T, Zeros, 1, Ep>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, an, st);
-  if (m <= 16) return launch_rows<T, Zeros, 2, Ep>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, an, st);
+    return launch<T, Zeros, 1, true, 1, Ep>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
+  if (m <= 8) return launch_rows<T, Zeros, 1, Ep>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
+  if (m <= 16) return launch_rows<T, Zeros, 2, Ep>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
   if constexpr (Ep != Epilogue::Store) return cudaErrorInvalidValue;
-  else return launch_rows<T, Zeros, 4, Ep>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, an, st);
+  else return launch_rows<T, Zeros, 4, Ep>(y, x, w, s, z, bias, m, n, k, chunk_shift, xs, ys, st);
 }
 
 template <typename T, Epilogue Ep = Epilogue::Store>
 cudaError_t launch_typed(void* y, const void* x, const int32_t* packed, const float* s, const uint8_t* z, const void* bias, int m, int n,
-                         int k, int group, int64_t xs, int64_t ys, cudaStream_t st, const GroupwiseAddNorm& an = {}) {
+                         int k, int group, int64_t xs, int64_t ys, cudaStream_t st) {
   const int chunk_shift = __builtin_ctz(group / 128);
   const auto w = reinterpret_cast<const uint8_t*>(packed);
-  return z ? launch_tiles<T, true, Ep>((T*)y, (const T*)x, w, s, z, (const T*)bias, m, n, k, chunk_shift, xs, ys, an, st)
-           : launch_tiles<T, false, Ep>((T*)y, (const T*)x, w, s, z, (const T*)bias, m, n, k, chunk_shift, xs, ys, an, st);
+  return z ? launch_tiles<T, true, Ep>((T*)y, (const T*)x, w, s, z, (const T*)bias, m, n, k, chunk_shift, xs, ys, st)
+           : launch_tiles<T, false, Ep>((T*)y, (const T*)x, w, s, z, (const T*)bias, m, n, k, chunk_shift, xs, ys, st);
 }
 
 }  // namespace
@@ -324,25 +316,6 @@ cudaError_t launch_groupwise_gemm_a16_gated(int dtype, void* y, const void* x, c
   switch (dtype) {
     case 1: return launch_typed<__half, Epilogue::Gated>(y, x, packed, scales, zeros, bias, m, n, k, group, x_stride, y_stride, stream);
     case 2: return launch_typed<__nv_bfloat16, Epilogue::Gated>(y, x, packed, scales, zeros, bias, m, n, k, group, x_stride, y_stride, stream);
-    default: return cudaErrorInvalidValue;
-  }
-}
-
-size_t groupwise_add_norm_workspace_bytes(int n) { return (add_norm_sum_slots(n) + 1) * sizeof(float); }
-
-bool groupwise_a16_add_norm_supports(int bits, int group, int m, int n, int k) {
-  static const bool enabled = env_int("INFERENCE_GROUPWISE_ADD_NORM_EPILOGUE") == 1;
-  return enabled && m >= 1 && m <= kGroupwiseAddNormMaxRows && n % 8 == 0 && groupwise_a16_aligned_supports(bits, group, k);
-}
-
-cudaError_t launch_groupwise_gemm_a16_add_norm(int dtype, const GroupwiseAddNorm& add_norm, const void* x, const int32_t* packed,
-                                               const float* scales, const uint8_t* zeros, const void* bias, int m, int n, int k, int group,
-                                               int64_t x_stride, cudaStream_t stream) {
-  if (!groupwise_a16_add_norm_supports(4, group, m, n, k) || k % group != 0 || n < 1) return cudaErrorInvalidValue;
-  switch (dtype) {
-    case 1: return launch_typed<__half, Epilogue::AddNorm>(nullptr, x, packed, scales, zeros, bias, m, n, k, group, x_stride, 0, stream, add_norm);
-    case 2:
-      return launch_typed<__nv_bfloat16, Epilogue::AddNorm>(nullptr, x, packed, scales, zeros, bias, m, n, k, group, x_stride, 0, stream, add_norm);
     default: return cudaErrorInvalidValue;
   }
 }

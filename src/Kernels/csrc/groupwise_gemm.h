@@ -38,30 +38,6 @@ cudaError_t launch_groupwise_gemm_a16_gated(int dtype, void* y, const void* x, c
                                             const uint8_t* zeros, const void* bias, int m, int n, int k, int group, int64_t x_stride,
                                             int64_t y_stride, cudaStream_t stream);
 
-// The residual add and RMSNorm after a projection whose output y [M, N] is a block's residual branch (o_proj,
-// down_proj): residual [M, N] ← T(residual + T(y)), out [M, N] = T(T(h·rsqrt(mean h² + eps))·weight) with h the new
-// residual row, which launch_add_rms_norm computes (its sum of squares added in another order). workspace:
-// groupwise_add_norm_workspace_bytes(n), zero before the first call; every call leaves it zero.
-struct GroupwiseAddNorm {
-  void* residual;
-  int64_t residual_stride;
-  void* out;
-  int64_t out_stride;
-  const void* weight;
-  float eps;
-  void* workspace;
-};
-constexpr int kGroupwiseAddNormMaxRows = 16;
-size_t groupwise_add_norm_workspace_bytes(int n);
-
-// The aligned kernel with the add-norm in its epilogue: y is never written, and no norm kernel runs after it. Where
-// groupwise_a16_add_norm_supports: the aligned kernel's codes, G and K, 1-16 tokens, n a multiple of 8, and
-// INFERENCE_GROUPWISE_ADD_NORM_EPILOGUE=1 (off by default); residual, out and weight rows on 16-byte boundaries.
-bool groupwise_a16_add_norm_supports(int bits, int group, int m, int n, int k);
-cudaError_t launch_groupwise_gemm_a16_add_norm(int dtype, const GroupwiseAddNorm& add_norm, const void* x, const int32_t* packed,
-                                               const float* scales, const uint8_t* zeros, const void* bias, int m, int n, int k, int group,
-                                               int64_t x_stride, cudaStream_t stream);
-
 // A8: y[m, n] = x_scale[m] · Σ_g s[n,g] · Σ_{k∈g} xq[m,k] · (u[n,k] − z[n,g]) + bias[n]: int8 tensor-core sums per
 // group (exact int32), scaled into float accumulators. y/bias in out_dtype (0 float32, 1 float16, 2 bfloat16).
 // xq rows must start on 8-byte boundaries.

@@ -4,7 +4,6 @@
 #pragma once
 #include <algorithm>
 #include <cstddef>
-#include "add_norm_epilogue.cuh"
 #include "mma_partials.cuh"
 #include "row_ops.cuh"
 
@@ -24,20 +23,18 @@ struct StreamCursor {
   }
 };
 
-// What a tile's last stage stores: the projection y; silu(gate)·up of the gated MLP's gate/up projection; or, with
-// add_norm_epilogue.cuh, the residual add and the RMSNorm after a block's residual branch.
-enum class Epilogue { Store, Gated, AddNorm };
+// What a tile's last stage stores: the projection y, or silu(gate)·up of the gated MLP's gate/up projection.
+enum class Epilogue { Store, Gated };
 
 // A tile's last stage: the block's Warps warps (which split K) add their partial sums of the tile's 16·RB channels
-// from n0 in shared memory and store them (Gated: its 8·RB output channels from n0, below; AddNorm:
-// store_add_norm_tile), and start the next tile at zero. Tiles alternate between two places.
+// from n0 in shared memory and store them (Gated: its 8·RB output channels from n0, below), and start the next tile at
+// zero. Tiles alternate between two places.
 // Gated, the gated MLP's gate/up projection giving silu(gate)·up: each 16-channel row group holds 8 gate channels, then
 // the same 8 channels' up rows (half = N/2 rows further), and y [M, N/2] gets silu_mul of the two, each first rounded to
 // T with its bias (bias: [N], gate then up), which is what storing the projection and then silu_mul computes.
-// AddNorm: add_norm is the thread's AddNormTile (the other epilogues take no state).
-template <int Warps, Epilogue Ep = Epilogue::Store, int RB, int MT, typename T, typename AddNormState = std::nullptr_t>
+template <int Warps, Epilogue Ep = Epilogue::Store, int RB, int MT, typename T>
 __device__ __forceinline__ void finish_tile(float (&acc)[RB][MT][4], int warp, T* __restrict__ y, const T* __restrict__ bias, int M, int N,
-                                            int n0, int64_t y_stride, const StreamCursor& out, const AddNormState& add_norm = nullptr) {
+                                            int n0, int64_t y_stride, const StreamCursor& out) {
   const int buffer = (out.tile / gridDim.x) & 1;
   if constexpr (Ep == Epilogue::Gated) {
     const auto& red = share_partials<Warps, 1, MT, 2>(acc, warp, 0, buffer);
@@ -51,8 +48,6 @@ __device__ __forceinline__ void finish_tile(float (&acc)[RB][MT][4], int warp, T
       if (bias) gate += to_f(bias[n]), up += to_f(bias[half + n]);
       y[(int64_t)m * y_stride + n] = from_f<T>(silu_mul<T>(to_f(from_f<T>(gate)), to_f(from_f<T>(up))));
     }
-  } else if constexpr (Ep == Epilogue::AddNorm) {
-    store_add_norm_tile<Warps>(acc, warp, bias, M, N, n0, out.tile, buffer, add_norm);
   } else {
     reduce_partials_store<Warps, 1, MT, 2>(acc, warp, 0, y, bias, M, N, n0, y_stride, [](float sum, int, int) { return sum; }, buffer);
   }

@@ -111,24 +111,6 @@ public sealed class GroupwiseDeviceWeight : IDisposable
         return Kernels.SiluMul(gateUp);
     }
 
-    /// <summary>
-    /// residual += <see cref="Forward16"/>(x) (in place), then RMSNorm(residual)·normWeight [T, N] (for float16/bfloat16
-    /// the kernel's epilogue adds and normalises where it can).
-    /// </summary>
-    public Tensor ForwardAddNorm16(Tensor x, Tensor? bias, Tensor residual, Tensor normWeight, double eps)
-    {
-        if (x.dtype is not (ScalarType.Float16 or ScalarType.BFloat16))
-        {
-            using var delta = Forward16(x, bias);
-            return Kernels.AddRmsNorm(residual, delta, normWeight, eps);
-        }
-        _addNormWorkspace ??= zeros(Kernels.GroupwiseAddNormWorkspaceBytes(OutFeatures), ScalarType.Byte, Packed.device).DetachFromDisposeScope();
-        return Kernels.GroupwiseGemmAddNorm(UnitStrideRows(x), residual, Packed, Scales, Zeros, bias, normWeight, eps,
-            _addNormWorkspace, Bits, GroupSize);
-    }
-
-    private Tensor? _addNormWorkspace;  // the add-norm epilogue's sums and arrival count, made on first use
-
     /// <summary>x [T, K] quantized to INT8 per token, then the A8 kernel; output in x's dtype.</summary>
     public Tensor Forward8(Tensor x, Tensor? bias)
     {
@@ -146,6 +128,5 @@ public sealed class GroupwiseDeviceWeight : IDisposable
         Packed.Dispose();
         Scales.Dispose();
         Zeros?.Dispose();
-        _addNormWorkspace?.Dispose();
     }
 }

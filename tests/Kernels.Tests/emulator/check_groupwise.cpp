@@ -97,44 +97,6 @@ int groupwise(int argc, char** argv) {
     for (size_t i = 0; i < same.size(); i++) same[i] = t.load(act.p, i);
     return report("groupwise a16 gated (bit-equal)", gated, same, zero, err);
   }
-  if (kind == "a16-add-norm") {  // residual += x·Wᵀ + bias, out = RMSNorm(residual)·w from the kernel's epilogue, twice
-    if (t.code == 0) usage("a16-add-norm takes bf16 or fp16");
-    Buffer<uint8_t> x((size_t)m * xs * t.bytes()), norm_weight((size_t)n * t.bytes());
-    for (size_t i = 0; i < (size_t)m * xs; i++) t.store(x.p, i, t.round(normal()));
-    for (int c = 0; c < n; c++) t.store(norm_weight.p, c, t.round(1.f + 0.2f * normal()));
-    const float eps = 1e-5f;
-    Output residual(t, m, n, 8), start(t, m, n, 8);  // rows of 16-byte multiples, as the reference's vector path reads them
-    for (int r = 0; r < m; r++)
-      for (int c = 0; c < n; c++) t.store(start.mem.p, (size_t)r * start.stride + c, t.round(2.f * normal()));
-    // The reference: the plain kernel's projection [m, n], then the add-norm kernel, both emulated.
-    Buffer<uint8_t> delta((size_t)m * n * t.bytes()), want_out((size_t)m * n * t.bytes());
-    std::memcpy(residual.mem.p, start.mem.p, start.mem.count);
-    if (launch_groupwise_gemm_a16(t.code, delta.p, x.p, packed.p, scales.p, z, bias_mem.p, m, n, k, bits, group, xs, n, nullptr) != cudaSuccess ||
-        launch_add_rms_norm(t.code, want_out.p, residual.mem.p, delta.p, norm_weight.p, m, n, residual.stride, n, n, eps, nullptr) != cudaSuccess)
-      usage("a16-add-norm: the reference launches failed");
-    std::vector<double> want_residual((size_t)m * n), exact((size_t)m * n, 0.0), want((size_t)m * n), bound((size_t)m * n);
-    for (int r = 0; r < m; r++)
-      for (int c = 0; c < n; c++) {
-        const size_t i = (size_t)r * n + c;
-        want_residual[i] = residual.at(r, c);
-        // The sum of squares is added in another order: rsqrt's argument within accumulation(n), so each of the two
-        // roundings (h·inv, then ·w) may land on the other side.
-        want[i] = t.load(want_out.p, i);
-        bound[i] = t.output_bound(want[i], std::fabs(want[i]) * (t.u() + accumulation(n)));
-      }
-    Buffer<uint8_t> workspace(groupwise_add_norm_workspace_bytes(n));
-    std::memset(workspace.p, 0, workspace.count);
-    int failures = 0;
-    for (int call = 0; call < 2; call++) {  // the second call finds the workspace as the first left it
-      std::memcpy(residual.mem.p, start.mem.p, start.mem.count);
-      Output out(t, m, n, 8);
-      const GroupwiseAddNorm add_norm{residual.mem.p, residual.stride, out.mem.p, out.stride, norm_weight.p, eps, workspace.p};
-      const cudaError_t err = launch_groupwise_gemm_a16_add_norm(t.code, add_norm, x.p, packed.p, scales.p, z, bias_mem.p, m, n, k, group, xs, nullptr);
-      failures += report("groupwise a16 add-norm: residual (bit-equal)", residual, want_residual, exact, err);
-      failures += report("groupwise a16 add-norm: normalised", out, want, bound, err);
-    }
-    return failures ? 1 : 0;
-  }
   if (kind == "a8") {
     const int64_t xs8 = k + 16;
     Buffer<int8_t> xq((size_t)m * xs8);

@@ -60,35 +60,5 @@ public sealed class RmsNorm(Tensor weight, double eps, Kernels.NativeKernels? ke
         return linear.Forward(normed);
     }
 
-    /// <summary>
-    /// residual += the pending branch's output (in place), then RMSNorm(residual): in the branch's projection where its
-    /// epilogue adds and normalises (<see cref="IAddNormLinear"/>), otherwise the projection then <see cref="AddForward"/>.
-    /// </summary>
-    /// <param name="residual">[T, H] residual stream, updated in place.</param>
-    public Tensor AddBranchForward(Tensor residual, PendingBranch branch)
-    {
-        if (branch.Projection is { } projection) return projection.ForwardAddNorm(branch.Value, residual, Weight, Eps);
-        return AddForward(residual, branch.Value);
-    }
-
-    /// <summary>
-    /// residual += the pending branch's output (in place), then linear(RMSNorm(residual)). Where the branch's projection
-    /// adds and normalises in its epilogue and the consumer takes the norm's output as it is, that one kernel does the
-    /// projection, the add and the norm (<see cref="AddBranchForward"/>); a consumer of INT8 rows gets them from the
-    /// add-norm kernel after the projection. A null branch is a plain <see cref="ForwardInto"/>.
-    /// </summary>
-    /// <param name="residual">[T, H] residual stream, updated in place.</param>
-    public Tensor AddBranchForwardInto(ILinearKernel linear, Tensor residual, PendingBranch? branch)
-    {
-        if (branch is not { } b) return ForwardInto(linear, residual);
-        if (b.Projection is { } projection && linear is IQuantizedInputLinear { AcceptsQuantizedInput: true })
-        {
-            using var projected = projection.Forward(b.Value);
-            return AddForwardInto(linear, residual, projected);
-        }
-        using var normed = AddBranchForward(residual, b);
-        return linear.Forward(normed);
-    }
-
     public void Dispose() => Weight.Dispose();
 }

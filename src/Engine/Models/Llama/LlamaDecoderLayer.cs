@@ -48,24 +48,23 @@ public sealed class LlamaDecoderLayer : IDisposable
     }
 
     /// <summary>
-    /// One block in the residual-stream form of vLLM: the caller keeps the residual stream and the previous block's
-    /// pending MLP branch, and each norm first adds the branch before it in (fused into one launch on CUDA, with the
-    /// branch's projection where its kernel can: <see cref="RmsNorm.AddBranchForwardInto"/>).
+    /// One block in the residual-stream form of vLLM: the caller keeps the residual stream and the pending output of
+    /// the previous block, and each norm first adds that output in (fused into one launch on CUDA).
     /// </summary>
     /// <param name="residual">[T, H] residual stream, updated in place.</param>
-    /// <param name="pending">The previous block's MLP branch, not yet added to <paramref name="residual"/>, or null.</param>
-    /// <returns>This block's MLP branch, to be added to <paramref name="residual"/> by the next norm.</returns>
-    public PendingBranch Forward(Tensor residual, PendingBranch? pending, RotaryEmbedding rope, RotaryEmbedding.StepInputs ropeStep, ForwardBatch batch, KvCachePool cache, IAttentionBackend attention)
+    /// <param name="delta">[T, H] the previous block's MLP output not yet added to <paramref name="residual"/>, or null.</param>
+    /// <returns>[T, H] this block's MLP output, to be added to <paramref name="residual"/> by the next norm.</returns>
+    public Tensor Forward(Tensor residual, Tensor? delta, RotaryEmbedding rope, RotaryEmbedding.StepInputs ropeStep, ForwardBatch batch, KvCachePool cache, IAttentionBackend attention)
     {
         using var scope = NewDisposeScope();
-        var qkv = InputNorm.AddBranchForwardInto(QkvProj, residual, pending);         // [T, q + 2kv] (this rank's heads)
+        var qkv = InputNorm.AddForwardInto(QkvProj, residual, delta);                 // [T, q + 2kv] (this rank's heads)
         var attn = rope.AttendDecode(attention, _index, qkv, ropeStep, batch, cache)   // [T, q] (this rank's heads)
             ?? RotateAndAttend(qkv, rope, ropeStep, batch, cache, attention);
-        var o = PendingBranch.Of(OProj, attn);                                          // [T, H], or o_proj with the next add-norm
+        var o = OProj.Forward(attn);                                                    // [T, H]
         if (GateUpProj is IGatedMlpLinear { ProducesActivation: true } gated)
-            return PendingBranch.Of(DownProj, PostAttentionNorm.AddBranchForwardInto(gated.Activation, residual, o)).MoveToOuterDisposeScope(); // via [T, I]
-        var gateUp = PostAttentionNorm.AddBranchForwardInto(GateUpProj, residual, o);   // [T, 2I]
-        return PendingBranch.Output(SiluAndMul.ForwardInto(DownProj, gateUp, _kernels)).MoveToOuterDisposeScope();
+            return DownProj.Forward(PostAttentionNorm.AddForwardInto(gated.Activation, residual, o)).MoveToOuterDisposeScope(); // via [T, I]
+        var gateUp = PostAttentionNorm.AddForwardInto(GateUpProj, residual, o);         // [T, 2I]
+        return SiluAndMul.ForwardInto(DownProj, gateUp, _kernels).MoveToOuterDisposeScope();
     }
 
     /// <summary>qkv [T, q + 2kv] → [T, q]: rotary (with the cache write where the kernel fuses it), then attention.</summary>

@@ -49,21 +49,16 @@ public sealed class LlamaModel : ICausalLM
         using var scope = NewDisposeScope();
         var residual = _embedTokens.Forward(batch.TokenIds);                         // [T, H], updated in place by the layers
         var ropeStep = _rope.Prepare(batch.Positions, Dtype);
-        PendingBranch? pending = null;                                               // the last block's MLP branch, not yet added
+        Tensor? delta = null;                                                        // [T, H] last block's output, not yet added
         foreach (var layer in _layers)
         {
-            var next = layer.Forward(residual, pending, _rope, ropeStep, batch, cache, _attention);
-            pending?.Value.Dispose();
-            pending = next;
+            var next = layer.Forward(residual, delta, _rope, ropeStep, batch, cache, _attention);
+            delta?.Dispose();
+            delta = next;
         }
-        Tensor normed;                                                               // [N, H]
-        if (batch.LogitsRows.shape[0] == batch.NumTokens)                            // every row, in order (decode): nothing to select
-            normed = _norm.AddBranchForward(residual, pending!.Value);
-        else
-        {
-            var delta = pending!.Value.Project();                                    // [T, H]
-            normed = _norm.Forward(Scalars.Add(residual.index_select(0, batch.LogitsRows), delta.index_select(0, batch.LogitsRows)));
-        }
+        var normed = batch.LogitsRows.shape[0] == batch.NumTokens                    // [N, H]; every row, in order (decode): nothing to select
+            ? _norm.AddForward(residual, delta!)
+            : _norm.Forward(Scalars.Add(residual.index_select(0, batch.LogitsRows), delta!.index_select(0, batch.LogitsRows)));
         var logits = _lmHeadLinear.Forward(normed).to(ScalarType.Float32);
         return logits.MoveToOuterDisposeScope();
     }
