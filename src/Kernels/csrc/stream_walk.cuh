@@ -3,7 +3,6 @@
 // tile boundaries, so the next tile's weights are in flight while a tile's warps meet in shared memory and store.
 #pragma once
 #include <algorithm>
-#include <cstddef>
 #include "mma_partials.cuh"
 #include "row_ops.cuh"
 
