@@ -44,6 +44,9 @@ public static class ModelTestRunner
         var chunk = new SequenceChunk(prompt, 0, blocks);
         for (int step = 0; step < newTokens; step++)
         {
+            // The scope holds logits[0] and its argmax until the step ends: a temporary nothing references is left to
+            // the finalizer, which can free its native tensor while argmax or item still reads it.
+            using var scope = NewDisposeScope();
             // The model's backend builds its own inputs: on CUDA with the native kernels, decode steps run the paged kernel.
             using var batch = ForwardBatchBuilder.Build([chunk], BlockSize, model.Device);
             using var logits = model.Forward(batch, cache);
